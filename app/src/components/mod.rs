@@ -1,0 +1,3 @@
+//! Reusable UI pieces.
+
+pub mod shell;

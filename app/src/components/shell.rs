@@ -1,0 +1,93 @@
+//! The page frame every route shares: header with navigation, content, footer.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    StaticSegment,
+};
+
+use crate::pages::{home::HomePage, placeholder::Placeholder};
+
+/// The HTML document the server renders around the app.
+#[cfg(feature = "ssr")]
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    use leptos_meta::MetaTags;
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The navigation entries of the header, in order.
+pub const NAV: &[(&str, &str)] = &[
+    ("/processes", "Processes"),
+    ("/runs", "Runs"),
+    ("/schedules", "Schedules"),
+    ("/connections", "Connections"),
+    ("/admin", "Admin"),
+];
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, so this flips once hydration is done:
+    // tests and styles can tell a live page from server-rendered HTML.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    let (dark, set_dark) = signal(false);
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/trellis.css"/>
+        <Title text="Trellis"/>
+        <Router>
+            <div
+                class="app"
+                class:dark=move || dark.get()
+                data-testid="app"
+                data-hydrated=move || hydrated.get().to_string()
+            >
+                <header class="topbar">
+                    <A href="/" attr:class="brand">"Trellis"</A>
+                    <nav class="nav" data-testid="nav">
+                        {NAV
+                            .iter()
+                            .map(|(href, label)| view! { <A href=*href>{*label}</A> })
+                            .collect_view()}
+                    </nav>
+                    <button
+                        class="theme-toggle"
+                        data-testid="theme-toggle"
+                        on:click=move |_| set_dark.update(|d| *d = !*d)
+                    >
+                        {move || if dark.get() { "Light theme" } else { "Dark theme" }}
+                    </button>
+                </header>
+                <main class="content">
+                    <Routes fallback=|| view! { <Placeholder title="Page not found"/> }>
+                        <Route path=StaticSegment("") view=HomePage/>
+                        <Route path=StaticSegment("processes") view=|| view! { <Placeholder title="Processes"/> }/>
+                        <Route path=StaticSegment("runs") view=|| view! { <Placeholder title="Runs"/> }/>
+                        <Route path=StaticSegment("schedules") view=|| view! { <Placeholder title="Schedules"/> }/>
+                        <Route path=StaticSegment("connections") view=|| view! { <Placeholder title="Connections"/> }/>
+                        <Route path=StaticSegment("admin") view=|| view! { <Placeholder title="Admin"/> }/>
+                    </Routes>
+                </main>
+                <footer class="footer" data-testid="footer">
+                    "Trellis " <span data-testid="version">{crate::VERSION}</span>
+                </footer>
+            </div>
+        </Router>
+    }
+}

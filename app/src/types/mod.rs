@@ -1,0 +1,7 @@
+//! Domain types shared by the server and the browser.
+
+pub mod ids;
+pub mod state;
+
+pub use ids::*;
+pub use state::*;

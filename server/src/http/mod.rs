@@ -1,0 +1,57 @@
+//! The HTTP surface: the REST API under `/api`, health probes, and the
+//! server-rendered pages. Each module owns its `router()`; this one merges
+//! them and adds the layers every response goes through.
+
+mod health;
+mod problem;
+
+use crate::state::AppState;
+use crate::Error;
+use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
+use axum::http::Method;
+use axum::{middleware, Router};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// The whole application, exactly as production serves it.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new().nest("/v1", Router::new()).fallback(api_not_found);
+
+    let routes = generate_route_list(app::App);
+    let leptos = state.leptos.clone();
+    let limit = state.http.max_body_bytes;
+
+    Router::new()
+        .merge(health::router())
+        .nest("/api", api)
+        .leptos_routes(&state, routes, move || app::shell(leptos.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(middleware::from_fn(problem::normalize))
+                .layer(CatchPanicLayer::new())
+                .layer(RequestBodyLimitLayer::new(limit))
+                .layer(DefaultBodyLimit::max(limit)),
+        )
+}
+
+async fn api_not_found(method: Method, OriginalUri(uri): OriginalUri) -> Error {
+    Error::NotFound(format!("API endpoint {method} {}", uri.path()))
+}
+
+fn request_span(req: &Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+}

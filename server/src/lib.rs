@@ -1,0 +1,100 @@
+//! The Trellis server: configuration, HTTP API, storage, and (in later
+//! modules) the engine and executors. `router(state)` is exactly what
+//! production serves, so tests build and call it.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod state;
+
+pub use error::{Error, Result};
+pub use http::router;
+pub use state::AppState;
+
+use config::{HttpSettings, LogFormat, ServeArgs};
+use db::bootstrap::{bootstrap, Bootstrap, ADMIN_USER};
+use db::Db;
+use tokio_util::sync::CancellationToken;
+
+/// Sets up `tracing`: human-readable lines or JSON, filtered by `RUST_LOG`.
+pub fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// Connects to the database and applies pending migrations.
+pub async fn open_db(url: &str) -> anyhow::Result<Db> {
+    let db = Db::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to {}: {e}", db::redact(url)))?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// `trellis serve`: migrate, bootstrap, serve until SIGINT/SIGTERM.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let db = open_db(&args.db.url()).await?;
+    let created = bootstrap(&db, args.admin_password.clone()).await?;
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("listening on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let leptos = state::leptos_options(addr, &args.site_root);
+    let state = AppState::new(db, leptos, HttpSettings { max_body_bytes: args.max_body_bytes });
+    let shutdown = state.shutdown.clone();
+
+    print_welcome(addr, &created);
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(wait_for_signal(shutdown))
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_welcome(addr: std::net::SocketAddr, created: &Bootstrap) {
+    println!("\nTrellis is running at http://{addr}");
+    match created {
+        Bootstrap::Created { generated_password: Some(password) } => println!(
+            "Sign in as `{ADMIN_USER}` with password `{password}` (generated now and shown only this once; \
+             set TRELLIS_ADMIN_PASSWORD before the first start to choose it)."
+        ),
+        Bootstrap::Created { generated_password: None } => {
+            println!("Sign in as `{ADMIN_USER}` with the password from TRELLIS_ADMIN_PASSWORD.")
+        }
+        Bootstrap::AlreadyDone => {
+            println!("Sign in as `{ADMIN_USER}` with the password chosen at the first start.")
+        }
+    }
+    println!("Press Ctrl+C to stop.\n");
+}
+
+/// Resolves on SIGINT or SIGTERM and cancels `token`, so background tasks end too.
+async fn wait_for_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+        _ = token.cancelled() => {},
+    }
+    tracing::info!("shutting down");
+    token.cancel();
+}

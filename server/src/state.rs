@@ -1,0 +1,34 @@
+//! The state every handler shares.
+
+use crate::config::HttpSettings;
+use crate::db::Db;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: Db,
+    pub leptos: LeptosOptions,
+    pub http: HttpSettings,
+    /// Cancelled when the server shuts down; long-lived tasks watch it.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(db: Db, leptos: LeptosOptions, http: HttpSettings) -> Self {
+        Self { db, leptos, http, shutdown: CancellationToken::new() }
+    }
+}
+
+/// Leptos settings for a server listening on `addr` and serving the browser
+/// bundle from `site_root`.
+pub fn leptos_options(addr: std::net::SocketAddr, site_root: &std::path::Path) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("trellis")
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .env(leptos::config::Env::PROD)
+        .build()
+}
