@@ -1,0 +1,67 @@
+# Shared by the scripts: where builds go and how to install what is missing.
+# Sourced, not run. Every ensure_* is idempotent and quick when all is there.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Builds live outside the clone so fresh clones (and CI) reuse them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trellis/target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+# Never let a tool download a browser; tests use Debian's Chromium.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
+CARGO_LEPTOS_VERSION=0.3.10
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ensure_apt PACKAGE... installs the Debian packages that are not installed.
+ensure_apt() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing ${missing[*]} (apt)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+wasm_bindgen_version() {
+    awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+# What building Trellis needs: the wasm target, cargo-leptos, wasm-bindgen-cli
+# at the Cargo.lock version, and wasm-opt (release builds).
+ensure_build_tools() {
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        say "adding the wasm32-unknown-unknown target"
+        rustup target add wasm32-unknown-unknown
+    fi
+    if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+        say "installing cargo-leptos $CARGO_LEPTOS_VERSION (takes ~15 minutes, once)"
+        cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION"
+    fi
+    local want
+    want="$(wasm_bindgen_version)"
+    if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+        say "installing wasm-bindgen-cli $want (takes ~4 minutes, once)"
+        # not --locked: a locked dependency of 0.2.130 is yanked
+        cargo install wasm-bindgen-cli --version "$want" --force
+    fi
+    command -v wasm-opt >/dev/null || ensure_apt binaryen
+}
+
+# What the tests need besides the build tools: PostgreSQL 15 server binaries,
+# Debian's Chromium, Node.js and the end2end packages.
+ensure_test_tools() {
+    [ -x /usr/lib/postgresql/15/bin/initdb ] || ensure_apt postgresql-15
+    command -v chromium >/dev/null || ensure_apt chromium
+    command -v npm >/dev/null || ensure_apt nodejs npm
+    local e2e="$ROOT/end2end"
+    if [ ! -f "$e2e/node_modules/.package-lock.json" ] || [ "$e2e/package-lock.json" -nt "$e2e/node_modules/.package-lock.json" ]; then
+        say "installing end2end packages (npm ci)"
+        (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+}
