@@ -2,13 +2,17 @@
 //! Leptos user interface that the server renders and the browser hydrates.
 
 pub mod api;
+pub mod catalog;
 pub mod components;
+pub mod diff;
+mod graph_algo;
 pub mod pages;
 pub mod types;
+pub mod validate;
 
-pub use components::shell::App;
 #[cfg(feature = "ssr")]
 pub use components::shell::shell;
+pub use components::shell::App;
 
 /// The version of this build, shown in the page footer and by `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

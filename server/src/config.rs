@@ -74,7 +74,10 @@ impl DbArgs {
     pub fn url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("trellis.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("trellis.db").display()
+            ),
         }
     }
 }
@@ -87,7 +90,9 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { max_body_bytes: 2 * 1024 * 1024 }
+        Self {
+            max_body_bytes: 2 * 1024 * 1024,
+        }
     }
 }
 
@@ -97,7 +102,10 @@ mod tests {
 
     #[test]
     fn defaults_to_sqlite_under_the_data_dir() {
-        let db = DbArgs { data_dir: "/tmp/x".into(), database_url: None };
+        let db = DbArgs {
+            data_dir: "/tmp/x".into(),
+            database_url: None,
+        };
         assert_eq!(db.url(), "sqlite:///tmp/x/trellis.db?mode=rwc");
     }
 
@@ -115,7 +123,9 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
-        let Command::Serve(args) = cli.command else { panic!("expected serve") };
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
         assert_eq!(args.listen.port(), 4000);
         assert_eq!(args.db.url(), "postgres://u@127.0.0.1/db");
     }

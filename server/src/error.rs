@@ -13,7 +13,10 @@ pub enum Error {
     #[error("{0} not found")]
     NotFound(String),
     #[error("{message}")]
-    Conflict { field: Option<String>, message: String },
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
     #[error("the request is invalid")]
     Validation(Vec<FieldError>),
     #[error("{0}")]
@@ -41,7 +44,10 @@ impl Error {
 
     fn problem(&self) -> Problem {
         let status = self.status();
-        let base = Problem::new(status.as_u16(), status.canonical_reason().unwrap_or("Error"));
+        let base = Problem::new(
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error"),
+        );
         match self {
             Error::NotFound(_) | Error::BadRequest(_) | Error::Unavailable(_) => {
                 base.with_detail(self.to_string())
@@ -51,7 +57,9 @@ impl Error {
                     .iter()
                     .map(|f| FieldError::new(f.clone(), "conflict", message.clone()))
                     .collect();
-                base.with_kind("/problems/conflict").with_detail(message.clone()).with_errors(errors)
+                base.with_kind("/problems/conflict")
+                    .with_detail(message.clone())
+                    .with_errors(errors)
             }
             Error::Validation(errors) => base
                 .with_kind("/problems/validation")
@@ -92,13 +100,26 @@ mod tests {
 
     #[test]
     fn statuses_are_true() {
-        assert_eq!(Error::NotFound("process `x`".into()).status(), StatusCode::NOT_FOUND);
-        assert_eq!(Error::Validation(vec![]).status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(
-            Error::Conflict { field: Some("revision".into()), message: "stale".into() }.status(),
+            Error::NotFound("process `x`".into()).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            Error::Validation(vec![]).status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            Error::Conflict {
+                field: Some("revision".into()),
+                message: "stale".into()
+            }
+            .status(),
             StatusCode::CONFLICT
         );
-        assert_eq!(Error::Database(sqlx::Error::RowNotFound).status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            Error::Database(sqlx::Error::RowNotFound).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]
@@ -111,7 +132,11 @@ mod tests {
 
     #[test]
     fn conflicts_name_their_field() {
-        let problem = Error::Conflict { field: Some("revision".into()), message: "revision 3 is stale".into() }.problem();
+        let problem = Error::Conflict {
+            field: Some("revision".into()),
+            message: "revision 3 is stale".into(),
+        }
+        .problem();
         assert_eq!(problem.status, 409);
         assert_eq!(problem.errors[0].field, "revision");
     }

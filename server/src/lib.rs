@@ -48,7 +48,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("listening on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     let leptos = state::leptos_options(addr, &args.site_root);
-    let state = AppState::new(db, leptos, HttpSettings { max_body_bytes: args.max_body_bytes });
+    let state = AppState::new(
+        db,
+        leptos,
+        HttpSettings {
+            max_body_bytes: args.max_body_bytes,
+        },
+    );
     let shutdown = state.shutdown.clone();
 
     print_welcome(addr, &created);

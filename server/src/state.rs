@@ -17,7 +17,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db, leptos: LeptosOptions, http: HttpSettings) -> Self {
-        Self { db, leptos, http, shutdown: CancellationToken::new() }
+        Self {
+            db,
+            leptos,
+            http,
+            shutdown: CancellationToken::new(),
+        }
     }
 }
 

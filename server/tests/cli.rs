@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 fn trellis() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_trellis"));
-    c.env_remove("DATABASE_URL").env_remove("TRELLIS_ADMIN_PASSWORD").env_remove("TRELLIS_LISTEN");
+    c.env_remove("DATABASE_URL")
+        .env_remove("TRELLIS_ADMIN_PASSWORD")
+        .env_remove("TRELLIS_LISTEN");
     c
 }
 
@@ -18,12 +20,25 @@ fn help_lists_every_command_and_setting() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for word in ["serve", "migrate", "--log-format"] {
-        assert!(help.contains(word), "`trellis --help` mentions {word}:\n{help}");
+        assert!(
+            help.contains(word),
+            "`trellis --help` mentions {word}:\n{help}"
+        );
     }
     let out = trellis().args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for word in ["--listen", "TRELLIS_LISTEN", "--data-dir", "TRELLIS_DATA_DIR", "--database-url", "DATABASE_URL"] {
-        assert!(help.contains(word), "`trellis serve --help` mentions {word}:\n{help}");
+    for word in [
+        "--listen",
+        "TRELLIS_LISTEN",
+        "--data-dir",
+        "TRELLIS_DATA_DIR",
+        "--database-url",
+        "DATABASE_URL",
+    ] {
+        assert!(
+            help.contains(word),
+            "`trellis serve --help` mentions {word}:\n{help}"
+        );
     }
 }
 
@@ -31,23 +46,42 @@ fn help_lists_every_command_and_setting() {
 fn migrate_creates_the_sqlite_database_under_the_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = trellis().args(["migrate", "--data-dir"]).arg(&data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = trellis()
+        .args(["migrate", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(data.join("trellis.db").exists());
     assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied"));
 }
 
 #[test]
 fn a_bad_database_url_fails_with_a_clear_message() {
-    let out = trellis().args(["migrate", "--database-url", "mysql://nope"]).output().unwrap();
+    let out = trellis()
+        .args(["migrate", "--database-url", "mysql://nope"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("unsupported database URL scheme"), "{text}");
 }
 
 fn http_get(addr: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
@@ -57,7 +91,14 @@ fn http_get(addr: &str, path: &str) -> String {
 fn serve_prints_how_to_sign_in_answers_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = trellis()
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -79,18 +120,27 @@ fn serve_prints_how_to_sign_in_answers_and_stops_on_sigterm() {
         }
     }
     let addr = addr.expect("the URL is printed");
-    assert!(password_line.is_some(), "a generated password is printed on first start");
+    assert!(
+        password_line.is_some(),
+        "a generated password is printed on first start"
+    );
 
     let ready = http_get(&addr, "/readyz");
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
 
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "the server stops within 10 s of SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server stops within 10 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "a graceful stop exits 0, got {status}");

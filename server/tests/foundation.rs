@@ -34,8 +34,15 @@ fn assert_problem(reply: &common::Reply, status: StatusCode) -> serde_json::Valu
     assert_eq!(reply.header("content-type"), "application/problem+json");
     let body = reply.json();
     assert_eq!(body["status"], status.as_u16());
-    assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
-    assert_eq!(body["request_id"], reply.header("x-request-id"), "the body names the request");
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert_eq!(
+        body["request_id"],
+        reply.header("x-request-id"),
+        "the body names the request"
+    );
     body
 }
 
@@ -59,18 +66,32 @@ async fn readyz_is_unavailable_before_migrations(backend: Backend) {
     let db = Db::connect(&database.url).await.unwrap();
     let app = TestApp::over(db.clone(), database);
     let body = assert_problem(&app.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body["detail"].as_str().unwrap().contains("migration"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("migration"),
+        "{body}"
+    );
 
     db.migrate().await.unwrap();
-    assert_eq!(app.get("/readyz").await.status, StatusCode::OK, "ready as soon as migrations are applied");
+    assert_eq!(
+        app.get("/readyz").await.status,
+        StatusCode::OK,
+        "ready as soon as migrations are applied"
+    );
 }
 
 async fn readyz_is_unavailable_when_the_database_is_gone(backend: Backend) {
     let app = TestApp::start(backend).await;
     app.db.pool.close().await;
     let body = assert_problem(&app.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body["detail"].as_str().unwrap().contains("unreachable"), "{body}");
-    assert_eq!(app.get("/healthz").await.status, StatusCode::OK, "liveness does not depend on the database");
+    assert!(
+        body["detail"].as_str().unwrap().contains("unreachable"),
+        "{body}"
+    );
+    assert_eq!(
+        app.get("/healthz").await.status,
+        StatusCode::OK,
+        "liveness does not depend on the database"
+    );
 }
 
 async fn migrations_apply_twice_without_change(backend: Backend) {
@@ -94,7 +115,9 @@ async fn unknown_api_paths_are_problem_404s(backend: Backend) {
 async fn oversized_bodies_are_problem_413s(backend: Backend) {
     let app = TestApp::start(backend).await;
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(200 * 1024));
-    let reply = app.call(Method::POST, "/api/v1/tenants/demo/processes", big).await;
+    let reply = app
+        .call(Method::POST, "/api/v1/tenants/demo/processes", big)
+        .await;
     assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -102,7 +125,11 @@ async fn wrong_methods_are_problem_405s_with_allow(backend: Backend) {
     let app = TestApp::start(backend).await;
     let reply = app.call(Method::DELETE, "/healthz", "").await;
     assert_problem(&reply, StatusCode::METHOD_NOT_ALLOWED);
-    assert!(reply.header("allow").contains("GET"), "allow: {}", reply.header("allow"));
+    assert!(
+        reply.header("allow").contains("GET"),
+        "allow: {}",
+        reply.header("allow")
+    );
 }
 
 async fn request_ids_are_set_or_propagated(backend: Backend) {
@@ -112,7 +139,10 @@ async fn request_ids_are_set_or_propagated(backend: Backend) {
     assert!(!a.header("x-request-id").is_empty());
     assert_ne!(a.header("x-request-id"), b.header("x-request-id"));
 
-    let given = Request::get("/api/v1/missing").header("x-request-id", "trace-42").body(Body::empty()).unwrap();
+    let given = Request::get("/api/v1/missing")
+        .header("x-request-id", "trace-42")
+        .body(Body::empty())
+        .unwrap();
     let reply = app.send(given).await;
     assert_eq!(reply.header("x-request-id"), "trace-42");
     assert_eq!(reply.json()["request_id"], "trace-42");
@@ -121,7 +151,10 @@ async fn request_ids_are_set_or_propagated(backend: Backend) {
 async fn first_start_creates_demo_tenant_and_admin(backend: Backend) {
     let database = common::fresh_database(backend).await;
     let db = server::open_db(&database.url).await.unwrap();
-    let Bootstrap::Created { generated_password: Some(password) } = bootstrap(&db, None).await.unwrap() else {
+    let Bootstrap::Created {
+        generated_password: Some(password),
+    } = bootstrap(&db, None).await.unwrap()
+    else {
         panic!("an empty database is bootstrapped with a generated password");
     };
     assert!(password.len() >= 16);
@@ -134,8 +167,12 @@ async fn first_start_creates_demo_tenant_and_admin(backend: Backend) {
     assert_eq!(admin, 1, "admin is a platform admin");
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     let parsed = PasswordHash::new(&hash).unwrap();
-    assert!(argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok());
-    assert!(argon2::Argon2::default().verify_password(b"wrong", &parsed).is_err());
+    assert!(argon2::Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok());
+    assert!(argon2::Argon2::default()
+        .verify_password(b"wrong", &parsed)
+        .is_err());
 
     let role: String = sqlx::query_scalar(
         "SELECT m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
@@ -146,8 +183,15 @@ async fn first_start_creates_demo_tenant_and_admin(backend: Backend) {
     .unwrap();
     assert_eq!(role, Role::TenantAdmin.as_str());
 
-    assert_eq!(bootstrap(&db, None).await.unwrap(), Bootstrap::AlreadyDone, "only the first start");
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(
+        bootstrap(&db, None).await.unwrap(),
+        Bootstrap::AlreadyDone,
+        "only the first start"
+    );
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(users, 1);
 }
 
@@ -155,18 +199,28 @@ async fn configured_admin_password_is_used(backend: Backend) {
     let database = common::fresh_database(backend).await;
     let db = server::open_db(&database.url).await.unwrap();
     let outcome = bootstrap(&db, Some("correct horse".into())).await.unwrap();
-    assert_eq!(outcome, Bootstrap::Created { generated_password: None });
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'admin'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    assert_eq!(
+        outcome,
+        Bootstrap::Created {
+            generated_password: None
+        }
+    );
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'admin'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     let parsed = PasswordHash::new(&hash).unwrap();
-    assert!(argon2::Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
+    assert!(argon2::Argon2::default()
+        .verify_password(b"correct horse", &parsed)
+        .is_ok());
 }
 
 /// Inserts a process, a version and a run in `state`, returning the run id.
 async fn insert_run(db: &Db, state: &str) -> Result<String, sqlx::Error> {
-    let tenant: String = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = 'demo'").fetch_one(&db.pool).await?;
+    let tenant: String = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = 'demo'")
+        .fetch_one(&db.pool)
+        .await?;
     let (process, version, run) = (new_id(), new_id(), new_id());
     let at = now();
     sqlx::query("INSERT INTO processes (id, tenant_id, name, draft, created_at, updated_at) VALUES ($1, $2, $3, '{}', $4, $4)")
@@ -219,16 +273,24 @@ async fn state_checks_match_the_rust_enums(backend: Backend) {
     let db = &app.db;
     let mut run = String::new();
     for state in RunState::ALL {
-        run = insert_run(db, state.as_str()).await.unwrap_or_else(|e| panic!("run state {state}: {e}"));
+        run = insert_run(db, state.as_str())
+            .await
+            .unwrap_or_else(|e| panic!("run state {state}: {e}"));
     }
-    assert!(insert_run(db, "done").await.is_err(), "an unknown run state is refused");
+    assert!(
+        insert_run(db, "done").await.is_err(),
+        "an unknown run state is refused"
+    );
 
     for state in TaskState::ALL {
         insert_task(db, &run, state.as_str(), state.as_str())
             .await
             .unwrap_or_else(|e| panic!("task state {state}: {e}"));
     }
-    assert!(insert_task(db, &run, "x", "finished").await.is_err(), "an unknown task state is refused");
+    assert!(
+        insert_task(db, &run, "x", "finished").await.is_err(),
+        "an unknown task state is refused"
+    );
 }
 
 async fn tenant_owned_rows_need_a_tenant(backend: Backend) {
@@ -251,10 +313,19 @@ async fn pages_render_the_shell(backend: Backend) {
     assert!(reply.header("content-type").starts_with("text/html"));
     let html = reply.text();
     for label in ["Processes", "Runs", "Schedules", "Connections", "Admin"] {
-        assert!(html.contains(&format!(">{label}</a>")), "nav has {label}: {html}");
+        assert!(
+            html.contains(&format!(">{label}</a>")),
+            "nav has {label}: {html}"
+        );
     }
-    assert!(html.contains(env!("CARGO_PKG_VERSION")), "footer shows the version");
-    assert!(html.contains("/pkg/trellis.js"), "the page loads the hydration bundle");
+    assert!(
+        html.contains(env!("CARGO_PKG_VERSION")),
+        "footer shows the version"
+    );
+    assert!(
+        html.contains("/pkg/trellis.js"),
+        "the page loads the hydration bundle"
+    );
 
     let page = app.get("/schedules").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -262,5 +333,8 @@ async fn pages_render_the_shell(backend: Backend) {
 
     let missing = app.get("/no-such-page").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert!(missing.text().contains("Page not found"), "unknown pages get the HTML shell, not JSON");
+    assert!(
+        missing.text().contains("Page not found"),
+        "unknown pages get the HTML shell, not JSON"
+    );
 }

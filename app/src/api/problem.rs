@@ -72,7 +72,11 @@ impl Problem {
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             node: None,
             field: field.into(),
@@ -91,7 +95,11 @@ mod tests {
     fn serialises_with_rfc_9457_member_names() {
         let p = Problem::new(422, "Invalid request")
             .with_kind("/problems/validation")
-            .with_errors(vec![FieldError::new("name", "required", "name is required")]);
+            .with_errors(vec![FieldError::new(
+                "name",
+                "required",
+                "name is required",
+            )]);
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["type"], "/problems/validation");
         assert_eq!(v["status"], 422);

@@ -1,5 +1,8 @@
 //! Domain types shared by the server and the browser.
 
+pub mod component;
+pub mod dag;
+pub mod graph;
 pub mod ids;
 pub mod state;
 

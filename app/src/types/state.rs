@@ -131,7 +131,10 @@ impl Role {
 
 impl RunState {
     pub fn is_terminal(self) -> bool {
-        matches!(self, RunState::Succeeded | RunState::Failed | RunState::Cancelled)
+        matches!(
+            self,
+            RunState::Succeeded | RunState::Failed | RunState::Cancelled
+        )
     }
 
     /// The run state machine of DESIGN.md.
@@ -185,7 +188,10 @@ mod tests {
     fn text_round_trips_for_every_variant() {
         for s in TaskState::ALL {
             assert_eq!(s.as_str().parse::<TaskState>().unwrap(), *s);
-            assert_eq!(serde_json::to_string(s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
         for s in RunState::ALL {
             assert_eq!(s.as_str().parse::<RunState>().unwrap(), *s);

@@ -32,16 +32,21 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
 }
 
 pub async fn bootstrap(db: &Db, admin_password: Option<String>) -> anyhow::Result<Bootstrap> {
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await?;
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&db.pool)
+        .await?;
     if users > 0 {
         return Ok(Bootstrap::AlreadyDone);
     }
     let generated = admin_password.is_none();
-    let password = admin_password.unwrap_or_else(|| Alphanumeric.sample_string(&mut rand::thread_rng(), 20));
+    let password =
+        admin_password.unwrap_or_else(|| Alphanumeric.sample_string(&mut rand::thread_rng(), 20));
     let hash = hash_password(password.clone()).await?;
 
     match insert_demo(db, &hash).await {
-        Ok(()) => Ok(Bootstrap::Created { generated_password: generated.then_some(password) }),
+        Ok(()) => Ok(Bootstrap::Created {
+            generated_password: generated.then_some(password),
+        }),
         // Another server bootstrapped the same database at the same moment.
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Bootstrap::AlreadyDone),
         Err(e) => Err(e.into()),

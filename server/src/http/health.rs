@@ -9,7 +9,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 /// The process is up.
@@ -19,6 +21,8 @@ async fn healthz() -> Json<Value> {
 
 /// The database answers and every migration is applied; otherwise 503.
 async fn readyz(State(db): State<Db>) -> Result<Json<Value>> {
-    db.readiness().await.map_err(|e| Error::Unavailable(e.to_string()))?;
+    db.readiness()
+        .await
+        .map_err(|e| Error::Unavailable(e.to_string()))?;
     Ok(Json(json!({ "status": "ready" })))
 }

@@ -19,7 +19,9 @@ use tower_http::trace::TraceLayer;
 
 /// The whole application, exactly as production serves it.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new().nest("/v1", Router::new()).fallback(api_not_found);
+    let api = Router::new()
+        .nest("/v1", Router::new())
+        .fallback(api_not_found);
 
     let routes = generate_route_list(app::App);
     let leptos = state.leptos.clone();
@@ -29,7 +31,9 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .nest("/api", api)
         .leptos_routes(&state, routes, move || app::shell(leptos.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
         .with_state(state)
         .layer(
             ServiceBuilder::new()

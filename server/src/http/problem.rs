@@ -41,7 +41,10 @@ pub async fn normalize(req: Request, next: Next) -> Response {
         .then(|| serde_json::from_slice::<Problem>(&bytes).ok())
         .flatten();
     let mut problem = parsed.unwrap_or_else(|| {
-        let problem = Problem::new(status.as_u16(), status.canonical_reason().unwrap_or("Error"));
+        let problem = Problem::new(
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error"),
+        );
         match String::from_utf8_lossy(&bytes).trim() {
             "" => problem,
             text => problem.with_detail(text),

@@ -44,10 +44,19 @@ pub async fn fresh_database(backend: Backend) -> TestDb {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("trellis.db").display());
-            TestDb { url, _dir: Some(dir) }
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("trellis.db").display()
+            );
+            TestDb {
+                url,
+                _dir: Some(dir),
+            }
         }
-        Backend::Postgres => TestDb { url: pg::fresh_database().await, _dir: None },
+        Backend::Postgres => TestDb {
+            url: pg::fresh_database().await,
+            _dir: None,
+        },
     }
 }
 
@@ -66,8 +75,12 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     pub fn text(&self) -> String {
@@ -75,35 +88,66 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
     }
 }
 
 impl TestApp {
     pub async fn start(backend: Backend) -> TestApp {
         let database = fresh_database(backend).await;
-        let db = server::open_db(&database.url).await.expect("open and migrate");
-        server::db::bootstrap::bootstrap(&db, Some("admin-password".into())).await.unwrap();
+        let db = server::open_db(&database.url)
+            .await
+            .expect("open and migrate");
+        server::db::bootstrap::bootstrap(&db, Some("admin-password".into()))
+            .await
+            .unwrap();
         TestApp::over(db, database)
     }
 
     /// The application over `db` exactly as it is (no migration, no bootstrap).
     pub fn over(db: Db, database: TestDb) -> TestApp {
-        let leptos = server::state::leptos_options("127.0.0.1:0".parse().unwrap(), std::path::Path::new("target/site"));
-        let state = AppState::new(db.clone(), leptos, HttpSettings { max_body_bytes: 64 * 1024 });
-        TestApp { router: server::router(state), db, database }
+        let leptos = server::state::leptos_options(
+            "127.0.0.1:0".parse().unwrap(),
+            std::path::Path::new("target/site"),
+        );
+        let state = AppState::new(
+            db.clone(),
+            leptos,
+            HttpSettings {
+                max_body_bytes: 64 * 1024,
+            },
+        );
+        TestApp {
+            router: server::router(state),
+            db,
+            database,
+        }
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-        Reply { status, headers, body }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        self.send(Request::get(path).body(Body::empty()).unwrap()).await
+        self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
     }
 
     pub async fn call(&self, method: Method, path: &str, body: impl Into<String>) -> Reply {

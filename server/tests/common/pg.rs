@@ -14,11 +14,17 @@ static ADMIN_URL: OnceLock<String> = OnceLock::new();
 pub async fn fresh_database() -> String {
     let admin = ADMIN_URL.get_or_init(admin_url).clone();
     let name = format!("trellis_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL server");
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("connect to the test PostgreSQL server");
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
     conn.close().await.ok();
     let (without_query, query) = admin.split_once('?').unwrap_or((&admin, ""));
-    let (base, _) = without_query.rsplit_once('/').expect("database URL has a path");
+    let (base, _) = without_query
+        .rsplit_once('/')
+        .expect("database URL has a path");
     match query {
         "" => format!("{base}/{name}"),
         q => format!("{base}/{name}?{q}"),
@@ -61,28 +67,60 @@ fn run(mut command: Command, what: &str) {
 }
 
 fn start_cluster() -> String {
-    let as_root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
-    let dir = tempfile::Builder::new().prefix("trellis-pg-").tempdir().unwrap().keep();
+    let as_root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    let dir = tempfile::Builder::new()
+        .prefix("trellis-pg-")
+        .tempdir()
+        .unwrap()
+        .keep();
     let data = dir.join("data");
     if as_root {
         let id = |flag: &str| {
-            let out = Command::new("id").args([flag, "postgres"]).output().unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().expect("a `postgres` user")
+            let out = Command::new("id")
+                .args([flag, "postgres"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse::<u32>()
+                .expect("a `postgres` user")
         };
         std::os::unix::fs::chown(&dir, Some(id("-u")), Some(id("-g"))).unwrap();
     }
 
     let mut initdb = pg_command("initdb", as_root);
-    initdb.args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "-D"]).arg(&data);
+    initdb
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "-D",
+        ])
+        .arg(&data);
     run(initdb, "initdb");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let options = format!(
         "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c max_connections=300",
         dir.display()
     );
     let mut pg_ctl = pg_command("pg_ctl", as_root);
-    pg_ctl.args(["-w", "-t", "60", "-o", &options, "-l"]).arg(dir.join("log")).arg("-D").arg(&data).arg("start");
+    pg_ctl
+        .args(["-w", "-t", "60", "-o", &options, "-l"])
+        .arg(dir.join("log"))
+        .arg("-D")
+        .arg(&data)
+        .arg("start");
     run(pg_ctl, "pg_ctl start");
 
     // Stop the cluster once this test process is gone (tests have no global teardown).

@@ -1,0 +1,126 @@
+//! The difference between two versions' graphs: semantic changes (components,
+//! parameters, edges) apart from cosmetic ones (labels, positions).
+
+use crate::types::graph::{Edge, Node, Position, ProcessGraph};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GraphDiff {
+    pub nodes_added: Vec<Node>,
+    pub nodes_removed: Vec<Node>,
+    /// Nodes in both whose component or parameters differ.
+    pub nodes_changed: Vec<NodeChange>,
+    pub edges_added: Vec<Edge>,
+    pub edges_removed: Vec<Edge>,
+    /// Nodes in both whose label or position differ.
+    pub cosmetic: Vec<CosmeticChange>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeChange {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<Change<String>>,
+    pub params: Vec<ParamChange>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamChange {
+    pub name: String,
+    /// `None` when the parameter was not set on that side.
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change<T> {
+    pub old: T,
+    pub new: T,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CosmeticChange {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Change<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Change<Position>>,
+}
+
+impl GraphDiff {
+    /// Whether the two graphs would run the same way.
+    pub fn is_semantically_empty(&self) -> bool {
+        self.nodes_added.is_empty()
+            && self.nodes_removed.is_empty()
+            && self.nodes_changed.is_empty()
+            && self.edges_added.is_empty()
+            && self.edges_removed.is_empty()
+    }
+}
+
+fn change<T: PartialEq + Clone>(old: &T, new: &T) -> Option<Change<T>> {
+    (old != new).then(|| Change {
+        old: old.clone(),
+        new: new.clone(),
+    })
+}
+
+/// What changed from `a` to `b`; every list sorted by node id / edge.
+pub fn diff(a: &ProcessGraph, b: &ProcessGraph) -> GraphDiff {
+    let old: BTreeMap<&str, &Node> = a.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+    let new: BTreeMap<&str, &Node> = b.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+    let mut out = GraphDiff::default();
+
+    for (id, node) in &new {
+        let Some(before) = old.get(id) else {
+            out.nodes_added.push((*node).clone());
+            continue;
+        };
+        let names: BTreeSet<&String> = before.params.keys().chain(node.params.keys()).collect();
+        let params: Vec<ParamChange> = names
+            .into_iter()
+            .filter(|name| before.params.get(*name) != node.params.get(*name))
+            .map(|name| ParamChange {
+                name: name.clone(),
+                old: before.params.get(name).cloned(),
+                new: node.params.get(name).cloned(),
+            })
+            .collect();
+        let component = change(&before.component, &node.component);
+        if component.is_some() || !params.is_empty() {
+            out.nodes_changed.push(NodeChange {
+                id: id.to_string(),
+                component,
+                params,
+            });
+        }
+        let label = change(&before.label, &node.label);
+        let position = change(&before.position, &node.position);
+        if label.is_some() || position.is_some() {
+            out.cosmetic.push(CosmeticChange {
+                id: id.to_string(),
+                label,
+                position,
+            });
+        }
+    }
+    out.nodes_removed = old
+        .iter()
+        .filter(|(id, _)| !new.contains_key(*id))
+        .map(|(_, n)| (*n).clone())
+        .collect();
+
+    let old_edges: BTreeSet<&Edge> = a.edges.iter().collect();
+    let new_edges: BTreeSet<&Edge> = b.edges.iter().collect();
+    out.edges_added = new_edges
+        .difference(&old_edges)
+        .map(|e| (*e).clone())
+        .collect();
+    out.edges_removed = old_edges
+        .difference(&new_edges)
+        .map(|e| (*e).clone())
+        .collect();
+    out
+}

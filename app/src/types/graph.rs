@@ -1,0 +1,64 @@
+//! A process graph: component nodes and dependency edges, as the canvas edits
+//! it and as a version freezes it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessGraph {
+    #[serde(default)]
+    pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub edges: Vec<Edge>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Stable id, `[A-Za-z0-9_-]{1,64}`, unique in the graph.
+    pub id: String,
+    /// The catalog key of the node's component type.
+    pub component: String,
+    #[serde(default)]
+    pub label: String,
+    /// Parameter values by name (kept sorted, so serialisation is canonical).
+    #[serde(default)]
+    pub params: Map<String, Value>,
+    #[serde(default)]
+    pub position: Position,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    pub x: f64,
+    pub y: f64,
+}
+
+/// `from` must finish before `to` starts.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+}
+
+impl ProcessGraph {
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+}
+
+impl Edge {
+    pub fn new(from: impl Into<String>, to: impl Into<String>) -> Self {
+        Self {
+            from: from.into(),
+            to: to.into(),
+        }
+    }
+}
+
+/// Whether `id` is a valid node id: `[A-Za-z0-9_-]{1,64}`.
+pub fn is_valid_node_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
