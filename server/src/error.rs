@@ -12,6 +12,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     #[error("{0} not found")]
     NotFound(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{message}")]
     Conflict {
         field: Option<String>,
@@ -33,6 +41,10 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -49,9 +61,13 @@ impl Error {
             status.canonical_reason().unwrap_or("Error"),
         );
         match self {
-            Error::NotFound(_) | Error::BadRequest(_) | Error::Unavailable(_) => {
-                base.with_detail(self.to_string())
-            }
+            Error::NotFound(_)
+            | Error::Unauthorized(_)
+            | Error::Forbidden(_)
+            | Error::PayloadTooLarge(_)
+            | Error::UnsupportedMediaType(_)
+            | Error::BadRequest(_)
+            | Error::Unavailable(_) => base.with_detail(self.to_string()),
             Error::Conflict { field, message } => {
                 let errors = field
                     .iter()

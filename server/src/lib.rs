@@ -2,6 +2,7 @@
 //! modules) the engine and executors. `router(state)` is exactly what
 //! production serves, so tests build and call it.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -1,5 +1,7 @@
 //! The JSON API's shared request/response types.
 
+pub mod auth;
 pub mod problem;
+pub mod processes;
 
 pub use problem::{FieldError, Problem};

@@ -32,6 +32,7 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
 }
 
 pub async fn bootstrap(db: &Db, admin_password: Option<String>) -> anyhow::Result<Bootstrap> {
+    super::catalog::seed(db).await?;
     let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(&db.pool)
         .await?;

@@ -3,6 +3,9 @@
 //! backends: `$n` placeholders, text timestamps, text JSON, BIGINT integers.
 
 pub mod bootstrap;
+pub mod catalog;
+pub mod processes;
+pub mod users;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;

@@ -2,8 +2,13 @@
 //! server-rendered pages. Each module owns its `router()`; this one merges
 //! them and adds the layers every response goes through.
 
+mod auth;
+mod catalog;
 mod health;
+pub mod json;
 mod problem;
+mod processes;
+mod versions;
 
 use crate::state::AppState;
 use crate::Error;
@@ -20,7 +25,14 @@ use tower_http::trace::TraceLayer;
 /// The whole application, exactly as production serves it.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .nest("/v1", Router::new())
+        .nest(
+            "/v1",
+            Router::new()
+                .merge(auth::router())
+                .merge(catalog::router())
+                .merge(processes::router())
+                .merge(versions::router()),
+        )
         .fallback(api_not_found);
 
     let routes = generate_route_list(app::App);

@@ -162,3 +162,102 @@ impl TestApp {
         self.send(request).await
     }
 }
+
+/// A signed-in client: the session cookie to send.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub cookie: String,
+}
+
+impl TestApp {
+    /// Signs in through the API and keeps the session cookie.
+    pub async fn login(&self, username: &str, password: &str) -> Session {
+        let body = serde_json::json!({ "username": username, "password": password }).to_string();
+        let reply = self.call(Method::POST, "/api/v1/auth/login", body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "login of {username}: {}",
+            reply.text()
+        );
+        let set_cookie = reply.header("set-cookie");
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        Session { cookie }
+    }
+
+    /// The bootstrapped platform admin.
+    pub async fn admin(&self) -> Session {
+        self.login("admin", "admin-password").await
+    }
+
+    /// Sends `body` (JSON) as the signed-in `session`.
+    pub async fn as_user(
+        &self,
+        session: &Session,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("cookie", &session.cookie);
+        let body = match body {
+            Some(json) => {
+                let text = json.to_string();
+                request = request
+                    .header("content-type", "application/json")
+                    .header("content-length", text.len());
+                Body::from(text)
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).unwrap()).await
+    }
+
+    pub async fn get_as(&self, session: &Session, path: &str) -> Reply {
+        self.as_user(session, Method::GET, path, None).await
+    }
+
+    /// Creates a tenant (if new) and a user with `role` in it; returns the
+    /// user's session.
+    pub async fn member(&self, tenant: &str, username: &str, role: &str) -> Session {
+        let at = server::db::now();
+        sqlx::query(
+            "INSERT INTO tenants (id, slug, name, created_at) SELECT $1, $2, $2, $3 \
+             WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE slug = $2)",
+        )
+        .bind(server::db::new_id())
+        .bind(tenant)
+        .bind(&at)
+        .execute(&self.db.pool)
+        .await
+        .unwrap();
+        let hash = server::db::bootstrap::hash_password("pw".into())
+            .await
+            .unwrap();
+        let user = server::db::new_id();
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&user)
+        .bind(username)
+        .bind(&hash)
+        .bind(&at)
+        .execute(&self.db.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO memberships (tenant_id, user_id, role, created_at) \
+             SELECT id, $2, $3, $4 FROM tenants WHERE slug = $1",
+        )
+        .bind(tenant)
+        .bind(&user)
+        .bind(role)
+        .bind(&at)
+        .execute(&self.db.pool)
+        .await
+        .unwrap();
+        self.login(username, "pw").await
+    }
+}

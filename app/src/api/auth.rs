@@ -1,0 +1,24 @@
+//! Sign-in and "who am I".
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// The signed-in user and the tenants they belong to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub username: String,
+    pub platform_admin: bool,
+    pub tenants: Vec<TenantMembership>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantMembership {
+    pub slug: String,
+    pub name: String,
+    pub role: crate::types::Role,
+}

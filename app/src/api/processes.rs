@@ -1,0 +1,101 @@
+//! Processes, versions and the catalog on the wire (DESIGN.md's wire shapes).
+
+use crate::api::FieldError;
+use crate::diff::GraphDiff;
+use crate::types::dag::Dag;
+use crate::types::graph::ProcessGraph;
+use crate::types::RunState;
+use serde::{Deserialize, Serialize};
+
+/// `POST …/processes`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CreateProcess {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub graph: ProcessGraph,
+}
+
+/// `PUT …/processes/{process}`: replaces the draft if `revision` is current.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UpdateProcess {
+    pub revision: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub graph: Option<ProcessGraph>,
+}
+
+/// A process with its draft.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// The draft graph.
+    pub graph: ProcessGraph,
+    /// Bumped by every draft write; send it back with the next `PUT`.
+    pub revision: i64,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub archived: bool,
+    pub latest_version: Option<i64>,
+    pub last_run_state: Option<RunState>,
+    /// What would stop the draft from being published, as publish would say it.
+    pub problems: Vec<FieldError>,
+}
+
+/// One row of the process list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessSummary {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub revision: i64,
+    pub updated_at: String,
+    pub archived: bool,
+    pub latest_version: Option<i64>,
+    pub last_run_state: Option<RunState>,
+}
+
+/// `POST …/processes/{process}/versions`
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PublishRequest {
+    #[serde(default)]
+    pub message: String,
+}
+
+/// An immutable, numbered version with its compiled DAG.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    pub number: i64,
+    pub content_hash: String,
+    pub message: String,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub graph: ProcessGraph,
+    pub dag: Dag,
+}
+
+/// One row of the version list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionSummary {
+    pub number: i64,
+    pub content_hash: String,
+    pub message: String,
+    pub created_by: Option<String>,
+    pub created_at: String,
+}
+
+/// `GET …/versions/{a}/diff/{b}`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionDiff {
+    pub from: i64,
+    pub to: i64,
+    #[serde(flatten)]
+    pub diff: GraphDiff,
+}

@@ -1,0 +1,117 @@
+//! The global component catalog.
+
+use super::{now, Db};
+use app::types::component::ComponentType;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+const COLUMNS: &str = "key, name, category, description, icon, params, local_exec, emr_step";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<ComponentType> {
+    let json = |i: usize| -> sqlx::Result<Option<String>> { row.try_get::<Option<String>, _>(i) };
+    let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
+    Ok(ComponentType {
+        key: row.try_get(0)?,
+        name: row.try_get(1)?,
+        category: row.try_get(2)?,
+        description: row.try_get(3)?,
+        icon: row.try_get(4)?,
+        params: serde_json::from_str(&json(5)?.unwrap_or_else(|| "[]".into())).map_err(decode)?,
+        local: json(6)?
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(decode)?,
+        emr: json(7)?
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(decode)?,
+    })
+}
+
+/// Every component type, by category then key.
+pub async fn list(db: &Db) -> sqlx::Result<Vec<ComponentType>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM component_types ORDER BY category, key"
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn get(db: &Db, key: &str) -> sqlx::Result<Option<ComponentType>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM component_types WHERE key = $1"
+    ))
+    .bind(key)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("catalog types serialise")
+}
+
+fn json_columns(c: &ComponentType) -> (String, Option<String>, Option<String>) {
+    (
+        to_json(&c.params),
+        c.local.as_ref().map(to_json),
+        c.emr.as_ref().map(to_json),
+    )
+}
+
+/// Inserts `c`; `Ok(false)` when its key is taken (and `only_if_new`).
+pub async fn insert(db: &Db, c: &ComponentType, only_if_new: bool) -> sqlx::Result<bool> {
+    let (params, local, emr) = json_columns(c);
+    let at = now();
+    let conflict = if only_if_new {
+        " ON CONFLICT (key) DO NOTHING"
+    } else {
+        ""
+    };
+    let done = sqlx::query(&format!(
+        "INSERT INTO component_types ({COLUMNS}, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9){conflict}"
+    ))
+    .bind(&c.key)
+    .bind(&c.name)
+    .bind(&c.category)
+    .bind(&c.description)
+    .bind(&c.icon)
+    .bind(params)
+    .bind(local)
+    .bind(emr)
+    .bind(&at)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces the entry with `c.key`; `Ok(false)` when there is none.
+pub async fn update(db: &Db, c: &ComponentType) -> sqlx::Result<bool> {
+    let (params, local, emr) = json_columns(c);
+    let done = sqlx::query(
+        "UPDATE component_types SET name = $2, category = $3, description = $4, icon = $5, \
+         params = $6, local_exec = $7, emr_step = $8, updated_at = $9 WHERE key = $1",
+    )
+    .bind(&c.key)
+    .bind(&c.name)
+    .bind(&c.category)
+    .bind(&c.description)
+    .bind(&c.icon)
+    .bind(params)
+    .bind(local)
+    .bind(emr)
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Adds the built-in entries that are missing; edited ones are left alone.
+pub async fn seed(db: &Db) -> sqlx::Result<()> {
+    for component in app::catalog::builtin() {
+        insert(db, &component, true).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! Processes and their immutable versions. Every query takes the tenant id
+//! first, so no query can reach another tenant's rows.
+
+use super::{new_id, now, Db};
+use app::api::processes::{ProcessSummary, VersionSummary};
+use app::types::dag::Dag;
+use app::types::graph::ProcessGraph;
+use app::types::{TenantId, UserId};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A stored process with its draft.
+#[derive(Debug, Clone)]
+pub struct ProcessRow {
+    pub summary: ProcessSummary,
+    pub graph: ProcessGraph,
+    pub created_by: Option<String>,
+    pub created_at: String,
+}
+
+const SUMMARY: &str = "p.id, p.name, p.description, p.revision, p.updated_at, p.archived_at, \
+    (SELECT MAX(v.number) FROM versions v WHERE v.tenant_id = p.tenant_id AND v.process_id = p.id), \
+    (SELECT r.state FROM runs r WHERE r.tenant_id = p.tenant_id AND r.process_id = p.id \
+     ORDER BY r.created_at DESC, r.id DESC LIMIT 1)";
+
+fn summary(row: &AnyRow) -> sqlx::Result<ProcessSummary> {
+    Ok(ProcessSummary {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        description: row.try_get(2)?,
+        revision: row.try_get(3)?,
+        updated_at: row.try_get(4)?,
+        archived: row.try_get::<Option<String>, _>(5)?.is_some(),
+        latest_version: row.try_get(6)?,
+        last_run_state: row
+            .try_get::<Option<String>, _>(7)?
+            .and_then(|s| s.parse().ok()),
+    })
+}
+
+fn decode(e: serde_json::Error) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(e))
+}
+
+pub async fn create(
+    db: &Db,
+    tenant: &TenantId,
+    name: &str,
+    description: &str,
+    graph: &ProcessGraph,
+    by: &UserId,
+) -> sqlx::Result<String> {
+    let id = new_id();
+    let at = now();
+    sqlx::query(
+        "INSERT INTO processes (id, tenant_id, name, description, draft, revision, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)",
+    )
+    .bind(&id)
+    .bind(tenant.as_str())
+    .bind(name)
+    .bind(description)
+    .bind(serde_json::to_string(graph).map_err(decode)?)
+    .bind(by.as_str())
+    .bind(&at)
+    .execute(&db.pool)
+    .await?;
+    Ok(id)
+}
+
+/// The tenant's processes by name; archived ones only when asked.
+pub async fn list(db: &Db, tenant: &TenantId, archived: bool) -> sqlx::Result<Vec<ProcessSummary>> {
+    let filter = if archived {
+        ""
+    } else {
+        " AND p.archived_at IS NULL"
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {SUMMARY} FROM processes p WHERE p.tenant_id = $1{filter} ORDER BY p.name, p.id"
+    ))
+    .bind(tenant.as_str())
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(summary).collect()
+}
+
+pub async fn get(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<Option<ProcessRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {SUMMARY}, p.draft, u.username, p.created_at FROM processes p \
+         LEFT JOIN users u ON u.id = p.created_by WHERE p.tenant_id = $1 AND p.id = $2"
+    ))
+    .bind(tenant.as_str())
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(ProcessRow {
+        summary: summary(&row)?,
+        graph: serde_json::from_str(&row.try_get::<String, _>(8)?).map_err(decode)?,
+        created_by: row.try_get(9)?,
+        created_at: row.try_get(10)?,
+    }))
+}
+
+/// Writes the draft if `revision` is still current; `Ok(false)` if it is stale
+/// (or the process is archived).
+pub async fn update(
+    db: &Db,
+    tenant: &TenantId,
+    id: &str,
+    revision: i64,
+    name: &str,
+    description: &str,
+    graph: &ProcessGraph,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE processes SET name = $4, description = $5, draft = $6, revision = revision + 1, updated_at = $7 \
+         WHERE tenant_id = $1 AND id = $2 AND revision = $3 AND archived_at IS NULL",
+    )
+    .bind(tenant.as_str())
+    .bind(id)
+    .bind(revision)
+    .bind(name)
+    .bind(description)
+    .bind(serde_json::to_string(graph).map_err(decode)?)
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Archives the process; versions and runs stay. `Ok(false)` if already archived.
+pub async fn archive(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<bool> {
+    let at = now();
+    let done = sqlx::query(
+        "UPDATE processes SET archived_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND archived_at IS NULL",
+    )
+    .bind(tenant.as_str())
+    .bind(id)
+    .bind(&at)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A stored version.
+#[derive(Debug, Clone)]
+pub struct VersionRow {
+    pub summary: VersionSummary,
+    pub graph: ProcessGraph,
+    pub dag: Dag,
+}
+
+const VERSION: &str =
+    "v.number, v.content_hash, v.message, u.username, v.created_at, v.graph, v.dag \
+    FROM versions v LEFT JOIN users u ON u.id = v.created_by";
+
+fn version(row: &AnyRow) -> sqlx::Result<VersionRow> {
+    Ok(VersionRow {
+        summary: VersionSummary {
+            number: row.try_get(0)?,
+            content_hash: row.try_get(1)?,
+            message: row.try_get(2)?,
+            created_by: row.try_get(3)?,
+            created_at: row.try_get(4)?,
+        },
+        graph: serde_json::from_str(&row.try_get::<String, _>(5)?).map_err(decode)?,
+        dag: serde_json::from_str(&row.try_get::<String, _>(6)?).map_err(decode)?,
+    })
+}
+
+/// Versions of a process, newest first.
+pub async fn versions(
+    db: &Db,
+    tenant: &TenantId,
+    process: &str,
+) -> sqlx::Result<Vec<VersionSummary>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {VERSION} WHERE v.tenant_id = $1 AND v.process_id = $2 ORDER BY v.number DESC"
+    ))
+    .bind(tenant.as_str())
+    .bind(process)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(|r| version(r).map(|v| v.summary)).collect()
+}
+
+pub async fn version_get(
+    db: &Db,
+    tenant: &TenantId,
+    process: &str,
+    number: i64,
+) -> sqlx::Result<Option<VersionRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {VERSION} WHERE v.tenant_id = $1 AND v.process_id = $2 AND v.number = $3"
+    ))
+    .bind(tenant.as_str())
+    .bind(process)
+    .bind(number)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.as_ref().map(version).transpose()
+}
+
+pub async fn latest_version(
+    db: &Db,
+    tenant: &TenantId,
+    process: &str,
+) -> sqlx::Result<Option<VersionRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {VERSION} WHERE v.tenant_id = $1 AND v.process_id = $2 ORDER BY v.number DESC LIMIT 1"
+    ))
+    .bind(tenant.as_str())
+    .bind(process)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.as_ref().map(version).transpose()
+}
+
+/// What a publish inserts.
+pub struct NewVersion<'a> {
+    pub tenant: &'a TenantId,
+    pub process: &'a str,
+    pub number: i64,
+    pub content_hash: &'a str,
+    pub message: &'a str,
+    pub graph: &'a ProcessGraph,
+    pub dag: &'a Dag,
+    pub by: &'a UserId,
+}
+
+pub async fn insert_version(db: &Db, v: NewVersion<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO versions (id, tenant_id, process_id, number, content_hash, message, graph, dag, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(new_id())
+    .bind(v.tenant.as_str())
+    .bind(v.process)
+    .bind(v.number)
+    .bind(v.content_hash)
+    .bind(v.message)
+    .bind(serde_json::to_string(v.graph).map_err(decode)?)
+    .bind(serde_json::to_string(v.dag).map_err(decode)?)
+    .bind(v.by.as_str())
+    .bind(now())
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
+}

@@ -1,0 +1,71 @@
+//! A JSON body extractor whose rejections are problem+json and name the field:
+//! malformed JSON is 400, a body of the wrong shape 422 (with the path of the
+//! offending field), a missing content type 415, an oversized body 413.
+
+use crate::Error;
+use app::api::FieldError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::DeserializeOwned;
+
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(Error::UnsupportedMediaType(
+                "send the body as application/json".into(),
+            ));
+        }
+        let bytes =
+            Bytes::from_request(req, state)
+                .await
+                .map_err(|e| match e.status().as_u16() {
+                    413 => Error::PayloadTooLarge(e.body_text()),
+                    _ => Error::BadRequest(e.body_text()),
+                })?;
+        parse(&bytes).map(Json)
+    }
+}
+
+/// Parses `bytes` as `T`, naming the field on a shape error.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            Error::BadRequest(format!("the body is not valid JSON: {inner}"))
+        } else {
+            let message = inner.to_string();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            let parent = if path == "." { String::new() } else { path };
+            // serde reports a missing field on its parent; name the field itself.
+            let (field, code) = match message
+                .strip_prefix("missing field `")
+                .and_then(|m| m.split_once('`'))
+            {
+                Some((name, _)) if parent.is_empty() => (name.to_owned(), "required"),
+                Some((name, _)) => (format!("{parent}.{name}"), "required"),
+                None => (parent, "invalid"),
+            };
+            Error::Validation(vec![FieldError::new(field, code, message)])
+        }
+    })
+}

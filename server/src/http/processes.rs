@@ -1,0 +1,188 @@
+//! Processes: create, list, read, replace the draft (optimistic concurrency
+//! on `revision`), archive.
+
+use super::json::Json;
+use crate::auth::TenantAccess;
+use crate::db::{catalog, processes};
+use crate::state::AppState;
+use crate::{Error, Result};
+use app::api::processes::{CreateProcess, Process, ProcessSummary, UpdateProcess};
+use app::api::FieldError;
+use app::types::Role;
+use app::validate::{validate_graph, Limits};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tenants/{tenant}/processes", get(list).post(create))
+        .route(
+            "/tenants/{tenant}/processes/{process}",
+            get(read).put(replace).delete(archive),
+        )
+}
+
+const MAX_NAME: usize = 200;
+
+fn check_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    let problem = if name.is_empty() {
+        Some(("required", "a process needs a name".to_owned()))
+    } else if name.chars().count() > MAX_NAME {
+        Some((
+            "too_long",
+            format!("a name has at most {MAX_NAME} characters"),
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some((code, message)) => Err(Error::Validation(vec![FieldError::new(
+            "name", code, message,
+        )])),
+        None => Ok(name.to_owned()),
+    }
+}
+
+fn name_taken(e: sqlx::Error, name: &str) -> Error {
+    match e {
+        sqlx::Error::Database(ref d) if d.is_unique_violation() => Error::Conflict {
+            field: Some("name".into()),
+            message: format!("a process named `{name}` already exists"),
+        },
+        e => e.into(),
+    }
+}
+
+/// The process as the API shows it, with what would stop it from publishing.
+pub async fn load(state: &AppState, access: &TenantAccess, id: &str) -> Result<Process> {
+    let row = processes::get(&state.db, &access.tenant, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("process `{id}`")))?;
+    let catalog = catalog::list(&state.db).await?;
+    let problems = validate_graph(&row.graph, &catalog, &Limits::default());
+    let s = row.summary;
+    Ok(Process {
+        id: s.id,
+        name: s.name,
+        description: s.description,
+        graph: row.graph,
+        revision: s.revision,
+        created_by: row.created_by,
+        created_at: row.created_at,
+        updated_at: s.updated_at,
+        archived: s.archived,
+        latest_version: s.latest_version,
+        last_run_state: s.last_run_state,
+        problems,
+    })
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    archived: bool,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<Vec<ProcessSummary>>> {
+    Ok(axum::Json(
+        processes::list(&state.db, &access.tenant, q.archived).await?,
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Json(body): Json<CreateProcess>,
+) -> Result<(StatusCode, axum::Json<Process>)> {
+    access.require(Role::Editor)?;
+    let name = check_name(&body.name)?;
+    let id = processes::create(
+        &state.db,
+        &access.tenant,
+        &name,
+        &body.description,
+        &body.graph,
+        &access.caller.user_id,
+    )
+    .await
+    .map_err(|e| name_taken(e, &name))?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(load(&state, &access, &id).await?),
+    ))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<axum::Json<Process>> {
+    Ok(axum::Json(load(&state, &access, &id).await?))
+}
+
+async fn replace(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, id)): Path<(String, String)>,
+    Json(body): Json<UpdateProcess>,
+) -> Result<axum::Json<Process>> {
+    access.require(Role::Editor)?;
+    let current = load(&state, &access, &id).await?;
+    if current.archived {
+        return Err(Error::Conflict {
+            field: None,
+            message: format!("process `{id}` is archived"),
+        });
+    }
+    let name = match &body.name {
+        Some(name) => check_name(name)?,
+        None => current.name.clone(),
+    };
+    let description = body.description.as_ref().unwrap_or(&current.description);
+    let graph = body.graph.as_ref().unwrap_or(&current.graph);
+    let written = processes::update(
+        &state.db,
+        &access.tenant,
+        &id,
+        body.revision,
+        &name,
+        description,
+        graph,
+    )
+    .await
+    .map_err(|e| name_taken(e, &name))?;
+    if !written {
+        return Err(Error::Conflict {
+            field: Some("revision".into()),
+            message: format!(
+                "revision {} is stale: the draft is at revision {}; reload it and apply your change again",
+                body.revision, current.revision
+            ),
+        });
+    }
+    Ok(axum::Json(load(&state, &access, &id).await?))
+}
+
+async fn archive(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    access.require(Role::Editor)?;
+    let current = load(&state, &access, &id).await?;
+    if current.archived || !processes::archive(&state.db, &access.tenant, &id).await? {
+        return Err(Error::Conflict {
+            field: None,
+            message: format!("process `{id}` is already archived"),
+        });
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

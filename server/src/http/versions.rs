@@ -1,0 +1,196 @@
+//! Versions: publish the draft as an immutable, numbered version; list, read
+//! and diff them. A version is runnable the moment publish answers.
+
+use super::json::Json;
+use crate::auth::TenantAccess;
+use crate::db::catalog;
+use crate::db::processes::{self, NewVersion, VersionRow};
+use crate::state::AppState;
+use crate::{Error, Result};
+use app::api::processes::{PublishRequest, Version, VersionDiff, VersionSummary};
+use app::api::FieldError;
+use app::types::dag::compile;
+use app::types::graph::ProcessGraph;
+use app::types::Role;
+use app::validate::{validate_graph, Limits};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use sha2::{Digest, Sha256};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/tenants/{tenant}/processes/{process}/versions",
+            get(list).post(publish),
+        )
+        .route(
+            "/tenants/{tenant}/processes/{process}/versions/{number}",
+            get(read),
+        )
+        .route(
+            "/tenants/{tenant}/processes/{process}/versions/{a}/diff/{b}",
+            get(diff),
+        )
+}
+
+const MAX_MESSAGE: usize = 2_000;
+
+/// `sha256:` of the graph's canonical JSON (parameters are sorted maps).
+pub fn content_hash(graph: &ProcessGraph) -> String {
+    let bytes = serde_json::to_vec(graph).expect("graphs serialise");
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+fn to_api(row: VersionRow) -> Version {
+    let s = row.summary;
+    Version {
+        number: s.number,
+        content_hash: s.content_hash,
+        message: s.message,
+        created_by: s.created_by,
+        created_at: s.created_at,
+        graph: row.graph,
+        dag: row.dag,
+    }
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, id)): Path<(String, String)>,
+    Json(body): Json<PublishRequest>,
+) -> Result<(StatusCode, axum::Json<Version>)> {
+    access.require(Role::Editor)?;
+    if body.message.chars().count() > MAX_MESSAGE {
+        let message = format!("a message has at most {MAX_MESSAGE} characters");
+        return Err(Error::Validation(vec![FieldError::new(
+            "message", "too_long", message,
+        )]));
+    }
+    let db = &state.db;
+    let process = processes::get(db, &access.tenant, &id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("process `{id}`")))?;
+    if process.summary.archived {
+        return Err(Error::Conflict {
+            field: None,
+            message: format!("process `{id}` is archived"),
+        });
+    }
+    let graph = process.graph;
+    let errors = validate_graph(&graph, &catalog::list(db).await?, &Limits::default());
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let dag = compile(&graph)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("validated graph failed to compile: {e}")))?;
+    let hash = content_hash(&graph);
+
+    // Two publishes racing for the same number: the loser sees the unique
+    // violation and tries the next number.
+    for _ in 0..5 {
+        let latest = processes::latest_version(db, &access.tenant, &id).await?;
+        if let Some(latest) = latest.as_ref().filter(|v| v.summary.content_hash == hash) {
+            return Ok((StatusCode::OK, axum::Json(to_api(latest.clone()))));
+        }
+        let number = latest.map_or(1, |v| v.summary.number + 1);
+        let inserted = processes::insert_version(
+            db,
+            NewVersion {
+                tenant: &access.tenant,
+                process: &id,
+                number,
+                content_hash: &hash,
+                message: body.message.trim(),
+                graph: &graph,
+                dag: &dag,
+                by: &access.caller.user_id,
+            },
+        )
+        .await;
+        match inserted {
+            Ok(()) => {
+                let version = processes::version_get(db, &access.tenant, &id, number)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::Internal(anyhow::anyhow!("version {number} vanished after insert"))
+                    })?;
+                return Ok((StatusCode::CREATED, axum::Json(to_api(version))));
+            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Conflict {
+        field: None,
+        message: "too many concurrent publishes; try again".into(),
+    })
+}
+
+async fn process_exists(state: &AppState, access: &TenantAccess, id: &str) -> Result<()> {
+    processes::get(&state.db, &access.tenant, id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| Error::NotFound(format!("process `{id}`")))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<axum::Json<Vec<VersionSummary>>> {
+    process_exists(&state, &access, &id).await?;
+    Ok(axum::Json(
+        processes::versions(&state.db, &access.tenant, &id).await?,
+    ))
+}
+
+fn parse_number(field: &str, raw: &str) -> Result<i64> {
+    raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        Error::Validation(vec![FieldError::new(
+            field,
+            "invalid",
+            format!("`{raw}` is not a version number"),
+        )])
+    })
+}
+
+async fn version(
+    state: &AppState,
+    access: &TenantAccess,
+    id: &str,
+    field: &str,
+    raw: &str,
+) -> Result<VersionRow> {
+    let number = parse_number(field, raw)?;
+    process_exists(state, access, id).await?;
+    processes::version_get(&state.db, &access.tenant, id, number)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("version {number} of process `{id}`")))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, id, number)): Path<(String, String, String)>,
+) -> Result<axum::Json<Version>> {
+    Ok(axum::Json(to_api(
+        version(&state, &access, &id, "number", &number).await?,
+    )))
+}
+
+async fn diff(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, id, a, b)): Path<(String, String, String, String)>,
+) -> Result<axum::Json<VersionDiff>> {
+    let from = version(&state, &access, &id, "a", &a).await?;
+    let to = version(&state, &access, &id, "b", &b).await?;
+    Ok(axum::Json(VersionDiff {
+        from: from.summary.number,
+        to: to.summary.number,
+        diff: app::diff::diff(&from.graph, &to.graph),
+    }))
+}
