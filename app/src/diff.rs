@@ -7,6 +7,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GraphDiff {
     pub nodes_added: Vec<Node>,
     pub nodes_removed: Vec<Node>,
@@ -19,6 +20,7 @@ pub struct GraphDiff {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NodeChange {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,20 +29,25 @@ pub struct NodeChange {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ParamChange {
     pub name: String,
     /// `None` when the parameter was not set on that side.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<serde_json::Value>))]
     pub old: Option<Value>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<serde_json::Value>))]
     pub new: Option<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Change<T> {
     pub old: T,
     pub new: T,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CosmeticChange {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

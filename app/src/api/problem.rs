@@ -7,6 +7,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An RFC 9457 problem. `errors` carries one entry per invalid field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// A URI reference naming the kind of problem (`about:blank` when the
     /// status code says it all).
@@ -27,6 +28,7 @@ pub struct Problem {
 
 /// One invalid field of a request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// The graph node the problem belongs to, when it belongs to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST …/processes`
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreateProcess {
     pub name: String,
     #[serde(default)]
@@ -19,6 +20,7 @@ pub struct CreateProcess {
 
 /// `PUT …/processes/{process}`: replaces the draft if `revision` is current.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UpdateProcess {
     pub revision: i64,
     #[serde(default)]
@@ -31,6 +33,7 @@ pub struct UpdateProcess {
 
 /// A process with its draft.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Process {
     pub id: String,
     pub name: String,
@@ -51,6 +54,7 @@ pub struct Process {
 
 /// One row of the process list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProcessSummary {
     pub id: String,
     pub name: String,
@@ -64,6 +68,7 @@ pub struct ProcessSummary {
 
 /// `POST …/processes/{process}/versions`
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PublishRequest {
     #[serde(default)]
     pub message: String,
@@ -71,6 +76,7 @@ pub struct PublishRequest {
 
 /// An immutable, numbered version with its compiled DAG.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Version {
     pub number: i64,
     pub content_hash: String,
@@ -83,6 +89,7 @@ pub struct Version {
 
 /// One row of the version list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VersionSummary {
     pub number: i64,
     pub content_hash: String,
@@ -93,6 +100,7 @@ pub struct VersionSummary {
 
 /// `GET …/versions/{a}/diff/{b}`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VersionDiff {
     pub from: i64,
     pub to: i64,

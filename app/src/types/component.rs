@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ComponentType {
     /// Catalog key such as `ingest.file`: `[a-z0-9_.-]{1,64}`.
     pub key: String,
@@ -27,6 +28,7 @@ pub struct ComponentType {
 
 /// One typed parameter of a component.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ParamSpec {
     pub name: String,
     #[serde(default)]
@@ -36,6 +38,7 @@ pub struct ParamSpec {
     #[serde(default)]
     pub required: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<serde_json::Value>))]
     pub default: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
@@ -43,6 +46,7 @@ pub struct ParamSpec {
 
 /// A parameter's type and the constraints that go with it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ParamKind {
     String {
@@ -79,6 +83,7 @@ pub enum ParamKind {
 /// A local program and its argv; `{name}` in an argument is replaced by the
 /// parameter's value. Never run through a shell.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LocalExec {
     pub program: String,
     #[serde(default)]
@@ -87,6 +92,7 @@ pub struct LocalExec {
 
 /// An EMR step (`HadoopJarStep`) whose `args` reference parameters as `{name}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EmrStepTemplate {
     pub jar: String,
     #[serde(default)]

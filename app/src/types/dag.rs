@@ -10,11 +10,13 @@ pub const ENTRY: &str = "PEntry";
 pub const EXIT: &str = "PExit";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Dag {
     pub tasks: Vec<DagTask>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DagTask {
     pub key: String,
     pub kind: TaskKind,

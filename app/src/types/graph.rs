@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProcessGraph {
     #[serde(default)]
     pub nodes: Vec<Node>,
@@ -13,6 +14,7 @@ pub struct ProcessGraph {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Node {
     /// Stable id, `[A-Za-z0-9_-]{1,64}`, unique in the graph.
     pub id: String,
@@ -22,12 +24,14 @@ pub struct Node {
     pub label: String,
     /// Parameter values by name (kept sorted, so serialisation is canonical).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub params: Map<String, Value>,
     #[serde(default)]
     pub position: Position,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Position {
     pub x: f64,
     pub y: f64,
@@ -35,6 +39,7 @@ pub struct Position {
 
 /// `from` must finish before `to` starts.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Edge {
     pub from: String,
     pub to: String,

@@ -7,19 +7,19 @@ use crate::db::users;
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::auth::{LoginRequest, Me, TenantMembership};
+use app::api::Problem;
 use argon2::{password_hash::PasswordHash, Argon2, PasswordVerifier};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
 }
 
 /// A valid argon2id hash of nothing in particular, verified against when the
@@ -41,6 +41,11 @@ async fn verify(password: String, hash: Option<String>) -> bool {
     .unwrap_or(false)
 }
 
+/// Signs in with a password; answers the user and sets the session cookie.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, description = "Signed in", body = Me),
+    (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -69,6 +74,8 @@ async fn login(
     Ok((jar.add(cookie), axum::Json(me_of(&state, &caller).await?)))
 }
 
+/// Ends the session and clears its cookie.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204, description = "Signed out")))]
 async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<(StatusCode, CookieJar)> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
         users::delete_session(&state.db, &hash_token(cookie.value())).await?;
@@ -79,6 +86,8 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<(Status
     ))
 }
 
+/// The signed-in user and their tenants.
+#[utoipa::path(get, path = "/me", tag = "auth", responses((status = 200, body = Me), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Me>> {
     Ok(axum::Json(me_of(&state, &caller).await?))
 }

@@ -6,19 +6,22 @@ use crate::db::catalog;
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::FieldError;
+use app::api::Problem;
 use app::types::component::ComponentType;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::Router;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tenants/{tenant}/components", get(list))
-        .route("/admin/components", post(create))
-        .route("/admin/components/{key}", put(update))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(create))
+        .routes(routes!(update))
 }
 
+/// The component catalog.
+#[utoipa::path(get, path = "/tenants/{tenant}/components", tag = "catalog", params(("tenant" = String, Path, description = "The tenant's slug")),
+    responses((status = 200, body = [ComponentType]), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json")))]
 async fn list(
     State(state): State<AppState>,
     _access: TenantAccess,
@@ -35,6 +38,9 @@ fn validated(component: &ComponentType) -> Result<()> {
     }
 }
 
+/// Adds a catalog entry (platform admins).
+#[utoipa::path(post, path = "/admin/components", tag = "catalog", request_body = ComponentType,
+    responses((status = 201, body = ComponentType), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -51,6 +57,10 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(component)))
 }
 
+/// Replaces a catalog entry (platform admins).
+#[utoipa::path(put, path = "/admin/components/{key}", tag = "catalog", request_body = ComponentType,
+    params(("key" = String, Path, description = "The component key")),
+    responses((status = 200, body = ComponentType), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,

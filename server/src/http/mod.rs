@@ -14,34 +14,62 @@ use crate::state::AppState;
 use crate::Error;
 use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
 use axum::http::Method;
-use axum::{middleware, Router};
+use axum::routing::{any, get};
+use axum::{middleware, Json, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Trellis API", description = "Self-service data-pipeline orchestration. \
+        Errors are RFC 9457 problem details (application/problem+json)."),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Sign-in sessions"),
+        (name = "catalog", description = "The component catalog"),
+        (name = "processes", description = "Processes and their drafts"),
+        (name = "versions", description = "Immutable published versions"),
+    )
+)]
+struct ApiDoc;
+
+/// Every documented route, and the OpenAPI document that describes exactly them.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(catalog::router())
+        .merge(processes::router())
+        .merge(versions::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .nest("/api/v1", v1)
+        .split_for_parts()
+}
 
 /// The whole application, exactly as production serves it.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .nest(
-            "/v1",
-            Router::new()
-                .merge(auth::router())
-                .merge(catalog::router())
-                .merge(processes::router())
-                .merge(versions::router()),
-        )
-        .fallback(api_not_found);
+    let (api, openapi) = api();
+    let openapi = Arc::new(openapi);
 
     let routes = generate_route_list(app::App);
     let leptos = state.leptos.clone();
     let limit = state.http.max_body_bytes;
 
     Router::new()
-        .merge(health::router())
-        .nest("/api", api)
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
+        .route("/api", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found))
         .leptos_routes(&state, routes, move || app::shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,

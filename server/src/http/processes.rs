@@ -8,21 +8,18 @@ use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::processes::{CreateProcess, Process, ProcessSummary, UpdateProcess};
 use app::api::FieldError;
+use app::api::Problem;
 use app::types::Role;
 use app::validate::{validate_graph, Limits};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tenants/{tenant}/processes", get(list).post(create))
-        .route(
-            "/tenants/{tenant}/processes/{process}",
-            get(read).put(replace).delete(archive),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, replace, archive))
 }
 
 const MAX_NAME: usize = 200;
@@ -87,6 +84,10 @@ struct ListQuery {
     archived: bool,
 }
 
+/// The tenant's processes with their latest version and last run state.
+#[utoipa::path(get, path = "/tenants/{tenant}/processes", tag = "processes",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("archived" = Option<bool>, Query, description = "Include archived processes")),
+    responses((status = 200, body = [ProcessSummary]), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json")))]
 async fn list(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -97,6 +98,10 @@ async fn list(
     ))
 }
 
+/// Creates a process with a draft (which may still have problems).
+#[utoipa::path(post, path = "/tenants/{tenant}/processes", tag = "processes", params(("tenant" = String, Path, description = "The tenant's slug")),
+    request_body = CreateProcess,
+    responses((status = 201, body = Process), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn create(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -120,6 +125,9 @@ async fn create(
     ))
 }
 
+/// A process with its draft and the draft's problems.
+#[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}", tag = "processes", params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")),
+    responses((status = 200, body = Process), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json")))]
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -128,6 +136,10 @@ async fn read(
     Ok(axum::Json(load(&state, &access, &id).await?))
 }
 
+/// Replaces the draft if `revision` is current (else 409, and nothing is lost).
+#[utoipa::path(put, path = "/tenants/{tenant}/processes/{process}", tag = "processes", params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")),
+    request_body = UpdateProcess,
+    responses((status = 200, body = Process), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn replace(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -171,6 +183,9 @@ async fn replace(
     Ok(axum::Json(load(&state, &access, &id).await?))
 }
 
+/// Archives the process; its versions and runs stay.
+#[utoipa::path(delete, path = "/tenants/{tenant}/processes/{process}", tag = "processes", params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")),
+    responses((status = 204, description = "Archived"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json")))]
 async fn archive(
     State(state): State<AppState>,
     access: TenantAccess,

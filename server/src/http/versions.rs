@@ -9,30 +9,21 @@ use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::processes::{PublishRequest, Version, VersionDiff, VersionSummary};
 use app::api::FieldError;
+use app::api::Problem;
 use app::types::dag::compile;
 use app::types::graph::ProcessGraph;
 use app::types::Role;
 use app::validate::{validate_graph, Limits};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use sha2::{Digest, Sha256};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/tenants/{tenant}/processes/{process}/versions",
-            get(list).post(publish),
-        )
-        .route(
-            "/tenants/{tenant}/processes/{process}/versions/{number}",
-            get(read),
-        )
-        .route(
-            "/tenants/{tenant}/processes/{process}/versions/{a}/diff/{b}",
-            get(diff),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, publish))
+        .routes(routes!(read))
+        .routes(routes!(diff))
 }
 
 const MAX_MESSAGE: usize = 2_000;
@@ -56,6 +47,13 @@ fn to_api(row: VersionRow) -> Version {
     }
 }
 
+/// Publishes the draft: validates, compiles and stores version n+1 (201), or
+/// answers the latest version unchanged (200) when the content is identical.
+#[utoipa::path(post, path = "/tenants/{tenant}/processes/{process}/versions", tag = "versions",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")), request_body = PublishRequest,
+    responses((status = 201, description = "A new version", body = Version),
+              (status = 200, description = "Identical to the latest version", body = Version),
+              (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn publish(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -136,6 +134,9 @@ async fn process_exists(state: &AppState, access: &TenantAccess, id: &str) -> Re
         .ok_or_else(|| Error::NotFound(format!("process `{id}`")))
 }
 
+/// The versions of a process, newest first.
+#[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/versions", tag = "versions",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")), responses((status = 200, body = [VersionSummary]), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json")))]
 async fn list(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -171,6 +172,10 @@ async fn version(
         .ok_or_else(|| Error::NotFound(format!("version {number} of process `{id}`")))
 }
 
+/// A version: its graph and compiled DAG.
+#[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/versions/{number}", tag = "versions",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id"), ("number" = i64, Path, description = "The version number")),
+    responses((status = 200, body = Version), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -181,6 +186,10 @@ async fn read(
     )))
 }
 
+/// What changed from version `a` to version `b`.
+#[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/versions/{a}/diff/{b}", tag = "versions",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id"), ("a" = i64, Path, description = "From version"), ("b" = i64, Path, description = "To version")),
+    responses((status = 200, body = VersionDiff), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn diff(
     State(state): State<AppState>,
     access: TenantAccess,
