@@ -266,22 +266,10 @@ pub fn check_value(spec: &ParamSpec, value: &Value) -> Result<(), (&'static str,
             check_length(name, s, *max_length)?;
         }
         ParamKind::Integer { min, max } => {
-            let n = value.as_i64().ok_or_else(wrong_type)?;
-            if let Some(min) = min.filter(|m| n < *m) {
-                return Err(("min", format!("`{name}` must be at least {min}")));
-            }
-            if let Some(max) = max.filter(|m| n > *m) {
-                return Err(("max", format!("`{name}` must be at most {max}")));
-            }
+            check_range(name, value.as_i64().ok_or_else(wrong_type)?, *min, *max)?;
         }
         ParamKind::Number { min, max } => {
-            let n = value.as_f64().ok_or_else(wrong_type)?;
-            if let Some(min) = min.filter(|m| n < *m) {
-                return Err(("min", format!("`{name}` must be at least {min}")));
-            }
-            if let Some(max) = max.filter(|m| n > *m) {
-                return Err(("max", format!("`{name}` must be at most {max}")));
-            }
+            check_range(name, value.as_f64().ok_or_else(wrong_type)?, *min, *max)?;
         }
         ParamKind::Boolean => {
             value.as_bool().ok_or_else(wrong_type)?;
@@ -295,6 +283,21 @@ pub fn check_value(spec: &ParamSpec, value: &Value) -> Result<(), (&'static str,
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+fn check_range<T: PartialOrd + std::fmt::Display>(
+    name: &str,
+    n: T,
+    min: Option<T>,
+    max: Option<T>,
+) -> Result<(), (&'static str, String)> {
+    if let Some(min) = min.filter(|m| n < *m) {
+        return Err(("min", format!("`{name}` must be at least {min}")));
+    }
+    if let Some(max) = max.filter(|m| n > *m) {
+        return Err(("max", format!("`{name}` must be at most {max}")));
     }
     Ok(())
 }

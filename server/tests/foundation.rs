@@ -338,3 +338,18 @@ async fn pages_render_the_shell(backend: Backend) {
         "unknown pages get the HTML shell, not JSON"
     );
 }
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(fk, 1);
+}

@@ -60,58 +60,45 @@ fn json_columns(c: &ComponentType) -> (String, Option<String>, Option<String>) {
     )
 }
 
-/// Inserts `c`; `Ok(false)` when its key is taken (and `only_if_new`).
-pub async fn insert(db: &Db, c: &ComponentType, only_if_new: bool) -> sqlx::Result<bool> {
+/// Runs `sql` whose `$1`…`$9` are the entry's columns in `COLUMNS` order and
+/// the current time; true when it changed a row.
+async fn write(db: &Db, sql: &str, c: &ComponentType) -> sqlx::Result<bool> {
     let (params, local, emr) = json_columns(c);
-    let at = now();
-    let conflict = if only_if_new {
-        " ON CONFLICT (key) DO NOTHING"
-    } else {
-        ""
-    };
-    let done = sqlx::query(&format!(
-        "INSERT INTO component_types ({COLUMNS}, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9){conflict}"
-    ))
-    .bind(&c.key)
-    .bind(&c.name)
-    .bind(&c.category)
-    .bind(&c.description)
-    .bind(&c.icon)
-    .bind(params)
-    .bind(local)
-    .bind(emr)
-    .bind(&at)
-    .execute(&db.pool)
-    .await?;
+    let done = sqlx::query(sql)
+        .bind(&c.key)
+        .bind(&c.name)
+        .bind(&c.category)
+        .bind(&c.description)
+        .bind(&c.icon)
+        .bind(params)
+        .bind(local)
+        .bind(emr)
+        .bind(now())
+        .execute(&db.pool)
+        .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Inserts `c`; `Ok(false)` when its key is taken.
+pub async fn insert(db: &Db, c: &ComponentType) -> sqlx::Result<bool> {
+    let sql = format!(
+        "INSERT INTO component_types ({COLUMNS}, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (key) DO NOTHING"
+    );
+    write(db, &sql, c).await
 }
 
 /// Replaces the entry with `c.key`; `Ok(false)` when there is none.
 pub async fn update(db: &Db, c: &ComponentType) -> sqlx::Result<bool> {
-    let (params, local, emr) = json_columns(c);
-    let done = sqlx::query(
-        "UPDATE component_types SET name = $2, category = $3, description = $4, icon = $5, \
-         params = $6, local_exec = $7, emr_step = $8, updated_at = $9 WHERE key = $1",
-    )
-    .bind(&c.key)
-    .bind(&c.name)
-    .bind(&c.category)
-    .bind(&c.description)
-    .bind(&c.icon)
-    .bind(params)
-    .bind(local)
-    .bind(emr)
-    .bind(now())
-    .execute(&db.pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let sql = "UPDATE component_types SET name = $2, category = $3, description = $4, icon = $5, \
+               params = $6, local_exec = $7, emr_step = $8, updated_at = $9 WHERE key = $1";
+    write(db, sql, c).await
 }
 
 /// Adds the built-in entries that are missing; edited ones are left alone.
 pub async fn seed(db: &Db) -> sqlx::Result<()> {
     for component in app::catalog::builtin() {
-        insert(db, &component, true).await?;
+        insert(db, &component).await?;
     }
     Ok(())
 }

@@ -48,7 +48,7 @@ async fn create(
 ) -> Result<(StatusCode, axum::Json<ComponentType>)> {
     caller.require_platform_admin()?;
     validated(&component)?;
-    if !catalog::insert(&state.db, &component, true).await? {
+    if !catalog::insert(&state.db, &component).await? {
         return Err(Error::Conflict {
             field: Some("key".into()),
             message: format!("component `{}` already exists", component.key),

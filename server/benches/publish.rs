@@ -1,0 +1,126 @@
+//! Benchmark: publish latency on SQLite, p50 and p99 over 200 publishes of a
+//! changed draft (target p50 < 20 ms), through the real router.
+//! Run: `cargo bench -p server --bench publish`.
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use server::config::HttpSettings;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+async fn call(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    body: Value,
+) -> (u16, Value, String) {
+    let text = body.to_string();
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("cookie", cookie)
+        .body(Body::from(text))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        cookie,
+    )
+}
+
+fn graph(seconds: u64) -> Value {
+    let nodes: Vec<Value> = (0..20)
+        .map(|i| json!({"id": format!("n{i}"), "component": "sleep", "params": {"seconds": seconds + i}}))
+        .collect();
+    let edges: Vec<Value> = (1..20)
+        .map(|i| json!({"from": format!("n{}", i - 1), "to": format!("n{i}")}))
+        .collect();
+    json!({"nodes": nodes, "edges": edges})
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    let db = server::open_db(&url).await.unwrap();
+    server::db::bootstrap::bootstrap(&db, Some("pw".into()))
+        .await
+        .unwrap();
+    let leptos = server::state::leptos_options(
+        "127.0.0.1:0".parse().unwrap(),
+        std::path::Path::new("target/site"),
+    );
+    let router = server::router(server::AppState::new(db, leptos, HttpSettings::default()));
+
+    let (_, _, set_cookie) = call(
+        &router,
+        "POST",
+        "/api/v1/auth/login",
+        "",
+        json!({"username": "admin", "password": "pw"}),
+    )
+    .await;
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let (status, process, _) = call(
+        &router,
+        "POST",
+        "/api/v1/tenants/demo/processes",
+        &cookie,
+        json!({"name": "bench", "graph": graph(0)}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let path = format!(
+        "/api/v1/tenants/demo/processes/{}",
+        process["id"].as_str().unwrap()
+    );
+
+    let mut times = Vec::new();
+    for i in 0..200u64 {
+        let (status, _, _) = call(
+            &router,
+            "PUT",
+            &path,
+            &cookie,
+            json!({"revision": i + 1, "graph": graph(i + 1)}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let start = Instant::now();
+        let (status, version, _) = call(
+            &router,
+            "POST",
+            &format!("{path}/versions"),
+            &cookie,
+            json!({"message": "bench"}),
+        )
+        .await;
+        times.push(start.elapsed());
+        assert_eq!(status, 201, "{version}");
+    }
+    times.sort();
+    let pct = |p: f64| -> Duration { times[((times.len() as f64 - 1.0) * p).round() as usize] };
+    println!(
+        "publish (20-node process, SQLite): p50 {:?}, p99 {:?}, max {:?} over {} publishes",
+        pct(0.5),
+        pct(0.99),
+        times.last().unwrap(),
+        times.len()
+    );
+}
