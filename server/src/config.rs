@@ -22,6 +22,28 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DbArgs),
+    /// Run one built-in component step (what the local executor spawns).
+    #[command(subcommand)]
+    Step(Step),
+}
+
+/// The built-in components that run as `trellis step …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Step {
+    /// Do nothing and succeed.
+    Noop,
+    /// Wait, then succeed.
+    Sleep {
+        /// How long to wait, in seconds.
+        #[arg(long, allow_negative_numbers = true)]
+        seconds: f64,
+    },
+    /// Fail at once with a message on stderr.
+    Fail {
+        /// The error to report.
+        #[arg(long, default_value = "failed on purpose")]
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

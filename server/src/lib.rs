@@ -6,8 +6,10 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod executors;
 pub mod http;
 pub mod state;
+pub mod steps;
 
 pub use error::{Error, Result};
 pub use http::router;

@@ -8,11 +8,15 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     server::init_tracing(cli.log_format);
+    if let Command::Step(step) = cli.command {
+        return server::steps::run(step).await;
+    }
     let result = match cli.command {
         Command::Serve(args) => server::serve(args).await,
         Command::Migrate(db) => server::open_db(&db.url()).await.map(|_| {
             println!("migrations applied to {}", server::db::redact(&db.url()));
         }),
+        Command::Step(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -145,3 +145,32 @@ fn serve_prints_how_to_sign_in_answers_and_stops_on_sigterm() {
     };
     assert!(status.success(), "a graceful stop exits 0, got {status}");
 }
+
+#[test]
+fn built_in_steps_report_through_exit_codes() {
+    let noop = trellis().args(["step", "noop"]).output().unwrap();
+    assert!(noop.status.success());
+
+    let started = Instant::now();
+    let sleep = trellis()
+        .args(["step", "sleep", "--seconds", "0.3"])
+        .output()
+        .unwrap();
+    assert!(sleep.status.success());
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(String::from_utf8_lossy(&sleep.stdout).contains("sleep: done"));
+
+    let fail = trellis()
+        .args(["step", "fail", "--message", "rows missing"])
+        .output()
+        .unwrap();
+    assert_eq!(fail.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&fail.stderr).trim(), "rows missing");
+
+    let bad = trellis()
+        .args(["step", "sleep", "--seconds", "-1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("non-negative"));
+}

@@ -1,0 +1,94 @@
+//! Executors run one component's work where it belongs: `local` as a child
+//! process, later `emr` as an EMR step. The engine submits (and records the
+//! external reference), watches until the work ends, and cancels on stop.
+
+pub mod local;
+mod log;
+pub mod render;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything needed to start one attempt of one task.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    /// The program: an absolute path, a name looked up on `PATH`, or
+    /// `trellis` for the running Trellis binary.
+    pub program: String,
+    /// Arguments, already rendered from the parameters.
+    pub args: Vec<String>,
+    /// The only environment variables the child gets (besides a minimal PATH).
+    pub env: Vec<(String, String)>,
+    /// Working directory (inside the tenant's data dir); created if missing.
+    pub workdir: PathBuf,
+    /// Where stdout and stderr go.
+    pub log_path: PathBuf,
+}
+
+/// What identifies submitted work outside Trellis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExternalRef {
+    /// A local child process; it leads its own process group.
+    Pid(u32),
+}
+
+impl std::fmt::Display for ExternalRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExternalRef::Pid(pid) => write!(f, "pid:{pid}"),
+        }
+    }
+}
+
+/// How submitted work ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed { error: String },
+    Cancelled,
+}
+
+/// How to stop work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelMode {
+    /// Ask it to stop (SIGTERM), then force it after the grace period.
+    Graceful { grace: Duration },
+    /// Stop it at once (SIGKILL).
+    Force,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("could not start `{program}`: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("could not prepare {what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("no process {0} is known to this server")]
+    Unknown(ExternalRef),
+}
+
+/// The contract every executor fulfils.
+pub trait Executor {
+    /// Starts the work and returns its reference; never waits for it to end.
+    fn submit(
+        &self,
+        task: &TaskSpec,
+    ) -> impl std::future::Future<Output = Result<ExternalRef, ExecError>> + Send;
+    /// Waits until the referenced work ends.
+    fn watch(
+        &self,
+        external: &ExternalRef,
+    ) -> impl std::future::Future<Output = Result<Outcome, ExecError>> + Send;
+    /// Stops the referenced work; `watch` then reports how it ended.
+    fn cancel(
+        &self,
+        external: &ExternalRef,
+        mode: CancelMode,
+    ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+}
