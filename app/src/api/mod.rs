@@ -3,5 +3,6 @@
 pub mod auth;
 pub mod problem;
 pub mod processes;
+pub mod runs;
 
 pub use problem::{FieldError, Problem};

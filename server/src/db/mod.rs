@@ -5,6 +5,7 @@
 pub mod bootstrap;
 pub mod catalog;
 pub mod processes;
+pub mod runs;
 pub mod users;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
