@@ -5,7 +5,9 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod engine;
 pub mod error;
+pub mod events;
 pub mod executors;
 pub mod http;
 pub mod state;

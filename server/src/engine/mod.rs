@@ -1,0 +1,480 @@
+//! The embedded engine: drives each run through its DAG (`PEntry → C_n → W_n
+//! → … → PExit`), one driver task per run. Every transition is stored with its
+//! event first and published after commit. `PExit` always runs and sets the
+//! run's final state; a stop cancels pending tasks and running work.
+
+use crate::db::runs::{self, TaskChange};
+use crate::db::{catalog, processes, Db};
+use crate::events::EventBus;
+use crate::executors::local::LocalExecutor;
+use crate::executors::render::render_args;
+use crate::executors::{CancelMode, Executor, ExternalRef, Outcome, TaskSpec};
+use app::types::dag::{Dag, DagTask};
+use app::types::graph::ProcessGraph;
+use app::types::{RunState, TaskKind, TaskState, TenantId};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Tenant work dirs and task logs live under here.
+    pub data_dir: PathBuf,
+    /// How long a graceful stop waits after SIGTERM before SIGKILL.
+    pub stop_grace: Duration,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    bus: EventBus,
+    local: LocalExecutor,
+    settings: EngineSettings,
+    /// Stop requests of the runs this server drives.
+    stops: Mutex<HashMap<String, watch::Sender<Option<CancelMode>>>>,
+}
+
+impl Engine {
+    pub fn new(db: Db, bus: EventBus, local: LocalExecutor, settings: EngineSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                bus,
+                local,
+                settings,
+                stops: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Where a task's log is written.
+    pub fn log_path(&self, tenant: &TenantId, run: &str, task: &str) -> PathBuf {
+        self.inner
+            .settings
+            .data_dir
+            .join("tenants")
+            .join(tenant.as_str())
+            .join("runs")
+            .join(run)
+            .join(format!("{task}.log"))
+    }
+
+    /// Starts driving a stored, queued run.
+    pub fn launch(&self, tenant: TenantId, run: String) {
+        let (tx, rx) = watch::channel(None);
+        self.inner
+            .stops
+            .lock()
+            .expect("stops lock")
+            .insert(run.clone(), tx);
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.drive(&tenant, &run, rx).await {
+                tracing::error!(run = %run, error = ?e, "run driver failed");
+            }
+            engine.inner.stops.lock().expect("stops lock").remove(&run);
+        });
+    }
+
+    /// Asks a queued or running run to stop; `None` when it has already ended
+    /// (or was already stopping).
+    pub async fn stop(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        mode: CancelMode,
+    ) -> sqlx::Result<Option<()>> {
+        let Some(event) = runs::set_run_state(
+            &self.inner.db,
+            tenant,
+            run,
+            &[RunState::Queued, RunState::Running],
+            RunState::Cancelling,
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        self.inner.bus.publish(tenant, event);
+        if let Some(tx) = self.inner.stops.lock().expect("stops lock").get(run) {
+            let _ = tx.send(Some(mode));
+        }
+        Ok(Some(()))
+    }
+
+    async fn task(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        key: &str,
+        from: &[TaskState],
+        to: TaskState,
+        change: TaskChange<'_>,
+    ) -> sqlx::Result<bool> {
+        let event =
+            runs::set_task_state(&self.inner.db, tenant, run, key, from, to, change).await?;
+        let moved = event.is_some();
+        if let Some(event) = event {
+            self.inner.bus.publish(tenant, event);
+        }
+        Ok(moved)
+    }
+
+    async fn run_state(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        from: &[RunState],
+        to: RunState,
+    ) -> sqlx::Result<bool> {
+        let event = runs::set_run_state(&self.inner.db, tenant, run, from, to).await?;
+        let moved = event.is_some();
+        if let Some(event) = event {
+            self.inner.bus.publish(tenant, event);
+        }
+        Ok(moved)
+    }
+
+    /// pending → queued → running (first attempt), as a task that is about to start.
+    async fn begin(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        key: &str,
+        external_ref: Option<&str>,
+    ) -> sqlx::Result<bool> {
+        let running = TaskChange {
+            attempt: Some(1),
+            external_ref,
+            error: None,
+        };
+        Ok(self
+            .task(
+                tenant,
+                run,
+                key,
+                &[TaskState::Pending],
+                TaskState::Queued,
+                TaskChange::default(),
+            )
+            .await?
+            && self
+                .task(
+                    tenant,
+                    run,
+                    key,
+                    &[TaskState::Queued],
+                    TaskState::Running,
+                    running,
+                )
+                .await?)
+    }
+
+    async fn finish(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        key: &str,
+        outcome: &Outcome,
+    ) -> sqlx::Result<bool> {
+        let (to, error) = match outcome {
+            Outcome::Succeeded => (TaskState::Succeeded, None),
+            Outcome::Failed { error } => (TaskState::Failed, Some(error.as_str())),
+            Outcome::Cancelled => (TaskState::Cancelled, None),
+        };
+        self.task(
+            tenant,
+            run,
+            key,
+            &[TaskState::Running],
+            to,
+            TaskChange {
+                error,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Starts node `node`'s work; the outcome of starting it, and its reference.
+    async fn submit(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        graph: &ProcessGraph,
+        node: &str,
+    ) -> anyhow::Result<Result<ExternalRef, String>> {
+        let Some(node) = graph.node(node) else {
+            return Ok(Err(format!("node `{node}` is not in the version")));
+        };
+        let Some(component) = catalog::get(&self.inner.db, &node.component).await? else {
+            return Ok(Err(format!(
+                "component `{}` is no longer in the catalog",
+                node.component
+            )));
+        };
+        let Some(local) = component.local.as_ref() else {
+            return Ok(Err(format!(
+                "component `{}` cannot run on the embedded engine",
+                component.key
+            )));
+        };
+        let args = match render_args(&component, &local.args, &node.params) {
+            Ok(args) => args,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let tenant_dir = self
+            .inner
+            .settings
+            .data_dir
+            .join("tenants")
+            .join(tenant.as_str());
+        let spec = TaskSpec {
+            program: local.program.clone(),
+            args,
+            env: vec![
+                ("TRELLIS_RUN".into(), run.to_owned()),
+                ("TRELLIS_NODE".into(), node.id.clone()),
+                (
+                    "TRELLIS_DATA_DIR".into(),
+                    tenant_dir.join("data").display().to_string(),
+                ),
+            ],
+            workdir: tenant_dir.join("work"),
+            log_path: self.log_path(tenant, run, &app::types::dag::submit_key(&node.id)),
+        };
+        Ok(self
+            .inner
+            .local
+            .submit(&spec)
+            .await
+            .map_err(|e| e.to_string()))
+    }
+
+    async fn drive(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        mut stop: watch::Receiver<Option<CancelMode>>,
+    ) -> anyhow::Result<()> {
+        let db = &self.inner.db;
+        let stored = runs::get(db, tenant, run)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("run {run} not found"))?;
+        let version = processes::version_get(db, tenant, &stored.process, stored.version)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("version {} of run {run} not found", stored.version))?;
+        let (dag, graph): (Dag, ProcessGraph) = (version.dag, version.graph);
+        let mut states: HashMap<String, TaskState> = stored
+            .tasks
+            .iter()
+            .map(|t| (t.key.clone(), t.state))
+            .collect();
+        let mut refs: HashMap<String, ExternalRef> = HashMap::new();
+        let mut watching: JoinSet<(String, Outcome)> = JoinSet::new();
+        let mut cancel_sent = false;
+
+        self.run_state(tenant, run, &[RunState::Queued], RunState::Running)
+            .await?;
+        loop {
+            let stopping = *stop.borrow_and_update();
+            if let Some(mode) = stopping {
+                for task in dag.tasks.iter().filter(|t| t.kind != TaskKind::Exit) {
+                    if states[&task.key] == TaskState::Pending
+                        && self
+                            .task(
+                                tenant,
+                                run,
+                                &task.key,
+                                &[TaskState::Pending],
+                                TaskState::Cancelled,
+                                TaskChange::default(),
+                            )
+                            .await?
+                    {
+                        states.insert(task.key.clone(), TaskState::Cancelled);
+                    }
+                }
+                if !cancel_sent {
+                    cancel_sent = true;
+                    for external in refs.values() {
+                        let local = self.clone();
+                        let external = external.clone();
+                        tokio::spawn(async move {
+                            let _ = local.inner.local.cancel(&external, mode).await;
+                        });
+                    }
+                }
+            }
+
+            let mut progressed = false;
+            for task in dag.tasks.iter().filter(|t| t.kind != TaskKind::Exit) {
+                if states[&task.key] != TaskState::Pending {
+                    continue;
+                }
+                let deps: Vec<TaskState> = task.depends_on.iter().map(|d| states[d]).collect();
+                if deps.iter().any(|s| {
+                    matches!(
+                        s,
+                        TaskState::Failed | TaskState::Skipped | TaskState::Cancelled
+                    )
+                }) {
+                    if self
+                        .task(
+                            tenant,
+                            run,
+                            &task.key,
+                            &[TaskState::Pending],
+                            TaskState::Skipped,
+                            TaskChange::default(),
+                        )
+                        .await?
+                    {
+                        states.insert(task.key.clone(), TaskState::Skipped);
+                        progressed = true;
+                    }
+                    continue;
+                }
+                if deps.iter().all(|s| *s == TaskState::Succeeded) {
+                    let state = self
+                        .start(tenant, run, &graph, task, &mut refs, &mut watching)
+                        .await?;
+                    states.insert(task.key.clone(), state);
+                    progressed = true;
+                }
+            }
+            if progressed {
+                continue;
+            }
+            if watching.is_empty() {
+                break;
+            }
+            tokio::select! {
+                Some(done) = watching.join_next() => {
+                    let (key, outcome) = done?;
+                    if self.finish(tenant, run, &key, &outcome).await? {
+                        states.insert(key.clone(), match outcome {
+                            Outcome::Succeeded => TaskState::Succeeded,
+                            Outcome::Failed { .. } => TaskState::Failed,
+                            Outcome::Cancelled => TaskState::Cancelled,
+                        });
+                    }
+                }
+                _ = stop.changed() => {}
+            }
+        }
+
+        // PExit always runs, and decides how the run ends.
+        let exit = dag
+            .tasks
+            .iter()
+            .find(|t| t.kind == TaskKind::Exit)
+            .expect("every DAG has an exit");
+        self.begin(tenant, run, &exit.key, None).await?;
+        self.finish(tenant, run, &exit.key, &Outcome::Succeeded)
+            .await?;
+        if stop.borrow().is_some() {
+            self.run_state(tenant, run, &[RunState::Cancelling], RunState::Cancelled)
+                .await?;
+        } else {
+            let failed = states.values().any(|s| {
+                matches!(
+                    s,
+                    TaskState::Failed | TaskState::Skipped | TaskState::Cancelled
+                )
+            });
+            let to = if failed {
+                RunState::Failed
+            } else {
+                RunState::Succeeded
+            };
+            if !self
+                .run_state(tenant, run, &[RunState::Running], to)
+                .await?
+            {
+                // A stop arrived after the last task ended.
+                self.run_state(tenant, run, &[RunState::Cancelling], RunState::Cancelled)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts one ready task; answers the state it is in afterwards.
+    async fn start(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        graph: &ProcessGraph,
+        task: &DagTask,
+        refs: &mut HashMap<String, ExternalRef>,
+        watching: &mut JoinSet<(String, Outcome)>,
+    ) -> anyhow::Result<TaskState> {
+        let node = task.node.clone().unwrap_or_default();
+        let watched = (task.kind == TaskKind::Watch)
+            .then(|| refs.get(&node).map(|r| r.to_string()))
+            .flatten();
+        self.begin(tenant, run, &task.key, watched.as_deref())
+            .await?;
+        let outcome = match task.kind {
+            TaskKind::Entry | TaskKind::Exit => Outcome::Succeeded,
+            TaskKind::Submit => match self.submit(tenant, run, graph, &node).await? {
+                Ok(external) => {
+                    let text = external.to_string();
+                    refs.insert(node, external);
+                    let change = TaskChange {
+                        external_ref: Some(&text),
+                        ..Default::default()
+                    };
+                    self.task(
+                        tenant,
+                        run,
+                        &task.key,
+                        &[TaskState::Running],
+                        TaskState::Succeeded,
+                        change,
+                    )
+                    .await?;
+                    return Ok(TaskState::Succeeded);
+                }
+                Err(error) => Outcome::Failed { error },
+            },
+            TaskKind::Watch => {
+                let Some(external) = refs.get(&node).cloned() else {
+                    let error = format!("node `{node}` has no recorded process to watch");
+                    self.finish(tenant, run, &task.key, &Outcome::Failed { error })
+                        .await?;
+                    return Ok(TaskState::Failed);
+                };
+                let engine = self.clone();
+                let key = task.key.clone();
+                watching.spawn(async move {
+                    let outcome = engine
+                        .inner
+                        .local
+                        .watch(&external)
+                        .await
+                        .unwrap_or_else(|e| Outcome::Failed {
+                            error: e.to_string(),
+                        });
+                    (key, outcome)
+                });
+                return Ok(TaskState::Running);
+            }
+        };
+        let state = match &outcome {
+            Outcome::Succeeded => TaskState::Succeeded,
+            Outcome::Failed { .. } => TaskState::Failed,
+            Outcome::Cancelled => TaskState::Cancelled,
+        };
+        self.finish(tenant, run, &task.key, &outcome).await?;
+        Ok(state)
+    }
+}

@@ -1,0 +1,254 @@
+//! The embedded engine running real processes: a chain succeeds in order, a
+//! failure skips what depends on it and still runs PExit, and a stop ends the
+//! run `cancelled` with no process left behind.
+
+mod common;
+
+use app::api::runs::Run;
+use app::types::dag::compile;
+use app::types::graph::ProcessGraph;
+use app::types::{RunState, TaskState, TenantId, Trigger};
+use common::{Backend, TestApp};
+use serde_json::json;
+use server::db::runs::{self, NewRun};
+use server::engine::{Engine, EngineSettings};
+use server::events::EventBus;
+use server::executors::local::LocalExecutor;
+use server::executors::CancelMode;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+on_both_backends!(
+    a_chain_runs_in_order,
+    a_failure_skips_downstream_and_fails_the_run,
+    a_stop_cancels_the_run_and_its_processes
+);
+
+struct Fixture {
+    app: TestApp,
+    engine: Engine,
+    bus: EventBus,
+    tenant: TenantId,
+    _data: tempfile::TempDir,
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    let app = TestApp::start(backend).await;
+    let data = tempfile::tempdir().unwrap();
+    let bus = EventBus::new(1024);
+    let local = LocalExecutor::new(PathBuf::from(env!("CARGO_BIN_EXE_trellis")), 1 << 20);
+    let settings = EngineSettings {
+        data_dir: data.path().to_owned(),
+        stop_grace: Duration::from_secs(5),
+    };
+    let engine = Engine::new(app.db.clone(), bus.clone(), local, settings);
+    let tenant: String = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = 'demo'")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    Fixture {
+        app,
+        engine,
+        bus,
+        tenant: TenantId::new(tenant),
+        _data: data,
+    }
+}
+
+/// Publishes `graph` as version 1 of a new process and starts a run of it.
+async fn run_of(f: &Fixture, graph: serde_json::Value) -> String {
+    let admin = f.app.admin().await;
+    let post = |path: String, body| {
+        let admin = admin.clone();
+        async move {
+            f.app
+                .as_user(&admin, axum::http::Method::POST, &path, Some(body))
+                .await
+        }
+    };
+    let process = post(
+        "/api/v1/tenants/demo/processes".into(),
+        json!({"name": "p", "graph": graph}),
+    )
+    .await
+    .json();
+    let id = process["id"].as_str().unwrap().to_owned();
+    let version = post(
+        format!("/api/v1/tenants/demo/processes/{id}/versions"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(version.status, 201, "{}", version.text());
+    let version_id: String = sqlx::query_scalar("SELECT id FROM versions WHERE process_id = $1")
+        .bind(&id)
+        .fetch_one(&f.app.db.pool)
+        .await
+        .unwrap();
+    let graph: ProcessGraph = serde_json::from_value(graph).unwrap();
+    let dag = compile(&graph).unwrap();
+    let params = json!({});
+    let (run, _) = runs::create(
+        &f.app.db,
+        NewRun {
+            tenant: &f.tenant,
+            process: &id,
+            version_id: &version_id,
+            version_number: 1,
+            trigger: Trigger::Manual,
+            params: &params,
+            by: None,
+            dag: &dag,
+        },
+    )
+    .await
+    .unwrap();
+    f.engine.launch(f.tenant.clone(), run.clone());
+    run
+}
+
+async fn until(f: &Fixture, run: &str, done: impl Fn(&Run) -> bool) -> Run {
+    let started = Instant::now();
+    loop {
+        let r = runs::get(&f.app.db, &f.tenant, run).await.unwrap().unwrap();
+        if done(&r) {
+            return r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "run stuck: {r:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn state_of(run: &Run, key: &str) -> TaskState {
+    run.tasks.iter().find(|t| t.key == key).unwrap().state
+}
+
+async fn a_chain_runs_in_order(backend: Backend) {
+    let f = fixture(backend).await;
+    let mut live = f.bus.subscribe();
+    let run = run_of(
+        &f,
+        json!({"nodes": [{"id": "a", "component": "noop"}, {"id": "b", "component": "sleep", "params": {"seconds": 0.2}}],
+               "edges": [{"from": "a", "to": "b"}]}),
+    )
+    .await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert_eq!(done.state, RunState::Succeeded, "{done:#?}");
+    assert!(
+        done.tasks
+            .iter()
+            .all(|t| t.state == TaskState::Succeeded && t.attempt == 1),
+        "{done:#?}"
+    );
+    let c_b = done.tasks.iter().find(|t| t.key == "C_b").unwrap();
+    let w_a = done.tasks.iter().find(|t| t.key == "W_a").unwrap();
+    assert!(c_b.started_at >= w_a.finished_at, "b starts after a ends");
+    assert!(c_b.external_ref.as_deref().unwrap().starts_with("pid:"));
+
+    let log = std::fs::read_to_string(f.engine.log_path(&f.tenant, &run, "C_b")).unwrap();
+    assert!(log.contains("sleep: done"), "{log}");
+
+    let stored = runs::events_after(&f.app.db, &f.tenant, &run, 0)
+        .await
+        .unwrap();
+    assert_eq!(stored.last().unwrap().state, "succeeded");
+    assert_eq!(stored.last().unwrap().task, None);
+    let mut published = Vec::new();
+    while let Ok(p) = live.try_recv() {
+        published.push(p.event);
+    }
+    assert_eq!(
+        published,
+        stored[1..].to_vec(),
+        "every stored event after creation was published, in order"
+    );
+}
+
+async fn a_failure_skips_downstream_and_fails_the_run(backend: Backend) {
+    let f = fixture(backend).await;
+    let run = run_of(
+        &f,
+        json!({"nodes": [{"id": "bad", "component": "fail", "params": {"message": "3 rows violate not_null(id)"}},
+                         {"id": "after", "component": "noop"}, {"id": "side", "component": "noop"}],
+               "edges": [{"from": "bad", "to": "after"}]}),
+    )
+    .await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert_eq!(done.state, RunState::Failed);
+    assert_eq!(state_of(&done, "W_bad"), TaskState::Failed);
+    let error = done
+        .tasks
+        .iter()
+        .find(|t| t.key == "W_bad")
+        .unwrap()
+        .error
+        .clone()
+        .unwrap();
+    assert!(error.starts_with("3 rows violate not_null(id)"), "{error}");
+    assert_eq!(state_of(&done, "C_after"), TaskState::Skipped);
+    assert_eq!(state_of(&done, "W_after"), TaskState::Skipped);
+    assert_eq!(
+        state_of(&done, "W_side"),
+        TaskState::Succeeded,
+        "independent branches still run"
+    );
+    assert_eq!(
+        state_of(&done, "PExit"),
+        TaskState::Succeeded,
+        "PExit always runs"
+    );
+}
+
+async fn a_stop_cancels_the_run_and_its_processes(backend: Backend) {
+    let f = fixture(backend).await;
+    let run = run_of(
+        &f,
+        json!({"nodes": [{"id": "long", "component": "sleep", "params": {"seconds": 60}}, {"id": "later", "component": "noop"}],
+               "edges": [{"from": "long", "to": "later"}]}),
+    )
+    .await;
+    let running = until(&f, &run, |r| state_of(r, "W_long") == TaskState::Running).await;
+    let pid: u32 = running
+        .tasks
+        .iter()
+        .find(|t| t.key == "C_long")
+        .unwrap()
+        .external_ref
+        .as_deref()
+        .unwrap()["pid:".len()..]
+        .parse()
+        .unwrap();
+
+    let started = Instant::now();
+    let stopped = f
+        .engine
+        .stop(
+            &f.tenant,
+            &run,
+            CancelMode::Graceful {
+                grace: Duration::from_secs(5),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(stopped.is_some());
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(done.state, RunState::Cancelled);
+    assert_eq!(state_of(&done, "W_long"), TaskState::Cancelled);
+    assert_eq!(state_of(&done, "C_later"), TaskState::Cancelled);
+    assert_eq!(state_of(&done, "PExit"), TaskState::Succeeded);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the step's process is gone"
+    );
+
+    let again = f
+        .engine
+        .stop(&f.tenant, &run, CancelMode::Force)
+        .await
+        .unwrap();
+    assert!(again.is_none(), "an ended run cannot be stopped");
+}
