@@ -66,7 +66,14 @@ async fn main() {
         "127.0.0.1:0".parse().unwrap(),
         std::path::Path::new("target/site"),
     );
-    let router = server::router(server::AppState::new(db, leptos, HttpSettings::default()));
+    let engine = server::engine::EngineSettings {
+        data_dir: dir.path().to_owned(),
+        stop_grace: Duration::from_secs(10),
+        trellis_bin: env!("CARGO_BIN_EXE_trellis").into(),
+        log_limit: 1 << 20,
+    };
+    let state = server::AppState::new(db, leptos, HttpSettings::default(), engine);
+    let router = server::router(state);
 
     let (_, _, set_cookie) = call(
         &router,

@@ -85,6 +85,14 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Seconds a graceful stop waits after SIGTERM before it kills a task.
+    #[arg(long, env = "TRELLIS_STOP_GRACE_SECONDS", default_value_t = 10)]
+    pub stop_grace_seconds: u64,
+
+    /// Largest task log, in bytes; further output is cut off with a marker.
+    #[arg(long, env = "TRELLIS_TASK_LOG_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub task_log_max_bytes: u64,
+
     /// Password for the `admin` user created on first start. When unset, one
     /// is generated and printed once.
     #[arg(long, env = "TRELLIS_ADMIN_PASSWORD", hide_env_values = true)]

@@ -53,12 +53,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("listening on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     let leptos = state::leptos_options(addr, &args.site_root);
+    let engine = engine::EngineSettings {
+        data_dir: args.db.data_dir.clone(),
+        stop_grace: std::time::Duration::from_secs(args.stop_grace_seconds),
+        trellis_bin: std::env::current_exe()?,
+        log_limit: args.task_log_max_bytes,
+    };
     let state = AppState::new(
         db,
         leptos,
         HttpSettings {
             max_body_bytes: args.max_body_bytes,
         },
+        engine,
     );
     let shutdown = state.shutdown.clone();
 

@@ -2,6 +2,8 @@
 
 use crate::config::HttpSettings;
 use crate::db::Db;
+use crate::engine::{Engine, EngineSettings};
+use crate::events::EventBus;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio_util::sync::CancellationToken;
@@ -11,16 +13,22 @@ pub struct AppState {
     pub db: Db,
     pub leptos: LeptosOptions,
     pub http: HttpSettings,
+    pub engine: Engine,
+    pub bus: EventBus,
     /// Cancelled when the server shuts down; long-lived tasks watch it.
     pub shutdown: CancellationToken,
 }
 
 impl AppState {
-    pub fn new(db: Db, leptos: LeptosOptions, http: HttpSettings) -> Self {
+    pub fn new(db: Db, leptos: LeptosOptions, http: HttpSettings, engine: EngineSettings) -> Self {
+        let bus = EventBus::new(4096);
+        let engine = Engine::new(db.clone(), bus.clone(), engine);
         Self {
             db,
             leptos,
             http,
+            engine,
+            bus,
             shutdown: CancellationToken::new(),
         }
     }

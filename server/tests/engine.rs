@@ -13,7 +13,6 @@ use serde_json::json;
 use server::db::runs::{self, NewRun};
 use server::engine::{Engine, EngineSettings};
 use server::events::EventBus;
-use server::executors::local::LocalExecutor;
 use server::executors::CancelMode;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -36,12 +35,13 @@ async fn fixture(backend: Backend) -> Fixture {
     let app = TestApp::start(backend).await;
     let data = tempfile::tempdir().unwrap();
     let bus = EventBus::new(1024);
-    let local = LocalExecutor::new(PathBuf::from(env!("CARGO_BIN_EXE_trellis")), 1 << 20);
     let settings = EngineSettings {
         data_dir: data.path().to_owned(),
         stop_grace: Duration::from_secs(5),
+        trellis_bin: PathBuf::from(env!("CARGO_BIN_EXE_trellis")),
+        log_limit: 1 << 20,
     };
-    let engine = Engine::new(app.db.clone(), bus.clone(), local, settings);
+    let engine = Engine::new(app.db.clone(), bus.clone(), settings);
     let tenant: String = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = 'demo'")
         .fetch_one(&app.db.pool)
         .await

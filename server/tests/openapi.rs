@@ -31,16 +31,21 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "GET /api/v1/tenants/{tenant}/components",
         "GET /api/v1/tenants/{tenant}/processes",
         "GET /api/v1/tenants/{tenant}/processes/{process}",
+        "GET /api/v1/tenants/{tenant}/processes/{process}/runs",
         "GET /api/v1/tenants/{tenant}/processes/{process}/versions",
         "GET /api/v1/tenants/{tenant}/processes/{process}/versions/{a}/diff/{b}",
         "GET /api/v1/tenants/{tenant}/processes/{process}/versions/{number}",
+        "GET /api/v1/tenants/{tenant}/runs/{run}",
+        "GET /api/v1/tenants/{tenant}/runs/{run}/events",
         "GET /healthz",
         "GET /readyz",
         "POST /api/v1/admin/components",
         "POST /api/v1/auth/login",
         "POST /api/v1/auth/logout",
         "POST /api/v1/tenants/{tenant}/processes",
+        "POST /api/v1/tenants/{tenant}/processes/{process}/runs",
         "POST /api/v1/tenants/{tenant}/processes/{process}/versions",
+        "POST /api/v1/tenants/{tenant}/runs/{run}/stop",
         "PUT /api/v1/admin/components/{key}",
         "PUT /api/v1/tenants/{tenant}/processes/{process}",
     ];
@@ -79,7 +84,8 @@ async fn every_documented_route_is_served() {
             .replace("{number}", "1")
             .replace("{a}", "1")
             .replace("{b}", "2")
-            .replace("{key}", "noop");
+            .replace("{key}", "noop")
+            .replace("{run}", "r");
         for method in item.as_object().unwrap().keys() {
             let method: axum::http::Method = method.to_uppercase().parse().unwrap();
             let reply = app.call(method.clone(), &concrete, "{}").await;

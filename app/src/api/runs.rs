@@ -48,3 +48,31 @@ pub struct TaskRun {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
 }
+
+/// `POST …/processes/{process}/runs`
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StartRun {
+    /// The version to run; the latest when left out.
+    #[serde(default)]
+    pub version: Option<i64>,
+    /// Run parameters, available to the run's tasks.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub params: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One row of a run list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RunSummary {
+    pub id: String,
+    pub process: String,
+    pub version: i64,
+    pub state: RunState,
+    pub trigger: Trigger,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}

@@ -248,3 +248,20 @@ pub async fn insert_version(db: &Db, v: NewVersion<'_>) -> sqlx::Result<()> {
     .await
     .map(|_| ())
 }
+
+/// The stored id of version `number` of a process.
+pub async fn version_id(
+    db: &Db,
+    tenant: &TenantId,
+    process: &str,
+    number: i64,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT id FROM versions WHERE tenant_id = $1 AND process_id = $2 AND number = $3",
+    )
+    .bind(tenant.as_str())
+    .bind(process)
+    .bind(number)
+    .fetch_optional(&db.pool)
+    .await
+}

@@ -273,3 +273,65 @@ pub async fn get(db: &Db, tenant: &TenantId, run: &str) -> sqlx::Result<Option<R
         tasks,
     }))
 }
+
+/// Filters and page of a run list.
+pub struct RunFilter<'a> {
+    pub process: &'a str,
+    pub version: Option<i64>,
+    pub state: Option<RunState>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A process's runs, newest first.
+pub async fn list(
+    db: &Db,
+    tenant: &TenantId,
+    f: RunFilter<'_>,
+) -> sqlx::Result<Vec<app::api::runs::RunSummary>> {
+    let mut sql = String::from(
+        "SELECT r.id, r.process_id, r.version_number, r.state, r.trigger_type, u.username, r.created_at, r.started_at, \
+         r.finished_at FROM runs r LEFT JOIN users u ON u.id = r.created_by WHERE r.tenant_id = $1 AND r.process_id = $2",
+    );
+    let mut next = 3;
+    if f.version.is_some() {
+        sql.push_str(&format!(" AND r.version_number = ${next}"));
+        next += 1;
+    }
+    if f.state.is_some() {
+        sql.push_str(&format!(" AND r.state = ${next}"));
+        next += 1;
+    }
+    sql.push_str(&format!(
+        " ORDER BY r.created_at DESC, r.id DESC LIMIT ${} OFFSET ${}",
+        next,
+        next + 1
+    ));
+    let mut query = sqlx::query(&sql).bind(tenant.as_str()).bind(f.process);
+    if let Some(v) = f.version {
+        query = query.bind(v);
+    }
+    if let Some(s) = f.state {
+        query = query.bind(s.as_str());
+    }
+    let rows = query
+        .bind(f.limit)
+        .bind(f.offset)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(app::api::runs::RunSummary {
+                id: r.try_get(0)?,
+                process: r.try_get(1)?,
+                version: r.try_get(2)?,
+                state: parse(r, 3)?,
+                trigger: parse(r, 4)?,
+                created_by: r.try_get(5)?,
+                created_at: r.try_get(6)?,
+                started_at: r.try_get(7)?,
+                finished_at: r.try_get(8)?,
+            })
+        })
+        .collect()
+}

@@ -25,6 +25,10 @@ pub struct EngineSettings {
     pub data_dir: PathBuf,
     /// How long a graceful stop waits after SIGTERM before SIGKILL.
     pub stop_grace: Duration,
+    /// The binary that `trellis` as a component program means.
+    pub trellis_bin: PathBuf,
+    /// Largest task log, in bytes; the rest is cut off with a marker.
+    pub log_limit: u64,
 }
 
 #[derive(Clone)]
@@ -42,16 +46,22 @@ struct Inner {
 }
 
 impl Engine {
-    pub fn new(db: Db, bus: EventBus, local: LocalExecutor, settings: EngineSettings) -> Self {
+    pub fn new(db: Db, bus: EventBus, settings: EngineSettings) -> Self {
+        let local = LocalExecutor::new(settings.trellis_bin.clone(), settings.log_limit);
+        let stops = Mutex::new(HashMap::new());
         Self {
             inner: Arc::new(Inner {
                 db,
                 bus,
                 local,
                 settings,
-                stops: Mutex::new(HashMap::new()),
+                stops,
             }),
         }
+    }
+
+    pub fn stop_grace(&self) -> Duration {
+        self.inner.settings.stop_grace
     }
 
     /// Where a task's log is written.

@@ -8,6 +8,7 @@ mod health;
 pub mod json;
 mod problem;
 mod processes;
+mod runs;
 mod versions;
 
 use crate::state::AppState;
@@ -36,6 +37,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "catalog", description = "The component catalog"),
         (name = "processes", description = "Processes and their drafts"),
         (name = "versions", description = "Immutable published versions"),
+        (name = "runs", description = "Runs, stops and live events"),
     )
 )]
 struct ApiDoc;
@@ -46,7 +48,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(auth::router())
         .merge(catalog::router())
         .merge(processes::router())
-        .merge(versions::router());
+        .merge(versions::router())
+        .merge(runs::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/api/v1", v1)

@@ -37,27 +37,26 @@ macro_rules! on_both_backends {
 /// A database of its own for one test. Holds the SQLite temp dir alive.
 pub struct TestDb {
     pub url: String,
-    _dir: Option<tempfile::TempDir>,
+    dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    /// The test's own data dir (task logs, work dirs; the SQLite file).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().to_owned()
+    }
 }
 
 pub async fn fresh_database(backend: Backend) -> TestDb {
-    match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("trellis.db").display()
-            );
-            TestDb {
-                url,
-                _dir: Some(dir),
-            }
-        }
-        Backend::Postgres => TestDb {
-            url: pg::fresh_database().await,
-            _dir: None,
-        },
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("trellis.db").display()
+        ),
+        Backend::Postgres => pg::fresh_database().await,
+    };
+    TestDb { url, dir }
 }
 
 /// The application over a migrated, bootstrapped database.
@@ -65,6 +64,7 @@ pub struct TestApp {
     pub router: Router,
     pub db: Db,
     pub database: TestDb,
+    pub state: AppState,
 }
 
 pub struct Reply {
@@ -113,17 +113,21 @@ impl TestApp {
             "127.0.0.1:0".parse().unwrap(),
             std::path::Path::new("target/site"),
         );
-        let state = AppState::new(
-            db.clone(),
-            leptos,
-            HttpSettings {
-                max_body_bytes: 64 * 1024,
-            },
-        );
+        let engine = server::engine::EngineSettings {
+            data_dir: database.data_dir(),
+            stop_grace: std::time::Duration::from_secs(5),
+            trellis_bin: env!("CARGO_BIN_EXE_trellis").into(),
+            log_limit: 1 << 20,
+        };
+        let http = HttpSettings {
+            max_body_bytes: 64 * 1024,
+        };
+        let state = AppState::new(db.clone(), leptos, http, engine);
         TestApp {
-            router: server::router(state),
+            router: server::router(state.clone()),
             db,
             database,
+            state,
         }
     }
 

@@ -1,0 +1,328 @@
+//! Runs: start one of a version, list and read them, stop one, and follow its
+//! events live over SSE (with `Last-Event-ID` replay from the database).
+
+use super::json::Json;
+use crate::auth::TenantAccess;
+use crate::db::{processes, runs};
+use crate::events::Published;
+use crate::executors::CancelMode;
+use crate::state::AppState;
+use crate::{Error, Result};
+use app::api::runs::{Run, RunEvent, RunSummary, StartRun};
+use app::api::{FieldError, Problem};
+use app::types::{Role, RunState, TenantId, Trigger};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use tokio::sync::broadcast;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, start))
+        .routes(routes!(read))
+        .routes(routes!(stop))
+        .routes(routes!(events))
+}
+
+async fn get_run(state: &AppState, access: &TenantAccess, id: &str) -> Result<Run> {
+    runs::get(&state.db, &access.tenant, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("run `{id}`")))
+}
+
+/// Starts a run of a version (the latest unless `version` is given).
+#[utoipa::path(post, path = "/tenants/{tenant}/processes/{process}/runs", tag = "runs",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")),
+    request_body = StartRun,
+    responses((status = 201, body = Run),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Archived, or nothing published yet", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn start(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, process)): Path<(String, String)>,
+    Json(body): Json<StartRun>,
+) -> Result<(StatusCode, axum::Json<Run>)> {
+    access.require(Role::Editor)?;
+    let db = &state.db;
+    let row = processes::get(db, &access.tenant, &process)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("process `{process}`")))?;
+    if row.summary.archived {
+        return Err(Error::Conflict {
+            field: None,
+            message: format!("process `{process}` is archived"),
+        });
+    }
+    let version = match body.version {
+        Some(n) => processes::version_get(db, &access.tenant, &process, n)
+            .await?
+            .ok_or_else(|| {
+                Error::Validation(vec![FieldError::new(
+                    "version",
+                    "not_found",
+                    format!("there is no version {n}"),
+                )])
+            })?,
+        None => processes::latest_version(db, &access.tenant, &process)
+            .await?
+            .ok_or_else(|| Error::Conflict {
+                field: Some("version".into()),
+                message: "nothing is published yet; publish a version first".into(),
+            })?,
+    };
+    let number = version.summary.number;
+    let version_id = processes::version_id(db, &access.tenant, &process, number)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("version {number}")))?;
+    let params = serde_json::Value::Object(body.params.unwrap_or_default());
+    let (id, event) = runs::create(
+        db,
+        runs::NewRun {
+            tenant: &access.tenant,
+            process: &process,
+            version_id: &version_id,
+            version_number: number,
+            trigger: Trigger::Manual,
+            params: &params,
+            by: Some(&access.caller.user_id),
+            dag: &version.dag,
+        },
+    )
+    .await?;
+    state.bus.publish(&access.tenant, event);
+    state.engine.launch(access.tenant.clone(), id.clone());
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(get_run(&state, &access, &id).await?),
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct ListQuery {
+    /// Only runs of this version.
+    version: Option<i64>,
+    /// Only runs in this state.
+    state: Option<RunState>,
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<i64>,
+    /// Runs to skip (default 0).
+    offset: Option<i64>,
+}
+
+/// A process's runs, newest first.
+#[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/runs", tag = "runs",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id"), ListQuery),
+    responses((status = 200, body = [RunSummary]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn list(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, process)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<Vec<RunSummary>>> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::Validation(vec![FieldError::new(
+            "limit",
+            "range",
+            "limit must be between 1 and 200",
+        )]));
+    }
+    let offset = q.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(Error::Validation(vec![FieldError::new(
+            "offset",
+            "range",
+            "offset cannot be negative",
+        )]));
+    }
+    processes::get(&state.db, &access.tenant, &process)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("process `{process}`")))?;
+    let filter = runs::RunFilter {
+        process: &process,
+        version: q.version,
+        state: q.state,
+        limit,
+        offset,
+    };
+    Ok(axum::Json(
+        runs::list(&state.db, &access.tenant, filter).await?,
+    ))
+}
+
+/// A run with every task run.
+#[utoipa::path(get, path = "/tenants/{tenant}/runs/{run}", tag = "runs",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("run" = String, Path, description = "The run id")),
+    responses((status = 200, body = Run),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn read(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, run)): Path<(String, String)>,
+) -> Result<axum::Json<Run>> {
+    Ok(axum::Json(get_run(&state, &access, &run).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct StopQuery {
+    /// `force` kills at once instead of SIGTERM then SIGKILL after the grace period.
+    mode: Option<String>,
+}
+
+/// Stops a run: it answers `cancelling` at once and ends `cancelled`.
+#[utoipa::path(post, path = "/tenants/{tenant}/runs/{run}/stop", tag = "runs",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("run" = String, Path, description = "The run id"), StopQuery),
+    responses((status = 202, body = Run),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run has already ended or is stopping", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn stop(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, run)): Path<(String, String)>,
+    Query(q): Query<StopQuery>,
+) -> Result<(StatusCode, axum::Json<Run>)> {
+    access.require(Role::Editor)?;
+    let mode = match q.mode.as_deref() {
+        None | Some("graceful") => CancelMode::Graceful {
+            grace: state.engine.stop_grace(),
+        },
+        Some("force") => CancelMode::Force,
+        Some(other) => {
+            let message = format!("mode is `graceful` or `force`, not `{other}`");
+            return Err(Error::Validation(vec![FieldError::new(
+                "mode", "enum", message,
+            )]));
+        }
+    };
+    let current = get_run(&state, &access, &run).await?;
+    if state
+        .engine
+        .stop(&access.tenant, &run, mode)
+        .await?
+        .is_none()
+    {
+        return Err(Error::Conflict {
+            field: None,
+            message: format!("run `{run}` is already {}", current.state),
+        });
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(get_run(&state, &access, &run).await?),
+    ))
+}
+
+/// What a follower still has to send, and how far it got.
+struct Follow {
+    state: AppState,
+    tenant: TenantId,
+    run: String,
+    live: broadcast::Receiver<Published>,
+    backlog: VecDeque<RunEvent>,
+    last: i64,
+}
+
+impl Follow {
+    async fn refill(&mut self) {
+        if let Ok(events) =
+            runs::events_after(&self.state.db, &self.tenant, &self.run, self.last).await
+        {
+            self.backlog.extend(events);
+        }
+    }
+
+    /// The next event in order: from the backlog, else live; a gap in the live
+    /// numbering is filled from the database, so nothing is skipped or repeated.
+    async fn next(&mut self) -> Option<RunEvent> {
+        loop {
+            if let Some(event) = self.backlog.pop_front() {
+                if event.seq == self.last + 1 {
+                    self.last = event.seq;
+                    return Some(event);
+                }
+                continue;
+            }
+            match self.live.recv().await {
+                Ok(p) if p.tenant == self.tenant && p.event.run == self.run => {
+                    if p.event.seq == self.last + 1 {
+                        self.last = p.event.seq;
+                        return Some(p.event);
+                    }
+                    if p.event.seq > self.last {
+                        self.refill().await;
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => self.refill().await,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+fn to_sse(event: &RunEvent) -> Event {
+    Event::default()
+        .id(event.seq.to_string())
+        .json_data(event)
+        .unwrap_or_else(|_| Event::default())
+}
+
+/// The run's events as `text/event-stream`; `Last-Event-ID` resumes after it.
+#[utoipa::path(get, path = "/tenants/{tenant}/runs/{run}/events", tag = "runs",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("run" = String, Path, description = "The run id"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event number")),
+    responses((status = 200, description = "An event stream; each event's id is its number", content_type = "text/event-stream", body = RunEvent),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn events(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, run)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>> {
+    get_run(&state, &access, &run).await?;
+    let last = match headers
+        .get("last-event-id")
+        .map(|v| v.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()))
+    {
+        None => 0,
+        Some(Some(n)) if n >= 0 => n,
+        Some(_) => {
+            return Err(Error::BadRequest(
+                "Last-Event-ID must be an event number".into(),
+            ))
+        }
+    };
+    // Subscribe before replaying, so nothing committed in between is missed.
+    let live = state.bus.subscribe();
+    let mut follow = Follow {
+        state,
+        tenant: access.tenant,
+        run,
+        live,
+        backlog: VecDeque::new(),
+        last,
+    };
+    follow.refill().await;
+    let stream = futures::stream::unfold(follow, |mut f| async move {
+        let event = f.next().await?;
+        Some((Ok(to_sse(&event)), f))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
