@@ -32,9 +32,30 @@ wasm_bindgen_version() {
     awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
 }
 
+# Every edit and every clone path leaves another copy of the workspace crates
+# in the shared build cache; when the disk runs low, drop those copies (the
+# third-party dependencies, the slow part, stay).
+prune_target() {
+    local dir="$CARGO_TARGET_DIR/debug"
+    [ -d "$dir" ] || return 0
+    local free_kb
+    free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }')
+    [ "$free_kb" -ge $((20 * 1024 * 1024)) ] && return 0
+    say "less than 20 GiB free: pruning stale workspace builds in $CARGO_TARGET_DIR"
+    rm -rf "$dir/incremental"
+    local names=(server app frontend trellis) f
+    for f in "$ROOT"/server/tests/*.rs "$ROOT"/app/tests/*.rs "$ROOT"/*/benches/*.rs; do
+        names+=("$(basename "$f" .rs)")
+    done
+    for f in "${names[@]}"; do
+        rm -f "$dir/deps/lib$f-"* "$dir/deps/$f-"*
+    done
+}
+
 # What building Trellis needs: the wasm target, cargo-leptos, wasm-bindgen-cli
 # at the Cargo.lock version, and wasm-opt (release builds).
 ensure_build_tools() {
+    prune_target
     if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
         say "adding the wasm32-unknown-unknown target"
         rustup target add wasm32-unknown-unknown
