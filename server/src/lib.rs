@@ -67,6 +67,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         engine,
     );
+    let resumed = state.engine.recover().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resumed unfinished runs");
+    }
     let shutdown = state.shutdown.clone();
 
     print_welcome(addr, &created);

@@ -335,3 +335,20 @@ pub async fn list(
         })
         .collect()
 }
+
+/// Runs a previous server process left unfinished: (tenant, run, state).
+pub async fn in_flight(db: &Db) -> sqlx::Result<Vec<(TenantId, String, RunState)>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT tenant_id, id, state FROM runs WHERE state IN ('queued', 'running', 'cancelling') ORDER BY created_at",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    rows.into_iter()
+        .map(|(tenant, id, state)| {
+            let state = state
+                .parse()
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            Ok((TenantId::new(tenant), id, state))
+        })
+        .collect()
+}

@@ -1,0 +1,219 @@
+//! Crash recovery with the real binary: the server is killed (SIGKILL) in the
+//! middle of a run and started again; the run reaches a final state, its
+//! orphaned process is stopped, and no task ran twice.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+fn start(data: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-password",
+            "pw",
+            "--data-dir",
+        ])
+        .arg(data)
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut addr = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Trellis is running at http://") {
+            addr = Some(rest.trim().to_owned());
+            break;
+        }
+    }
+    Server {
+        child,
+        addr: addr.expect("the server prints its URL"),
+    }
+}
+
+/// One HTTP/1.1 request; answers (status, Set-Cookie, JSON body).
+fn call(
+    addr: &str,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    body: Option<Value>,
+) -> (u16, String, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .unwrap_or_default();
+    (
+        status,
+        cookie,
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+fn wait_for(addr: &str, cookie: &str, run: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let (_, _, r) = call(
+            addr,
+            "GET",
+            &format!("/api/v1/tenants/demo/runs/{run}"),
+            cookie,
+            None,
+        );
+        if done(&r) {
+            return r;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "stuck: {r}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn task<'a>(run: &'a Value, key: &str) -> &'a Value {
+    run["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == key)
+        .unwrap()
+}
+
+#[test]
+fn a_killed_server_resumes_its_runs_to_a_final_state() {
+    let data = tempfile::tempdir().unwrap();
+    let mut first = start(data.path());
+    let addr = first.addr.clone();
+    let (_, cookie, _) = call(
+        &addr,
+        "POST",
+        "/api/v1/auth/login",
+        "",
+        Some(json!({"username": "admin", "password": "pw"})),
+    );
+    let graph = json!({"nodes": [{"id": "long", "component": "sleep", "params": {"seconds": 60}}, {"id": "next", "component": "noop"}],
+                       "edges": [{"from": "long", "to": "next"}]});
+    let (_, _, process) = call(
+        &addr,
+        "POST",
+        "/api/v1/tenants/demo/processes",
+        &cookie,
+        Some(json!({"name": "p", "graph": graph})),
+    );
+    let path = format!(
+        "/api/v1/tenants/demo/processes/{}",
+        process["id"].as_str().unwrap()
+    );
+    call(
+        &addr,
+        "POST",
+        &format!("{path}/versions"),
+        &cookie,
+        Some(json!({})),
+    );
+    let (status, _, run) = call(
+        &addr,
+        "POST",
+        &format!("{path}/runs"),
+        &cookie,
+        Some(json!({})),
+    );
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_str().unwrap().to_owned();
+    let running = wait_for(&addr, &cookie, &id, |r| {
+        task(r, "W_long")["state"] == "running"
+    });
+    let pid: u32 = task(&running, "C_long")["external_ref"].as_str().unwrap()["pid:".len()..]
+        .parse()
+        .unwrap();
+    assert!(alive(pid));
+
+    first.child.kill().unwrap(); // SIGKILL: no graceful anything
+    first.child.wait().unwrap();
+    assert!(
+        alive(pid),
+        "the step outlives the killed server until recovery"
+    );
+
+    let mut second = start(data.path());
+    let (_, cookie, _) = call(
+        &second.addr,
+        "POST",
+        "/api/v1/auth/login",
+        "",
+        Some(json!({"username": "admin", "password": "pw"})),
+    );
+    let done = wait_for(&second.addr, &cookie, &id, |r| {
+        ["succeeded", "failed", "cancelled"].contains(&r["state"].as_str().unwrap())
+    });
+    assert_eq!(done["state"], "failed", "{done}");
+    let w = task(&done, "W_long");
+    assert_eq!(w["state"], "failed");
+    assert!(
+        w["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Trellis restarted while this task was running"),
+        "{w}"
+    );
+    assert_eq!(task(&done, "C_next")["state"], "skipped");
+    assert_eq!(task(&done, "PExit")["state"], "succeeded");
+    assert!(
+        done["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["attempt"].as_i64().unwrap() <= 1),
+        "nothing ran twice"
+    );
+    for _ in 0..50 {
+        if !alive(pid) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(pid), "the orphaned step was stopped");
+
+    Command::new("kill")
+        .args(["-TERM", &second.child.id().to_string()])
+        .status()
+        .unwrap();
+    second.child.wait().unwrap();
+}
