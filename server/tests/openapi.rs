@@ -29,6 +29,7 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "DELETE /api/v1/tenants/{tenant}/processes/{process}",
         "GET /api/v1/me",
         "GET /api/v1/tenants/{tenant}/components",
+        "GET /api/v1/tenants/{tenant}/events",
         "GET /api/v1/tenants/{tenant}/processes",
         "GET /api/v1/tenants/{tenant}/processes/{process}",
         "GET /api/v1/tenants/{tenant}/processes/{process}/runs",
@@ -37,6 +38,7 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "GET /api/v1/tenants/{tenant}/processes/{process}/versions/{number}",
         "GET /api/v1/tenants/{tenant}/runs/{run}",
         "GET /api/v1/tenants/{tenant}/runs/{run}/events",
+        "GET /api/v1/tenants/{tenant}/runs/{run}/tasks/{task}/log",
         "GET /healthz",
         "GET /readyz",
         "POST /api/v1/admin/components",
@@ -85,7 +87,8 @@ async fn every_documented_route_is_served() {
             .replace("{a}", "1")
             .replace("{b}", "2")
             .replace("{key}", "noop")
-            .replace("{run}", "r");
+            .replace("{run}", "r")
+            .replace("{task}", "PEntry");
         for method in item.as_object().unwrap().keys() {
             let method: axum::http::Method = method.to_uppercase().parse().unwrap();
             let reply = app.call(method.clone(), &concrete, "{}").await;

@@ -17,6 +17,8 @@ on_both_backends!(
     a_stop_answers_202_and_ends_cancelled,
     bad_run_requests_are_refused,
     the_event_stream_resumes_without_gaps_or_repeats,
+    task_logs_can_be_read_and_followed,
+    the_tenant_stream_carries_run_changes,
 );
 
 const PROCESSES: &str = "/api/v1/tenants/demo/processes";
@@ -408,4 +410,130 @@ async fn the_event_stream_resumes_without_gaps_or_repeats(backend: Backend) {
         "the streams together are the run's whole event log"
     );
     assert_eq!(joined.last().unwrap()["state"], "succeeded");
+}
+
+async fn body_text(app: &TestApp, s: &Session, path: &str) -> (StatusCode, String) {
+    let request = Request::get(path)
+        .header("cookie", &s.cookie)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = tokio::time::timeout(Duration::from_secs(30), response.into_body().collect())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        status,
+        String::from_utf8_lossy(&bytes.to_bytes()).into_owned(),
+    )
+}
+
+async fn task_logs_can_be_read_and_followed(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let path = published(&app, &admin, json!({"nodes": [{"id": "nap", "component": "sleep", "params": {"seconds": 0.5}}], "edges": []})).await;
+    let run = app
+        .as_user(
+            &admin,
+            Method::POST,
+            &format!("{path}/runs"),
+            Some(json!({})),
+        )
+        .await
+        .json();
+    let id = run["id"].as_str().unwrap().to_owned();
+    wait_for(&app, &admin, &id, |r| r["tasks"][2]["state"] == "running").await;
+
+    // Following while it runs returns everything, and ends when the task ends.
+    let (status, followed) = body_text(
+        &app,
+        &admin,
+        &format!("/api/v1/tenants/demo/runs/{id}/tasks/W_nap/log?follow=true"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(followed, "sleep: waiting 0.5 s\nsleep: done\n");
+    let (_, plain) = body_text(
+        &app,
+        &admin,
+        &format!("/api/v1/tenants/demo/runs/{id}/tasks/C_nap/log"),
+    )
+    .await;
+    assert_eq!(plain, followed, "submit and watch share the node's log");
+
+    let (status, _) = body_text(
+        &app,
+        &admin,
+        &format!("/api/v1/tenants/demo/runs/{id}/tasks/PEntry/log"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = body_text(
+        &app,
+        &admin,
+        &format!("/api/v1/tenants/demo/runs/{id}/tasks/C_ghost/log"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let stranger = app.member("acme", "sam", "tenant_admin").await;
+    let (status, _) = body_text(
+        &app,
+        &stranger,
+        &format!("/api/v1/tenants/acme/runs/{id}/tasks/C_nap/log"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    wait_for(&app, &admin, &id, ended).await;
+}
+
+async fn the_tenant_stream_carries_run_changes(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let path = published(
+        &app,
+        &admin,
+        json!({"nodes": [{"id": "a", "component": "noop"}], "edges": []}),
+    )
+    .await;
+    let request = Request::get("/api/v1/tenants/demo/events")
+        .header("cookie", &admin.cookie)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+
+    let run = app
+        .as_user(
+            &admin,
+            Method::POST,
+            &format!("{path}/runs"),
+            Some(json!({})),
+        )
+        .await
+        .json();
+    let id = run["id"].as_str().unwrap();
+    let mut states = Vec::new();
+    let mut buffer = String::new();
+    while !states.contains(&"succeeded".to_owned()) {
+        let frame = tokio::time::timeout(Duration::from_secs(30), body.frame())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Some(data) = frame.data_ref() {
+            buffer.push_str(&String::from_utf8_lossy(data));
+        }
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
+                let event: Value = serde_json::from_str(data).unwrap();
+                assert_eq!(event["run"], id);
+                assert!(event["task"].is_null(), "only run-level changes: {event}");
+                states.push(event["state"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(states, ["queued", "running", "succeeded"]);
 }

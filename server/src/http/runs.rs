@@ -27,6 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read))
         .routes(routes!(stop))
         .routes(routes!(events))
+        .routes(routes!(tenant_events))
+        .routes(routes!(task_log))
 }
 
 async fn get_run(state: &AppState, access: &TenantAccess, id: &str) -> Result<Run> {
@@ -325,4 +327,120 @@ async fn events(
         Some((Ok(to_sse(&event)), f))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Run-level state changes of every run of the tenant, live (for list pages).
+#[utoipa::path(get, path = "/tenants/{tenant}/events", tag = "runs",
+    params(("tenant" = String, Path, description = "The tenant's slug")),
+    responses((status = 200, description = "An event stream of run state changes", content_type = "text/event-stream", body = RunEvent),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn tenant_events(
+    State(state): State<AppState>,
+    access: TenantAccess,
+) -> Sse<impl Stream<Item = std::result::Result<Event, Infallible>>> {
+    let live = state.bus.subscribe();
+    let stream = futures::stream::unfold((live, access.tenant), |(mut live, tenant)| async move {
+        loop {
+            match live.recv().await {
+                Ok(p) if p.tenant == tenant && p.event.task.is_none() => {
+                    let event = Event::default()
+                        .json_data(&p.event)
+                        .unwrap_or_else(|_| Event::default());
+                    return Some((Ok(event), (live, tenant)));
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct LogQuery {
+    /// Keep the response open and send new output until the task ends.
+    #[serde(default)]
+    follow: bool,
+}
+
+/// A task's log (its process's stdout and stderr), as plain text.
+#[utoipa::path(get, path = "/tenants/{tenant}/runs/{run}/tasks/{task}/log", tag = "runs",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("run" = String, Path, description = "The run id"),
+        ("task" = String, Path, description = "The task key"), LogQuery),
+    responses((status = 200, description = "The log so far (or, with follow, until the task ends)", content_type = "text/plain"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn task_log(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, run, task)): Path<(String, String, String)>,
+    Query(q): Query<LogQuery>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let stored = get_run(&state, &access, &run).await?;
+    let found = stored
+        .tasks
+        .iter()
+        .find(|t| t.key == task)
+        .ok_or_else(|| Error::NotFound(format!("task `{task}` of run `{run}`")))?;
+    let Some(node) = found.node.clone() else {
+        return Err(Error::NotFound(format!(
+            "a log for task `{task}` (it runs no process)"
+        )));
+    };
+    let path = state
+        .engine
+        .log_path(&access.tenant, &run, &app::types::dag::submit_key(&node));
+    let headers = [(
+        axum::http::header::CONTENT_TYPE,
+        "text/plain; charset=utf-8",
+    )];
+    if !q.follow {
+        let text = tokio::fs::read(&path).await.unwrap_or_default();
+        return Ok((headers, text).into_response());
+    }
+    let watch_key = app::types::dag::watch_key(&node);
+    let follow = (state, access.tenant, run, watch_key, path, 0u64, false);
+    let stream = futures::stream::unfold(
+        follow,
+        |(state, tenant, run, key, path, offset, ended)| async move {
+            use tokio::io::{AsyncReadExt, AsyncSeekExt};
+            loop {
+                let mut chunk = Vec::new();
+                if let Ok(mut file) = tokio::fs::File::open(&path).await {
+                    if file.seek(std::io::SeekFrom::Start(offset)).await.is_ok() {
+                        let _ = file.read_to_end(&mut chunk).await;
+                    }
+                }
+                if !chunk.is_empty() {
+                    let next = offset + chunk.len() as u64;
+                    return Some((
+                        Ok::<_, Infallible>(axum::body::Bytes::from(chunk)),
+                        (state, tenant, run, key, path, next, ended),
+                    ));
+                }
+                if ended {
+                    return None;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let done = match runs::get(&state.db, &tenant, &run).await {
+                    Ok(Some(r)) => r
+                        .tasks
+                        .iter()
+                        .find(|t| t.key == key)
+                        .is_none_or(|t| t.state.is_terminal()),
+                    _ => true,
+                };
+                // One more read after the end, for what was written just before it.
+                if done {
+                    return Some((
+                        Ok(axum::body::Bytes::new()),
+                        (state, tenant, run, key, path, offset, true),
+                    ));
+                }
+            }
+        },
+    );
+    Ok((headers, axum::body::Body::from_stream(stream)).into_response())
 }
