@@ -71,6 +71,8 @@ async fn main() {
         stop_grace: Duration::from_secs(10),
         trellis_bin: env!("CARGO_BIN_EXE_trellis").into(),
         log_limit: 1 << 20,
+        max_running: 64,
+        max_running_per_tenant: 16,
     };
     let state = server::AppState::new(db, leptos, HttpSettings::default(), engine);
     let router = server::router(state);

@@ -89,6 +89,18 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_STOP_GRACE_SECONDS", default_value_t = 10)]
     pub stop_grace_seconds: u64,
 
+    /// Tasks running at once on this server, all tenants together.
+    #[arg(long, env = "TRELLIS_MAX_RUNNING_TASKS", default_value_t = 64)]
+    pub max_running_tasks: usize,
+
+    /// Tasks running at once for any one tenant (tenants take turns).
+    #[arg(
+        long,
+        env = "TRELLIS_MAX_RUNNING_TASKS_PER_TENANT",
+        default_value_t = 16
+    )]
+    pub max_running_tasks_per_tenant: usize,
+
     /// Largest task log, in bytes; further output is cut off with a marker.
     #[arg(long, env = "TRELLIS_TASK_LOG_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub task_log_max_bytes: u64,

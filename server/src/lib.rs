@@ -58,6 +58,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stop_grace: std::time::Duration::from_secs(args.stop_grace_seconds),
         trellis_bin: std::env::current_exe()?,
         log_limit: args.task_log_max_bytes,
+        max_running: args.max_running_tasks,
+        max_running_per_tenant: args.max_running_tasks_per_tenant,
     };
     let state = AppState::new(
         db,

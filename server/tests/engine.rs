@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 on_both_backends!(
+    tenants_take_turns_within_the_limits,
     a_chain_runs_in_order,
     a_failure_skips_downstream_and_fails_the_run,
     a_stop_cancels_the_run_and_its_processes
@@ -32,6 +33,10 @@ struct Fixture {
 }
 
 async fn fixture(backend: Backend) -> Fixture {
+    fixture_with(backend, 64, 16).await
+}
+
+async fn fixture_with(backend: Backend, max_running: usize, per_tenant: usize) -> Fixture {
     let app = TestApp::start(backend).await;
     let data = tempfile::tempdir().unwrap();
     let bus = EventBus::new(1024);
@@ -40,6 +45,8 @@ async fn fixture(backend: Backend) -> Fixture {
         stop_grace: Duration::from_secs(5),
         trellis_bin: PathBuf::from(env!("CARGO_BIN_EXE_trellis")),
         log_limit: 1 << 20,
+        max_running,
+        max_running_per_tenant: per_tenant,
     };
     let engine = Engine::new(app.db.clone(), bus.clone(), settings);
     let tenant: String = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = 'demo'")
@@ -58,6 +65,16 @@ async fn fixture(backend: Backend) -> Fixture {
 /// Publishes `graph` as version 1 of a new process and starts a run of it.
 async fn run_of(f: &Fixture, graph: serde_json::Value) -> String {
     let admin = f.app.admin().await;
+    run_in(f, &admin, "demo", &f.tenant, graph).await
+}
+
+async fn run_in(
+    f: &Fixture,
+    admin: &common::Session,
+    slug: &str,
+    tenant: &TenantId,
+    graph: serde_json::Value,
+) -> String {
     let post = |path: String, body| {
         let admin = admin.clone();
         async move {
@@ -67,14 +84,14 @@ async fn run_of(f: &Fixture, graph: serde_json::Value) -> String {
         }
     };
     let process = post(
-        "/api/v1/tenants/demo/processes".into(),
+        format!("/api/v1/tenants/{slug}/processes"),
         json!({"name": "p", "graph": graph}),
     )
     .await
     .json();
     let id = process["id"].as_str().unwrap().to_owned();
     let version = post(
-        format!("/api/v1/tenants/demo/processes/{id}/versions"),
+        format!("/api/v1/tenants/{slug}/processes/{id}/versions"),
         json!({}),
     )
     .await;
@@ -90,7 +107,7 @@ async fn run_of(f: &Fixture, graph: serde_json::Value) -> String {
     let (run, _) = runs::create(
         &f.app.db,
         NewRun {
-            tenant: &f.tenant,
+            tenant,
             process: &id,
             version_id: &version_id,
             version_number: 1,
@@ -102,7 +119,7 @@ async fn run_of(f: &Fixture, graph: serde_json::Value) -> String {
     )
     .await
     .unwrap();
-    f.engine.launch(f.tenant.clone(), run.clone());
+    f.engine.launch(tenant.clone(), run.clone());
     run
 }
 
@@ -251,4 +268,69 @@ async fn a_stop_cancels_the_run_and_its_processes(backend: Backend) {
         .await
         .unwrap();
     assert!(again.is_none(), "an ended run cannot be stopped");
+}
+
+async fn tenants_take_turns_within_the_limits(backend: Backend) {
+    let f = fixture_with(backend, 2, 2).await;
+    let nodes: Vec<serde_json::Value> = (0..6)
+        .map(|i| json!({"id": format!("n{i}"), "component": "sleep", "params": {"seconds": 0.4}}))
+        .collect();
+    let big = run_of(&f, json!({"nodes": nodes, "edges": []})).await;
+
+    let other_admin = f.app.member("acme", "olga", "tenant_admin").await;
+    let acme: String = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = 'acme'")
+        .fetch_one(&f.app.db.pool)
+        .await
+        .unwrap();
+    let acme = TenantId::new(acme);
+    let small = run_in(
+        &f,
+        &other_admin,
+        "acme",
+        &acme,
+        json!({"nodes": [{"id": "one", "component": "noop"}], "edges": []}),
+    )
+    .await;
+
+    let big = until(&f, &big, |r| r.state.is_terminal()).await;
+    assert_eq!(big.state, RunState::Succeeded, "{big:#?}");
+    let started = Instant::now();
+    let small = loop {
+        let r = runs::get(&f.app.db, &acme, &small).await.unwrap().unwrap();
+        if r.state.is_terminal() {
+            break r;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(small.state, RunState::Succeeded);
+
+    // Each node holds its slot from its submit's start to its watch's end.
+    let spans = |run: &Run| -> Vec<(String, String)> {
+        run.tasks
+            .iter()
+            .filter(|t| t.key.starts_with("C_"))
+            .map(|c| {
+                let w = run
+                    .tasks
+                    .iter()
+                    .find(|w| w.key == format!("W_{}", &c.key[2..]))
+                    .unwrap();
+                (
+                    c.started_at.clone().unwrap(),
+                    w.finished_at.clone().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let mut all = spans(&big);
+    all.extend(spans(&small));
+    for (start, _) in &all {
+        let overlapping = all.iter().filter(|(s, e)| s <= start && start < e).count();
+        assert!(overlapping <= 2, "at most 2 tasks run at once: {all:?}");
+    }
+    let mut big_starts: Vec<String> = spans(&big).into_iter().map(|(s, _)| s).collect();
+    big_starts.sort();
+    let small_start = &spans(&small)[0].0;
+    assert!(small_start < &big_starts[3], "the small run gets a turn before the big one's later tasks: {small_start} vs {big_starts:?}");
 }

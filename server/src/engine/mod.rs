@@ -19,6 +19,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+mod slots;
+use slots::{Slot, Slots};
+
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
     /// Tenant work dirs and task logs live under here.
@@ -29,6 +32,10 @@ pub struct EngineSettings {
     pub trellis_bin: PathBuf,
     /// Largest task log, in bytes; the rest is cut off with a marker.
     pub log_limit: u64,
+    /// Tasks running at once on this server, all tenants together.
+    pub max_running: usize,
+    /// Tasks running at once for one tenant.
+    pub max_running_per_tenant: usize,
 }
 
 #[derive(Clone)]
@@ -41,6 +48,7 @@ struct Inner {
     bus: EventBus,
     local: LocalExecutor,
     settings: EngineSettings,
+    slots: Arc<Slots>,
     /// Stop requests of the runs this server drives.
     stops: Mutex<HashMap<String, watch::Sender<Option<CancelMode>>>>,
 }
@@ -49,12 +57,14 @@ impl Engine {
     pub fn new(db: Db, bus: EventBus, settings: EngineSettings) -> Self {
         let local = LocalExecutor::new(settings.trellis_bin.clone(), settings.log_limit);
         let stops = Mutex::new(HashMap::new());
+        let slots = Slots::new(settings.max_running, settings.max_running_per_tenant);
         Self {
             inner: Arc::new(Inner {
                 db,
                 bus,
                 local,
                 settings,
+                slots,
                 stops,
             }),
         }
@@ -350,7 +360,8 @@ impl Engine {
             .map(|t| (t.key.clone(), t.state))
             .collect();
         let mut refs: HashMap<String, ExternalRef> = HashMap::new();
-        let mut watching: JoinSet<(String, Outcome)> = JoinSet::new();
+        let mut held: HashMap<String, Slot> = HashMap::new();
+        let mut watching: JoinSet<(String, Outcome, Option<Slot>)> = JoinSet::new();
         let mut cancel_sent = false;
 
         self.run_state(tenant, run, &[RunState::Queued], RunState::Running)
@@ -415,9 +426,49 @@ impl Engine {
                     continue;
                 }
                 if deps.iter().all(|s| *s == TaskState::Succeeded) {
-                    let state = self
-                        .start(tenant, run, &graph, task, &mut refs, &mut watching)
+                    if task.kind == TaskKind::Submit {
+                        // Queued until a slot is free (or the run is stopped).
+                        self.task(
+                            tenant,
+                            run,
+                            &task.key,
+                            &[TaskState::Pending],
+                            TaskState::Queued,
+                            TaskChange::default(),
+                        )
                         .await?;
+                        states.insert(task.key.clone(), TaskState::Queued);
+                        // While it waits, other tasks' ends are still recorded.
+                        let acquire = self.inner.slots.acquire(tenant);
+                        tokio::pin!(acquire);
+                        let slot = loop {
+                            tokio::select! {
+                                slot = &mut acquire => break Some(slot),
+                                Some(done) = watching.join_next() => {
+                                    // The slot is freed only once the end is recorded.
+                                    let (key, outcome, _slot) = done?;
+                                    self.watched(tenant, run, &key, &outcome, &mut states).await?;
+                                }
+                                _ = stop.changed() => break None,
+                            }
+                        };
+                        let Some(slot) = slot else {
+                            progressed = true;
+                            break;
+                        };
+                        held.insert(task.node.clone().unwrap_or_default(), slot);
+                    }
+                    // A watch holds its node's slot until the work ends.
+                    let slot = match task.kind {
+                        TaskKind::Watch => held.remove(task.node.as_deref().unwrap_or_default()),
+                        _ => None,
+                    };
+                    let state = self
+                        .start(tenant, run, &graph, task, &mut refs, &mut watching, slot)
+                        .await?;
+                    if state.is_terminal() && state != TaskState::Succeeded {
+                        held.remove(task.node.as_deref().unwrap_or_default());
+                    }
                     states.insert(task.key.clone(), state);
                     progressed = true;
                 }
@@ -430,14 +481,8 @@ impl Engine {
             }
             tokio::select! {
                 Some(done) = watching.join_next() => {
-                    let (key, outcome) = done?;
-                    if self.finish(tenant, run, &key, &outcome).await? {
-                        states.insert(key.clone(), match outcome {
-                            Outcome::Succeeded => TaskState::Succeeded,
-                            Outcome::Failed { .. } => TaskState::Failed,
-                            Outcome::Cancelled => TaskState::Cancelled,
-                        });
-                    }
+                    let (key, outcome, _slot) = done?;
+                    self.watched(tenant, run, &key, &outcome, &mut states).await?;
                 }
                 _ = stop.changed() => {}
             }
@@ -479,6 +524,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Records how a watched task ended.
+    async fn watched(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        key: &str,
+        outcome: &Outcome,
+        states: &mut HashMap<String, TaskState>,
+    ) -> sqlx::Result<()> {
+        if self.finish(tenant, run, key, outcome).await? {
+            let state = match outcome {
+                Outcome::Succeeded => TaskState::Succeeded,
+                Outcome::Failed { .. } => TaskState::Failed,
+                Outcome::Cancelled => TaskState::Cancelled,
+            };
+            states.insert(key.to_owned(), state);
+        }
+        Ok(())
+    }
+
     /// Starts one ready task; answers the state it is in afterwards.
     async fn start(
         &self,
@@ -487,7 +552,8 @@ impl Engine {
         graph: &ProcessGraph,
         task: &DagTask,
         refs: &mut HashMap<String, ExternalRef>,
-        watching: &mut JoinSet<(String, Outcome)>,
+        watching: &mut JoinSet<(String, Outcome, Option<Slot>)>,
+        slot: Option<Slot>,
     ) -> anyhow::Result<TaskState> {
         let node = task.node.clone().unwrap_or_default();
         let watched = (task.kind == TaskKind::Watch)
@@ -536,7 +602,7 @@ impl Engine {
                         .unwrap_or_else(|e| Outcome::Failed {
                             error: e.to_string(),
                         });
-                    (key, outcome)
+                    (key, outcome, slot)
                 });
                 return Ok(TaskState::Running);
             }

@@ -118,6 +118,8 @@ impl TestApp {
             stop_grace: std::time::Duration::from_secs(5),
             trellis_bin: env!("CARGO_BIN_EXE_trellis").into(),
             log_limit: 1 << 20,
+            max_running: 64,
+            max_running_per_tenant: 16,
         };
         let http = HttpSettings {
             max_body_bytes: 64 * 1024,
