@@ -84,21 +84,26 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Tells the operator where Trellis runs and how to sign in. Written to
+/// stdout without panicking if nobody reads it any more.
 fn print_welcome(addr: std::net::SocketAddr, created: &Bootstrap) {
-    println!("\nTrellis is running at http://{addr}");
-    match created {
-        Bootstrap::Created { generated_password: Some(password) } => println!(
+    use std::io::Write;
+    let how = match created {
+        Bootstrap::Created { generated_password: Some(password) } => format!(
             "Sign in as `{ADMIN_USER}` with password `{password}` (generated now and shown only this once; \
              set TRELLIS_ADMIN_PASSWORD before the first start to choose it)."
         ),
         Bootstrap::Created { generated_password: None } => {
-            println!("Sign in as `{ADMIN_USER}` with the password from TRELLIS_ADMIN_PASSWORD.")
+            format!("Sign in as `{ADMIN_USER}` with the password from TRELLIS_ADMIN_PASSWORD.")
         }
-        Bootstrap::AlreadyDone => {
-            println!("Sign in as `{ADMIN_USER}` with the password chosen at the first start.")
-        }
-    }
-    println!("Press Ctrl+C to stop.\n");
+        Bootstrap::AlreadyDone => format!("Sign in as `{ADMIN_USER}` with the password chosen at the first start."),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "\nTrellis is running at http://{addr}\n{how}\nPress Ctrl+C to stop.\n"
+    );
+    let _ = out.flush();
 }
 
 /// Resolves on SIGINT or SIGTERM and cancels `token`, so background tasks end too.

@@ -273,7 +273,7 @@ async fn a_stop_cancels_the_run_and_its_processes(backend: Backend) {
 async fn tenants_take_turns_within_the_limits(backend: Backend) {
     let f = fixture_with(backend, 2, 2).await;
     let nodes: Vec<serde_json::Value> = (0..6)
-        .map(|i| json!({"id": format!("n{i}"), "component": "sleep", "params": {"seconds": 0.4}}))
+        .map(|i| json!({"id": format!("n{i}"), "component": "sleep", "params": {"seconds": 0.6}}))
         .collect();
     let big = run_of(&f, json!({"nodes": nodes, "edges": []})).await;
 

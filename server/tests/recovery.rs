@@ -30,14 +30,17 @@ fn start(data: &Path) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut addr = None;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("Trellis is running at http://") {
             addr = Some(rest.trim().to_owned());
             break;
         }
     }
+    // Keep reading, so the server never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     Server {
         child,
         addr: addr.expect("the server prints its URL"),
