@@ -97,6 +97,13 @@ async fn a_run_starts_and_succeeds(backend: Backend) {
         .unwrap()
         .iter()
         .all(|t| t["state"] == "succeeded"));
+    let nap = done["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == "W_b")
+        .unwrap();
+    assert!(nap["duration_ms"].as_i64().unwrap() >= 250, "{nap}");
     let process = app.get_as(&admin, &path).await.json();
     assert_eq!(process["last_run_state"], "succeeded");
 }

@@ -47,6 +47,8 @@ pub struct TaskRun {
     pub error: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// From start to end, once both are known.
+    pub duration_ms: Option<i64>,
 }
 
 /// `POST …/processes/{process}/runs`

@@ -213,6 +213,11 @@ pub async fn events_after(
         .collect()
 }
 
+fn duration_ms(start: Option<&str>, end: Option<&str>) -> Option<i64> {
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    Some((parse(end?)? - parse(start?)?).num_milliseconds())
+}
+
 fn parse<T: std::str::FromStr>(row: &AnyRow, i: usize) -> sqlx::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
@@ -255,6 +260,12 @@ pub async fn get(db: &Db, tenant: &TenantId, run: &str) -> sqlx::Result<Option<R
                 error: t.try_get(6)?,
                 started_at: t.try_get(7)?,
                 finished_at: t.try_get(8)?,
+                duration_ms: None,
+            })
+            .map(|mut task: TaskRun| {
+                task.duration_ms =
+                    duration_ms(task.started_at.as_deref(), task.finished_at.as_deref());
+                task
             })
         })
         .collect::<sqlx::Result<Vec<_>>>()?;
