@@ -23,6 +23,9 @@ pub fn builtin() -> Vec<ComponentType> {
             params: vec![],
             local: local(&["step", "noop"]),
             emr: None,
+            retries: 0,
+            retry_delay_seconds: 5.0,
+            timeout_seconds: None,
         },
         ComponentType {
             key: "sleep".into(),
@@ -43,6 +46,9 @@ pub fn builtin() -> Vec<ComponentType> {
             }],
             local: local(&["step", "sleep", "--seconds", "{seconds}"]),
             emr: None,
+            retries: 0,
+            retry_delay_seconds: 5.0,
+            timeout_seconds: None,
         },
         ComponentType {
             key: "fail".into(),
@@ -63,6 +69,9 @@ pub fn builtin() -> Vec<ComponentType> {
             }],
             local: local(&["step", "fail", "--message", "{message}"]),
             emr: None,
+            retries: 0,
+            retry_delay_seconds: 5.0,
+            timeout_seconds: None,
         },
     ]
 }

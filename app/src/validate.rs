@@ -357,6 +357,27 @@ pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
             ));
         }
     }
+    if component.retries > 10 {
+        errors.push(FieldError::new(
+            "retries",
+            "max",
+            "a component is retried at most 10 times",
+        ));
+    }
+    if !(0.0..=3600.0).contains(&component.retry_delay_seconds) {
+        errors.push(FieldError::new(
+            "retry_delay_seconds",
+            "range",
+            "the retry delay is 0 to 3600 seconds",
+        ));
+    }
+    if component.timeout_seconds.is_some_and(|t| !(t > 0.0)) {
+        errors.push(FieldError::new(
+            "timeout_seconds",
+            "min",
+            "a timeout is more than 0 seconds",
+        ));
+    }
     let mut names = BTreeSet::new();
     for (i, spec) in component.params.iter().enumerate() {
         let field = format!("params[{i}]");

@@ -18,6 +18,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 on_both_backends!(
+    failed_work_is_retried_with_backoff,
+    work_past_its_timeout_is_killed_and_fails,
     tenants_take_turns_within_the_limits,
     a_chain_runs_in_order,
     a_failure_skips_downstream_and_fails_the_run,
@@ -85,7 +87,7 @@ async fn run_in(
     };
     let process = post(
         format!("/api/v1/tenants/{slug}/processes"),
-        json!({"name": "p", "graph": graph}),
+        json!({"name": format!("p-{}", uuid::Uuid::new_v4()), "graph": graph}),
     )
     .await
     .json();
@@ -333,4 +335,109 @@ async fn tenants_take_turns_within_the_limits(backend: Backend) {
     big_starts.sort();
     let small_start = &spans(&small)[0].0;
     assert!(small_start < &big_starts[3], "the small run gets a turn before the big one's later tasks: {small_start} vs {big_starts:?}");
+}
+
+/// Registers a component that fails until its `succeed_on`-th run.
+async fn add_components(f: &Fixture) {
+    let admin = f.app.admin().await;
+    let flaky = json!({
+        "key": "test.flaky", "name": "Flaky", "category": "Testing",
+        "params": [{"name": "succeed_on", "type": "integer", "required": true}],
+        "local": {"program": "/bin/sh", "args": ["-c", "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo attempt $n >&2; [ $n -ge {succeed_on} ]"]},
+        "retries": 2, "retry_delay_seconds": 0.1
+    });
+    let slow = json!({
+        "key": "test.slow", "name": "Slow", "category": "Testing", "params": [],
+        "local": {"program": "trellis", "args": ["step", "sleep", "--seconds", "30"]},
+        "timeout_seconds": 0.5
+    });
+    for c in [flaky, slow] {
+        let reply = f
+            .app
+            .as_user(
+                &admin,
+                axum::http::Method::POST,
+                "/api/v1/admin/components",
+                Some(c),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+}
+
+async fn failed_work_is_retried_with_backoff(backend: Backend) {
+    let f = fixture(backend).await;
+    add_components(&f).await;
+    let started = Instant::now();
+    let run = run_of(&f, json!({"nodes": [{"id": "x", "component": "test.flaky", "params": {"succeed_on": 3}}], "edges": []})).await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert_eq!(done.state, RunState::Succeeded, "{done:#?}");
+    let w = done.tasks.iter().find(|t| t.key == "W_x").unwrap();
+    assert_eq!((w.state, w.attempt), (TaskState::Succeeded, 3));
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "backs off 0.1 s, then 0.2 s"
+    );
+    let states: Vec<String> = runs::events_after(&f.app.db, &f.tenant, &run, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.task.as_deref() == Some("W_x"))
+        .map(|e| e.state)
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "queued",
+            "running",
+            "up_for_retry",
+            "queued",
+            "running",
+            "up_for_retry",
+            "queued",
+            "running",
+            "succeeded"
+        ]
+    );
+
+    let run = run_of(&f, json!({"nodes": [{"id": "y", "component": "test.flaky", "params": {"succeed_on": 99}}], "edges": []})).await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert_eq!(done.state, RunState::Failed);
+    let w = done.tasks.iter().find(|t| t.key == "W_y").unwrap();
+    assert_eq!(
+        (w.state, w.attempt),
+        (TaskState::Failed, 3),
+        "2 retries, then it fails for good"
+    );
+    assert!(w.error.as_deref().unwrap().starts_with("attempt"), "{w:?}");
+}
+
+async fn work_past_its_timeout_is_killed_and_fails(backend: Backend) {
+    let f = fixture(backend).await;
+    add_components(&f).await;
+    let started = Instant::now();
+    let run = run_of(
+        &f,
+        json!({"nodes": [{"id": "z", "component": "test.slow"}], "edges": []}),
+    )
+    .await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(done.state, RunState::Failed);
+    let w = done.tasks.iter().find(|t| t.key == "W_z").unwrap();
+    assert_eq!(
+        w.error.as_deref(),
+        Some("timed out after 0.5 s and was killed")
+    );
+    let pid: u32 = done
+        .tasks
+        .iter()
+        .find(|t| t.key == "C_z")
+        .unwrap()
+        .external_ref
+        .as_deref()
+        .unwrap()["pid:".len()..]
+        .parse()
+        .unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
 }

@@ -24,6 +24,19 @@ pub struct ComponentType {
     /// How it runs on a tenant's EMR cluster; `None` when it cannot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emr: Option<EmrStepTemplate>,
+    /// How often a failed run of it is tried again (0 to 10).
+    #[serde(default)]
+    pub retries: u32,
+    /// Wait before the first retry; each further retry waits twice as long.
+    #[serde(default = "default_retry_delay")]
+    pub retry_delay_seconds: f64,
+    /// A run of it that takes longer is killed and fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+}
+
+fn default_retry_delay() -> f64 {
+    5.0
 }
 
 /// One typed parameter of a component.

@@ -71,6 +71,9 @@ pub fn catalog() -> Vec<ComponentType> {
         ],
         local: None,
         emr: None,
+        retries: 0,
+        retry_delay_seconds: 5.0,
+        timeout_seconds: None,
     });
     catalog
 }

@@ -5,11 +5,29 @@ use app::types::component::ComponentType;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-const COLUMNS: &str = "key, name, category, description, icon, params, local_exec, emr_step";
+const COLUMNS: &str =
+    "key, name, category, description, icon, params, local_exec, emr_step, policy";
+
+/// The retry and timeout policy, stored as one JSON column.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Policy {
+    #[serde(default)]
+    retries: u32,
+    #[serde(default = "five")]
+    retry_delay_seconds: f64,
+    #[serde(default)]
+    timeout_seconds: Option<f64>,
+}
+
+fn five() -> f64 {
+    5.0
+}
 
 fn from_row(row: &AnyRow) -> sqlx::Result<ComponentType> {
     let json = |i: usize| -> sqlx::Result<Option<String>> { row.try_get::<Option<String>, _>(i) };
     let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
+    let policy: Policy =
+        serde_json::from_str(&json(8)?.unwrap_or_else(|| "{}".into())).map_err(decode)?;
     Ok(ComponentType {
         key: row.try_get(0)?,
         name: row.try_get(1)?,
@@ -25,6 +43,9 @@ fn from_row(row: &AnyRow) -> sqlx::Result<ComponentType> {
             .map(|s| serde_json::from_str(&s))
             .transpose()
             .map_err(decode)?,
+        retries: policy.retries,
+        retry_delay_seconds: policy.retry_delay_seconds,
+        timeout_seconds: policy.timeout_seconds,
     })
 }
 
@@ -60,7 +81,7 @@ fn json_columns(c: &ComponentType) -> (String, Option<String>, Option<String>) {
     )
 }
 
-/// Runs `sql` whose `$1`…`$9` are the entry's columns in `COLUMNS` order and
+/// Runs `sql` whose `$1`…`$10` are the entry's columns in `COLUMNS` order and
 /// the current time; true when it changed a row.
 async fn write(db: &Db, sql: &str, c: &ComponentType) -> sqlx::Result<bool> {
     let (params, local, emr) = json_columns(c);
@@ -73,6 +94,11 @@ async fn write(db: &Db, sql: &str, c: &ComponentType) -> sqlx::Result<bool> {
         .bind(params)
         .bind(local)
         .bind(emr)
+        .bind(to_json(&Policy {
+            retries: c.retries,
+            retry_delay_seconds: c.retry_delay_seconds,
+            timeout_seconds: c.timeout_seconds,
+        }))
         .bind(now())
         .execute(&db.pool)
         .await?;
@@ -83,7 +109,7 @@ async fn write(db: &Db, sql: &str, c: &ComponentType) -> sqlx::Result<bool> {
 pub async fn insert(db: &Db, c: &ComponentType) -> sqlx::Result<bool> {
     let sql = format!(
         "INSERT INTO component_types ({COLUMNS}, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (key) DO NOTHING"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (key) DO NOTHING"
     );
     write(db, &sql, c).await
 }
@@ -91,7 +117,7 @@ pub async fn insert(db: &Db, c: &ComponentType) -> sqlx::Result<bool> {
 /// Replaces the entry with `c.key`; `Ok(false)` when there is none.
 pub async fn update(db: &Db, c: &ComponentType) -> sqlx::Result<bool> {
     let sql = "UPDATE component_types SET name = $2, category = $3, description = $4, icon = $5, \
-               params = $6, local_exec = $7, emr_step = $8, updated_at = $9 WHERE key = $1";
+               params = $6, local_exec = $7, emr_step = $8, policy = $9, updated_at = $10 WHERE key = $1";
     write(db, sql, c).await
 }
 

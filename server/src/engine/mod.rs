@@ -38,6 +38,23 @@ pub struct EngineSettings {
     pub max_running_per_tenant: usize,
 }
 
+/// A component's retry and timeout policy.
+#[derive(Clone, Copy)]
+struct Policy {
+    retries: u32,
+    delay: f64,
+    timeout: Option<f64>,
+}
+
+/// What the tasks of one run share.
+#[derive(Clone)]
+struct RunCtx {
+    tenant: TenantId,
+    run: String,
+    graph: Arc<ProcessGraph>,
+    stop: watch::Receiver<Option<CancelMode>>,
+}
+
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
@@ -139,6 +156,19 @@ impl Engine {
                             nix::sys::signal::Signal::SIGKILL,
                         );
                     }
+                }
+                if task.state == TaskState::UpForRetry {
+                    // Its next attempt was never submitted; the driver takes it from the queue.
+                    let change = TaskChange::default();
+                    self.task(
+                        tenant,
+                        run,
+                        &task.key,
+                        &[TaskState::UpForRetry],
+                        TaskState::Queued,
+                        change,
+                    )
+                    .await?;
                 }
                 if task.state == TaskState::Running {
                     let error = format!(
@@ -275,7 +305,7 @@ impl Engine {
             tenant,
             run,
             key,
-            &[TaskState::Running],
+            &[TaskState::Running, TaskState::UpForRetry],
             to,
             TaskChange {
                 error,
@@ -353,7 +383,13 @@ impl Engine {
         let version = processes::version_get(db, tenant, &stored.process, stored.version)
             .await?
             .ok_or_else(|| anyhow::anyhow!("version {} of run {run} not found", stored.version))?;
-        let (dag, graph): (Dag, ProcessGraph) = (version.dag, version.graph);
+        let dag: Dag = version.dag;
+        let ctx = RunCtx {
+            tenant: tenant.clone(),
+            run: run.to_owned(),
+            graph: Arc::new(version.graph),
+            stop: stop.clone(),
+        };
         let mut states: HashMap<String, TaskState> = stored
             .tasks
             .iter()
@@ -362,37 +398,28 @@ impl Engine {
         let mut refs: HashMap<String, ExternalRef> = HashMap::new();
         let mut held: HashMap<String, Slot> = HashMap::new();
         let mut watching: JoinSet<(String, Outcome, Option<Slot>)> = JoinSet::new();
-        let mut cancel_sent = false;
 
         self.run_state(tenant, run, &[RunState::Queued], RunState::Running)
             .await?;
         loop {
-            let stopping = *stop.borrow_and_update();
-            if let Some(mode) = stopping {
+            // A stop cancels what has not started; running work is cancelled
+            // by its watch (see `watch_once`).
+            if stop.borrow_and_update().is_some() {
+                let waiting = [TaskState::Pending, TaskState::Queued];
                 for task in dag.tasks.iter().filter(|t| t.kind != TaskKind::Exit) {
-                    if states[&task.key] == TaskState::Pending
+                    if waiting.contains(&states[&task.key])
                         && self
                             .task(
                                 tenant,
                                 run,
                                 &task.key,
-                                &[TaskState::Pending],
+                                &waiting,
                                 TaskState::Cancelled,
                                 TaskChange::default(),
                             )
                             .await?
                     {
                         states.insert(task.key.clone(), TaskState::Cancelled);
-                    }
-                }
-                if !cancel_sent {
-                    cancel_sent = true;
-                    for external in refs.values() {
-                        let local = self.clone();
-                        let external = external.clone();
-                        tokio::spawn(async move {
-                            let _ = local.inner.local.cancel(&external, mode).await;
-                        });
                     }
                 }
             }
@@ -464,7 +491,7 @@ impl Engine {
                         _ => None,
                     };
                     let state = self
-                        .start(tenant, run, &graph, task, &mut refs, &mut watching, slot)
+                        .start(&ctx, task, &mut refs, &mut watching, slot)
                         .await?;
                     if state.is_terminal() && state != TaskState::Succeeded {
                         held.remove(task.node.as_deref().unwrap_or_default());
@@ -544,12 +571,138 @@ impl Engine {
         Ok(())
     }
 
+    /// Waits for a node's work: kills it at its timeout, submits it again while
+    /// retries are left (backing off exponentially), and follows stop requests.
+    async fn watch_with_retries(
+        &self,
+        ctx: &RunCtx,
+        key: &str,
+        node: &str,
+        mut external: ExternalRef,
+        policy: Policy,
+    ) -> Outcome {
+        let mut stop = ctx.stop.clone();
+        let mut attempt: u32 = 1;
+        loop {
+            let outcome = self.watch_once(&external, policy.timeout, &mut stop).await;
+            let Outcome::Failed { error } = &outcome else {
+                return outcome;
+            };
+            if attempt > policy.retries || stop.borrow().is_some() {
+                return outcome;
+            }
+            let change = TaskChange {
+                error: Some(error),
+                ..Default::default()
+            };
+            let retrying = self.task(
+                &ctx.tenant,
+                &ctx.run,
+                key,
+                &[TaskState::Running],
+                TaskState::UpForRetry,
+                change,
+            );
+            if !matches!(retrying.await, Ok(true)) {
+                return outcome;
+            }
+            let wait = Duration::from_secs_f64(policy.delay * 2f64.powi(attempt as i32 - 1));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(Option::is_some) => return Outcome::Cancelled,
+            }
+            attempt += 1;
+            let _ = self
+                .task(
+                    &ctx.tenant,
+                    &ctx.run,
+                    key,
+                    &[TaskState::UpForRetry],
+                    TaskState::Queued,
+                    TaskChange::default(),
+                )
+                .await;
+            let submitted = match self.submit(&ctx.tenant, &ctx.run, &ctx.graph, node).await {
+                Ok(result) => result,
+                Err(e) => Err(e.to_string()),
+            };
+            let text = submitted.as_ref().map(|r| r.to_string()).ok();
+            let change = TaskChange {
+                attempt: Some(attempt as i64),
+                external_ref: text.as_deref(),
+                error: None,
+            };
+            let _ = self
+                .task(
+                    &ctx.tenant,
+                    &ctx.run,
+                    key,
+                    &[TaskState::Queued],
+                    TaskState::Running,
+                    change,
+                )
+                .await;
+            match submitted {
+                Ok(next) => external = next,
+                Err(error) => return Outcome::Failed { error },
+            }
+        }
+    }
+
+    /// One attempt's end, killing it when it outlives its timeout and
+    /// cancelling it when the run is stopped.
+    async fn watch_once(
+        &self,
+        external: &ExternalRef,
+        timeout: Option<f64>,
+        stop: &mut watch::Receiver<Option<CancelMode>>,
+    ) -> Outcome {
+        let local = &self.inner.local;
+        let ended = local.watch(external);
+        tokio::pin!(ended);
+        let deadline = async {
+            match timeout {
+                Some(t) => tokio::time::sleep(Duration::from_secs_f64(t)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(deadline);
+        let mut timed_out = false;
+        let already = *stop.borrow();
+        let mut stopping = already.is_some();
+        if let Some(mode) = already {
+            let _ = local.cancel(external, mode).await;
+        }
+        loop {
+            tokio::select! {
+                outcome = &mut ended => {
+                    let outcome = outcome.unwrap_or_else(|e| Outcome::Failed { error: e.to_string() });
+                    return match outcome {
+                        Outcome::Cancelled if timed_out && !stopping => Outcome::Failed {
+                            error: format!("timed out after {} s and was killed", timeout.unwrap_or_default()),
+                        },
+                        other => other,
+                    };
+                }
+                _ = &mut deadline, if !timed_out => {
+                    timed_out = true;
+                    let _ = local.cancel(external, CancelMode::Force).await;
+                }
+                Ok(()) = stop.changed(), if !stopping => {
+                    let mode = *stop.borrow_and_update();
+                    if let Some(mode) = mode {
+                        stopping = true;
+                        let _ = local.cancel(external, mode).await;
+                    }
+                }
+            }
+        }
+    }
+
     /// Starts one ready task; answers the state it is in afterwards.
     async fn start(
         &self,
-        tenant: &TenantId,
-        run: &str,
-        graph: &ProcessGraph,
+        ctx: &RunCtx,
         task: &DagTask,
         refs: &mut HashMap<String, ExternalRef>,
         watching: &mut JoinSet<(String, Outcome, Option<Slot>)>,
@@ -559,11 +712,14 @@ impl Engine {
         let watched = (task.kind == TaskKind::Watch)
             .then(|| refs.get(&node).map(|r| r.to_string()))
             .flatten();
-        self.begin(tenant, run, &task.key, watched.as_deref())
+        self.begin(&ctx.tenant, &ctx.run, &task.key, watched.as_deref())
             .await?;
         let outcome = match task.kind {
             TaskKind::Entry | TaskKind::Exit => Outcome::Succeeded,
-            TaskKind::Submit => match self.submit(tenant, run, graph, &node).await? {
+            TaskKind::Submit => match self
+                .submit(&ctx.tenant, &ctx.run, &ctx.graph, &node)
+                .await?
+            {
                 Ok(external) => {
                     let text = external.to_string();
                     refs.insert(node, external);
@@ -572,8 +728,8 @@ impl Engine {
                         ..Default::default()
                     };
                     self.task(
-                        tenant,
-                        run,
+                        &ctx.tenant,
+                        &ctx.run,
                         &task.key,
                         &[TaskState::Running],
                         TaskState::Succeeded,
@@ -587,21 +743,30 @@ impl Engine {
             TaskKind::Watch => {
                 let Some(external) = refs.get(&node).cloned() else {
                     let error = format!("node `{node}` has no recorded process to watch");
-                    self.finish(tenant, run, &task.key, &Outcome::Failed { error })
+                    self.finish(&ctx.tenant, &ctx.run, &task.key, &Outcome::Failed { error })
                         .await?;
                     return Ok(TaskState::Failed);
                 };
-                let engine = self.clone();
-                let key = task.key.clone();
+                let component = match ctx.graph.node(&node) {
+                    Some(n) => catalog::get(&self.inner.db, &n.component).await?,
+                    None => None,
+                };
+                let policy = component
+                    .map(|c| Policy {
+                        retries: c.retries,
+                        delay: c.retry_delay_seconds,
+                        timeout: c.timeout_seconds,
+                    })
+                    .unwrap_or(Policy {
+                        retries: 0,
+                        delay: 0.0,
+                        timeout: None,
+                    });
+                let (engine, ctx, key) = (self.clone(), ctx.clone(), task.key.clone());
                 watching.spawn(async move {
                     let outcome = engine
-                        .inner
-                        .local
-                        .watch(&external)
-                        .await
-                        .unwrap_or_else(|e| Outcome::Failed {
-                            error: e.to_string(),
-                        });
+                        .watch_with_retries(&ctx, &key, &node, external, policy)
+                        .await;
                     (key, outcome, slot)
                 });
                 return Ok(TaskState::Running);
@@ -612,7 +777,8 @@ impl Engine {
             Outcome::Failed { .. } => TaskState::Failed,
             Outcome::Cancelled => TaskState::Cancelled,
         };
-        self.finish(tenant, run, &task.key, &outcome).await?;
+        self.finish(&ctx.tenant, &ctx.run, &task.key, &outcome)
+            .await?;
         Ok(state)
     }
 }
