@@ -401,23 +401,25 @@ pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
                 format!("parameter `{}` is declared twice", spec.name),
             ));
         }
-        match &spec.kind {
+        let inverted = match &spec.kind {
             ParamKind::Integer {
                 min: Some(a),
                 max: Some(b),
-            } if a > b => errors.push(FieldError::new(
-                format!("{field}.min"),
-                "range",
-                "min is greater than max",
-            )),
+            } => a > b,
             ParamKind::Number {
                 min: Some(a),
                 max: Some(b),
-            } if a > b => errors.push(FieldError::new(
+            } => a > b,
+            _ => false,
+        };
+        if inverted {
+            errors.push(FieldError::new(
                 format!("{field}.min"),
                 "range",
                 "min is greater than max",
-            )),
+            ));
+        }
+        match &spec.kind {
             ParamKind::Enum { values } if values.is_empty() => errors.push(FieldError::new(
                 format!("{field}.values"),
                 "required",
