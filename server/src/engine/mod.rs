@@ -19,6 +19,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+mod follow;
+mod recover;
 mod slots;
 use slots::{Slot, Slots};
 
@@ -118,82 +120,6 @@ impl Engine {
             }
             engine.inner.stops.lock().expect("stops lock").remove(&run);
         });
-    }
-
-    /// Takes over the runs a previous server process left unfinished. Work
-    /// that was started then cannot be watched by this process (it is not our
-    /// child): it is stopped and its task failed with a clear error, so no
-    /// work is ever submitted twice; the rest of each run then continues and
-    /// ends as usual (`PExit` runs). Answers how many runs were resumed.
-    pub async fn recover(&self) -> anyhow::Result<usize> {
-        let db = &self.inner.db;
-        let inflight = runs::in_flight(db).await?;
-        for (tenant, run, _) in &inflight {
-            let Some(stored) = runs::get(db, tenant, run).await? else {
-                continue;
-            };
-            for task in &stored.tasks {
-                let unfinished = |key: &str| {
-                    stored
-                        .tasks
-                        .iter()
-                        .any(|t| t.key == key && !t.state.is_terminal())
-                };
-                let orphan = task.kind == TaskKind::Submit
-                    && task
-                        .node
-                        .as_deref()
-                        .is_some_and(|n| unfinished(&app::types::dag::watch_key(n)));
-                if let (true, Some(pid)) = (
-                    orphan,
-                    task.external_ref
-                        .as_deref()
-                        .and_then(|r| r.strip_prefix("pid:")),
-                ) {
-                    if let Ok(pid) = pid.parse::<i32>() {
-                        let _ = nix::sys::signal::killpg(
-                            nix::unistd::Pid::from_raw(pid),
-                            nix::sys::signal::Signal::SIGKILL,
-                        );
-                    }
-                }
-                if task.state == TaskState::UpForRetry {
-                    // Its next attempt was never submitted; the driver takes it from the queue.
-                    let change = TaskChange::default();
-                    self.task(
-                        tenant,
-                        run,
-                        &task.key,
-                        &[TaskState::UpForRetry],
-                        TaskState::Queued,
-                        change,
-                    )
-                    .await?;
-                }
-                if task.state == TaskState::Running {
-                    let error = format!(
-                        "Trellis restarted while this task was running; its work{} was stopped and its outcome is unknown",
-                        task.external_ref.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
-                    );
-                    let change = TaskChange {
-                        error: Some(&error),
-                        ..Default::default()
-                    };
-                    self.task(
-                        tenant,
-                        run,
-                        &task.key,
-                        &[TaskState::Running],
-                        TaskState::Failed,
-                        change,
-                    )
-                    .await?;
-                }
-            }
-            tracing::info!(run = %run, "resuming a run left unfinished by a previous server");
-            self.launch(tenant.clone(), run.clone());
-        }
-        Ok(inflight.len())
     }
 
     /// Asks a queued or running run to stop; `None` when it has already ended
@@ -569,134 +495,6 @@ impl Engine {
             states.insert(key.to_owned(), state);
         }
         Ok(())
-    }
-
-    /// Waits for a node's work: kills it at its timeout, submits it again while
-    /// retries are left (backing off exponentially), and follows stop requests.
-    async fn watch_with_retries(
-        &self,
-        ctx: &RunCtx,
-        key: &str,
-        node: &str,
-        mut external: ExternalRef,
-        policy: Policy,
-    ) -> Outcome {
-        let mut stop = ctx.stop.clone();
-        let mut attempt: u32 = 1;
-        loop {
-            let outcome = self.watch_once(&external, policy.timeout, &mut stop).await;
-            let Outcome::Failed { error } = &outcome else {
-                return outcome;
-            };
-            if attempt > policy.retries || stop.borrow().is_some() {
-                return outcome;
-            }
-            let change = TaskChange {
-                error: Some(error),
-                ..Default::default()
-            };
-            let retrying = self.task(
-                &ctx.tenant,
-                &ctx.run,
-                key,
-                &[TaskState::Running],
-                TaskState::UpForRetry,
-                change,
-            );
-            if !matches!(retrying.await, Ok(true)) {
-                return outcome;
-            }
-            let wait = Duration::from_secs_f64(policy.delay * 2f64.powi(attempt as i32 - 1));
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.wait_for(Option::is_some) => return Outcome::Cancelled,
-            }
-            attempt += 1;
-            let _ = self
-                .task(
-                    &ctx.tenant,
-                    &ctx.run,
-                    key,
-                    &[TaskState::UpForRetry],
-                    TaskState::Queued,
-                    TaskChange::default(),
-                )
-                .await;
-            let submitted = match self.submit(&ctx.tenant, &ctx.run, &ctx.graph, node).await {
-                Ok(result) => result,
-                Err(e) => Err(e.to_string()),
-            };
-            let text = submitted.as_ref().map(|r| r.to_string()).ok();
-            let change = TaskChange {
-                attempt: Some(attempt as i64),
-                external_ref: text.as_deref(),
-                error: None,
-            };
-            let _ = self
-                .task(
-                    &ctx.tenant,
-                    &ctx.run,
-                    key,
-                    &[TaskState::Queued],
-                    TaskState::Running,
-                    change,
-                )
-                .await;
-            match submitted {
-                Ok(next) => external = next,
-                Err(error) => return Outcome::Failed { error },
-            }
-        }
-    }
-
-    /// One attempt's end, killing it when it outlives its timeout and
-    /// cancelling it when the run is stopped.
-    async fn watch_once(
-        &self,
-        external: &ExternalRef,
-        timeout: Option<f64>,
-        stop: &mut watch::Receiver<Option<CancelMode>>,
-    ) -> Outcome {
-        let local = &self.inner.local;
-        let ended = local.watch(external);
-        tokio::pin!(ended);
-        let deadline = async {
-            match timeout {
-                Some(t) => tokio::time::sleep(Duration::from_secs_f64(t)).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(deadline);
-        let mut timed_out = false;
-        let already = *stop.borrow();
-        let mut stopping = already.is_some();
-        if let Some(mode) = already {
-            let _ = local.cancel(external, mode).await;
-        }
-        loop {
-            tokio::select! {
-                outcome = &mut ended => {
-                    let outcome = outcome.unwrap_or_else(|e| Outcome::Failed { error: e.to_string() });
-                    return match outcome {
-                        Outcome::Cancelled if timed_out && !stopping => Outcome::Failed {
-                            error: format!("timed out after {} s and was killed", timeout.unwrap_or_default()),
-                        },
-                        other => other,
-                    };
-                }
-                _ = &mut deadline, if !timed_out => {
-                    timed_out = true;
-                    let _ = local.cancel(external, CancelMode::Force).await;
-                }
-                Ok(()) = stop.changed(), if !stopping => {
-                    let mode = *stop.borrow_and_update();
-                    if let Some(mode) = mode {
-                        stopping = true;
-                        let _ = local.cancel(external, mode).await;
-                    }
-                }
-            }
-        }
     }
 
     /// Starts one ready task; answers the state it is in afterwards.

@@ -1,0 +1,83 @@
+//! Taking over runs that a killed server left unfinished.
+
+use super::Engine;
+use crate::db::runs::{self, TaskChange};
+use app::types::{TaskKind, TaskState};
+
+impl Engine {
+    /// Takes over the runs a previous server process left unfinished. Work
+    /// that was started then cannot be watched by this process (it is not our
+    /// child): it is stopped and its task failed with a clear error, so no
+    /// work is ever submitted twice; the rest of each run then continues and
+    /// ends as usual (`PExit` runs). Answers how many runs were resumed.
+    pub async fn recover(&self) -> anyhow::Result<usize> {
+        let db = &self.inner.db;
+        let inflight = runs::in_flight(db).await?;
+        for (tenant, run, _) in &inflight {
+            let Some(stored) = runs::get(db, tenant, run).await? else {
+                continue;
+            };
+            for task in &stored.tasks {
+                let unfinished = |key: &str| {
+                    stored
+                        .tasks
+                        .iter()
+                        .any(|t| t.key == key && !t.state.is_terminal())
+                };
+                let orphan = task.kind == TaskKind::Submit
+                    && task
+                        .node
+                        .as_deref()
+                        .is_some_and(|n| unfinished(&app::types::dag::watch_key(n)));
+                if let (true, Some(pid)) = (
+                    orphan,
+                    task.external_ref
+                        .as_deref()
+                        .and_then(|r| r.strip_prefix("pid:")),
+                ) {
+                    if let Ok(pid) = pid.parse::<i32>() {
+                        let _ = nix::sys::signal::killpg(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                }
+                if task.state == TaskState::UpForRetry {
+                    // Its next attempt was never submitted; the driver takes it from the queue.
+                    let change = TaskChange::default();
+                    self.task(
+                        tenant,
+                        run,
+                        &task.key,
+                        &[TaskState::UpForRetry],
+                        TaskState::Queued,
+                        change,
+                    )
+                    .await?;
+                }
+                if task.state == TaskState::Running {
+                    let error = format!(
+                        "Trellis restarted while this task was running; its work{} was stopped and its outcome is unknown",
+                        task.external_ref.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                    );
+                    let change = TaskChange {
+                        error: Some(&error),
+                        ..Default::default()
+                    };
+                    self.task(
+                        tenant,
+                        run,
+                        &task.key,
+                        &[TaskState::Running],
+                        TaskState::Failed,
+                        change,
+                    )
+                    .await?;
+                }
+            }
+            tracing::info!(run = %run, "resuming a run left unfinished by a previous server");
+            self.launch(tenant.clone(), run.clone());
+        }
+        Ok(inflight.len())
+    }
+}
