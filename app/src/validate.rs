@@ -371,7 +371,10 @@ pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
             "the retry delay is 0 to 3600 seconds",
         ));
     }
-    if component.timeout_seconds.is_some_and(|t| t.is_nan() || t <= 0.0) {
+    if component
+        .timeout_seconds
+        .is_some_and(|t| t.is_nan() || t <= 0.0)
+    {
         errors.push(FieldError::new(
             "timeout_seconds",
             "min",
