@@ -1,0 +1,154 @@
+//! Starting one ready task: entry and exit are bookkeeping, a submit starts
+//! the node's work through its executor, a watch follows that work.
+
+use super::slots::Slot;
+use super::{Engine, Policy, RunCtx};
+use crate::db::catalog;
+use crate::db::runs::TaskChange;
+use crate::executors::render::render_args;
+use crate::executors::{Executor, ExternalRef, Outcome, TaskSpec};
+use app::types::dag::DagTask;
+use app::types::graph::ProcessGraph;
+use app::types::{TaskKind, TaskState, TenantId};
+use std::collections::HashMap;
+use tokio::task::JoinSet;
+
+impl Engine {
+    /// Starts node `node`'s work; the outcome of starting it, and its reference.
+    pub(super) async fn submit(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        graph: &ProcessGraph,
+        node: &str,
+    ) -> anyhow::Result<Result<ExternalRef, String>> {
+        let Some(node) = graph.node(node) else {
+            return Ok(Err(format!("node `{node}` is not in the version")));
+        };
+        let Some(component) = catalog::get(&self.inner.db, &node.component).await? else {
+            return Ok(Err(format!(
+                "component `{}` is no longer in the catalog",
+                node.component
+            )));
+        };
+        let Some(local) = component.local.as_ref() else {
+            return Ok(Err(format!(
+                "component `{}` cannot run on the embedded engine",
+                component.key
+            )));
+        };
+        let args = match render_args(&component, &local.args, &node.params) {
+            Ok(args) => args,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let tenant_dir = self
+            .inner
+            .settings
+            .data_dir
+            .join("tenants")
+            .join(tenant.as_str());
+        let spec = TaskSpec {
+            program: local.program.clone(),
+            args,
+            env: vec![
+                ("TRELLIS_RUN".into(), run.to_owned()),
+                ("TRELLIS_NODE".into(), node.id.clone()),
+                (
+                    "TRELLIS_DATA_DIR".into(),
+                    tenant_dir.join("data").display().to_string(),
+                ),
+            ],
+            workdir: tenant_dir.join("work"),
+            log_path: self.log_path(tenant, run, &app::types::dag::submit_key(&node.id)),
+        };
+        Ok(self
+            .inner
+            .local
+            .submit(&spec)
+            .await
+            .map_err(|e| e.to_string()))
+    }
+
+    /// Starts one ready task; answers the state it is in afterwards.
+    pub(super) async fn start(
+        &self,
+        ctx: &RunCtx,
+        task: &DagTask,
+        refs: &mut HashMap<String, ExternalRef>,
+        watching: &mut JoinSet<(String, Outcome, Option<Slot>)>,
+        slot: Option<Slot>,
+    ) -> anyhow::Result<TaskState> {
+        let node = task.node.clone().unwrap_or_default();
+        let watched = (task.kind == TaskKind::Watch)
+            .then(|| refs.get(&node).map(|r| r.to_string()))
+            .flatten();
+        self.begin(&ctx.tenant, &ctx.run, &task.key, watched.as_deref())
+            .await?;
+        let outcome = match task.kind {
+            TaskKind::Entry | TaskKind::Exit => Outcome::Succeeded,
+            TaskKind::Submit => match self
+                .submit(&ctx.tenant, &ctx.run, &ctx.graph, &node)
+                .await?
+            {
+                Ok(external) => {
+                    let text = external.to_string();
+                    refs.insert(node, external);
+                    let change = TaskChange {
+                        external_ref: Some(&text),
+                        ..Default::default()
+                    };
+                    self.task(
+                        &ctx.tenant,
+                        &ctx.run,
+                        &task.key,
+                        &[TaskState::Running],
+                        TaskState::Succeeded,
+                        change,
+                    )
+                    .await?;
+                    return Ok(TaskState::Succeeded);
+                }
+                Err(error) => Outcome::Failed { error },
+            },
+            TaskKind::Watch => {
+                let Some(external) = refs.get(&node).cloned() else {
+                    let error = format!("node `{node}` has no recorded process to watch");
+                    self.finish(&ctx.tenant, &ctx.run, &task.key, &Outcome::Failed { error })
+                        .await?;
+                    return Ok(TaskState::Failed);
+                };
+                let component = match ctx.graph.node(&node) {
+                    Some(n) => catalog::get(&self.inner.db, &n.component).await?,
+                    None => None,
+                };
+                let policy = component
+                    .map(|c| Policy {
+                        retries: c.retries,
+                        delay: c.retry_delay_seconds,
+                        timeout: c.timeout_seconds,
+                    })
+                    .unwrap_or(Policy {
+                        retries: 0,
+                        delay: 0.0,
+                        timeout: None,
+                    });
+                let (engine, ctx, key) = (self.clone(), ctx.clone(), task.key.clone());
+                watching.spawn(async move {
+                    let outcome = engine
+                        .watch_with_retries(&ctx, &key, &node, external, policy)
+                        .await;
+                    (key, outcome, slot)
+                });
+                return Ok(TaskState::Running);
+            }
+        };
+        let state = match &outcome {
+            Outcome::Succeeded => TaskState::Succeeded,
+            Outcome::Failed { .. } => TaskState::Failed,
+            Outcome::Cancelled => TaskState::Cancelled,
+        };
+        self.finish(&ctx.tenant, &ctx.run, &task.key, &outcome)
+            .await?;
+        Ok(state)
+    }
+}
