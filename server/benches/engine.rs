@@ -7,8 +7,9 @@
 //! - the server's RSS throughout.
 //! Run: `cargo bench -p server --bench engine`.
 
+mod support;
+
 use serde_json::{json, Value};
-use server::config::HttpSettings;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -110,27 +111,7 @@ async fn main() {
     setrlimit(Resource::RLIMIT_NOFILE, 16_384, 16_384)
         .expect("raise the open-file limit for 1,000 SSE clients");
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
-    let db = server::open_db(&url).await.unwrap();
-    server::db::bootstrap::bootstrap(&db, Some("pw".into()))
-        .await
-        .unwrap();
-    let leptos = server::state::leptos_options(
-        "127.0.0.1:0".parse().unwrap(),
-        std::path::Path::new("target/site"),
-    );
-    let engine = server::engine::EngineSettings {
-        data_dir: dir.path().to_owned(),
-        stop_grace: Duration::from_secs(10),
-        trellis_bin: env!("CARGO_BIN_EXE_trellis").into(),
-        log_limit: 1 << 20,
-        max_running: 64,
-        max_running_per_tenant: 64,
-    };
-    let state = server::AppState::new(db, leptos, HttpSettings::default(), engine);
+    let state = support::app_state(dir.path(), 64).await;
     let bus = state.bus.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();

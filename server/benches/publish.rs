@@ -2,11 +2,12 @@
 //! changed draft (target p50 < 20 ms), through the real router.
 //! Run: `cargo bench -p server --bench publish`.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use server::config::HttpSettings;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
@@ -54,27 +55,7 @@ fn graph(seconds: u64) -> Value {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
-    let db = server::open_db(&url).await.unwrap();
-    server::db::bootstrap::bootstrap(&db, Some("pw".into()))
-        .await
-        .unwrap();
-    let leptos = server::state::leptos_options(
-        "127.0.0.1:0".parse().unwrap(),
-        std::path::Path::new("target/site"),
-    );
-    let engine = server::engine::EngineSettings {
-        data_dir: dir.path().to_owned(),
-        stop_grace: Duration::from_secs(10),
-        trellis_bin: env!("CARGO_BIN_EXE_trellis").into(),
-        log_limit: 1 << 20,
-        max_running: 64,
-        max_running_per_tenant: 16,
-    };
-    let state = server::AppState::new(db, leptos, HttpSettings::default(), engine);
+    let state = support::app_state(dir.path(), 16).await;
     let router = server::router(state);
 
     let (_, _, set_cookie) = call(

@@ -1,6 +1,9 @@
 //! The local executor against real processes: outcomes, logs, a clean
 //! environment, and stops that leave no process of the task behind.
 
+mod common;
+
+use common::alive;
 use server::executors::local::LocalExecutor;
 use server::executors::{CancelMode, ExecError, Executor, ExternalRef, Outcome, TaskSpec};
 use std::path::{Path, PathBuf};
@@ -22,19 +25,6 @@ fn spec(dir: &Path, program: &str, args: &[&str]) -> TaskSpec {
 
 fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("logs/task.log")).unwrap()
-}
-
-/// Alive means: the process exists and is not a zombie waiting to be reaped.
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            stat.rsplit(')')
-                .next()
-                .and_then(|s| s.split_whitespace().next())
-                != Some("Z")
-        }
-        Err(_) => false,
-    }
 }
 
 async fn wait_for_file(path: &Path) -> String {

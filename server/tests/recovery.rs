@@ -2,6 +2,9 @@
 //! middle of a run and started again; the run reaches a final state, its
 //! orphaned process is stopped, and no task ran twice.
 
+mod common;
+
+use common::alive;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -78,18 +81,6 @@ fn call(
         cookie,
         serde_json::from_str(body).unwrap_or(Value::Null),
     )
-}
-
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            stat.rsplit(')')
-                .next()
-                .and_then(|s| s.split_whitespace().next())
-                != Some("Z")
-        }
-        Err(_) => false,
-    }
 }
 
 fn wait_for(addr: &str, cookie: &str, run: &str, done: impl Fn(&Value) -> bool) -> Value {

@@ -146,17 +146,20 @@ pub async fn archive(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<bool>
 /// A stored version.
 #[derive(Debug, Clone)]
 pub struct VersionRow {
+    /// The stored id (runs refer to it).
+    pub id: String,
     pub summary: VersionSummary,
     pub graph: ProcessGraph,
     pub dag: Dag,
 }
 
 const VERSION: &str =
-    "v.number, v.content_hash, v.message, u.username, v.created_at, v.graph, v.dag \
+    "v.number, v.content_hash, v.message, u.username, v.created_at, v.graph, v.dag, v.id \
     FROM versions v LEFT JOIN users u ON u.id = v.created_by";
 
 fn version(row: &AnyRow) -> sqlx::Result<VersionRow> {
     Ok(VersionRow {
+        id: row.try_get(7)?,
         summary: VersionSummary {
             number: row.try_get(0)?,
             content_hash: row.try_get(1)?,
@@ -247,21 +250,4 @@ pub async fn insert_version(db: &Db, v: NewVersion<'_>) -> sqlx::Result<()> {
     .execute(&db.pool)
     .await
     .map(|_| ())
-}
-
-/// The stored id of version `number` of a process.
-pub async fn version_id(
-    db: &Db,
-    tenant: &TenantId,
-    process: &str,
-    number: i64,
-) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
-        "SELECT id FROM versions WHERE tenant_id = $1 AND process_id = $2 AND number = $3",
-    )
-    .bind(tenant.as_str())
-    .bind(process)
-    .bind(number)
-    .fetch_optional(&db.pool)
-    .await
 }

@@ -82,16 +82,13 @@ async fn start(
             })?,
     };
     let number = version.summary.number;
-    let version_id = processes::version_id(db, &access.tenant, &process, number)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("version {number}")))?;
     let params = serde_json::Value::Object(body.params.unwrap_or_default());
     let (id, event) = runs::create(
         db,
         runs::NewRun {
             tenant: &access.tenant,
             process: &process,
-            version_id: &version_id,
+            version_id: &version.id,
             version_number: number,
             trigger: Trigger::Manual,
             params: &params,

@@ -267,3 +267,16 @@ impl TestApp {
         self.login(username, "pw").await
     }
 }
+
+/// Alive means: the process exists and is not a zombie waiting to be reaped.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
