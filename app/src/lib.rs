@@ -7,6 +7,7 @@ pub mod components;
 pub mod diff;
 mod graph_algo;
 pub mod pages;
+pub mod rules;
 pub mod types;
 pub mod validate;
 

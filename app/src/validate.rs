@@ -261,9 +261,15 @@ pub fn check_value(spec: &ParamSpec, value: &Value) -> Result<(), (&'static str,
                 }
             }
         }
-        ParamKind::Text { max_length, .. } => {
+        ParamKind::Text {
+            max_length,
+            language,
+        } => {
             let s = value.as_str().ok_or_else(wrong_type)?;
             check_length(name, s, *max_length)?;
+            if language.as_deref() == Some(crate::rules::LANGUAGE) {
+                crate::rules::parse(s).map_err(|e| ("syntax", format!("`{name}`: {e}")))?;
+            }
         }
         ParamKind::Integer { min, max } => {
             check_range(name, value.as_i64().ok_or_else(wrong_type)?, *min, *max)?;

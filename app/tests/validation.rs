@@ -209,3 +209,35 @@ fn component_definitions_are_validated() {
         ]
     );
 }
+
+#[test]
+fn the_builtin_data_components_flag_bad_rules_and_names_before_publish() {
+    let graph = app::types::graph::ProcessGraph {
+        nodes: vec![
+            node(
+                "check",
+                "quality.check",
+                json!({"dataset": "orders", "rules": "unique(order_id)\nrange(amount, 10, 1)", "threshold": "lots"}),
+            ),
+            node(
+                "load",
+                "ingest.file",
+                json!({"source": "a.csv", "dataset": "Orders!"}),
+            ),
+        ],
+        edges: vec![],
+    };
+    let errors = validate_graph(&graph, &app::catalog::builtin(), &Limits::default());
+    assert_eq!(
+        codes(&errors),
+        vec![
+            (Some("check"), "params.rules", "syntax"),
+            (Some("check"), "params.threshold", "pattern"),
+            (Some("load"), "params.dataset", "pattern"),
+        ]
+    );
+    assert_eq!(
+        errors[0].message,
+        "`Rules`: line 2, column 1: range: min 10 is above max 1"
+    );
+}

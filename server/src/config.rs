@@ -44,6 +44,18 @@ pub enum Step {
         #[arg(long, default_value = "failed on purpose")]
         message: String,
     },
+    /// Read a CSV or JSON Lines file into a dataset.
+    #[command(name = "ingest.file")]
+    IngestFile(crate::steps::ingest::IngestArgs),
+    /// Check a dataset against quality rules.
+    #[command(name = "quality.check")]
+    QualityCheck(crate::steps::quality::QualityArgs),
+    /// Write the result of a SQL query over datasets as a dataset.
+    #[command(name = "transform.sql")]
+    TransformSql(crate::steps::transform::TransformArgs),
+    /// Write a dataset as CSV or JSON Lines to a file or URL.
+    #[command(name = "export.file")]
+    ExportFile(crate::steps::export::ExportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -104,6 +116,14 @@ pub struct ServeArgs {
     /// Largest task log, in bytes; further output is cut off with a marker.
     #[arg(long, env = "TRELLIS_TASK_LOG_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub task_log_max_bytes: u64,
+
+    /// Largest file a data step downloads from a URL, in bytes.
+    #[arg(long, env = "TRELLIS_FETCH_MAX_BYTES", default_value_t = 1 << 30)]
+    pub fetch_max_bytes: u64,
+
+    /// Longest a data step's download or upload may take, in seconds.
+    #[arg(long, env = "TRELLIS_FETCH_TIMEOUT_SECONDS", default_value_t = 300)]
+    pub fetch_timeout_seconds: u64,
 
     /// Password for the `admin` user created on first start. When unset, one
     /// is generated and printed once.

@@ -4,7 +4,9 @@
 
 pub mod auth;
 pub mod config;
+pub mod datasets;
 pub mod db;
+pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod events;
@@ -47,6 +49,11 @@ pub async fn open_db(url: &str) -> anyhow::Result<Db> {
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = open_db(&args.db.url()).await?;
     let created = bootstrap(&db, args.admin_password.clone()).await?;
+    if matches!(created, Bootstrap::Created { .. }) {
+        if let Some((tenant, admin)) = db::bootstrap::demo_owner(&db).await? {
+            demo::install(&db, &args.db.data_dir, &tenant, &admin).await?;
+        }
+    }
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -60,6 +67,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         log_limit: args.task_log_max_bytes,
         max_running: args.max_running_tasks,
         max_running_per_tenant: args.max_running_tasks_per_tenant,
+        fetch_max_bytes: args.fetch_max_bytes,
+        fetch_timeout: std::time::Duration::from_secs(args.fetch_timeout_seconds),
     };
     let state = AppState::new(
         db,

@@ -49,6 +49,8 @@ async fn fixture_with(backend: Backend, max_running: usize, per_tenant: usize) -
         log_limit: 1 << 20,
         max_running,
         max_running_per_tenant: per_tenant,
+        fetch_max_bytes: 1 << 20,
+        fetch_timeout: std::time::Duration::from_secs(5),
     };
     let engine = Engine::new(app.db.clone(), bus.clone(), settings);
     let tenant: String = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = 'demo'")

@@ -29,6 +29,8 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "DELETE /api/v1/tenants/{tenant}/processes/{process}",
         "GET /api/v1/me",
         "GET /api/v1/tenants/{tenant}/components",
+        "GET /api/v1/tenants/{tenant}/datasets",
+        "GET /api/v1/tenants/{tenant}/datasets/{name}",
         "GET /api/v1/tenants/{tenant}/events",
         "GET /api/v1/tenants/{tenant}/processes",
         "GET /api/v1/tenants/{tenant}/processes/{process}",

@@ -562,7 +562,7 @@ async fn the_catalog_is_seeded_and_admins_edit_it(backend: Backend) {
     assert_eq!(sleep["params"][0]["type"], "number");
     assert_eq!(
         sleep["local"]["args"],
-        json!(["step", "sleep", "--seconds", "{seconds}"])
+        json!(["step", "sleep", "--seconds={seconds}"])
     );
 
     let component = json!({

@@ -1,6 +1,7 @@
 //! The JSON API's shared request/response types.
 
 pub mod auth;
+pub mod datasets;
 pub mod problem;
 pub mod processes;
 pub mod runs;

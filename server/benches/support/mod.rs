@@ -20,6 +20,8 @@ pub async fn app_state(dir: &Path, max_running_per_tenant: usize) -> server::App
         log_limit: 1 << 20,
         max_running: 64,
         max_running_per_tenant,
+        fetch_max_bytes: 1 << 30,
+        fetch_timeout: Duration::from_secs(300),
     };
     server::AppState::new(db, leptos, HttpSettings::default(), engine)
 }

@@ -2,6 +2,7 @@
 //! admin `admin`, so a newcomer can sign in at once.
 
 use super::{new_id, now, Db};
+use app::types::{TenantId, UserId};
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::Argon2;
 use rand::distributions::{Alphanumeric, DistString};
@@ -82,4 +83,16 @@ async fn insert_demo(db: &Db, password_hash: &str) -> Result<(), sqlx::Error> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await
+}
+
+/// The demo tenant and the admin user, once bootstrap created them.
+pub async fn demo_owner(db: &Db) -> sqlx::Result<Option<(TenantId, UserId)>> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT t.id, u.id FROM tenants t, users u WHERE t.slug = $1 AND u.username = $2",
+    )
+    .bind(DEMO_TENANT)
+    .bind(ADMIN_USER)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(t, u)| (TenantId::new(t), UserId::new(u))))
 }

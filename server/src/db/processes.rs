@@ -42,6 +42,13 @@ fn decode(e: serde_json::Error) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(e))
 }
 
+/// `sha256:` of the graph's canonical JSON (parameters are sorted maps).
+pub fn content_hash(graph: &ProcessGraph) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(graph).expect("graphs serialise");
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
 pub async fn create(
     db: &Db,
     tenant: &TenantId,

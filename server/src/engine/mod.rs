@@ -38,6 +38,10 @@ pub struct EngineSettings {
     pub max_running: usize,
     /// Tasks running at once for one tenant.
     pub max_running_per_tenant: usize,
+    /// Largest download of a data step, in bytes.
+    pub fetch_max_bytes: u64,
+    /// Longest download or upload of a data step.
+    pub fetch_timeout: Duration,
 }
 
 /// A component's retry and timeout policy.
@@ -93,13 +97,18 @@ impl Engine {
         self.inner.settings.stop_grace
     }
 
-    /// Where a task's log is written.
-    pub fn log_path(&self, tenant: &TenantId, run: &str, task: &str) -> PathBuf {
+    /// The tenant's folder: input files, datasets, exports, task logs.
+    pub fn tenant_dir(&self, tenant: &TenantId) -> PathBuf {
         self.inner
             .settings
             .data_dir
             .join("tenants")
             .join(tenant.as_str())
+    }
+
+    /// Where a task's log is written.
+    pub fn log_path(&self, tenant: &TenantId, run: &str, task: &str) -> PathBuf {
+        self.tenant_dir(tenant)
             .join("runs")
             .join(run)
             .join(format!("{task}.log"))

@@ -41,12 +41,8 @@ impl Engine {
             Ok(args) => args,
             Err(e) => return Ok(Err(e.to_string())),
         };
-        let tenant_dir = self
-            .inner
-            .settings
-            .data_dir
-            .join("tenants")
-            .join(tenant.as_str());
+        let tenant_dir = self.tenant_dir(tenant);
+        let settings = &self.inner.settings;
         let spec = TaskSpec {
             program: local.program.clone(),
             args,
@@ -54,8 +50,16 @@ impl Engine {
                 ("TRELLIS_RUN".into(), run.to_owned()),
                 ("TRELLIS_NODE".into(), node.id.clone()),
                 (
-                    "TRELLIS_DATA_DIR".into(),
-                    tenant_dir.join("data").display().to_string(),
+                    "TRELLIS_TENANT_DIR".into(),
+                    tenant_dir.display().to_string(),
+                ),
+                (
+                    "TRELLIS_FETCH_MAX_BYTES".into(),
+                    settings.fetch_max_bytes.to_string(),
+                ),
+                (
+                    "TRELLIS_FETCH_TIMEOUT_SECONDS".into(),
+                    settings.fetch_timeout.as_secs_f64().to_string(),
                 ),
             ],
             workdir: tenant_dir.join("work"),

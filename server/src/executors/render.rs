@@ -82,14 +82,14 @@ mod tests {
             &c.local.clone().unwrap().args,
             json!({"seconds": 2.5}).as_object().unwrap(),
         );
-        assert_eq!(args.unwrap(), ["step", "sleep", "--seconds", "2.5"]);
+        assert_eq!(args.unwrap(), ["step", "sleep", "--seconds=2.5"]);
     }
 
     #[test]
     fn defaults_fill_what_is_left_out() {
         let c = fail();
         let args = render_args(&c, &c.local.clone().unwrap().args, &Map::new()).unwrap();
-        assert_eq!(args, ["step", "fail", "--message", "failed on purpose"]);
+        assert_eq!(args, ["step", "fail", "--message=failed on purpose"]);
     }
 
     #[test]
@@ -101,7 +101,10 @@ mod tests {
             &c.local.clone().unwrap().args,
             json!({"message": hostile}).as_object().unwrap(),
         );
-        assert_eq!(args.unwrap(), ["step", "fail", "--message", hostile]);
+        assert_eq!(
+            args.unwrap(),
+            ["step", "fail", format!("--message={hostile}").as_str()]
+        );
     }
 
     #[test]

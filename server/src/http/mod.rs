@@ -4,6 +4,7 @@
 
 mod auth;
 mod catalog;
+mod datasets;
 mod health;
 pub mod json;
 mod problem;
@@ -38,6 +39,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "processes", description = "Processes and their drafts"),
         (name = "versions", description = "Immutable published versions"),
         (name = "runs", description = "Runs, stops and live events"),
+        (name = "datasets", description = "Datasets the data components wrote"),
     )
 )]
 struct ApiDoc;
@@ -49,7 +51,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(catalog::router())
         .merge(processes::router())
         .merge(versions::router())
-        .merge(runs::router());
+        .merge(runs::router())
+        .merge(datasets::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/api/v1", v1)

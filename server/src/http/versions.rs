@@ -4,19 +4,17 @@
 use super::json::Json;
 use crate::auth::TenantAccess;
 use crate::db::catalog;
-use crate::db::processes::{self, NewVersion, VersionRow};
+use crate::db::processes::{self, content_hash, NewVersion, VersionRow};
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::processes::{PublishRequest, Version, VersionDiff, VersionSummary};
 use app::api::FieldError;
 use app::api::Problem;
 use app::types::dag::compile;
-use app::types::graph::ProcessGraph;
 use app::types::Role;
 use app::validate::{validate_graph, Limits};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use sha2::{Digest, Sha256};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -27,12 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 const MAX_MESSAGE: usize = 2_000;
-
-/// `sha256:` of the graph's canonical JSON (parameters are sorted maps).
-pub fn content_hash(graph: &ProcessGraph) -> String {
-    let bytes = serde_json::to_vec(graph).expect("graphs serialise");
-    format!("sha256:{:x}", Sha256::digest(bytes))
-}
 
 fn to_api(row: VersionRow) -> Version {
     let s = row.summary;

@@ -120,6 +120,8 @@ impl TestApp {
             log_limit: 1 << 20,
             max_running: 64,
             max_running_per_tenant: 16,
+            fetch_max_bytes: 1 << 20,
+            fetch_timeout: std::time::Duration::from_secs(5),
         };
         let http = HttpSettings {
             max_body_bytes: 64 * 1024,

@@ -1,0 +1,80 @@
+//! Datasets on the wire: what the data components wrote, with schema and preview.
+
+use serde::{Deserialize, Serialize};
+
+/// The type inferred for a column from every value in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    Integer,
+    Number,
+    Boolean,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// RFC 3339, or `YYYY-MM-DD HH:MM:SS` without a zone.
+    Timestamp,
+    String,
+}
+
+impl ColumnType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::Integer => "integer",
+            ColumnType::Number => "number",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::String => "string",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub column_type: ColumnType,
+    /// How many rows have no value in it.
+    pub nulls: u64,
+}
+
+/// The run task that wrote a dataset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Producer {
+    pub run: String,
+    pub node: String,
+}
+
+/// A dataset as listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Dataset {
+    pub name: String,
+    pub rows: u64,
+    pub columns: Vec<Column>,
+    /// Size of the stored data, in bytes.
+    pub size_bytes: u64,
+    /// Rows of the source the ingest rejected (see the reject file).
+    #[serde(default)]
+    pub rejected_rows: u64,
+    /// Absent when it was not written by a run (for example by hand).
+    #[serde(default)]
+    pub produced_by: Option<Producer>,
+    pub created_at: String,
+}
+
+/// A dataset with its first rows, each a list of values in column order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DatasetDetail {
+    #[serde(flatten)]
+    pub dataset: Dataset,
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<Object>>))]
+    pub preview: Vec<Vec<serde_json::Value>>,
+    /// The latest quality check report of this data, if it was checked.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub quality: Option<serde_json::Value>,
+}

@@ -1,0 +1,123 @@
+//! `export.file`: a dataset as CSV or JSON Lines, to the tenant's export
+//! folder or by HTTP POST to a URL.
+
+use super::env::{new_file, StepEnv};
+use super::remote::{locate, s3_unavailable, upload, Location};
+use super::{fail, human_bytes, Progress, StepError};
+use crate::datasets::{typed, StoredDataset};
+use app::api::datasets::ColumnType;
+use clap::{Args, ValueEnum};
+use std::io::{BufWriter, Write};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The dataset to export.
+    #[arg(long)]
+    pub dataset: String,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// A path in the tenant's export folder, an http(s) URL, or s3://bucket/key.
+    #[arg(long)]
+    pub destination: String,
+}
+
+pub async fn run(args: ExportArgs) -> Result<(), StepError> {
+    let env = StepEnv::from_env().map_err(StepError::Usage)?;
+    let dataset = StoredDataset::open(&env.datasets_dir(), &args.dataset).map_err(|e| {
+        StepError::Failed(format!(
+            "{e}; run the step that writes it before this export"
+        ))
+    })?;
+    let format = args.format;
+    match locate(&args.destination) {
+        Location::S3(url) => fail(s3_unavailable(url)),
+        Location::Local(path) => {
+            let target = new_file(&env.exports_dir(), path, "export").map_err(StepError::Failed)?;
+            let folder = target.parent().expect("a file has a parent").to_path_buf();
+            let (rows, bytes) =
+                tokio::task::spawn_blocking(move || -> Result<(u64, u64), StepError> {
+                    let mut tmp = tempfile::NamedTempFile::new_in(&folder)?;
+                    let rows = write(&dataset, format, tmp.as_file_mut())?;
+                    let bytes = tmp.as_file().metadata()?.len();
+                    tmp.persist(&target).map_err(|e| e.error)?;
+                    Ok((rows, bytes))
+                })
+                .await
+                .map_err(|e| StepError::Failed(format!("export stopped: {e}")))??;
+            println!(
+                "export.file: wrote {rows} rows ({}) to exports/{path}",
+                human_bytes(bytes)
+            );
+            Ok(())
+        }
+        Location::Http(url) => {
+            let mut tmp = tempfile::NamedTempFile::new_in(env.work_dir()?)?;
+            let rows = tokio::task::block_in_place(|| write(&dataset, format, tmp.as_file_mut()))?;
+            let content_type = match format {
+                ExportFormat::Csv => "text/csv; charset=utf-8",
+                ExportFormat::Jsonl => "application/x-ndjson",
+            };
+            println!("export.file: posting {rows} rows to {url}");
+            let status = upload(url, tmp.path(), content_type, env.fetch_timeout)
+                .await
+                .map_err(StepError::Failed)?;
+            println!("export.file: {url} accepted the export ({status})");
+            Ok(())
+        }
+    }
+}
+
+/// Writes the dataset to `out`; answers the rows written.
+fn write(
+    dataset: &StoredDataset,
+    format: ExportFormat,
+    out: &mut std::fs::File,
+) -> Result<u64, StepError> {
+    let mut out = BufWriter::with_capacity(256 * 1024, out);
+    let mut progress = Progress::new("export.file", Some(dataset.meta.size_bytes));
+    let mut rows = 0;
+    match format {
+        ExportFormat::Csv => {
+            // The stored form is already CSV with a header.
+            let mut writer = csv::Writer::from_writer(&mut out);
+            let mut reader = dataset.reader()?;
+            writer.write_byte_record(reader.byte_headers()?)?;
+            let mut record = csv::ByteRecord::new();
+            while reader.read_byte_record(&mut record)? {
+                writer.write_byte_record(&record)?;
+                rows += 1;
+                progress.tick(rows, record.position().map_or(0, |p| p.byte()));
+            }
+            writer.flush()?;
+        }
+        ExportFormat::Jsonl => {
+            let columns: Vec<(String, ColumnType)> = dataset
+                .meta
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.column_type))
+                .collect();
+            let mut reader = dataset.reader()?;
+            let mut record = csv::StringRecord::new();
+            while reader.read_record(&mut record)? {
+                let object: serde_json::Map<String, serde_json::Value> = columns
+                    .iter()
+                    .zip(record.iter())
+                    .map(|((name, t), text)| (name.clone(), typed(*t, text)))
+                    .collect();
+                serde_json::to_writer(&mut out, &object).map_err(std::io::Error::from)?;
+                out.write_all(b"\n")?;
+                rows += 1;
+                progress.tick(rows, record.position().map_or(0, |p| p.byte()));
+            }
+        }
+    }
+    out.flush()?;
+    Ok(rows)
+}

@@ -1,0 +1,153 @@
+//! Sources and destinations outside the tenant's folders: http(s) URLs
+//! (bounded in size and time) and S3 (which needs the tenant's AWS connection).
+
+use futures::StreamExt;
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// Where a user's location string points.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Location<'a> {
+    Http(&'a str),
+    S3(&'a str),
+    /// A path inside one of the tenant's folders.
+    Local(&'a str),
+}
+
+pub fn locate(text: &str) -> Location<'_> {
+    let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        Location::Http(text)
+    } else if lower.starts_with("s3://") {
+        Location::S3(text)
+    } else {
+        Location::Local(text)
+    }
+}
+
+/// S3 needs credentials from the tenant's AWS connection, which the embedded
+/// engine does not have yet.
+pub fn s3_unavailable(url: &str) -> String {
+    format!(
+        "`{url}`: S3 locations need the tenant's AWS connection, and this deployment has none configured; \
+         use a path in the tenant's folder or an http(s) URL"
+    )
+}
+
+fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(30)))
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .user_agent(concat!("trellis/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))
+}
+
+fn describe(url: &str, e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("{url}: no complete answer within the time limit")
+    } else if e.is_connect() {
+        format!("{url}: cannot connect ({})", root_cause(&e))
+    } else {
+        format!("{url}: {}", root_cause(&e))
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Downloads `url` into `dest`, refusing more than `max_bytes` or more than
+/// `timeout` in all; answers the bytes written.
+pub async fn download(
+    url: &str,
+    dest: &Path,
+    max_bytes: u64,
+    timeout: Duration,
+) -> Result<u64, String> {
+    let response = client(timeout)?
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| describe(url, e))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("GET {url} answered {status}"));
+    }
+    let too_big = || format!("{url} is larger than the download limit of {max_bytes} bytes");
+    if response.content_length().is_some_and(|n| n > max_bytes) {
+        return Err(too_big());
+    }
+    let mut file = tokio::fs::File::create(dest)
+        .await
+        .map_err(|e| format!("cannot write the download: {e}"))?;
+    let mut written = 0u64;
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| describe(url, e))?;
+        written += chunk.len() as u64;
+        if written > max_bytes {
+            return Err(too_big());
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| format!("cannot write the download: {e}"))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| format!("cannot write the download: {e}"))?;
+    Ok(written)
+}
+
+/// POSTs the file at `path` to `url` as `content_type`, streaming it.
+pub async fn upload(
+    url: &str,
+    path: &Path,
+    content_type: &str,
+    timeout: Duration,
+) -> Result<u16, String> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| format!("cannot read the export: {e}"))?;
+    let length = file
+        .metadata()
+        .await
+        .map_err(|e| format!("cannot read the export: {e}"))?
+        .len();
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+    let response = client(timeout)?
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .header(reqwest::header::CONTENT_LENGTH, length)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| describe(url, e))?;
+    let status = response.status();
+    if !status.is_success() {
+        let text = response.text().await.unwrap_or_default();
+        let excerpt: String = text.chars().take(300).collect();
+        return Err(format!("POST {url} answered {status}: {}", excerpt.trim()));
+    }
+    Ok(status.as_u16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        assert_eq!(locate("https://x/y.csv"), Location::Http("https://x/y.csv"));
+        assert_eq!(locate("HTTP://x"), Location::Http("HTTP://x"));
+        assert_eq!(locate("s3://b/k"), Location::S3("s3://b/k"));
+        assert_eq!(locate("samples/a.csv"), Location::Local("samples/a.csv"));
+        assert_eq!(locate("h"), Location::Local("h"));
+    }
+}
