@@ -82,12 +82,9 @@ fn script_location() -> ParamSpec {
     )
 }
 
+/// `[key, name, category, description, icon]` and how it runs.
 fn data_component(
-    key: &str,
-    name: &str,
-    category: &str,
-    description: &str,
-    icon: &str,
+    [key, name, category, description, icon]: [&str; 5],
     mut params: Vec<ParamSpec>,
     local_args: &[&str],
     emr_script: &str,
@@ -113,14 +110,16 @@ fn data_component(
 
 fn data_components() -> Vec<ComponentType> {
     let ingest = data_component(
-        "ingest.file",
-        "Ingest file",
-        "Ingest",
-        "Reads a CSV or JSON Lines file (from the tenant's data folder, an http(s) URL or S3) into a dataset, inferring column types; malformed rows are rejected with their line numbers or fail the task.",
-        "download",
+        [
+            "ingest.file",
+            "Ingest file",
+            "Ingest",
+            "Reads a CSV or JSON Lines file (from the tenant's data folder or an http(s) URL) into a dataset, inferring column types; malformed rows are rejected with their line numbers or fail the task.",
+            "download",
+        ],
         vec![
             param("source", "Source", text(None, 2048), None,
-                "A path inside the tenant's data folder (such as samples/orders.csv), an http(s):// URL, or s3://bucket/key."),
+                "A path inside the tenant's data folder (such as samples/orders.csv) or an http(s):// URL. s3:// needs the tenant's AWS connection."),
             dataset("dataset", "Dataset", "The dataset to write (replaced if it exists): lower-case letters, digits and _."),
             param("format", "Format", choice(&["auto", "csv", "jsonl"]), Some(json!("auto")),
                 "auto reads .jsonl and .ndjson files as JSON Lines and anything else as CSV."),
@@ -140,11 +139,13 @@ fn data_components() -> Vec<ComponentType> {
           "--delimiter", "{delimiter}", "--quote", "{quote}", "--on-error", "{on_error}"],
     );
     let check = data_component(
-        "quality.check",
-        "Quality check",
-        "Quality",
-        "Checks a dataset against rules and writes a report; fails when a rule has more violations than the threshold.",
-        "shield-check",
+        [
+            "quality.check",
+            "Quality check",
+            "Quality",
+            "Checks a dataset against rules and writes a report; fails when a rule has more violations than the threshold.",
+            "shield-check",
+        ],
         vec![
             dataset("dataset", "Dataset", "The dataset to check."),
             param("rules", "Rules", ParamKind::Text { language: Some(crate::rules::LANGUAGE.into()), max_length: Some(20_000) }, None,
@@ -159,11 +160,13 @@ fn data_components() -> Vec<ComponentType> {
         &["--dataset", "{dataset}", "--rules", "{rules}", "--threshold", "{threshold}", "--examples", "{examples}"],
     );
     let transform = data_component(
-        "transform.sql",
-        "SQL transform",
-        "Transform",
-        "Runs one SQL query (SQLite dialect) over the input datasets, each a table of the same name, and writes the result as a dataset.",
-        "code",
+        [
+            "transform.sql",
+            "SQL transform",
+            "Transform",
+            "Runs one SQL query (SQLite dialect) over the input datasets, each a table of the same name, and writes the result as a dataset.",
+            "code",
+        ],
         vec![
             param("inputs", "Input datasets", text(Some("[a-z][a-z0-9_]{0,62}( *, *[a-z][a-z0-9_]{0,62})*"), 2048), None,
                 "Comma-separated dataset names; the query can read these and nothing else."),
@@ -176,16 +179,18 @@ fn data_components() -> Vec<ComponentType> {
         &["--inputs", "{inputs}", "--sql", "{sql}", "--dataset", "{dataset}"],
     );
     let export = data_component(
-        "export.file",
-        "Export file",
-        "Export",
-        "Writes a dataset as CSV or JSON Lines to the tenant's export folder, to S3, or by HTTP POST to a URL.",
-        "upload",
+        [
+            "export.file",
+            "Export file",
+            "Export",
+            "Writes a dataset as CSV or JSON Lines to the tenant's export folder or by HTTP POST to a URL.",
+            "upload",
+        ],
         vec![
             dataset("dataset", "Dataset", "The dataset to export."),
             param("format", "Format", choice(&["csv", "jsonl"]), Some(json!("csv")), "The file format written."),
             param("destination", "Destination", text(None, 2048), None,
-                "A path inside the tenant's export folder (such as reports/daily.csv), an http(s):// URL to POST to, or s3://bucket/key."),
+                "A path inside the tenant's export folder (such as reports/daily.csv) or an http(s):// URL to POST to. s3:// needs the tenant's AWS connection."),
         ],
         &["--dataset={dataset}", "--format={format}", "--destination={destination}"],
         "export_file.py",

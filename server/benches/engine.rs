@@ -5,6 +5,7 @@
 //! - event delivery (commit → SSE client receive) p99 with 1,000 connected
 //!   SSE clients over real TCP (target ≤ 100 ms);
 //! - the server's RSS throughout.
+//!
 //! Run: `cargo bench -p server --bench engine`.
 
 mod support;

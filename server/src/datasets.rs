@@ -4,7 +4,7 @@
 //! a hidden folder next to it and swap it in whole, so readers never see a
 //! half-written dataset.
 
-use app::api::datasets::{Column, ColumnType, Dataset, DatasetDetail, Producer};
+use app::api::datasets::{Column, ColumnType, Dataset, DatasetDetail, Producer, Reject};
 use serde_json::Value;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -371,7 +371,8 @@ impl StoredDataset {
             })
     }
 
-    /// The manifest with the first rows typed as JSON, and the latest quality report.
+    /// The manifest with the first rows typed as JSON, the first rejected
+    /// rows, and the latest quality report.
     pub fn detail(&self) -> io::Result<DatasetDetail> {
         let mut preview = Vec::new();
         let types: Vec<ColumnType> = self.meta.columns.iter().map(|c| c.column_type).collect();
@@ -385,12 +386,25 @@ impl StoredDataset {
                     .collect(),
             );
         }
+        let mut rejects = Vec::new();
+        if let Ok(file) = File::open(self.dir.join(REJECTS_FILE)) {
+            let mut reader = csv::Reader::from_reader(file);
+            for record in reader.records().take(PREVIEW_ROWS) {
+                let record = record?;
+                rejects.push(Reject {
+                    line: record.get(0).and_then(|l| l.parse().ok()).unwrap_or(0),
+                    reason: record.get(1).unwrap_or("").to_owned(),
+                    raw: record.get(2).unwrap_or("").to_owned(),
+                });
+            }
+        }
         let quality = fs::read(self.dir.join(QUALITY_FILE))
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
         Ok(DatasetDetail {
             dataset: self.meta.clone(),
             preview,
+            rejects,
             quality,
         })
     }

@@ -34,10 +34,25 @@ fn help_lists_every_command_and_setting() {
         "TRELLIS_DATA_DIR",
         "--database-url",
         "DATABASE_URL",
+        "TRELLIS_FETCH_MAX_BYTES",
+        "TRELLIS_FETCH_TIMEOUT_SECONDS",
     ] {
         assert!(
             help.contains(word),
             "`trellis serve --help` mentions {word}:\n{help}"
+        );
+    }
+    let out = trellis().args(["step", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "ingest.file",
+        "quality.check",
+        "transform.sql",
+        "export.file",
+    ] {
+        assert!(
+            help.contains(word),
+            "`trellis step --help` mentions {word}:\n{help}"
         );
     }
 }

@@ -808,10 +808,11 @@ async fn exports_write_files_and_post_to_urls() {
         ])
         .await;
     assert!(out.contains("accepted the export (201)"), "{out}");
-    let got = received.lock().unwrap();
-    assert_eq!(got.content_type, "application/x-ndjson");
-    assert_eq!(got.body.iter().filter(|b| **b == b'\n').count(), 20);
-    drop(got);
+    {
+        let got = received.lock().unwrap();
+        assert_eq!(got.content_type, "application/x-ndjson");
+        assert_eq!(got.body.iter().filter(|b| **b == b'\n').count(), 20);
+    }
     let err = t
         .fails(
             1,

@@ -111,6 +111,11 @@ async fn the_demo_pipeline_runs_and_its_datasets_can_be_read(backend: Backend) {
         orders["preview"][0],
         json!([1001, 1, "2024-03-01", "paid", 120.5])
     );
+    assert_eq!(
+        orders["rejects"],
+        json!([{"line": 29, "reason": "has 3 fields, expected 5", "raw": "1027,7,2024-03-14"}])
+    );
+    assert_eq!(revenue["rejects"], json!([]));
     assert_eq!(orders["quality"]["passed"], true);
     assert_eq!(orders["quality"]["threshold"], "5%");
 

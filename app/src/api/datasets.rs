@@ -74,7 +74,20 @@ pub struct DatasetDetail {
     pub dataset: Dataset,
     #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<Object>>))]
     pub preview: Vec<Vec<serde_json::Value>>,
+    /// The first rows the ingest rejected, with why.
+    pub rejects: Vec<Reject>,
     /// The latest quality check report of this data, if it was checked.
     #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub quality: Option<serde_json::Value>,
+}
+
+/// A source row the ingest could not read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Reject {
+    /// Its line in the source file.
+    pub line: u64,
+    pub reason: String,
+    /// The row as it was read.
+    pub raw: String,
 }

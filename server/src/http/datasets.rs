@@ -33,7 +33,7 @@ async fn list(
     Ok(axum::Json(list))
 }
 
-/// One dataset: its schema, its first 50 rows and its latest quality report.
+/// One dataset: its schema, its first 50 rows, its first 50 rejected rows and its latest quality report.
 #[utoipa::path(get, path = "/tenants/{tenant}/datasets/{name}", tag = "datasets",
     params(("tenant" = String, Path, description = "The tenant's slug"), ("name" = String, Path, description = "The dataset's name")),
     responses((status = 200, body = DatasetDetail), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json")))]

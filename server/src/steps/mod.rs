@@ -122,7 +122,7 @@ impl Progress {
     pub fn tick(&mut self, rows: u64, bytes: u64) {
         // Looking at the clock for every row would cost more than the row.
         self.calls += 1;
-        if self.calls % 4096 != 0 {
+        if !self.calls.is_multiple_of(4096) {
             return;
         }
         let now = Instant::now();

@@ -191,25 +191,24 @@ fn check(
             .filter(|e| e.row > 0)
             .map(|e| e.row.to_string())
             .collect();
-        let rows = if rows.is_empty() {
-            String::new()
-        } else {
-            format!(" (rows {})", rows.join(", "))
+        let rows = match rows.len() {
+            0 => String::new(),
+            1 => format!(" (row {})", rows[0]),
+            n if state.violations as usize > n => format!(" (rows {}, …)", rows.join(", ")),
+            _ => format!(" (rows {})", rows.join(", ")),
+        };
+        let violations = match state.violations {
+            1 => "1 violation".to_owned(),
+            n => format!("{n} violations"),
         };
         println!(
-            "  {} {}: {} violations in {} checked{rows}",
+            "  {} {}: {violations} in {} checked{rows}",
             if over { "FAIL" } else { "pass" },
             state.line.rule,
-            state.violations,
             state.checked
         );
         if over {
-            let noun = if state.violations == 1 {
-                "violation"
-            } else {
-                "violations"
-            };
-            failed.push(format!("{} ({} {noun})", state.line.rule, state.violations));
+            failed.push(format!("{} ({violations})", state.line.rule));
         }
     }
     println!(

@@ -132,6 +132,8 @@ fn start_cluster() -> String {
         data = data.display(),
         dir = dir.display(),
     );
+    // The watchdog outlives this process on purpose; nobody is left to reap it.
+    #[allow(clippy::zombie_processes)]
     Command::new("setsid")
         .args(["sh", "-c", &stop])
         .stdin(Stdio::null())
