@@ -5,6 +5,7 @@ pub mod api;
 pub mod catalog;
 pub mod components;
 pub mod diff;
+pub mod editor;
 mod graph_algo;
 pub mod pages;
 pub mod rules;
