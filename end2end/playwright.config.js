@@ -25,5 +25,6 @@ module.exports = defineConfig({
       ],
     },
     trace: 'off',
+    viewport: { width: 1280, height: 800 },
   },
 });

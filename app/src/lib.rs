@@ -3,12 +3,14 @@
 
 pub mod api;
 pub mod catalog;
+pub mod client;
 pub mod components;
 pub mod diff;
 pub mod editor;
 mod graph_algo;
 pub mod pages;
 pub mod rules;
+pub mod session;
 pub mod types;
 pub mod validate;
 

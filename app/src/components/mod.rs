@@ -1,3 +1,4 @@
 //! Reusable UI pieces.
 
+pub mod canvas;
 pub mod shell;

@@ -4,10 +4,14 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    StaticSegment,
+    path, StaticSegment,
 };
 
-use crate::pages::{home::HomePage, placeholder::Placeholder};
+use crate::pages::{
+    editor::EditorPage, home::HomePage, login::LoginPage, placeholder::Placeholder,
+    processes::ProcessesPage, run::RunPage,
+};
+use crate::session::{Session, SignIn};
 
 /// The HTML document the server renders around the app.
 #[cfg(feature = "ssr")]
@@ -47,6 +51,16 @@ pub fn App() -> impl IntoView {
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     let (dark, set_dark) = signal(false);
+    let session = Session::provide();
+    let user = move || match session.state.get() {
+        SignIn::SignedIn(me) => {
+            view! { <span class="user" data-testid="user">{me.username}</span> }.into_any()
+        }
+        SignIn::SignedOut => {
+            view! { <a href="/login" data-testid="sign-in">"Sign in"</a> }.into_any()
+        }
+        SignIn::Checking => ().into_any(),
+    };
 
     view! {
         <Stylesheet id="leptos" href="/pkg/trellis.css"/>
@@ -66,6 +80,7 @@ pub fn App() -> impl IntoView {
                             .map(|(href, label)| view! { <A href=*href>{*label}</A> })
                             .collect_view()}
                     </nav>
+                    {user}
                     <button
                         class="theme-toggle"
                         data-testid="theme-toggle"
@@ -77,7 +92,10 @@ pub fn App() -> impl IntoView {
                 <main class="content">
                     <Routes fallback=|| view! { <Placeholder title="Page not found"/> }>
                         <Route path=StaticSegment("") view=HomePage/>
-                        <Route path=StaticSegment("processes") view=|| view! { <Placeholder title="Processes"/> }/>
+                        <Route path=StaticSegment("login") view=LoginPage/>
+                        <Route path=StaticSegment("processes") view=ProcessesPage/>
+                        <Route path=path!("/processes/:id") view=EditorPage/>
+                        <Route path=path!("/runs/:id") view=RunPage/>
                         <Route path=StaticSegment("runs") view=|| view! { <Placeholder title="Runs"/> }/>
                         <Route path=StaticSegment("schedules") view=|| view! { <Placeholder title="Schedules"/> }/>
                         <Route path=StaticSegment("connections") view=|| view! { <Placeholder title="Connections"/> }/>

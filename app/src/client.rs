@@ -1,0 +1,181 @@
+//! How the browser talks to the API: JSON over `fetch` (the session cookie
+//! goes along) and server-sent events. On the server these calls are never
+//! made — pages start in a loading state and fetch once hydrated — so the
+//! server build answers every call with an error.
+
+use crate::api::Problem;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A failed call: the status and, when the API sent one, its problem.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub problem: Option<Problem>,
+}
+
+impl ApiError {
+    /// What to show the user.
+    pub fn message(&self) -> String {
+        match &self.problem {
+            Some(p) if !p.errors.is_empty() => p
+                .errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+            Some(p) => p.detail.clone().unwrap_or_else(|| p.title.clone()),
+            None if self.status == 0 => "the server cannot be reached".into(),
+            None => format!("the server answered {}", self.status),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The API path for `rest` in `tenant`: `/api/v1/tenants/<tenant>/<rest>`.
+pub fn tenant_path(tenant: &str, rest: &str) -> String {
+    format!("/api/v1/tenants/{tenant}/{rest}")
+}
+
+#[cfg(feature = "hydrate")]
+mod imp {
+    use super::*;
+    use gloo_net::http::{Request, RequestBuilder, Response};
+
+    async fn finish<T: DeserializeOwned>(sent: Result<Response, gloo_net::Error>) -> ApiResult<T> {
+        let response = sent.map_err(|_| ApiError {
+            status: 0,
+            problem: None,
+        })?;
+        let status = response.status();
+        if (200..300).contains(&status) {
+            let text = response.text().await.unwrap_or_default();
+            let text = if text.is_empty() { "null" } else { &text };
+            return serde_json::from_str(text).map_err(|_| ApiError {
+                status,
+                problem: None,
+            });
+        }
+        let problem = response.json::<Problem>().await.ok();
+        Err(ApiError { status, problem })
+    }
+
+    pub async fn call<B: Serialize, T: DeserializeOwned>(
+        method: &str,
+        path: &str,
+        body: Option<&B>,
+    ) -> ApiResult<T> {
+        let builder: RequestBuilder = match method {
+            "POST" => Request::post(path),
+            "PUT" => Request::put(path),
+            "DELETE" => Request::delete(path),
+            _ => Request::get(path),
+        };
+        let sent = match body {
+            Some(body) => match builder.json(body) {
+                Ok(request) => request.send().await,
+                Err(e) => Err(e),
+            },
+            None => builder.send().await,
+        };
+        finish(sent).await
+    }
+
+    pub async fn text(path: &str) -> ApiResult<String> {
+        let response = Request::get(path).send().await.map_err(|_| ApiError {
+            status: 0,
+            problem: None,
+        })?;
+        let status = response.status();
+        if (200..300).contains(&status) {
+            Ok(response.text().await.unwrap_or_default())
+        } else {
+            Err(ApiError {
+                status,
+                problem: response.json::<Problem>().await.ok(),
+            })
+        }
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod imp {
+    use super::*;
+
+    fn offline() -> ApiError {
+        ApiError {
+            status: 0,
+            problem: None,
+        }
+    }
+
+    pub async fn call<B: Serialize, T: DeserializeOwned>(
+        _method: &str,
+        _path: &str,
+        _body: Option<&B>,
+    ) -> ApiResult<T> {
+        Err(offline())
+    }
+
+    pub async fn text(_path: &str) -> ApiResult<String> {
+        Err(offline())
+    }
+}
+
+pub async fn get<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
+    imp::call::<(), T>("GET", path, None).await
+}
+
+pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> ApiResult<T> {
+    imp::call("POST", path, Some(body)).await
+}
+
+pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> ApiResult<T> {
+    imp::call("PUT", path, Some(body)).await
+}
+
+pub async fn delete<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
+    imp::call::<(), T>("DELETE", path, None).await
+}
+
+/// A plain-text resource, such as a task log.
+pub async fn get_text(path: &str) -> ApiResult<String> {
+    imp::text(path).await
+}
+
+/// Calls `on_event` with the data of every event on the stream at `path`
+/// until the returned handle is dropped or aborted. The browser reconnects by
+/// itself, sending `Last-Event-ID`, so no event is lost or repeated.
+pub fn subscribe(
+    path: String,
+    on_event: impl Fn(String) + 'static,
+) -> futures::future::AbortHandle {
+    let (handle, registration) = futures::future::AbortHandle::new_pair();
+    #[cfg(feature = "hydrate")]
+    {
+        use futures::StreamExt;
+        let task = async move {
+            let Ok(mut source) = gloo_net::eventsource::futures::EventSource::new(&path) else {
+                return;
+            };
+            let Ok(mut stream) = source.subscribe("message") else {
+                return;
+            };
+            while let Some(Ok((_, message))) = stream.next().await {
+                if let Some(data) = message.data().as_string() {
+                    on_event(data);
+                }
+            }
+            source.close();
+        };
+        leptos::task::spawn_local(async move {
+            let _ = futures::future::Abortable::new(task, registration).await;
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (path, on_event, registration);
+    }
+    handle
+}

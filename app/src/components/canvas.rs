@@ -1,0 +1,449 @@
+//! The process canvas: an SVG drawing of a graph. In the editor it is live —
+//! nodes move by dragging, edges are drawn from a node's output port to
+//! another's input port, the background pans (or, with Shift, draws a
+//! selection rectangle), the wheel zooms — and every gesture becomes an
+//! [`Action`] on the editor model. In a run view it is read-only and colours
+//! each node by its task state.
+
+use crate::editor::{Action, Editor, Outcome, Rect, NODE_HEIGHT, NODE_WIDTH};
+use crate::types::graph::{Edge, Node};
+use leptos::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A gesture in progress, in screen pixels relative to the canvas.
+#[derive(Clone, Debug, PartialEq)]
+enum Gesture {
+    Idle,
+    MoveNode {
+        id: String,
+        last: (f64, f64),
+        moved: bool,
+    },
+    Pan {
+        last: (f64, f64),
+        moved: bool,
+    },
+    Connect {
+        from: String,
+        at: (f64, f64),
+    },
+    Rubber {
+        start: (f64, f64),
+        now: (f64, f64),
+    },
+}
+
+/// Where the pointer is, relative to the canvas element.
+fn local_point(canvas: &NodeRef<leptos::html::Div>, x: i32, y: i32) -> (f64, f64) {
+    match canvas.get_untracked() {
+        Some(el) => {
+            let r = el.get_bounding_client_rect();
+            (x as f64 - r.left(), y as f64 - r.top())
+        }
+        None => (x as f64, y as f64),
+    }
+}
+
+/// The id of the node under a screen point, if any.
+fn node_at(x: i32, y: i32) -> Option<String> {
+    let el = document().element_from_point(x as f32, y as f32)?;
+    let node = el.closest("[data-node-id]").ok().flatten()?;
+    node.get_attribute("data-node-id")
+}
+
+fn edge_path(from: &Node, to: &Node) -> String {
+    let (x1, y1) = (
+        from.position.x + NODE_WIDTH,
+        from.position.y + NODE_HEIGHT / 2.0,
+    );
+    let (x2, y2) = (to.position.x, to.position.y + NODE_HEIGHT / 2.0);
+    let bend = ((x2 - x1).abs() / 2.0).max(40.0);
+    format!(
+        "M {x1} {y1} C {} {y1}, {} {y2}, {x2} {y2}",
+        x1 + bend,
+        x2 - bend
+    )
+}
+
+fn title(node: &Node, names: &BTreeMap<String, String>) -> String {
+    if node.label.trim().is_empty() {
+        names
+            .get(&node.component)
+            .cloned()
+            .unwrap_or_else(|| node.component.clone())
+    } else {
+        node.label.clone()
+    }
+}
+
+/// Draws `graph` read-only; `states` colours nodes, `on_select` reports clicks.
+#[component]
+pub fn GraphView(
+    #[prop(into)] graph: Signal<crate::types::graph::ProcessGraph>,
+    #[prop(into)] states: Signal<BTreeMap<String, String>>,
+    #[prop(into)] names: Signal<BTreeMap<String, String>>,
+    #[prop(into)] selected: Signal<Option<String>>,
+    on_select: Callback<String>,
+) -> impl IntoView {
+    let view_box = move || {
+        let editor = Editor::new(graph.get());
+        match editor.bounds() {
+            Some(b) => format!(
+                "{} {} {} {}",
+                b.x - 20.0,
+                b.y - 20.0,
+                b.width + 40.0,
+                b.height + 40.0
+            ),
+            None => "0 0 400 200".into(),
+        }
+    };
+    view! {
+        <div class="canvas readonly" data-testid="run-canvas">
+            <svg viewBox=view_box preserveAspectRatio="xMidYMid meet" role="img" aria-label="The version's graph">
+                {move || {
+                    let g = graph.get();
+                    let by_id: BTreeMap<&str, &Node> = g.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+                    g.edges
+                        .iter()
+                        .filter_map(|e| Some((by_id.get(e.from.as_str())?, by_id.get(e.to.as_str())?, e)))
+                        .map(|(f, t, e)| view! {
+                            <path class="edge" d=edge_path(f, t) data-testid=format!("edge-{}-{}", e.from, e.to)/>
+                        })
+                        .collect_view()
+                }}
+                {move || {
+                    let names = names.get();
+                    let states = states.get();
+                    graph
+                        .get()
+                        .nodes
+                        .into_iter()
+                        .map(|n| {
+                            let state = states.get(&n.id).cloned().unwrap_or_else(|| "pending".into());
+                            let id = n.id.clone();
+                            let is_selected = selected.get().as_deref() == Some(n.id.as_str());
+                            view! {
+                                <g
+                                    class=format!("node state-{state}")
+                                    class:selected=is_selected
+                                    transform=format!("translate({} {})", n.position.x, n.position.y)
+                                    data-testid=format!("node-{}", n.id)
+                                    data-state=state.clone()
+                                    tabindex="0"
+                                    role="button"
+                                    aria-label=format!("{} ({state})", title(&n, &names))
+                                    on:click=move |_| on_select.run(id.clone())
+                                >
+                                    <rect width=NODE_WIDTH height=NODE_HEIGHT rx="8"/>
+                                    <text x="12" y="26" class="node-title">{title(&n, &names)}</text>
+                                    <text x="12" y="48" class="node-sub">{state.replace('_', " ")}</text>
+                                </g>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </svg>
+        </div>
+    }
+}
+
+/// The live editing canvas over `editor`; `dispatch` applies an action.
+#[component]
+pub fn EditCanvas(
+    editor: RwSignal<Editor>,
+    dispatch: Callback<Action, Outcome>,
+    #[prop(into)] names: Signal<BTreeMap<String, String>>,
+    /// Nodes that have problems, marked on the canvas.
+    #[prop(into)]
+    flagged: Signal<BTreeSet<String>>,
+    /// The component being dragged from the palette, if one is.
+    palette_drag: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let canvas = NodeRef::<leptos::html::Div>::new();
+    let gesture = RwSignal::new(Gesture::Idle);
+
+    // A palette item dropped on the canvas becomes a node where it was dropped.
+    let drop_listener = window_event_listener(leptos::ev::pointerup, move |ev| {
+        let Some(component) = palette_drag.get_untracked() else {
+            return;
+        };
+        palette_drag.set(None);
+        let Some(el) = canvas.get_untracked() else {
+            return;
+        };
+        let r = el.get_bounding_client_rect();
+        let (x, y) = (ev.client_x() as f64, ev.client_y() as f64);
+        if x < r.left() || x > r.right() || y < r.top() || y > r.bottom() {
+            return;
+        }
+        let (cx, cy) = editor.with_untracked(|e| e.viewport.to_canvas(x - r.left(), y - r.top()));
+        dispatch.run(Action::AddNode {
+            component,
+            at: crate::types::graph::Position {
+                x: cx - NODE_WIDTH / 2.0,
+                y: cy - NODE_HEIGHT / 2.0,
+            },
+            params: Default::default(),
+        });
+    });
+    on_cleanup(move || drop_listener.remove());
+
+    let capture = move |ev: &leptos::ev::PointerEvent| {
+        if let Some(el) = canvas.get_untracked() {
+            let _ = el.set_pointer_capture(ev.pointer_id());
+        }
+    };
+
+    let on_background_down = move |ev: leptos::ev::PointerEvent| {
+        if ev.button() != 0 {
+            return;
+        }
+        let at = local_point(&canvas, ev.client_x(), ev.client_y());
+        capture(&ev);
+        gesture.set(if ev.shift_key() {
+            Gesture::Rubber { start: at, now: at }
+        } else {
+            Gesture::Pan {
+                last: at,
+                moved: false,
+            }
+        });
+    };
+
+    let on_move = move |ev: leptos::ev::PointerEvent| {
+        let at = local_point(&canvas, ev.client_x(), ev.client_y());
+        let zoom = editor.with_untracked(|e| e.viewport.zoom);
+        match gesture.get_untracked() {
+            Gesture::Idle => {}
+            Gesture::MoveNode { id, last, .. } => {
+                dispatch.run(Action::MoveBy {
+                    node: id.clone(),
+                    dx: (at.0 - last.0) / zoom,
+                    dy: (at.1 - last.1) / zoom,
+                });
+                gesture.set(Gesture::MoveNode {
+                    id,
+                    last: at,
+                    moved: true,
+                });
+            }
+            Gesture::Pan { last, .. } => {
+                dispatch.run(Action::Pan {
+                    dx: at.0 - last.0,
+                    dy: at.1 - last.1,
+                });
+                gesture.set(Gesture::Pan {
+                    last: at,
+                    moved: true,
+                });
+            }
+            Gesture::Connect { from, .. } => gesture.set(Gesture::Connect { from, at }),
+            Gesture::Rubber { start, .. } => gesture.set(Gesture::Rubber { start, now: at }),
+        }
+    };
+
+    let on_up = move |ev: leptos::ev::PointerEvent| {
+        let g = gesture.get_untracked();
+        gesture.set(Gesture::Idle);
+        match g {
+            Gesture::Idle => {}
+            Gesture::MoveNode { id, moved, .. } => {
+                dispatch.run(Action::EndMove);
+                if !moved {
+                    dispatch.run(Action::SelectNode {
+                        id,
+                        additive: ev.shift_key(),
+                    });
+                }
+            }
+            Gesture::Pan { moved, .. } => {
+                if !moved {
+                    dispatch.run(Action::ClearSelection);
+                }
+            }
+            Gesture::Connect { from, .. } => {
+                if let Some(to) = node_at(ev.client_x(), ev.client_y()) {
+                    if to != from {
+                        dispatch.run(Action::Connect { from, to });
+                    }
+                }
+            }
+            Gesture::Rubber { start, now } => {
+                let (a, b) = editor.with_untracked(|e| {
+                    (
+                        e.viewport.to_canvas(start.0, start.1),
+                        e.viewport.to_canvas(now.0, now.1),
+                    )
+                });
+                dispatch.run(Action::SelectRect {
+                    rect: Rect::spanning(a, b),
+                    additive: true,
+                });
+            }
+        }
+    };
+
+    let on_wheel = move |ev: leptos::ev::WheelEvent| {
+        ev.prevent_default();
+        let at = local_point(&canvas, ev.client_x(), ev.client_y());
+        let factor = if ev.delta_y() < 0.0 { 1.1 } else { 1.0 / 1.1 };
+        dispatch.run(Action::Zoom {
+            factor,
+            x: at.0,
+            y: at.1,
+        });
+    };
+
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let command = ev.ctrl_key() || ev.meta_key();
+        let key = ev.key();
+        let first_selected =
+            move || editor.with_untracked(|e| e.selection.nodes.iter().next().cloned());
+        let arrow = |dx: f64, dy: f64| first_selected().map(|node| Action::MoveBy { node, dx, dy });
+        let action = match key.as_str() {
+            "Delete" | "Backspace" => Some(Action::DeleteSelection),
+            "z" | "Z" if command && ev.shift_key() => Some(Action::Redo),
+            "z" if command => Some(Action::Undo),
+            "y" if command => Some(Action::Redo),
+            "c" if command => Some(Action::Copy),
+            "v" if command => Some(Action::Paste { dx: 24.0, dy: 24.0 }),
+            "a" if command => Some(Action::SelectAll),
+            "Escape" => Some(Action::ClearSelection),
+            "ArrowLeft" => arrow(-10.0, 0.0),
+            "ArrowRight" => arrow(10.0, 0.0),
+            "ArrowUp" => arrow(0.0, -10.0),
+            "ArrowDown" => arrow(0.0, 10.0),
+            _ => None,
+        };
+        if let Some(action) = action {
+            ev.prevent_default();
+            dispatch.run(action);
+        }
+    };
+
+    let transform = move || {
+        let v = editor.with(|e| e.viewport);
+        format!("scale({}) translate({} {})", v.zoom, v.pan_x, v.pan_y)
+    };
+
+    let edges = move || {
+        let e = editor.get();
+        let by_id: BTreeMap<&str, &Node> =
+            e.graph.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+        e.graph
+            .edges
+            .iter()
+            .filter_map(|edge| Some((by_id.get(edge.from.as_str())?, by_id.get(edge.to.as_str())?, edge.clone())))
+            .map(|(f, t, edge): (&&Node, &&Node, Edge)| {
+                let selected = e.selection.edges.contains(&edge);
+                let d = edge_path(f, t);
+                let testid = format!("edge-{}-{}", edge.from, edge.to);
+                view! {
+                    <g class="edge-group" class:selected=selected>
+                        <path class="edge-hit" d=d.clone()
+                            on:pointerdown=move |ev: leptos::ev::PointerEvent| {
+                                ev.stop_propagation();
+                                dispatch.run(Action::SelectEdge { edge: edge.clone(), additive: ev.shift_key() });
+                            }
+                        />
+                        <path class="edge" d=d data-testid=testid/>
+                    </g>
+                }
+            })
+            .collect_view()
+    };
+
+    let nodes = move || {
+        let e = editor.get();
+        let names = names.get();
+        let flagged = flagged.get();
+        e.graph
+            .nodes
+            .iter()
+            .map(|n| {
+                let id = n.id.clone();
+                let id_for_port = n.id.clone();
+                let selected = e.selection.nodes.contains(&n.id);
+                let name = title(n, &names);
+                view! {
+                    <g
+                        class="node"
+                        class:selected=selected
+                        class:has-problem=flagged.contains(&n.id)
+                        transform=format!("translate({} {})", n.position.x, n.position.y)
+                        data-node-id=n.id.clone()
+                        data-testid=format!("node-{}", n.id)
+                        on:pointerdown=move |ev: leptos::ev::PointerEvent| {
+                            if ev.button() != 0 {
+                                return;
+                            }
+                            ev.stop_propagation();
+                            capture(&ev);
+                            dispatch.run(Action::BeginMove);
+                            let at = local_point(&canvas, ev.client_x(), ev.client_y());
+                            gesture.set(Gesture::MoveNode { id: id.clone(), last: at, moved: false });
+                        }
+                    >
+                        <rect width=NODE_WIDTH height=NODE_HEIGHT rx="8"/>
+                        <text x="12" y="26" class="node-title">{name}</text>
+                        <text x="12" y="48" class="node-sub">{n.id.clone()}</text>
+                        <circle class="port in" cx="0" cy=NODE_HEIGHT / 2.0 r="7" data-testid=format!("port-in-{}", n.id)/>
+                        <circle
+                            class="port out"
+                            cx=NODE_WIDTH
+                            cy=NODE_HEIGHT / 2.0
+                            r="7"
+                            data-testid=format!("port-out-{}", n.id)
+                            on:pointerdown=move |ev: leptos::ev::PointerEvent| {
+                                ev.stop_propagation();
+                                capture(&ev);
+                                let at = local_point(&canvas, ev.client_x(), ev.client_y());
+                                gesture.set(Gesture::Connect { from: id_for_port.clone(), at });
+                            }
+                        />
+                    </g>
+                }
+            })
+            .collect_view()
+    };
+
+    // The edge being drawn and the selection rectangle, in screen pixels.
+    let overlay = move || match gesture.get() {
+        Gesture::Connect { from, at } => editor.with(|e| {
+            e.graph.node(&from).map(|n| {
+                let (x, y) = e
+                    .viewport
+                    .to_screen(n.position.x + NODE_WIDTH, n.position.y + NODE_HEIGHT / 2.0);
+                view! { <line class="drawing" x1=x y1=y x2=at.0 y2=at.1/> }.into_any()
+            })
+        }),
+        Gesture::Rubber { start, now } => {
+            let r = Rect::spanning(start, now);
+            Some(view! { <rect class="rubber" x=r.x y=r.y width=r.width height=r.height data-testid="rubber-band"/> }.into_any())
+        }
+        _ => None,
+    };
+
+    view! {
+        <div
+            class="canvas"
+            class:dropping=move || palette_drag.get().is_some()
+            node_ref=canvas
+            tabindex="0"
+            role="application"
+            aria-label="Process canvas: drag components here; Delete removes, Ctrl+Z undoes"
+            data-testid="canvas"
+            on:pointerdown=on_background_down
+            on:pointermove=on_move
+            on:pointerup=on_up
+            on:wheel=on_wheel
+            on:keydown=on_key
+        >
+            <svg>
+                <g transform=transform>{edges}{nodes}</g>
+                {overlay}
+            </svg>
+        </div>
+    }
+}

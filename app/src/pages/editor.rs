@@ -1,0 +1,625 @@
+//! The process editor: palette, canvas, the selected node's parameters, the
+//! problems of the whole graph, autosave, publish and run.
+
+use crate::api::processes::{Process, PublishRequest, UpdateProcess, Version};
+use crate::api::runs::{Run, StartRun};
+use crate::api::FieldError;
+use crate::client::{self, tenant_path};
+use crate::components::canvas::EditCanvas;
+use crate::editor::{Action, Editor, Outcome, NODE_HEIGHT, NODE_WIDTH};
+use crate::session::WithTenant;
+use crate::types::component::{ComponentType, ParamKind, ParamSpec};
+use crate::types::graph::Position;
+use crate::validate::{validate_graph, Limits};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::NavigateOptions;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+#[component]
+pub fn EditorPage() -> impl IntoView {
+    let params = use_params_map();
+    view! {
+        <WithTenant children=move |tenant| {
+            let id = params.with(|p| p.get("id").unwrap_or_default());
+            view! { <EditorLoader tenant id/> }
+        }/>
+    }
+}
+
+#[component]
+fn EditorLoader(tenant: String, id: String) -> impl IntoView {
+    let loaded = RwSignal::new(None::<Result<(Process, Vec<ComponentType>), String>>);
+    {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        Effect::new(move |_| {
+            let process = tenant_path(&tenant, &format!("processes/{id}"));
+            let catalog = tenant_path(&tenant, "components");
+            leptos::task::spawn_local(async move {
+                let result = async {
+                    let p = client::get::<Process>(&process).await?;
+                    let c = client::get::<Vec<ComponentType>>(&catalog).await?;
+                    Ok::<_, client::ApiError>((p, c))
+                }
+                .await
+                .map_err(|e| e.message());
+                loaded.set(Some(result));
+            });
+        });
+    }
+    move || match loaded.get() {
+        None => view! { <p class="muted" data-testid="loading">"Loading…"</p> }.into_any(),
+        Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+        Some(Ok((process, catalog))) => {
+            view! { <ProcessEditor tenant=tenant.clone() process catalog/> }.into_any()
+        }
+    }
+}
+
+/// Where the draft stands against the server.
+#[derive(Clone, Debug, PartialEq)]
+enum Save {
+    Saved,
+    Pending,
+    Saving,
+    /// Someone else saved first; our graph is kept here.
+    Conflict(String),
+    Failed(String),
+}
+
+#[component]
+fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) -> impl IntoView {
+    let process_id = process.id.clone();
+    let editor = RwSignal::new(Editor::new(process.graph.clone()));
+    let revision = RwSignal::new(process.revision);
+    let save = RwSignal::new(Save::Saved);
+    let notice = RwSignal::new(None::<String>);
+    let palette_drag = RwSignal::new(None::<String>);
+    let latest = RwSignal::new(process.latest_version);
+    let catalog = StoredValue::new(catalog);
+    let names: Signal<BTreeMap<String, String>> = Signal::derive(move || {
+        catalog.with_value(|c| c.iter().map(|c| (c.key.clone(), c.name.clone())).collect())
+    });
+    let problems: Memo<Vec<FieldError>> = Memo::new(move |_| {
+        editor.with(|e| catalog.with_value(|c| validate_graph(&e.graph, c, &Limits::default())))
+    });
+    let flagged: Signal<BTreeSet<String>> = Signal::derive(move || {
+        problems.with(|p| p.iter().filter_map(|e| e.node.clone()).collect())
+    });
+
+    let process_path = tenant_path(&tenant, &format!("processes/{process_id}"));
+
+    // Saves the draft unless a newer change is waiting to be saved.
+    let save_now = {
+        let path = process_path.clone();
+        move |force: bool| {
+            let path = path.clone();
+            let (graph, changes) = editor.with_untracked(|e| (e.graph.clone(), e.changes));
+            save.set(Save::Saving);
+            leptos::task::spawn_local(async move {
+                let body = UpdateProcess {
+                    revision: revision.get_untracked(),
+                    name: None,
+                    description: None,
+                    graph: Some(graph),
+                };
+                let body = if force {
+                    match client::get::<Process>(&path).await {
+                        Ok(p) => UpdateProcess {
+                            revision: p.revision,
+                            ..body
+                        },
+                        Err(e) => {
+                            save.set(Save::Failed(e.message()));
+                            return;
+                        }
+                    }
+                } else {
+                    body
+                };
+                match client::put::<_, Process>(&path, &body).await {
+                    Ok(p) => {
+                        revision.set(p.revision);
+                        let newer = editor.with_untracked(|e| e.changes) != changes;
+                        save.set(if newer { Save::Pending } else { Save::Saved });
+                    }
+                    Err(e) if e.status == 409 => save.set(Save::Conflict(e.message())),
+                    Err(e) => save.set(Save::Failed(e.message())),
+                }
+            });
+        }
+    };
+    let save_now = StoredValue::new(save_now);
+
+    let dispatch = Callback::new(move |action: Action| {
+        let mut outcome = Outcome::Unchanged;
+        editor.update(|e| outcome = e.apply(action));
+        match &outcome {
+            Outcome::Refused(message) => notice.set(Some(message.clone())),
+            Outcome::Changed => {
+                notice.set(None);
+                if !matches!(save.get_untracked(), Save::Conflict(_)) {
+                    save.set(Save::Pending);
+                    let changes = editor.with_untracked(|e| e.changes);
+                    set_timeout(
+                        move || {
+                            let still = editor.with_untracked(|e| e.changes) == changes;
+                            if still && save.get_untracked() == Save::Pending {
+                                save_now.with_value(|s| s(false));
+                            }
+                        },
+                        Duration::from_millis(400),
+                    );
+                }
+            }
+            _ => {}
+        }
+        outcome
+    });
+
+    let add_at_center = move |key: String| {
+        let at = editor.with_untracked(|e| {
+            let (x, y) = e.viewport.to_canvas(400.0, 200.0);
+            let n = e.graph.nodes.len() as f64;
+            Position {
+                x: x - NODE_WIDTH / 2.0 + 12.0 * (n % 5.0),
+                y: y - NODE_HEIGHT / 2.0 + 12.0 * (n % 5.0),
+            }
+        });
+        dispatch.run(Action::AddNode {
+            component: key,
+            at,
+            params: Default::default(),
+        });
+    };
+
+    view! {
+        <div class="editor" data-testid="editor">
+            <div class="editor-head">
+                <h1>{process.name.clone()}</h1>
+                <SaveState save revision on_overwrite=Callback::new(move |_| save_now.with_value(|s| s(true)))/>
+            </div>
+            <Toolbar editor dispatch/>
+            {move || notice.get().map(|n| view! { <p class="notice" role="alert" data-testid="notice">{n}</p> })}
+            <div class="editor-body">
+                <Palette catalog=catalog.get_value() palette_drag on_add=Callback::new(add_at_center)/>
+                <EditCanvas editor dispatch names flagged palette_drag/>
+                <aside class="side">
+                    <NodePanel editor dispatch catalog problems/>
+                    <Problems problems dispatch/>
+                    <PublishPanel
+                        tenant=tenant.clone()
+                        process_id=process_id.clone()
+                        problems
+                        save
+                        latest
+                        on_save=Callback::new(move |_| save_now.with_value(|s| s(false)))
+                    />
+                </aside>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn SaveState(
+    save: RwSignal<Save>,
+    revision: RwSignal<i64>,
+    on_overwrite: Callback<()>,
+) -> impl IntoView {
+    move || {
+        match save.get() {
+        Save::Saved => view! { <span class="save muted" data-testid="save-state">{format!("Saved (revision {})", revision.get())}</span> }.into_any(),
+        Save::Pending | Save::Saving => view! { <span class="save muted" data-testid="save-state">"Saving…"</span> }.into_any(),
+        Save::Failed(e) => view! { <span class="save error" role="alert" data-testid="save-state">{format!("Not saved: {e}")}</span> }.into_any(),
+        Save::Conflict(e) => view! {
+            <span class="save error" role="alert" data-testid="save-state">
+                {format!("Not saved: {e}. Your changes are still here. ")}
+                <button data-testid="overwrite" on:click=move |_| on_overwrite.run(())>"Save mine over theirs"</button>
+            </span>
+        }
+        .into_any(),
+    }
+    }
+}
+
+#[component]
+fn Toolbar(editor: RwSignal<Editor>, dispatch: Callback<Action, Outcome>) -> impl IntoView {
+    let button = move |label: &'static str,
+                       testid: &'static str,
+                       action: Action,
+                       enabled: Signal<bool>| {
+        view! {
+            <button data-testid=testid disabled=move || !enabled.get() on:click=move |_| { dispatch.run(action.clone()); }>
+                {label}
+            </button>
+        }
+    };
+    let always = Signal::derive(|| true);
+    let can_undo = Signal::derive(move || editor.with(|e| e.can_undo()));
+    let can_redo = Signal::derive(move || editor.with(|e| e.can_redo()));
+    let selected = Signal::derive(move || editor.with(|e| !e.selection.is_empty()));
+    let can_paste = Signal::derive(move || editor.with(|e| e.can_paste()));
+    view! {
+        <div class="toolbar" role="toolbar" aria-label="Editing">
+            {button("Undo", "undo", Action::Undo, can_undo)}
+            {button("Redo", "redo", Action::Redo, can_redo)}
+            {button("Delete", "delete", Action::DeleteSelection, selected)}
+            {button("Copy", "copy", Action::Copy, selected)}
+            {button("Paste", "paste", Action::Paste { dx: 24.0, dy: 24.0 }, can_paste)}
+            {button("Zoom in", "zoom-in", Action::Zoom { factor: 1.2, x: 400.0, y: 200.0 }, always)}
+            {button("Zoom out", "zoom-out", Action::Zoom { factor: 1.0 / 1.2, x: 400.0, y: 200.0 }, always)}
+            {button("Fit", "fit", Action::FitToView { width: 800.0, height: 480.0 }, always)}
+            {button("Auto layout", "auto-layout", Action::AutoLayout, always)}
+        </div>
+    }
+}
+
+#[component]
+fn Palette(
+    catalog: Vec<ComponentType>,
+    palette_drag: RwSignal<Option<String>>,
+    on_add: Callback<String>,
+) -> impl IntoView {
+    let search = RwSignal::new(String::new());
+    let catalog = StoredValue::new(catalog);
+    let groups = move || {
+        let needle = search.get().to_lowercase();
+        let mut groups: BTreeMap<String, Vec<ComponentType>> = BTreeMap::new();
+        catalog.with_value(|c| {
+            for component in c {
+                let hay = format!(
+                    "{} {} {}",
+                    component.name, component.key, component.description
+                )
+                .to_lowercase();
+                if needle.is_empty() || hay.contains(&needle) {
+                    groups
+                        .entry(component.category.clone())
+                        .or_default()
+                        .push(component.clone());
+                }
+            }
+        });
+        groups
+            .into_iter()
+            .map(|(category, items)| {
+                view! {
+                    <h3>{category}</h3>
+                    <ul>
+                        {items
+                            .into_iter()
+                            .map(|c| {
+                                let key = c.key.clone();
+                                let key_for_drag = c.key.clone();
+                                view! {
+                                    <li>
+                                        <button
+                                            class="palette-item"
+                                            title=c.description.clone()
+                                            data-testid=format!("palette-{}", c.key)
+                                            on:pointerdown=move |_| palette_drag.set(Some(key_for_drag.clone()))
+                                            on:click=move |_| {
+                                                palette_drag.set(None);
+                                                on_add.run(key.clone());
+                                            }
+                                        >
+                                            {c.name.clone()}
+                                        </button>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <nav class="palette" aria-label="Components" data-testid="palette">
+            <input
+                type="search"
+                placeholder="Search components"
+                aria-label="Search components"
+                prop:value=move || search.get()
+                on:input=move |ev| search.set(event_target_value(&ev))
+            />
+            {groups}
+        </nav>
+    }
+}
+
+/// The value a form control's text stands for under `spec`.
+fn parse_input(spec: &ParamSpec, text: &str) -> Option<Value> {
+    if text.is_empty() {
+        return None;
+    }
+    Some(match spec.kind {
+        ParamKind::Integer { .. } => text
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::from(text)),
+        ParamKind::Number { .. } => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or_else(|| Value::from(text)),
+        _ => Value::from(text),
+    })
+}
+
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+#[component]
+fn NodePanel(
+    editor: RwSignal<Editor>,
+    dispatch: Callback<Action, Outcome>,
+    catalog: StoredValue<Vec<ComponentType>>,
+    problems: Memo<Vec<FieldError>>,
+) -> impl IntoView {
+    move || {
+        let selected = editor.with(|e| {
+            (e.selection.nodes.len() == 1)
+                .then(|| {
+                    e.selection
+                        .nodes
+                        .iter()
+                        .next()
+                        .and_then(|id| e.graph.node(id).cloned())
+                })
+                .flatten()
+        });
+        let Some(node) = selected else {
+            return view! { <section class="panel" data-testid="node-panel"><p class="muted">"Select a node to edit its parameters."</p></section> }.into_any();
+        };
+        let component = catalog.with_value(|c| c.iter().find(|c| c.key == node.component).cloned());
+        let Some(component) = component else {
+            return view! { <section class="panel" data-testid="node-panel"><p class="error">{format!("Unknown component {}", node.component)}</p></section> }.into_any();
+        };
+        let node_id = node.id.clone();
+        let label_id = node.id.clone();
+        let fields = component
+            .params
+            .clone()
+            .into_iter()
+            .map(|spec| {
+                let id = node_id.clone();
+                let field = format!("params.{}", spec.name);
+                let message = {
+                    let id = id.clone();
+                    move || {
+                        problems.with(|p| {
+                            p.iter()
+                                .find(|e| e.node.as_deref() == Some(id.as_str()) && e.field == field)
+                                .map(|e| e.message.clone())
+                        })
+                    }
+                };
+                let current = node.params.get(&spec.name).cloned();
+                let placeholder = spec.default.as_ref().map(|d| shown(Some(d))).unwrap_or_default();
+                let name = spec.name.clone();
+                let testid = format!("param-{}", spec.name);
+                let set = {
+                    let spec = spec.clone();
+                    let id = id.clone();
+                    move |text: String| {
+                        dispatch.run(Action::SetParam {
+                            node: id.clone(),
+                            name: spec.name.clone(),
+                            value: parse_input(&spec, &text),
+                        });
+                    }
+                };
+                let input = match &spec.kind {
+                    ParamKind::Text { .. } => view! {
+                        <textarea data-testid=testid placeholder=placeholder rows="5"
+                            prop:value=shown(current.as_ref())
+                            on:change=move |ev| set(event_target_value(&ev))></textarea>
+                    }
+                    .into_any(),
+                    ParamKind::Boolean => {
+                        let checked = current.as_ref().or(spec.default.as_ref()).and_then(Value::as_bool).unwrap_or(false);
+                        let id = id.clone();
+                        let name = spec.name.clone();
+                        view! {
+                            <input type="checkbox" data-testid=testid prop:checked=checked
+                                on:change=move |ev| {
+                                    dispatch.run(Action::SetParam {
+                                        node: id.clone(),
+                                        name: name.clone(),
+                                        value: Some(Value::Bool(event_target_checked(&ev))),
+                                    });
+                                } />
+                        }
+                        .into_any()
+                    }
+                    ParamKind::Enum { values } => {
+                        let current = shown(current.as_ref().or(spec.default.as_ref()));
+                        view! {
+                            <select data-testid=testid on:change=move |ev| set(event_target_value(&ev))>
+                                {values.iter().map(|v| {
+                                    let selected = *v == current;
+                                    view! { <option value=v.clone() selected=selected>{v.clone()}</option> }
+                                }).collect_view()}
+                            </select>
+                        }
+                        .into_any()
+                    }
+                    ParamKind::Integer { .. } | ParamKind::Number { .. } => view! {
+                        <input type="number" step="any" data-testid=testid placeholder=placeholder
+                            prop:value=shown(current.as_ref())
+                            on:change=move |ev| set(event_target_value(&ev)) />
+                    }
+                    .into_any(),
+                    ParamKind::String { .. } => view! {
+                        <input data-testid=testid placeholder=placeholder
+                            prop:value=shown(current.as_ref())
+                            on:change=move |ev| set(event_target_value(&ev)) />
+                    }
+                    .into_any(),
+                };
+                let label = if spec.label.is_empty() { spec.name.clone() } else { spec.label.clone() };
+                view! {
+                    <label class="field" for=name>
+                        <span>{label}{spec.required.then_some(" *")}</span>
+                        {input}
+                        {spec.help.clone().map(|h| view! { <small class="muted">{h}</small> })}
+                        {move || message().map(|m| view! { <small class="error" data-testid="field-error">{m}</small> })}
+                    </label>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="panel" data-testid="node-panel">
+                <h2>{component.name.clone()}</h2>
+                <label class="field">
+                    <span>"Label"</span>
+                    <input data-testid="node-label" prop:value=node.label.clone()
+                        on:change=move |ev| { dispatch.run(Action::SetLabel { node: label_id.clone(), label: event_target_value(&ev) }); } />
+                </label>
+                {fields}
+            </section>
+        }
+        .into_any()
+    }
+}
+
+#[component]
+fn Problems(problems: Memo<Vec<FieldError>>, dispatch: Callback<Action, Outcome>) -> impl IntoView {
+    move || {
+        let list = problems.get();
+        if list.is_empty() {
+            return view! { <section class="panel" data-testid="problems"><p class="ok">"No problems."</p></section> }.into_any();
+        }
+        view! {
+            <section class="panel" data-testid="problems">
+                <h2>{format!("Problems ({})", list.len())}</h2>
+                <ul>
+                    {list.into_iter().map(|p| {
+                        let node = p.node.clone();
+                        view! {
+                            <li data-testid="problem">
+                                <button class="link" on:click=move |_| {
+                                    if let Some(id) = node.clone() {
+                                        dispatch.run(Action::SelectNode { id, additive: false });
+                                    }
+                                }>
+                                    {p.node.clone().map(|n| format!("{n}: ")).unwrap_or_default()}{p.message.clone()}
+                                </button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </section>
+        }
+        .into_any()
+    }
+}
+
+#[component]
+fn PublishPanel(
+    tenant: String,
+    process_id: String,
+    problems: Memo<Vec<FieldError>>,
+    save: RwSignal<Save>,
+    latest: RwSignal<Option<i64>>,
+    on_save: Callback<()>,
+) -> impl IntoView {
+    let message = RwSignal::new(String::new());
+    let params = RwSignal::new("{}".to_owned());
+    let status = RwSignal::new(None::<Result<String, String>>);
+    let busy = RwSignal::new(false);
+    let navigate = use_navigate();
+    let base = tenant_path(&tenant, &format!("processes/{process_id}"));
+
+    let publish = {
+        let base = base.clone();
+        move |_| {
+            if save.get_untracked() != Save::Saved {
+                on_save.run(());
+                status.set(Some(Err("Saving first; publish again in a moment.".into())));
+                return;
+            }
+            busy.set(true);
+            let path = format!("{base}/versions");
+            leptos::task::spawn_local(async move {
+                let body = PublishRequest {
+                    message: message.get_untracked(),
+                };
+                match client::post::<_, Version>(&path, &body).await {
+                    Ok(v) => {
+                        latest.set(Some(v.number));
+                        status.set(Some(Ok(format!("Published version {}", v.number))));
+                        message.set(String::new());
+                    }
+                    Err(e) => status.set(Some(Err(e.message()))),
+                }
+                busy.set(false);
+            });
+        }
+    };
+
+    let run = move |_| {
+        let parsed: Result<serde_json::Map<String, Value>, _> =
+            serde_json::from_str(&params.get_untracked());
+        let Ok(run_params) = parsed else {
+            status.set(Some(Err(
+                "Run parameters must be a JSON object, such as {\"day\": \"2024-01-01\"}".into(),
+            )));
+            return;
+        };
+        busy.set(true);
+        let path = format!("{base}/runs");
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            let body = StartRun {
+                version: None,
+                params: Some(run_params),
+            };
+            match client::post::<_, Run>(&path, &body).await {
+                Ok(r) => navigate(&format!("/runs/{}", r.id), NavigateOptions::default()),
+                Err(e) => status.set(Some(Err(e.message()))),
+            }
+            busy.set(false);
+        });
+    };
+
+    view! {
+        <section class="panel" data-testid="publish-panel">
+            <h2>"Publish and run"</h2>
+            <label class="field">
+                <span>"Message"</span>
+                <input data-testid="publish-message" placeholder="What changed"
+                    prop:value=move || message.get()
+                    on:input=move |ev| message.set(event_target_value(&ev)) />
+            </label>
+            <button data-testid="publish" disabled=move || busy.get() || !problems.with(Vec::is_empty) on:click=publish>
+                "Publish"
+            </button>
+            {move || (!problems.with(Vec::is_empty)).then(|| view! { <small class="muted">"Fix the problems to publish."</small> })}
+            <label class="field">
+                <span>"Run parameters (JSON)"</span>
+                <input data-testid="run-params" prop:value=move || params.get() on:input=move |ev| params.set(event_target_value(&ev)) />
+            </label>
+            <button data-testid="run-now" disabled=move || busy.get() || latest.get().is_none() on:click=run>
+                {move || match latest.get() {
+                    Some(v) => format!("Run version {v} now"),
+                    None => "Run now (publish first)".to_owned(),
+                }}
+            </button>
+            {move || status.get().map(|s| match s {
+                Ok(m) => view! { <p class="ok" data-testid="publish-status">{m}</p> }.into_any(),
+                Err(m) => view! { <p class="error" role="alert" data-testid="publish-status">{m}</p> }.into_any(),
+            })}
+        </section>
+    }
+}

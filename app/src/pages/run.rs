@@ -1,0 +1,295 @@
+//! One run, live: the version's graph with each node coloured by its task
+//! state as events arrive, a progress bar, the selected node's tasks and log,
+//! and Stop / Force stop.
+
+use crate::api::processes::Version;
+use crate::api::runs::{Run, RunEvent, TaskRun};
+use crate::client::{self, tenant_path};
+use crate::components::canvas::GraphView;
+use crate::pages::processes::StateBadge;
+use crate::session::WithTenant;
+use crate::types::graph::ProcessGraph;
+use crate::types::{RunState, TaskState};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    view! {
+        <WithTenant children=move |tenant| {
+            let id = params.with(|p| p.get("id").unwrap_or_default());
+            view! { <RunView tenant id/> }
+        }/>
+    }
+}
+
+fn finished(state: RunState) -> bool {
+    state.is_terminal()
+}
+
+/// The state a node shows: its watch task's, unless that has not started and
+/// its submit task has.
+fn node_states(run: &Run) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for t in &run.tasks {
+        let Some(node) = &t.node else { continue };
+        let shown = match out.get(node) {
+            None => true,
+            Some(_) => t.kind == crate::types::TaskKind::Watch && t.state != TaskState::Pending,
+        };
+        if shown {
+            out.insert(node.clone(), t.state.to_string());
+        }
+    }
+    out
+}
+
+#[component]
+fn RunView(tenant: String, id: String) -> impl IntoView {
+    let run = RwSignal::new(None::<Result<Run, String>>);
+    let graph = RwSignal::new(ProcessGraph::default());
+    let names = RwSignal::new(BTreeMap::<String, String>::new());
+    let selected = RwSignal::new(None::<String>);
+    let run_path = tenant_path(&tenant, &format!("runs/{id}"));
+
+    let reload = {
+        let path = run_path.clone();
+        move || {
+            let path = path.clone();
+            leptos::task::spawn_local(async move {
+                match client::get::<Run>(&path).await {
+                    Ok(r) => run.set(Some(Ok(r))),
+                    Err(e) => run.set(Some(Err(e.message()))),
+                }
+            });
+        }
+    };
+
+    // Live: once the run is loaded, every event updates it in place (the
+    // stream replays from the first event, so nothing between the load and
+    // the subscription is lost); the end reloads it whole for durations and
+    // errors.
+    let live = StoredValue::new(None::<futures::future::AbortHandle>);
+    on_cleanup(move || {
+        if let Some(handle) = live.get_value() {
+            handle.abort();
+        }
+    });
+    let follow = {
+        let path = format!("{run_path}/events");
+        let reload = reload.clone();
+        move || {
+            let reload = reload.clone();
+            client::subscribe(path.clone(), move |data| {
+                let Ok(event) = serde_json::from_str::<RunEvent>(&data) else {
+                    return;
+                };
+                let mut ended = false;
+                run.update(|r| {
+                    let Some(Ok(r)) = r else { return };
+                    match &event.task {
+                        Some(key) => {
+                            if let (Some(t), Ok(state)) = (
+                                r.tasks.iter_mut().find(|t| &t.key == key),
+                                event.state.parse(),
+                            ) {
+                                t.state = state;
+                            }
+                        }
+                        None => {
+                            if let Ok(state) = event.state.parse() {
+                                r.state = state;
+                                ended = finished(state);
+                            }
+                        }
+                    }
+                });
+                if ended {
+                    reload();
+                }
+            })
+        }
+    };
+
+    {
+        let tenant = tenant.clone();
+        let path = run_path.clone();
+        Effect::new(move |_| {
+            let tenant = tenant.clone();
+            let path = path.clone();
+            let follow = follow.clone();
+            leptos::task::spawn_local(async move {
+                let r = match client::get::<Run>(&path).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        run.set(Some(Err(e.message())));
+                        return;
+                    }
+                };
+                let version = tenant_path(
+                    &tenant,
+                    &format!("processes/{}/versions/{}", r.process, r.version),
+                );
+                if let Ok(v) = client::get::<Version>(&version).await {
+                    graph.set(v.graph);
+                }
+                if let Ok(c) = client::get::<Vec<crate::types::component::ComponentType>>(
+                    &tenant_path(&tenant, "components"),
+                )
+                .await
+                {
+                    names.set(c.into_iter().map(|c| (c.key, c.name)).collect());
+                }
+                run.set(Some(Ok(r)));
+                live.set_value(Some(follow()));
+            });
+        });
+    }
+
+    let states = Signal::derive(move || match run.get() {
+        Some(Ok(r)) => node_states(&r),
+        _ => BTreeMap::new(),
+    });
+
+    let stop = {
+        let path = run_path.clone();
+        move |force: bool| {
+            let path = if force {
+                format!("{path}/stop?mode=force")
+            } else {
+                format!("{path}/stop")
+            };
+            leptos::task::spawn_local(async move {
+                let _ = client::post::<_, Run>(&path, &serde_json::json!({})).await;
+            });
+        }
+    };
+    let confirming = RwSignal::new(None::<bool>);
+
+    view! {
+        {move || match run.get() {
+            None => view! { <p class="muted" data-testid="loading">"Loading…"</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            Some(Ok(r)) => {
+                let done = r.tasks.iter().filter(|t| t.state.is_terminal()).count();
+                let total = r.tasks.len().max(1);
+                view! {
+                    <div class="run-head">
+                        <h1>"Run " <a href=format!("/processes/{}", r.process)>{format!("version {}", r.version)}</a></h1>
+                        <span data-testid="run-state" data-state=r.state.to_string()><StateBadge state=r.state.to_string()/></span>
+                        <progress data-testid="run-progress" max=total value=done aria-label="Tasks finished"></progress>
+                        <span class="muted">{format!("{done} of {} tasks", r.tasks.len())}</span>
+                    </div>
+                }
+                .into_any()
+            }
+        }}
+        {
+            let stop = stop.clone();
+            move || {
+                let running = matches!(run.get(), Some(Ok(r)) if !finished(r.state));
+                let stop = stop.clone();
+                running.then(|| match confirming.get() {
+                    None => view! {
+                        <div class="toolbar">
+                            <button data-testid="stop" on:click=move |_| confirming.set(Some(false))>"Stop"</button>
+                            <button data-testid="force-stop" on:click=move |_| confirming.set(Some(true))>"Force stop"</button>
+                        </div>
+                    }
+                    .into_any(),
+                    Some(force) => view! {
+                        <div class="toolbar confirm" role="alertdialog" aria-label="Confirm stop">
+                            <span>{if force { "Kill every running task at once?" } else { "Stop the run, letting running tasks end gracefully?" }}</span>
+                            <button data-testid="confirm-stop" on:click=move |_| { stop(force); confirming.set(None); }>"Yes, stop"</button>
+                            <button data-testid="cancel-stop" on:click=move |_| confirming.set(None)>"No"</button>
+                        </div>
+                    }
+                    .into_any(),
+                })
+            }
+        }
+        <div class="run-body">
+            <GraphView
+                graph=graph
+                states=states
+                names=names
+                selected=selected
+                on_select=Callback::new(move |id: String| selected.set(Some(id)))
+            />
+            {move || selected.get().map(|node| {
+                let tasks: Vec<TaskRun> = match run.get() {
+                    Some(Ok(r)) => r.tasks.into_iter().filter(|t| t.node.as_deref() == Some(node.as_str())).collect(),
+                    _ => vec![],
+                };
+                view! { <TaskPanel run_path=run_path.clone() node tasks/> }
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn TaskPanel(run_path: String, node: String, tasks: Vec<TaskRun>) -> impl IntoView {
+    let log = RwSignal::new(String::new());
+    let watch = tasks
+        .iter()
+        .find(|t| t.kind == crate::types::TaskKind::Watch)
+        .cloned();
+    let live = watch.as_ref().is_some_and(|t| !t.state.is_terminal());
+    if let Some(w) = &watch {
+        let path = format!("{run_path}/tasks/{}/log", w.key);
+        // Tails the log: re-read it every second while the task runs.
+        let alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = alive.clone();
+        let fetch = move || {
+            let path = path.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(text) = client::get_text(&path).await {
+                    log.set(text);
+                }
+            });
+        };
+        fetch();
+        if live {
+            fn again(
+                fetch: impl Fn() + Clone + 'static,
+                flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+            ) {
+                set_timeout(
+                    move || {
+                        if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                            fetch();
+                            again(fetch, flag);
+                        }
+                    },
+                    Duration::from_secs(1),
+                );
+            }
+            again(fetch, flag);
+        }
+        on_cleanup(move || alive.store(false, std::sync::atomic::Ordering::Relaxed));
+    }
+    view! {
+        <aside class="panel task-panel" data-testid="task-panel">
+            <h2>{node}</h2>
+            <table class="list">
+                <thead><tr><th>"Task"</th><th>"State"</th><th>"Attempt"</th><th>"Duration"</th></tr></thead>
+                <tbody>
+                    {tasks.iter().map(|t| view! {
+                        <tr>
+                            <td>{t.key.clone()}</td>
+                            <td><StateBadge state=t.state.to_string()/></td>
+                            <td>{t.attempt}</td>
+                            <td>{t.duration_ms.map(|d| format!("{:.1} s", d as f64 / 1000.0)).unwrap_or_default()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            {tasks.iter().filter_map(|t| t.error.clone()).map(|e| view! { <pre class="error" data-testid="task-error">{e}</pre> }).collect_view()}
+            <h3>"Log"</h3>
+            <pre class="log" data-testid="task-log">{move || log.get()}</pre>
+        </aside>
+    }
+}

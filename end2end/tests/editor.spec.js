@@ -1,0 +1,142 @@
+// Composing, publishing and running a process in the browser, with real
+// pointer drags on the canvas and live run status over server-sent events.
+const { test, expect } = require('@playwright/test');
+const path = require('node:path');
+
+const url = () => process.env.TRELLIS_URL;
+const shot = (name) => path.join(__dirname, '..', 'screenshots', name);
+
+async function signIn(page) {
+  await page.goto(`${url()}/login`);
+  await expect(page.getByTestId('app')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill('e2e-password');
+  await page.getByTestId('login-submit').click();
+  await expect(page).toHaveURL(/\/processes$/);
+  await expect(page.getByTestId('user')).toHaveText('admin');
+}
+
+async function center(locator) {
+  const box = await locator.boundingBox();
+  return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+}
+
+// Drags with the mouse button held down, in small steps, as a person would.
+async function drag(page, from, to) {
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  await page.mouse.move(to.x, to.y, { steps: 12 });
+  await page.mouse.up();
+}
+
+async function dropComponent(page, key, dx, dy) {
+  const canvas = await page.getByTestId('canvas').boundingBox();
+  await drag(page, await center(page.getByTestId(`palette-${key}`)), { x: canvas.x + dx, y: canvas.y + dy });
+}
+
+async function connect(page, from, to) {
+  await drag(page, await center(page.getByTestId(`port-out-${from}`)), await center(page.getByTestId(`node-${to}`)));
+}
+
+async function setParam(page, node, name, value) {
+  await page.getByTestId(`node-${node}`).click();
+  const field = page.getByTestId('node-panel').getByTestId(`param-${name}`);
+  await field.fill(value);
+  await field.press('Tab');
+}
+
+async function newProcess(page, name) {
+  await page.goto(`${url()}/processes`);
+  await page.getByTestId('new-process-name').fill(name);
+  await page.getByTestId('create-process-button').click();
+  await expect(page.getByTestId('editor')).toBeVisible();
+}
+
+async function publishAndRun(page) {
+  await expect(page.getByTestId('problems')).toHaveText('No problems.');
+  await expect(page.getByTestId('save-state')).toHaveText(/^Saved/);
+  await page.getByTestId('publish-message').fill('from the browser');
+  await page.getByTestId('publish').click();
+  await expect(page.getByTestId('publish-status')).toHaveText(/^Published version \d+$/);
+  await page.getByTestId('run-now').click();
+  await expect(page).toHaveURL(/\/runs\/[0-9a-f-]+$/);
+}
+
+test('compose by drag and drop, publish, run and watch it succeed live', async ({ page }) => {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await signIn(page);
+  await expect(page.getByTestId('process-list')).toContainText('Daily revenue by country');
+
+  await newProcess(page, 'E2E orders');
+  await dropComponent(page, 'ingest.file', 140, 120);
+  await dropComponent(page, 'quality.check', 420, 120);
+  await dropComponent(page, 'export.file', 420, 320);
+  for (const id of ['ingest_file_1', 'quality_check_1', 'export_file_1']) {
+    await expect(page.getByTestId(`node-${id}`)).toBeVisible();
+  }
+  // New nodes have required parameters missing: the canvas says so at once.
+  await expect(page.getByTestId('problems')).toContainText('ingest_file_1');
+  await expect(page.getByTestId('publish')).toBeDisabled();
+
+  await connect(page, 'ingest_file_1', 'quality_check_1');
+  await connect(page, 'quality_check_1', 'export_file_1');
+  await expect(page.getByTestId('edge-ingest_file_1-quality_check_1')).toHaveCount(1);
+  await expect(page.getByTestId('edge-quality_check_1-export_file_1')).toHaveCount(1);
+
+  // Closing a loop is refused at the drop, with the path it would make.
+  await connect(page, 'export_file_1', 'ingest_file_1');
+  await expect(page.getByTestId('notice')).toContainText('would create a cycle');
+  await expect(page.getByTestId('edge-export_file_1-ingest_file_1')).toHaveCount(0);
+
+  // Moving a node by dragging it, then undoing the move with the keyboard.
+  const node = page.getByTestId('node-export_file_1');
+  const before = await node.boundingBox();
+  await drag(page, await center(node), { x: before.x + before.width / 2 + 60, y: before.y + before.height / 2 + 40 });
+  await expect.poll(async () => (await node.boundingBox()).x).toBeGreaterThan(before.x + 40);
+  await page.getByTestId('canvas').focus();
+  await page.keyboard.press('Control+z');
+  await expect.poll(async () => Math.round((await node.boundingBox()).x)).toBe(Math.round(before.x));
+
+  await setParam(page, 'ingest_file_1', 'source', 'samples/orders.csv');
+  await setParam(page, 'ingest_file_1', 'dataset', 'e2e_orders');
+  await setParam(page, 'quality_check_1', 'dataset', 'e2e_orders');
+  await setParam(page, 'quality_check_1', 'rules', "unique(order_id)\nallowed_values(status, 'new', 'paid', 'shipped', 'cancelled', 'lost')");
+  await setParam(page, 'quality_check_1', 'threshold', '5%');
+  await setParam(page, 'export_file_1', 'dataset', 'e2e_orders');
+  await setParam(page, 'export_file_1', 'destination', 'e2e/orders.csv');
+  await page.screenshot({ path: shot('editor.png'), fullPage: true });
+
+  await publishAndRun(page);
+  await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'succeeded', { timeout: 20_000 });
+  for (const id of ['ingest_file_1', 'quality_check_1', 'export_file_1']) {
+    await expect(page.getByTestId(`node-${id}`)).toHaveAttribute('data-state', 'succeeded');
+  }
+  await page.getByTestId('node-quality_check_1').click();
+  await expect(page.getByTestId('task-log')).toContainText('all 2 rules passed');
+  await page.screenshot({ path: shot('run.png'), fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('a running process can be stopped from its run view', async ({ page }) => {
+  await signIn(page);
+  await newProcess(page, 'E2E sleeper');
+  await dropComponent(page, 'sleep', 200, 150);
+  await setParam(page, 'sleep_1', 'seconds', '60');
+  await publishAndRun(page);
+  await expect(page.getByTestId('node-sleep_1')).toHaveAttribute('data-state', 'running', { timeout: 10_000 });
+  await page.getByTestId('stop').click();
+  await page.getByTestId('confirm-stop').click();
+  await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'cancelled', { timeout: 20_000 });
+  await expect(page.getByTestId('node-sleep_1')).toHaveAttribute('data-state', 'cancelled');
+});
+
+test('a wrong password is refused with a message', async ({ page }) => {
+  await page.goto(`${url()}/login`);
+  await expect(page.getByTestId('app')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill('nope');
+  await page.getByTestId('login-submit').click();
+  await expect(page.getByTestId('login-error')).toBeVisible();
+  await expect(page).toHaveURL(/\/login$/);
+});
