@@ -114,7 +114,40 @@ test('compose by drag and drop, publish, run and watch it succeed live', async (
   }
   await page.getByTestId('node-quality_check_1').click();
   await expect(page.getByTestId('task-log')).toContainText('all 2 rules passed');
+  await expect(page.getByTestId('timeline')).toBeVisible();
+  await expect(page.getByTestId('bar-W_quality_check_1')).toHaveCount(1);
   await page.screenshot({ path: shot('run.png'), fullPage: true });
+
+  // A second version, and what changed between the two drawn on the canvas.
+  await page.getByRole('link', { name: 'version 1' }).click();
+  await expect(page.getByTestId('editor')).toBeVisible();
+  await page.getByTestId('node-export_file_1').click();
+  await page.getByTestId('node-panel').getByTestId('param-format').selectOption('jsonl');
+  await dropComponent(page, 'noop', 600, 420);
+  await connect(page, 'export_file_1', 'noop_1');
+  await expect(page.getByTestId('save-state')).toHaveText(/^Saved/);
+  await page.getByTestId('publish-message').fill('export JSON Lines');
+  await page.getByTestId('publish').click();
+  await expect(page.getByTestId('publish-status')).toHaveText('Published version 2');
+
+  await page.getByTestId('tab-versions').click();
+  await expect(page.getByTestId('version-row')).toHaveCount(2);
+  await expect(page.getByTestId('version-row').first()).toContainText('export JSON Lines');
+  await page.getByTestId('compare').click();
+  await expect(page.getByTestId('diff-summary')).toHaveText('1 added, 0 removed, 1 changed; 1 connections added, 0 removed');
+  const diff = page.getByTestId('diff');
+  await expect(diff.getByTestId('node-export_file_1')).toHaveAttribute('data-state', 'changed');
+  await expect(diff.getByTestId('node-noop_1')).toHaveAttribute('data-state', 'added');
+  await expect(diff.getByTestId('node-ingest_file_1')).toHaveAttribute('data-state', 'same');
+  await expect(page.getByTestId('param-changes')).toContainText('export_file_1: format (not set) → jsonl');
+  await page.screenshot({ path: shot('diff.png'), fullPage: true });
+
+  await page.getByTestId('tab-runs').click();
+  await expect(page.getByTestId('run-row')).toHaveCount(1);
+  await page.getByTestId('filter-state').selectOption('failed');
+  await expect(page.getByTestId('no-runs')).toBeVisible();
+  await page.getByTestId('filter-state').selectOption('succeeded');
+  await expect(page.getByTestId('run-row')).toHaveCount(1);
   expect(errors).toEqual([]);
 });
 

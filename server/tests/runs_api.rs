@@ -106,6 +106,8 @@ async fn a_run_starts_and_succeeds(backend: Backend) {
     assert!(nap["duration_ms"].as_i64().unwrap() >= 250, "{nap}");
     let process = app.get_as(&admin, &path).await.json();
     assert_eq!(process["last_run_state"], "succeeded");
+    let versions = app.get_as(&admin, &format!("{path}/versions")).await.json();
+    assert_eq!(versions[0]["runs"], 1, "{versions}");
 }
 
 async fn runs_are_listed_newest_first_with_filters(backend: Backend) {

@@ -96,6 +96,9 @@ pub struct VersionSummary {
     pub message: String,
     pub created_by: Option<String>,
     pub created_at: String,
+    /// How many runs this version has had.
+    #[serde(default)]
+    pub runs: i64,
 }
 
 /// `GET …/versions/{a}/diff/{b}`

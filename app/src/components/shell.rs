@@ -8,8 +8,13 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    editor::EditorPage, home::HomePage, login::LoginPage, placeholder::Placeholder,
-    processes::ProcessesPage, run::RunPage,
+    editor::EditorPage,
+    history::{ProcessRunsPage, VersionsPage},
+    home::HomePage,
+    login::LoginPage,
+    placeholder::Placeholder,
+    processes::ProcessesPage,
+    run::RunPage,
 };
 use crate::session::{Session, SignIn};
 
@@ -95,6 +100,8 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("login") view=LoginPage/>
                         <Route path=StaticSegment("processes") view=ProcessesPage/>
                         <Route path=path!("/processes/:id") view=EditorPage/>
+                        <Route path=path!("/processes/:id/versions") view=VersionsPage/>
+                        <Route path=path!("/processes/:id/runs") view=ProcessRunsPage/>
                         <Route path=path!("/runs/:id") view=RunPage/>
                         <Route path=StaticSegment("runs") view=|| view! { <Placeholder title="Runs"/> }/>
                         <Route path=StaticSegment("schedules") view=|| view! { <Placeholder title="Schedules"/> }/>

@@ -179,6 +179,7 @@ fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) 
         <div class="editor" data-testid="editor">
             <div class="editor-head">
                 <h1>{process.name.clone()}</h1>
+                <crate::pages::history::ProcessTabs id=process_id.clone() current="Editor"/>
                 <SaveState save revision on_overwrite=Callback::new(move |_| save_now.with_value(|s| s(true)))/>
             </div>
             <Toolbar editor dispatch/>

@@ -219,6 +219,10 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
                 selected=selected
                 on_select=Callback::new(move |id: String| selected.set(Some(id)))
             />
+            {move || match run.get() {
+                Some(Ok(r)) => Some(view! { <Timeline tasks=r.tasks/> }),
+                _ => None,
+            }}
             {move || selected.get().map(|node| {
                 let tasks: Vec<TaskRun> = match run.get() {
                     Some(Ok(r)) => r.tasks.into_iter().filter(|t| t.node.as_deref() == Some(node.as_str())).collect(),
@@ -291,5 +295,95 @@ fn TaskPanel(run_path: String, node: String, tasks: Vec<TaskRun>) -> impl IntoVi
             <h3>"Log"</h3>
             <pre class="log" data-testid="task-log">{move || log.get()}</pre>
         </aside>
+    }
+}
+
+/// Milliseconds since the epoch of an RFC 3339 UTC time such as
+/// `2024-03-01T10:00:00.123Z` (what the API sends).
+pub fn epoch_ms(at: &str) -> Option<f64> {
+    let num = |r: std::ops::Range<usize>| at.get(r).and_then(|s| s.parse::<i64>().ok());
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, min, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let frac: f64 = at
+        .get(19..)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .map(|rest| rest.trim_end_matches('Z'))
+        .and_then(|digits| format!("0.{digits}").parse().ok())
+        .unwrap_or(0.0);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3_600 + min * 60 + s) as f64 + frac) * 1000.0)
+}
+
+/// A Gantt chart of the run's tasks: one bar per task from start to end.
+#[component]
+fn Timeline(tasks: Vec<TaskRun>) -> impl IntoView {
+    let now = tasks
+        .iter()
+        .filter_map(|t| {
+            t.finished_at
+                .as_deref()
+                .or(t.started_at.as_deref())
+                .and_then(epoch_ms)
+        })
+        .fold(f64::MIN, f64::max);
+    let spans: Vec<(String, String, f64, f64)> = tasks
+        .iter()
+        .filter_map(|t| {
+            let start = t.started_at.as_deref().and_then(epoch_ms)?;
+            let end = t.finished_at.as_deref().and_then(epoch_ms).unwrap_or(now);
+            Some((t.key.clone(), t.state.to_string(), start, end.max(start)))
+        })
+        .collect();
+    let Some(first) = spans.iter().map(|s| s.2).reduce(f64::min) else {
+        return ().into_any();
+    };
+    let last = spans.iter().map(|s| s.3).fold(first, f64::max);
+    let total = (last - first).max(1.0);
+    let row = 22.0;
+    let width = 600.0;
+    let label = 170.0;
+    let height = row * spans.len() as f64 + 24.0;
+    view! {
+        <section class="panel timeline" data-testid="timeline">
+            <h2>{format!("Timeline ({:.2} s)", total / 1000.0)}</h2>
+            <svg viewBox=format!("0 0 {} {height}", label + width + 10.0) role="img" aria-label="Task timeline">
+                {spans.into_iter().enumerate().map(|(i, (key, state, start, end))| {
+                    let y = i as f64 * row;
+                    let x = label + (start - first) / total * width;
+                    let w = ((end - start) / total * width).max(2.0);
+                    let testid = format!("bar-{key}");
+                    view! {
+                        <g data-testid=testid>
+                            <text x="0" y=y + 15.0 class="bar-label">{key}</text>
+                            <rect class=format!("bar state-{state}") x=x y=y + 4.0 width=w height=row - 8.0 rx="3"/>
+                        </g>
+                    }
+                }).collect_view()}
+            </svg>
+        </section>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn api_times_become_epoch_milliseconds() {
+        assert_eq!(super::epoch_ms("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(
+            super::epoch_ms("2024-03-01T10:00:00.250Z"),
+            Some(1_709_287_200_250.0)
+        );
+        assert_eq!(
+            super::epoch_ms("2000-02-29T00:00:01Z"),
+            Some(951_782_401_000.0)
+        );
+        assert_eq!(super::epoch_ms("nonsense"), None);
     }
 }

@@ -161,7 +161,8 @@ pub struct VersionRow {
 }
 
 const VERSION: &str =
-    "v.number, v.content_hash, v.message, u.username, v.created_at, v.graph, v.dag, v.id \
+    "v.number, v.content_hash, v.message, u.username, v.created_at, v.graph, v.dag, v.id, \
+    (SELECT COUNT(*) FROM runs r WHERE r.tenant_id = v.tenant_id AND r.process_id = v.process_id AND r.version_id = v.id) \
     FROM versions v LEFT JOIN users u ON u.id = v.created_by";
 
 fn version(row: &AnyRow) -> sqlx::Result<VersionRow> {
@@ -173,6 +174,7 @@ fn version(row: &AnyRow) -> sqlx::Result<VersionRow> {
             message: row.try_get(2)?,
             created_by: row.try_get(3)?,
             created_at: row.try_get(4)?,
+            runs: row.try_get(8)?,
         },
         graph: serde_json::from_str(&row.try_get::<String, _>(5)?).map_err(decode)?,
         dag: serde_json::from_str(&row.try_get::<String, _>(6)?).map_err(decode)?,

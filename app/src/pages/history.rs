@@ -1,0 +1,301 @@
+//! A process's history: its versions (with a diff between any two drawn on
+//! the canvas) and its runs (filterable by version and state).
+
+use crate::api::processes::{Process, Version, VersionDiff, VersionSummary};
+use crate::api::runs::RunSummary;
+use crate::client::{self, tenant_path};
+use crate::components::canvas::GraphView;
+use crate::pages::processes::StateBadge;
+use crate::session::WithTenant;
+use crate::types::graph::ProcessGraph;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use std::collections::BTreeMap;
+
+/// The tabs of a process's pages.
+#[component]
+pub fn ProcessTabs(id: String, current: &'static str) -> impl IntoView {
+    let tab = move |href: String, label: &'static str, testid: &'static str| {
+        let here = label == current;
+        view! {
+            <a href=href class="tab" class:current=here aria-current=here.then_some("page") data-testid=testid>{label}</a>
+        }
+    };
+    view! {
+        <nav class="tabs" aria-label="Process">
+            {tab(format!("/processes/{id}"), "Editor", "tab-editor")}
+            {tab(format!("/processes/{id}/versions"), "Versions", "tab-versions")}
+            {tab(format!("/processes/{id}/runs"), "Runs", "tab-runs")}
+        </nav>
+    }
+}
+
+fn when(at: &str) -> String {
+    at.get(..19).unwrap_or(at).replace('T', " ")
+}
+
+#[component]
+pub fn VersionsPage() -> impl IntoView {
+    let params = use_params_map();
+    view! {
+        <WithTenant children=move |tenant| {
+            let id = params.with(|p| p.get("id").unwrap_or_default());
+            view! { <Versions tenant id/> }
+        }/>
+    }
+}
+
+#[component]
+fn Versions(tenant: String, id: String) -> impl IntoView {
+    let base = tenant_path(&tenant, &format!("processes/{id}"));
+    let name = RwSignal::new(String::new());
+    let versions = RwSignal::new(None::<Result<Vec<VersionSummary>, String>>);
+    let from = RwSignal::new(0i64);
+    let to = RwSignal::new(0i64);
+    let diff = RwSignal::new(None::<Result<(VersionDiff, ProcessGraph), String>>);
+    {
+        let base = base.clone();
+        Effect::new(move |_| {
+            let base = base.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(p) = client::get::<Process>(&base).await {
+                    name.set(p.name);
+                }
+                let list = client::get::<Vec<VersionSummary>>(&format!("{base}/versions")).await;
+                if let Ok(list) = &list {
+                    to.set(list.first().map_or(0, |v| v.number));
+                    from.set(list.get(1).or(list.first()).map_or(0, |v| v.number));
+                }
+                versions.set(Some(list.map_err(|e| e.message())));
+            });
+        });
+    }
+    let compare = {
+        let base = base.clone();
+        move |_| {
+            let base = base.clone();
+            let (a, b) = (from.get_untracked(), to.get_untracked());
+            leptos::task::spawn_local(async move {
+                let result = async {
+                    let d = client::get::<VersionDiff>(&format!("{base}/versions/{a}/diff/{b}"))
+                        .await?;
+                    let new = client::get::<Version>(&format!("{base}/versions/{b}")).await?;
+                    Ok::<_, client::ApiError>((d, new.graph))
+                }
+                .await
+                .map_err(|e| e.message());
+                diff.set(Some(result));
+            });
+        }
+    };
+    let picker = move |label: &'static str, testid: &'static str, value: RwSignal<i64>| {
+        view! {
+            <label>
+                {label} " "
+                <select data-testid=testid on:change=move |ev| value.set(event_target_value(&ev).parse().unwrap_or(0))>
+                    {move || versions.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|v| {
+                        let selected = v.number == value.get_untracked();
+                        view! { <option value=v.number.to_string() selected=selected>{format!("v{}", v.number)}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+        }
+    };
+    view! {
+        <h1>{move || name.get()} " — versions"</h1>
+        <ProcessTabs id=id.clone() current="Versions"/>
+        {move || match versions.get() {
+            None => view! { <p class="muted" data-testid="loading">"Loading…"</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            Some(Ok(list)) if list.is_empty() => view! { <p class="muted">"Nothing published yet."</p> }.into_any(),
+            Some(Ok(list)) => view! {
+                <table class="list" data-testid="version-list">
+                    <thead><tr><th>"Version"</th><th>"Message"</th><th>"By"</th><th>"Published"</th><th>"Runs"</th></tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|v| view! {
+                            <tr data-testid="version-row">
+                                <td>{format!("v{}", v.number)}</td>
+                                <td>{v.message}</td>
+                                <td>{v.created_by.unwrap_or_default()}</td>
+                                <td class="muted">{when(&v.created_at)}</td>
+                                <td>{v.runs}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }
+            .into_any(),
+        }}
+        <div class="toolbar">
+            {picker("Compare", "diff-from", from)}
+            {picker("with", "diff-to", to)}
+            <button data-testid="compare" on:click=compare>"Show changes"</button>
+        </div>
+        {move || diff.get().map(|d| match d {
+            Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            Ok((d, new)) => view! { <DiffView diff=d.diff new/> }.into_any(),
+        })}
+    }
+}
+
+/// Both versions' nodes on one canvas: added, removed and changed ones marked.
+#[component]
+fn DiffView(diff: crate::diff::GraphDiff, new: ProcessGraph) -> impl IntoView {
+    let mut graph = new;
+    for n in &diff.nodes_removed {
+        graph.nodes.push(n.clone());
+    }
+    graph.edges.extend(diff.edges_removed.iter().cloned());
+    let mut marks: BTreeMap<String, String> = graph
+        .nodes
+        .iter()
+        .map(|n| (n.id.clone(), "same".to_owned()))
+        .collect();
+    for n in &diff.nodes_added {
+        marks.insert(n.id.clone(), "added".into());
+    }
+    for n in &diff.nodes_removed {
+        marks.insert(n.id.clone(), "removed".into());
+    }
+    for c in &diff.nodes_changed {
+        marks.insert(c.id.clone(), "changed".into());
+    }
+    let show = |v: &Option<serde_json::Value>| match v {
+        None => "(not set)".to_owned(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let summary = format!(
+        "{} added, {} removed, {} changed; {} connections added, {} removed",
+        diff.nodes_added.len(),
+        diff.nodes_removed.len(),
+        diff.nodes_changed.len(),
+        diff.edges_added.len(),
+        diff.edges_removed.len()
+    );
+    view! {
+        <section class="diff" data-testid="diff">
+            <p data-testid="diff-summary">{summary}</p>
+            <GraphView
+                graph=Signal::derive(move || graph.clone())
+                states=Signal::derive(move || marks.clone())
+                names=Signal::derive(BTreeMap::new)
+                selected=Signal::derive(|| None::<String>)
+                on_select=Callback::new(|_: String| {})
+            />
+            <ul data-testid="param-changes">
+                {diff.nodes_changed.iter().flat_map(|c| {
+                    let id = c.id.clone();
+                    c.params.iter().map(move |p| view! {
+                        <li>{format!("{id}: {} {} → {}", p.name, show(&p.old), show(&p.new))}</li>
+                    }).collect::<Vec<_>>()
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+pub fn ProcessRunsPage() -> impl IntoView {
+    let params = use_params_map();
+    view! {
+        <WithTenant children=move |tenant| {
+            let id = params.with(|p| p.get("id").unwrap_or_default());
+            view! { <ProcessRuns tenant id/> }
+        }/>
+    }
+}
+
+#[component]
+fn ProcessRuns(tenant: String, id: String) -> impl IntoView {
+    let base = tenant_path(&tenant, &format!("processes/{id}"));
+    let version = RwSignal::new(String::new());
+    let state = RwSignal::new(String::new());
+    let runs = RwSignal::new(None::<Result<Vec<RunSummary>, String>>);
+    let versions = RwSignal::new(Vec::<VersionSummary>::new());
+    {
+        let base = base.clone();
+        Effect::new(move |_| {
+            let base = base.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(list) =
+                    client::get::<Vec<VersionSummary>>(&format!("{base}/versions")).await
+                {
+                    versions.set(list);
+                }
+            });
+        });
+    }
+    {
+        let base = base.clone();
+        // Reloads whenever a filter changes.
+        Effect::new(move |_| {
+            let mut query = Vec::new();
+            if !version.get().is_empty() {
+                query.push(format!("version={}", version.get()));
+            }
+            if !state.get().is_empty() {
+                query.push(format!("state={}", state.get()));
+            }
+            let path = format!("{base}/runs?{}", query.join("&"));
+            leptos::task::spawn_local(async move {
+                runs.set(Some(
+                    client::get::<Vec<RunSummary>>(&path)
+                        .await
+                        .map_err(|e| e.message()),
+                ));
+            });
+        });
+    }
+    let states = [
+        "queued",
+        "running",
+        "succeeded",
+        "failed",
+        "cancelling",
+        "cancelled",
+    ];
+    view! {
+        <h1>"Runs"</h1>
+        <ProcessTabs id=id.clone() current="Runs"/>
+        <div class="toolbar">
+            <label>
+                "Version "
+                <select data-testid="filter-version" on:change=move |ev| version.set(event_target_value(&ev))>
+                    <option value="">"all"</option>
+                    {move || versions.get().into_iter().map(|v| view! { <option value=v.number.to_string()>{format!("v{}", v.number)}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>
+                "State "
+                <select data-testid="filter-state" on:change=move |ev| state.set(event_target_value(&ev))>
+                    <option value="">"all"</option>
+                    {states.into_iter().map(|s| view! { <option value=s>{s}</option> }).collect_view()}
+                </select>
+            </label>
+        </div>
+        {move || match runs.get() {
+            None => view! { <p class="muted" data-testid="loading">"Loading…"</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            Some(Ok(list)) if list.is_empty() => view! { <p class="muted" data-testid="no-runs">"No runs match."</p> }.into_any(),
+            Some(Ok(list)) => view! {
+                <table class="list" data-testid="run-list">
+                    <thead><tr><th>"Run"</th><th>"Version"</th><th>"State"</th><th>"Trigger"</th><th>"By"</th><th>"Started"</th></tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|r| view! {
+                            <tr data-testid="run-row">
+                                <td><a href=format!("/runs/{}", r.id)>{r.id.get(..8).unwrap_or(&r.id).to_owned()}</a></td>
+                                <td>{format!("v{}", r.version)}</td>
+                                <td><StateBadge state=r.state.to_string()/></td>
+                                <td>{r.trigger.to_string()}</td>
+                                <td>{r.created_by.unwrap_or_default()}</td>
+                                <td class="muted">{r.started_at.as_deref().map(when).unwrap_or_default()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }
+            .into_any(),
+        }}
+    }
+}
