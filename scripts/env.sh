@@ -4,11 +4,16 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Builds live outside the clone so fresh clones (and CI) reuse them.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trellis/target}"
-export PATH="$HOME/.cargo/bin:$PATH"
+# Tools installed from npm (binaryen's wasm-opt) live here, first on PATH.
+TOOLS="$HOME/.cache/trellis/tools"
+export PATH="$TOOLS/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # Never let a tool download a browser; tests use Debian's Chromium.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 CARGO_LEPTOS_VERSION=0.3.10
+# The wasm-opt cargo-leptos asks for. Debian's (108) predates the reference
+# types wasm-bindgen now emits and produces a bundle that fails at start-up.
+BINARYEN_VERSION=123
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -53,7 +58,7 @@ prune_target() {
 }
 
 # What building Trellis needs: the wasm target, cargo-leptos, wasm-bindgen-cli
-# at the Cargo.lock version, and wasm-opt (release builds).
+# at the Cargo.lock version, and wasm-opt (release builds; from npm).
 ensure_build_tools() {
     prune_target
     if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
@@ -71,7 +76,12 @@ ensure_build_tools() {
         # not --locked: a locked dependency of 0.2.130 is yanked
         cargo install wasm-bindgen-cli --version "$want" --force
     fi
-    command -v wasm-opt >/dev/null || ensure_apt binaryen
+    if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "$BINARYEN_VERSION" ]; then
+        command -v npm >/dev/null || ensure_apt nodejs npm
+        say "installing wasm-opt (binaryen $BINARYEN_VERSION, from npm)"
+        mkdir -p "$TOOLS"
+        npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
+    fi
 }
 
 # What the tests need besides the build tools: PostgreSQL 15 server binaries,

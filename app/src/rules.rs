@@ -353,7 +353,7 @@ fn build(kind: &str, args: Vec<Arg>) -> Result<Rule, String> {
             let Arg::Text(pattern) = p else {
                 return Err("regex: the pattern must be quoted text".into());
             };
-            if let Err(e) = regex::Regex::new(&pattern) {
+            if let Err(e) = regex_lite::Regex::new(&pattern) {
                 let detail = e.to_string();
                 let last = detail.lines().last().unwrap_or("").trim().to_owned();
                 return Err(format!("regex: invalid pattern: {last}"));

@@ -247,7 +247,7 @@ pub fn check_value(spec: &ParamSpec, value: &Value) -> Result<(), (&'static str,
             let s = value.as_str().ok_or_else(wrong_type)?;
             check_length(name, s, *max_length)?;
             if let Some(pattern) = pattern {
-                let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|_| {
+                let re = regex_lite::Regex::new(&format!("^(?:{pattern})$")).map_err(|_| {
                     (
                         "pattern",
                         format!("`{name}` has an invalid pattern in the catalog"),
@@ -436,7 +436,7 @@ pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
             )),
             ParamKind::String {
                 pattern: Some(p), ..
-            } if regex::Regex::new(p).is_err() => errors.push(FieldError::new(
+            } if regex_lite::Regex::new(p).is_err() => errors.push(FieldError::new(
                 format!("{field}.pattern"),
                 "pattern",
                 format!("`{p}` is not a valid regular expression"),
