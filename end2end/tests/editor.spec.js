@@ -98,6 +98,12 @@ test('compose by drag and drop, publish, run and watch it succeed live', async (
   await page.keyboard.press('Control+z');
   await expect.poll(async () => Math.round((await node.boundingBox()).x)).toBe(Math.round(before.x));
 
+  // Nodes can be reached and selected with the keyboard; the minimap shows the graph.
+  await page.getByTestId('node-ingest_file_1').focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('node-panel')).toContainText('Ingest file');
+  await expect(page.getByTestId('minimap')).toBeVisible();
+
   await setParam(page, 'ingest_file_1', 'source', 'samples/orders.csv');
   await setParam(page, 'ingest_file_1', 'dataset', 'e2e_orders');
   await setParam(page, 'quality_check_1', 'dataset', 'e2e_orders');
@@ -114,6 +120,9 @@ test('compose by drag and drop, publish, run and watch it succeed live', async (
   }
   await page.getByTestId('node-quality_check_1').click();
   await expect(page.getByTestId('task-log')).toContainText('all 2 rules passed');
+  await page.getByTestId('node-ingest_file_1').click();
+  await expect(page.getByTestId('dataset-preview')).toContainText('1001');
+  await page.getByTestId('node-quality_check_1').click();
   await expect(page.getByTestId('timeline')).toBeVisible();
   await expect(page.getByTestId('bar-W_quality_check_1')).toHaveCount(1);
   await page.screenshot({ path: shot('run.png'), fullPage: true });
@@ -123,7 +132,7 @@ test('compose by drag and drop, publish, run and watch it succeed live', async (
   await expect(page.getByTestId('editor')).toBeVisible();
   await page.getByTestId('node-export_file_1').click();
   await page.getByTestId('node-panel').getByTestId('param-format').selectOption('jsonl');
-  await dropComponent(page, 'noop', 600, 420);
+  await dropComponent(page, 'noop', 150, 300);
   await connect(page, 'export_file_1', 'noop_1');
   await expect(page.getByTestId('save-state')).toHaveText(/^Saved/);
   await page.getByTestId('publish-message').fill('export JSON Lines');
@@ -162,6 +171,36 @@ test('a running process can be stopped from its run view', async ({ page }) => {
   await page.getByTestId('confirm-stop').click();
   await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'cancelled', { timeout: 20_000 });
   await expect(page.getByTestId('node-sleep_1')).toHaveAttribute('data-state', 'cancelled');
+});
+
+test('a draft changed elsewhere is a clear conflict that loses nothing', async ({ page }) => {
+  await signIn(page);
+  await newProcess(page, 'E2E conflict');
+  await dropComponent(page, 'noop', 200, 150);
+  await expect(page.getByTestId('save-state')).toHaveText(/^Saved/);
+  // Someone else saves the draft meanwhile (same API, another writer).
+  const id = page.url().split('/').pop();
+  await page.evaluate(async (id) => {
+    const path = `/api/v1/tenants/demo/processes/${id}`;
+    const p = await (await fetch(path)).json();
+    const r = await fetch(path, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ revision: p.revision, name: 'E2E conflict (renamed elsewhere)' }),
+    });
+    if (r.status !== 200) throw new Error(`PUT answered ${r.status}`);
+  }, id);
+  await dropComponent(page, 'noop', 420, 150);
+  await expect(page.getByTestId('save-state')).toContainText('Not saved');
+  await expect(page.getByTestId('save-state')).toContainText('Your changes are still here');
+  await expect(page.getByTestId('node-noop_2')).toBeVisible();
+  await page.getByTestId('overwrite').click();
+  await expect(page.getByTestId('save-state')).toHaveText(/^Saved/);
+  const nodes = await page.evaluate(async (id) => {
+    const p = await (await fetch(`/api/v1/tenants/demo/processes/${id}`)).json();
+    return p.graph.nodes.map((n) => n.id);
+  }, id);
+  expect(nodes).toEqual(['noop_1', 'noop_2']);
 });
 
 test('a wrong password is refused with a message', async ({ page }) => {

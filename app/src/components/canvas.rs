@@ -366,6 +366,7 @@ pub fn EditCanvas(
                 let id_for_port = n.id.clone();
                 let selected = e.selection.nodes.contains(&n.id);
                 let name = title(n, &names);
+                let name_for_label = name.clone();
                 view! {
                     <g
                         class="node"
@@ -374,6 +375,19 @@ pub fn EditCanvas(
                         transform=format!("translate({} {})", n.position.x, n.position.y)
                         data-node-id=n.id.clone()
                         data-testid=format!("node-{}", n.id)
+                        tabindex="0"
+                        role="button"
+                        aria-label=format!("{name_for_label} ({})", n.id)
+                        aria-pressed=selected.to_string()
+                        on:keydown={
+                            let id = n.id.clone();
+                            move |ev: leptos::ev::KeyboardEvent| {
+                                if ev.key() == "Enter" || ev.key() == " " {
+                                    ev.prevent_default();
+                                    dispatch.run(Action::SelectNode { id: id.clone(), additive: ev.shift_key() });
+                                }
+                            }
+                        }
                         on:pointerdown=move |ev: leptos::ev::PointerEvent| {
                             if ev.button() != 0 {
                                 return;
@@ -425,6 +439,62 @@ pub fn EditCanvas(
         _ => None,
     };
 
+    // A small map of the whole graph with the visible part outlined; a click
+    // on it centres the view there.
+    let minimap = move || {
+        let e = editor.get();
+        let bounds = e.bounds()?;
+        if e.graph.nodes.len() < 2 {
+            return None;
+        }
+        let (width, height) = canvas
+            .get_untracked()
+            .map(|el| (el.client_width() as f64, el.client_height() as f64))
+            .unwrap_or((800.0, 480.0));
+        let (mw, mh) = (180.0, 110.0);
+        let scale = (mw / bounds.width).min(mh / bounds.height);
+        let map = move |x: f64, y: f64| ((x - bounds.x) * scale, (y - bounds.y) * scale);
+        let (vx0, vy0) = e.viewport.to_canvas(0.0, 0.0);
+        let (vx1, vy1) = e.viewport.to_canvas(width, height);
+        let (rx, ry) = map(vx0, vy0);
+        let view_rect = (rx, ry, (vx1 - vx0) * scale, (vy1 - vy0) * scale);
+        let rects = e
+            .graph
+            .nodes
+            .iter()
+            .map(|n| {
+                let (x, y) = map(n.position.x, n.position.y);
+                view! { <rect x=x y=y width=NODE_WIDTH * scale height=NODE_HEIGHT * scale/> }
+            })
+            .collect_view();
+        let jump = move |ev: leptos::ev::PointerEvent| {
+            ev.stop_propagation();
+            let Some(el) = canvas.get_untracked() else {
+                return;
+            };
+            let r = el.get_bounding_client_rect();
+            // The map sits in the canvas's bottom-right corner, 8 px in.
+            let left = r.right() - 8.0 - mw;
+            let top = r.bottom() - 8.0 - mh;
+            let cx = (ev.client_x() as f64 - left) / scale + bounds.x;
+            let cy = (ev.client_y() as f64 - top) / scale + bounds.y;
+            let (now_x, now_y, zoom) = editor.with_untracked(|e| {
+                let (x, y) = e.viewport.to_canvas(width / 2.0, height / 2.0);
+                (x, y, e.viewport.zoom)
+            });
+            dispatch.run(Action::Pan {
+                dx: (now_x - cx) * zoom,
+                dy: (now_y - cy) * zoom,
+            });
+        };
+        Some(view! {
+            <svg class="minimap" width=mw height=mh data-testid="minimap" on:pointerdown=jump aria-hidden="true">
+                <g class="minimap-nodes">{rects}</g>
+                <rect class="minimap-view" x=view_rect.0 y=view_rect.1 width=view_rect.2 height=view_rect.3/>
+            </svg>
+        })
+    };
+
     view! {
         <div
             class="canvas"
@@ -444,6 +514,7 @@ pub fn EditCanvas(
                 <g transform=transform>{edges}{nodes}</g>
                 {overlay}
             </svg>
+            {minimap}
         </div>
     }
 }

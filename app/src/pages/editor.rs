@@ -160,8 +160,9 @@ fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) 
     });
 
     let add_at_center = move |key: String| {
+        let (width, height) = canvas_size();
         let at = editor.with_untracked(|e| {
-            let (x, y) = e.viewport.to_canvas(400.0, 200.0);
+            let (x, y) = e.viewport.to_canvas(width / 2.0, height / 2.0);
             let n = e.graph.nodes.len() as f64;
             Position {
                 x: x - NODE_WIDTH / 2.0 + 12.0 * (n % 5.0),
@@ -226,6 +227,33 @@ fn SaveState(
     }
 }
 
+/// The canvas's size on screen, for actions that depend on it.
+fn canvas_size() -> (f64, f64) {
+    document()
+        .query_selector("[data-testid=canvas]")
+        .ok()
+        .flatten()
+        .map(|el| {
+            let r = el.get_bounding_client_rect();
+            (r.width(), r.height())
+        })
+        .unwrap_or((800.0, 480.0))
+}
+
+/// Fills in the canvas size for the actions that need it.
+fn sized(action: Action) -> Action {
+    let (width, height) = canvas_size();
+    match action {
+        Action::FitToView { .. } => Action::FitToView { width, height },
+        Action::Zoom { factor, .. } => Action::Zoom {
+            factor,
+            x: width / 2.0,
+            y: height / 2.0,
+        },
+        other => other,
+    }
+}
+
 #[component]
 fn Toolbar(editor: RwSignal<Editor>, dispatch: Callback<Action, Outcome>) -> impl IntoView {
     let button = move |label: &'static str,
@@ -233,7 +261,7 @@ fn Toolbar(editor: RwSignal<Editor>, dispatch: Callback<Action, Outcome>) -> imp
                        action: Action,
                        enabled: Signal<bool>| {
         view! {
-            <button data-testid=testid disabled=move || !enabled.get() on:click=move |_| { dispatch.run(action.clone()); }>
+            <button data-testid=testid disabled=move || !enabled.get() on:click=move |_| { dispatch.run(sized(action.clone())); }>
                 {label}
             </button>
         }

@@ -219,24 +219,47 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
                 selected=selected
                 on_select=Callback::new(move |id: String| selected.set(Some(id)))
             />
-            {move || match run.get() {
-                Some(Ok(r)) => Some(view! { <Timeline tasks=r.tasks/> }),
-                _ => None,
-            }}
             {move || selected.get().map(|node| {
                 let tasks: Vec<TaskRun> = match run.get() {
                     Some(Ok(r)) => r.tasks.into_iter().filter(|t| t.node.as_deref() == Some(node.as_str())).collect(),
                     _ => vec![],
                 };
-                view! { <TaskPanel run_path=run_path.clone() node tasks/> }
+                // Where the node wrote a dataset, its preview is shown once it has.
+                let dataset = graph.with(|g| {
+                    g.node(&node)
+                        .and_then(|n| n.params.get("dataset"))
+                        .and_then(|d| d.as_str())
+                        .map(|d| tenant_path(&tenant, &format!("datasets/{d}")))
+                });
+                view! { <TaskPanel run_path=run_path.clone() node tasks dataset/> }
             })}
         </div>
+        {move || match run.get() {
+            Some(Ok(r)) => Some(view! { <Timeline tasks=r.tasks/> }),
+            _ => None,
+        }}
     }
 }
 
 #[component]
-fn TaskPanel(run_path: String, node: String, tasks: Vec<TaskRun>) -> impl IntoView {
+fn TaskPanel(
+    run_path: String,
+    node: String,
+    tasks: Vec<TaskRun>,
+    dataset: Option<String>,
+) -> impl IntoView {
     let log = RwSignal::new(String::new());
+    let preview = RwSignal::new(None::<crate::api::datasets::DatasetDetail>);
+    let done = tasks
+        .iter()
+        .any(|t| t.kind == crate::types::TaskKind::Watch && t.state == TaskState::Succeeded);
+    if let (Some(path), true) = (dataset, done) {
+        leptos::task::spawn_local(async move {
+            if let Ok(d) = client::get::<crate::api::datasets::DatasetDetail>(&path).await {
+                preview.set(Some(d));
+            }
+        });
+    }
     let watch = tasks
         .iter()
         .find(|t| t.kind == crate::types::TaskKind::Watch)
@@ -286,7 +309,7 @@ fn TaskPanel(run_path: String, node: String, tasks: Vec<TaskRun>) -> impl IntoVi
                             <td>{t.key.clone()}</td>
                             <td><StateBadge state=t.state.to_string()/></td>
                             <td>{t.attempt}</td>
-                            <td>{t.duration_ms.map(|d| format!("{:.1} s", d as f64 / 1000.0)).unwrap_or_default()}</td>
+                            <td>{t.duration_ms.map(|d| if d < 1000 { format!("{d} ms") } else { format!("{:.1} s", d as f64 / 1000.0) }).unwrap_or_default()}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -294,6 +317,25 @@ fn TaskPanel(run_path: String, node: String, tasks: Vec<TaskRun>) -> impl IntoVi
             {tasks.iter().filter_map(|t| t.error.clone()).map(|e| view! { <pre class="error" data-testid="task-error">{e}</pre> }).collect_view()}
             <h3>"Log"</h3>
             <pre class="log" data-testid="task-log">{move || log.get()}</pre>
+            {move || preview.get().map(|d| view! {
+                <h3>{format!("Dataset {} ({} rows)", d.dataset.name, d.dataset.rows)}</h3>
+                <div class="preview">
+                    <table class="list" data-testid="dataset-preview">
+                        <thead><tr>
+                            {d.dataset.columns.iter().map(|c| view! { <th title=c.column_type.as_str()>{c.name.clone()}</th> }).collect_view()}
+                        </tr></thead>
+                        <tbody>
+                            {d.preview.iter().take(10).map(|row| view! {
+                                <tr>{row.iter().map(|v| view! { <td>{match v {
+                                    serde_json::Value::Null => String::new(),
+                                    serde_json::Value::String(s) => s.clone(),
+                                    other => other.to_string(),
+                                }}</td> }).collect_view()}</tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            })}
         </aside>
     }
 }
