@@ -120,6 +120,7 @@ test('compose by drag and drop, publish, run and watch it succeed live', async (
   }
   await page.getByTestId('node-quality_check_1').click();
   await expect(page.getByTestId('task-log')).toContainText('all 2 rules passed');
+  await expect(page.getByTestId('state-history')).toContainText(/W_quality_check_1: queued .* → running .* → succeeded/);
   await page.getByTestId('node-ingest_file_1').click();
   await expect(page.getByTestId('dataset-preview')).toContainText('1001');
   await page.getByTestId('node-quality_check_1').click();
@@ -171,6 +172,35 @@ test('a running process can be stopped from its run view', async ({ page }) => {
   await page.getByTestId('confirm-stop').click();
   await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'cancelled', { timeout: 20_000 });
   await expect(page.getByTestId('node-sleep_1')).toHaveAttribute('data-state', 'cancelled');
+});
+
+test('nodes can be added, connected and removed from the keyboard', async ({ page }) => {
+  await signIn(page);
+  await newProcess(page, 'E2E keyboard');
+  await page.getByTestId('palette-noop').focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('palette-sleep').focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('node-noop_1')).toBeVisible();
+  await expect(page.getByTestId('node-sleep_1')).toBeVisible();
+  await page.getByTestId('node-noop_1').focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('connect-to').selectOption('sleep_1');
+  await expect(page.getByTestId('edge-noop_1-sleep_1')).toHaveCount(1);
+  // The way back would close a loop.
+  await page.getByTestId('node-sleep_1').focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('connect-to').selectOption('noop_1');
+  await expect(page.getByTestId('notice')).toContainText('would create a cycle');
+  await page.getByTestId('node-sleep_1').focus();
+  await page.keyboard.press('Delete');
+  await expect(page.getByTestId('node-sleep_1')).toHaveCount(0);
+  await expect(page.getByTestId('edge-noop_1-sleep_1')).toHaveCount(0);
+  await page.keyboard.press('Control+z');
+  await expect(page.getByTestId('node-sleep_1')).toBeVisible();
+  await expect(page.getByTestId('edge-noop_1-sleep_1')).toHaveCount(1);
+  await page.keyboard.press('Control+Shift+z');
+  await expect(page.getByTestId('node-sleep_1')).toHaveCount(0);
 });
 
 test('a draft changed elsewhere is a clear conflict that loses nothing', async ({ page }) => {

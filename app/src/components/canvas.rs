@@ -318,7 +318,14 @@ pub fn EditCanvas(
         };
         if let Some(action) = action {
             ev.prevent_default();
+            let deleting = action == Action::DeleteSelection;
             dispatch.run(action);
+            // The focused node may be gone; keep the keyboard on the canvas.
+            if deleting {
+                if let Some(el) = canvas.get_untracked() {
+                    let _ = el.focus();
+                }
+            }
         }
     };
 

@@ -416,6 +416,23 @@ fn NodePanel(
         };
         let node_id = node.id.clone();
         let label_id = node.id.clone();
+        let connect_from = node.id.clone();
+        // Connecting from the keyboard: every node this one could lead to.
+        let others: Vec<String> = editor.with(|e| {
+            e.graph
+                .nodes
+                .iter()
+                .filter(|n| {
+                    n.id != node.id
+                        && !e
+                            .graph
+                            .edges
+                            .iter()
+                            .any(|x| x.from == node.id && x.to == n.id)
+                })
+                .map(|n| n.id.clone())
+                .collect()
+        });
         let fields = component
             .params
             .clone()
@@ -516,6 +533,18 @@ fn NodePanel(
                         on:change=move |ev| { dispatch.run(Action::SetLabel { node: label_id.clone(), label: event_target_value(&ev) }); } />
                 </label>
                 {fields}
+                <label class="field">
+                    <span>"Connect to (runs after this node)"</span>
+                    <select data-testid="connect-to" on:change=move |ev| {
+                        let to = event_target_value(&ev);
+                        if !to.is_empty() {
+                            dispatch.run(Action::Connect { from: connect_from.clone(), to });
+                        }
+                    }>
+                        <option value="" selected=true>"Choose a node…"</option>
+                        {others.into_iter().map(|id| view! { <option value=id.clone()>{id.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
             </section>
         }
         .into_any()

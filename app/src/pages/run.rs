@@ -53,6 +53,8 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
     let graph = RwSignal::new(ProcessGraph::default());
     let names = RwSignal::new(BTreeMap::<String, String>::new());
     let selected = RwSignal::new(None::<String>);
+    // Every task's transitions as the events told them: (state, time).
+    let history = RwSignal::new(BTreeMap::<String, Vec<(String, String)>>::new());
     let run_path = tenant_path(&tenant, &format!("runs/{id}"));
 
     let reload = {
@@ -87,6 +89,13 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
                 let Ok(event) = serde_json::from_str::<RunEvent>(&data) else {
                     return;
                 };
+                if let Some(key) = &event.task {
+                    history.update(|h| {
+                        h.entry(key.clone())
+                            .or_default()
+                            .push((event.state.clone(), event.at.clone()))
+                    });
+                }
                 let mut ended = false;
                 run.update(|r| {
                     let Some(Ok(r)) = r else { return };
@@ -231,7 +240,10 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
                         .and_then(|d| d.as_str())
                         .map(|d| tenant_path(&tenant, &format!("datasets/{d}")))
                 });
-                view! { <TaskPanel run_path=run_path.clone() node tasks dataset/> }
+                let transitions: Vec<(String, Vec<(String, String)>)> = history.with(|h| {
+                    tasks.iter().map(|t| (t.key.clone(), h.get(&t.key).cloned().unwrap_or_default())).collect()
+                });
+                view! { <TaskPanel run_path=run_path.clone() node tasks dataset transitions/> }
             })}
         </div>
         {move || match run.get() {
@@ -247,6 +259,7 @@ fn TaskPanel(
     node: String,
     tasks: Vec<TaskRun>,
     dataset: Option<String>,
+    transitions: Vec<(String, Vec<(String, String)>)>,
 ) -> impl IntoView {
     let log = RwSignal::new(String::new());
     let preview = RwSignal::new(None::<crate::api::datasets::DatasetDetail>);
@@ -315,6 +328,15 @@ fn TaskPanel(
                 </tbody>
             </table>
             {tasks.iter().filter_map(|t| t.error.clone()).map(|e| view! { <pre class="error" data-testid="task-error">{e}</pre> }).collect_view()}
+            <h3>"State history"</h3>
+            <ul class="history" data-testid="state-history">
+                {transitions.into_iter().map(|(key, steps)| view! {
+                    <li>
+                        <strong>{key}</strong>": "
+                        {steps.iter().map(|(state, at)| format!("{} {}", state.replace('_', " "), at.get(11..23).unwrap_or(at))).collect::<Vec<_>>().join(" → ")}
+                    </li>
+                }).collect_view()}
+            </ul>
             <h3>"Log"</h3>
             <pre class="log" data-testid="task-log">{move || log.get()}</pre>
             {move || preview.get().map(|d| view! {
