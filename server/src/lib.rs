@@ -2,6 +2,9 @@
 //! modules) the engine and executors. `router(state)` is exactly what
 //! production serves, so tests build and call it.
 
+// Rendering the app's pages on the server walks their whole view type.
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod config;
 pub mod datasets;

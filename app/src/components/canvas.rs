@@ -146,6 +146,7 @@ pub fn GraphView(
             </svg>
         </div>
     }
+    .into_any()
 }
 
 /// The live editing canvas over `editor`; `dispatch` applies an action.
@@ -524,4 +525,5 @@ pub fn EditCanvas(
             {minimap}
         </div>
     }
+    .into_any()
 }

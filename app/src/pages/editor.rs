@@ -284,6 +284,7 @@ fn Toolbar(editor: RwSignal<Editor>, dispatch: Callback<Action, Outcome>) -> imp
             {button("Auto layout", "auto-layout", Action::AutoLayout, always)}
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -358,6 +359,7 @@ fn Palette(
             {groups}
         </nav>
     }
+    .into_any()
 }
 
 /// The value a form control's text stands for under `spec`.
@@ -680,4 +682,5 @@ fn PublishPanel(
             })}
         </section>
     }
+    .into_any()
 }
