@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit and integration (SQLite and a throwaway PostgreSQL),
-# then the browser tests against the built server in Debian's Chromium.
+# then the browser tests in Debian's Chromium against the debug build and again
+# against the release build (optimised bundle, as deployed).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -14,6 +15,9 @@ say "unit and integration tests: server (SQLite and PostgreSQL)"
 cargo test -p server
 say "building the site for the browser tests"
 cargo leptos build
-say "browser tests (Playwright + Chromium)"
-cd end2end
-TRELLIS_BIN="$CARGO_TARGET_DIR/debug/trellis" TRELLIS_SITE_ROOT="$ROOT/target/site" npx playwright test
+say "browser tests (Playwright + Chromium), debug build"
+(cd end2end && TRELLIS_BIN="$CARGO_TARGET_DIR/debug/trellis" TRELLIS_SITE_ROOT="$ROOT/target/site" npx playwright test)
+say "building the release site"
+cargo leptos build --release
+say "browser tests (Playwright + Chromium), release build"
+(cd end2end && TRELLIS_BIN="$CARGO_TARGET_DIR/release/trellis" TRELLIS_SITE_ROOT="$ROOT/target/site" npx playwright test)
