@@ -6,7 +6,7 @@
 //! each node by its task state.
 
 use crate::editor::{Action, Editor, Outcome, Rect, NODE_HEIGHT, NODE_WIDTH};
-use crate::types::graph::{Edge, Node};
+use crate::types::graph::Node;
 use leptos::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -335,20 +335,35 @@ pub fn EditCanvas(
         format!("scale({}) translate({} {})", v.zoom, v.pan_x, v.pan_y)
     };
 
-    let edges = move || {
-        let e = editor.get();
-        let by_id: BTreeMap<&str, &Node> =
-            e.graph.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
-        e.graph
-            .edges
-            .iter()
-            .filter_map(|edge| Some((by_id.get(edge.from.as_str())?, by_id.get(edge.to.as_str())?, edge.clone())))
-            .map(|(f, t, edge): (&&Node, &&Node, Edge)| {
-                let selected = e.selection.edges.contains(&edge);
-                let d = edge_path(f, t);
+    // Nodes and edges are keyed by what they look like, so a change redraws
+    // only what it changed (dragging one node of a thousand touches one); the
+    // selection and problem marks follow their own memos.
+    let selected_nodes = Memo::new(move |_| editor.with(|e| e.selection.nodes.clone()));
+    let selected_edges = Memo::new(move |_| editor.with(|e| e.selection.edges.clone()));
+    let flagged = Memo::new(move |_| flagged.get());
+
+    let edge_looks = move || {
+        editor.with(|e| {
+            let by_id: BTreeMap<&str, &Node> =
+                e.graph.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+            e.graph
+                .edges
+                .iter()
+                .filter_map(|edge| {
+                    let (f, t) = (by_id.get(edge.from.as_str())?, by_id.get(edge.to.as_str())?);
+                    Some((edge.clone(), edge_path(f, t)))
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let edges = view! {
+        <For each=edge_looks key=|look| look.clone() let:look>
+            {
+                let (edge, d) = look;
                 let testid = format!("edge-{}-{}", edge.from, edge.to);
+                let this = edge.clone();
                 view! {
-                    <g class="edge-group" class:selected=selected>
+                    <g class="edge-group" class:selected=move || selected_edges.with(|s| s.contains(&this))>
                         <path class="edge-hit" d=d.clone()
                             on:pointerdown=move |ev: leptos::ev::PointerEvent| {
                                 ev.stop_propagation();
@@ -358,65 +373,85 @@ pub fn EditCanvas(
                         <path class="edge" d=d data-testid=testid/>
                     </g>
                 }
-            })
-            .collect_view()
+            }
+        </For>
     };
 
-    let nodes = move || {
-        let e = editor.get();
+    #[derive(Clone, PartialEq, Eq, Hash)]
+    struct NodeLook {
+        id: String,
+        name: String,
+        x: u64,
+        y: u64,
+    }
+    let node_looks = move || {
         let names = names.get();
-        let flagged = flagged.get();
-        e.graph
-            .nodes
-            .iter()
-            .map(|n| {
-                let id = n.id.clone();
-                let id_for_port = n.id.clone();
-                let selected = e.selection.nodes.contains(&n.id);
-                let name = title(n, &names);
+        editor.with(|e| {
+            e.graph
+                .nodes
+                .iter()
+                .map(|n| NodeLook {
+                    id: n.id.clone(),
+                    name: title(n, &names),
+                    x: n.position.x.to_bits(),
+                    y: n.position.y.to_bits(),
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let nodes = view! {
+        <For each=node_looks key=|look| look.clone() let:look>
+            {
+                let NodeLook { id, name, x, y } = look;
+                let (x, y) = (f64::from_bits(x), f64::from_bits(y));
+                let id_for_port = id.clone();
+                let id_for_key = id.clone();
+                let id_for_sel = id.clone();
+                let id_for_sel2 = id.clone();
+                let id_for_flag = id.clone();
                 let name_for_label = name.clone();
                 view! {
                     <g
                         class="node"
-                        class:selected=selected
-                        class:has-problem=flagged.contains(&n.id)
-                        transform=format!("translate({} {})", n.position.x, n.position.y)
-                        data-node-id=n.id.clone()
-                        data-testid=format!("node-{}", n.id)
+                        class:selected=move || selected_nodes.with(|s| s.contains(&id_for_sel))
+                        class:has-problem=move || flagged.with(|f| f.contains(&id_for_flag))
+                        transform=format!("translate({x} {y})")
+                        data-node-id=id.clone()
+                        data-testid=format!("node-{id}")
                         tabindex="0"
                         role="button"
-                        aria-label=format!("{name_for_label} ({})", n.id)
-                        aria-pressed=selected.to_string()
-                        on:keydown={
-                            let id = n.id.clone();
-                            move |ev: leptos::ev::KeyboardEvent| {
-                                if ev.key() == "Enter" || ev.key() == " " {
-                                    ev.prevent_default();
-                                    dispatch.run(Action::SelectNode { id: id.clone(), additive: ev.shift_key() });
-                                }
+                        aria-label=format!("{name_for_label} ({id})")
+                        aria-pressed=move || selected_nodes.with(|s| s.contains(&id_for_sel2)).to_string()
+                        on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                            if ev.key() == "Enter" || ev.key() == " " {
+                                ev.prevent_default();
+                                dispatch.run(Action::SelectNode { id: id_for_key.clone(), additive: ev.shift_key() });
                             }
                         }
-                        on:pointerdown=move |ev: leptos::ev::PointerEvent| {
-                            if ev.button() != 0 {
-                                return;
+                        on:pointerdown={
+                            let id = id.clone();
+                            move |ev: leptos::ev::PointerEvent| {
+                                if ev.button() != 0 {
+                                    return;
+                                }
+                                ev.stop_propagation();
+                                capture(&ev);
+                                dispatch.run(Action::BeginMove);
+                                let at = local_point(&canvas, ev.client_x(), ev.client_y());
+                                gesture.set(Gesture::MoveNode { id: id.clone(), last: at, moved: false });
                             }
-                            ev.stop_propagation();
-                            capture(&ev);
-                            dispatch.run(Action::BeginMove);
-                            let at = local_point(&canvas, ev.client_x(), ev.client_y());
-                            gesture.set(Gesture::MoveNode { id: id.clone(), last: at, moved: false });
                         }
                     >
                         <rect width=NODE_WIDTH height=NODE_HEIGHT rx="8"/>
                         <text x="12" y="26" class="node-title">{name}</text>
-                        <text x="12" y="48" class="node-sub">{n.id.clone()}</text>
-                        <circle class="port in" cx="0" cy=NODE_HEIGHT / 2.0 r="7" data-testid=format!("port-in-{}", n.id)/>
+                        <text x="12" y="48" class="node-sub">{id.clone()}</text>
+                        <circle class="port in" cx="0" cy=NODE_HEIGHT / 2.0 r="7" data-testid=format!("port-in-{id}")/>
                         <circle
                             class="port out"
                             cx=NODE_WIDTH
                             cy=NODE_HEIGHT / 2.0
                             r="7"
-                            data-testid=format!("port-out-{}", n.id)
+                            data-testid=format!("port-out-{id}")
                             on:pointerdown=move |ev: leptos::ev::PointerEvent| {
                                 ev.stop_propagation();
                                 capture(&ev);
@@ -426,8 +461,8 @@ pub fn EditCanvas(
                         />
                     </g>
                 }
-            })
-            .collect_view()
+            }
+        </For>
     };
 
     // The edge being drawn and the selection rectangle, in screen pixels.
@@ -449,12 +484,29 @@ pub fn EditCanvas(
 
     // A small map of the whole graph with the visible part outlined; a click
     // on it centres the view there.
-    let minimap = move || {
-        let e = editor.get();
-        let bounds = e.bounds()?;
-        if e.graph.nodes.len() < 2 {
-            return None;
+    // The map's nodes: kept as they were while a drag or pan is under way,
+    // redrawn when it ends, so a drag does not redraw a thousand small nodes.
+    let shapes = Memo::new(move |previous: Option<&Option<(Rect, Vec<(f64, f64)>)>>| {
+        let busy = gesture.with(|g| matches!(g, Gesture::MoveNode { .. } | Gesture::Pan { .. }));
+        if let (true, Some(previous)) = (busy, previous) {
+            return previous.clone();
         }
+        editor.with(|e| {
+            let bounds = e.bounds()?;
+            (e.graph.nodes.len() >= 2).then(|| {
+                (
+                    bounds,
+                    e.graph
+                        .nodes
+                        .iter()
+                        .map(|n| (n.position.x, n.position.y))
+                        .collect(),
+                )
+            })
+        })
+    });
+    let minimap = move || {
+        let (bounds, points) = shapes.get()?;
         let (width, height) = canvas
             .get_untracked()
             .map(|el| (el.client_width() as f64, el.client_height() as f64))
@@ -462,16 +514,18 @@ pub fn EditCanvas(
         let (mw, mh) = (180.0, 110.0);
         let scale = (mw / bounds.width).min(mh / bounds.height);
         let map = move |x: f64, y: f64| ((x - bounds.x) * scale, (y - bounds.y) * scale);
-        let (vx0, vy0) = e.viewport.to_canvas(0.0, 0.0);
-        let (vx1, vy1) = e.viewport.to_canvas(width, height);
-        let (rx, ry) = map(vx0, vy0);
-        let view_rect = (rx, ry, (vx1 - vx0) * scale, (vy1 - vy0) * scale);
-        let rects = e
-            .graph
-            .nodes
-            .iter()
-            .map(|n| {
-                let (x, y) = map(n.position.x, n.position.y);
+        // The outline of what the canvas shows follows every pan and zoom.
+        let view_rect = move || {
+            let v = editor.with(|e| e.viewport);
+            let (vx0, vy0) = v.to_canvas(0.0, 0.0);
+            let (vx1, vy1) = v.to_canvas(width, height);
+            let (rx, ry) = map(vx0, vy0);
+            (rx, ry, (vx1 - vx0) * scale, (vy1 - vy0) * scale)
+        };
+        let rects = points
+            .into_iter()
+            .map(|(x, y)| {
+                let (x, y) = map(x, y);
                 view! { <rect x=x y=y width=NODE_WIDTH * scale height=NODE_HEIGHT * scale/> }
             })
             .collect_view();
@@ -498,7 +552,7 @@ pub fn EditCanvas(
         Some(view! {
             <svg class="minimap" width=mw height=mh data-testid="minimap" on:pointerdown=jump aria-hidden="true">
                 <g class="minimap-nodes">{rects}</g>
-                <rect class="minimap-view" x=view_rect.0 y=view_rect.1 width=view_rect.2 height=view_rect.3/>
+                <rect class="minimap-view" x=move || view_rect().0 y=move || view_rect().1 width=move || view_rect().2 height=move || view_rect().3/>
             </svg>
         })
     };

@@ -82,8 +82,19 @@ fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) 
     let names: Signal<BTreeMap<String, String>> = Signal::derive(move || {
         catalog.with_value(|c| c.iter().map(|c| (c.key.clone(), c.name.clone())).collect())
     });
+    // Moving nodes changes nothing validation looks at; only re-validate when
+    // something else changed.
+    let structure = Memo::new(move |_| {
+        editor.with(|e| {
+            let mut g = e.graph.clone();
+            for n in &mut g.nodes {
+                n.position = Position::default();
+            }
+            g
+        })
+    });
     let problems: Memo<Vec<FieldError>> = Memo::new(move |_| {
-        editor.with(|e| catalog.with_value(|c| validate_graph(&e.graph, c, &Limits::default())))
+        structure.with(|g| catalog.with_value(|c| validate_graph(g, c, &Limits::default())))
     });
     let flagged: Signal<BTreeSet<String>> = Signal::derive(move || {
         problems.with(|p| p.iter().filter_map(|e| e.node.clone()).collect())
