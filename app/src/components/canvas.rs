@@ -10,6 +10,9 @@ use crate::types::graph::Node;
 use leptos::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// What the minimap draws: the graph's bounds and each node's corner.
+type MapShapes = Option<(Rect, Vec<(f64, f64)>)>;
+
 /// A gesture in progress, in screen pixels relative to the canvas.
 #[derive(Clone, Debug, PartialEq)]
 enum Gesture {
@@ -486,7 +489,7 @@ pub fn EditCanvas(
     // on it centres the view there.
     // The map's nodes: kept as they were while a drag or pan is under way,
     // redrawn when it ends, so a drag does not redraw a thousand small nodes.
-    let shapes = Memo::new(move |previous: Option<&Option<(Rect, Vec<(f64, f64)>)>>| {
+    let shapes = Memo::new(move |previous: Option<&MapShapes>| {
         let busy = gesture.with(|g| matches!(g, Gesture::MoveNode { .. } | Gesture::Pan { .. }));
         if let (true, Some(previous)) = (busy, previous) {
             return previous.clone();
