@@ -2,7 +2,7 @@
 // while dragging a node and while panning, from requestAnimationFrame.
 const { test, expect } = require('@playwright/test');
 
-const url = () => process.env.TRELLIS_URL;
+const { url, signIn } = require('../helpers');
 
 function stats(deltas) {
   const sorted = [...deltas].sort((a, b) => a - b);
@@ -33,12 +33,7 @@ async function stopFrames(page) {
 }
 
 test('1,000 nodes on the canvas', async ({ page }) => {
-  await page.goto(`${url()}/login`);
-  await expect(page.getByTestId('app')).toHaveAttribute('data-hydrated', 'true');
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill('e2e-password');
-  await page.getByTestId('login-submit').click();
-  await expect(page).toHaveURL(/\/processes$/);
+  await signIn(page);
 
   const id = await page.evaluate(async () => {
     const nodes = [];

@@ -3,18 +3,8 @@
 const { test, expect } = require('@playwright/test');
 const path = require('node:path');
 
-const url = () => process.env.TRELLIS_URL;
+const { url, signIn } = require('../helpers');
 const shot = (name) => path.join(__dirname, '..', 'screenshots', name);
-
-async function signIn(page) {
-  await page.goto(`${url()}/login`);
-  await expect(page.getByTestId('app')).toHaveAttribute('data-hydrated', 'true');
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill('e2e-password');
-  await page.getByTestId('login-submit').click();
-  await expect(page).toHaveURL(/\/processes$/);
-  await expect(page.getByTestId('user')).toHaveText('admin');
-}
 
 async function center(locator) {
   const box = await locator.boundingBox();

@@ -6,6 +6,7 @@
 pub mod env;
 pub mod export;
 pub mod ingest;
+mod keysort;
 pub mod quality;
 pub mod remote;
 pub mod transform;
