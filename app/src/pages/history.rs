@@ -53,11 +53,19 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
     let from = RwSignal::new(0i64);
     let to = RwSignal::new(0i64);
     let diff = RwSignal::new(None::<Result<(VersionDiff, ProcessGraph), String>>);
+    let names = RwSignal::new(BTreeMap::<String, String>::new());
     {
         let base = base.clone();
+        let components = tenant_path(&tenant, "components");
         Effect::new(move |_| {
             let base = base.clone();
+            let components = components.clone();
             leptos::task::spawn_local(async move {
+                if let Ok(c) =
+                    client::get::<Vec<crate::types::component::ComponentType>>(&components).await
+                {
+                    names.set(c.into_iter().map(|c| (c.key, c.name)).collect());
+                }
                 if let Ok(p) = client::get::<Process>(&base).await {
                     name.set(p.name);
                 }
@@ -133,14 +141,18 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
         </div>
         {move || diff.get().map(|d| match d {
             Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-            Ok((d, new)) => view! { <DiffView diff=d.diff new/> }.into_any(),
+            Ok((d, new)) => view! { <DiffView diff=d.diff new names=names.get_untracked()/> }.into_any(),
         })}
     }
 }
 
 /// Both versions' nodes on one canvas: added, removed and changed ones marked.
 #[component]
-fn DiffView(diff: crate::diff::GraphDiff, new: ProcessGraph) -> impl IntoView {
+fn DiffView(
+    diff: crate::diff::GraphDiff,
+    new: ProcessGraph,
+    names: BTreeMap<String, String>,
+) -> impl IntoView {
     let mut graph = new;
     for n in &diff.nodes_removed {
         graph.nodes.push(n.clone());
@@ -179,7 +191,7 @@ fn DiffView(diff: crate::diff::GraphDiff, new: ProcessGraph) -> impl IntoView {
             <GraphView
                 graph=Signal::derive(move || graph.clone())
                 states=Signal::derive(move || marks.clone())
-                names=Signal::derive(BTreeMap::new)
+                names=Signal::derive(move || names.clone())
                 selected=Signal::derive(|| None::<String>)
                 on_select=Callback::new(|_: String| {})
             />
