@@ -78,6 +78,13 @@ impl Tenant {
         out.stdout
     }
 
+    /// Ingests `samples/<name>.csv` as dataset `name`.
+    async fn ingest_sample(&self, name: &str) {
+        let source = format!("--source=samples/{name}.csv");
+        let dataset = format!("--dataset={name}");
+        self.ok(&["ingest.file", &source, &dataset]).await;
+    }
+
     /// Runs a step that must fail with `code`; answers its stderr.
     async fn fails(&self, code: i32, args: &[&str]) -> String {
         let out = self.step(args).await;
@@ -323,12 +330,7 @@ async fn paths_cannot_leave_the_tenant_folder() {
             .await;
         assert!(err.contains(want), "{source}: {err}");
     }
-    t.ok(&[
-        "ingest.file",
-        "--source=samples/orders.csv",
-        "--dataset=orders",
-    ])
-    .await;
+    t.ingest_sample("orders").await;
     for (destination, want) in [
         ("../leak.csv", "contains `..`"),
         ("/tmp/leak.csv", "is an absolute path"),
@@ -475,12 +477,7 @@ const ORDER_RULES: &str = "not_null(order_id, customer_id, amount)\nunique(order
 #[tokio::test]
 async fn quality_checks_report_violations_and_fail_over_the_threshold() {
     let t = Tenant::with_samples();
-    t.ok(&[
-        "ingest.file",
-        "--source=samples/orders.csv",
-        "--dataset=orders",
-    ])
-    .await;
+    t.ingest_sample("orders").await;
 
     let out = t
         .ok(&[
@@ -551,12 +548,7 @@ async fn quality_checks_report_violations_and_fail_over_the_threshold() {
     );
     assert_eq!(report(&t, "orders")["passed"], false);
 
-    t.ok(&[
-        "ingest.file",
-        "--source=samples/customers.csv",
-        "--dataset=customers",
-    ])
-    .await;
+    t.ingest_sample("customers").await;
     let err = t
         .fails(
             1,
@@ -605,12 +597,7 @@ async fn quality_check_mistakes_are_explained() {
         err,
         "dataset `orders` does not exist; run the step that writes it before this check"
     );
-    t.ok(&[
-        "ingest.file",
-        "--source=samples/orders.csv",
-        "--dataset=orders",
-    ])
-    .await;
+    t.ingest_sample("orders").await;
     let err = t
         .fails(
             2,
@@ -653,18 +640,8 @@ const REVENUE: &str = "SELECT c.country, COUNT(*) AS orders, ROUND(SUM(o.amount)
 #[tokio::test]
 async fn sql_transforms_read_only_their_inputs() {
     let t = Tenant::with_samples();
-    t.ok(&[
-        "ingest.file",
-        "--source=samples/orders.csv",
-        "--dataset=orders",
-    ])
-    .await;
-    t.ok(&[
-        "ingest.file",
-        "--source=samples/customers.csv",
-        "--dataset=customers",
-    ])
-    .await;
+    t.ingest_sample("orders").await;
+    t.ingest_sample("customers").await;
     let out = t
         .ok(&[
             "transform.sql",
@@ -760,12 +737,7 @@ async fn sql_transforms_read_only_their_inputs() {
 async fn exports_write_files_and_post_to_urls() {
     let (base, received) = http_server().await;
     let t = Tenant::with_samples();
-    t.ok(&[
-        "ingest.file",
-        "--source=samples/customers.csv",
-        "--dataset=customers",
-    ])
-    .await;
+    t.ingest_sample("customers").await;
 
     let out = t
         .ok(&[

@@ -88,18 +88,15 @@ pub fn GraphView(
     #[prop(into)] selected: Signal<Option<String>>,
     on_select: Callback<String>,
 ) -> impl IntoView {
-    let view_box = move || {
-        let editor = Editor::new(graph.get());
-        match editor.bounds() {
-            Some(b) => format!(
-                "{} {} {} {}",
-                b.x - 20.0,
-                b.y - 20.0,
-                b.width + 40.0,
-                b.height + 40.0
-            ),
-            None => "0 0 400 200".into(),
-        }
+    let view_box = move || match graph.with(crate::editor::bounds) {
+        Some(b) => format!(
+            "{} {} {} {}",
+            b.x - 20.0,
+            b.y - 20.0,
+            b.width + 40.0,
+            b.height + 40.0
+        ),
+        None => "0 0 400 200".into(),
     };
     view! {
         <div class="canvas readonly" data-testid="run-canvas">

@@ -1,4 +1,5 @@
 //! Reusable UI pieces.
 
 pub mod canvas;
+pub mod node_panel;
 pub mod shell;
