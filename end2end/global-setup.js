@@ -2,20 +2,63 @@
 // dir, waits until it is ready, and hands its URL to the tests.
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
+
+// A port nothing listens on right now.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+// Starts the OpenID Connect provider (oidc/provider.mjs) and waits for it.
+async function startProvider(port, redirect) {
+  const provider = spawn(process.execPath, [path.join(__dirname, 'oidc', 'provider.mjs')], {
+    env: { ...process.env, OIDC_PORT: String(port), OIDC_REDIRECT_URI: redirect },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('oidc-provider did not start within 20 s')), 20_000);
+    provider.on('exit', (code) => reject(new Error(`oidc-provider exited with ${code}`)));
+    readline.createInterface({ input: provider.stdout }).on('line', (line) => {
+      if (line.startsWith('oidc-provider listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return provider;
+}
 
 module.exports = async () => {
   const bin = process.env.TRELLIS_BIN || path.resolve(__dirname, '../target/debug/trellis');
   const siteRoot = process.env.TRELLIS_SITE_ROOT || path.resolve(__dirname, '../target/site');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-e2e-'));
   // Always the embedded SQLite store, whatever the caller's environment says.
-  const env = { ...process.env, TRELLIS_ADMIN_PASSWORD: 'e2e-password' };
+  const [port, oidcPort] = [await freePort(), await freePort()];
+  const issuer = `http://127.0.0.1:${oidcPort}`;
+  const provider = await startProvider(oidcPort, `http://127.0.0.1:${port}/api/v1/auth/oidc/callback`);
+  const env = {
+    ...process.env,
+    TRELLIS_ADMIN_PASSWORD: 'e2e-password',
+    TRELLIS_OIDC_ISSUER: issuer,
+    TRELLIS_OIDC_CLIENT_ID: 'trellis',
+    TRELLIS_OIDC_CLIENT_SECRET: 'trellis-test-secret',
+    TRELLIS_OIDC_ROLES_CLAIM: 'trellis_roles',
+    TRELLIS_OIDC_LABEL: 'Sign in with Example SSO',
+  };
   delete env.DATABASE_URL;
   const server = spawn(
     bin,
-    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--site-root', siteRoot],
+    ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--site-root', siteRoot],
     { env, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await new Promise((resolve, reject) => {
@@ -33,5 +76,8 @@ module.exports = async () => {
   if (ready.status !== 200) throw new Error(`/readyz answered ${ready.status}`);
 
   process.env.TRELLIS_URL = url;
-  fs.writeFileSync(path.join(__dirname, '.server.json'), JSON.stringify({ pid: server.pid, dataDir }));
+  fs.writeFileSync(
+    path.join(__dirname, '.server.json'),
+    JSON.stringify({ pids: [server.pid, provider.pid], dataDir }),
+  );
 };

@@ -14,4 +14,29 @@ async function signIn(page) {
   await expect(page.getByTestId('user')).toHaveText('admin');
 }
 
-module.exports = { url, signIn };
+// Signs in as `username` through the form, in the page's own browser context.
+async function signInAs(page, username, password) {
+  await page.goto(`${url()}/login`);
+  await expect(page.getByTestId('app')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await expect(page).toHaveURL(/\/processes$/);
+  await expect(page.getByTestId('user')).toHaveText(username);
+}
+
+// Calls the API as the page's signed-in user, with the CSRF token a page
+// script would send; answers { status, body }.
+async function api(page, method, path, body) {
+  const cookies = await page.context().cookies();
+  const csrf = (cookies.find((c) => c.name === 'trellis_csrf') || {}).value || '';
+  const response = await page.request.fetch(`${url()}${path}`, {
+    method,
+    headers: { 'x-csrf-token': csrf, 'content-type': 'application/json' },
+    data: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status(), body: text ? JSON.parse(text) : null };
+}
+
+module.exports = { url, signIn, signInAs, api };

@@ -61,6 +61,21 @@ mod imp {
         Err(ApiError { status, problem })
     }
 
+    /// The session's CSRF token, from the cookie the server set at sign-in.
+    fn csrf_token() -> String {
+        use leptos::wasm_bindgen::JsCast;
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok())
+            .and_then(|d| d.cookie().ok())
+            .and_then(|cookies| {
+                cookies
+                    .split("; ")
+                    .find_map(|c| c.strip_prefix("trellis_csrf=").map(str::to_owned))
+            })
+            .unwrap_or_default()
+    }
+
     pub async fn call<B: Serialize, T: DeserializeOwned>(
         method: &str,
         path: &str,
@@ -69,8 +84,14 @@ mod imp {
         let builder: RequestBuilder = match method {
             "POST" => Request::post(path),
             "PUT" => Request::put(path),
+            "PATCH" => Request::patch(path),
             "DELETE" => Request::delete(path),
             _ => Request::get(path),
+        };
+        let builder = if method == "GET" {
+            builder
+        } else {
+            builder.header("X-CSRF-Token", &csrf_token())
         };
         let sent = match body {
             Some(body) => match builder.json(body) {
@@ -135,8 +156,23 @@ pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Api
     imp::call("PUT", path, Some(body)).await
 }
 
+pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> ApiResult<T> {
+    imp::call("PATCH", path, Some(body)).await
+}
+
 pub async fn delete<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
     imp::call::<(), T>("DELETE", path, None).await
+}
+
+/// Loads `path` into `into` (the error as the message to show).
+pub fn load_into<T: DeserializeOwned + Send + Sync + 'static>(
+    path: String,
+    into: leptos::prelude::RwSignal<Option<Result<T, String>>>,
+) {
+    use leptos::prelude::Set;
+    leptos::task::spawn_local(async move {
+        into.set(Some(get::<T>(&path).await.map_err(|e| e.message())));
+    });
 }
 
 /// A plain-text resource, such as a task log.

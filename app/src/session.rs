@@ -1,7 +1,8 @@
 //! Who is signed in, shared by every page through context. Loaded from
 //! `GET /api/v1/me` once the page is live in the browser.
 
-use crate::api::auth::Me;
+use crate::api::auth::{Me, TenantMembership};
+use crate::types::Role;
 use leptos::prelude::*;
 
 /// Where the sign-in state stands.
@@ -16,6 +17,14 @@ pub enum SignIn {
 #[derive(Clone, Copy)]
 pub struct Session {
     pub state: RwSignal<SignIn>,
+    /// The tenant the user chose to work in (kept in the browser's storage).
+    chosen: RwSignal<Option<String>>,
+}
+
+const CHOSEN_KEY: &str = "trellis.tenant";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
 }
 
 impl Session {
@@ -23,30 +32,82 @@ impl Session {
     pub fn provide() -> Session {
         let session = Session {
             state: RwSignal::new(SignIn::Checking),
+            chosen: RwSignal::new(None),
         };
         provide_context(session);
         Effect::new(move |_| {
-            leptos::task::spawn_local(async move {
-                let state = match crate::client::get::<Me>("/api/v1/me").await {
-                    Ok(me) => SignIn::SignedIn(me),
-                    Err(_) => SignIn::SignedOut,
-                };
-                session.state.set(state);
-            });
+            session
+                .chosen
+                .set(storage().and_then(|s| s.get_item(CHOSEN_KEY).ok()?));
+            session.refresh();
         });
         session
+    }
+
+    /// Asks the server again who is signed in.
+    pub fn refresh(self) {
+        leptos::task::spawn_local(async move {
+            let state = match crate::client::get::<Me>("/api/v1/me").await {
+                Ok(me) => SignIn::SignedIn(me),
+                Err(_) => SignIn::SignedOut,
+            };
+            self.state.set(state);
+        });
     }
 
     pub fn get() -> Session {
         expect_context::<Session>()
     }
 
-    /// The tenant the pages work in: the first the user belongs to.
+    fn current(me: &Me, chosen: Option<&str>) -> Option<TenantMembership> {
+        me.tenants
+            .iter()
+            .find(|t| Some(t.slug.as_str()) == chosen)
+            .or_else(|| me.tenants.first())
+            .cloned()
+    }
+
+    /// The tenant the pages work in: the one chosen, else the first.
     pub fn tenant(&self) -> Option<String> {
+        self.membership().map(|t| t.slug)
+    }
+
+    /// The current tenant and the user's role in it.
+    pub fn membership(&self) -> Option<TenantMembership> {
+        let chosen = self.chosen.get();
         match self.state.get() {
-            SignIn::SignedIn(me) => me.tenants.first().map(|t| t.slug.clone()),
+            SignIn::SignedIn(me) => Self::current(&me, chosen.as_deref()),
             _ => None,
         }
+    }
+
+    /// Whether the user's role in the current tenant includes `role`.
+    pub fn can(&self, role: Role) -> bool {
+        self.membership().is_some_and(|t| t.role.includes(role))
+    }
+
+    pub fn platform_admin(&self) -> bool {
+        matches!(self.state.get(), SignIn::SignedIn(me) if me.platform_admin)
+    }
+
+    /// Works in `slug` from now on (and after a reload).
+    pub fn switch(&self, slug: String) {
+        if let Some(s) = storage() {
+            let _ = s.set_item(CHOSEN_KEY, &slug);
+        }
+        self.chosen.set(Some(slug));
+    }
+
+    /// Ends the session on the server, then starts afresh at the sign-in
+    /// page (a full load, so nothing of the session stays in memory).
+    pub fn sign_out(self) {
+        leptos::task::spawn_local(async move {
+            let _ = crate::client::post::<_, ()>("/api/v1/auth/logout", &()).await;
+            self.state.set(SignIn::SignedOut);
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().set_href("/login");
+            }
+        });
     }
 }
 
@@ -68,8 +129,8 @@ where
             </p>
         }
         .into_any(),
-        SignIn::SignedIn(me) => match me.tenants.first() {
-            Some(t) => children(t.slug.clone()).into_any(),
+        SignIn::SignedIn(_) => match session.tenant() {
+            Some(slug) => children(slug).into_any(),
             None => view! { <p>"You are not a member of any tenant yet; ask an administrator to add you."</p> }.into_any(),
         },
     }

@@ -205,7 +205,10 @@ test('a draft changed elsewhere is a clear conflict that loses nothing', async (
     const p = await (await fetch(path)).json();
     const r = await fetch(path, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        'x-csrf-token': document.cookie.match(/trellis_csrf=([^;]+)/)[1],
+      },
       body: JSON.stringify({ revision: p.revision, name: 'E2E conflict (renamed elsewhere)' }),
     });
     if (r.status !== 200) throw new Error(`PUT answered ${r.status}`);

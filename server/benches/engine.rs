@@ -39,8 +39,12 @@ async fn http(
 ) -> (String, Value) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let csrf = cookie
+        .split("; ")
+        .find_map(|c| c.strip_prefix("trellis_csrf="))
+        .unwrap_or_default();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();
@@ -49,12 +53,11 @@ async fn http(
     let (head, body) = out.split_once("\r\n\r\n").unwrap();
     let cookie = head
         .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .map(|c| c.split(';').next().unwrap().to_owned());
-    (
-        cookie.unwrap_or_default(),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    )
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    (cookie, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 async fn start_run(addr: &str, cookie: &str, name: &str, graph: Value) -> String {

@@ -24,16 +24,24 @@ async fn call(
         .uri(path)
         .header("content-type", "application/json")
         .header("cookie", cookie)
+        .header(
+            "x-csrf-token",
+            cookie
+                .split("; ")
+                .find_map(|c| c.strip_prefix("trellis_csrf="))
+                .unwrap_or_default(),
+        )
         .body(Body::from(text))
         .unwrap();
     let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let cookie = response
         .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ");
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (
         status,
@@ -66,7 +74,7 @@ async fn main() {
         json!({"username": "admin", "password": "pw"}),
     )
     .await;
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let cookie = set_cookie;
     let (status, process, _) = call(
         &router,
         "POST",

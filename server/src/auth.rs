@@ -1,26 +1,58 @@
-//! Who is calling: the signed-in user from the session cookie, and that user's
-//! role in the tenant the path names. Objects of a tenant the caller is not a
-//! member of answer 404, as if they did not exist; too low a role answers 403.
+//! Who is calling: a signed-in user (session cookie) or an API token
+//! (`Authorization: Bearer`), and that caller's role in the tenant the path
+//! names. Objects of a tenant the caller is not a member of answer 404, as if
+//! they did not exist; too low a role answers 403; no credentials answer 401.
+//!
+//! Handlers say what they need by the extractor they take: [`TenantAccess`]
+//! (any member), [`EditorAccess`], [`AdminAccess`] (tenant admin),
+//! [`PlatformAdmin`]. The role is checked before the request body is read.
 
-use crate::db::users;
+use crate::config::AuthSettings;
+use crate::db::{audit, users};
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::types::{Role, TenantId, UserId};
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use base64::Engine;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
+use std::num::NonZeroU32;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
 
 pub const SESSION_COOKIE: &str = "trellis_session";
+/// Readable by the page's script, which echoes it in [`CSRF_HEADER`].
+pub const CSRF_COOKIE: &str = "trellis_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Every API token starts with this, so leaked tokens are easy to spot.
+pub const TOKEN_PREFIX: &str = "trl_";
 
-/// A signed-in user.
+/// How the caller proved who they are.
+#[derive(Debug, Clone)]
+pub enum Via {
+    Session {
+        token_hash: String,
+    },
+    Token {
+        id: String,
+        tenant: TenantId,
+        role: Role,
+    },
+}
+
+/// A signed-in user, or a user's API token.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user_id: UserId,
     pub username: String,
     pub platform_admin: bool,
+    pub via: Via,
 }
 
 /// The caller's access to the tenant named by the `{tenant}` path segment.
@@ -28,11 +60,93 @@ pub struct Caller {
 pub struct TenantAccess {
     pub tenant: TenantId,
     pub slug: String,
+    /// The caller's effective role: the membership's (tenant admin for
+    /// platform admins), capped by the token's role for token callers.
     pub role: Role,
     pub caller: Caller,
 }
 
-/// A new random session token (for the cookie) and its hash (for the database).
+/// Settings and sign-in rate limits, shared by every request.
+pub struct AuthState {
+    pub settings: AuthSettings,
+    /// The single sign-on provider's metadata, discovered at first use.
+    pub oidc_metadata: tokio::sync::OnceCell<openidconnect::core::CoreProviderMetadata>,
+    by_username: DefaultKeyedRateLimiter<String>,
+    by_address: DefaultKeyedRateLimiter<String>,
+}
+
+impl AuthState {
+    pub fn new(settings: AuthSettings) -> Arc<Self> {
+        let per_minute =
+            NonZeroU32::new(settings.login_attempts_per_minute.max(1)).expect("at least one");
+        let per_address =
+            NonZeroU32::new(settings.login_attempts_per_minute.max(1) * 5).expect("at least one");
+        Arc::new(Self {
+            settings,
+            oidc_metadata: tokio::sync::OnceCell::new(),
+            by_username: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            by_address: RateLimiter::keyed(Quota::per_minute(per_address)),
+        })
+    }
+
+    /// Counts a sign-in attempt; 429 with the wait when over the limit.
+    pub fn sign_in_attempt(&self, username: &str, address: Option<&str>) -> Result<()> {
+        use governor::clock::{Clock, DefaultClock};
+        let clock = DefaultClock::default();
+        let wait = |not_until: governor::NotUntil<_>| {
+            not_until.wait_time_from(clock.now()).as_secs().max(1)
+        };
+        if let Some(address) = address {
+            if let Err(e) = self.by_address.check_key(&address.to_owned()) {
+                return Err(Error::TooManyRequests {
+                    message: "too many sign-in attempts from this address".into(),
+                    retry_after: wait(e),
+                });
+            }
+        }
+        if let Err(e) = self.by_username.check_key(&username.to_lowercase()) {
+            return Err(Error::TooManyRequests {
+                message: format!("too many sign-in attempts for `{username}`"),
+                retry_after: wait(e),
+            });
+        }
+        Ok(())
+    }
+
+    /// The session and CSRF cookies for a new session.
+    pub fn session_cookies(
+        &self,
+        headers: &HeaderMap,
+        token: String,
+        csrf: String,
+    ) -> [Cookie<'static>; 2] {
+        let secure = self.secure(headers);
+        let session = Cookie::build((SESSION_COOKIE, token))
+            .path("/")
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Lax)
+            .build();
+        let csrf = Cookie::build((CSRF_COOKIE, csrf))
+            .path("/")
+            .secure(secure)
+            .same_site(SameSite::Strict)
+            .build();
+        [session, csrf]
+    }
+
+    /// Whether cookies must be `Secure`: configured for https, or the
+    /// request came through a proxy that terminated https.
+    pub fn secure(&self, headers: &HeaderMap) -> bool {
+        self.settings.secure_cookies
+            || headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                == Some("https")
+    }
+}
+
+/// A new random secret (for a cookie or a token) and its hash (for the database).
 pub fn new_token() -> (String, String) {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
@@ -45,10 +159,30 @@ pub fn hash_token(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
-fn session_token(parts: &Parts) -> Option<String> {
-    CookieJar::from_headers(&parts.headers)
-        .get(SESSION_COOKIE)
-        .map(|c| c.value().to_owned())
+/// Compares two secrets in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+fn bearer(parts: &Parts) -> Result<Option<String>> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::Unauthorized("the Authorization header is not text".into()))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(Error::Unauthorized(
+            "the Authorization header must be `Bearer <API token>`".into(),
+        )),
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -58,23 +192,86 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let token =
-            session_token(parts).ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
-        let caller = users::session_caller(&state.db, &hash_token(&token))
+        let caller = if let Some(token) = bearer(parts)? {
+            users::token_caller(&state.db, &hash_token(&token))
+                .await?
+                .ok_or_else(|| {
+                    Error::Unauthorized("the API token is unknown, revoked or expired".into())
+                })?
+        } else {
+            let jar = CookieJar::from_headers(&parts.headers);
+            let token = jar
+                .get(SESSION_COOKIE)
+                .map(|c| c.value().to_owned())
+                .ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
+            let settings = &state.auth.settings;
+            let (caller, csrf) = users::session_caller(
+                &state.db,
+                &hash_token(&token),
+                idle_cutoff(settings.idle_timeout),
+            )
             .await?
             .ok_or_else(|| Error::Unauthorized("the session has ended; sign in again".into()))?;
+            if !parts.method.is_safe() {
+                let sent = parts
+                    .headers
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if csrf.is_empty() || !same_secret(sent, &csrf) {
+                    return Err(Error::Forbidden(format!(
+                        "a signed-in browser must send the `{CSRF_COOKIE}` cookie's value in the \
+                         X-CSRF-Token header with this request"
+                    )));
+                }
+            }
+            caller
+        };
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
 }
 
+/// The oldest `last_seen_at` a live session may have.
+fn idle_cutoff(idle: Duration) -> String {
+    let idle = chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::hours(1));
+    (chrono::Utc::now() - idle).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 impl Caller {
-    pub fn require_platform_admin(&self) -> Result<()> {
-        if self.platform_admin {
-            Ok(())
-        } else {
-            Err(Error::Forbidden("only platform admins may do this".into()))
+    /// `session` or `token`, for the audit log.
+    pub fn via_name(&self) -> &'static str {
+        match self.via {
+            Via::Session { .. } => "session",
+            Via::Token { .. } => "token",
         }
+    }
+
+    /// Fails with 403 for API tokens: some things need a person.
+    pub fn require_session(&self, what: &str) -> Result<()> {
+        match self.via {
+            Via::Session { .. } => Ok(()),
+            Via::Token { .. } => Err(Error::Forbidden(format!(
+                "API tokens cannot {what}; sign in as the user"
+            ))),
+        }
+    }
+}
+
+/// A platform admin signed in with a session.
+#[derive(Debug, Clone)]
+pub struct PlatformAdmin(pub Caller);
+
+impl FromRequestParts<AppState> for PlatformAdmin {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if !caller.platform_admin {
+            return Err(Error::Forbidden("only platform admins may do this".into()));
+        }
+        caller.require_session("administer the platform")?;
+        Ok(PlatformAdmin(caller))
     }
 }
 
@@ -85,9 +282,41 @@ impl TenantAccess {
             Ok(())
         } else {
             Err(Error::Forbidden(format!(
-                "this needs the {role} role in tenant `{}`",
-                self.slug
+                "this needs the {role} role in tenant `{}`; you are {}",
+                self.slug, self.role
             )))
+        }
+    }
+}
+
+impl TenantAccess {
+    /// Records in the tenant's audit log that the caller did `action`.
+    pub async fn audit(
+        &self,
+        db: &crate::db::Db,
+        action: &str,
+        target: &str,
+        detail: Option<serde_json::Value>,
+    ) {
+        let actor = audit::Actor::from(&self.caller);
+        audit::record(
+            db,
+            audit::Entry {
+                tenant: Some(&self.tenant),
+                actor: &actor,
+                action,
+                target: Some(target),
+                detail,
+            },
+        )
+        .await;
+    }
+
+    /// How a run this caller starts is triggered: `api` for tokens.
+    pub fn trigger(&self) -> app::types::Trigger {
+        match self.caller.via {
+            Via::Session { .. } => app::types::Trigger::Manual,
+            Via::Token { .. } => app::types::Trigger::Api,
         }
     }
 }
@@ -106,13 +335,30 @@ impl FromRequestParts<AppState> for TenantAccess {
             .map(|(_, value)| value.to_owned())
             .ok_or_else(|| Error::BadRequest("the path names no tenant".into()))?;
         let not_found = || Error::NotFound(format!("tenant `{slug}`"));
-        let (tenant, role) = users::tenant_role(&state.db, &slug, &caller.user_id)
+        let (tenant, membership) = users::tenant_role(&state.db, &slug, &caller.user_id)
             .await?
             .ok_or_else(not_found)?;
-        let role = match (role, caller.platform_admin) {
+        let own = match (membership, caller.platform_admin) {
             (_, true) => Role::TenantAdmin,
             (Some(role), false) => role,
             (None, false) => return Err(not_found()),
+        };
+        let role = match &caller.via {
+            Via::Session { .. } => own,
+            Via::Token {
+                tenant: token_tenant,
+                role,
+                ..
+            } => {
+                if *token_tenant != tenant {
+                    return Err(not_found());
+                }
+                if own.includes(*role) {
+                    *role
+                } else {
+                    own
+                }
+            }
         };
         Ok(TenantAccess {
             tenant,
@@ -122,3 +368,39 @@ impl FromRequestParts<AppState> for TenantAccess {
         })
     }
 }
+
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $role:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub TenantAccess);
+
+        impl Deref for $name {
+            type Target = TenantAccess;
+            fn deref(&self) -> &TenantAccess {
+                &self.0
+            }
+        }
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = Error;
+
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+                let access = TenantAccess::from_request_parts(parts, state).await?;
+                access.require($role)?;
+                Ok($name(access))
+            }
+        }
+    };
+}
+
+role_extractor!(
+    /// A member who may compose, publish, run and stop.
+    EditorAccess,
+    Role::Editor
+);
+role_extractor!(
+    /// A tenant admin: members, tokens of others, audit log, schedules, connections.
+    AdminAccess,
+    Role::TenantAdmin
+);

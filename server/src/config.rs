@@ -125,6 +125,28 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_FETCH_TIMEOUT_SECONDS", default_value_t = 300)]
     pub fetch_timeout_seconds: u64,
 
+    /// The address users reach Trellis at, e.g. `https://trellis.example.com`.
+    /// With `https` the session cookie is marked `Secure`; single sign-on
+    /// redirects back to it. Defaults to `http://<listen address>`.
+    #[arg(long, env = "TRELLIS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Hours a sign-in lasts at most.
+    #[arg(long, env = "TRELLIS_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u32,
+
+    /// Minutes without a request after which a session ends.
+    #[arg(long, env = "TRELLIS_SESSION_IDLE_MINUTES", default_value_t = 60)]
+    pub session_idle_minutes: u32,
+
+    /// Sign-in attempts allowed per minute for one username, and (five
+    /// times as many) for one client address; more answer 429.
+    #[arg(long, env = "TRELLIS_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
+    pub login_attempts_per_minute: u32,
+
+    #[command(flatten)]
+    pub oidc: OidcArgs,
+
     /// Password for the `admin` user created on first start. When unset, one
     /// is generated and printed once.
     #[arg(long, env = "TRELLIS_ADMIN_PASSWORD", hide_env_values = true)]
@@ -144,17 +166,156 @@ impl DbArgs {
     }
 }
 
+/// Single sign-on through an OpenID Connect provider (authorization code
+/// flow with PKCE). Off unless an issuer is given.
+#[derive(Debug, Clone, Args)]
+pub struct OidcArgs {
+    /// The provider's issuer URL (its discovery document is read from
+    /// `<issuer>/.well-known/openid-configuration` at the first sign-in).
+    #[arg(long = "oidc-issuer", env = "TRELLIS_OIDC_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// The client id Trellis is registered under at the provider.
+    #[arg(
+        long = "oidc-client-id",
+        env = "TRELLIS_OIDC_CLIENT_ID",
+        requires = "issuer"
+    )]
+    pub client_id: Option<String>,
+
+    /// The client secret (leave out for a public client).
+    #[arg(
+        long = "oidc-client-secret",
+        env = "TRELLIS_OIDC_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub client_secret: Option<String>,
+
+    /// A claim listing memberships as `<tenant slug>:<role>` strings; on each
+    /// sign-in the user's memberships are set to exactly these.
+    #[arg(long = "oidc-roles-claim", env = "TRELLIS_OIDC_ROLES_CLAIM")]
+    pub roles_claim: Option<String>,
+
+    /// Just-in-time membership: a user signing in for the first time joins
+    /// this tenant (with `--oidc-default-role`) when the roles claim is not used.
+    #[arg(long = "oidc-default-tenant", env = "TRELLIS_OIDC_DEFAULT_TENANT")]
+    pub default_tenant: Option<String>,
+
+    /// The role of just-in-time members.
+    #[arg(
+        long = "oidc-default-role",
+        env = "TRELLIS_OIDC_DEFAULT_ROLE",
+        default_value = "viewer"
+    )]
+    pub default_role: String,
+
+    /// The claim whose value becomes the Trellis username.
+    #[arg(
+        long = "oidc-username-claim",
+        env = "TRELLIS_OIDC_USERNAME_CLAIM",
+        default_value = "preferred_username"
+    )]
+    pub username_claim: String,
+
+    /// The sign-in button's label.
+    #[arg(
+        long = "oidc-label",
+        env = "TRELLIS_OIDC_LABEL",
+        default_value = "Sign in with single sign-on"
+    )]
+    pub label: String,
+}
+
 /// What the HTTP layer needs to know, independent of how it was configured.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub max_body_bytes: usize,
+    pub auth: AuthSettings,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             max_body_bytes: 2 * 1024 * 1024,
+            auth: AuthSettings::default(),
         }
+    }
+}
+
+/// Sessions, sign-in limits and single sign-on.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub session_lifetime: std::time::Duration,
+    pub idle_timeout: std::time::Duration,
+    /// Mark cookies `Secure` (Trellis is reached over https).
+    pub secure_cookies: bool,
+    pub login_attempts_per_minute: u32,
+    /// Where users reach Trellis, without a trailing `/`.
+    pub public_url: String,
+    pub oidc: Option<OidcSettings>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            session_lifetime: std::time::Duration::from_secs(12 * 3600),
+            idle_timeout: std::time::Duration::from_secs(3600),
+            secure_cookies: false,
+            login_attempts_per_minute: 10,
+            public_url: "http://127.0.0.1:3000".into(),
+            oidc: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub roles_claim: Option<String>,
+    pub default_tenant: Option<String>,
+    pub default_role: app::types::Role,
+    pub username_claim: String,
+    pub label: String,
+}
+
+impl ServeArgs {
+    /// The sign-in settings these flags describe, for a server at `addr`.
+    pub fn auth_settings(&self, addr: SocketAddr) -> anyhow::Result<AuthSettings> {
+        let public_url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let oidc = match (&self.oidc.issuer, &self.oidc.client_id) {
+            (Some(issuer), Some(client_id)) => Some(OidcSettings {
+                issuer: issuer.clone(),
+                client_id: client_id.clone(),
+                client_secret: self.oidc.client_secret.clone(),
+                roles_claim: self.oidc.roles_claim.clone(),
+                default_tenant: self.oidc.default_tenant.clone(),
+                default_role: self.oidc.default_role.parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "TRELLIS_OIDC_DEFAULT_ROLE must be viewer, editor or tenant_admin, not `{}`",
+                        self.oidc.default_role
+                    )
+                })?,
+                username_claim: self.oidc.username_claim.clone(),
+                label: self.oidc.label.clone(),
+            }),
+            (Some(_), None) => anyhow::bail!("TRELLIS_OIDC_ISSUER is set but TRELLIS_OIDC_CLIENT_ID is not"),
+            _ => None,
+        };
+        Ok(AuthSettings {
+            session_lifetime: std::time::Duration::from_secs(u64::from(self.session_hours) * 3600),
+            idle_timeout: std::time::Duration::from_secs(u64::from(self.session_idle_minutes) * 60),
+            secure_cookies: public_url.starts_with("https://"),
+            login_attempts_per_minute: self.login_attempts_per_minute.max(1),
+            public_url,
+            oidc,
+        })
     }
 }
 

@@ -29,6 +29,8 @@ pub enum Error {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{message}; try again in {retry_after} s")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -48,6 +50,7 @@ impl Error {
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(e) if unique_violation(e) => StatusCode::CONFLICT,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,6 +70,7 @@ impl Error {
             | Error::PayloadTooLarge(_)
             | Error::UnsupportedMediaType(_)
             | Error::BadRequest(_)
+            | Error::TooManyRequests { .. }
             | Error::Unavailable(_) => base.with_detail(self.to_string()),
             Error::Conflict { field, message } => {
                 let errors = field
@@ -99,7 +103,13 @@ fn unique_violation(e: &sqlx::Error) -> bool {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        problem_response(&self.problem())
+        let mut response = problem_response(&self.problem());
+        if let Error::TooManyRequests { retry_after, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+        }
+        response
     }
 }
 

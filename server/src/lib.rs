@@ -78,9 +78,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         leptos,
         HttpSettings {
             max_body_bytes: args.max_body_bytes,
+            auth: args.auth_settings(addr)?,
         },
         engine,
     );
+    state.engine.load_tenant_limits().await?;
     let resumed = state.engine.recover().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished runs");
@@ -89,9 +91,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     print_welcome(addr, &created);
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(wait_for_signal(shutdown))
-        .await?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(wait_for_signal(shutdown))
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

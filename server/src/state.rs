@@ -15,6 +15,7 @@ pub struct AppState {
     pub http: HttpSettings,
     pub engine: Engine,
     pub bus: EventBus,
+    pub auth: std::sync::Arc<crate::auth::AuthState>,
     /// Cancelled when the server shuts down; long-lived tasks watch it.
     pub shutdown: CancellationToken,
 }
@@ -23,7 +24,9 @@ impl AppState {
     pub fn new(db: Db, leptos: LeptosOptions, http: HttpSettings, engine: EngineSettings) -> Self {
         let bus = EventBus::new(4096);
         let engine = Engine::new(db.clone(), bus.clone(), engine);
+        let auth = crate::auth::AuthState::new(http.auth.clone());
         Self {
+            auth,
             db,
             leptos,
             http,

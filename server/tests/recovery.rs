@@ -60,10 +60,14 @@ fn call(
 ) -> (u16, String, Value) {
     let mut stream = TcpStream::connect(addr).unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let csrf = cookie
+        .split("; ")
+        .find_map(|c| c.strip_prefix("trellis_csrf="))
+        .unwrap_or_default();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+         X-CSRF-Token: {csrf}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -73,9 +77,10 @@ fn call(
     let status = head[9..12].parse().unwrap();
     let cookie = head
         .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
         .map(|c| c.split(';').next().unwrap().to_owned())
-        .unwrap_or_default();
+        .collect::<Vec<_>>()
+        .join("; ");
     (
         status,
         cookie,

@@ -1,5 +1,6 @@
 //! The JSON API's shared request/response types.
 
+pub mod access;
 pub mod auth;
 pub mod datasets;
 pub mod problem;

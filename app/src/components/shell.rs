@@ -8,15 +8,19 @@ use leptos_router::{
 };
 
 use crate::pages::{
+    account::ProfilePage,
+    admin::AdminPage,
     editor::EditorPage,
     history::{ProcessRunsPage, VersionsPage},
     home::HomePage,
     login::LoginPage,
+    members::{AuditPage, MembersPage},
     placeholder::Placeholder,
     processes::ProcessesPage,
     run::RunPage,
 };
 use crate::session::{Session, SignIn};
+use crate::types::Role;
 
 /// The HTML document the server renders around the app.
 #[cfg(feature = "ssr")]
@@ -45,8 +49,56 @@ pub const NAV: &[(&str, &str)] = &[
     ("/runs", "Runs"),
     ("/schedules", "Schedules"),
     ("/connections", "Connections"),
-    ("/admin", "Admin"),
 ];
+
+/// The signed-in user's corner of the header: the tenant they work in (a
+/// switcher when they belong to several) and a menu with their profile and
+/// sign-out.
+#[component]
+fn UserCorner() -> impl IntoView {
+    let session = Session::get();
+    move || match session.state.get() {
+        SignIn::SignedIn(me) => {
+            let tenants = me.tenants.clone();
+            let switcher = match tenants.len() {
+                0 => ().into_any(),
+                1 => view! { <span class="tenant" data-testid="current-tenant">{tenants[0].name.clone()}</span> }
+                    .into_any(),
+                _ => view! {
+                    <select class="tenant-switcher" aria-label="Tenant" data-testid="tenant-switcher"
+                        on:change=move |ev| session.switch(event_target_value(&ev))>
+                        {tenants.into_iter().map(|t| {
+                            let slug = t.slug.clone();
+                            view! {
+                                <option value=t.slug.clone() selected=move || session.tenant().as_ref() == Some(&slug)>
+                                    {t.name.clone()}
+                                </option>
+                            }
+                        }).collect_view()}
+                    </select>
+                }
+                .into_any(),
+            };
+            view! {
+                {switcher}
+                <details class="user-menu" data-testid="user-menu">
+                    <summary data-testid="user">{me.username}</summary>
+                    <div class="menu" role="menu">
+                        <a href="/profile" role="menuitem" data-testid="menu-profile">"Profile and API tokens"</a>
+                        <button role="menuitem" data-testid="sign-out" on:click=move |_| session.sign_out()>
+                            "Sign out"
+                        </button>
+                    </div>
+                </details>
+            }
+            .into_any()
+        }
+        SignIn::SignedOut => {
+            view! { <a href="/login" data-testid="sign-in">"Sign in"</a> }.into_any()
+        }
+        SignIn::Checking => ().into_any(),
+    }
+}
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -57,15 +109,6 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| set_hydrated.set(true));
     let (dark, set_dark) = signal(false);
     let session = Session::provide();
-    let user = move || match session.state.get() {
-        SignIn::SignedIn(me) => {
-            view! { <span class="user" data-testid="user">{me.username}</span> }.into_any()
-        }
-        SignIn::SignedOut => {
-            view! { <a href="/login" data-testid="sign-in">"Sign in"</a> }.into_any()
-        }
-        SignIn::Checking => ().into_any(),
-    };
 
     view! {
         <Stylesheet id="leptos" href="/pkg/trellis.css"/>
@@ -84,8 +127,15 @@ pub fn App() -> impl IntoView {
                             .iter()
                             .map(|(href, label)| view! { <A href=*href>{*label}</A> })
                             .collect_view()}
+                        <Show when=move || session.can(Role::TenantAdmin)>
+                            <A href="/members">"Members"</A>
+                            <A href="/audit">"Audit log"</A>
+                        </Show>
+                        <Show when=move || session.platform_admin()>
+                            <A href="/admin">"Admin"</A>
+                        </Show>
                     </nav>
-                    {user}
+                    <UserCorner/>
                     <button
                         class="theme-toggle"
                         data-testid="theme-toggle"
@@ -106,7 +156,10 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("runs") view=|| view! { <Placeholder title="Runs"/> }/>
                         <Route path=StaticSegment("schedules") view=|| view! { <Placeholder title="Schedules"/> }/>
                         <Route path=StaticSegment("connections") view=|| view! { <Placeholder title="Connections"/> }/>
-                        <Route path=StaticSegment("admin") view=|| view! { <Placeholder title="Admin"/> }/>
+                        <Route path=StaticSegment("admin") view=AdminPage/>
+                        <Route path=StaticSegment("members") view=MembersPage/>
+                        <Route path=StaticSegment("audit") view=AuditPage/>
+                        <Route path=StaticSegment("profile") view=ProfilePage/>
                     </Routes>
                 </main>
                 <footer class="footer" data-testid="footer">

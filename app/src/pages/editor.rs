@@ -8,9 +8,10 @@ use crate::client::{self, tenant_path};
 use crate::components::canvas::EditCanvas;
 use crate::components::node_panel::NodePanel;
 use crate::editor::{Action, Editor, Outcome, NODE_HEIGHT, NODE_WIDTH};
-use crate::session::WithTenant;
+use crate::session::{Session, WithTenant};
 use crate::types::component::ComponentType;
 use crate::types::graph::Position;
+use crate::types::Role;
 use crate::validate::{validate_graph, Limits};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -54,8 +55,38 @@ fn EditorLoader(tenant: String, id: String) -> impl IntoView {
         None => view! { <p class="muted" data-testid="loading">"Loading…"</p> }.into_any(),
         Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
         Some(Ok((process, catalog))) => {
-            view! { <ProcessEditor tenant=tenant.clone() process catalog/> }.into_any()
+            if Session::get().can(Role::Editor) {
+                view! { <ProcessEditor tenant=tenant.clone() process catalog/> }.into_any()
+            } else {
+                view! { <ProcessReadOnly process catalog/> }.into_any()
+            }
         }
+    }
+}
+
+/// What a viewer sees of a process: its draft, drawn, without the means to
+/// change, publish or run it.
+#[component]
+fn ProcessReadOnly(process: Process, catalog: Vec<ComponentType>) -> impl IntoView {
+    let names: BTreeMap<String, String> = catalog.into_iter().map(|c| (c.key, c.name)).collect();
+    let selected = RwSignal::new(None::<String>);
+    view! {
+        <div class="editor" data-testid="process-readonly">
+            <div class="editor-head">
+                <h1>{process.name.clone()}</h1>
+                <crate::pages::history::ProcessTabs id=process.id.clone() current="Editor"/>
+            </div>
+            <p class="notice" data-testid="read-only-note">
+                "You can look at this process. Changing, publishing and running it need the editor role."
+            </p>
+            <crate::components::canvas::GraphView
+                graph=Signal::derive(move || process.graph.clone())
+                states=Signal::derive(BTreeMap::new)
+                names=Signal::derive(move || names.clone())
+                selected=selected
+                on_select=Callback::new(move |id| selected.set(Some(id)))
+            />
+        </div>
     }
 }
 

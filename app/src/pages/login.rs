@@ -1,9 +1,10 @@
-//! Password sign-in.
+//! Sign-in: with a password, or through single sign-on when configured.
 
+use crate::api::access::AuthMethods;
 use crate::api::auth::{LoginRequest, Me};
 use crate::session::{Session, SignIn};
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 #[component]
@@ -11,9 +12,28 @@ pub fn LoginPage() -> impl IntoView {
     let session = Session::get();
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
+    // Single sign-on comes back here with the reason when it fails.
+    let query = use_query_map();
     let error = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(reason) = query.with(|q| q.get("error")) {
+            error.set(Some(reason));
+        }
+    });
     let busy = RwSignal::new(false);
     let navigate = use_navigate();
+    let methods = RwSignal::new(None::<Result<AuthMethods, String>>);
+    Effect::new(move |_| crate::client::load_into("/api/v1/auth/methods".into(), methods));
+    let sso = move || {
+        methods.get().and_then(Result::ok).and_then(|m| m.sso).map(|label| {
+            view! {
+                <p class="sso">
+                    <a class="button" rel="external" href="/api/v1/auth/oidc/login?next=/processes" data-testid="sso">{label}</a>
+                </p>
+                <p class="muted">"or with a password:"</p>
+            }
+        })
+    };
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -39,6 +59,7 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <section class="login">
             <h1>"Sign in"</h1>
+            {sso}
             <form on:submit=submit data-testid="login-form">
                 <label>
                     "Username"

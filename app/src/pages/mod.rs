@@ -1,9 +1,12 @@
 //! One module per page.
 
+pub mod account;
+pub mod admin;
 pub mod editor;
 pub mod history;
 pub mod home;
 pub mod login;
+pub mod members;
 pub mod placeholder;
 pub mod processes;
 pub mod run;

@@ -3,8 +3,9 @@
 
 use crate::api::processes::{CreateProcess, Process, ProcessSummary};
 use crate::client::{self, tenant_path};
-use crate::session::WithTenant;
+use crate::session::{Session, WithTenant};
 use crate::types::graph::ProcessGraph;
+use crate::types::Role;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
@@ -104,7 +105,8 @@ fn ProcessList(tenant: String) -> impl IntoView {
                 prop:value=move || search.get()
                 on:input=move |ev| search.set(event_target_value(&ev))
             />
-            <form class="inline" on:submit=create data-testid="create-process">
+            <form class="inline" on:submit=create data-testid="create-process"
+                hidden=move || !Session::get().can(Role::Editor)>
                 <input
                     aria-label="New process name"
                     placeholder="New process name"
@@ -150,6 +152,7 @@ fn ProcessList(tenant: String) -> impl IntoView {
                                             <td>
                                                 <button
                                                     class="link"
+                                                    hidden=move || !Session::get().can(Role::Editor)
                                                     data-testid="archive-process"
                                                     aria-label=format!("Archive {}", p.name)
                                                     on:click=move |_| archive(id.clone())

@@ -7,9 +7,9 @@ use crate::api::runs::{Run, RunEvent, TaskRun};
 use crate::client::{self, tenant_path};
 use crate::components::canvas::GraphView;
 use crate::pages::processes::StateBadge;
-use crate::session::WithTenant;
+use crate::session::{Session, WithTenant};
 use crate::types::graph::ProcessGraph;
-use crate::types::{RunState, TaskState};
+use crate::types::{Role, RunState, TaskState};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::BTreeMap;
@@ -199,7 +199,8 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
         {
             let stop = stop.clone();
             move || {
-                let running = matches!(run.get(), Some(Ok(r)) if !finished(r.state));
+                let running = matches!(run.get(), Some(Ok(r)) if !finished(r.state))
+                    && Session::get().can(Role::Editor);
                 let stop = stop.clone();
                 running.then(|| match confirming.get() {
                     None => view! {

@@ -2,6 +2,8 @@
 //! migrations, readiness, and first-start bootstrap. The same SQL serves both
 //! backends: `$n` placeholders, text timestamps, text JSON, BIGINT integers.
 
+pub mod access;
+pub mod audit;
 pub mod bootstrap;
 pub mod catalog;
 pub mod processes;

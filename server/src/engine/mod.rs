@@ -93,6 +93,21 @@ impl Engine {
         }
     }
 
+    /// Sets how many tasks `tenant` may run at once (`None`: the server's
+    /// per-tenant default).
+    pub fn set_tenant_limit(&self, tenant: &TenantId, limit: Option<i64>) {
+        let limit = limit.map(|n| usize::try_from(n).unwrap_or(1));
+        self.inner.slots.set_limit(tenant, limit);
+    }
+
+    /// Applies every tenant's own limit on running tasks, as stored.
+    pub async fn load_tenant_limits(&self) -> sqlx::Result<()> {
+        for (tenant, limit) in crate::db::access::task_limits(&self.inner.db).await? {
+            self.set_tenant_limit(&tenant, Some(limit));
+        }
+        Ok(())
+    }
+
     pub fn stop_grace(&self) -> Duration {
         self.inner.settings.stop_grace
     }

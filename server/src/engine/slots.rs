@@ -14,6 +14,8 @@ pub struct Slots {
 struct State {
     free: usize,
     per_tenant: usize,
+    /// Tenants with a limit of their own.
+    limits: HashMap<TenantId, usize>,
     running: HashMap<TenantId, usize>,
     waiting: HashMap<TenantId, VecDeque<oneshot::Sender<()>>>,
     /// Tenants with waiters, in the order they are served next.
@@ -39,7 +41,8 @@ impl Drop for Slot {
 
 impl State {
     fn can_run(&self, tenant: &TenantId) -> bool {
-        self.free > 0 && self.running.get(tenant).copied().unwrap_or(0) < self.per_tenant
+        let limit = self.limits.get(tenant).copied().unwrap_or(self.per_tenant);
+        self.free > 0 && self.running.get(tenant).copied().unwrap_or(0) < limit
     }
 
     fn take(&mut self, tenant: &TenantId) {
@@ -89,11 +92,22 @@ impl Slots {
             state: Mutex::new(State {
                 free: global.max(1),
                 per_tenant: per_tenant.max(1),
+                limits: HashMap::new(),
                 running: HashMap::new(),
                 waiting: HashMap::new(),
                 turn: VecDeque::new(),
             }),
         })
+    }
+
+    /// Gives `tenant` a limit of its own (at least 1), or (`None`) the default.
+    pub fn set_limit(&self, tenant: &TenantId, limit: Option<usize>) {
+        let mut state = self.state.lock().expect("slots lock");
+        match limit {
+            Some(n) => state.limits.insert(tenant.clone(), n.max(1)),
+            None => state.limits.remove(tenant),
+        };
+        state.dispatch();
     }
 
     /// Waits for a slot for `tenant`.
@@ -131,6 +145,24 @@ impl Slots {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_tenant_limit_of_its_own_overrides_the_default() {
+        let slots = Slots::new(8, 4);
+        let small = t("small");
+        slots.set_limit(&small, Some(1));
+        let held = slots.acquire(&small).await;
+        let second = tokio::time::timeout(Duration::from_millis(50), slots.acquire(&small));
+        assert!(second.await.is_err(), "the second task waits");
+        let mut big = Vec::new();
+        for _ in 0..4 {
+            big.push(slots.acquire(&t("big")).await);
+        }
+        slots.set_limit(&small, None);
+        let second = tokio::time::timeout(Duration::from_millis(50), slots.acquire(&small));
+        assert!(second.await.is_ok(), "back to the default of 4");
+        drop(held);
+    }
 
     fn t(name: &str) -> TenantId {
         TenantId::new(name)

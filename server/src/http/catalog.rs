@@ -1,7 +1,7 @@
 //! The component catalog: every member reads it; platform admins edit it.
 
 use super::json::Json;
-use crate::auth::{Caller, TenantAccess};
+use crate::auth::{PlatformAdmin, TenantAccess};
 use crate::db::catalog;
 use crate::state::AppState;
 use crate::{Error, Result};
@@ -43,10 +43,9 @@ fn validated(component: &ComponentType) -> Result<()> {
     responses((status = 201, body = ComponentType), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    _admin: PlatformAdmin,
     Json(component): Json<ComponentType>,
 ) -> Result<(StatusCode, axum::Json<ComponentType>)> {
-    caller.require_platform_admin()?;
     validated(&component)?;
     if !catalog::insert(&state.db, &component).await? {
         return Err(Error::Conflict {
@@ -63,11 +62,10 @@ async fn create(
     responses((status = 200, body = ComponentType), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    _admin: PlatformAdmin,
     Path(key): Path<String>,
     Json(component): Json<ComponentType>,
 ) -> Result<axum::Json<ComponentType>> {
-    caller.require_platform_admin()?;
     if component.key != key {
         return Err(Error::Validation(vec![FieldError::new(
             "key",

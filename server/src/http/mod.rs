@@ -2,11 +2,14 @@
 //! server-rendered pages. Each module owns its `router()`; this one merges
 //! them and adds the layers every response goes through.
 
+mod admin;
 mod auth;
 mod catalog;
 mod datasets;
 mod health;
 pub mod json;
+mod members;
+mod oidc;
 mod problem;
 mod processes;
 mod runs;
@@ -34,7 +37,10 @@ use utoipa_axum::router::OpenApiRouter;
         Errors are RFC 9457 problem details (application/problem+json)."),
     tags(
         (name = "health", description = "Liveness and readiness"),
-        (name = "auth", description = "Sign-in sessions"),
+        (name = "auth", description = "Sign-in sessions and single sign-on"),
+        (name = "admin", description = "Platform administration: tenants and users"),
+        (name = "members", description = "A tenant's members and audit log"),
+        (name = "tokens", description = "API tokens for automation"),
         (name = "catalog", description = "The component catalog"),
         (name = "processes", description = "Processes and their drafts"),
         (name = "versions", description = "Immutable published versions"),
@@ -48,6 +54,9 @@ struct ApiDoc;
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let v1 = OpenApiRouter::new()
         .merge(auth::router())
+        .merge(admin::router())
+        .merge(members::router())
+        .merge(oidc::router())
         .merge(catalog::router())
         .merge(processes::router())
         .merge(versions::router())

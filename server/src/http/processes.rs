@@ -2,14 +2,13 @@
 //! on `revision`), archive.
 
 use super::json::Json;
-use crate::auth::TenantAccess;
+use crate::auth::{EditorAccess, TenantAccess};
 use crate::db::{catalog, processes};
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::processes::{CreateProcess, Process, ProcessSummary, UpdateProcess};
 use app::api::FieldError;
 use app::api::Problem;
-use app::types::Role;
 use app::validate::{validate_graph, Limits};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -104,10 +103,9 @@ async fn list(
     responses((status = 201, body = Process), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn create(
     State(state): State<AppState>,
-    access: TenantAccess,
+    access: EditorAccess,
     Json(body): Json<CreateProcess>,
 ) -> Result<(StatusCode, axum::Json<Process>)> {
-    access.require(Role::Editor)?;
     let name = check_name(&body.name)?;
     let id = processes::create(
         &state.db,
@@ -119,6 +117,14 @@ async fn create(
     )
     .await
     .map_err(|e| name_taken(e, &name))?;
+    access
+        .audit(
+            &state.db,
+            "process.create",
+            &id,
+            Some(serde_json::json!({ "name": name })),
+        )
+        .await;
     Ok((
         StatusCode::CREATED,
         axum::Json(load(&state, &access, &id).await?),
@@ -142,11 +148,10 @@ async fn read(
     responses((status = 200, body = Process), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn replace(
     State(state): State<AppState>,
-    access: TenantAccess,
+    access: EditorAccess,
     Path((_, id)): Path<(String, String)>,
     Json(body): Json<UpdateProcess>,
 ) -> Result<axum::Json<Process>> {
-    access.require(Role::Editor)?;
     let current = load(&state, &access, &id).await?;
     if current.archived {
         return Err(Error::Conflict {
@@ -188,10 +193,9 @@ async fn replace(
     responses((status = 204, description = "Archived"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json")))]
 async fn archive(
     State(state): State<AppState>,
-    access: TenantAccess,
+    access: EditorAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    access.require(Role::Editor)?;
     let current = load(&state, &access, &id).await?;
     if current.archived || !processes::archive(&state.db, &access.tenant, &id).await? {
         return Err(Error::Conflict {
@@ -199,5 +203,6 @@ async fn archive(
             message: format!("process `{id}` is already archived"),
         });
     }
+    access.audit(&state.db, "process.archive", &id, None).await;
     Ok(StatusCode::NO_CONTENT)
 }

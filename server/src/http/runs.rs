@@ -2,7 +2,7 @@
 //! events live over SSE (with `Last-Event-ID` replay from the database).
 
 use super::json::Json;
-use crate::auth::TenantAccess;
+use crate::auth::{EditorAccess, TenantAccess};
 use crate::db::{processes, runs};
 use crate::events::Published;
 use crate::executors::CancelMode;
@@ -10,7 +10,7 @@ use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::runs::{Run, RunEvent, RunSummary, StartRun};
 use app::api::{FieldError, Problem};
-use app::types::{Role, RunState, TenantId, Trigger};
+use app::types::{RunState, TenantId};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -49,11 +49,10 @@ async fn get_run(state: &AppState, access: &TenantAccess, id: &str) -> Result<Ru
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn start(
     State(state): State<AppState>,
-    access: TenantAccess,
+    access: EditorAccess,
     Path((_, process)): Path<(String, String)>,
     Json(body): Json<StartRun>,
 ) -> Result<(StatusCode, axum::Json<Run>)> {
-    access.require(Role::Editor)?;
     let db = &state.db;
     let row = processes::get(db, &access.tenant, &process)
         .await?
@@ -90,7 +89,7 @@ async fn start(
             process: &process,
             version_id: &version.id,
             version_number: number,
-            trigger: Trigger::Manual,
+            trigger: access.trigger(),
             params: &params,
             by: Some(&access.caller.user_id),
             dag: &version.dag,
@@ -99,6 +98,14 @@ async fn start(
     .await?;
     state.bus.publish(&access.tenant, event);
     state.engine.launch(access.tenant.clone(), id.clone());
+    access
+        .audit(
+            db,
+            "run.start",
+            &id,
+            Some(serde_json::json!({ "process": process, "version": number })),
+        )
+        .await;
     Ok((
         StatusCode::CREATED,
         axum::Json(get_run(&state, &access, &id).await?),
@@ -192,11 +199,10 @@ struct StopQuery {
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn stop(
     State(state): State<AppState>,
-    access: TenantAccess,
+    access: EditorAccess,
     Path((_, run)): Path<(String, String)>,
     Query(q): Query<StopQuery>,
 ) -> Result<(StatusCode, axum::Json<Run>)> {
-    access.require(Role::Editor)?;
     let mode = match q.mode.as_deref() {
         None | Some("graceful") => CancelMode::Graceful {
             grace: state.engine.stop_grace(),
@@ -221,6 +227,19 @@ async fn stop(
             message: format!("run `{run}` is already {}", current.state),
         });
     }
+    let mode_name = if matches!(mode, CancelMode::Force) {
+        "force"
+    } else {
+        "graceful"
+    };
+    access
+        .audit(
+            &state.db,
+            "run.stop",
+            &run,
+            Some(serde_json::json!({ "mode": mode_name })),
+        )
+        .await;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(get_run(&state, &access, &run).await?),

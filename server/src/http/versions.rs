@@ -2,7 +2,7 @@
 //! and diff them. A version is runnable the moment publish answers.
 
 use super::json::Json;
-use crate::auth::TenantAccess;
+use crate::auth::{EditorAccess, TenantAccess};
 use crate::db::catalog;
 use crate::db::processes::{self, content_hash, NewVersion, VersionRow};
 use crate::state::AppState;
@@ -11,7 +11,6 @@ use app::api::processes::{PublishRequest, Version, VersionDiff, VersionSummary};
 use app::api::FieldError;
 use app::api::Problem;
 use app::types::dag::compile;
-use app::types::Role;
 use app::validate::{validate_graph, Limits};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -48,11 +47,10 @@ fn to_api(row: VersionRow) -> Version {
               (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn publish(
     State(state): State<AppState>,
-    access: TenantAccess,
+    access: EditorAccess,
     Path((_, id)): Path<(String, String)>,
     Json(body): Json<PublishRequest>,
 ) -> Result<(StatusCode, axum::Json<Version>)> {
-    access.require(Role::Editor)?;
     if body.message.chars().count() > MAX_MESSAGE {
         let message = format!("a message has at most {MAX_MESSAGE} characters");
         return Err(Error::Validation(vec![FieldError::new(
@@ -107,6 +105,14 @@ async fn publish(
                     .ok_or_else(|| {
                         Error::Internal(anyhow::anyhow!("version {number} vanished after insert"))
                     })?;
+                access
+                    .audit(
+                        db,
+                        "publish",
+                        &id,
+                        Some(serde_json::json!({ "version": number, "message": version.summary.message })),
+                    )
+                    .await;
                 return Ok((StatusCode::CREATED, axum::Json(to_api(version))));
             }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,

@@ -125,6 +125,7 @@ impl TestApp {
         };
         let http = HttpSettings {
             max_body_bytes: 64 * 1024,
+            ..HttpSettings::default()
         };
         let state = AppState::new(db.clone(), leptos, http, engine);
         TestApp {
@@ -171,10 +172,12 @@ impl TestApp {
     }
 }
 
-/// A signed-in client: the session cookie to send.
+/// A signed-in client: the cookies to send, and the CSRF token a browser
+/// would echo from its cookie.
 #[derive(Clone, Debug)]
 pub struct Session {
     pub cookie: String,
+    pub csrf: String,
 }
 
 impl TestApp {
@@ -188,9 +191,21 @@ impl TestApp {
             "login of {username}: {}",
             reply.text()
         );
-        let set_cookie = reply.header("set-cookie");
-        let cookie = set_cookie.split(';').next().unwrap().to_owned();
-        Session { cookie }
+        let cookies: Vec<String> = reply
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .collect();
+        let csrf = cookies
+            .iter()
+            .find_map(|c| c.strip_prefix("trellis_csrf="))
+            .expect("a CSRF cookie")
+            .to_owned();
+        Session {
+            cookie: cookies.join("; "),
+            csrf,
+        }
     }
 
     /// The bootstrapped platform admin.
@@ -209,7 +224,8 @@ impl TestApp {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header("cookie", &session.cookie);
+            .header("cookie", &session.cookie)
+            .header("x-csrf-token", &session.csrf);
         let body = match body {
             Some(json) => {
                 let text = json.to_string();
@@ -221,6 +237,34 @@ impl TestApp {
             None => Body::empty(),
         };
         self.send(request.body(body).unwrap()).await
+    }
+
+    /// Sends `body` (JSON) with an API token.
+    pub async fn as_token(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"));
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).unwrap()).await
+    }
+
+    /// The status of a request, without waiting for its body (which may be
+    /// an endless event stream).
+    pub async fn status_of(&self, request: Request<Body>) -> StatusCode {
+        self.router.clone().oneshot(request).await.unwrap().status()
     }
 
     pub async fn get_as(&self, session: &Session, path: &str) -> Reply {

@@ -1,0 +1,172 @@
+//! Tenants, users, memberships, API tokens and the audit log.
+
+use crate::types::Role;
+use serde::{Deserialize, Serialize};
+
+/// A tenant as platform admins see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Tenant {
+    pub slug: String,
+    pub name: String,
+    /// Tasks of this tenant running at once; `null` is the server's default.
+    pub max_concurrent_tasks: Option<i64>,
+    pub members: i64,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewTenant {
+    /// Lower-case letters, digits and `-`, 1 to 63 characters; used in URLs.
+    pub slug: String,
+    pub name: String,
+    #[serde(default)]
+    pub max_concurrent_tasks: Option<i64>,
+}
+
+/// Changes to a tenant; absent fields stay as they are.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TenantChange {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `null` returns the tenant to the server's default.
+    #[serde(default, with = "double_option")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
+    pub max_concurrent_tasks: Option<Option<i64>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Option<i64>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().and_then(|v| v.as_ref()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+        Option::<i64>::deserialize(d).map(Some)
+    }
+}
+
+/// A user as platform admins see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct User {
+    pub username: String,
+    pub platform_admin: bool,
+    /// Whether the user can sign in with a password.
+    pub has_password: bool,
+    /// Whether the user is linked to a single sign-on identity.
+    pub sso: bool,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewUser {
+    pub username: String,
+    /// At least 10 characters. Leave out for users who only sign in by SSO.
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub platform_admin: bool,
+}
+
+/// A user's membership of a tenant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Member {
+    pub username: String,
+    pub role: Role,
+    pub since: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SetMember {
+    pub role: Role,
+}
+
+/// An API token, without its secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ApiToken {
+    pub id: String,
+    pub tenant: String,
+    /// Who created it (tenant admins see every member's tokens).
+    pub user: String,
+    pub name: String,
+    pub role: Role,
+    /// The first characters of the token, to tell tokens apart.
+    pub prefix: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewApiToken {
+    pub name: String,
+    /// No higher than the creator's own role in the tenant.
+    pub role: Role,
+    /// Days until the token stops working; absent for no expiry.
+    #[serde(default)]
+    pub expires_in_days: Option<i64>,
+}
+
+/// A new token: the only time its secret is shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreatedApiToken {
+    #[serde(flatten)]
+    pub token: ApiToken,
+    /// Send as `Authorization: Bearer <secret>`. Not retrievable later.
+    pub secret: String,
+}
+
+/// One audit log entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: String,
+    /// The username of who did it.
+    pub actor: String,
+    /// How they were signed in: `session`, `token`, `password`, `oidc`, `system`.
+    pub via: String,
+    /// What they did, e.g. `sign_in`, `publish`, `run.start`, `member.set`.
+    pub action: String,
+    /// What it was done to (a process id, a run id, a username …).
+    pub target: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// The actions the audit log records, for filters.
+pub const AUDIT_ACTIONS: &[&str] = &[
+    "sign_in",
+    "sign_in.failed",
+    "sign_out",
+    "process.create",
+    "process.archive",
+    "publish",
+    "run.start",
+    "run.stop",
+    "member.set",
+    "member.remove",
+    "token.create",
+    "token.revoke",
+];
+
+/// How the single sign-on button is shown on the sign-in page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuthMethods {
+    pub password: bool,
+    /// The label of the SSO button, when single sign-on is configured.
+    pub sso: Option<String>,
+}

@@ -1,0 +1,177 @@
+//! The signed-in user's own page: who they are, and their API tokens.
+
+use crate::api::access::{ApiToken, CreatedApiToken, NewApiToken};
+use crate::client::{self, load_into, tenant_path};
+use crate::session::{Session, SignIn};
+use crate::types::Role;
+use leptos::prelude::*;
+
+/// Roles a user may give a token in a tenant where they are `own`.
+pub fn roles_up_to(own: Role) -> Vec<Role> {
+    [Role::Viewer, Role::Editor, Role::TenantAdmin]
+        .into_iter()
+        .filter(|r| own.includes(*r))
+        .collect()
+}
+
+/// `2026-11-26T10:00:00.000Z` as `2026-11-26 10:00`.
+pub fn short_time(at: &str) -> String {
+    at.get(..16).unwrap_or(at).replace('T', " ")
+}
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let session = Session::get();
+    move || {
+        match session.state.get() {
+        SignIn::Checking => view! { <p class="muted" data-testid="loading">"Loading…"</p> }.into_any(),
+        SignIn::SignedOut => view! {
+            <p data-testid="signed-out">"You are not signed in. " <a href="/login">"Sign in"</a></p>
+        }
+        .into_any(),
+        SignIn::SignedIn(me) => view! {
+            <h1>"Profile"</h1>
+            <p data-testid="profile-user">
+                "Signed in as " <strong>{me.username.clone()}</strong>
+                {me.platform_admin.then_some(" · platform admin")}
+            </p>
+            <table class="list" data-testid="membership-list">
+                <thead><tr><th>"Tenant"</th><th>"Role"</th></tr></thead>
+                <tbody>
+                    {me.tenants.iter().map(|t| view! {
+                        <tr><td>{t.name.clone()} " (" {t.slug.clone()} ")"</td><td>{t.role.to_string()}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <Tokens/>
+        }
+        .into_any(),
+    }
+    }
+}
+
+#[component]
+fn Tokens() -> impl IntoView {
+    let session = Session::get();
+    let tokens = RwSignal::new(None::<Result<Vec<ApiToken>, String>>);
+    let reload = move || load_into("/api/v1/me/tokens".into(), tokens);
+    Effect::new(move |_| reload());
+    let name = RwSignal::new(String::new());
+    let role = RwSignal::new(Role::Viewer);
+    let days = RwSignal::new(String::new());
+    let created = RwSignal::new(None::<CreatedApiToken>);
+    let error = RwSignal::new(None::<String>);
+
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(tenant) = session.tenant() else {
+            return;
+        };
+        let expires_in_days = match days.get_untracked().trim() {
+            "" => None,
+            d => match d.parse::<i64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    error.set(Some("Expires in: a whole number of days, or empty".into()));
+                    return;
+                }
+            },
+        };
+        let body = NewApiToken {
+            name: name.get_untracked(),
+            role: role.get_untracked(),
+            expires_in_days,
+        };
+        leptos::task::spawn_local(async move {
+            match client::post::<_, CreatedApiToken>(&tenant_path(&tenant, "tokens"), &body).await {
+                Ok(token) => {
+                    error.set(None);
+                    name.set(String::new());
+                    created.set(Some(token));
+                    reload();
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    let revoke = move |tenant: String, id: String| {
+        leptos::task::spawn_local(async move {
+            match client::delete::<()>(&tenant_path(&tenant, &format!("tokens/{id}"))).await {
+                Ok(()) => reload(),
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+
+    view! {
+        <h2>"API tokens"</h2>
+        <p class="muted">
+            "A token acts for you in one tenant, with a role no higher than yours. Send it as "
+            <code>"Authorization: Bearer <token>"</code> "."
+        </p>
+        <form class="inline" on:submit=create data-testid="token-form">
+            <input aria-label="Token name" placeholder="Token name" required data-testid="token-name"
+                prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+            <select aria-label="Token role" data-testid="token-role"
+                on:change=move |ev| if let Ok(r) = event_target_value(&ev).parse() { role.set(r) }>
+                {move || {
+                    let own = session.membership().map(|m| m.role).unwrap_or(Role::Viewer);
+                    roles_up_to(own).into_iter().map(|r| view! {
+                        <option value=r.to_string() selected=move || role.get() == r>{r.to_string()}</option>
+                    }).collect_view()
+                }}
+            </select>
+            <input aria-label="Expires in days" placeholder="Expires in days (optional)" data-testid="token-days"
+                prop:value=move || days.get() on:input=move |ev| days.set(event_target_value(&ev))/>
+            <button type="submit" data-testid="token-create">
+                {move || format!("Create for {}", session.tenant().unwrap_or_default())}
+            </button>
+        </form>
+        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="token-error">{e}</p> })}
+        {move || created.get().map(|t| view! {
+            <div class="notice" data-testid="token-secret-box">
+                <p>"Copy the token now; it will not be shown again:"</p>
+                <code data-testid="token-secret">{t.secret}</code>
+            </div>
+        })}
+        {move || match tokens.get() {
+            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            Some(Ok(list)) if list.is_empty() => view! { <p class="muted" data-testid="no-tokens">"No tokens yet."</p> }.into_any(),
+            Some(Ok(list)) => view! {
+                <table class="list" data-testid="token-list">
+                    <thead><tr>
+                        <th>"Name"</th><th>"Tenant"</th><th>"Role"</th><th>"Starts with"</th>
+                        <th>"Created"</th><th>"Last used"</th><th>"Expires"</th><th></th>
+                    </tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|t| {
+                            let (tenant, id) = (t.tenant.clone(), t.id.clone());
+                            let live = t.revoked_at.is_none();
+                            view! {
+                                <tr data-testid="token-row" data-live=live.to_string()>
+                                    <td>{t.name.clone()}</td>
+                                    <td>{t.tenant.clone()}</td>
+                                    <td>{t.role.to_string()}</td>
+                                    <td><code>{t.prefix.clone()} "…"</code></td>
+                                    <td>{short_time(&t.created_at)}</td>
+                                    <td>{t.last_used_at.as_deref().map_or("never".to_owned(), short_time)}</td>
+                                    <td>{t.expires_at.as_deref().map_or("never".to_owned(), short_time)}</td>
+                                    <td>{if live {
+                                        view! {
+                                            <button class="link" data-testid="token-revoke"
+                                                aria-label=format!("Revoke {}", t.name)
+                                                on:click=move |_| revoke(tenant.clone(), id.clone())>"Revoke"</button>
+                                        }.into_any()
+                                    } else {
+                                        view! { <span class="muted">"revoked"</span> }.into_any()
+                                    }}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any(),
+        }}
+    }
+}

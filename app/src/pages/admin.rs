@@ -1,0 +1,286 @@
+//! Platform administration: tenants (with their task limits), users, and
+//! the component catalog.
+
+use crate::api::access::{NewTenant, NewUser, Tenant, TenantChange, User};
+use crate::client::{self, load_into, tenant_path};
+use crate::pages::account::short_time;
+use crate::session::Session;
+use crate::types::component::ComponentType;
+use leptos::prelude::*;
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    let session = Session::get();
+    view! {
+        <h1>"Platform administration"</h1>
+        {move || if session.platform_admin() {
+            view! { <Tenants/> <Users/> <Catalog/> }.into_any()
+        } else {
+            view! { <p data-testid="platform-admins-only">"Only platform admins can see this page."</p> }.into_any()
+        }}
+    }
+}
+
+fn limit_text(limit: Option<i64>) -> String {
+    limit.map_or("default".to_owned(), |n| n.to_string())
+}
+
+#[component]
+fn Tenants() -> impl IntoView {
+    let tenants = RwSignal::new(None::<Result<Vec<Tenant>, String>>);
+    let reload = move || load_into("/api/v1/admin/tenants".into(), tenants);
+    Effect::new(move |_| reload());
+    let (slug, name, limit) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+    );
+    let error = RwSignal::new(None::<String>);
+    let parse_limit = |text: String| -> Result<Option<i64>, String> {
+        match text.trim() {
+            "" => Ok(None),
+            t => t
+                .parse()
+                .map(Some)
+                .map_err(|_| "Task limit: a whole number, or empty for the default".to_owned()),
+        }
+    };
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let max_concurrent_tasks = match parse_limit(limit.get_untracked()) {
+            Ok(l) => l,
+            Err(e) => return error.set(Some(e)),
+        };
+        let body = NewTenant {
+            slug: slug.get_untracked(),
+            name: name.get_untracked(),
+            max_concurrent_tasks,
+        };
+        leptos::task::spawn_local(async move {
+            match client::post::<_, Tenant>("/api/v1/admin/tenants", &body).await {
+                Ok(_) => {
+                    error.set(None);
+                    slug.set(String::new());
+                    name.set(String::new());
+                    limit.set(String::new());
+                    reload();
+                    // The creator may now pick it as a platform admin.
+                    Session::get().refresh();
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    let change_limit = move |slug: String, text: String| {
+        let max_concurrent_tasks = match parse_limit(text) {
+            Ok(l) => l,
+            Err(e) => return error.set(Some(e)),
+        };
+        let body = TenantChange {
+            name: None,
+            max_concurrent_tasks: Some(max_concurrent_tasks),
+        };
+        leptos::task::spawn_local(async move {
+            match client::patch::<_, Tenant>(&format!("/api/v1/admin/tenants/{slug}"), &body).await
+            {
+                Ok(_) => {
+                    error.set(None);
+                    reload();
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    view! {
+        <h2>"Tenants"</h2>
+        <form class="inline" on:submit=create data-testid="tenant-form">
+            <input aria-label="Slug" placeholder="slug (used in URLs)" required data-testid="tenant-slug"
+                prop:value=move || slug.get() on:input=move |ev| slug.set(event_target_value(&ev))/>
+            <input aria-label="Name" placeholder="Name" required data-testid="tenant-name"
+                prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+            <input aria-label="Task limit" placeholder="Task limit (optional)" data-testid="tenant-limit"
+                prop:value=move || limit.get() on:input=move |ev| limit.set(event_target_value(&ev))/>
+            <button type="submit" data-testid="tenant-create">"Create tenant"</button>
+        </form>
+        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="tenant-error">{e}</p> })}
+        {move || match tenants.get() {
+            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            Some(Ok(list)) => view! {
+                <table class="list" data-testid="tenant-list">
+                    <thead><tr><th>"Slug"</th><th>"Name"</th><th>"Members"</th><th>"Tasks at once"</th><th>"Created"</th></tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|t| {
+                            let slug = t.slug.clone();
+                            view! {
+                                <tr data-testid="tenant-row">
+                                    <td>{t.slug.clone()}</td>
+                                    <td>{t.name.clone()}</td>
+                                    <td>{t.members}</td>
+                                    <td>
+                                        <input aria-label=format!("Task limit of {}", t.slug) class="narrow"
+                                            placeholder=limit_text(None)
+                                            value=t.max_concurrent_tasks.map(|n| n.to_string()).unwrap_or_default()
+                                            on:change=move |ev| change_limit(slug.clone(), event_target_value(&ev))/>
+                                    </td>
+                                    <td>{short_time(&t.created_at)}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn Users() -> impl IntoView {
+    let users = RwSignal::new(None::<Result<Vec<User>, String>>);
+    let reload = move || load_into("/api/v1/admin/users".into(), users);
+    Effect::new(move |_| reload());
+    let (username, password) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let platform_admin = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let password = Some(password.get_untracked()).filter(|p| !p.is_empty());
+        let body = NewUser {
+            username: username.get_untracked(),
+            password,
+            platform_admin: platform_admin.get_untracked(),
+        };
+        leptos::task::spawn_local(async move {
+            match client::post::<_, User>("/api/v1/admin/users", &body).await {
+                Ok(_) => {
+                    error.set(None);
+                    username.set(String::new());
+                    password.set(String::new());
+                    reload();
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    view! {
+        <h2>"Users"</h2>
+        <form class="inline" on:submit=create data-testid="user-form">
+            <input aria-label="Username" placeholder="Username" required data-testid="user-name"
+                prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev))/>
+            <input aria-label="Password" placeholder="Password (empty: SSO only)" type="password" data-testid="user-password"
+                autocomplete="new-password"
+                prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
+            <label><input type="checkbox" prop:checked=move || platform_admin.get()
+                on:change=move |ev| platform_admin.set(event_target_checked(&ev))/>" platform admin"</label>
+            <button type="submit" data-testid="user-create">"Create user"</button>
+        </form>
+        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="user-error">{e}</p> })}
+        {move || match users.get() {
+            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            Some(Ok(list)) => view! {
+                <table class="list" data-testid="user-list">
+                    <thead><tr><th>"User"</th><th>"Platform admin"</th><th>"Signs in with"</th><th>"Created"</th></tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|u| {
+                            let how = match (u.has_password, u.sso) {
+                                (true, true) => "password, single sign-on",
+                                (true, false) => "password",
+                                (false, true) => "single sign-on",
+                                (false, false) => "nothing yet",
+                            };
+                            view! {
+                                <tr data-testid="user-row">
+                                    <td>{u.username}</td>
+                                    <td>{if u.platform_admin { "yes" } else { "" }}</td>
+                                    <td>{how}</td>
+                                    <td>{short_time(&u.created_at)}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any(),
+        }}
+    }
+}
+
+/// The catalog: pick an entry, edit it as JSON, save; or add a new one.
+#[component]
+fn Catalog() -> impl IntoView {
+    let session = Session::get();
+    let components = RwSignal::new(None::<Result<Vec<ComponentType>, String>>);
+    let reload = move || {
+        if let Some(t) = session.tenant() {
+            load_into(tenant_path(&t, "components"), components);
+        }
+    };
+    Effect::new(move |_| reload());
+    let text = RwSignal::new(String::new());
+    let editing = RwSignal::new(None::<String>);
+    let status = RwSignal::new(None::<Result<String, String>>);
+    let pick = move |key: String| {
+        let found = components.with_untracked(|c| {
+            c.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .and_then(|list| list.iter().find(|c| c.key == key).cloned())
+        });
+        if let Some(c) = found {
+            text.set(serde_json::to_string_pretty(&c).unwrap_or_default());
+            editing.set(Some(key));
+            status.set(None);
+        }
+    };
+    let save = move |_| {
+        let parsed: Result<ComponentType, _> = serde_json::from_str(&text.get_untracked());
+        let component = match parsed {
+            Ok(c) => c,
+            Err(e) => return status.set(Some(Err(format!("Not a component: {e}")))),
+        };
+        let key = editing.get_untracked();
+        leptos::task::spawn_local(async move {
+            let result = match &key {
+                Some(k) => {
+                    client::put::<_, ComponentType>(
+                        &format!("/api/v1/admin/components/{k}"),
+                        &component,
+                    )
+                    .await
+                }
+                None => {
+                    client::post::<_, ComponentType>("/api/v1/admin/components", &component).await
+                }
+            };
+            match result {
+                Ok(c) => {
+                    status.set(Some(Ok(format!("Saved `{}`", c.key))));
+                    editing.set(Some(c.key));
+                    reload();
+                }
+                Err(e) => status.set(Some(Err(e.message()))),
+            }
+        });
+    };
+    view! {
+        <h2>"Component catalog"</h2>
+        <div class="toolbar">
+            <select aria-label="Component" data-testid="catalog-pick"
+                on:change=move |ev| pick(event_target_value(&ev))>
+                <option value="">"Choose a component to edit…"</option>
+                {move || components.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| view! {
+                    <option value=c.key.clone()>{c.key.clone()} " — " {c.name.clone()}</option>
+                }).collect_view()}
+            </select>
+            <button on:click=move |_| { editing.set(None); text.set(String::new()); status.set(None); }>"New component"</button>
+        </div>
+        <textarea class="code" rows="16" aria-label="Component as JSON" data-testid="catalog-json"
+            prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+        <button data-testid="catalog-save" on:click=save>
+            {move || match editing.get() { Some(k) => format!("Save `{k}`"), None => "Add component".to_owned() }}
+        </button>
+        {move || status.get().map(|s| match s {
+            Ok(m) => view! { <p class="ok">{m}</p> }.into_any(),
+            Err(m) => view! { <p class="error" role="alert">{m}</p> }.into_any(),
+        })}
+    }
+}

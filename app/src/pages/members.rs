@@ -1,0 +1,239 @@
+//! Tenant administration: members and their roles, and the audit log.
+
+use crate::api::access::{AuditEvent, Member, SetMember, AUDIT_ACTIONS};
+use crate::client::{self, load_into, tenant_path};
+use crate::pages::account::short_time;
+use crate::session::{Session, WithTenant};
+use crate::types::Role;
+use leptos::prelude::*;
+
+const ROLES: [Role; 3] = [Role::Viewer, Role::Editor, Role::TenantAdmin];
+
+/// Renders `children` for tenant admins; a short refusal for everyone else.
+#[component]
+fn AdminsOnly<F, V>(children: F) -> impl IntoView
+where
+    F: Fn(String) -> V + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let children = std::sync::Arc::new(children);
+    view! {
+        <WithTenant children=move |tenant| {
+            if Session::get().can(Role::TenantAdmin) {
+                children(tenant).into_any()
+            } else {
+                view! { <p data-testid="admins-only">"Only tenant admins can see this page."</p> }.into_any()
+            }
+        }/>
+    }
+}
+
+#[component]
+pub fn MembersPage() -> impl IntoView {
+    view! {
+        <h1>"Members"</h1>
+        <AdminsOnly children=|tenant| view! { <MemberList tenant/> }/>
+    }
+}
+
+#[component]
+fn MemberList(tenant: String) -> impl IntoView {
+    let members = RwSignal::new(None::<Result<Vec<Member>, String>>);
+    let path = tenant_path(&tenant, "members");
+    let reload = {
+        let path = path.clone();
+        move || load_into(path.clone(), members)
+    };
+    {
+        let reload = reload.clone();
+        Effect::new(move |_| reload());
+    }
+    let error = RwSignal::new(None::<String>);
+    let username = RwSignal::new(String::new());
+    let role = RwSignal::new(Role::Viewer);
+
+    let set_role = {
+        let (path, reload) = (path.clone(), reload.clone());
+        move |user: String, role: Role| {
+            let (path, reload) = (format!("{path}/{user}"), reload.clone());
+            leptos::task::spawn_local(async move {
+                match client::put::<_, Member>(&path, &SetMember { role }).await {
+                    Ok(_) => {
+                        error.set(None);
+                        reload();
+                    }
+                    Err(e) => {
+                        error.set(Some(e.message()));
+                        reload();
+                    }
+                }
+            });
+        }
+    };
+    let remove = {
+        let (path, reload) = (path.clone(), reload.clone());
+        move |user: String| {
+            let (path, reload) = (format!("{path}/{user}"), reload.clone());
+            leptos::task::spawn_local(async move {
+                match client::delete::<()>(&path).await {
+                    Ok(()) => {
+                        error.set(None);
+                        reload();
+                    }
+                    Err(e) => error.set(Some(e.message())),
+                }
+            });
+        }
+    };
+    let add = {
+        let set_role = set_role.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            set_role(
+                username.get_untracked().trim().to_owned(),
+                role.get_untracked(),
+            );
+            username.set(String::new());
+        }
+    };
+
+    view! {
+        <form class="inline" on:submit=add data-testid="member-form">
+            <input aria-label="Username" placeholder="Username" required data-testid="member-username"
+                prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev))/>
+            <select aria-label="Role" data-testid="member-role"
+                on:change=move |ev| if let Ok(r) = event_target_value(&ev).parse() { role.set(r) }>
+                {ROLES.iter().map(|r| view! { <option value=r.to_string()>{r.to_string()}</option> }).collect_view()}
+            </select>
+            <button type="submit" data-testid="member-add">"Add or change"</button>
+        </form>
+        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="member-error">{e}</p> })}
+        {move || match members.get() {
+            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            Some(Ok(list)) => {
+                let (set_role, remove) = (set_role.clone(), remove.clone());
+                view! {
+                    <table class="list" data-testid="member-list">
+                        <thead><tr><th>"User"</th><th>"Role"</th><th>"Since"</th><th></th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|m| {
+                                let (set_role, remove) = (set_role.clone(), remove.clone());
+                                let (user, user2) = (m.username.clone(), m.username.clone());
+                                view! {
+                                    <tr data-testid="member-row">
+                                        <td>{m.username.clone()}</td>
+                                        <td>
+                                            <select aria-label=format!("Role of {}", m.username)
+                                                on:change=move |ev| if let Ok(r) = event_target_value(&ev).parse() { set_role(user.clone(), r) }>
+                                                {ROLES.iter().map(|r| view! {
+                                                    <option value=r.to_string() selected=*r == m.role>{r.to_string()}</option>
+                                                }).collect_view()}
+                                            </select>
+                                        </td>
+                                        <td>{short_time(&m.since)}</td>
+                                        <td><button class="link" aria-label=format!("Remove {}", m.username)
+                                            on:click=move |_| remove(user2.clone())>"Remove"</button></td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }
+        }}
+    }
+}
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    view! {
+        <h1>"Audit log"</h1>
+        <AdminsOnly children=|tenant| view! { <AuditList tenant/> }/>
+    }
+}
+
+const PAGE: usize = 50;
+
+#[component]
+fn AuditList(tenant: String) -> impl IntoView {
+    let user = RwSignal::new(String::new());
+    let action = RwSignal::new(String::new());
+    let entries = RwSignal::new(Vec::<AuditEvent>::new());
+    let more = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let path = tenant_path(&tenant, "audit");
+    // Loads the first page (or, with `after_last`, the next one).
+    let load = move |after_last: bool| {
+        let mut query = format!("{path}?limit={PAGE}");
+        let encode = |v: String| {
+            v.replace('%', "%25")
+                .replace('&', "%26")
+                .replace('#', "%23")
+                .replace('+', "%2B")
+        };
+        let (u, a) = (user.get_untracked(), action.get_untracked());
+        if !u.is_empty() {
+            query.push_str(&format!("&user={}", encode(u)));
+        }
+        if !a.is_empty() {
+            query.push_str(&format!("&action={}", encode(a)));
+        }
+        if after_last {
+            if let Some(last) = entries.with_untracked(|e| e.last().map(|e| e.id.clone())) {
+                query.push_str(&format!("&before={last}"));
+            }
+        }
+        leptos::task::spawn_local(async move {
+            match client::get::<Vec<AuditEvent>>(&query).await {
+                Ok(page) => {
+                    more.set(page.len() == PAGE);
+                    error.set(None);
+                    if after_last {
+                        entries.update(|e| e.extend(page));
+                    } else {
+                        entries.set(page);
+                    }
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    let load = StoredValue::new(load);
+    Effect::new(move |_| load.with_value(|l| l(false)));
+
+    view! {
+        <form class="inline" data-testid="audit-filter"
+            on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); load.with_value(|l| l(false)); }>
+            <input aria-label="User" placeholder="User" data-testid="audit-user"
+                prop:value=move || user.get() on:input=move |ev| user.set(event_target_value(&ev))/>
+            <select aria-label="Action" data-testid="audit-action"
+                on:change=move |ev| { action.set(event_target_value(&ev)); load.with_value(|l| l(false)); }>
+                <option value="">"Any action"</option>
+                {AUDIT_ACTIONS.iter().map(|a| view! { <option value=*a>{*a}</option> }).collect_view()}
+            </select>
+            <button type="submit" data-testid="audit-apply">"Filter"</button>
+        </form>
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        <table class="list" data-testid="audit-list">
+            <thead><tr><th>"When"</th><th>"Who"</th><th>"How"</th><th>"What"</th><th>"On"</th><th>"Details"</th></tr></thead>
+            <tbody>
+                {move || entries.get().into_iter().map(|e| {
+                    let action = e.action.clone();
+                    view! {
+                    <tr data-testid="audit-row" data-action=action>
+                        <td>{short_time(&e.at)}</td>
+                        <td>{e.actor}</td>
+                        <td class="muted">{e.via}</td>
+                        <td>{e.action}</td>
+                        <td><code>{e.target.unwrap_or_default()}</code></td>
+                        <td class="muted">{e.detail.map(|d| d.to_string()).unwrap_or_default()}</td>
+                    </tr>
+                }}).collect_view()}
+            </tbody>
+        </table>
+        <Show when=move || more.get()>
+            <button data-testid="audit-more" on:click=move |_| load.with_value(|l| l(true))>"Older entries"</button>
+        </Show>
+    }
+}

@@ -1,0 +1,244 @@
+//! Platform administration: tenants and users.
+
+use super::json::Json;
+use crate::auth::PlatformAdmin;
+use crate::db::{access, audit, bootstrap::hash_password};
+use crate::state::AppState;
+use crate::{Error, Result};
+use app::api::access::{NewTenant, NewUser, Tenant, TenantChange, User};
+use app::api::{FieldError, Problem};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tenants, create_tenant))
+        .routes(routes!(change_tenant))
+        .routes(routes!(list_users, create_user))
+}
+
+/// Checks a slug: lower-case letters, digits and `-`, starting with a letter
+/// or digit, at most 63 characters.
+pub fn check_slug(slug: &str, errors: &mut Vec<FieldError>) {
+    let valid = !slug.is_empty()
+        && slug.len() <= 63
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-');
+    if !valid {
+        errors.push(FieldError::new(
+            "slug",
+            "pattern",
+            "1 to 63 lower-case letters, digits and `-`, not starting with `-`",
+        ));
+    }
+}
+
+fn check_name(name: &str, errors: &mut Vec<FieldError>) {
+    let length = name.trim().chars().count();
+    if !(1..=100).contains(&length) {
+        errors.push(FieldError::new("name", "length", "1 to 100 characters"));
+    }
+}
+
+fn check_limit(limit: Option<i64>, errors: &mut Vec<FieldError>) {
+    if limit.is_some_and(|n| !(1..=10_000).contains(&n)) {
+        errors.push(FieldError::new(
+            "max_concurrent_tasks",
+            "range",
+            "between 1 and 10000, or null for the server's default",
+        ));
+    }
+}
+
+fn done(errors: Vec<FieldError>) -> Result<()> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+async fn record(state: &AppState, admin: &PlatformAdmin, action: &str, target: &str) {
+    let actor = audit::Actor::from(&admin.0);
+    audit::record(
+        &state.db,
+        audit::Entry {
+            tenant: None,
+            actor: &actor,
+            action,
+            target: Some(target),
+            detail: None,
+        },
+    )
+    .await;
+}
+
+/// Every tenant (platform admins).
+#[utoipa::path(get, path = "/admin/tenants", tag = "admin", responses(
+    (status = 200, body = [Tenant]),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn list_tenants(
+    State(state): State<AppState>,
+    _admin: PlatformAdmin,
+) -> Result<axum::Json<Vec<Tenant>>> {
+    Ok(axum::Json(access::tenants(&state.db).await?))
+}
+
+/// Creates a tenant (platform admins). Add its first tenant admin with
+/// `PUT …/members/{username}`.
+#[utoipa::path(post, path = "/admin/tenants", tag = "admin", request_body = NewTenant, responses(
+    (status = 201, body = Tenant),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The slug is taken", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_tenant(
+    State(state): State<AppState>,
+    admin: PlatformAdmin,
+    Json(body): Json<NewTenant>,
+) -> Result<(StatusCode, axum::Json<Tenant>)> {
+    let mut errors = Vec::new();
+    check_slug(&body.slug, &mut errors);
+    check_name(&body.name, &mut errors);
+    check_limit(body.max_concurrent_tasks, &mut errors);
+    done(errors)?;
+    let id = access::create_tenant(
+        &state.db,
+        &body.slug,
+        body.name.trim(),
+        body.max_concurrent_tasks,
+    )
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
+            field: Some("slug".into()),
+            message: format!("a tenant `{}` already exists", body.slug),
+        },
+        e => e.into(),
+    })?;
+    state
+        .engine
+        .set_tenant_limit(&id, body.max_concurrent_tasks);
+    record(&state, &admin, "tenant.create", &body.slug).await;
+    let (_, tenant) = access::tenant(&state.db, &body.slug)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("a new tenant was not found")))?;
+    Ok((StatusCode::CREATED, axum::Json(tenant)))
+}
+
+/// Renames a tenant or changes its limit (platform admins).
+#[utoipa::path(patch, path = "/admin/tenants/{slug}", tag = "admin", request_body = TenantChange,
+    params(("slug" = String, Path, description = "The tenant's slug")), responses(
+    (status = 200, body = Tenant),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn change_tenant(
+    State(state): State<AppState>,
+    admin: PlatformAdmin,
+    Path(slug): Path<String>,
+    Json(body): Json<TenantChange>,
+) -> Result<axum::Json<Tenant>> {
+    let (id, current) = access::tenant(&state.db, &slug)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("tenant `{slug}`")))?;
+    let name = body.name.unwrap_or(current.name);
+    let limit = body
+        .max_concurrent_tasks
+        .unwrap_or(current.max_concurrent_tasks);
+    let mut errors = Vec::new();
+    check_name(&name, &mut errors);
+    check_limit(limit, &mut errors);
+    done(errors)?;
+    access::update_tenant(&state.db, &id, name.trim(), limit).await?;
+    state.engine.set_tenant_limit(&id, limit);
+    record(&state, &admin, "tenant.change", &slug).await;
+    let (_, tenant) = access::tenant(&state.db, &slug)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("tenant `{slug}`")))?;
+    Ok(axum::Json(tenant))
+}
+
+/// Every user (platform admins).
+#[utoipa::path(get, path = "/admin/users", tag = "admin", responses(
+    (status = 200, body = [User]),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn list_users(
+    State(state): State<AppState>,
+    _admin: PlatformAdmin,
+) -> Result<axum::Json<Vec<User>>> {
+    Ok(axum::Json(access::users(&state.db).await?))
+}
+
+/// Checks a username: 1 to 64 letters, digits, `.`, `_`, `-`, `@`.
+pub fn check_username(username: &str, errors: &mut Vec<FieldError>) {
+    let valid = (1..=64).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if !valid {
+        errors.push(FieldError::new(
+            "username",
+            "pattern",
+            "1 to 64 letters, digits, `.`, `_`, `-` or `@`",
+        ));
+    }
+}
+
+/// Creates a user (platform admins).
+#[utoipa::path(post, path = "/admin/users", tag = "admin", request_body = NewUser, responses(
+    (status = 201, body = User),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_user(
+    State(state): State<AppState>,
+    admin: PlatformAdmin,
+    Json(body): Json<NewUser>,
+) -> Result<(StatusCode, axum::Json<User>)> {
+    let mut errors = Vec::new();
+    check_username(&body.username, &mut errors);
+    if let Some(password) = &body.password {
+        if !(10..=1024).contains(&password.chars().count()) {
+            errors.push(FieldError::new(
+                "password",
+                "length",
+                "at least 10 characters (and at most 1024)",
+            ));
+        }
+    }
+    done(errors)?;
+    let hash = match body.password {
+        Some(password) => Some(hash_password(password).await?),
+        None => None,
+    };
+    access::create_user(
+        &state.db,
+        &body.username,
+        hash.as_deref(),
+        body.platform_admin,
+        None,
+    )
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
+            field: Some("username".into()),
+            message: format!("a user `{}` already exists", body.username),
+        },
+        e => e.into(),
+    })?;
+    record(&state, &admin, "user.create", &body.username).await;
+    let user = access::users(&state.db)
+        .await?
+        .into_iter()
+        .find(|u| u.username == body.username)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("a new user was not found")))?;
+    Ok((StatusCode::CREATED, axum::Json(user)))
+}

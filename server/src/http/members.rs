@@ -1,0 +1,312 @@
+//! What tenant admins manage about people: members and their roles, API
+//! tokens, and the audit log. Every member manages their own tokens.
+
+use super::json::Json;
+use crate::auth::{new_token, AdminAccess, Caller, TenantAccess, TOKEN_PREFIX};
+use crate::db::{access, audit};
+use crate::state::AppState;
+use crate::{Error, Result};
+use app::api::access::{ApiToken, AuditEvent, CreatedApiToken, Member, NewApiToken, SetMember};
+use app::api::{FieldError, Problem};
+use app::types::Role;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_members))
+        .routes(routes!(set_member, remove_member))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(my_tokens))
+        .routes(routes!(audit_log))
+}
+
+/// The tenant's members and their roles (tenant admins).
+#[utoipa::path(get, path = "/tenants/{tenant}/members", tag = "members",
+    params(("tenant" = String, Path, description = "The tenant's slug")), responses(
+    (status = 200, body = [Member]),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn list_members(
+    State(state): State<AppState>,
+    access: AdminAccess,
+) -> Result<axum::Json<Vec<Member>>> {
+    Ok(axum::Json(
+        access::members(&state.db, &access.tenant).await?,
+    ))
+}
+
+async fn user_of(state: &AppState, username: &str) -> Result<app::types::UserId> {
+    access::user_id(&state.db, username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("user `{username}`")))
+}
+
+/// Refuses a change that would leave the tenant without a tenant admin.
+async fn keep_an_admin(
+    state: &AppState,
+    access: &AdminAccess,
+    user: &app::types::UserId,
+) -> Result<()> {
+    let current = access::member_role(&state.db, &access.tenant, user).await?;
+    if current == Some(Role::TenantAdmin)
+        && access::admin_count(&state.db, &access.tenant).await? <= 1
+    {
+        return Err(Error::Conflict {
+            field: Some("role".into()),
+            message: format!("`{}` must keep one tenant admin", access.slug),
+        });
+    }
+    Ok(())
+}
+
+/// Adds a user to the tenant or changes their role (tenant admins).
+#[utoipa::path(put, path = "/tenants/{tenant}/members/{username}", tag = "members", request_body = SetMember,
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("username" = String, Path, description = "The user")),
+    responses(
+    (status = 200, description = "The role changed", body = Member),
+    (status = 201, description = "A new member", body = Member),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The tenant would have no tenant admin left", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn set_member(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path((_, username)): Path<(String, String)>,
+    Json(body): Json<SetMember>,
+) -> Result<(StatusCode, axum::Json<Member>)> {
+    let user = user_of(&state, &username).await?;
+    if body.role != Role::TenantAdmin {
+        keep_an_admin(&state, &access, &user).await?;
+    }
+    let created = access::set_member(&state.db, &access.tenant, &user, body.role).await?;
+    access
+        .audit(
+            &state.db,
+            "member.set",
+            &username,
+            Some(serde_json::json!({ "role": body.role })),
+        )
+        .await;
+    let member = access::members(&state.db, &access.tenant)
+        .await?
+        .into_iter()
+        .find(|m| m.username == username)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("the membership vanished")))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(member)))
+}
+
+/// Removes a member (tenant admins). Their API tokens for the tenant stop working.
+#[utoipa::path(delete, path = "/tenants/{tenant}/members/{username}", tag = "members",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("username" = String, Path, description = "The user")),
+    responses(
+    (status = 204, description = "Removed"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The tenant would have no tenant admin left", body = Problem, content_type = "application/problem+json")))]
+async fn remove_member(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path((_, username)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let user = user_of(&state, &username).await?;
+    keep_an_admin(&state, &access, &user).await?;
+    if !access::remove_member(&state.db, &access.tenant, &user).await? {
+        return Err(Error::NotFound(format!("member `{username}`")));
+    }
+    access
+        .audit(&state.db, "member.remove", &username, None)
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// API tokens in the tenant: your own; every member's for tenant admins.
+#[utoipa::path(get, path = "/tenants/{tenant}/tokens", tag = "tokens",
+    params(("tenant" = String, Path, description = "The tenant's slug")), responses(
+    (status = 200, body = [ApiToken]),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn list_tokens(
+    State(state): State<AppState>,
+    access: TenantAccess,
+) -> Result<axum::Json<Vec<ApiToken>>> {
+    let only = (!access.role.includes(Role::TenantAdmin)).then_some(&access.caller.user_id);
+    Ok(axum::Json(
+        access::tokens(&state.db, &access.tenant, only).await?,
+    ))
+}
+
+/// Creates an API token for this tenant with a role no higher than yours.
+/// The secret is in this answer only.
+#[utoipa::path(post, path = "/tenants/{tenant}/tokens", tag = "tokens", request_body = NewApiToken,
+    params(("tenant" = String, Path, description = "The tenant's slug")), responses(
+    (status = 201, body = CreatedApiToken),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "Tokens cannot make tokens", body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_token(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Json(body): Json<NewApiToken>,
+) -> Result<(StatusCode, axum::Json<CreatedApiToken>)> {
+    access.caller.require_session("create API tokens")?;
+    let mut errors = Vec::new();
+    let name = body.name.trim();
+    if !(1..=100).contains(&name.chars().count()) {
+        errors.push(FieldError::new("name", "length", "1 to 100 characters"));
+    }
+    if !access.role.includes(body.role) {
+        errors.push(FieldError::new(
+            "role",
+            "above_own_role",
+            format!(
+                "a token's role cannot be higher than your own ({})",
+                access.role
+            ),
+        ));
+    }
+    if body
+        .expires_in_days
+        .is_some_and(|d| !(1..=3650).contains(&d))
+    {
+        errors.push(FieldError::new(
+            "expires_in_days",
+            "range",
+            "between 1 and 3650 days, or absent for no expiry",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let (random, _) = new_token();
+    let secret = format!("{TOKEN_PREFIX}{random}");
+    let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
+    let expires_at = body.expires_in_days.map(|d| {
+        (chrono::Utc::now() + chrono::Duration::days(d))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    });
+    let id = access::create_token(
+        &state.db,
+        access::NewToken {
+            tenant: &access.tenant,
+            user: &access.caller.user_id,
+            name,
+            role: body.role,
+            token_hash: &crate::auth::hash_token(&secret),
+            prefix: &prefix,
+            expires_at,
+        },
+    )
+    .await?;
+    access
+        .audit(
+            &state.db,
+            "token.create",
+            &id,
+            Some(serde_json::json!({ "name": name, "role": body.role })),
+        )
+        .await;
+    let (token, _) = access::token(&state.db, &access.tenant, &id)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("a new token was not found")))?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedApiToken { token, secret }),
+    ))
+}
+
+/// Revokes an API token: your own, or any member's for tenant admins.
+#[utoipa::path(delete, path = "/tenants/{tenant}/tokens/{id}", tag = "tokens",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("id" = String, Path, description = "The token's id")),
+    responses(
+    (status = 204, description = "Revoked"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "Tokens cannot revoke tokens", body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn revoke_token(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    access.caller.require_session("revoke API tokens")?;
+    let not_found = || Error::NotFound(format!("token `{id}`"));
+    let (_, owner) = access::token(&state.db, &access.tenant, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    if owner != access.caller.user_id && !access.role.includes(Role::TenantAdmin) {
+        return Err(not_found());
+    }
+    access::revoke_token(&state.db, &access.tenant, &id).await?;
+    access.audit(&state.db, "token.revoke", &id, None).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every API token you made, in any tenant.
+#[utoipa::path(get, path = "/me/tokens", tag = "tokens", responses(
+    (status = 200, body = [ApiToken]),
+    (status = 401, body = Problem, content_type = "application/problem+json")))]
+async fn my_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<Vec<ApiToken>>> {
+    Ok(axum::Json(
+        access::user_tokens(&state.db, &caller.user_id).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct AuditQuery {
+    /// Only what this username did.
+    user: Option<String>,
+    /// Only this action (`sign_in`, `publish`, `run.start`, …).
+    action: Option<String>,
+    /// Only entries older than this entry id (the last one of the previous page).
+    before: Option<String>,
+    /// At most this many entries (1–500, default 100).
+    limit: Option<i64>,
+}
+
+/// The tenant's audit log, newest first (tenant admins).
+#[utoipa::path(get, path = "/tenants/{tenant}/audit", tag = "members",
+    params(("tenant" = String, Path, description = "The tenant's slug"), AuditQuery), responses(
+    (status = 200, body = [AuditEvent]),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn audit_log(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Query(q): Query<AuditQuery>,
+) -> Result<axum::Json<Vec<AuditEvent>>> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(Error::Validation(vec![FieldError::new(
+            "limit",
+            "range",
+            "between 1 and 500",
+        )]));
+    }
+    let filter = audit::Filter {
+        user: q.user.filter(|u| !u.is_empty()),
+        action: q.action.filter(|a| !a.is_empty()),
+        before: q.before.filter(|b| !b.is_empty()),
+        limit,
+    };
+    Ok(axum::Json(
+        audit::list(&state.db, &access.tenant, &filter).await?,
+    ))
+}
