@@ -130,7 +130,7 @@ impl AuthState {
         let csrf = Cookie::build((CSRF_COOKIE, csrf))
             .path("/")
             .secure(secure)
-            .same_site(SameSite::Strict)
+            .same_site(SameSite::Lax)
             .build();
         [session, csrf]
     }

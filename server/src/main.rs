@@ -12,7 +12,7 @@ async fn main() -> ExitCode {
         return server::steps::run(step).await;
     }
     let result = match cli.command {
-        Command::Serve(args) => server::serve(args).await,
+        Command::Serve(args) => server::serve(*args).await,
         Command::Migrate(db) => server::open_db(&db.url()).await.map(|_| {
             println!("migrations applied to {}", server::db::redact(&db.url()));
         }),

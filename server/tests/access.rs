@@ -155,7 +155,7 @@ async fn world(backend: Backend) -> World {
         .clone();
     let id = process["id"].as_str().unwrap().to_owned();
     // A second version, for the diff route.
-    let mut draft = app
+    let draft = app
         .get_as(&admin, &format!("{DEMO}/processes/{id}"))
         .await
         .json();

@@ -144,10 +144,10 @@ fn Users() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let password = Some(password.get_untracked()).filter(|p| !p.is_empty());
+        let secret = Some(password.get_untracked()).filter(|p| !p.is_empty());
         let body = NewUser {
             username: username.get_untracked(),
-            password,
+            password: secret,
             platform_admin: platform_admin.get_untracked(),
         };
         leptos::task::spawn_local(async move {
