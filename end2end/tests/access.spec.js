@@ -166,4 +166,13 @@ test('platform admins create tenants and users on the admin page', async ({ page
   await page.getByTestId('user-create').click();
   await expect(page.getByTestId('user-row').filter({ hasText: 'gina' })).toContainText('password');
   await page.screenshot({ path: shot('admin.png'), fullPage: true });
+
+  // The new tenant gets its first tenant admin from its Members page.
+  await page.getByTestId('tenant-switcher').selectOption('globex');
+  await page.getByTestId('nav').getByRole('link', { name: 'Members' }).click();
+  await page.getByTestId('member-username').fill('gina');
+  await page.getByTestId('member-role').selectOption('tenant_admin');
+  await page.getByTestId('member-add').click();
+  await expect(page.getByTestId('member-row').filter({ hasText: 'gina' }).getByRole('combobox')).toHaveValue('tenant_admin');
+  await page.getByTestId('tenant-switcher').selectOption('demo');
 });

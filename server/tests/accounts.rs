@@ -541,6 +541,15 @@ async fn platform_admins_manage_tenants_and_users(backend: Backend) {
         app.get_as(&ann, &format!("{DEMO}/processes")).await.status,
         StatusCode::NOT_FOUND
     );
+    // The platform admin works in every tenant, member or not (own first).
+    let mine = app.get_as(&admin, "/api/v1/me").await.json();
+    assert_eq!(
+        mine["tenants"],
+        json!([
+            {"slug": "demo", "name": "Demo", "role": "tenant_admin"},
+            {"slug": "acme", "name": "Acme Corp", "role": "tenant_admin"}
+        ])
+    );
     let tenants = app.get_as(&admin, "/api/v1/admin/tenants").await.json();
     let slugs: Vec<&str> = tenants
         .as_array()

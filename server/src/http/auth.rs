@@ -237,8 +237,10 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<
     Ok(axum::Json(me_of(&state, &caller).await?))
 }
 
+/// The user and the tenants they work in: their memberships by slug, then
+/// for platform admins (who administer every tenant) every other tenant.
 pub async fn me_of(state: &AppState, caller: &Caller) -> Result<Me> {
-    let tenants = users::memberships(&state.db, &caller.user_id)
+    let mut tenants: Vec<TenantMembership> = users::memberships(&state.db, &caller.user_id)
         .await?
         .into_iter()
         .filter_map(|(slug, name, role)| {
@@ -249,6 +251,17 @@ pub async fn me_of(state: &AppState, caller: &Caller) -> Result<Me> {
             })
         })
         .collect();
+    if caller.platform_admin {
+        for t in crate::db::access::tenants(&state.db).await? {
+            if !tenants.iter().any(|m| m.slug == t.slug) {
+                tenants.push(TenantMembership {
+                    slug: t.slug,
+                    name: t.name,
+                    role: app::types::Role::TenantAdmin,
+                });
+            }
+        }
+    }
     Ok(Me {
         username: caller.username.clone(),
         platform_admin: caller.platform_admin,
