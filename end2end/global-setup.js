@@ -38,6 +38,27 @@ async function startProvider(port, redirect) {
   return provider;
 }
 
+// Starts the AWS emulator (server/tests/emulator/aws.py: moto plus what its
+// EMR lacks) on a free port; answers the child and its URL.
+async function startEmulator() {
+  const python =
+    process.env.TRELLIS_EMULATOR_PYTHON || path.join(os.homedir(), '.cache/trellis/tools/moto-venv/bin/python');
+  const script = path.resolve(__dirname, '../server/tests/emulator/aws.py');
+  const emulator = spawn(python, [script, '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the AWS emulator did not start within 30 s')), 30_000);
+    emulator.on('exit', (code) => reject(new Error(`the AWS emulator exited with ${code}`)));
+    readline.createInterface({ input: emulator.stdout }).on('line', (line) => {
+      const m = line.match(/^ready (\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+  return { emulator, emulatorUrl: `http://127.0.0.1:${port}` };
+}
+
 module.exports = async () => {
   const bin = process.env.TRELLIS_BIN || path.resolve(__dirname, '../target/debug/trellis');
   const siteRoot = process.env.TRELLIS_SITE_ROOT || path.resolve(__dirname, '../target/site');
@@ -46,6 +67,8 @@ module.exports = async () => {
   const [port, oidcPort] = [await freePort(), await freePort()];
   const issuer = `http://127.0.0.1:${oidcPort}`;
   const provider = await startProvider(oidcPort, `http://127.0.0.1:${port}/api/v1/auth/oidc/callback`);
+  const { emulator, emulatorUrl } = await startEmulator();
+  process.env.TRELLIS_EMULATOR_URL = emulatorUrl;
   const env = {
     ...process.env,
     TRELLIS_ADMIN_PASSWORD: 'e2e-password',
@@ -78,6 +101,6 @@ module.exports = async () => {
   process.env.TRELLIS_URL = url;
   fs.writeFileSync(
     path.join(__dirname, '.server.json'),
-    JSON.stringify({ pids: [server.pid, provider.pid], dataDir }),
+    JSON.stringify({ pids: [server.pid, provider.pid, emulator.pid], dataDir }),
   );
 };

@@ -1,4 +1,4 @@
-// Stops the server and the OIDC provider global-setup.js started, by its PID, and removes its data.
+// Stops the server, the OIDC provider and the AWS emulator global-setup.js started, by its PID, and removes its data.
 const fs = require('node:fs');
 const path = require('node:path');
 

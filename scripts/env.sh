@@ -85,8 +85,22 @@ ensure_build_tools() {
 }
 
 # What the tests need besides the build tools: PostgreSQL 15 server binaries,
+# The AWS emulator the tests run (moto's server, wrapped by
+# server/tests/emulator/aws.py), in a virtualenv of its own.
+MOTO_VERSION=5.2.5
+export TRELLIS_EMULATOR_PYTHON="$TOOLS/moto-venv/bin/python"
+ensure_aws_emulator() {
+    if ! "$TRELLIS_EMULATOR_PYTHON" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+        command -v python3 >/dev/null || ensure_apt python3 python3-venv
+        say "installing the AWS emulator (moto $MOTO_VERSION, from PyPI)"
+        python3 -m venv "$TOOLS/moto-venv"
+        "$TOOLS/moto-venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+    fi
+}
+
 # Debian's Chromium, Node.js and the end2end packages.
 ensure_test_tools() {
+    ensure_aws_emulator
     [ -x /usr/lib/postgresql/15/bin/initdb ] || ensure_apt postgresql-15
     command -v chromium >/dev/null || ensure_apt chromium
     command -v npm >/dev/null || ensure_apt nodejs npm

@@ -147,6 +147,13 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub oidc: OidcArgs,
 
+    /// Key for secrets at rest (connection keys): base64 of 32 random bytes,
+    /// e.g. `openssl rand -base64 32`. Without it, one is made on first
+    /// start in `<data-dir>/secret.key`; servers sharing a database must
+    /// share the key, so set it for them.
+    #[arg(long, env = "TRELLIS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
     /// Password for the `admin` user created on first start. When unset, one
     /// is generated and printed once.
     #[arg(long, env = "TRELLIS_ADMIN_PASSWORD", hide_env_values = true)]

@@ -29,6 +29,9 @@ pub enum Error {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     BadRequest(String),
+    /// AWS (or another service Trellis calls) refused or could not be reached.
+    #[error("{}", .0.message)]
+    Upstream(FieldError),
     #[error("{message}; try again in {retry_after} s")]
     TooManyRequests { message: String, retry_after: u64 },
     #[error("service unavailable: {0}")]
@@ -51,6 +54,7 @@ impl Error {
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(e) if unique_violation(e) => StatusCode::CONFLICT,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -81,6 +85,10 @@ impl Error {
                     .with_detail(message.clone())
                     .with_errors(errors)
             }
+            Error::Upstream(error) => base
+                .with_kind("/problems/upstream")
+                .with_detail(error.message.clone())
+                .with_errors(vec![error.clone()]),
             Error::Validation(errors) => base
                 .with_kind("/problems/validation")
                 .with_detail(format!("{} problem(s) in the request", errors.len()))

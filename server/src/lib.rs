@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod datasets;
 pub mod db;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod executors;
 pub mod http;
+pub mod secrets;
 pub mod state;
 pub mod steps;
 
@@ -72,6 +74,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_running_per_tenant: args.max_running_tasks_per_tenant,
         fetch_max_bytes: args.fetch_max_bytes,
         fetch_timeout: std::time::Duration::from_secs(args.fetch_timeout_seconds),
+        sealer: std::sync::Arc::new(secrets::Sealer::load(
+            args.secret_key.as_deref(),
+            &args.db.data_dir,
+        )?),
     };
     let state = AppState::new(
         db,

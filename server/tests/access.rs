@@ -62,6 +62,24 @@ fn required() -> BTreeMap<&'static str, Needs> {
         ("GET /api/v1/tenants/{tenant}/tokens", Viewer),
         ("POST /api/v1/tenants/{tenant}/tokens", Viewer),
         ("DELETE /api/v1/tenants/{tenant}/tokens/{id}", Viewer),
+        ("GET /api/v1/tenants/{tenant}/connections", Viewer),
+        ("POST /api/v1/tenants/{tenant}/connections", TenantAdmin),
+        (
+            "GET /api/v1/tenants/{tenant}/connections/{connection}",
+            Viewer,
+        ),
+        (
+            "PUT /api/v1/tenants/{tenant}/connections/{connection}",
+            TenantAdmin,
+        ),
+        (
+            "DELETE /api/v1/tenants/{tenant}/connections/{connection}",
+            TenantAdmin,
+        ),
+        (
+            "POST /api/v1/tenants/{tenant}/connections/{connection}/test",
+            TenantAdmin,
+        ),
         ("GET /api/v1/tenants/{tenant}/components", Viewer),
         ("GET /api/v1/tenants/{tenant}/datasets", Viewer),
         ("GET /api/v1/tenants/{tenant}/datasets/{name}", Viewer),
@@ -236,7 +254,30 @@ async fn world(backend: Backend) -> World {
     let (viewer_token_id, _) = token(viewer.clone(), "demo", "viewer").await;
     let (_, rival_token) = token(rival.clone(), "rival", "tenant_admin").await;
 
+    // A connection whose AWS endpoint answers nothing (port 1 is closed),
+    // so testing it fails fast without leaving the machine.
+    let connection = app
+        .as_user(
+            &admin,
+            Method::POST,
+            &format!("{DEMO}/connections"),
+            Some(
+                json!({"name": "secret-emr", "region": "eu-west-1", "cluster_id": "j-SECRET",
+                        "endpoint_url": "http://127.0.0.1:1",
+                        "access_key_id": "AKIAEMULATORTESTKEY1", "secret_access_key": "s3cr3t"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        connection.status,
+        StatusCode::CREATED,
+        "{}",
+        connection.text()
+    );
+    let connection = connection.json()["id"].as_str().unwrap().to_owned();
+
     let values = BTreeMap::from([
+        ("connection", connection.clone()),
         ("tenant", "demo".to_owned()),
         ("process", id.clone()),
         ("number", "1".to_owned()),
@@ -256,6 +297,8 @@ async fn world(backend: Backend) -> World {
         server::demo::REVENUE_PROCESS.to_owned(),
         "revenue_by_country".to_owned(),
         "vera".to_owned(),
+        connection,
+        "secret-emr".to_owned(),
     ];
     World {
         app,
@@ -443,6 +486,7 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
     let v = &w.values;
     let (process, run, task) = (&v["process"], &v["run"], &v["task"]);
     let token = &v["id"];
+    let connection = &v["connection"];
     let rival = "/api/v1/tenants/rival";
     let crafted = [
         (Method::GET, format!("{rival}/processes/{process}"), None),
@@ -498,6 +542,26 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
         ),
         (Method::DELETE, format!("{rival}/tokens/{token}"), None),
         (Method::DELETE, format!("{rival}/members/vera"), None),
+        (
+            Method::GET,
+            format!("{rival}/connections/{connection}"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("{rival}/connections/{connection}"),
+            Some(json!({"name": "mine", "region": "eu-west-1", "cluster_id": "j-MINE"})),
+        ),
+        (
+            Method::DELETE,
+            format!("{rival}/connections/{connection}"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{rival}/connections/{connection}/test"),
+            None,
+        ),
     ];
     for (method, path, body) in crafted {
         for (who, auth) in [
@@ -541,7 +605,14 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
         }
     }
     // The rival's listings hold nothing of the demo tenant.
-    for path in ["processes", "datasets", "tokens", "members", "audit"] {
+    for path in [
+        "processes",
+        "datasets",
+        "tokens",
+        "members",
+        "audit",
+        "connections",
+    ] {
         let reply = w.app.get_as(&w.rival, &format!("{rival}/{path}")).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
         for secret in &w.secrets {

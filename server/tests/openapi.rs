@@ -26,6 +26,7 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
     }
     operations.sort();
     let expected = [
+        "DELETE /api/v1/tenants/{tenant}/connections/{connection}",
         "DELETE /api/v1/tenants/{tenant}/members/{username}",
         "DELETE /api/v1/tenants/{tenant}/processes/{process}",
         "DELETE /api/v1/tenants/{tenant}/tokens/{id}",
@@ -38,6 +39,8 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "GET /api/v1/me/tokens",
         "GET /api/v1/tenants/{tenant}/audit",
         "GET /api/v1/tenants/{tenant}/components",
+        "GET /api/v1/tenants/{tenant}/connections",
+        "GET /api/v1/tenants/{tenant}/connections/{connection}",
         "GET /api/v1/tenants/{tenant}/datasets",
         "GET /api/v1/tenants/{tenant}/datasets/{name}",
         "GET /api/v1/tenants/{tenant}/events",
@@ -60,12 +63,15 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "POST /api/v1/admin/users",
         "POST /api/v1/auth/login",
         "POST /api/v1/auth/logout",
+        "POST /api/v1/tenants/{tenant}/connections",
+        "POST /api/v1/tenants/{tenant}/connections/{connection}/test",
         "POST /api/v1/tenants/{tenant}/processes",
         "POST /api/v1/tenants/{tenant}/processes/{process}/runs",
         "POST /api/v1/tenants/{tenant}/processes/{process}/versions",
         "POST /api/v1/tenants/{tenant}/runs/{run}/stop",
         "POST /api/v1/tenants/{tenant}/tokens",
         "PUT /api/v1/admin/components/{key}",
+        "PUT /api/v1/tenants/{tenant}/connections/{connection}",
         "PUT /api/v1/tenants/{tenant}/members/{username}",
         "PUT /api/v1/tenants/{tenant}/processes/{process}",
     ];

@@ -160,6 +160,9 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "member.remove",
     "token.create",
     "token.revoke",
+    "connection.create",
+    "connection.change",
+    "connection.delete",
 ];
 
 /// How the single sign-on button is shown on the sign-in page.

@@ -10,6 +10,7 @@ use leptos_router::{
 use crate::pages::{
     account::ProfilePage,
     admin::AdminPage,
+    connections::ConnectionsPage,
     editor::EditorPage,
     history::{ProcessRunsPage, VersionsPage},
     home::HomePage,
@@ -155,7 +156,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/runs/:id") view=RunPage/>
                         <Route path=StaticSegment("runs") view=|| view! { <Placeholder title="Runs"/> }/>
                         <Route path=StaticSegment("schedules") view=|| view! { <Placeholder title="Schedules"/> }/>
-                        <Route path=StaticSegment("connections") view=|| view! { <Placeholder title="Connections"/> }/>
+                        <Route path=StaticSegment("connections") view=ConnectionsPage/>
                         <Route path=StaticSegment("admin") view=AdminPage/>
                         <Route path=StaticSegment("members") view=MembersPage/>
                         <Route path=StaticSegment("audit") view=AuditPage/>

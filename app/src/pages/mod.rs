@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod connections;
 pub mod editor;
 pub mod history;
 pub mod home;

@@ -22,6 +22,7 @@ pub async fn app_state(dir: &Path, max_running_per_tenant: usize) -> server::App
         max_running_per_tenant,
         fetch_max_bytes: 1 << 30,
         fetch_timeout: Duration::from_secs(300),
+        sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
     };
     server::AppState::new(db, leptos, HttpSettings::default(), engine)
 }

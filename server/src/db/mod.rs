@@ -6,6 +6,7 @@ pub mod access;
 pub mod audit;
 pub mod bootstrap;
 pub mod catalog;
+pub mod connections;
 pub mod processes;
 pub mod runs;
 pub mod users;

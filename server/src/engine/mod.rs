@@ -42,6 +42,8 @@ pub struct EngineSettings {
     pub fetch_max_bytes: u64,
     /// Longest download or upload of a data step.
     pub fetch_timeout: Duration,
+    /// Seals and opens secrets at rest (connection keys).
+    pub sealer: Arc<crate::secrets::Sealer>,
 }
 
 /// A component's retry and timeout policy.
@@ -106,6 +108,10 @@ impl Engine {
             self.set_tenant_limit(&tenant, Some(limit));
         }
         Ok(())
+    }
+
+    pub fn sealer(&self) -> &crate::secrets::Sealer {
+        &self.inner.settings.sealer
     }
 
     pub fn stop_grace(&self) -> Duration {

@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod catalog;
+mod connections;
 mod datasets;
 mod health;
 pub mod json;
@@ -41,6 +42,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "admin", description = "Platform administration: tenants and users"),
         (name = "members", description = "A tenant's members and audit log"),
         (name = "tokens", description = "API tokens for automation"),
+        (name = "connections", description = "Tenant AWS connections (secrets write-only)"),
         (name = "catalog", description = "The component catalog"),
         (name = "processes", description = "Processes and their drafts"),
         (name = "versions", description = "Immutable published versions"),
@@ -57,6 +59,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(admin::router())
         .merge(members::router())
         .merge(oidc::router())
+        .merge(connections::router())
         .merge(catalog::router())
         .merge(processes::router())
         .merge(versions::router())

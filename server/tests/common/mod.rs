@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod emulator;
 pub mod pg;
 
 use axum::body::Body;
@@ -122,6 +123,7 @@ impl TestApp {
             max_running_per_tenant: 16,
             fetch_max_bytes: 1 << 20,
             fetch_timeout: std::time::Duration::from_secs(5),
+            sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
         };
         let http = HttpSettings {
             max_body_bytes: 64 * 1024,

@@ -1,0 +1,78 @@
+// Tenant AWS connections in the browser, tested against the AWS emulator.
+const { test, expect } = require('@playwright/test');
+const path = require('node:path');
+
+const { url, signIn, signInAs, api } = require('../helpers');
+
+async function emulatorCluster() {
+  const r = await fetch(`${process.env.TRELLIS_EMULATOR_URL}/trellis-emulator/emr/cluster`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ region: 'us-east-1' }),
+  });
+  return (await r.json()).cluster_id;
+}
+
+test('a tenant admin adds a connection, tests it, and sees what AWS says when it is wrong', async ({ page }) => {
+  const cluster = await emulatorCluster();
+  await signIn(page);
+  await page.getByTestId('nav').getByRole('link', { name: 'Connections' }).click();
+  await page.getByTestId('connection-new').click();
+  await page.getByTestId('connection-name').fill('E2E EMR');
+  await page.getByTestId('connection-role').fill('arn:aws:iam::123456789012:role/trellis');
+  await page.getByTestId('connection-external-id').fill('e2e-external-id');
+  await page.getByTestId('connection-cluster').fill(cluster);
+  await page.getByTestId('connection-endpoint').fill(process.env.TRELLIS_EMULATOR_URL);
+  await page.getByTestId('connection-access-key').fill('AKIAEMULATORTESTKEY1');
+  await page.getByTestId('connection-secret-key').fill('emulator-secret');
+  await page.getByTestId('connection-save').click();
+
+  const row = page.getByTestId('connection-row').filter({ hasText: 'E2E EMR' });
+  await expect(row).toContainText(cluster);
+  await expect(row).toContainText('external id, static keys set');
+  await row.getByTestId('connection-test').click();
+  await expect(page.getByTestId('connection-test-result')).toContainText('Reached cluster trellis-e2e — WAITING');
+
+  // A wrong cluster id: the secrets are kept, and the test says what is wrong.
+  await row.getByTestId('connection-edit').click();
+  await expect(page.getByTestId('connection-external-id')).toHaveValue('');
+  await page.getByTestId('connection-cluster').fill('j-NOSUCHCLUSTER');
+  await page.getByTestId('connection-save').click();
+  await expect(row).toContainText('j-NOSUCHCLUSTER');
+  await expect(row).toContainText('external id, static keys set');
+  await row.getByTestId('connection-test').click();
+  await expect(page.getByTestId('connection-test-result')).toContainText('no EMR cluster j-NOSUCHCLUSTER in us-east-1');
+  await page.screenshot({ path: path.join(__dirname, '..', 'screenshots', 'connections.png'), fullPage: true });
+
+  // Bad input names the field; nothing is lost.
+  await page.getByTestId('connection-new').click();
+  await page.getByTestId('connection-name').fill('Broken');
+  await page.getByTestId('connection-region').fill('Europe');
+  await page.getByTestId('connection-cluster').fill(cluster);
+  await page.getByTestId('connection-save').click();
+  await expect(page.getByTestId('connection-error')).toContainText('an AWS region such as');
+  await expect(page.getByTestId('connection-name')).toHaveValue('Broken');
+});
+
+test('members who are not tenant admins see connections but cannot change or test them', async ({ browser, page }) => {
+  const admin = await browser.newPage();
+  await signIn(admin);
+  const made = await api(admin, 'POST', '/api/v1/tenants/demo/connections', {
+    name: 'Read-only view', region: 'eu-west-1', cluster_id: 'j-READONLY',
+  });
+  expect([201, 409]).toContain(made.status);
+  // An editor of the demo tenant.
+  await api(admin, 'POST', '/api/v1/admin/users', { username: 'eric', password: 'eric-password-1' });
+  await api(admin, 'PUT', '/api/v1/tenants/demo/members/eric', { role: 'editor' });
+  await admin.close();
+
+  await signInAs(page, 'eric', 'eric-password-1');
+  await page.goto(`${url()}/connections`);
+  const row = page.getByTestId('connection-row').filter({ hasText: 'Read-only view' });
+  await expect(row).toBeVisible();
+  await expect(page.getByTestId('connection-new')).toHaveCount(0);
+  await expect(row.getByTestId('connection-test')).toHaveCount(0);
+  const id = (await api(page, 'GET', '/api/v1/tenants/demo/connections')).body.find((c) => c.name === 'Read-only view').id;
+  expect((await api(page, 'POST', `/api/v1/tenants/demo/connections/${id}/test`)).status).toBe(403);
+  expect((await api(page, 'DELETE', `/api/v1/tenants/demo/connections/${id}`)).status).toBe(403);
+});

@@ -1,0 +1,355 @@
+//! Tenant AWS connections: tenant admins create, change, test and delete
+//! them; every member can list them (to pick one). Secrets are write-only.
+
+use super::json::Json;
+use crate::auth::{AdminAccess, TenantAccess};
+use crate::aws;
+use crate::db::connections::{self, Fields, Stored};
+use crate::state::AppState;
+use crate::{Error, Result};
+use app::api::connections::{Connection, ConnectionInput, ConnectionTest};
+use app::api::{FieldError, Problem};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, replace, remove))
+        .routes(routes!(test))
+}
+
+fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|name| !name.is_empty())
+}
+
+/// Checks the input; answers the fields to store (secrets sealed), keeping
+/// `current`'s secrets where the input leaves them out.
+fn fields(
+    state: &AppState,
+    access: &TenantAccess,
+    input: ConnectionInput,
+    current: Option<&Stored>,
+) -> Result<Fields> {
+    let mut errors = Vec::new();
+    let name = input.name.trim().to_owned();
+    if !(1..=100).contains(&name.chars().count()) {
+        errors.push(FieldError::new("name", "length", "1 to 100 characters"));
+    }
+    if !is_region(&input.region) {
+        errors.push(FieldError::new(
+            "region",
+            "pattern",
+            "an AWS region such as `eu-west-1`",
+        ));
+    }
+    let role_arn = input
+        .role_arn
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if role_arn.as_deref().is_some_and(|r| !is_role_arn(r)) {
+        errors.push(FieldError::new(
+            "role_arn",
+            "pattern",
+            "a role ARN such as `arn:aws:iam::123456789012:role/trellis`",
+        ));
+    }
+    let session_seconds = input.session_duration_seconds.unwrap_or(3600);
+    if !(900..=43_200).contains(&session_seconds) {
+        errors.push(FieldError::new(
+            "session_duration_seconds",
+            "range",
+            "between 900 and 43200 seconds",
+        ));
+    }
+    let cluster_id = input.cluster_id.trim().to_owned();
+    let cluster_ok = cluster_id
+        .strip_prefix("j-")
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if !cluster_ok {
+        errors.push(FieldError::new(
+            "cluster_id",
+            "pattern",
+            "an EMR cluster id such as `j-2AXXXXXXGAPLF`",
+        ));
+    }
+    let endpoint_url = input
+        .endpoint_url
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty());
+    if endpoint_url.as_deref().is_some_and(|u| {
+        !(u.starts_with("https://") || u.starts_with("http://")) || u.contains(char::is_whitespace)
+    }) {
+        errors.push(FieldError::new(
+            "endpoint_url",
+            "pattern",
+            "an http(s) URL, or empty for AWS's own endpoints",
+        ));
+    }
+    let context = access.tenant.as_str();
+    let sealer = state.engine.sealer();
+    let external_id = match input.external_id {
+        None => current.and_then(|c| c.external_id.clone()),
+        Some(None) => None,
+        Some(Some(v)) if v.is_empty() => None,
+        Some(Some(v)) => {
+            if !(2..=1224).contains(&v.len()) || v.contains(char::is_whitespace) {
+                errors.push(FieldError::new(
+                    "external_id",
+                    "pattern",
+                    "2 to 1224 characters without spaces",
+                ));
+            }
+            Some(sealer.seal(context, &v))
+        }
+    };
+    let access_key_id = input
+        .access_key_id
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty());
+    if access_key_id.as_deref().is_some_and(|k| {
+        !(16..=128).contains(&k.len()) || !k.bytes().all(|b| b.is_ascii_alphanumeric())
+    }) {
+        errors.push(FieldError::new(
+            "access_key_id",
+            "pattern",
+            "an access key id such as `AKIA…` (16 to 128 letters and digits)",
+        ));
+    }
+    let secret_access_key = match input.secret_access_key {
+        None => current.and_then(|c| c.secret_access_key.clone()),
+        Some(None) => None,
+        Some(Some(v)) if v.is_empty() => None,
+        Some(Some(v)) => Some(sealer.seal(context, &v)),
+    };
+    if access_key_id.is_some() != secret_access_key.is_some() {
+        errors.push(FieldError::new(
+            "secret_access_key",
+            "required",
+            "static keys need both the access key id and the secret access key",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    Ok(Fields {
+        name,
+        region: input.region,
+        role_arn,
+        external_id,
+        session_seconds,
+        cluster_id,
+        endpoint_url,
+        access_key_id,
+        secret_access_key,
+    })
+}
+
+fn name_taken(e: sqlx::Error, name: &str) -> Error {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
+            field: Some("name".into()),
+            message: format!("a connection named `{name}` already exists"),
+        },
+        e => e.into(),
+    }
+}
+
+async fn load(state: &AppState, access: &TenantAccess, id: &str) -> Result<Stored> {
+    connections::get(&state.db, &access.tenant, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("connection `{id}`")))
+}
+
+/// The tenant's connections (no secrets).
+#[utoipa::path(get, path = "/tenants/{tenant}/connections", tag = "connections",
+    params(("tenant" = String, Path, description = "The tenant's slug")), responses(
+    (status = 200, body = [Connection]),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn list(
+    State(state): State<AppState>,
+    access: TenantAccess,
+) -> Result<axum::Json<Vec<Connection>>> {
+    let all = connections::list(&state.db, &access.tenant).await?;
+    Ok(axum::Json(all.into_iter().map(|c| c.public).collect()))
+}
+
+/// Creates a connection (tenant admins).
+#[utoipa::path(post, path = "/tenants/{tenant}/connections", tag = "connections", request_body = ConnectionInput,
+    params(("tenant" = String, Path, description = "The tenant's slug")), responses(
+    (status = 201, body = Connection),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Json(input): Json<ConnectionInput>,
+) -> Result<(StatusCode, axum::Json<Connection>)> {
+    let f = fields(&state, &access, input, None)?;
+    let id = connections::insert(&state.db, &access.tenant, &f)
+        .await
+        .map_err(|e| name_taken(e, &f.name))?;
+    access
+        .audit(
+            &state.db,
+            "connection.create",
+            &id,
+            Some(serde_json::json!({ "name": f.name })),
+        )
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(load(&state, &access, &id).await?.public),
+    ))
+}
+
+/// A connection (no secrets).
+#[utoipa::path(get, path = "/tenants/{tenant}/connections/{connection}", tag = "connections",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("connection" = String, Path, description = "The connection's id")),
+    responses(
+    (status = 200, body = Connection),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn read(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<axum::Json<Connection>> {
+    Ok(axum::Json(load(&state, &access, &id).await?.public))
+}
+
+/// Replaces a connection (tenant admins). Leave out `external_id` or
+/// `secret_access_key` to keep them; send `null` to remove them.
+#[utoipa::path(put, path = "/tenants/{tenant}/connections/{connection}", tag = "connections", request_body = ConnectionInput,
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("connection" = String, Path, description = "The connection's id")),
+    responses(
+    (status = 200, body = Connection),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn replace(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path((_, id)): Path<(String, String)>,
+    Json(input): Json<ConnectionInput>,
+) -> Result<axum::Json<Connection>> {
+    let current = load(&state, &access, &id).await?;
+    let f = fields(&state, &access, input, Some(&current))?;
+    connections::update(&state.db, &access.tenant, &id, &f)
+        .await
+        .map_err(|e| name_taken(e, &f.name))?;
+    access
+        .audit(
+            &state.db,
+            "connection.change",
+            &id,
+            Some(serde_json::json!({ "name": f.name })),
+        )
+        .await;
+    Ok(axum::Json(load(&state, &access, &id).await?.public))
+}
+
+/// Deletes a connection (tenant admins).
+#[utoipa::path(delete, path = "/tenants/{tenant}/connections/{connection}", tag = "connections",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("connection" = String, Path, description = "The connection's id")),
+    responses(
+    (status = 204, description = "Deleted"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn remove(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let current = load(&state, &access, &id).await?;
+    connections::delete(&state.db, &access.tenant, &id).await?;
+    access
+        .audit(
+            &state.db,
+            "connection.delete",
+            &id,
+            Some(serde_json::json!({ "name": current.public.name })),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The connection with its secrets opened, ready to call AWS.
+pub fn target(state: &AppState, access: &TenantAccess, c: &Stored) -> Result<aws::Target> {
+    let sealer = state.engine.sealer();
+    let context = access.tenant.as_str();
+    let open = |v: &Option<String>| -> Result<Option<String>> {
+        v.as_deref()
+            .map(|s| sealer.open(context, s))
+            .transpose()
+            .map_err(Error::Internal)
+    };
+    let secret = open(&c.secret_access_key)?;
+    Ok(aws::Target {
+        region: c.public.region.clone(),
+        role_arn: c.public.role_arn.clone(),
+        external_id: open(&c.external_id)?,
+        session_seconds: c.public.session_duration_seconds,
+        cluster_id: c.public.cluster_id.clone(),
+        endpoint_url: c.public.endpoint_url.clone(),
+        static_keys: c.public.access_key_id.clone().zip(secret),
+        session_name: format!("trellis-{}", access.slug),
+    })
+}
+
+/// Tests a connection: assumes its role and describes its cluster. A
+/// failure on the AWS side answers 502 naming the field to look at.
+#[utoipa::path(post, path = "/tenants/{tenant}/connections/{connection}/test", tag = "connections",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("connection" = String, Path, description = "The connection's id")),
+    responses(
+    (status = 200, body = ConnectionTest),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 502, description = "AWS refused or could not be reached; `errors` names the field and why", body = Problem, content_type = "application/problem+json")))]
+async fn test(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<axum::Json<ConnectionTest>> {
+    let current = load(&state, &access, &id).await?;
+    let target = target(&state, &access, &current)?;
+    match aws::test(&target).await {
+        Ok(found) => Ok(axum::Json(found)),
+        Err(failure) => Err(Error::Upstream(FieldError::new(
+            failure.field,
+            failure.code,
+            failure.message,
+        ))),
+    }
+}

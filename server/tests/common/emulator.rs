@@ -1,0 +1,113 @@
+//! The AWS emulator (`tests/emulator/aws.py`: moto's server plus what its EMR
+//! lacks), started on a free loopback port for one test and stopped with it.
+
+use aws_sdk_emr::config::{BehaviorVersion, Credentials, Region};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+pub struct Emulator {
+    child: Child,
+    pub url: String,
+}
+
+/// The static keys the tests' connections use (moto accepts any).
+pub const ACCESS_KEY_ID: &str = "AKIAEMULATORTESTKEY1";
+pub const SECRET_ACCESS_KEY: &str = "emulator-secret";
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let python = std::env::var("TRELLIS_EMULATOR_PYTHON").unwrap_or_else(|_| {
+            format!(
+                "{}/.cache/trellis/tools/moto-venv/bin/python",
+                std::env::var("HOME").unwrap_or_default()
+            )
+        });
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/emulator/aws.py");
+        let mut child = Command::new(&python)
+            .arg(script)
+            .arg("--port")
+            .arg("0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("starting the AWS emulator with {python} (run scripts/test.sh once to install it): {e}")
+            });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .strip_prefix("ready ")
+            .map(|p| p.trim().to_owned())
+            .unwrap_or_else(|| panic!("the emulator said {line:?}"));
+        Emulator {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Calls the emulator's control API.
+    pub async fn control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let reply = reqwest::Client::new()
+            .post(format!("{}/trellis-emulator/{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            reply.status().is_success(),
+            "control {path}: {}",
+            reply.status()
+        );
+        serde_json::from_str(&reply.text().await.unwrap()).unwrap()
+    }
+
+    pub fn emr(&self, region: &str) -> aws_sdk_emr::Client {
+        let config = aws_sdk_emr::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new(
+                ACCESS_KEY_ID,
+                SECRET_ACCESS_KEY,
+                None,
+                None,
+                "test",
+            ))
+            .endpoint_url(&self.url)
+            .build();
+        aws_sdk_emr::Client::from_conf(config)
+    }
+
+    /// Starts an EMR cluster in `region` that waits for steps; its id.
+    pub async fn cluster(&self, region: &str) -> String {
+        use aws_sdk_emr::types::JobFlowInstancesConfig;
+        let out = self
+            .emr(region)
+            .run_job_flow()
+            .name("trellis-test")
+            .release_label("emr-7.0.0")
+            .job_flow_role("EMR_EC2_DefaultRole")
+            .service_role("EMR_DefaultRole")
+            .instances(
+                JobFlowInstancesConfig::builder()
+                    .master_instance_type("m5.xlarge")
+                    .slave_instance_type("m5.xlarge")
+                    .instance_count(1)
+                    .keep_job_flow_alive_when_no_steps(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.job_flow_id().unwrap().to_owned()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

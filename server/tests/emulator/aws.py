@@ -1,0 +1,347 @@
+"""The AWS emulator the Trellis tests run against: moto's server, in this
+process, plus what moto's EMR lacks and Trellis needs to be tested honestly.
+
+moto never advances step states by itself, has no CancelSteps (HTTP 500),
+answers DescribeStep for an unknown id with an empty 200, puts every EMR call
+behind a custom endpoint in us-east-1, and cannot refuse an AssumeRole. This
+adds, on top of the real moto server:
+
+- CancelSteps: a PENDING step becomes CANCELLED; a RUNNING one
+  CANCEL_PENDING, then CANCELLED after `cancel_seconds` (unless cancelling is
+  set to be refused, when EMR's own FAILED answer comes back);
+- DescribeStep for an unknown step or cluster: EMR's InvalidRequestException;
+- FailureDetails on failed steps;
+- EMR's region taken from the request's signature;
+- optional auto-progression: PENDING -> RUNNING after `pending_seconds`,
+  RUNNING -> `final` after `running_seconds`, evaluated whenever a step is read;
+- a control API under /trellis-emulator/ (JSON):
+    POST /trellis-emulator/emr/auto   {"enabled", "pending_seconds", "running_seconds",
+                                       "final", "cancel_seconds", "refuse_cancel"}
+    POST /trellis-emulator/emr/step   {"step_id", "state", "failure": {"reason", "message", "log_file"}}
+    POST /trellis-emulator/emr/cluster {"region"}    makes a cluster waiting for steps
+    POST /trellis-emulator/sts/deny   {"role_arn"}   AssumeRole of it answers AccessDenied
+    GET  /trellis-emulator/calls      {"<Action>": count, ...}
+  and moto's own POST /moto-api/reset, which also resets all of the above.
+
+Usage: python aws.py [--port N]   (prints `ready <port>` once listening)
+"""
+
+import argparse
+import collections
+import json
+import sys
+import threading
+from datetime import timedelta
+from urllib.parse import parse_qs
+
+from moto.core.responses import BaseResponse
+from moto.core.utils import utcnow
+from moto.emr.exceptions import InvalidRequestException
+from moto.emr.models import ElasticMapReduceBackend, Step
+from moto.emr.responses import ElasticMapReduceResponse
+from moto.moto_server.threaded_moto_server import MotoRequestHandler
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+FINAL = {"COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED"}
+DEFAULTS = {
+    "enabled": False,
+    "pending_seconds": 0.2,
+    "running_seconds": 1.0,
+    "final": "COMPLETED",
+    "cancel_seconds": 0.3,
+    "refuse_cancel": False,
+}
+
+lock = threading.Lock()
+auto = dict(DEFAULTS)
+steps = {}  # step id -> Step, every step added since the last reset
+denied_roles = set()
+calls = collections.Counter()
+
+
+def reset():
+    with lock:
+        auto.clear()
+        auto.update(DEFAULTS)
+        steps.clear()
+        denied_roles.clear()
+        calls.clear()
+
+
+def set_state(step, state, failure=None):
+    now = utcnow()
+    if state == "RUNNING" and step.start_date_time is None:
+        step.start_date_time = now
+    if state in FINAL:
+        step.end_date_time = now
+    step.state = state
+    step.failure = failure
+
+
+def advance(step):
+    """Moves a step along by the clock, when auto-progression is on."""
+    now = utcnow()
+    cancel_at = getattr(step, "cancel_at", None)
+    if step.state == "CANCEL_PENDING" and cancel_at is not None and now >= cancel_at:
+        set_state(step, "CANCELLED")
+        return
+    if not auto["enabled"] or step.state in FINAL or step.state == "CANCEL_PENDING":
+        return
+    if step.state == "PENDING":
+        began = step.creation_date_time + timedelta(seconds=auto["pending_seconds"])
+        if now >= began:
+            # It began when the clock says, not when someone looked.
+            set_state(step, "RUNNING")
+            step.start_date_time = began
+    if step.state == "RUNNING":
+        started = step.start_date_time or step.creation_date_time
+        if now - started >= timedelta(seconds=auto["running_seconds"]):
+            failure = None
+            if auto["final"] == "FAILED":
+                failure = {
+                    "Reason": "Step failed (emulated)",
+                    "Message": "the emulator was told to fail every step",
+                    "LogFile": "s3://emulator-logs/steps/" + step.id + "/stderr.gz",
+                }
+            set_state(step, auto["final"], failure)
+
+
+# Steps carry FailureDetails in their status, as EMR's do.
+_status = Step.status.fget
+
+
+def _status_with_failure(self):
+    status = _status(self)
+    failure = getattr(self, "failure", None)
+    if failure:
+        status["FailureDetails"] = failure
+    return status
+
+
+Step.status = property(_status_with_failure)
+
+_add = ElasticMapReduceBackend.add_job_flow_steps
+
+
+def add_job_flow_steps(self, job_flow_id, new_steps):
+    if job_flow_id not in self.clusters:
+        raise InvalidRequestException(f"Cluster id '{job_flow_id}' is not valid.")
+    added = _add(self, job_flow_id, new_steps)
+    with lock:
+        calls["AddJobFlowSteps"] += 1
+        for step in added:
+            step.cluster_id = job_flow_id
+            steps[step.id] = step
+            if auto["enabled"]:
+                # A fresh step waits its turn, like a real one.
+                step.state = "PENDING"
+                step.start_date_time = None
+    return added
+
+
+def describe_step(self, cluster_id, step_id):
+    with lock:
+        calls["DescribeStep"] += 1
+    if cluster_id not in self.clusters:
+        raise InvalidRequestException(f"Cluster id '{cluster_id}' is not valid.")
+    for step in self.clusters[cluster_id].steps:
+        if step.id == step_id:
+            advance(step)
+            return step
+    raise InvalidRequestException(f"Step id '{step_id}' is not valid.")
+
+
+_list = ElasticMapReduceBackend.list_steps
+
+
+def list_steps(self, cluster_id, step_ids=None, step_states=None):
+    with lock:
+        calls["ListSteps"] += 1
+    if cluster_id not in self.clusters:
+        raise InvalidRequestException(f"Cluster id '{cluster_id}' is not valid.")
+    for step in self.clusters[cluster_id].steps:
+        advance(step)
+    return _list(self, cluster_id, step_ids=step_ids, step_states=step_states)
+
+
+def cancel_steps(self, cluster_id, step_ids, option):
+    with lock:
+        calls["CancelSteps"] += 1
+    if cluster_id not in self.clusters:
+        raise InvalidRequestException(f"Cluster id '{cluster_id}' is not valid.")
+    found = {s.id: s for s in self.clusters[cluster_id].steps}
+    infos = []
+    for step_id in step_ids:
+        step = found.get(step_id)
+        if step is None:
+            infos.append({"StepId": step_id, "Status": "FAILED", "Reason": f"Step id '{step_id}' is not valid."})
+            continue
+        advance(step)
+        if auto["refuse_cancel"]:
+            infos.append({"StepId": step_id, "Status": "FAILED", "Reason": "cancelling is refused (emulated)"})
+        elif step.state == "PENDING":
+            set_state(step, "CANCELLED")
+            infos.append({"StepId": step_id, "Status": "SUBMITTED", "Reason": ""})
+        elif step.state == "RUNNING":
+            step.state = "CANCEL_PENDING"
+            delay = 0 if option == "TERMINATE_PROCESS" else auto["cancel_seconds"]
+            step.cancel_at = utcnow() + timedelta(seconds=delay)
+            infos.append({"StepId": step_id, "Status": "SUBMITTED", "Reason": ""})
+        else:
+            infos.append({"StepId": step_id, "Status": "FAILED", "Reason": f"Step is in state {step.state}"})
+    return infos
+
+
+ElasticMapReduceBackend.add_job_flow_steps = add_job_flow_steps
+ElasticMapReduceBackend.describe_step = describe_step
+ElasticMapReduceBackend.list_steps = list_steps
+ElasticMapReduceBackend.cancel_steps = cancel_steps
+
+
+def _cancel_steps_response(self):
+    from moto.core.responses import ActionResult
+
+    infos = self.backend.cancel_steps(
+        self._get_param("ClusterId"),
+        self._get_param("StepIds", []),
+        self._get_param("StepCancellationOption", "SEND_INTERRUPT"),
+    )
+    return ActionResult({"CancelStepsInfoList": infos})
+
+
+ElasticMapReduceResponse.cancel_steps = _cancel_steps_response
+
+# Behind a custom endpoint moto's EMR takes every request for us-east-1; take
+# the region from the request's signature, as moto's other services do.
+_emr_region = ElasticMapReduceResponse.get_region_from_url
+
+
+def _region_from_request(self, request, full_url):
+    if any(r.search(self.parsed_url.netloc) for r in ElasticMapReduceResponse.emr_region_regex):
+        return _emr_region(self, request, full_url)
+    return BaseResponse.get_region_from_url(self, request, full_url)
+
+
+ElasticMapReduceResponse.get_region_from_url = _region_from_request
+
+
+def json_response(start_response, status, body):
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def sts_denied(environ):
+    """AccessDenied for AssumeRole of a denied role, as STS words it."""
+    if environ.get("REQUEST_METHOD") != "POST" or not denied_roles:
+        return None
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    # Put the body back for moto.
+    import io
+
+    environ["wsgi.input"] = io.BytesIO(body)
+    form = parse_qs(body.decode("utf-8", "replace"))
+    if form.get("Action") == ["AssumeRole"] and form.get("RoleArn", [""])[0] in denied_roles:
+        arn = form["RoleArn"][0]
+        return (
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>"
+            "<Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/trellis is not authorized "
+            f"to perform: sts:AssumeRole on resource: {arn}</Message></Error>"
+            "<RequestId>emulated</RequestId></ErrorResponse>"
+        )
+    return None
+
+
+def application(moto_app):
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/trellis-emulator/"):
+            return control(environ, start_response, path[len("/trellis-emulator/"):])
+        if path == "/moto-api/reset":
+            reset()
+        denied = sts_denied(environ)
+        if denied is not None:
+            data = denied.encode()
+            start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
+            return [data]
+        return moto_app(environ, start_response)
+
+    return app
+
+
+def control(environ, start_response, what):
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    if what == "emr/cluster":
+        return json_response(start_response, "200 OK", {"cluster_id": make_cluster(environ, body.get("region", "us-east-1"))})
+    with lock:
+        if what == "emr/auto":
+            unknown = set(body) - set(DEFAULTS)
+            if unknown:
+                return json_response(start_response, "400 Bad Request", {"error": f"unknown settings {sorted(unknown)}"})
+            auto.update(body)
+            return json_response(start_response, "200 OK", auto)
+        if what == "emr/step":
+            step = steps.get(body.get("step_id"))
+            if step is None:
+                return json_response(start_response, "404 Not Found", {"error": "no such step"})
+            failure = body.get("failure")
+            if failure:
+                failure = {"Reason": failure.get("reason"), "Message": failure.get("message"), "LogFile": failure.get("log_file")}
+            set_state(step, body["state"], failure)
+            return json_response(start_response, "200 OK", {"step_id": step.id, "state": step.state})
+        if what == "emr/steps":
+            listed = [{"step_id": s.id, "name": s.name, "state": s.state, "cluster_id": s.cluster_id} for s in steps.values()]
+            return json_response(start_response, "200 OK", listed)
+        if what == "sts/deny":
+            denied_roles.add(body["role_arn"])
+            return json_response(start_response, "200 OK", {"denied": sorted(denied_roles)})
+        if what == "calls":
+            return json_response(start_response, "200 OK", dict(calls))
+    return json_response(start_response, "404 Not Found", {"error": f"unknown control {what}"})
+
+
+def make_cluster(environ, region):
+    """An EMR cluster waiting for steps, made through the emulator's own API."""
+    import boto3
+
+    host = environ.get("HTTP_HOST", "127.0.0.1")
+    emr = boto3.client(
+        "emr",
+        endpoint_url=f"http://{host}",
+        region_name=region,
+        aws_access_key_id="AKIAEMULATORTESTKEY1",
+        aws_secret_access_key="emulator-secret",
+    )
+    out = emr.run_job_flow(
+        Name="trellis-e2e",
+        ReleaseLabel="emr-7.0.0",
+        JobFlowRole="EMR_EC2_DefaultRole",
+        ServiceRole="EMR_DefaultRole",
+        Instances={
+            "MasterInstanceType": "m5.xlarge",
+            "SlaveInstanceType": "m5.xlarge",
+            "InstanceCount": 1,
+            "KeepJobFlowAliveWhenNoSteps": True,
+        },
+    )
+    return out["JobFlowId"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    app = application(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    print(f"ready {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
