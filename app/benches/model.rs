@@ -34,7 +34,11 @@ fn big_graph() -> ProcessGraph {
     }
     edges.sort();
     edges.dedup();
-    ProcessGraph { nodes, edges }
+    ProcessGraph {
+        nodes,
+        edges,
+        connection: None,
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -17,6 +17,15 @@ fn local(args: &[&str]) -> Option<LocalExec> {
     })
 }
 
+/// A command on the cluster's primary node through `command-runner.jar`.
+fn command(args: &[&str]) -> Option<EmrStepTemplate> {
+    Some(EmrStepTemplate {
+        jar: "command-runner.jar".into(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        action_on_failure: "CONTINUE".into(),
+    })
+}
+
 /// `spark-submit` of the component's PySpark script through `command-runner.jar`.
 fn spark(script: &str, args: &[&str]) -> Option<EmrStepTemplate> {
     let mut all: Vec<String> = ["spark-submit", "--deploy-mode", "cluster"]
@@ -210,7 +219,7 @@ pub fn builtin() -> Vec<ComponentType> {
             icon: "circle".into(),
             params: vec![],
             local: local(&["step", "noop"]),
-            emr: None,
+            emr: command(&["true"]),
             retries: 0,
             retry_delay_seconds: 5.0,
             timeout_seconds: None,
@@ -233,7 +242,7 @@ pub fn builtin() -> Vec<ComponentType> {
                 help: Some("How long to wait.".into()),
             }],
             local: local(&["step", "sleep", "--seconds={seconds}"]),
-            emr: None,
+            emr: command(&["sleep", "{seconds}"]),
             retries: 0,
             retry_delay_seconds: 5.0,
             timeout_seconds: None,
@@ -256,7 +265,8 @@ pub fn builtin() -> Vec<ComponentType> {
                 help: Some("The error the task reports.".into()),
             }],
             local: local(&["step", "fail", "--message={message}"]),
-            emr: None,
+            // The message is an argument (`$0`), never part of the script.
+            emr: command(&["bash", "-c", "echo \"$0\" >&2; exit 1", "{message}"]),
             retries: 0,
             retry_delay_seconds: 5.0,
             timeout_seconds: None,

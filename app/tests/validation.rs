@@ -85,6 +85,7 @@ fn structural_problems_are_all_reported_at_once() {
 #[test]
 fn parameters_are_checked_against_the_schema() {
     let graph = app::types::graph::ProcessGraph {
+        connection: None,
         nodes: vec![
             node("missing", "test.check", json!({})),
             node(
@@ -123,6 +124,7 @@ fn parameters_are_checked_against_the_schema() {
 #[test]
 fn messages_read_well() {
     let graph = app::types::graph::ProcessGraph {
+        connection: None,
         nodes: vec![
             node("s", "sleep", json!({"seconds": -1})),
             node("f", "test.check", json!({"rules": ""})),
@@ -139,6 +141,7 @@ fn messages_read_well() {
 #[test]
 fn a_parameter_with_a_default_may_be_left_out() {
     let graph = app::types::graph::ProcessGraph {
+        connection: None,
         nodes: vec![node("f", "fail", json!({}))],
         edges: vec![],
     };
@@ -213,6 +216,7 @@ fn component_definitions_are_validated() {
 #[test]
 fn the_builtin_data_components_flag_bad_rules_and_names_before_publish() {
     let graph = app::types::graph::ProcessGraph {
+        connection: None,
         nodes: vec![
             node(
                 "check",

@@ -147,6 +147,15 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub oidc: OidcArgs,
 
+    /// Seconds between the first looks at a watched EMR step; the interval
+    /// then grows by half each time up to `--emr-poll-max-seconds`.
+    #[arg(long, env = "TRELLIS_EMR_POLL_MIN_SECONDS", default_value_t = 2.0)]
+    pub emr_poll_min_seconds: f64,
+
+    /// Longest interval between looks at a watched EMR step.
+    #[arg(long, env = "TRELLIS_EMR_POLL_MAX_SECONDS", default_value_t = 30.0)]
+    pub emr_poll_max_seconds: f64,
+
     /// Key for secrets at rest (connection keys): base64 of 32 random bytes,
     /// e.g. `openssl rand -base64 32`. Without it, one is made on first
     /// start in `<data-dir>/secret.key`; servers sharing a database must

@@ -40,6 +40,7 @@ fn node(id: &str, component: &str, label: &str, x: f64, y: f64, params: Value) -
 /// rule), join and aggregate, export the result.
 pub fn revenue_graph() -> ProcessGraph {
     ProcessGraph {
+        connection: None,
         nodes: vec![
             node(
                 "ingest_orders",
@@ -107,6 +108,7 @@ pub fn revenue_graph() -> ProcessGraph {
 /// Ingest customers and insist every e-mail address is present and well formed.
 pub fn strict_graph() -> ProcessGraph {
     ProcessGraph {
+        connection: None,
         nodes: vec![
             node(
                 "ingest_customers",

@@ -78,6 +78,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.secret_key.as_deref(),
             &args.db.data_dir,
         )?),
+        emr_polling: executors::emr::Polling {
+            min: std::time::Duration::from_secs_f64(args.emr_poll_min_seconds.max(0.01)),
+            max: std::time::Duration::from_secs_f64(
+                args.emr_poll_max_seconds
+                    .max(args.emr_poll_min_seconds)
+                    .max(0.01),
+            ),
+        },
     };
     let state = AppState::new(
         db,

@@ -52,6 +52,7 @@ async fn fixture_with(backend: Backend, max_running: usize, per_tenant: usize) -
         fetch_max_bytes: 1 << 20,
         fetch_timeout: std::time::Duration::from_secs(5),
         sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
+        emr_polling: Default::default(),
     };
     let engine = Engine::new(app.db.clone(), bus.clone(), settings);
     let tenant: String = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = 'demo'")

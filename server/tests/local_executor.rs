@@ -100,7 +100,9 @@ async fn a_graceful_stop_ends_the_whole_process_group() {
         .submit(&spec(dir.path(), "/bin/sh", &["-c", script]))
         .await
         .unwrap();
-    let ExternalRef::Pid(pid) = external;
+    let ExternalRef::Pid(pid) = external else {
+        panic!("a local process")
+    };
     let grandchild: u32 = wait_for_file(&dir.path().join("work/grandchild.pid"))
         .await
         .trim()
@@ -157,7 +159,9 @@ async fn a_process_that_ignores_sigterm_is_killed_after_the_grace_period() {
         took >= Duration::from_millis(400) && took < Duration::from_secs(5),
         "took {took:?}"
     );
-    let ExternalRef::Pid(pid) = external;
+    let ExternalRef::Pid(pid) = external else {
+        panic!("a local process")
+    };
     assert!(!alive(pid));
 }
 

@@ -11,6 +11,10 @@ pub struct ProcessGraph {
     pub nodes: Vec<Node>,
     #[serde(default)]
     pub edges: Vec<Edge>,
+    /// The tenant connection whose EMR cluster runs every node; absent for
+    /// the embedded engine (local processes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

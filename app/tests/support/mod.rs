@@ -91,6 +91,7 @@ pub fn node(id: &str, component: &str, params: Value) -> Node {
 /// A graph of `noop` nodes with the given edges.
 pub fn noops(ids: &[&str], edges: &[(&str, &str)]) -> ProcessGraph {
     ProcessGraph {
+        connection: None,
         nodes: ids.iter().map(|id| node(id, "noop", json!({}))).collect(),
         edges: edges.iter().map(|(a, b)| Edge::new(*a, *b)).collect(),
     }

@@ -23,6 +23,7 @@ pub async fn app_state(dir: &Path, max_running_per_tenant: usize) -> server::App
         fetch_max_bytes: 1 << 30,
         fetch_timeout: Duration::from_secs(300),
         sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
+        emr_polling: Default::default(),
     };
     server::AppState::new(db, leptos, HttpSettings::default(), engine)
 }

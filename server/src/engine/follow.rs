@@ -3,6 +3,7 @@
 
 use super::{Engine, Policy, RunCtx};
 use crate::db::runs::TaskChange;
+use crate::executors::emr::StepRef;
 use crate::executors::{CancelMode, Executor, ExternalRef, Outcome};
 use app::types::TaskState;
 use std::time::Duration;
@@ -22,7 +23,9 @@ impl Engine {
         let mut stop = ctx.stop.clone();
         let mut attempt: u32 = 1;
         loop {
-            let outcome = self.watch_once(&external, policy.timeout, &mut stop).await;
+            let outcome = self
+                .watch_once(ctx, node, &external, policy.timeout, &mut stop)
+                .await;
             let Outcome::Failed { error } = &outcome else {
                 return outcome;
             };
@@ -60,7 +63,10 @@ impl Engine {
                     TaskChange::default(),
                 )
                 .await;
-            let submitted = match self.submit(&ctx.tenant, &ctx.run, &ctx.graph, node).await {
+            let submitted = match self
+                .submit(&ctx.tenant, &ctx.run, &ctx.graph, node, attempt)
+                .await
+            {
                 Ok(result) => result,
                 Err(e) => Err(e.to_string()),
             };
@@ -91,10 +97,15 @@ impl Engine {
     /// cancelling it when the run is stopped.
     async fn watch_once(
         &self,
+        ctx: &RunCtx,
+        node: &str,
         external: &ExternalRef,
         timeout: Option<f64>,
         stop: &mut watch::Receiver<Option<CancelMode>>,
     ) -> Outcome {
+        if let ExternalRef::Emr(step) = external {
+            return self.watch_step(ctx, node, step, timeout, stop).await;
+        }
         let local = &self.inner.local;
         let ended = local.watch(external);
         tokio::pin!(ended);
@@ -131,6 +142,86 @@ impl Engine {
                     if let Some(mode) = mode {
                         stopping = true;
                         let _ = local.cancel(external, mode).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// An EMR step's end. A stop (or the timeout) sends `CancelSteps` and
+    /// keeps watching until EMR says the step ended; when EMR refuses to
+    /// cancel, the task's log says so and the step is followed to its end.
+    async fn watch_step(
+        &self,
+        ctx: &RunCtx,
+        node: &str,
+        step: &StepRef,
+        timeout: Option<f64>,
+        stop: &mut watch::Receiver<Option<CancelMode>>,
+    ) -> Outcome {
+        let emr = &self.inner.emr;
+        let ended = emr.watch(&ctx.tenant, step);
+        tokio::pin!(ended);
+        let deadline = async {
+            match timeout {
+                Some(t) => tokio::time::sleep(Duration::from_secs_f64(t)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(deadline);
+        let mut timed_out = false;
+        let log = self.log_path(&ctx.tenant, &ctx.run, &app::types::dag::submit_key(node));
+        let note = |text: String| {
+            use std::io::Write;
+            if let Some(dir) = log.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+            {
+                let _ = writeln!(f, "[trellis] {text}");
+            }
+        };
+        note(format!(
+            "submitted as EMR step {} on cluster {}",
+            step.step, step.cluster
+        ));
+        let already = *stop.borrow();
+        let mut stopping = already.is_some();
+        if let Some(mode) = already {
+            if let Err(refused) = emr.cancel(&ctx.tenant, step, mode).await {
+                note(refused);
+            }
+        }
+        loop {
+            tokio::select! {
+                outcome = &mut ended => {
+                    note(format!("EMR step {} ended: {outcome:?}", step.step));
+                    return match outcome {
+                        Outcome::Cancelled if timed_out && !stopping => Outcome::Failed {
+                            error: format!("timed out after {} s and was cancelled", timeout.unwrap_or_default()),
+                        },
+                        other => other,
+                    };
+                }
+                _ = &mut deadline, if !timed_out => {
+                    timed_out = true;
+                    if let Err(refused) = emr.cancel(&ctx.tenant, step, CancelMode::Force).await {
+                        note(refused);
+                    }
+                }
+                Ok(()) = stop.changed(), if !stopping => {
+                    let mode = *stop.borrow_and_update();
+                    if let Some(mode) = mode {
+                        stopping = true;
+                        note(format!("asking EMR to cancel step {}", step.step));
+                        if let Err(refused) = emr.cancel(&ctx.tenant, step, mode).await {
+                            note(format!("{refused}; following the step to its end"));
+                        }
                     }
                 }
             }

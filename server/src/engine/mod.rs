@@ -6,6 +6,7 @@
 use crate::db::runs::{self, TaskChange};
 use crate::db::{processes, Db};
 use crate::events::EventBus;
+use crate::executors::emr::StepRef;
 use crate::executors::local::LocalExecutor;
 use crate::executors::{CancelMode, ExternalRef, Outcome};
 use app::types::dag::Dag;
@@ -44,6 +45,23 @@ pub struct EngineSettings {
     pub fetch_timeout: Duration,
     /// Seals and opens secrets at rest (connection keys).
     pub sealer: Arc<crate::secrets::Sealer>,
+    /// How often watched EMR steps are looked at.
+    pub emr_polling: crate::executors::emr::Polling,
+}
+
+/// Crash tests: with `TRELLIS_FAULT=<point>` the server aborts at that point
+/// of the submit path (`emr-before-submit`, `emr-after-submit`,
+/// `emr-after-record`), as a kill would stop it there.
+pub(crate) fn fault(point: &str) {
+    static FAULT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if FAULT
+        .get_or_init(|| std::env::var("TRELLIS_FAULT").ok())
+        .as_deref()
+        == Some(point)
+    {
+        eprintln!("TRELLIS_FAULT: aborting at {point}");
+        std::process::abort();
+    }
 }
 
 /// A component's retry and timeout policy.
@@ -72,6 +90,7 @@ struct Inner {
     db: Db,
     bus: EventBus,
     local: LocalExecutor,
+    emr: crate::executors::emr::EmrExecutor,
     settings: EngineSettings,
     slots: Arc<Slots>,
     /// Stop requests of the runs this server drives.
@@ -83,11 +102,17 @@ impl Engine {
         let local = LocalExecutor::new(settings.trellis_bin.clone(), settings.log_limit);
         let stops = Mutex::new(HashMap::new());
         let slots = Slots::new(settings.max_running, settings.max_running_per_tenant);
+        let emr = crate::executors::emr::EmrExecutor::new(
+            db.clone(),
+            settings.sealer.clone(),
+            settings.emr_polling,
+        );
         Self {
             inner: Arc::new(Inner {
                 db,
                 bus,
                 local,
+                emr,
                 settings,
                 slots,
                 stops,
@@ -299,6 +324,38 @@ impl Engine {
         let mut refs: HashMap<String, ExternalRef> = HashMap::new();
         let mut held: HashMap<String, Slot> = HashMap::new();
         let mut watching: JoinSet<(String, Outcome, Option<Slot>)> = JoinSet::new();
+
+        // What earlier submits started (this server's, or one that stopped).
+        for t in &stored.tasks {
+            let step = t.external_ref.as_deref().and_then(StepRef::parse);
+            if let (TaskKind::Submit, Some(node), Some(step)) = (t.kind, &t.node, step) {
+                refs.entry(node.clone()).or_insert(ExternalRef::Emr(step));
+            }
+        }
+        // EMR steps a stopped server was watching: follow them again (their
+        // latest attempt is on the watch task).
+        for t in stored
+            .tasks
+            .iter()
+            .filter(|t| t.kind == TaskKind::Watch && t.state == TaskState::Running)
+        {
+            let (Some(node), Some(step)) =
+                (&t.node, t.external_ref.as_deref().and_then(StepRef::parse))
+            else {
+                continue;
+            };
+            let slot = self.inner.slots.acquire(tenant).await;
+            refs.insert(node.clone(), ExternalRef::Emr(step.clone()));
+            self.follow(
+                &ctx,
+                &t.key,
+                node,
+                ExternalRef::Emr(step),
+                &mut watching,
+                Some(slot),
+            )
+            .await?;
+        }
 
         self.run_state(tenant, run, &[RunState::Queued], RunState::Running)
             .await?;

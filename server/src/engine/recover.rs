@@ -1,6 +1,7 @@
 //! Taking over runs that a killed server left unfinished.
 
 use super::Engine;
+use crate::db::processes;
 use crate::db::runs::{self, TaskChange};
 use app::types::{TaskKind, TaskState};
 
@@ -17,7 +18,22 @@ impl Engine {
             let Some(stored) = runs::get(db, tenant, run).await? else {
                 continue;
             };
+            let connection = processes::version_get(db, tenant, &stored.process, stored.version)
+                .await?
+                .and_then(|v| v.graph.connection);
             for task in &stored.tasks {
+                if let Some(connection) = &connection {
+                    // EMR steps outlive this server: watches resume on their
+                    // recorded steps (see `drive`), and a submit that was under
+                    // way adopts its step if EMR has it, or submits it now.
+                    if task.kind == TaskKind::Submit && task.state == TaskState::Running {
+                        self.resume_submit(tenant, run, task, connection).await?;
+                        continue;
+                    }
+                    if task.kind == TaskKind::Watch && task.state == TaskState::Running {
+                        continue;
+                    }
+                }
                 let unfinished = |key: &str| {
                     stored
                         .tasks
@@ -79,5 +95,74 @@ impl Engine {
             self.launch(tenant.clone(), run.clone());
         }
         Ok(inflight.len())
+    }
+
+    /// A submit to EMR that a stopped server left under way: adopt the step
+    /// EMR already has under the attempt's name, or queue the submit again
+    /// when EMR has none — so no step is ever added twice.
+    async fn resume_submit(
+        &self,
+        tenant: &app::types::TenantId,
+        run: &str,
+        task: &app::api::runs::TaskRun,
+        connection: &str,
+    ) -> anyhow::Result<()> {
+        let Some(node) = task.node.as_deref() else {
+            return Ok(());
+        };
+        let attempt = u32::try_from(task.attempt).unwrap_or(1).max(1);
+        let name = super::start::step_name(run, node, attempt);
+        let found = self
+            .inner
+            .emr
+            .find(tenant, connection, &name)
+            .await
+            .map_err(|e| anyhow::anyhow!("looking for step {name}: {e}"))?;
+        match found {
+            Some(step) => {
+                tracing::info!(%run, %name, step = %step, "adopting an EMR step submitted before the restart");
+                let text = step.to_string();
+                let change = TaskChange {
+                    external_ref: Some(&text),
+                    ..Default::default()
+                };
+                self.task(
+                    tenant,
+                    run,
+                    &task.key,
+                    &[TaskState::Running],
+                    TaskState::Succeeded,
+                    change,
+                )
+                .await?;
+            }
+            None => {
+                tracing::info!(%run, %name, "an EMR submit was interrupted before EMR had the step; submitting it again");
+                let error = "Trellis restarted before EMR had this step; it is submitted again";
+                let change = TaskChange {
+                    error: Some(error),
+                    ..Default::default()
+                };
+                self.task(
+                    tenant,
+                    run,
+                    &task.key,
+                    &[TaskState::Running],
+                    TaskState::UpForRetry,
+                    change,
+                )
+                .await?;
+                self.task(
+                    tenant,
+                    run,
+                    &task.key,
+                    &[TaskState::UpForRetry],
+                    TaskState::Queued,
+                    TaskChange::default(),
+                )
+                .await?;
+            }
+        }
+        Ok(())
     }
 }

@@ -5,6 +5,7 @@ use super::slots::Slot;
 use super::{Engine, Policy, RunCtx};
 use crate::db::catalog;
 use crate::db::runs::TaskChange;
+use crate::executors::emr::StepSpec;
 use crate::executors::render::render_args;
 use crate::executors::{Executor, ExternalRef, Outcome, TaskSpec};
 use app::types::dag::DagTask;
@@ -13,14 +14,25 @@ use app::types::{TaskKind, TaskState, TenantId};
 use std::collections::HashMap;
 use tokio::task::JoinSet;
 
+/// The name of attempt `attempt` of a node's EMR step. Unique per run, task
+/// and attempt, so a submit interrupted by a crash can find its step again.
+pub fn step_name(run: &str, node: &str, attempt: u32) -> String {
+    format!(
+        "trellis:{run}:{}:{attempt}",
+        app::types::dag::submit_key(node)
+    )
+}
+
 impl Engine {
-    /// Starts node `node`'s work; the outcome of starting it, and its reference.
+    /// Starts attempt `attempt` of node `node`'s work; the outcome of
+    /// starting it, and its reference.
     pub(super) async fn submit(
         &self,
         tenant: &TenantId,
         run: &str,
         graph: &ProcessGraph,
         node: &str,
+        attempt: u32,
     ) -> anyhow::Result<Result<ExternalRef, String>> {
         let Some(node) = graph.node(node) else {
             return Ok(Err(format!("node `{node}` is not in the version")));
@@ -31,6 +43,28 @@ impl Engine {
                 node.component
             )));
         };
+        if let Some(connection) = &graph.connection {
+            let Some(emr) = component.emr.as_ref() else {
+                return Ok(Err(format!(
+                    "component `{}` cannot run on EMR",
+                    component.key
+                )));
+            };
+            let args = match render_args(&component, &emr.args, &node.params) {
+                Ok(args) => args,
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            let spec = StepSpec {
+                name: step_name(run, &node.id, attempt),
+                jar: emr.jar.clone(),
+                args,
+                action_on_failure: emr.action_on_failure.clone(),
+            };
+            super::fault("emr-before-submit");
+            let submitted = self.inner.emr.submit(tenant, connection, &spec).await;
+            super::fault("emr-after-submit");
+            return Ok(submitted.map(ExternalRef::Emr));
+        }
         let Some(local) = component.local.as_ref() else {
             return Ok(Err(format!(
                 "component `{}` cannot run on the embedded engine",
@@ -73,6 +107,42 @@ impl Engine {
             .map_err(|e| e.to_string()))
     }
 
+    /// Follows a node's submitted work to its end (with its component's
+    /// retries and timeout) in `watching`.
+    pub(super) async fn follow(
+        &self,
+        ctx: &RunCtx,
+        key: &str,
+        node: &str,
+        external: ExternalRef,
+        watching: &mut JoinSet<(String, Outcome, Option<Slot>)>,
+        slot: Option<Slot>,
+    ) -> anyhow::Result<()> {
+        let component = match ctx.graph.node(node) {
+            Some(n) => catalog::get(&self.inner.db, &n.component).await?,
+            None => None,
+        };
+        let policy = component
+            .map(|c| Policy {
+                retries: c.retries,
+                delay: c.retry_delay_seconds,
+                timeout: c.timeout_seconds,
+            })
+            .unwrap_or(Policy {
+                retries: 0,
+                delay: 0.0,
+                timeout: None,
+            });
+        let (engine, ctx, key, node) = (self.clone(), ctx.clone(), key.to_owned(), node.to_owned());
+        watching.spawn(async move {
+            let outcome = engine
+                .watch_with_retries(&ctx, &key, &node, external, policy)
+                .await;
+            (key, outcome, slot)
+        });
+        Ok(())
+    }
+
     /// Starts one ready task; answers the state it is in afterwards.
     pub(super) async fn start(
         &self,
@@ -91,7 +161,7 @@ impl Engine {
         let outcome = match task.kind {
             TaskKind::Entry | TaskKind::Exit => Outcome::Succeeded,
             TaskKind::Submit => match self
-                .submit(&ctx.tenant, &ctx.run, &ctx.graph, &node)
+                .submit(&ctx.tenant, &ctx.run, &ctx.graph, &node, 1)
                 .await?
             {
                 Ok(external) => {
@@ -110,6 +180,7 @@ impl Engine {
                         change,
                     )
                     .await?;
+                    super::fault("emr-after-record");
                     return Ok(TaskState::Succeeded);
                 }
                 Err(error) => Outcome::Failed { error },
@@ -121,28 +192,8 @@ impl Engine {
                         .await?;
                     return Ok(TaskState::Failed);
                 };
-                let component = match ctx.graph.node(&node) {
-                    Some(n) => catalog::get(&self.inner.db, &n.component).await?,
-                    None => None,
-                };
-                let policy = component
-                    .map(|c| Policy {
-                        retries: c.retries,
-                        delay: c.retry_delay_seconds,
-                        timeout: c.timeout_seconds,
-                    })
-                    .unwrap_or(Policy {
-                        retries: 0,
-                        delay: 0.0,
-                        timeout: None,
-                    });
-                let (engine, ctx, key) = (self.clone(), ctx.clone(), task.key.clone());
-                watching.spawn(async move {
-                    let outcome = engine
-                        .watch_with_retries(&ctx, &key, &node, external, policy)
-                        .await;
-                    (key, outcome, slot)
-                });
+                self.follow(ctx, &task.key, &node, external, watching, slot)
+                    .await?;
                 return Ok(TaskState::Running);
             }
         };

@@ -52,7 +52,9 @@ impl LocalExecutor {
         &self,
         external: &ExternalRef,
     ) -> Result<(watch::Receiver<Option<Outcome>>, Arc<AtomicBool>), ExecError> {
-        let ExternalRef::Pid(pid) = external;
+        let ExternalRef::Pid(pid) = external else {
+            return Err(ExecError::Unknown(external.clone()));
+        };
         let running = self.running.lock().expect("executor lock");
         running
             .get(pid)
@@ -161,14 +163,17 @@ impl Executor for LocalExecutor {
             .unwrap_or(Outcome::Failed {
                 error: "the process's watcher ended without an outcome".into(),
             });
-        let ExternalRef::Pid(pid) = external;
-        self.running.lock().expect("executor lock").remove(pid);
+        if let ExternalRef::Pid(pid) = external {
+            self.running.lock().expect("executor lock").remove(pid);
+        }
         Ok(ended)
     }
 
     async fn cancel(&self, external: &ExternalRef, mode: CancelMode) -> Result<(), ExecError> {
         let (mut outcome, cancelled) = self.entry(external)?;
-        let ExternalRef::Pid(pid) = *external;
+        let ExternalRef::Pid(pid) = *external else {
+            return Err(ExecError::Unknown(external.clone()));
+        };
         cancelled.store(true, Ordering::SeqCst);
         match mode {
             CancelMode::Force => signal_group(pid, Signal::SIGKILL),

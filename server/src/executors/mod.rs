@@ -1,7 +1,8 @@
 //! Executors run one component's work where it belongs: `local` as a child
-//! process, later `emr` as an EMR step. The engine submits (and records the
+//! process, `emr` as a step on the tenant's EMR cluster. The engine submits (and records the
 //! external reference), watches until the work ends, and cancels on stop.
 
+pub mod emr;
 pub mod local;
 mod log;
 pub mod render;
@@ -30,12 +31,15 @@ pub struct TaskSpec {
 pub enum ExternalRef {
     /// A local child process; it leads its own process group.
     Pid(u32),
+    /// A step on a tenant's EMR cluster.
+    Emr(emr::StepRef),
 }
 
 impl std::fmt::Display for ExternalRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ExternalRef::Pid(pid) => write!(f, "pid:{pid}"),
+            ExternalRef::Emr(step) => step.fmt(f),
         }
     }
 }

@@ -38,6 +38,60 @@ fn to_api(row: VersionRow) -> Version {
     }
 }
 
+/// Problems with where the graph would run: its connection must exist in
+/// the tenant and every node's component must run on EMR; without one, every
+/// component must run on the embedded engine.
+async fn where_it_runs(
+    state: &AppState,
+    access: &TenantAccess,
+    graph: &app::types::graph::ProcessGraph,
+    components: &[app::types::component::ComponentType],
+) -> Result<Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if let Some(connection) = &graph.connection {
+        if crate::db::connections::get(&state.db, &access.tenant, connection)
+            .await?
+            .is_none()
+        {
+            errors.push(FieldError::new(
+                "connection",
+                "not_found",
+                format!("there is no connection `{connection}` in this tenant"),
+            ));
+        }
+    }
+    for node in &graph.nodes {
+        let Some(component) = components.iter().find(|c| c.key == node.component) else {
+            continue;
+        };
+        let problem = match (&graph.connection, &component.emr, &component.local) {
+            (Some(_), None, _) => Some((
+                "component",
+                "no_emr",
+                format!(
+                    "`{}` cannot run on EMR; remove it or run the process on the embedded engine",
+                    component.name
+                ),
+            )),
+            (None, _, None) => Some((
+                "connection",
+                "required",
+                format!(
+                    "`{}` runs only on EMR; choose a connection for the process",
+                    component.name
+                ),
+            )),
+            _ => None,
+        };
+        if let Some((field, code, message)) = problem {
+            let mut error = FieldError::new(field, code, message);
+            error.node = Some(node.id.clone());
+            errors.push(error);
+        }
+    }
+    Ok(errors)
+}
+
 /// Publishes the draft: validates, compiles and stores version n+1 (201), or
 /// answers the latest version unchanged (200) when the content is identical.
 #[utoipa::path(post, path = "/tenants/{tenant}/processes/{process}/versions", tag = "versions",
@@ -68,7 +122,9 @@ async fn publish(
         });
     }
     let graph = process.graph;
-    let errors = validate_graph(&graph, &catalog::list(db).await?, &Limits::default());
+    let components = catalog::list(db).await?;
+    let mut errors = validate_graph(&graph, &components, &Limits::default());
+    errors.extend(where_it_runs(&state, &access, &graph, &components).await?);
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }

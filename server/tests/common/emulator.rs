@@ -64,6 +64,24 @@ impl Emulator {
         serde_json::from_str(&reply.text().await.unwrap()).unwrap()
     }
 
+    /// Reads the emulator's control API (`calls`, `emr/steps`).
+    pub async fn read(&self, path: &str) -> serde_json::Value {
+        let reply = reqwest::get(format!("{}/trellis-emulator/{path}", self.url))
+            .await
+            .unwrap();
+        serde_json::from_str(&reply.text().await.unwrap()).unwrap()
+    }
+
+    /// Creates the demo tenant's connection to `cluster` through the API; its id.
+    pub fn connection_body(&self, cluster: &str) -> serde_json::Value {
+        serde_json::json!({
+            "name": "emulated-emr", "region": "us-east-1",
+            "role_arn": "arn:aws:iam::123456789012:role/trellis", "external_id": "ext-123",
+            "cluster_id": cluster, "endpoint_url": self.url,
+            "access_key_id": ACCESS_KEY_ID, "secret_access_key": SECRET_ACCESS_KEY,
+        })
+    }
+
     pub fn emr(&self, region: &str) -> aws_sdk_emr::Client {
         let config = aws_sdk_emr::Config::builder()
             .behavior_version(BehaviorVersion::latest())

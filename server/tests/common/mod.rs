@@ -124,6 +124,10 @@ impl TestApp {
             fetch_max_bytes: 1 << 20,
             fetch_timeout: std::time::Duration::from_secs(5),
             sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
+            emr_polling: server::executors::emr::Polling {
+                min: std::time::Duration::from_millis(50),
+                max: std::time::Duration::from_millis(250),
+            },
         };
         let http = HttpSettings {
             max_body_bytes: 64 * 1024,

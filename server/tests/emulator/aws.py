@@ -21,6 +21,7 @@ adds, on top of the real moto server:
     POST /trellis-emulator/emr/cluster {"region"}    makes a cluster waiting for steps
     POST /trellis-emulator/sts/deny   {"role_arn"}   AssumeRole of it answers AccessDenied
     GET  /trellis-emulator/calls      {"<Action>": count, ...}
+    GET  /trellis-emulator/emr/steps  every step added: id, name, state, jar, args
   and moto's own POST /moto-api/reset, which also resets all of the above.
 
 Usage: python aws.py [--port N]   (prints `ready <port>` once listening)
@@ -293,7 +294,10 @@ def control(environ, start_response, what):
             set_state(step, body["state"], failure)
             return json_response(start_response, "200 OK", {"step_id": step.id, "state": step.state})
         if what == "emr/steps":
-            listed = [{"step_id": s.id, "name": s.name, "state": s.state, "cluster_id": s.cluster_id} for s in steps.values()]
+            listed = [
+                {"step_id": s.id, "name": s.name, "state": s.state, "cluster_id": s.cluster_id, "jar": s.jar, "args": s.args}
+                for s in steps.values()
+            ]
             return json_response(start_response, "200 OK", listed)
         if what == "sts/deny":
             denied_roles.add(body["role_arn"])
