@@ -77,6 +77,8 @@ module.exports = async () => {
     TRELLIS_OIDC_CLIENT_SECRET: 'trellis-test-secret',
     TRELLIS_OIDC_ROLES_CLAIM: 'trellis_roles',
     TRELLIS_OIDC_LABEL: 'Sign in with Example SSO',
+    TRELLIS_EMR_POLL_MIN_SECONDS: '0.1',
+    TRELLIS_EMR_POLL_MAX_SECONDS: '0.5',
   };
   delete env.DATABASE_URL;
   const server = spawn(

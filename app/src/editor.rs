@@ -166,6 +166,8 @@ pub enum Action {
         node: String,
         label: String,
     },
+    /// Runs the process on a connection's EMR cluster (`None`: the embedded engine).
+    SetConnection(Option<String>),
     Undo,
     Redo,
     Copy,
@@ -453,6 +455,14 @@ impl Editor {
                 }
                 self.checkpoint();
                 self.node_mut(&node).label = label;
+                self.changed()
+            }
+            Action::SetConnection(connection) => {
+                if self.graph.connection == connection {
+                    return Outcome::Unchanged;
+                }
+                self.checkpoint();
+                self.graph.connection = connection;
                 self.changed()
             }
             Action::Undo => match self.undo.pop() {

@@ -76,3 +76,44 @@ test('members who are not tenant admins see connections but cannot change or tes
   expect((await api(page, 'POST', `/api/v1/tenants/demo/connections/${id}/test`)).status).toBe(403);
   expect((await api(page, 'DELETE', `/api/v1/tenants/demo/connections/${id}`)).status).toBe(403);
 });
+
+test('a process set to run on EMR runs there as steps, live in the run view', async ({ page }) => {
+  const cluster = await emulatorCluster();
+  await fetch(`${process.env.TRELLIS_EMULATOR_URL}/trellis-emulator/emr/auto`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ enabled: true, pending_seconds: 0.1, running_seconds: 0.5, final: 'COMPLETED' }),
+  });
+  await signIn(page);
+  const connection = await api(page, 'POST', '/api/v1/tenants/demo/connections', {
+    name: 'E2E runs', region: 'us-east-1', role_arn: 'arn:aws:iam::123456789012:role/trellis',
+    cluster_id: cluster, endpoint_url: process.env.TRELLIS_EMULATOR_URL,
+    access_key_id: 'AKIAEMULATORTESTKEY1', secret_access_key: 'emulator-secret',
+  });
+  expect(connection.status).toBe(201);
+  const graph = {
+    nodes: [
+      { id: 'first', component: 'noop', position: { x: 40, y: 40 } },
+      { id: 'second', component: 'sleep', params: { seconds: 1 }, position: { x: 300, y: 40 } },
+    ],
+    edges: [{ from: 'first', to: 'second' }],
+  };
+  const created = await api(page, 'POST', '/api/v1/tenants/demo/processes', { name: 'E2E on EMR', graph });
+  expect(created.status).toBe(201);
+
+  await page.goto(`${url()}/processes/${created.body.id}`);
+  await page.getByTestId('runs-on-select').selectOption(connection.body.id);
+  await expect(page.getByTestId('save-state')).toHaveText(/^Saved/);
+  await page.getByTestId('publish').click();
+  await expect(page.getByTestId('publish-status')).toContainText('Published version 1');
+  await page.getByTestId('run-now').click();
+  await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'succeeded', { timeout: 20_000 });
+
+  const steps = await (await fetch(`${process.env.TRELLIS_EMULATOR_URL}/trellis-emulator/emr/steps`)).json();
+  const runId = page.url().split('/runs/')[1];
+  const ours = steps.filter((s) => s.name.startsWith(`trellis:${runId}:`)).map((s) => [s.name, s.state]).sort();
+  expect(ours).toEqual([
+    [`trellis:${runId}:C_first:1`, 'COMPLETED'],
+    [`trellis:${runId}:C_second:1`, 'COMPLETED'],
+  ]);
+});

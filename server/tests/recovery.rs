@@ -1,6 +1,7 @@
 //! Crash recovery with the real binary: the server is killed (SIGKILL) in the
 //! middle of a run and started again; the run reaches a final state, its
-//! orphaned process is stopped, and no task ran twice.
+//! orphaned process is stopped, and no task ran twice. On EMR, a server that
+//! dies at any point of the submit path never leaves a step submitted twice.
 
 mod common;
 
@@ -18,7 +19,15 @@ struct Server {
 }
 
 fn start(data: &Path) -> Server {
+    start_with(data, &[])
+}
+
+/// Starts the server with extra environment (such as `TRELLIS_FAULT`).
+fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .envs(env.iter().copied())
+        .env("TRELLIS_EMR_POLL_MIN_SECONDS", "0.05")
+        .env("TRELLIS_EMR_POLL_MAX_SECONDS", "0.2")
         .args([
             "serve",
             "--listen",
@@ -215,4 +224,129 @@ fn a_killed_server_resumes_its_runs_to_a_final_state() {
         .status()
         .unwrap();
     second.child.wait().unwrap();
+}
+
+/// The server dies at each point of an EMR submit — before `AddJobFlowSteps`,
+/// after it but before the step id is recorded, after it is recorded — and
+/// a new server finishes the run with exactly one step on the cluster.
+#[test]
+fn no_emr_step_is_submitted_twice_whatever_point_the_server_dies_at() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for point in ["emr-before-submit", "emr-after-submit", "emr-after-record"] {
+        let aws = common::emulator::Emulator::start();
+        rt.block_on(aws.control(
+            "emr/auto",
+            json!({"enabled": true, "pending_seconds": 0.05, "running_seconds": 0.3}),
+        ));
+        let cluster = rt.block_on(aws.cluster("us-east-1"));
+        let data = tempfile::tempdir().unwrap();
+        let mut first = start_with(data.path(), &[("TRELLIS_FAULT", point)]);
+        let addr = first.addr.clone();
+        let (_, cookie, _) = call(
+            &addr,
+            "POST",
+            "/api/v1/auth/login",
+            "",
+            Some(json!({"username": "admin", "password": "pw"})),
+        );
+        let (status, _, connection) = call(
+            &addr,
+            "POST",
+            "/api/v1/tenants/demo/connections",
+            &cookie,
+            Some(aws.connection_body(&cluster)),
+        );
+        assert_eq!(status, 201, "{connection}");
+        let graph = json!({"connection": connection["id"], "nodes": [{"id": "a", "component": "noop"}], "edges": []});
+        let (_, _, process) = call(
+            &addr,
+            "POST",
+            "/api/v1/tenants/demo/processes",
+            &cookie,
+            Some(json!({"name": "p", "graph": graph})),
+        );
+        let path = format!(
+            "/api/v1/tenants/demo/processes/{}",
+            process["id"].as_str().unwrap()
+        );
+        let (status, _, version) = call(
+            &addr,
+            "POST",
+            &format!("{path}/versions"),
+            &cookie,
+            Some(json!({})),
+        );
+        assert_eq!(status, 201, "{version}");
+        let (status, _, run) = call(
+            &addr,
+            "POST",
+            &format!("{path}/runs"),
+            &cookie,
+            Some(json!({})),
+        );
+        assert_eq!(status, 201, "{run}");
+        let id = run["id"].as_str().unwrap().to_owned();
+
+        // The fault aborts the server at that point of the submit.
+        let started = Instant::now();
+        while first.child.try_wait().unwrap().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{point}: the server did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let before = rt.block_on(aws.read("emr/steps"));
+        let expected_before = if point == "emr-before-submit" { 0 } else { 1 };
+        assert_eq!(
+            before.as_array().unwrap().len(),
+            expected_before,
+            "{point}: {before}"
+        );
+
+        let mut second = start(data.path());
+        let (_, cookie, _) = call(
+            &second.addr,
+            "POST",
+            "/api/v1/auth/login",
+            "",
+            Some(json!({"username": "admin", "password": "pw"})),
+        );
+        let done = wait_for(&second.addr, &cookie, &id, |r| {
+            ["succeeded", "failed", "cancelled"].contains(&r["state"].as_str().unwrap())
+        });
+        assert_eq!(done["state"], "succeeded", "{point}: {done}");
+        let steps = rt.block_on(aws.read("emr/steps"));
+        let names: Vec<&str> = steps
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [format!("trellis:{id}:C_a:1")],
+            "{point}: exactly one step"
+        );
+        assert_eq!(steps[0]["state"], "COMPLETED", "{point}");
+        assert_eq!(
+            rt.block_on(aws.read("calls"))["AddJobFlowSteps"],
+            1,
+            "{point}"
+        );
+        let reference = task(&done, "C_a")["external_ref"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            reference.ends_with(steps[0]["step_id"].as_str().unwrap()),
+            "{point}: {reference}"
+        );
+
+        Command::new("kill")
+            .args(["-TERM", &second.child.id().to_string()])
+            .status()
+            .unwrap();
+        second.child.wait().unwrap();
+    }
 }

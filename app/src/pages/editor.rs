@@ -1,6 +1,7 @@
 //! The process editor: palette, canvas, the selected node's parameters, the
 //! problems of the whole graph, autosave, publish and run.
 
+use crate::api::connections::Connection;
 use crate::api::processes::{Process, PublishRequest, UpdateProcess, Version};
 use crate::api::runs::{Run, StartRun};
 use crate::api::FieldError;
@@ -234,6 +235,7 @@ fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) 
                 <aside class="side">
                     <NodePanel editor dispatch catalog problems/>
                     <Problems problems dispatch/>
+                    <RunsOn tenant=tenant.clone() editor dispatch/>
                     <PublishPanel
                         tenant=tenant.clone()
                         process_id=process_id.clone()
@@ -434,6 +436,41 @@ fn Problems(problems: Memo<Vec<FieldError>>, dispatch: Callback<Action, Outcome>
             </section>
         }
         .into_any()
+    }
+}
+
+/// Where the process runs: the embedded engine, or a connection's EMR cluster.
+#[component]
+fn RunsOn(
+    tenant: String,
+    editor: RwSignal<Editor>,
+    dispatch: Callback<Action, Outcome>,
+) -> impl IntoView {
+    let connections = RwSignal::new(None::<Result<Vec<Connection>, String>>);
+    let path = tenant_path(&tenant, "connections");
+    Effect::new(move |_| client::load_into(path.clone(), connections));
+    let current = move || editor.with(|e| e.graph.connection.clone());
+    view! {
+        <section class="panel" data-testid="runs-on">
+            <label class="field">
+                <span>"Runs on"</span>
+                <select data-testid="runs-on-select"
+                    on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        dispatch.run(Action::SetConnection(Some(value).filter(|v| !v.is_empty())));
+                    }>
+                    <option value="" selected=move || current().is_none()>"The embedded engine (this server)"</option>
+                    {move || connections.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| {
+                        let id = c.id.clone();
+                        view! {
+                            <option value=c.id.clone() selected=move || current().as_ref() == Some(&id)>
+                                {format!("EMR: {} ({}, {})", c.name, c.cluster_id, c.region)}
+                            </option>
+                        }
+                    }).collect_view()}
+                </select>
+            </label>
+        </section>
     }
 }
 
