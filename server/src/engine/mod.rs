@@ -24,6 +24,7 @@ mod recover;
 mod slots;
 mod start;
 use slots::{Slot, Slots};
+pub use start::step_name;
 
 #[derive(Debug, Clone)]
 pub struct EngineSettings {

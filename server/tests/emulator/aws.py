@@ -97,7 +97,8 @@ def advance(step):
             step.start_date_time = began
     if step.state == "RUNNING":
         started = step.start_date_time or step.creation_date_time
-        if now - started >= timedelta(seconds=auto["running_seconds"]):
+        finished = started + timedelta(seconds=auto["running_seconds"])
+        if now >= finished:
             failure = None
             if auto["final"] == "FAILED":
                 failure = {
@@ -106,6 +107,8 @@ def advance(step):
                     "LogFile": "s3://emulator-logs/steps/" + step.id + "/stderr.gz",
                 }
             set_state(step, auto["final"], failure)
+            # It ended when the clock says, not when someone looked.
+            step.end_date_time = finished
 
 
 # Steps carry FailureDetails in their status, as EMR's do.
@@ -146,11 +149,11 @@ def describe_step(self, cluster_id, step_id):
         calls["DescribeStep"] += 1
     if cluster_id not in self.clusters:
         raise InvalidRequestException(f"Cluster id '{cluster_id}' is not valid.")
-    for step in self.clusters[cluster_id].steps:
-        if step.id == step_id:
-            advance(step)
-            return step
-    raise InvalidRequestException(f"Step id '{step_id}' is not valid.")
+    step = steps.get(step_id)
+    if step is None or getattr(step, "cluster_id", None) != cluster_id:
+        raise InvalidRequestException(f"Step id '{step_id}' is not valid.")
+    advance(step)
+    return step
 
 
 _list = ElasticMapReduceBackend.list_steps
@@ -295,7 +298,15 @@ def control(environ, start_response, what):
             return json_response(start_response, "200 OK", {"step_id": step.id, "state": step.state})
         if what == "emr/steps":
             listed = [
-                {"step_id": s.id, "name": s.name, "state": s.state, "cluster_id": s.cluster_id, "jar": s.jar, "args": s.args}
+                {
+                    "step_id": s.id,
+                    "name": s.name,
+                    "state": s.state,
+                    "cluster_id": s.cluster_id,
+                    "jar": s.jar,
+                    "args": s.args,
+                    "ended_at": s.end_date_time.isoformat() if s.end_date_time else None,
+                }
                 for s in steps.values()
             ]
             return json_response(start_response, "200 OK", listed)

@@ -1,0 +1,320 @@
+//! 10,000 concurrently watched EMR steps against the AWS emulator (each
+//! step completes a while after it starts): server RSS and CPU while they
+//! are watched, `DescribeStep` calls per second, and the time from a step's
+//! completion on "EMR" to its watch task finishing.
+//!
+//! `cargo bench -p server --bench emr` (BENCH_STEPS=n for another size).
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+async fn call(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    body: Option<Value>,
+) -> (u16, Value, String) {
+    let csrf = cookie
+        .split("; ")
+        .find_map(|c| c.strip_prefix("trellis_csrf="))
+        .unwrap_or_default()
+        .to_owned();
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("cookie", cookie)
+        .header("x-csrf-token", csrf)
+        .body(Body::from(body.map(|b| b.to_string()).unwrap_or_default()))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let cookies = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        cookies,
+    )
+}
+
+async fn control(url: &str, path: &str, body: Option<Value>) -> Value {
+    let client = reqwest::Client::new();
+    let request = match body {
+        Some(b) => client
+            .post(format!("{url}/trellis-emulator/{path}"))
+            .header("content-type", "application/json")
+            .body(b.to_string()),
+        None => client.get(format!("{url}/trellis-emulator/{path}")),
+    };
+    serde_json::from_str(&request.send().await.unwrap().text().await.unwrap()).unwrap()
+}
+
+/// This process's resident memory (MiB) and CPU time used so far (s).
+fn usage() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let rss_kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    (rss_kb / 1024.0, ticks / 100.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let steps: usize = std::env::var("BENCH_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let per_run = 100.min(steps);
+    let runs = steps / per_run;
+    let running_seconds = 60.0;
+
+    let python = std::env::var("TRELLIS_EMULATOR_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/trellis/tools/moto-venv/bin/python",
+            std::env::var("HOME").unwrap()
+        )
+    });
+    let mut emulator = Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/emulator/aws.py"
+        ))
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(emulator.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}",
+        line.trim().strip_prefix("ready ").unwrap()
+    );
+    control(
+        &url,
+        "emr/auto",
+        Some(json!({"enabled": true, "pending_seconds": 1.0, "running_seconds": running_seconds})),
+    )
+    .await;
+    let cluster = control(&url, "emr/cluster", Some(json!({"region": "us-east-1"}))).await
+        ["cluster_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    let db = server::open_db(&db_url).await.unwrap();
+    server::db::bootstrap::bootstrap(&db, Some("pw".into()))
+        .await
+        .unwrap();
+    let polling = server::executors::emr::Polling::default();
+    let engine = server::engine::EngineSettings {
+        data_dir: dir.path().to_owned(),
+        stop_grace: Duration::from_secs(10),
+        trellis_bin: env!("CARGO_BIN_EXE_trellis").into(),
+        log_limit: 1 << 20,
+        max_running: steps * 2,
+        max_running_per_tenant: steps * 2,
+        fetch_max_bytes: 1 << 30,
+        fetch_timeout: Duration::from_secs(300),
+        sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
+        emr_polling: polling,
+    };
+    let leptos =
+        server::state::leptos_options("127.0.0.1:0".parse().unwrap(), Path::new("target/site"));
+    let state = server::AppState::new(db, leptos, server::config::HttpSettings::default(), engine);
+    let router = server::router(state);
+    let (_, _, cookie) = call(
+        &router,
+        "POST",
+        "/api/v1/auth/login",
+        "",
+        Some(json!({"username": "admin", "password": "pw"})),
+    )
+    .await;
+    let (status, connection, _) = call(&router, "POST", "/api/v1/tenants/demo/connections", &cookie, Some(json!({
+        "name": "bench", "region": "us-east-1", "role_arn": "arn:aws:iam::123456789012:role/trellis",
+        "cluster_id": cluster, "endpoint_url": url,
+        "access_key_id": "AKIAEMULATORTESTKEY1", "secret_access_key": "emulator-secret",
+    }))).await;
+    assert_eq!(status, 201, "{connection}");
+    let nodes: Vec<Value> = (0..per_run)
+        .map(|i| json!({"id": format!("n{i:03}"), "component": "noop"}))
+        .collect();
+    let graph = json!({"connection": connection["id"], "nodes": nodes, "edges": []});
+    let (_, process, _) = call(
+        &router,
+        "POST",
+        "/api/v1/tenants/demo/processes",
+        &cookie,
+        Some(json!({"name": "bench", "graph": graph})),
+    )
+    .await;
+    let path = format!(
+        "/api/v1/tenants/demo/processes/{}",
+        process["id"].as_str().unwrap()
+    );
+    call(
+        &router,
+        "POST",
+        &format!("{path}/versions"),
+        &cookie,
+        Some(json!({})),
+    )
+    .await;
+
+    println!("{steps} steps: {runs} runs of {per_run} parallel nodes; each step runs {running_seconds} s on the emulator");
+    println!(
+        "polling every {:?} at first, growing to {:?}, ±20 % jitter",
+        polling.min, polling.max
+    );
+    let (rss0, _) = usage();
+    println!("RSS before: {rss0:.1} MiB");
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..runs {
+        let (status, run, _) = call(
+            &router,
+            "POST",
+            &format!("{path}/runs"),
+            &cookie,
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 201);
+        ids.push(run["id"].as_str().unwrap().to_owned());
+    }
+    loop {
+        let calls = control(&url, "calls", None).await;
+        if calls["AddJobFlowSteps"].as_u64().unwrap_or(0) as usize >= steps {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "all {steps} steps submitted after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // While every step is watched: the API call rate, RSS and CPU.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let window = Duration::from_secs(20);
+    let before = control(&url, "calls", None).await["DescribeStep"]
+        .as_f64()
+        .unwrap_or(0.0);
+    let (_, cpu0) = usage();
+    tokio::time::sleep(window).await;
+    let after = control(&url, "calls", None).await["DescribeStep"]
+        .as_f64()
+        .unwrap_or(0.0);
+    let (rss, cpu1) = usage();
+    println!(
+        "while watching {steps} steps: DescribeStep {:.0} calls/s; server RSS {rss:.1} MiB; server CPU {:.0} % of one core",
+        (after - before) / window.as_secs_f64(),
+        100.0 * (cpu1 - cpu0) / window.as_secs_f64()
+    );
+
+    // Every run to its end; then completion → watch-finished lag per step.
+    for id in &ids {
+        loop {
+            let (_, run, _) = call(
+                &router,
+                "GET",
+                &format!("/api/v1/tenants/demo/runs/{id}"),
+                &cookie,
+                None,
+            )
+            .await;
+            if ["succeeded", "failed", "cancelled"].contains(&run["state"].as_str().unwrap_or("")) {
+                assert_eq!(run["state"], "succeeded", "{run}");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    println!(
+        "all runs succeeded after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let listed = control(&url, "emr/steps", None).await;
+    let mut ended: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> =
+        Default::default();
+    for s in listed.as_array().unwrap() {
+        let at = s["ended_at"].as_str().unwrap();
+        let at =
+            chrono::NaiveDateTime::parse_from_str(&at[..26.min(at.len())], "%Y-%m-%dT%H:%M:%S%.f")
+                .unwrap()
+                .and_utc();
+        ended.insert(s["name"].as_str().unwrap().to_owned(), at);
+    }
+    let mut lags = Vec::new();
+    for id in &ids {
+        let (_, run, _) = call(
+            &router,
+            "GET",
+            &format!("/api/v1/tenants/demo/runs/{id}"),
+            &cookie,
+            None,
+        )
+        .await;
+        for t in run["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["kind"] == "watch")
+        {
+            let node = t["node"].as_str().unwrap();
+            let name = server::engine::step_name(id, node, 1);
+            let finished: chrono::DateTime<chrono::Utc> =
+                t["finished_at"].as_str().unwrap().parse().unwrap();
+            lags.push((finished - ended[&name]).num_milliseconds() as f64 / 1000.0);
+        }
+    }
+    lags.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "step completed → its watch finished: p50 {:.1} s, p99 {:.1} s, max {:.1} s ({} steps)",
+        percentile(&lags, 0.5),
+        percentile(&lags, 0.99),
+        lags.last().unwrap(),
+        lags.len()
+    );
+    let calls = control(&url, "calls", None).await;
+    println!("emulator calls in total: {calls}");
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+}
