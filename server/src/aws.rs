@@ -38,6 +38,37 @@ impl std::fmt::Debug for Target {
     }
 }
 
+impl Target {
+    /// The stored connection with its secrets opened; `session_name` names
+    /// the assumed-role session (for CloudTrail).
+    pub fn open(
+        stored: &crate::db::connections::Stored,
+        sealer: &crate::secrets::Sealer,
+        tenant: &app::types::TenantId,
+        session_name: String,
+    ) -> anyhow::Result<Target> {
+        let open = |v: &Option<String>| {
+            v.as_deref()
+                .map(|s| sealer.open(tenant.as_str(), s))
+                .transpose()
+        };
+        let c = &stored.public;
+        Ok(Target {
+            region: c.region.clone(),
+            role_arn: c.role_arn.clone(),
+            external_id: open(&stored.external_id)?,
+            session_seconds: c.session_duration_seconds,
+            cluster_id: c.cluster_id.clone(),
+            endpoint_url: c.endpoint_url.clone(),
+            static_keys: c
+                .access_key_id
+                .clone()
+                .zip(open(&stored.secret_access_key)?),
+            session_name,
+        })
+    }
+}
+
 /// Why AWS could not be used, naming the connection field to look at.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]

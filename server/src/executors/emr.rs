@@ -101,26 +101,11 @@ impl EmrExecutor {
             .await
             .map_err(|e| format!("reading connection {connection}: {e}"))?
             .ok_or_else(|| format!("connection {connection} no longer exists"))?;
-        let open = |v: &Option<String>| -> Result<Option<String>, String> {
-            v.as_deref()
-                .map(|s| self.sealer.open(tenant.as_str(), s))
-                .transpose()
-                .map_err(|e| e.to_string())
-        };
-        let secret = open(&stored.secret_access_key)?;
-        Ok(Target {
-            region: stored.public.region.clone(),
-            role_arn: stored.public.role_arn.clone(),
-            external_id: open(&stored.external_id)?,
-            session_seconds: stored.public.session_duration_seconds,
-            cluster_id: stored.public.cluster_id.clone(),
-            endpoint_url: stored.public.endpoint_url.clone(),
-            static_keys: stored.public.access_key_id.clone().zip(secret),
-            session_name: format!(
-                "trellis-{}",
-                tenant.as_str().chars().take(50).collect::<String>()
-            ),
-        })
+        let session = format!(
+            "trellis-{}",
+            tenant.as_str().chars().take(50).collect::<String>()
+        );
+        Target::open(&stored, &self.sealer, tenant, session).map_err(|e| e.to_string())
     }
 
     /// An EMR client for the connection, assuming its role only when the

@@ -304,29 +304,6 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The connection with its secrets opened, ready to call AWS.
-pub fn target(state: &AppState, access: &TenantAccess, c: &Stored) -> Result<aws::Target> {
-    let sealer = state.engine.sealer();
-    let context = access.tenant.as_str();
-    let open = |v: &Option<String>| -> Result<Option<String>> {
-        v.as_deref()
-            .map(|s| sealer.open(context, s))
-            .transpose()
-            .map_err(Error::Internal)
-    };
-    let secret = open(&c.secret_access_key)?;
-    Ok(aws::Target {
-        region: c.public.region.clone(),
-        role_arn: c.public.role_arn.clone(),
-        external_id: open(&c.external_id)?,
-        session_seconds: c.public.session_duration_seconds,
-        cluster_id: c.public.cluster_id.clone(),
-        endpoint_url: c.public.endpoint_url.clone(),
-        static_keys: c.public.access_key_id.clone().zip(secret),
-        session_name: format!("trellis-{}", access.slug),
-    })
-}
-
 /// Tests a connection: assumes its role and describes its cluster. A
 /// failure on the AWS side answers 502 naming the field to look at.
 #[utoipa::path(post, path = "/tenants/{tenant}/connections/{connection}/test", tag = "connections",
@@ -343,7 +320,12 @@ async fn test(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<axum::Json<ConnectionTest>> {
     let current = load(&state, &access, &id).await?;
-    let target = target(&state, &access, &current)?;
+    let target = aws::Target::open(
+        &current,
+        state.engine.sealer(),
+        &access.tenant,
+        format!("trellis-{}", access.slug),
+    )?;
     match aws::test(&target).await {
         Ok(found) => Ok(axum::Json(found)),
         Err(failure) => Err(Error::Upstream(FieldError::new(
