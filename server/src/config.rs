@@ -147,12 +147,14 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub oidc: OidcArgs,
 
-    /// Seconds between the first looks at a watched EMR step; the interval
-    /// then grows by half each time up to `--emr-poll-max-seconds`.
+    /// Seconds between the first reads of a cluster's watched EMR steps (one
+    /// poller per cluster, ten steps per `ListSteps` call); the interval
+    /// grows by half each round up to `--emr-poll-max-seconds`, and starts
+    /// over when a step is added.
     #[arg(long, env = "TRELLIS_EMR_POLL_MIN_SECONDS", default_value_t = 2.0)]
     pub emr_poll_min_seconds: f64,
 
-    /// Longest interval between looks at a watched EMR step.
+    /// Longest interval between reads of a cluster's watched EMR steps.
     #[arg(long, env = "TRELLIS_EMR_POLL_MAX_SECONDS", default_value_t = 30.0)]
     pub emr_poll_max_seconds: f64,
 

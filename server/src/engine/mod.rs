@@ -91,7 +91,7 @@ struct Inner {
     db: Db,
     bus: EventBus,
     local: LocalExecutor,
-    emr: crate::executors::emr::EmrExecutor,
+    emr: Arc<crate::executors::emr::EmrExecutor>,
     settings: EngineSettings,
     slots: Arc<Slots>,
     /// Stop requests of the runs this server drives.
@@ -103,11 +103,11 @@ impl Engine {
         let local = LocalExecutor::new(settings.trellis_bin.clone(), settings.log_limit);
         let stops = Mutex::new(HashMap::new());
         let slots = Slots::new(settings.max_running, settings.max_running_per_tenant);
-        let emr = crate::executors::emr::EmrExecutor::new(
+        let emr = Arc::new(crate::executors::emr::EmrExecutor::new(
             db.clone(),
             settings.sealer.clone(),
             settings.emr_polling,
-        );
+        ));
         Self {
             inner: Arc::new(Inner {
                 db,

@@ -4,9 +4,10 @@
 //!
 //! Submit names every step `trellis:<run>:<task>:<attempt>`, so a submit
 //! that crashed before its step id was recorded can find the step by name
-//! instead of submitting it again. Watch polls `DescribeStep` with growing
-//! intervals and jitter; stop sends `CancelSteps` and keeps watching until
-//! EMR reports the step ended.
+//! instead of submitting it again. Watches of one cluster share a poller that
+//! reads their states ten at a time with `ListSteps`, at growing intervals
+//! with jitter; stop sends `CancelSteps` and keeps watching until EMR reports
+//! the step ended.
 
 use super::{CancelMode, Outcome};
 use crate::aws::{self, Assumed, Target};
@@ -20,9 +21,11 @@ use rand::Rng;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use tokio::sync::oneshot;
 
-/// How often a watched step is looked at: from `min`, growing by half each
-/// time up to `max`, each wait varied by ±20 % so thousands of watches spread out.
+/// How often a cluster's watched steps are read: from `min`, growing by half
+/// each round up to `max` (back to `min` when a step is added), each wait
+/// varied by ±20 % so the pollers of many clusters spread out.
 #[derive(Debug, Clone, Copy)]
 pub struct Polling {
     pub min: Duration,
@@ -80,7 +83,31 @@ pub struct EmrExecutor {
     polling: Polling,
     /// Assumed credentials per (tenant, connection), with the target they are for.
     cache: Mutex<HashMap<(TenantId, String), (Target, Assumed)>>,
+    /// The steps being watched, per cluster; one poller per cluster reads
+    /// their states in batches.
+    watched: Mutex<HashMap<ClusterKey, Watched>>,
 }
+
+/// A cluster as reached through one tenant connection.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClusterKey {
+    tenant: TenantId,
+    connection: String,
+    cluster: String,
+}
+
+#[derive(Default)]
+struct Watched {
+    /// Who waits for each step's end.
+    waiting: HashMap<String, Vec<oneshot::Sender<Outcome>>>,
+    /// Whether a poller is running for the cluster.
+    polling: bool,
+    /// A step was added since the poller last slept: look again soon.
+    fresh: bool,
+}
+
+/// `ListSteps` takes at most this many step ids.
+const BATCH: usize = 10;
 
 /// How long before expiry cached credentials are renewed.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
@@ -92,6 +119,7 @@ impl EmrExecutor {
             sealer,
             polling,
             cache: Mutex::new(HashMap::new()),
+            watched: Mutex::new(HashMap::new()),
         }
     }
 
@@ -223,74 +251,133 @@ impl EmrExecutor {
         Ok(None)
     }
 
-    /// The step's state now: `None` while it is still going.
-    async fn look(&self, tenant: &TenantId, step: &StepRef) -> Result<Option<Outcome>, String> {
-        let (client, _) = self.client(tenant, &step.connection).await?;
-        let out = client
-            .describe_step()
-            .cluster_id(&step.cluster)
-            .step_id(&step.step)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "describing step {}: {}",
-                    step.step,
-                    aws_sdk_emr::error::DisplayErrorContext(&e)
-                )
-            })?;
-        let status = out.step().and_then(|s| s.status());
-        let state = status.and_then(|s| s.state()).cloned();
-        Ok(match state {
-            Some(StepState::Completed) => Some(Outcome::Succeeded),
-            Some(StepState::Cancelled) => Some(Outcome::Cancelled),
-            Some(StepState::Failed) | Some(StepState::Interrupted) => {
-                let mut error = format!(
-                    "EMR step {} {}",
-                    step.step,
-                    state.as_ref().map_or("", |s| s.as_str()).to_lowercase()
-                );
-                if let Some(f) = status.and_then(|s| s.failure_details()) {
-                    if let Some(reason) = f.reason() {
-                        error.push_str(&format!(": {reason}"));
-                    }
-                    if let Some(message) = f.message() {
-                        error.push_str(&format!(" — {message}"));
-                    }
-                    if let Some(log) = f.log_file() {
-                        error.push_str(&format!(" (log: {log})"));
-                    }
-                }
-                Some(Outcome::Failed { error })
-            }
-            _ => None,
+    /// Waits until the step ends. One poller per cluster reads the states
+    /// of every watched step with `ListSteps`, ten step ids a call, from
+    /// `polling.min` growing to `polling.max` (back to the minimum when a
+    /// step is added), each wait varied by ±20 %.
+    pub async fn watch(self: &Arc<Self>, tenant: &TenantId, step: &StepRef) -> Outcome {
+        let key = ClusterKey {
+            tenant: tenant.clone(),
+            connection: step.connection.clone(),
+            cluster: step.cluster.clone(),
+        };
+        let (tx, rx) = oneshot::channel();
+        let start = {
+            let mut watched = self.watched.lock().expect("watched steps");
+            let entry = watched.entry(key.clone()).or_default();
+            entry.waiting.entry(step.step.clone()).or_default().push(tx);
+            entry.fresh = true;
+            !std::mem::replace(&mut entry.polling, true)
+        };
+        if start {
+            let executor = self.clone();
+            tokio::spawn(async move { executor.poll(key).await });
+        }
+        rx.await.unwrap_or(Outcome::Failed {
+            error: "the EMR poller stopped".into(),
         })
     }
 
-    /// Waits until the step ends. Errors reading it are retried (with the
-    /// same backoff) for a while before they fail the task.
-    pub async fn watch(&self, tenant: &TenantId, step: &StepRef) -> Outcome {
+    /// Follows one cluster's watched steps until none is left.
+    async fn poll(self: Arc<Self>, key: ClusterKey) {
         let mut wait = self.polling.min;
         let mut errors = 0;
         loop {
-            match self.look(tenant, step).await {
-                Ok(Some(outcome)) => return outcome,
-                Ok(None) => errors = 0,
+            let ids: Vec<String> = {
+                let mut watched = self.watched.lock().expect("watched steps");
+                let entry = watched.get_mut(&key).expect("a polled cluster is watched");
+                entry.waiting.retain(|_, senders| {
+                    senders.retain(|s| !s.is_closed());
+                    !senders.is_empty()
+                });
+                if entry.waiting.is_empty() {
+                    watched.remove(&key);
+                    return;
+                }
+                if std::mem::take(&mut entry.fresh) {
+                    wait = self.polling.min;
+                }
+                entry.waiting.keys().cloned().collect()
+            };
+            match self.read_states(&key, &ids).await {
+                Ok(ended) => {
+                    errors = 0;
+                    let mut watched = self.watched.lock().expect("watched steps");
+                    let entry = watched.get_mut(&key).expect("a polled cluster is watched");
+                    for (id, outcome) in ended {
+                        for sender in entry.waiting.remove(&id).unwrap_or_default() {
+                            let _ = sender.send(outcome.clone());
+                        }
+                    }
+                }
                 Err(error) => {
                     errors += 1;
-                    self.forget(tenant, &step.connection);
+                    self.forget(&key.tenant, &key.connection);
+                    tracing::warn!(%error, cluster = %key.cluster, "reading EMR step states failed; trying again");
                     if errors >= 10 {
-                        return Outcome::Failed {
-                            error: format!("lost track of the step: {error}"),
-                        };
+                        let mut watched = self.watched.lock().expect("watched steps");
+                        if let Some(entry) = watched.remove(&key) {
+                            for sender in entry.waiting.into_values().flatten() {
+                                let _ = sender.send(Outcome::Failed {
+                                    error: format!("lost track of the step: {error}"),
+                                });
+                            }
+                        }
+                        return;
                     }
-                    tracing::warn!(%error, step = %step, "reading an EMR step failed; trying again");
                 }
             }
             let jitter = rand::thread_rng().gen_range(0.8..1.2);
             tokio::time::sleep(wait.mul_f64(jitter)).await;
-            wait = (wait.mul_f64(1.5)).min(self.polling.max);
+            wait = wait.mul_f64(1.5).min(self.polling.max);
         }
+    }
+
+    /// The steps of `ids` that have ended, with how.
+    async fn read_states(
+        &self,
+        key: &ClusterKey,
+        ids: &[String],
+    ) -> Result<Vec<(String, Outcome)>, String> {
+        let (client, _) = self.client(&key.tenant, &key.connection).await?;
+        let mut ended = Vec::new();
+        for chunk in ids.chunks(BATCH) {
+            let out = client
+                .list_steps()
+                .cluster_id(&key.cluster)
+                .set_step_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "listing steps: {}",
+                        aws_sdk_emr::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            for summary in out.steps() {
+                let (Some(id), Some(status)) = (summary.id(), summary.status()) else {
+                    continue;
+                };
+                if let Some(outcome) = outcome(id, status) {
+                    ended.push((id.to_owned(), outcome));
+                }
+            }
+            // A step EMR does not know ends its watch.
+            for id in chunk {
+                if !out.steps().iter().any(|s| s.id() == Some(id.as_str())) {
+                    ended.push((
+                        id.clone(),
+                        Outcome::Failed {
+                            error: format!(
+                                "EMR does not know step {id} on cluster {}",
+                                key.cluster
+                            ),
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(ended)
     }
 
     /// Asks EMR to cancel the step; answers why not when EMR refuses.
@@ -329,6 +416,31 @@ impl EmrExecutor {
             }
         }
         Ok(())
+    }
+}
+
+/// How a step with this status ended; `None` while it is still going.
+fn outcome(id: &str, status: &aws_sdk_emr::types::StepStatus) -> Option<Outcome> {
+    let state = status.state()?;
+    match state {
+        StepState::Completed => Some(Outcome::Succeeded),
+        StepState::Cancelled => Some(Outcome::Cancelled),
+        StepState::Failed | StepState::Interrupted => {
+            let mut error = format!("EMR step {id} {}", state.as_str().to_lowercase());
+            if let Some(f) = status.failure_details() {
+                if let Some(reason) = f.reason() {
+                    error.push_str(&format!(": {reason}"));
+                }
+                if let Some(message) = f.message() {
+                    error.push_str(&format!(" — {message}"));
+                }
+                if let Some(log) = f.log_file() {
+                    error.push_str(&format!(" (log: {log})"));
+                }
+            }
+            Some(Outcome::Failed { error })
+        }
+        _ => None,
     }
 }
 

@@ -164,6 +164,12 @@ def list_steps(self, cluster_id, step_ids=None, step_states=None):
         calls["ListSteps"] += 1
     if cluster_id not in self.clusters:
         raise InvalidRequestException(f"Cluster id '{cluster_id}' is not valid.")
+    if step_ids:
+        # By id: look only at those (a cluster may hold thousands of steps).
+        found = [steps[i] for i in step_ids if i in steps and steps[i].cluster_id == cluster_id]
+        for step in found:
+            advance(step)
+        return [s for s in found if not step_states or s.state in step_states]
     for step in self.clusters[cluster_id].steps:
         advance(step)
     return _list(self, cluster_id, step_ids=step_ids, step_states=step_states)
