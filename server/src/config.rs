@@ -147,14 +147,14 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub oidc: OidcArgs,
 
-    /// Seconds between the first reads of a cluster's watched EMR steps (one
-    /// poller per cluster, ten steps per `ListSteps` call); the interval
-    /// grows by half each round up to `--emr-poll-max-seconds`, and starts
-    /// over when a step is added.
+    /// Seconds before a watched EMR step's state is first read; each step's
+    /// interval then grows by half per read up to `--emr-poll-max-seconds`.
+    /// One poller per cluster reads the steps that are due, ten per
+    /// `ListSteps` call.
     #[arg(long, env = "TRELLIS_EMR_POLL_MIN_SECONDS", default_value_t = 2.0)]
     pub emr_poll_min_seconds: f64,
 
-    /// Longest interval between reads of a cluster's watched EMR steps.
+    /// Longest interval between reads of a watched EMR step's state.
     #[arg(long, env = "TRELLIS_EMR_POLL_MAX_SECONDS", default_value_t = 30.0)]
     pub emr_poll_max_seconds: f64,
 

@@ -5,9 +5,9 @@
 //! Submit names every step `trellis:<run>:<task>:<attempt>`, so a submit
 //! that crashed before its step id was recorded can find the step by name
 //! instead of submitting it again. Watches of one cluster share a poller that
-//! reads their states ten at a time with `ListSteps`, at growing intervals
-//! with jitter; stop sends `CancelSteps` and keeps watching until EMR reports
-//! the step ended.
+//! reads the states of the steps that are due ten at a time with `ListSteps`
+//! (each step at its own growing interval, with jitter); stop sends
+//! `CancelSteps` and keeps watching until EMR reports the step ended.
 
 use super::{CancelMode, Outcome};
 use crate::aws::{self, Assumed, Target};
@@ -23,9 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 
-/// How often a cluster's watched steps are read: from `min`, growing by half
-/// each round up to `max` (back to `min` when a step is added), each wait
-/// varied by ±20 % so the pollers of many clusters spread out.
+/// How often a watched step's state is read: from `min`, growing by half per
+/// read up to `max`, each wait varied by ±20 % so thousands of watches spread out.
 #[derive(Debug, Clone, Copy)]
 pub struct Polling {
     pub min: Duration,
@@ -98,12 +97,17 @@ struct ClusterKey {
 
 #[derive(Default)]
 struct Watched {
-    /// Who waits for each step's end.
-    waiting: HashMap<String, Vec<oneshot::Sender<Outcome>>>,
+    /// Each watched step: who waits for its end, and when to read it next.
+    steps: HashMap<String, Watch>,
     /// Whether a poller is running for the cluster.
     polling: bool,
-    /// A step was added since the poller last slept: look again soon.
-    fresh: bool,
+}
+
+struct Watch {
+    waiting: Vec<oneshot::Sender<Outcome>>,
+    /// The step's own interval: from `polling.min`, growing by half per read.
+    interval: Duration,
+    due: tokio::time::Instant,
 }
 
 /// `ListSteps` takes at most this many step ids.
@@ -252,9 +256,10 @@ impl EmrExecutor {
     }
 
     /// Waits until the step ends. One poller per cluster reads the states
-    /// of every watched step with `ListSteps`, ten step ids a call, from
-    /// `polling.min` growing to `polling.max` (back to the minimum when a
-    /// step is added), each wait varied by ±20 %.
+    /// of the watched steps that are due with `ListSteps`, ten step ids a
+    /// call; each step is read again after its own interval, from
+    /// `polling.min` growing by half per read up to `polling.max`, varied by
+    /// ±20 % so thousands of watches spread out.
     pub async fn watch(self: &Arc<Self>, tenant: &TenantId, step: &StepRef) -> Outcome {
         let key = ClusterKey {
             tenant: tenant.clone(),
@@ -265,8 +270,17 @@ impl EmrExecutor {
         let start = {
             let mut watched = self.watched.lock().expect("watched steps");
             let entry = watched.entry(key.clone()).or_default();
-            entry.waiting.entry(step.step.clone()).or_default().push(tx);
-            entry.fresh = true;
+            let interval = self.polling.min;
+            entry
+                .steps
+                .entry(step.step.clone())
+                .or_insert_with(|| Watch {
+                    waiting: Vec::new(),
+                    interval,
+                    due: tokio::time::Instant::now() + interval,
+                })
+                .waiting
+                .push(tx);
             !std::mem::replace(&mut entry.polling, true)
         };
         if start {
@@ -280,56 +294,83 @@ impl EmrExecutor {
 
     /// Follows one cluster's watched steps until none is left.
     async fn poll(self: Arc<Self>, key: ClusterKey) {
-        let mut wait = self.polling.min;
         let mut errors = 0;
         loop {
-            let ids: Vec<String> = {
+            let now = tokio::time::Instant::now();
+            let due: Vec<String> = {
                 let mut watched = self.watched.lock().expect("watched steps");
                 let entry = watched.get_mut(&key).expect("a polled cluster is watched");
-                entry.waiting.retain(|_, senders| {
-                    senders.retain(|s| !s.is_closed());
-                    !senders.is_empty()
+                entry.steps.retain(|_, w| {
+                    w.waiting.retain(|s| !s.is_closed());
+                    !w.waiting.is_empty()
                 });
-                if entry.waiting.is_empty() {
+                if entry.steps.is_empty() {
                     watched.remove(&key);
                     return;
                 }
-                if std::mem::take(&mut entry.fresh) {
-                    wait = self.polling.min;
-                }
-                entry.waiting.keys().cloned().collect()
+                entry
+                    .steps
+                    .iter()
+                    .filter(|(_, w)| w.due <= now)
+                    .map(|(id, _)| id.clone())
+                    .collect()
             };
-            match self.read_states(&key, &ids).await {
-                Ok(ended) => {
-                    errors = 0;
-                    let mut watched = self.watched.lock().expect("watched steps");
-                    let entry = watched.get_mut(&key).expect("a polled cluster is watched");
-                    for (id, outcome) in ended {
-                        for sender in entry.waiting.remove(&id).unwrap_or_default() {
-                            let _ = sender.send(outcome.clone());
-                        }
-                    }
-                }
-                Err(error) => {
-                    errors += 1;
-                    self.forget(&key.tenant, &key.connection);
-                    tracing::warn!(%error, cluster = %key.cluster, "reading EMR step states failed; trying again");
-                    if errors >= 10 {
+            if !due.is_empty() {
+                match self.read_states(&key, &due).await {
+                    Ok(ended) => {
+                        errors = 0;
                         let mut watched = self.watched.lock().expect("watched steps");
-                        if let Some(entry) = watched.remove(&key) {
-                            for sender in entry.waiting.into_values().flatten() {
-                                let _ = sender.send(Outcome::Failed {
-                                    error: format!("lost track of the step: {error}"),
-                                });
+                        let entry = watched.get_mut(&key).expect("a polled cluster is watched");
+                        for (id, outcome) in ended {
+                            for sender in entry
+                                .steps
+                                .remove(&id)
+                                .map(|w| w.waiting)
+                                .unwrap_or_default()
+                            {
+                                let _ = sender.send(outcome.clone());
                             }
                         }
-                        return;
+                        let mut rng = rand::thread_rng();
+                        for id in &due {
+                            if let Some(w) = entry.steps.get_mut(id) {
+                                w.interval = w.interval.mul_f64(1.5).min(self.polling.max);
+                                w.due = tokio::time::Instant::now()
+                                    + w.interval.mul_f64(rng.gen_range(0.8..1.2));
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        errors += 1;
+                        self.forget(&key.tenant, &key.connection);
+                        tracing::warn!(%error, cluster = %key.cluster, "reading EMR step states failed; trying again");
+                        if errors >= 10 {
+                            let mut watched = self.watched.lock().expect("watched steps");
+                            if let Some(entry) = watched.remove(&key) {
+                                for sender in entry.steps.into_values().flat_map(|w| w.waiting) {
+                                    let _ = sender.send(Outcome::Failed {
+                                        error: format!("lost track of the step: {error}"),
+                                    });
+                                }
+                            }
+                            return;
+                        }
                     }
                 }
             }
-            let jitter = rand::thread_rng().gen_range(0.8..1.2);
-            tokio::time::sleep(wait.mul_f64(jitter)).await;
-            wait = wait.mul_f64(1.5).min(self.polling.max);
+            // Sleep until the next step is due, but never past the shortest
+            // interval, so steps added meanwhile are read on time.
+            let next = {
+                let watched = self.watched.lock().expect("watched steps");
+                watched
+                    .get(&key)
+                    .and_then(|e| e.steps.values().map(|w| w.due).min())
+            };
+            let latest = tokio::time::Instant::now() + self.polling.min;
+            let wake = next
+                .map_or(latest, |n| n.min(latest))
+                .max(tokio::time::Instant::now() + Duration::from_millis(10));
+            tokio::time::sleep_until(wake).await;
         }
     }
 
