@@ -50,21 +50,6 @@ pub struct EngineSettings {
     pub emr_polling: crate::executors::emr::Polling,
 }
 
-/// Crash tests: with `TRELLIS_FAULT=<point>` the server aborts at that point
-/// of the submit path (`emr-before-submit`, `emr-after-submit`,
-/// `emr-after-record`), as a kill would stop it there.
-pub(crate) fn fault(point: &str) {
-    static FAULT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if FAULT
-        .get_or_init(|| std::env::var("TRELLIS_FAULT").ok())
-        .as_deref()
-        == Some(point)
-    {
-        eprintln!("TRELLIS_FAULT: aborting at {point}");
-        std::process::abort();
-    }
-}
-
 /// A component's retry and timeout policy.
 #[derive(Clone, Copy)]
 struct Policy {

@@ -23,6 +23,21 @@ pub fn step_name(run: &str, node: &str, attempt: u32) -> String {
     )
 }
 
+/// Crash tests: with `TRELLIS_FAULT=<point>` the server aborts at that point
+/// of the submit path (`emr-before-submit`, `emr-after-submit`,
+/// `emr-after-record`), as a kill would stop it there.
+fn fault(point: &str) {
+    static FAULT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if FAULT
+        .get_or_init(|| std::env::var("TRELLIS_FAULT").ok())
+        .as_deref()
+        == Some(point)
+    {
+        eprintln!("TRELLIS_FAULT: aborting at {point}");
+        std::process::abort();
+    }
+}
+
 impl Engine {
     /// Starts attempt `attempt` of node `node`'s work; the outcome of
     /// starting it, and its reference.
@@ -60,9 +75,9 @@ impl Engine {
                 args,
                 action_on_failure: emr.action_on_failure.clone(),
             };
-            super::fault("emr-before-submit");
+            fault("emr-before-submit");
             let submitted = self.inner.emr.submit(tenant, connection, &spec).await;
-            super::fault("emr-after-submit");
+            fault("emr-after-submit");
             return Ok(submitted.map(ExternalRef::Emr));
         }
         let Some(local) = component.local.as_ref() else {
@@ -180,7 +195,7 @@ impl Engine {
                         change,
                     )
                     .await?;
-                    super::fault("emr-after-record");
+                    fault("emr-after-record");
                     return Ok(TaskState::Succeeded);
                 }
                 Err(error) => Outcome::Failed { error },
