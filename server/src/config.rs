@@ -158,6 +158,21 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_EMR_POLL_MAX_SECONDS", default_value_t = 30.0)]
     pub emr_poll_max_seconds: f64,
 
+    /// How long a server may miss heartbeats before another server on the
+    /// same database takes over its unfinished runs.
+    #[arg(long, env = "TRELLIS_SERVER_LEASE_SECONDS", default_value_t = 30)]
+    pub server_lease_seconds: u64,
+
+    /// How late a schedule's fire may still start a run when catch-up is
+    /// `none` (after a restart, say); older fires are recorded as missed.
+    #[arg(long, env = "TRELLIS_SCHEDULE_GRACE_SECONDS", default_value_t = 60)]
+    pub schedule_grace_seconds: u64,
+
+    /// Most missed fires one schedule starts runs for with catch-up `all`
+    /// (the newest are kept).
+    #[arg(long, env = "TRELLIS_SCHEDULE_CATCHUP_MAX", default_value_t = 50)]
+    pub schedule_catchup_max: usize,
+
     /// Key for secrets at rest (connection keys): base64 of 32 random bytes,
     /// e.g. `openssl rand -base64 32`. Without it, one is made on first
     /// start in `<data-dir>/secret.key`; servers sharing a database must

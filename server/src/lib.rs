@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod executors;
 pub mod http;
+pub mod scheduler;
 pub mod secrets;
 pub mod state;
 pub mod steps;
@@ -95,14 +96,27 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             auth: args.auth_settings(addr)?,
         },
         engine,
+    )
+    .with_scheduler(
+        std::sync::Arc::new(scheduler::SystemClock),
+        scheduler::SchedulerSettings {
+            grace: std::time::Duration::from_secs(args.schedule_grace_seconds),
+            catchup_max: args.schedule_catchup_max.max(1),
+            ..Default::default()
+        },
     );
     state.engine.load_tenant_limits().await?;
+    let lease = std::time::Duration::from_secs(args.server_lease_seconds.max(1));
+    state.engine.heartbeat(lease).await?;
     let resumed = state.engine.recover().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished runs");
     }
     let shutdown = state.shutdown.clone();
+    state.engine.spawn_lease(lease, shutdown.clone());
+    state.scheduler.spawn(shutdown.clone());
 
+    let engine = state.engine.clone();
     print_welcome(addr, &created);
     tracing::info!(%addr, "listening");
     axum::serve(
@@ -111,6 +125,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(wait_for_signal(shutdown))
     .await?;
+    engine.sign_off().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -16,6 +16,7 @@ pub struct AppState {
     pub engine: Engine,
     pub bus: EventBus,
     pub auth: std::sync::Arc<crate::auth::AuthState>,
+    pub scheduler: crate::scheduler::Scheduler,
     /// Cancelled when the server shuts down; long-lived tasks watch it.
     pub shutdown: CancellationToken,
 }
@@ -25,8 +26,16 @@ impl AppState {
         let bus = EventBus::new(4096);
         let engine = Engine::new(db.clone(), bus.clone(), engine);
         let auth = crate::auth::AuthState::new(http.auth.clone());
+        let scheduler = crate::scheduler::Scheduler::new(
+            db.clone(),
+            engine.clone(),
+            bus.clone(),
+            std::sync::Arc::new(crate::scheduler::SystemClock),
+            crate::scheduler::SchedulerSettings::default(),
+        );
         Self {
             auth,
+            scheduler,
             db,
             leptos,
             http,
@@ -34,6 +43,22 @@ impl AppState {
             bus,
             shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Replaces the scheduler: another clock (tests), other settings.
+    pub fn with_scheduler(
+        mut self,
+        clock: std::sync::Arc<dyn crate::scheduler::Clock>,
+        settings: crate::scheduler::SchedulerSettings,
+    ) -> Self {
+        self.scheduler = crate::scheduler::Scheduler::new(
+            self.db.clone(),
+            self.engine.clone(),
+            self.bus.clone(),
+            clock,
+            settings,
+        );
+        self
     }
 }
 

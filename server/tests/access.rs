@@ -116,6 +116,20 @@ fn required() -> BTreeMap<&'static str, Needs> {
             "GET /api/v1/tenants/{tenant}/processes/{process}/versions/{a}/diff/{b}",
             Viewer,
         ),
+        (
+            "GET /api/v1/tenants/{tenant}/processes/{process}/schedule",
+            Viewer,
+        ),
+        (
+            "PUT /api/v1/tenants/{tenant}/processes/{process}/schedule",
+            TenantAdmin,
+        ),
+        (
+            "DELETE /api/v1/tenants/{tenant}/processes/{process}/schedule",
+            TenantAdmin,
+        ),
+        ("GET /api/v1/tenants/{tenant}/schedules", Viewer),
+        ("GET /api/v1/tenants/{tenant}/schedules/preview", Viewer),
         ("GET /api/v1/tenants/{tenant}/runs/{run}", Viewer),
         ("POST /api/v1/tenants/{tenant}/runs/{run}/stop", Editor),
         ("GET /api/v1/tenants/{tenant}/runs/{run}/events", Viewer),
@@ -276,6 +290,17 @@ async fn world(backend: Backend) -> World {
     );
     let connection = connection.json()["id"].as_str().unwrap().to_owned();
 
+    // A paused schedule on the process (the rival must not see it).
+    let schedule = app
+        .as_user(
+            &admin,
+            Method::PUT,
+            &format!("{DEMO}/processes/{id}/schedule"),
+            Some(json!({"cron": "17 3 * * *", "timezone": "Pacific/Chatham", "enabled": false})),
+        )
+        .await;
+    assert_eq!(schedule.status, StatusCode::CREATED, "{}", schedule.text());
+
     let values = BTreeMap::from([
         ("connection", connection.clone()),
         ("tenant", "demo".to_owned()),
@@ -299,6 +324,7 @@ async fn world(backend: Backend) -> World {
         "vera".to_owned(),
         connection,
         "secret-emr".to_owned(),
+        "Pacific/Chatham".to_owned(),
     ];
     World {
         app,
@@ -526,6 +552,21 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
             format!("{rival}/processes/{process}/runs"),
             Some(json!({})),
         ),
+        (
+            Method::GET,
+            format!("{rival}/processes/{process}/schedule"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("{rival}/processes/{process}/schedule"),
+            Some(json!({"cron": "* * * * *", "timezone": "UTC"})),
+        ),
+        (
+            Method::DELETE,
+            format!("{rival}/processes/{process}/schedule"),
+            None,
+        ),
         (Method::GET, format!("{rival}/runs/{run}"), None),
         (Method::POST, format!("{rival}/runs/{run}/stop"), None),
         (Method::GET, format!("{rival}/runs/{run}/events"), None),
@@ -612,6 +653,7 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
         "members",
         "audit",
         "connections",
+        "schedules",
     ] {
         let reply = w.app.get_as(&w.rival, &format!("{rival}/{path}")).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");

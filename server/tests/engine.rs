@@ -121,6 +121,8 @@ async fn run_in(
             params: &params,
             by: None,
             dag: &dag,
+            scheduled_for: None,
+            owner: f.engine.server_id(),
         },
     )
     .await

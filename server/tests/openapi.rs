@@ -29,6 +29,7 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "DELETE /api/v1/tenants/{tenant}/connections/{connection}",
         "DELETE /api/v1/tenants/{tenant}/members/{username}",
         "DELETE /api/v1/tenants/{tenant}/processes/{process}",
+        "DELETE /api/v1/tenants/{tenant}/processes/{process}/schedule",
         "DELETE /api/v1/tenants/{tenant}/tokens/{id}",
         "GET /api/v1/admin/tenants",
         "GET /api/v1/admin/users",
@@ -48,12 +49,15 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "GET /api/v1/tenants/{tenant}/processes",
         "GET /api/v1/tenants/{tenant}/processes/{process}",
         "GET /api/v1/tenants/{tenant}/processes/{process}/runs",
+        "GET /api/v1/tenants/{tenant}/processes/{process}/schedule",
         "GET /api/v1/tenants/{tenant}/processes/{process}/versions",
         "GET /api/v1/tenants/{tenant}/processes/{process}/versions/{a}/diff/{b}",
         "GET /api/v1/tenants/{tenant}/processes/{process}/versions/{number}",
         "GET /api/v1/tenants/{tenant}/runs/{run}",
         "GET /api/v1/tenants/{tenant}/runs/{run}/events",
         "GET /api/v1/tenants/{tenant}/runs/{run}/tasks/{task}/log",
+        "GET /api/v1/tenants/{tenant}/schedules",
+        "GET /api/v1/tenants/{tenant}/schedules/preview",
         "GET /api/v1/tenants/{tenant}/tokens",
         "GET /healthz",
         "GET /readyz",
@@ -74,6 +78,7 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "PUT /api/v1/tenants/{tenant}/connections/{connection}",
         "PUT /api/v1/tenants/{tenant}/members/{username}",
         "PUT /api/v1/tenants/{tenant}/processes/{process}",
+        "PUT /api/v1/tenants/{tenant}/processes/{process}/schedule",
     ];
     assert_eq!(operations, expected);
 

@@ -66,6 +66,8 @@ async fn start_run(app: &TestApp) -> (TenantId, String) {
             params: &params,
             by: None,
             dag: &dag,
+            scheduled_for: None,
+            owner: "test",
         },
     )
     .await

@@ -163,6 +163,8 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "connection.create",
     "connection.change",
     "connection.delete",
+    "schedule.set",
+    "schedule.delete",
 ];
 
 /// How the single sign-on button is shown on the sign-in page.

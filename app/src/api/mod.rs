@@ -7,5 +7,6 @@ pub mod datasets;
 pub mod problem;
 pub mod processes;
 pub mod runs;
+pub mod schedules;
 
 pub use problem::{FieldError, Problem};

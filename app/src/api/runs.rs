@@ -32,6 +32,9 @@ pub struct Run {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// For a run a schedule started: the fire time it ran for (UTC).
+    #[serde(default)]
+    pub scheduled_for: Option<String>,
     pub tasks: Vec<TaskRun>,
 }
 
@@ -77,4 +80,7 @@ pub struct RunSummary {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// For a run a schedule started: the fire time it ran for (UTC).
+    #[serde(default)]
+    pub scheduled_for: Option<String>,
 }

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod connections;
 pub mod processes;
 pub mod runs;
+pub mod schedules;
 pub mod users;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -19,6 +19,10 @@ pub struct NewRun<'a> {
     pub params: &'a serde_json::Value,
     pub by: Option<&'a UserId>,
     pub dag: &'a Dag,
+    /// The fire time, for a run a schedule started.
+    pub scheduled_for: Option<&'a str>,
+    /// The server that drives the run.
+    pub owner: &'a str,
 }
 
 /// Fields a task transition may set besides its state.
@@ -71,12 +75,22 @@ async fn append_event(
 
 /// Stores a queued run with every task pending, and its first event.
 pub async fn create(db: &Db, r: NewRun<'_>) -> sqlx::Result<(String, RunEvent)> {
+    let mut tx = db.pool.begin().await?;
+    let created = create_in(&mut tx, r).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// [`create`] inside the caller's transaction.
+pub async fn create_in(
+    tx: &mut Transaction<'static, Any>,
+    r: NewRun<'_>,
+) -> sqlx::Result<(String, RunEvent)> {
     let id = new_id();
     let at = now();
-    let mut tx = db.pool.begin().await?;
     sqlx::query(
         "INSERT INTO runs (id, tenant_id, process_id, version_id, version_number, state, trigger_type, params, \
-         created_by, created_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9)",
+         created_by, created_at, scheduled_for, owner) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11)",
     )
     .bind(&id)
     .bind(r.tenant.as_str())
@@ -87,7 +101,9 @@ pub async fn create(db: &Db, r: NewRun<'_>) -> sqlx::Result<(String, RunEvent)> 
     .bind(r.params.to_string())
     .bind(r.by.map(|u| u.as_str().to_owned()))
     .bind(&at)
-    .execute(&mut *tx)
+    .bind(r.scheduled_for)
+    .bind(r.owner)
+    .execute(&mut **tx)
     .await?;
     for (position, task) in r.dag.tasks.iter().enumerate() {
         sqlx::query(
@@ -100,11 +116,10 @@ pub async fn create(db: &Db, r: NewRun<'_>) -> sqlx::Result<(String, RunEvent)> 
         .bind(task.kind.as_str())
         .bind(task.node.as_deref())
         .bind(position as i64)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    let event = append_event(&mut tx, r.tenant, &id, None, RunState::Queued.as_str(), &at).await?;
-    tx.commit().await?;
+    let event = append_event(tx, r.tenant, &id, None, RunState::Queued.as_str(), &at).await?;
     Ok((id, event))
 }
 
@@ -231,7 +246,7 @@ where
 pub async fn get(db: &Db, tenant: &TenantId, run: &str) -> sqlx::Result<Option<Run>> {
     let row = sqlx::query(
         "SELECT r.id, r.process_id, r.version_number, r.state, r.trigger_type, r.params, u.username, r.created_at, \
-         r.started_at, r.finished_at FROM runs r LEFT JOIN users u ON u.id = r.created_by \
+         r.started_at, r.finished_at, r.scheduled_for FROM runs r LEFT JOIN users u ON u.id = r.created_by \
          WHERE r.tenant_id = $1 AND r.id = $2",
     )
     .bind(tenant.as_str())
@@ -281,6 +296,7 @@ pub async fn get(db: &Db, tenant: &TenantId, run: &str) -> sqlx::Result<Option<R
         created_at: row.try_get(7)?,
         started_at: row.try_get(8)?,
         finished_at: row.try_get(9)?,
+        scheduled_for: row.try_get(10)?,
         tasks,
     }))
 }
@@ -302,7 +318,7 @@ pub async fn list(
 ) -> sqlx::Result<Vec<app::api::runs::RunSummary>> {
     let mut sql = String::from(
         "SELECT r.id, r.process_id, r.version_number, r.state, r.trigger_type, u.username, r.created_at, r.started_at, \
-         r.finished_at FROM runs r LEFT JOIN users u ON u.id = r.created_by WHERE r.tenant_id = $1 AND r.process_id = $2",
+         r.finished_at, r.scheduled_for FROM runs r LEFT JOIN users u ON u.id = r.created_by WHERE r.tenant_id = $1 AND r.process_id = $2",
     );
     let mut next = 3;
     if f.version.is_some() {
@@ -342,16 +358,20 @@ pub async fn list(
                 created_at: r.try_get(6)?,
                 started_at: r.try_get(7)?,
                 finished_at: r.try_get(8)?,
+                scheduled_for: r.try_get(9)?,
             })
         })
         .collect()
 }
 
-/// Runs a previous server process left unfinished: (tenant, run, state).
-pub async fn in_flight(db: &Db) -> sqlx::Result<Vec<(TenantId, String, RunState)>> {
+/// Takes over the unfinished runs no live server drives (their server
+/// stopped heartbeating, or they predate ownership): (tenant, run, state).
+pub async fn claim_orphans(db: &Db, me: &str) -> sqlx::Result<Vec<(TenantId, String, RunState)>> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT tenant_id, id, state FROM runs WHERE state IN ('queued', 'running', 'cancelling') ORDER BY created_at",
+        "UPDATE runs SET owner = $1 WHERE state IN ('queued', 'running', 'cancelling') \
+         AND (owner IS NULL OR owner NOT IN (SELECT id FROM servers)) RETURNING tenant_id, id, state",
     )
+    .bind(me)
     .fetch_all(&db.pool)
     .await?;
     rows.into_iter()

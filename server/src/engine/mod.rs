@@ -20,10 +20,12 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 mod follow;
+mod lease;
 mod recover;
 mod slots;
 mod start;
 use slots::{Slot, Slots};
+pub(crate) use start::fault;
 pub use start::step_name;
 
 #[derive(Debug, Clone)]
@@ -81,6 +83,8 @@ struct Inner {
     slots: Arc<Slots>,
     /// Stop requests of the runs this server drives.
     stops: Mutex<HashMap<String, watch::Sender<Option<CancelMode>>>>,
+    /// This server process, as the owner of the runs it drives.
+    server_id: String,
 }
 
 impl Engine {
@@ -102,6 +106,7 @@ impl Engine {
                 settings,
                 slots,
                 stops,
+                server_id: crate::db::new_id(),
             }),
         }
     }
@@ -119,6 +124,11 @@ impl Engine {
             self.set_tenant_limit(&tenant, Some(limit));
         }
         Ok(())
+    }
+
+    /// This server process's id: the owner of the runs it drives.
+    pub fn server_id(&self) -> &str {
+        &self.inner.server_id
     }
 
     pub fn sealer(&self) -> &crate::secrets::Sealer {

@@ -6,14 +6,15 @@ use crate::db::runs::{self, TaskChange};
 use app::types::{TaskKind, TaskState};
 
 impl Engine {
-    /// Takes over the runs a previous server process left unfinished. Work
+    /// Takes over the runs a stopped server process left unfinished (see
+    /// `lease`; call `heartbeat` first). Work
     /// that was started then cannot be watched by this process (it is not our
     /// child): it is stopped and its task failed with a clear error, so no
     /// work is ever submitted twice; the rest of each run then continues and
     /// ends as usual (`PExit` runs). Answers how many runs were resumed.
     pub async fn recover(&self) -> anyhow::Result<usize> {
         let db = &self.inner.db;
-        let inflight = runs::in_flight(db).await?;
+        let inflight = runs::claim_orphans(db, self.server_id()).await?;
         for (tenant, run, _) in &inflight {
             let Some(stored) = runs::get(db, tenant, run).await? else {
                 continue;

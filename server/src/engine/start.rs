@@ -25,8 +25,9 @@ pub fn step_name(run: &str, node: &str, attempt: u32) -> String {
 
 /// Crash tests: with `TRELLIS_FAULT=<point>` the server aborts at that point
 /// of the submit path (`emr-before-submit`, `emr-after-submit`,
-/// `emr-after-record`), as a kill would stop it there.
-fn fault(point: &str) {
+/// `emr-after-record`) or of a schedule's fire (`schedule-after-fire`: the
+/// run is stored, not yet started), as a kill would stop it there.
+pub(crate) fn fault(point: &str) {
     static FAULT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     if FAULT
         .get_or_init(|| std::env::var("TRELLIS_FAULT").ok())

@@ -14,6 +14,7 @@ mod oidc;
 mod problem;
 mod processes;
 mod runs;
+mod schedules;
 mod versions;
 
 use crate::state::AppState;
@@ -47,6 +48,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "processes", description = "Processes and their drafts"),
         (name = "versions", description = "Immutable published versions"),
         (name = "runs", description = "Runs, stops and live events"),
+        (name = "schedules", description = "When processes run by themselves"),
         (name = "datasets", description = "Datasets the data components wrote"),
     )
 )]
@@ -64,6 +66,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(processes::router())
         .merge(versions::router())
         .merge(runs::router())
+        .merge(schedules::router())
         .merge(datasets::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())

@@ -93,6 +93,8 @@ async fn start(
             params: &params,
             by: Some(&access.caller.user_id),
             dag: &version.dag,
+            scheduled_for: None,
+            owner: state.engine.server_id(),
         },
     )
     .await?;

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod emulator;
 pub mod pg;
 
@@ -140,6 +141,18 @@ impl TestApp {
             database,
             state,
         }
+    }
+
+    /// The same application with its scheduler on `clock` (tests drive
+    /// its passes with `state.scheduler.tick()`).
+    pub fn with_scheduler(
+        mut self,
+        clock: std::sync::Arc<dyn server::scheduler::Clock>,
+        settings: server::scheduler::SchedulerSettings,
+    ) -> TestApp {
+        self.state = self.state.clone().with_scheduler(clock, settings);
+        self.router = server::router(self.state.clone());
+        self
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {

@@ -1,0 +1,158 @@
+//! Schedules: when a process runs by itself.
+
+use crate::types::RunState;
+use serde::{Deserialize, Serialize};
+
+/// Which missed fires run after Trellis was down (or a fire came too late).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Catchup {
+    /// Skip missed fires (a fire at most the grace time late still runs).
+    #[default]
+    None,
+    /// One run, for the most recent missed fire.
+    Latest,
+    /// A run for every missed fire (the newest, up to the server's cap).
+    All,
+}
+
+impl Catchup {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Catchup::None => "none",
+            Catchup::Latest => "latest",
+            Catchup::All => "all",
+        }
+    }
+}
+
+impl std::str::FromStr for Catchup {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Catchup::None),
+            "latest" => Ok(Catchup::Latest),
+            "all" => Ok(Catchup::All),
+            other => Err(format!("unknown catch-up policy `{other}`")),
+        }
+    }
+}
+
+/// What a fire does while `max_active_runs` runs of the process are active.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WhenBusy {
+    /// The fire is recorded as skipped.
+    #[default]
+    Skip,
+    /// The fire waits and starts its run when a run ends (oldest first).
+    Queue,
+}
+
+impl WhenBusy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WhenBusy::Skip => "skip",
+            WhenBusy::Queue => "queue",
+        }
+    }
+}
+
+impl std::str::FromStr for WhenBusy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "skip" => Ok(WhenBusy::Skip),
+            "queue" => Ok(WhenBusy::Queue),
+            other => Err(format!("unknown busy policy `{other}`")),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// `PUT …/processes/{process}/schedule`: the whole schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ScheduleInput {
+    /// 5 fields (minute hour day-of-month month day-of-week), or 6 with
+    /// seconds first; `@daily` and the like.
+    pub cron: String,
+    /// An IANA time zone, such as `Europe/Berlin`.
+    pub timezone: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Pin to this version; `null` runs the latest version at fire time.
+    #[serde(default)]
+    pub version: Option<i64>,
+    /// Run parameters of every run the schedule starts.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub catchup: Catchup,
+    /// 1 to 100 (default 1): active runs of the process at which a fire
+    /// waits or is skipped.
+    #[serde(default = "one")]
+    pub max_active_runs: i64,
+    #[serde(default)]
+    pub when_busy: WhenBusy,
+}
+
+/// What one fire did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ScheduleFire {
+    /// The fire time (UTC).
+    pub at: String,
+    /// `started`, `waiting` or `skipped`.
+    pub outcome: String,
+    pub run: Option<String>,
+    pub run_state: Option<RunState>,
+    /// Why it waits or was skipped.
+    pub detail: Option<String>,
+}
+
+/// A process's schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Schedule {
+    pub process: String,
+    pub process_name: String,
+    pub cron: String,
+    pub timezone: String,
+    pub enabled: bool,
+    pub version: Option<i64>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub catchup: Catchup,
+    pub max_active_runs: i64,
+    pub when_busy: WhenBusy,
+    /// The expression in words.
+    pub description: String,
+    /// The next 5 fires in UTC (none while paused).
+    pub next_fires: Vec<String>,
+    /// The same fires in the schedule's time zone, with their offset.
+    pub next_fires_local: Vec<String>,
+    /// The newest fires first (up to 20).
+    pub recent_fires: Vec<ScheduleFire>,
+    pub updated_at: String,
+    pub updated_by: Option<String>,
+}
+
+/// `GET …/schedules/preview`: what an expression means, before saving it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SchedulePreview {
+    pub description: String,
+    pub next_fires: Vec<String>,
+    pub next_fires_local: Vec<String>,
+}

@@ -1,0 +1,406 @@
+//! Schedules and their fires. A fire's key (schedule, fire time) is written
+//! in the same transaction as the run it starts, so a fire never starts two
+//! runs — whatever restarts, crashes or other servers happen around it.
+
+use super::runs::{self, NewRun};
+use super::{new_id, now, Db};
+use app::api::runs::RunEvent;
+use app::api::schedules::{Catchup, ScheduleFire, WhenBusy};
+use app::types::{TenantId, UserId};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A schedule as stored.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub id: String,
+    pub tenant: TenantId,
+    pub process: String,
+    pub process_name: String,
+    pub cron: String,
+    pub timezone: String,
+    pub enabled: bool,
+    pub version: Option<i64>,
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub max_active_runs: i64,
+    pub when_busy: WhenBusy,
+    pub catchup: Catchup,
+    /// Fires after this time (UTC) are still to be handled.
+    pub cursor_at: String,
+    pub updated_at: String,
+    pub updated_by: Option<String>,
+}
+
+/// What a `PUT` stores.
+pub struct Fields<'a> {
+    pub cron: &'a str,
+    pub timezone: &'a str,
+    pub enabled: bool,
+    pub version: Option<i64>,
+    pub params: &'a serde_json::Map<String, serde_json::Value>,
+    pub max_active_runs: i64,
+    pub when_busy: WhenBusy,
+    pub catchup: Catchup,
+}
+
+const COLUMNS: &str =
+    "s.id, s.tenant_id, s.process_id, p.name, s.cron, s.timezone, s.enabled, s.version_number, \
+     s.params, s.max_active_runs, s.when_busy, s.catchup, s.cursor_at, s.updated_at, u.username";
+const FROM: &str =
+    "FROM schedules s JOIN processes p ON p.id = s.process_id LEFT JOIN users u ON u.id = s.created_by";
+
+fn decode<T: std::str::FromStr<Err = String>>(row: &AnyRow, i: usize) -> sqlx::Result<T> {
+    row.try_get::<String, _>(i)?
+        .parse()
+        .map_err(|e: String| sqlx::Error::Decode(e.into()))
+}
+
+fn stored(row: &AnyRow) -> sqlx::Result<Stored> {
+    let params: String = row.try_get(8)?;
+    Ok(Stored {
+        id: row.try_get(0)?,
+        tenant: TenantId::new(row.try_get::<String, _>(1)?),
+        process: row.try_get(2)?,
+        process_name: row.try_get(3)?,
+        cron: row.try_get(4)?,
+        timezone: row.try_get(5)?,
+        enabled: row.try_get::<i64, _>(6)? != 0,
+        version: row.try_get(7)?,
+        params: serde_json::from_str(&params).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        max_active_runs: row.try_get(9)?,
+        when_busy: decode(row, 10)?,
+        catchup: decode(row, 11)?,
+        cursor_at: row.try_get(12)?,
+        updated_at: row.try_get(13)?,
+        updated_by: row.try_get(14)?,
+    })
+}
+
+/// The process's schedule.
+pub async fn get(db: &Db, tenant: &TenantId, process: &str) -> sqlx::Result<Option<Stored>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} {FROM} WHERE s.tenant_id = $1 AND s.process_id = $2"
+    ))
+    .bind(tenant.as_str())
+    .bind(process)
+    .fetch_optional(&db.pool)
+    .await?
+    .as_ref()
+    .map(stored)
+    .transpose()
+}
+
+/// Every schedule of the tenant, by process name.
+pub async fn list(db: &Db, tenant: &TenantId) -> sqlx::Result<Vec<Stored>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} {FROM} WHERE s.tenant_id = $1 ORDER BY p.name, s.id"
+    ))
+    .bind(tenant.as_str())
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(stored)
+    .collect()
+}
+
+/// Every enabled schedule of every tenant whose process is not archived.
+pub async fn enabled(db: &Db) -> sqlx::Result<Vec<Stored>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} {FROM} WHERE s.enabled = 1 AND p.archived_at IS NULL"
+    ))
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(stored)
+    .collect()
+}
+
+/// Creates or replaces the process's schedule at time `at` (the
+/// scheduler's clock); answers whether it was new.
+/// The cursor moves to now when the schedule is new, resumed, or fires at
+/// other times than before — so no fire of an old rule is caught up.
+pub async fn put(
+    db: &Db,
+    tenant: &TenantId,
+    process: &str,
+    f: Fields<'_>,
+    by: &UserId,
+    at: &str,
+) -> sqlx::Result<bool> {
+    let params = serde_json::Value::Object(f.params.clone()).to_string();
+    let mut tx = db.pool.begin().await?;
+    // Write first: SQLite then holds its write lock for the whole
+    // transaction (a read first could not upgrade under concurrent writers).
+    sqlx::query(
+        "UPDATE schedules SET updated_at = updated_at WHERE tenant_id = $1 AND process_id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(process)
+    .execute(&mut *tx)
+    .await?;
+    let current: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT cron, timezone, enabled FROM schedules WHERE tenant_id = $1 AND process_id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(process)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let created = current.is_none();
+    match current {
+        None => {
+            sqlx::query(
+                "INSERT INTO schedules (id, tenant_id, process_id, cron, timezone, enabled, version_number, params, \
+                 max_active_runs, when_busy, catchup, cursor_at, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, $12)",
+            )
+            .bind(new_id())
+            .bind(tenant.as_str())
+            .bind(process)
+            .bind(f.cron)
+            .bind(f.timezone)
+            .bind(i64::from(f.enabled))
+            .bind(f.version)
+            .bind(&params)
+            .bind(f.max_active_runs)
+            .bind(f.when_busy.as_str())
+            .bind(f.catchup.as_str())
+            .bind(at)
+            .bind(by.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Some((cron, timezone, enabled)) => {
+            let restart = cron != f.cron || timezone != f.timezone || (enabled == 0 && f.enabled);
+            sqlx::query(
+                "UPDATE schedules SET cron = $3, timezone = $4, enabled = $5, version_number = $6, params = $7, \
+                 max_active_runs = $8, when_busy = $9, catchup = $10, updated_at = $11, created_by = $12, \
+                 cursor_at = CASE WHEN $13 = 1 THEN $11 ELSE cursor_at END \
+                 WHERE tenant_id = $1 AND process_id = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(process)
+            .bind(f.cron)
+            .bind(f.timezone)
+            .bind(i64::from(f.enabled))
+            .bind(f.version)
+            .bind(&params)
+            .bind(f.max_active_runs)
+            .bind(f.when_busy.as_str())
+            .bind(f.catchup.as_str())
+            .bind(at)
+            .bind(by.as_str())
+            .bind(i64::from(restart))
+            .execute(&mut *tx)
+            .await?;
+            if !f.enabled {
+                // Paused: fires that were waiting for a free slot are dropped.
+                skip_waiting(&mut tx, tenant, process, "the schedule was paused").await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(created)
+}
+
+async fn skip_waiting(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tenant: &TenantId,
+    process: &str,
+    why: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE schedule_fires SET outcome = 'skipped', detail = $3 WHERE tenant_id = $1 AND outcome = 'waiting' \
+         AND schedule_id IN (SELECT id FROM schedules WHERE tenant_id = $1 AND process_id = $2)",
+    )
+    .bind(tenant.as_str())
+    .bind(process)
+    .bind(why)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the process's schedule (and its fire records); answers whether
+/// there was one.
+pub async fn delete(db: &Db, tenant: &TenantId, process: &str) -> sqlx::Result<bool> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "DELETE FROM schedule_fires WHERE schedule_id IN \
+         (SELECT id FROM schedules WHERE tenant_id = $1 AND process_id = $2)",
+    )
+    .bind(tenant.as_str())
+    .bind(process)
+    .execute(&mut *tx)
+    .await?;
+    let gone = sqlx::query("DELETE FROM schedules WHERE tenant_id = $1 AND process_id = $2")
+        .bind(tenant.as_str())
+        .bind(process)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(gone > 0)
+}
+
+fn fire(row: &AnyRow) -> sqlx::Result<ScheduleFire> {
+    let state: Option<String> = row.try_get(3)?;
+    Ok(ScheduleFire {
+        at: row.try_get(0)?,
+        outcome: row.try_get(1)?,
+        run: row.try_get(2)?,
+        run_state: state
+            .map(|s| s.parse().map_err(|e| sqlx::Error::Decode(Box::new(e))))
+            .transpose()?,
+        detail: row.try_get(4)?,
+    })
+}
+
+/// The schedule's newest fires.
+pub async fn recent_fires(
+    db: &Db,
+    tenant: &TenantId,
+    schedule: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<ScheduleFire>> {
+    sqlx::query(
+        "SELECT f.fire_at, f.outcome, f.run_id, r.state, f.detail FROM schedule_fires f \
+         LEFT JOIN runs r ON r.id = f.run_id WHERE f.tenant_id = $1 AND f.schedule_id = $2 \
+         ORDER BY f.fire_at DESC LIMIT $3",
+    )
+    .bind(tenant.as_str())
+    .bind(schedule)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(fire)
+    .collect()
+}
+
+/// Runs of the process that have not ended.
+pub async fn active_runs(db: &Db, tenant: &TenantId, process: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM runs WHERE tenant_id = $1 AND process_id = $2 \
+         AND state IN ('queued', 'running', 'cancelling')",
+    )
+    .bind(tenant.as_str())
+    .bind(process)
+    .fetch_one(&db.pool)
+    .await
+}
+
+/// The fires waiting for a free slot, per schedule id, oldest first.
+pub async fn waiting(db: &Db) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT schedule_id, fire_at FROM schedule_fires WHERE outcome = 'waiting' ORDER BY fire_at",
+    )
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// What a fire does.
+pub enum Decision<'a> {
+    Start(NewRun<'a>),
+    Wait(String),
+    Skip(String),
+}
+
+/// Records fire `at` of `schedule` with what it did, and moves the cursor
+/// past it. A run it starts is stored in the same transaction. `None` when
+/// the fire was already recorded (by an earlier try, or another server).
+pub async fn record_fire(
+    db: &Db,
+    schedule: &Stored,
+    at: &str,
+    decision: Decision<'_>,
+) -> sqlx::Result<Option<Option<(String, RunEvent)>>> {
+    let mut tx = db.pool.begin().await?;
+    let (outcome, detail, run) = match decision {
+        Decision::Start(new) => ("started", None, Some(runs::create_in(&mut tx, new).await?)),
+        Decision::Wait(why) => ("waiting", Some(why), None),
+        Decision::Skip(why) => ("skipped", Some(why), None),
+    };
+    let recorded = sqlx::query(
+        "INSERT INTO schedule_fires (schedule_id, fire_at, tenant_id, outcome, run_id, detail, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (schedule_id, fire_at) DO NOTHING",
+    )
+    .bind(&schedule.id)
+    .bind(at)
+    .bind(schedule.tenant.as_str())
+    .bind(outcome)
+    .bind(run.as_ref().map(|(id, _)| id.as_str()))
+    .bind(detail)
+    .bind(now())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if recorded == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    advance_in(&mut tx, &schedule.id, at).await?;
+    tx.commit().await?;
+    Ok(Some(run))
+}
+
+/// Starts the run of a waiting fire; `None` when it no longer waits.
+pub async fn start_waiting(
+    db: &Db,
+    schedule: &str,
+    at: &str,
+    new: NewRun<'_>,
+) -> sqlx::Result<Option<(String, RunEvent)>> {
+    let mut tx = db.pool.begin().await?;
+    let run = runs::create_in(&mut tx, new).await?;
+    let moved = sqlx::query(
+        "UPDATE schedule_fires SET outcome = 'started', run_id = $3, detail = NULL \
+         WHERE schedule_id = $1 AND fire_at = $2 AND outcome = 'waiting'",
+    )
+    .bind(schedule)
+    .bind(at)
+    .bind(&run.0)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(run))
+}
+
+/// Drops a waiting fire that can no longer start (nothing to run).
+pub async fn skip_waiting_fire(db: &Db, schedule: &str, at: &str, why: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE schedule_fires SET outcome = 'skipped', detail = $3 \
+         WHERE schedule_id = $1 AND fire_at = $2 AND outcome = 'waiting'",
+    )
+    .bind(schedule)
+    .bind(at)
+    .bind(why)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+async fn advance_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    schedule: &str,
+    at: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE schedules SET cursor_at = $2 WHERE id = $1 AND cursor_at < $2")
+        .bind(schedule)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Moves the cursor past `at` without recording a fire (missed fires
+/// beyond what is kept).
+pub async fn advance(db: &Db, schedule: &str, at: &str) -> sqlx::Result<()> {
+    let mut tx = db.pool.begin().await?;
+    advance_in(&mut tx, schedule, at).await?;
+    tx.commit().await
+}

@@ -1,0 +1,366 @@
+//! Schedules: when they fire (`timing`), and the loop that fires them.
+//!
+//! Each pass reads the enabled schedules, and for each one handles the fires
+//! between its cursor and now: a fire starts a run (trigger `schedule`, with
+//! its fire time), waits for a free slot, or is skipped — recorded under the
+//! key (schedule, fire time) in the same transaction as its run, so no fire
+//! starts two runs, across restarts, crashes and servers. The loop sleeps
+//! until the next fire of any schedule (or a change, or `refresh`).
+
+pub mod timing;
+
+use crate::db::runs::NewRun;
+use crate::db::schedules::{self, Decision, Stored};
+use crate::db::{processes, Db};
+use crate::engine::Engine;
+use crate::events::EventBus;
+use app::api::schedules::{Catchup, WhenBusy};
+use app::types::Trigger;
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use timing::Timing;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Where the scheduler reads the time (tests set it by hand).
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that stands still until it is set.
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Arc<ManualClock> {
+        Arc::new(ManualClock(Mutex::new(at)))
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().expect("clock lock") = at;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerSettings {
+    /// How late a fire may be and still run under catch-up `none`.
+    pub grace: Duration,
+    /// Most missed fires run under catch-up `all`; also the most fires that
+    /// wait for a free slot per schedule.
+    pub catchup_max: usize,
+    /// Longest sleep between passes (changes made on other servers are seen
+    /// within it).
+    pub refresh: Duration,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(60),
+            catchup_max: 50,
+            refresh: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A fire time as stored: UTC, milliseconds, `Z`.
+pub fn key(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    engine: Engine,
+    bus: EventBus,
+    clock: Arc<dyn Clock>,
+    settings: SchedulerSettings,
+    wake: Notify,
+    timings: Mutex<HashMap<(String, String), Option<Timing>>>,
+}
+
+impl Scheduler {
+    pub fn new(
+        db: Db,
+        engine: Engine,
+        bus: EventBus,
+        clock: Arc<dyn Clock>,
+        settings: SchedulerSettings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                engine,
+                bus,
+                clock,
+                settings,
+                wake: Notify::new(),
+                timings: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// A schedule changed: look again now.
+    pub fn changed(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// The parsed timing of a stored schedule (kept per expression and zone).
+    pub fn timing(&self, cron: &str, timezone: &str) -> Option<Timing> {
+        let mut cache = self.inner.timings.lock().expect("timings lock");
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache
+            .entry((cron.to_owned(), timezone.to_owned()))
+            .or_insert_with(|| Timing::parse(cron, timezone).ok())
+            .clone()
+    }
+
+    /// Fires until `shutdown`.
+    pub fn spawn(&self, shutdown: CancellationToken) {
+        let scheduler = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let next = match scheduler.tick().await {
+                    Ok(next) => next,
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "scheduler pass failed");
+                        Some(scheduler.now() + chrono::Duration::seconds(1))
+                    }
+                };
+                let refresh = scheduler.inner.settings.refresh;
+                let wait = next
+                    .map(|t| (t - scheduler.now()).to_std().unwrap_or(Duration::ZERO))
+                    .unwrap_or(refresh)
+                    .min(refresh);
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = scheduler.inner.wake.notified() => {}
+                }
+            }
+        });
+    }
+
+    /// One pass at the clock's now: starts the waiting fires that have a
+    /// free slot, then handles every fire that is due. Answers when the next
+    /// fire of any schedule is due.
+    pub async fn tick(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let db = &self.inner.db;
+        let now = self.now();
+        let all = schedules::enabled(db).await?;
+        let by_id: HashMap<&str, &Stored> = all.iter().map(|s| (s.id.as_str(), s)).collect();
+
+        let mut blocked: HashSet<String> = HashSet::new();
+        let mut queued: HashMap<String, usize> = HashMap::new();
+        for (id, at) in schedules::waiting(db).await? {
+            let Some(s) = by_id.get(id.as_str()) else {
+                continue;
+            };
+            if blocked.contains(&id) {
+                *queued.entry(id).or_default() += 1;
+                continue;
+            }
+            if schedules::active_runs(db, &s.tenant, &s.process).await? >= s.max_active_runs {
+                blocked.insert(id.clone());
+                *queued.entry(id).or_default() += 1;
+                continue;
+            }
+            self.start_waiting(s, &at).await?;
+        }
+
+        let mut next_wake: Option<DateTime<Utc>> = None;
+        for s in &all {
+            let Some(timing) = self.timing(&s.cron, &s.timezone) else {
+                tracing::warn!(schedule = %s.id, cron = %s.cron, "a stored schedule does not parse; skipped");
+                continue;
+            };
+            let Some(cursor) = parse_time(&s.cursor_at) else {
+                continue;
+            };
+            let mut after = cursor;
+            if timing.next_after(cursor).is_some_and(|t| t <= now) {
+                let waiting = queued.get(&s.id).copied().unwrap_or(0);
+                after = self.fire_due(s, &timing, cursor, now, waiting).await?;
+            }
+            if let Some(next) = timing.next_after(after.max(now)) {
+                next_wake = Some(next_wake.map_or(next, |w| w.min(next)));
+            }
+        }
+        if !blocked.is_empty() {
+            let soon = now + chrono::Duration::seconds(1);
+            next_wake = Some(next_wake.map_or(soon, |w| w.min(soon)));
+        }
+        Ok(next_wake)
+    }
+
+    /// Handles the fires of `s` in `(cursor, now]` by its catch-up policy;
+    /// answers the newest fire handled.
+    async fn fire_due(
+        &self,
+        s: &Stored,
+        timing: &Timing,
+        cursor: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mut waiting: usize,
+    ) -> anyhow::Result<DateTime<Utc>> {
+        let settings = &self.inner.settings;
+        let (due, more) = timing.fires_between(cursor, now, settings.catchup_max, true);
+        let Some(&newest) = due.last() else {
+            return Ok(cursor);
+        };
+        if more {
+            tracing::info!(schedule = %s.id, kept = due.len(), "older missed fires were dropped");
+        }
+        let grace = chrono::Duration::from_std(settings.grace).unwrap_or_default();
+        let params = serde_json::Value::Object(s.params.clone());
+        for &at in &due {
+            let runs = match s.catchup {
+                Catchup::None => now - at <= grace,
+                Catchup::Latest => at == newest,
+                Catchup::All => true,
+            };
+            let plan = if runs {
+                self.plan(s, waiting).await?
+            } else {
+                Plan::Skip(format!(
+                    "missed: Trellis was not running at fire time (catch-up `{}`)",
+                    s.catchup.as_str()
+                ))
+            };
+            let key = key(at);
+            let decision = match &plan {
+                Plan::Start(v) => Decision::Start(self.new_run(s, v, &params, &key)),
+                Plan::Wait(why) => {
+                    waiting += 1;
+                    Decision::Wait(why.clone())
+                }
+                Plan::Skip(why) => Decision::Skip(why.clone()),
+            };
+            let Some(run) = schedules::record_fire(&self.inner.db, s, &key, decision).await? else {
+                continue; // another server (or an earlier pass) handled this fire
+            };
+            if let Some((id, event)) = run {
+                self.launch(s, id, event);
+            }
+        }
+        Ok(newest)
+    }
+
+    fn launch(&self, s: &Stored, run: String, event: app::api::runs::RunEvent) {
+        crate::engine::fault("schedule-after-fire");
+        self.inner.bus.publish(&s.tenant, event);
+        self.inner.engine.launch(s.tenant.clone(), run);
+    }
+
+    fn new_run<'a>(
+        &'a self,
+        s: &'a Stored,
+        v: &'a processes::VersionRow,
+        params: &'a serde_json::Value,
+        at: &'a str,
+    ) -> NewRun<'a> {
+        NewRun {
+            tenant: &s.tenant,
+            process: &s.process,
+            version_id: &v.id,
+            version_number: v.summary.number,
+            trigger: Trigger::Schedule,
+            params,
+            by: None,
+            dag: &v.dag,
+            scheduled_for: Some(at),
+            owner: self.inner.engine.server_id(),
+        }
+    }
+
+    /// What a fire of `s` does now, with `waiting` of its fires already
+    /// waiting for a slot.
+    async fn plan(&self, s: &Stored, waiting: usize) -> anyhow::Result<Plan> {
+        let db = &self.inner.db;
+        let version = match s.version {
+            Some(n) => processes::version_get(db, &s.tenant, &s.process, n).await?,
+            None => processes::latest_version(db, &s.tenant, &s.process).await?,
+        };
+        let Some(version) = version else {
+            return Ok(Plan::Skip(match s.version {
+                Some(n) => format!("version {n} does not exist"),
+                None => "nothing is published yet".into(),
+            }));
+        };
+        let active = schedules::active_runs(db, &s.tenant, &s.process).await?;
+        if waiting == 0 && active < s.max_active_runs {
+            return Ok(Plan::Start(Box::new(version)));
+        }
+        let why = format!(
+            "{active} run{} of the process active (max_active_runs {})",
+            if active == 1 { "" } else { "s" },
+            s.max_active_runs
+        );
+        Ok(match s.when_busy {
+            WhenBusy::Skip => Plan::Skip(why),
+            WhenBusy::Queue if waiting >= self.inner.settings.catchup_max => Plan::Skip(format!(
+                "{waiting} fires already wait for a slot; no more are queued"
+            )),
+            WhenBusy::Queue => Plan::Wait(why),
+        })
+    }
+
+    /// Starts the run of a fire that waited for a slot.
+    async fn start_waiting(&self, s: &Stored, at: &str) -> anyhow::Result<()> {
+        let db = &self.inner.db;
+        let plan = self.plan(s, 0).await?;
+        let version = match plan {
+            Plan::Start(v) => v,
+            Plan::Wait(_) => return Ok(()),
+            Plan::Skip(why) => {
+                schedules::skip_waiting_fire(db, &s.id, at, &why).await?;
+                return Ok(());
+            }
+        };
+        let params = serde_json::Value::Object(s.params.clone());
+        let new = self.new_run(s, &version, &params, at);
+        if let Some((id, event)) = schedules::start_waiting(db, &s.id, at, new).await? {
+            self.launch(s, id, event);
+        }
+        Ok(())
+    }
+}
+
+/// What a fire does, decided before its transaction.
+enum Plan {
+    Start(Box<processes::VersionRow>),
+    Wait(String),
+    Skip(String),
+}
