@@ -19,6 +19,7 @@ use crate::pages::{
     placeholder::Placeholder,
     processes::ProcessesPage,
     run::RunPage,
+    schedules::{ProcessSchedulePage, SchedulesPage},
 };
 use crate::session::{Session, SignIn};
 use crate::types::Role;
@@ -153,9 +154,10 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/processes/:id") view=EditorPage/>
                         <Route path=path!("/processes/:id/versions") view=VersionsPage/>
                         <Route path=path!("/processes/:id/runs") view=ProcessRunsPage/>
+                        <Route path=path!("/processes/:id/schedule") view=ProcessSchedulePage/>
                         <Route path=path!("/runs/:id") view=RunPage/>
                         <Route path=StaticSegment("runs") view=|| view! { <Placeholder title="Runs"/> }/>
-                        <Route path=StaticSegment("schedules") view=|| view! { <Placeholder title="Schedules"/> }/>
+                        <Route path=StaticSegment("schedules") view=SchedulesPage/>
                         <Route path=StaticSegment("connections") view=ConnectionsPage/>
                         <Route path=StaticSegment("admin") view=AdminPage/>
                         <Route path=StaticSegment("members") view=MembersPage/>

@@ -26,6 +26,7 @@ pub fn ProcessTabs(id: String, current: &'static str) -> impl IntoView {
             {tab(format!("/processes/{id}"), "Editor", "tab-editor")}
             {tab(format!("/processes/{id}/versions"), "Versions", "tab-versions")}
             {tab(format!("/processes/{id}/runs"), "Runs", "tab-runs")}
+            {tab(format!("/processes/{id}/schedule"), "Schedule", "tab-schedule")}
         </nav>
     }
 }
@@ -299,7 +300,7 @@ fn ProcessRuns(tenant: String, id: String) -> impl IntoView {
                                 <td><a href=format!("/runs/{}", r.id)>{r.id.get(..8).unwrap_or(&r.id).to_owned()}</a></td>
                                 <td>{format!("v{}", r.version)}</td>
                                 <td><StateBadge state=r.state.to_string()/></td>
-                                <td>{r.trigger.to_string()}</td>
+                                <td data-testid="run-trigger">{r.trigger.to_string()}{r.scheduled_for.as_deref().map(|t| format!(" · {} UTC", when(t)))}</td>
                                 <td>{r.created_by.unwrap_or_default()}</td>
                                 <td class="muted">{r.started_at.as_deref().map(when).unwrap_or_default()}</td>
                             </tr>

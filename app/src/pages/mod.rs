@@ -11,3 +11,4 @@ pub mod members;
 pub mod placeholder;
 pub mod processes;
 pub mod run;
+pub mod schedules;

@@ -12,7 +12,7 @@
 //!   at both occurrences (they are different instants).
 
 use app::api::FieldError;
-use chrono::{DateTime, FixedOffset, Offset, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
 use croner::{Cron, JobType};
@@ -148,9 +148,11 @@ impl Timing {
 
     /// The first fire strictly after `t`; `None` when there is none.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Fires fall on whole seconds, whatever fraction `t` has.
+        let whole = t.with_nanosecond(0).unwrap_or(t);
         let zoned = self
             .cron
-            .find_next_occurrence(&t.with_timezone(&self.tz), false)
+            .find_next_occurrence(&whole.with_timezone(&self.tz), false)
             .ok()
             .map(|d| d.with_timezone(&Utc))
             .filter(|d| *d > t);
@@ -168,7 +170,7 @@ impl Timing {
         }
         let fixed = offsets.into_iter().filter_map(|offset| {
             self.cron
-                .find_next_occurrence(&t.with_timezone(&offset), false)
+                .find_next_occurrence(&whole.with_timezone(&offset), false)
                 .ok()
                 .map(|d| d.with_timezone(&Utc))
                 .filter(|d| *d > t && self.offset_at(*d) == offset)
@@ -339,6 +341,11 @@ mod tests {
         assert_eq!(
             t.upcoming(utc("2026-11-26T12:00:00Z"), 2),
             [utc("2026-11-26T12:00:20Z"), utc("2026-11-26T12:00:40Z")]
+        );
+        assert_eq!(
+            t.upcoming(utc("2026-11-26T12:00:40.573Z"), 2),
+            [utc("2026-11-26T12:01:00Z"), utc("2026-11-26T12:01:20Z")],
+            "whole seconds, whatever the fraction of the start"
         );
         assert_eq!(
             fires("0 6 * * 1-5", "Europe/Berlin", "2026-11-27T12:00:00Z", 1),

@@ -1,0 +1,101 @@
+// Schedules in the browser: the editor's live preview, saving with field
+// errors, runs the schedule starts in run history, the Schedules page and its
+// enabled toggle, and read-only views for members who are not tenant admins.
+const { test, expect } = require('@playwright/test');
+const path = require('node:path');
+
+const { url, signIn, signInAs, api } = require('../helpers');
+
+async function publishedProcess(page, name) {
+  const graph = { nodes: [{ id: 'work', component: 'noop', position: { x: 40, y: 40 } }], edges: [] };
+  const created = await api(page, 'POST', '/api/v1/tenants/demo/processes', { name, graph });
+  expect(created.status).toBe(201);
+  const published = await api(page, 'POST', `/api/v1/tenants/demo/processes/${created.body.id}/versions`, { message: 'first' });
+  expect(published.status).toBe(201);
+  return created.body.id;
+}
+
+test('a tenant admin schedules a process with a live preview, and its runs show up as scheduled', async ({ page }) => {
+  await signIn(page);
+  const name = `Scheduled ${Date.now()}`;
+  const id = await publishedProcess(page, name);
+  await page.goto(`${url()}/processes/${id}`);
+  await page.getByTestId('tab-schedule').click();
+  await expect(page.getByTestId('schedule-none')).toBeVisible();
+
+  // The preview follows the expression as it is typed.
+  await page.getByTestId('schedule-cron').fill('30 2 * * *');
+  await page.getByTestId('schedule-timezone').fill('America/New_York');
+  await expect(page.getByTestId('preview-words')).toContainText('02:30');
+  await expect(page.getByTestId('preview-fire')).toHaveCount(5);
+  await expect(page.getByTestId('preview-fire').first()).toContainText(/02:30:00-0[45]:00/);
+  await page.getByTestId('schedule-cron').fill('61 * * * *');
+  await expect(page.getByTestId('preview-error')).toContainText('field 1 (minute) `61`');
+
+  // Saving a wrong field names it, and keeps what was typed.
+  await page.getByTestId('schedule-timezone').fill('Mars/Olympus');
+  await page.getByTestId('schedule-save').click();
+  await expect(page.getByTestId('error-timezone')).toContainText('not an IANA time zone');
+  await expect(page.getByTestId('error-cron')).toContainText('field 1 (minute)');
+  await expect(page.getByTestId('schedule-timezone')).toHaveValue('Mars/Olympus');
+
+  // Every second, so runs come at once.
+  await page.getByTestId('schedule-cron').fill('* * * * * *');
+  await page.getByTestId('schedule-timezone').fill('Europe/Berlin');
+  await page.getByTestId('schedule-save').click();
+  await expect(page.getByTestId('schedule-saved')).toHaveText('Saved.');
+  await expect(page.getByTestId('schedule-state')).toContainText('Enabled');
+  await expect(page.getByTestId('preview-fire')).toHaveCount(5);
+  await page.screenshot({ path: path.join(__dirname, '..', 'screenshots', 'schedule-editor.png'), fullPage: true });
+
+  await expect.poll(async () => (await api(page, 'GET', `/api/v1/tenants/demo/processes/${id}/runs`)).body.length).toBeGreaterThan(0);
+  await page.getByTestId('tab-runs').click();
+  await expect(page.getByTestId('run-trigger').first()).toContainText(/schedule · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+
+  // The Schedules page lists it; the toggle pauses it.
+  await page.getByTestId('nav').getByRole('link', { name: 'Schedules' }).click();
+  const row = page.getByTestId('schedule-row').filter({ hasText: name });
+  await expect(row.getByTestId('schedule-words')).toContainText('second');
+  await expect(row.getByTestId('schedule-next')).toContainText(/\d{4}-\d\d-\d\d/);
+  await expect(row.getByTestId('state')).toBeVisible();
+  await page.screenshot({ path: path.join(__dirname, '..', 'screenshots', 'schedules.png'), fullPage: true });
+  await row.getByTestId('schedule-enabled').uncheck();
+  await expect(row.getByTestId('schedule-next')).toHaveText('paused');
+  const stored = await api(page, 'GET', `/api/v1/tenants/demo/processes/${id}/schedule`);
+  expect(stored.body.enabled).toBe(false);
+  expect(stored.body.timezone).toBe('Europe/Berlin');
+
+  // Paused: no new runs.
+  const before = (await api(page, 'GET', `/api/v1/tenants/demo/processes/${id}/runs?limit=200`)).body.length;
+  await page.waitForTimeout(2000);
+  const after = (await api(page, 'GET', `/api/v1/tenants/demo/processes/${id}/runs?limit=200`)).body.length;
+  expect(after).toBe(before);
+});
+
+test('editors see schedules read-only and cannot change them', async ({ browser, page }) => {
+  const admin = await browser.newPage();
+  await signIn(admin);
+  const name = `Read-only schedule ${Date.now()}`;
+  const id = await publishedProcess(admin, name);
+  const set = await api(admin, 'PUT', `/api/v1/tenants/demo/processes/${id}/schedule`, {
+    cron: '0 6 * * 1-5', timezone: 'Europe/Berlin', enabled: false,
+  });
+  expect(set.status).toBe(201);
+  await api(admin, 'POST', '/api/v1/admin/users', { username: 'sam', password: 'sam-password-1' });
+  await api(admin, 'PUT', '/api/v1/tenants/demo/members/sam', { role: 'editor' });
+  await admin.close();
+
+  await signInAs(page, 'sam', 'sam-password-1');
+  await page.goto(`${url()}/processes/${id}/schedule`);
+  await expect(page.getByTestId('schedule-read-only')).toBeVisible();
+  await expect(page.getByTestId('schedule-cron')).toHaveValue('0 6 * * 1-5');
+  await expect(page.getByTestId('schedule-cron')).toBeDisabled();
+  await expect(page.getByTestId('schedule-save')).toHaveCount(0);
+  await expect(page.getByTestId('preview-words')).toContainText('06:00');
+
+  await page.goto(`${url()}/schedules`);
+  const row = page.getByTestId('schedule-row').filter({ hasText: name });
+  await expect(row.getByTestId('schedule-enabled')).toBeDisabled();
+  expect((await api(page, 'PUT', `/api/v1/tenants/demo/processes/${id}/schedule`, { cron: '* * * * *', timezone: 'UTC' })).status).toBe(403);
+  expect((await api(page, 'DELETE', `/api/v1/tenants/demo/processes/${id}/schedule`)).status).toBe(403);
+});
