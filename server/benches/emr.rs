@@ -6,6 +6,8 @@
 //!
 //! `cargo bench -p server --bench emr` (BENCH_STEPS=n for another size).
 
+mod support;
+
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
@@ -63,29 +65,6 @@ async fn control(url: &str, path: &str, body: Option<Value>) -> Value {
         None => client.get(format!("{url}/trellis-emulator/{path}")),
     };
     serde_json::from_str(&request.send().await.unwrap().text().await.unwrap()).unwrap()
-}
-
-/// This process's resident memory (MiB) and CPU time used so far (s).
-fn usage() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let rss_kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    (rss_kb / 1024.0, ticks / 100.0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 #[tokio::main]
@@ -204,7 +183,7 @@ async fn main() {
         "polling every {:?} at first, growing to {:?}, ±20 % jitter",
         polling.min, polling.max
     );
-    let (rss0, _) = usage();
+    let (rss0, _) = support::usage();
     println!("RSS before: {rss0:.1} MiB");
     let started = Instant::now();
     let mut ids = Vec::new();
@@ -239,10 +218,10 @@ async fn main() {
         calls["ListSteps"].as_f64().unwrap_or(0.0) + calls["DescribeStep"].as_f64().unwrap_or(0.0)
     };
     let before = reads(&control(&url, "calls", None).await);
-    let (_, cpu0) = usage();
+    let (_, cpu0) = support::usage();
     tokio::time::sleep(window).await;
     let after = reads(&control(&url, "calls", None).await);
-    let (rss, cpu1) = usage();
+    let (rss, cpu1) = support::usage();
     println!(
         "while watching {steps} steps: {:.1} EMR state reads/s; server RSS {rss:.1} MiB; server CPU {:.0} % of one core",
         (after - before) / window.as_secs_f64(),
@@ -308,8 +287,8 @@ async fn main() {
     lags.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
         "step completed → its watch finished: p50 {:.1} s, p99 {:.1} s, max {:.1} s ({} steps)",
-        percentile(&lags, 0.5),
-        percentile(&lags, 0.99),
+        support::percentile(&lags, 0.5),
+        support::percentile(&lags, 0.99),
         lags.last().unwrap(),
         lags.len()
     );

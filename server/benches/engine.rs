@@ -26,10 +26,6 @@ fn rss_mib() -> f64 {
     kb / 1024.0
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 async fn http(
     addr: &str,
     method: &str,
@@ -172,8 +168,8 @@ async fn main() {
     hops.sort_by(f64::total_cmp);
     println!(
         "100-task chain: per-hop latency p50 {:.2} ms, p99 {:.2} ms; RSS {:.1} MiB",
-        pct(&hops, 0.5),
-        pct(&hops, 0.99),
+        support::percentile(&hops, 0.5),
+        support::percentile(&hops, 0.99),
         rss_mib()
     );
 
@@ -296,8 +292,8 @@ async fn main() {
     println!(
         "1,000 SSE clients: {} deliveries, commit→receive p50 {:.1} ms, p99 {:.1} ms; RSS {:.1} MiB connected, {:.1} MiB after",
         delays.len(),
-        pct(&delays, 0.5),
-        pct(&delays, 0.99),
+        support::percentile(&delays, 0.5),
+        support::percentile(&delays, 0.99),
         rss_connected,
         rss_mib()
     );

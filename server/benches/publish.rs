@@ -4,51 +4,9 @@
 
 mod support;
 
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
-
-async fn call(
-    router: &axum::Router,
-    method: &str,
-    path: &str,
-    cookie: &str,
-    body: Value,
-) -> (u16, Value, String) {
-    let text = body.to_string();
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("cookie", cookie)
-        .header(
-            "x-csrf-token",
-            cookie
-                .split("; ")
-                .find_map(|c| c.strip_prefix("trellis_csrf="))
-                .unwrap_or_default(),
-        )
-        .body(Body::from(text))
-        .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        cookie,
-    )
-}
+use support::call;
 
 fn graph(seconds: u64) -> Value {
     let nodes: Vec<Value> = (0..20)

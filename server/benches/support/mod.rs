@@ -1,9 +1,17 @@
 //! What the benchmarks share: the application over a fresh SQLite database
-//! with the demo tenant and `admin`/`pw`.
+//! with the demo tenant and `admin`/`pw`; calls through the router; this
+//! process's memory and CPU; percentiles.
 
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use serde_json::Value;
 use server::config::HttpSettings;
 use std::path::Path;
 use std::time::Duration;
+use tower::ServiceExt;
 
 pub async fn app_state(dir: &Path, max_running_per_tenant: usize) -> server::AppState {
     let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
@@ -26,4 +34,67 @@ pub async fn app_state(dir: &Path, max_running_per_tenant: usize) -> server::App
         emr_polling: Default::default(),
     };
     server::AppState::new(db, leptos, HttpSettings::default(), engine)
+}
+
+/// One call through the router as `cookie`'s session: (status, JSON body, Set-Cookie).
+pub async fn call(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    body: Value,
+) -> (u16, Value, String) {
+    let text = body.to_string();
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("cookie", cookie)
+        .header(
+            "x-csrf-token",
+            cookie
+                .split("; ")
+                .find_map(|c| c.strip_prefix("trellis_csrf="))
+                .unwrap_or_default(),
+        )
+        .body(Body::from(text))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        cookie,
+    )
+}
+
+/// This process's resident memory (MiB) and CPU time used so far (s).
+pub fn usage() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let rss_kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    (rss_kb / 1024.0, ticks / 100.0)
+}
+
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }

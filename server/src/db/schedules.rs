@@ -106,7 +106,7 @@ pub async fn list(db: &Db, tenant: &TenantId) -> sqlx::Result<Vec<Stored>> {
 /// Every enabled schedule of every tenant whose process is not archived.
 pub async fn enabled(db: &Db) -> sqlx::Result<Vec<Stored>> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} {FROM} WHERE s.enabled = 1 AND p.archived_at IS NULL"
+        "SELECT {COLUMNS} {FROM} WHERE s.enabled = 1 AND p.archived_at IS NULL ORDER BY s.id"
     ))
     .fetch_all(&db.pool)
     .await?
@@ -277,18 +277,6 @@ pub async fn recent_fires(
     .collect()
 }
 
-/// Runs of the process that have not ended.
-pub async fn active_runs(db: &Db, tenant: &TenantId, process: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM runs WHERE tenant_id = $1 AND process_id = $2 \
-         AND state IN ('queued', 'running', 'cancelling')",
-    )
-    .bind(tenant.as_str())
-    .bind(process)
-    .fetch_one(&db.pool)
-    .await
-}
-
 /// The fires waiting for a free slot, per schedule id, oldest first.
 pub async fn waiting(db: &Db) -> sqlx::Result<Vec<(String, String)>> {
     sqlx::query_as(
@@ -305,42 +293,81 @@ pub enum Decision<'a> {
     Skip(String),
 }
 
-/// Records fire `at` of `schedule` with what it did, and moves the cursor
-/// past it. A run it starts is stored in the same transaction. `None` when
-/// the fire was already recorded (by an earlier try, or another server).
-pub async fn record_fire(
+/// Records fires with what each did, and moves each schedule's cursor
+/// past them, in one transaction; a run a fire starts is stored in it too.
+/// For each fire: `None` when it was already recorded (by an earlier pass,
+/// or another server), else the run it started, if any. Fires are taken in
+/// the order given; callers keep one order (schedule id, fire time) so two
+/// servers never wait on each other in a cycle.
+pub async fn record_fires(
     db: &Db,
-    schedule: &Stored,
-    at: &str,
-    decision: Decision<'_>,
-) -> sqlx::Result<Option<Option<(String, RunEvent)>>> {
+    fires: Vec<(&Stored, &str, Decision<'_>)>,
+) -> sqlx::Result<Vec<Option<Option<(String, RunEvent)>>>> {
+    let mut out = Vec::with_capacity(fires.len());
     let mut tx = db.pool.begin().await?;
-    let (outcome, detail, run) = match decision {
-        Decision::Start(new) => ("started", None, Some(runs::create_in(&mut tx, new).await?)),
-        Decision::Wait(why) => ("waiting", Some(why), None),
-        Decision::Skip(why) => ("skipped", Some(why), None),
-    };
-    let recorded = sqlx::query(
-        "INSERT INTO schedule_fires (schedule_id, fire_at, tenant_id, outcome, run_id, detail, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (schedule_id, fire_at) DO NOTHING",
-    )
-    .bind(&schedule.id)
-    .bind(at)
-    .bind(schedule.tenant.as_str())
-    .bind(outcome)
-    .bind(run.as_ref().map(|(id, _)| id.as_str()))
-    .bind(detail)
-    .bind(now())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if recorded == 0 {
-        tx.rollback().await?;
-        return Ok(None);
+    let recorded_at = now();
+    for (schedule, at, decision) in fires {
+        let (outcome, detail, new) = match decision {
+            Decision::Start(new) => ("started", None, Some(new)),
+            Decision::Wait(why) => ("waiting", Some(why), None),
+            Decision::Skip(why) => ("skipped", Some(why), None),
+        };
+        let recorded = sqlx::query(
+            "INSERT INTO schedule_fires (schedule_id, fire_at, tenant_id, outcome, detail, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (schedule_id, fire_at) DO NOTHING",
+        )
+        .bind(&schedule.id)
+        .bind(at)
+        .bind(schedule.tenant.as_str())
+        .bind(outcome)
+        .bind(detail)
+        .bind(&recorded_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if recorded == 0 {
+            out.push(None);
+            continue;
+        }
+        let run = match new {
+            Some(new) => {
+                let run = runs::create_in(&mut tx, new).await?;
+                sqlx::query(
+                    "UPDATE schedule_fires SET run_id = $3 WHERE schedule_id = $1 AND fire_at = $2",
+                )
+                .bind(&schedule.id)
+                .bind(at)
+                .bind(&run.0)
+                .execute(&mut *tx)
+                .await?;
+                Some(run)
+            }
+            None => None,
+        };
+        advance_in(&mut tx, &schedule.id, at).await?;
+        out.push(Some(run));
     }
-    advance_in(&mut tx, &schedule.id, at).await?;
     tx.commit().await?;
-    Ok(Some(run))
+    Ok(out)
+}
+
+/// The latest version number of every process that has one.
+pub async fn latest_numbers(db: &Db) -> sqlx::Result<std::collections::HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT process_id, MAX(number) FROM versions GROUP BY process_id")
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Active (queued, running, cancelling) runs per process, of every tenant.
+pub async fn active_counts(db: &Db) -> sqlx::Result<std::collections::HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT process_id, COUNT(*) FROM runs WHERE state IN ('queued', 'running', 'cancelling') GROUP BY process_id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Starts the run of a waiting fire; `None` when it no longer waits.
@@ -395,12 +422,4 @@ async fn advance_in(
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// Moves the cursor past `at` without recording a fire (missed fires
-/// beyond what is kept).
-pub async fn advance(db: &Db, schedule: &str, at: &str) -> sqlx::Result<()> {
-    let mut tx = db.pool.begin().await?;
-    advance_in(&mut tx, schedule, at).await?;
-    tx.commit().await
 }

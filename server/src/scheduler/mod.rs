@@ -18,6 +18,7 @@ use app::api::schedules::{Catchup, WhenBusy};
 use app::types::Trigger;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use timing::Timing;
@@ -103,6 +104,11 @@ struct Inner {
     settings: SchedulerSettings,
     wake: Notify,
     timings: Mutex<HashMap<(String, String), Option<Timing>>>,
+    /// Versions are immutable: the ones fires ran, by (process, number).
+    versions: Mutex<HashMap<(String, i64), Arc<processes::VersionRow>>>,
+    /// Passes made by the loop, and the time they took (µs).
+    passes: AtomicU64,
+    busy_micros: AtomicU64,
 }
 
 impl Scheduler {
@@ -122,6 +128,9 @@ impl Scheduler {
                 settings,
                 wake: Notify::new(),
                 timings: Mutex::new(HashMap::new()),
+                versions: Mutex::new(HashMap::new()),
+                passes: AtomicU64::new(0),
+                busy_micros: AtomicU64::new(0),
             }),
         }
     }
@@ -147,12 +156,28 @@ impl Scheduler {
             .clone()
     }
 
+    /// How many passes the loop made, and how long they took in all.
+    pub fn pass_stats(&self) -> (u64, Duration) {
+        (
+            self.inner.passes.load(Ordering::Relaxed),
+            Duration::from_micros(self.inner.busy_micros.load(Ordering::Relaxed)),
+        )
+    }
+
     /// Fires until `shutdown`.
     pub fn spawn(&self, shutdown: CancellationToken) {
         let scheduler = self.clone();
         tokio::spawn(async move {
             loop {
-                let next = match scheduler.tick().await {
+                let begun = std::time::Instant::now();
+                let pass = scheduler.tick().await;
+                let inner = &scheduler.inner;
+                inner.passes.fetch_add(1, Ordering::Relaxed);
+                inner.busy_micros.fetch_add(
+                    u64::try_from(begun.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
+                let next = match pass {
                     Ok(next) => next,
                     Err(e) => {
                         tracing::warn!(error = ?e, "scheduler pass failed");
@@ -174,32 +199,48 @@ impl Scheduler {
     }
 
     /// One pass at the clock's now: starts the waiting fires that have a
-    /// free slot, then handles every fire that is due. Answers when the next
-    /// fire of any schedule is due.
+    /// free slot, then handles every fire that is due — decided first, then
+    /// recorded (with the runs they start) [`BATCH`] fires per transaction.
+    /// Answers when the next fire of any schedule is due.
     pub async fn tick(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         let db = &self.inner.db;
         let now = self.now();
         let all = schedules::enabled(db).await?;
         let by_id: HashMap<&str, &Stored> = all.iter().map(|s| (s.id.as_str(), s)).collect();
+        let waiting = schedules::waiting(db).await?;
+        let due = |s: &Stored| {
+            let timing = self.timing(&s.cron, &s.timezone)?;
+            let cursor = parse_time(&s.cursor_at)?;
+            timing.next_after(cursor).filter(|t| *t <= now)
+        };
+        // Most passes have nothing to do: read counts only when needed.
+        let (mut active, latest) = if waiting.is_empty() && !all.iter().any(|s| due(s).is_some()) {
+            (HashMap::new(), HashMap::new())
+        } else {
+            (
+                schedules::active_counts(db).await?,
+                schedules::latest_numbers(db).await?,
+            )
+        };
 
         let mut blocked: HashSet<String> = HashSet::new();
         let mut queued: HashMap<String, usize> = HashMap::new();
-        for (id, at) in schedules::waiting(db).await? {
+        for (id, at) in waiting {
             let Some(s) = by_id.get(id.as_str()) else {
                 continue;
             };
-            if blocked.contains(&id) {
-                *queued.entry(id).or_default() += 1;
-                continue;
-            }
-            if schedules::active_runs(db, &s.tenant, &s.process).await? >= s.max_active_runs {
+            let running = active.get(&s.process).copied().unwrap_or(0);
+            if blocked.contains(&id) || running >= s.max_active_runs {
                 blocked.insert(id.clone());
                 *queued.entry(id).or_default() += 1;
                 continue;
             }
-            self.start_waiting(s, &at).await?;
+            if self.start_waiting(s, &at, running, &latest).await? {
+                *active.entry(s.process.clone()).or_default() += 1;
+            }
         }
 
+        let mut pending: Vec<Pending<'_>> = Vec::new();
         let mut next_wake: Option<DateTime<Utc>> = None;
         for s in &all {
             let Some(timing) = self.timing(&s.cron, &s.timezone) else {
@@ -212,11 +253,30 @@ impl Scheduler {
             let mut after = cursor;
             if timing.next_after(cursor).is_some_and(|t| t <= now) {
                 let waiting = queued.get(&s.id).copied().unwrap_or(0);
-                after = self.fire_due(s, &timing, cursor, now, waiting).await?;
+                after = self
+                    .plan_due(
+                        s,
+                        &timing,
+                        cursor,
+                        now,
+                        waiting,
+                        (&mut active, &latest),
+                        &mut pending,
+                    )
+                    .await?;
             }
             if let Some(next) = timing.next_after(after.max(now)) {
                 next_wake = Some(next_wake.map_or(next, |w| w.min(next)));
             }
+        }
+        // Every fire is stored before any of their runs starts: the runs'
+        // own writes would otherwise queue with the later batches.
+        let mut started = Vec::new();
+        for batch in pending.chunks(BATCH) {
+            started.extend(self.record(batch).await?);
+        }
+        for (s, run, event) in started {
+            self.launch(s, run, event);
         }
         if !blocked.is_empty() {
             let soon = now + chrono::Duration::seconds(1);
@@ -225,15 +285,18 @@ impl Scheduler {
         Ok(next_wake)
     }
 
-    /// Handles the fires of `s` in `(cursor, now]` by its catch-up policy;
-    /// answers the newest fire handled.
-    async fn fire_due(
+    /// Decides what each fire of `s` in `(cursor, now]` does, by its
+    /// catch-up policy; answers the newest fire.
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_due<'a>(
         &self,
-        s: &Stored,
+        s: &'a Stored,
         timing: &Timing,
         cursor: DateTime<Utc>,
         now: DateTime<Utc>,
         mut waiting: usize,
+        (active, latest): (&mut HashMap<String, i64>, &HashMap<String, i64>),
+        out: &mut Vec<Pending<'a>>,
     ) -> anyhow::Result<DateTime<Utc>> {
         let settings = &self.inner.settings;
         let (due, more) = timing.fires_between(cursor, now, settings.catchup_max, true);
@@ -244,7 +307,6 @@ impl Scheduler {
             tracing::info!(schedule = %s.id, kept = due.len(), "older missed fires were dropped");
         }
         let grace = chrono::Duration::from_std(settings.grace).unwrap_or_default();
-        let params = serde_json::Value::Object(s.params.clone());
         for &at in &due {
             let runs = match s.catchup {
                 Catchup::None => now - at <= grace,
@@ -252,30 +314,57 @@ impl Scheduler {
                 Catchup::All => true,
             };
             let plan = if runs {
-                self.plan(s, waiting).await?
+                let running = active.get(&s.process).copied().unwrap_or(0);
+                self.plan(s, waiting, running, latest).await?
             } else {
                 Plan::Skip(format!(
                     "missed: Trellis was not running at fire time (catch-up `{}`)",
                     s.catchup.as_str()
                 ))
             };
-            let key = key(at);
-            let decision = match &plan {
-                Plan::Start(v) => Decision::Start(self.new_run(s, v, &params, &key)),
-                Plan::Wait(why) => {
-                    waiting += 1;
-                    Decision::Wait(why.clone())
-                }
-                Plan::Skip(why) => Decision::Skip(why.clone()),
-            };
-            let Some(run) = schedules::record_fire(&self.inner.db, s, &key, decision).await? else {
-                continue; // another server (or an earlier pass) handled this fire
-            };
-            if let Some((id, event)) = run {
-                self.launch(s, id, event);
+            match plan {
+                Plan::Start(_) => *active.entry(s.process.clone()).or_default() += 1,
+                Plan::Wait(_) => waiting += 1,
+                Plan::Skip(_) => {}
             }
+            out.push(Pending {
+                schedule: s,
+                key: key(at),
+                plan,
+            });
         }
         Ok(newest)
+    }
+
+    /// Records a batch of decided fires in one transaction; answers the runs
+    /// they started.
+    async fn record<'a>(
+        &self,
+        batch: &[Pending<'a>],
+    ) -> anyhow::Result<Vec<(&'a Stored, String, app::api::runs::RunEvent)>> {
+        let params: Vec<serde_json::Value> = batch
+            .iter()
+            .map(|p| serde_json::Value::Object(p.schedule.params.clone()))
+            .collect();
+        let fires = batch
+            .iter()
+            .zip(&params)
+            .map(|(p, params)| {
+                let decision = match &p.plan {
+                    Plan::Start(v) => Decision::Start(self.new_run(p.schedule, v, params, &p.key)),
+                    Plan::Wait(why) => Decision::Wait(why.clone()),
+                    Plan::Skip(why) => Decision::Skip(why.clone()),
+                };
+                (p.schedule, p.key.as_str(), decision)
+            })
+            .collect();
+        let recorded = schedules::record_fires(&self.inner.db, fires).await?;
+        Ok(batch
+            .iter()
+            .zip(recorded)
+            // `None`: another server (or an earlier pass) handled this fire.
+            .filter_map(|(p, result)| result.flatten().map(|(id, event)| (p.schedule, id, event)))
+            .collect())
     }
 
     fn launch(&self, s: &Stored, run: String, event: app::api::runs::RunEvent) {
@@ -305,13 +394,43 @@ impl Scheduler {
         }
     }
 
+    /// The version `n` of `s`'s process, kept once read.
+    async fn version(
+        &self,
+        s: &Stored,
+        n: i64,
+    ) -> anyhow::Result<Option<Arc<processes::VersionRow>>> {
+        let key = (s.process.clone(), n);
+        if let Some(v) = self.inner.versions.lock().expect("versions lock").get(&key) {
+            return Ok(Some(v.clone()));
+        }
+        let Some(row) = processes::version_get(&self.inner.db, &s.tenant, &s.process, n).await?
+        else {
+            return Ok(None);
+        };
+        let row = Arc::new(row);
+        let mut cache = self.inner.versions.lock().expect("versions lock");
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(key, row.clone());
+        Ok(Some(row))
+    }
+
     /// What a fire of `s` does now, with `waiting` of its fires already
-    /// waiting for a slot.
-    async fn plan(&self, s: &Stored, waiting: usize) -> anyhow::Result<Plan> {
-        let db = &self.inner.db;
-        let version = match s.version {
-            Some(n) => processes::version_get(db, &s.tenant, &s.process, n).await?,
-            None => processes::latest_version(db, &s.tenant, &s.process).await?,
+    /// waiting for a slot, `active` runs of its process, and the latest
+    /// version number of every process.
+    async fn plan(
+        &self,
+        s: &Stored,
+        waiting: usize,
+        active: i64,
+        latest: &HashMap<String, i64>,
+    ) -> anyhow::Result<Plan> {
+        let number = s.version.or_else(|| latest.get(&s.process).copied());
+        let version = match number {
+            Some(n) => self.version(s, n).await?,
+            None => None,
         };
         let Some(version) = version else {
             return Ok(Plan::Skip(match s.version {
@@ -319,9 +438,8 @@ impl Scheduler {
                 None => "nothing is published yet".into(),
             }));
         };
-        let active = schedules::active_runs(db, &s.tenant, &s.process).await?;
         if waiting == 0 && active < s.max_active_runs {
-            return Ok(Plan::Start(Box::new(version)));
+            return Ok(Plan::Start(version));
         }
         let why = format!(
             "{active} run{} of the process active (max_active_runs {})",
@@ -337,30 +455,47 @@ impl Scheduler {
         })
     }
 
-    /// Starts the run of a fire that waited for a slot.
-    async fn start_waiting(&self, s: &Stored, at: &str) -> anyhow::Result<()> {
+    /// Starts the run of a fire that waited for a slot; answers whether it
+    /// did.
+    async fn start_waiting(
+        &self,
+        s: &Stored,
+        at: &str,
+        active: i64,
+        latest: &HashMap<String, i64>,
+    ) -> anyhow::Result<bool> {
         let db = &self.inner.db;
-        let plan = self.plan(s, 0).await?;
-        let version = match plan {
+        let version = match self.plan(s, 0, active, latest).await? {
             Plan::Start(v) => v,
-            Plan::Wait(_) => return Ok(()),
+            Plan::Wait(_) => return Ok(false),
             Plan::Skip(why) => {
                 schedules::skip_waiting_fire(db, &s.id, at, &why).await?;
-                return Ok(());
+                return Ok(false);
             }
         };
         let params = serde_json::Value::Object(s.params.clone());
         let new = self.new_run(s, &version, &params, at);
-        if let Some((id, event)) = schedules::start_waiting(db, &s.id, at, new).await? {
-            self.launch(s, id, event);
-        }
-        Ok(())
+        let Some((id, event)) = schedules::start_waiting(db, &s.id, at, new).await? else {
+            return Ok(false);
+        };
+        self.launch(s, id, event);
+        Ok(true)
     }
+}
+
+/// Fires recorded per transaction.
+const BATCH: usize = 200;
+
+/// A fire decided in this pass, to record.
+struct Pending<'a> {
+    schedule: &'a Stored,
+    key: String,
+    plan: Plan,
 }
 
 /// What a fire does, decided before its transaction.
 enum Plan {
-    Start(Box<processes::VersionRow>),
+    Start(Arc<processes::VersionRow>),
     Wait(String),
     Skip(String),
 }
