@@ -51,6 +51,9 @@ test('a tenant admin schedules a process with a live preview, and its runs show 
   await expect.poll(async () => (await api(page, 'GET', `/api/v1/tenants/demo/processes/${id}/runs`)).body.length).toBeGreaterThan(0);
   await page.getByTestId('tab-runs').click();
   await expect(page.getByTestId('run-trigger').first()).toContainText(/schedule · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+  await page.getByTestId('run-row').first().getByRole('link').click();
+  await expect(page.getByTestId('run-trigger')).toContainText(/started by its schedule, for \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+  await page.goBack();
 
   // The Schedules page lists it; the toggle pauses it.
   await page.getByTestId('nav').getByRole('link', { name: 'Schedules' }).click();

@@ -191,6 +191,11 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
                         <span data-testid="run-state" data-state=r.state.to_string()><StateBadge state=r.state.to_string()/></span>
                         <progress data-testid="run-progress" max=total value=done aria-label="Tasks finished"></progress>
                         <span class="muted">{format!("{done} of {} tasks", r.tasks.len())}</span>
+                        <span class="muted" data-testid="run-trigger">{match (&r.scheduled_for, &r.created_by) {
+                            (Some(at), _) => format!("started by its schedule, for {} UTC", at.get(..19).unwrap_or(at).replace('T', " ")),
+                            (None, Some(by)) => format!("started by {by} ({})", r.trigger),
+                            (None, None) => format!("trigger: {}", r.trigger),
+                        }}</span>
                     </div>
                 }
                 .into_any()
