@@ -8,52 +8,12 @@
 
 mod support;
 
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
-
-async fn call(
-    router: &axum::Router,
-    method: &str,
-    path: &str,
-    cookie: &str,
-    body: Option<Value>,
-) -> (u16, Value, String) {
-    let csrf = cookie
-        .split("; ")
-        .find_map(|c| c.strip_prefix("trellis_csrf="))
-        .unwrap_or_default()
-        .to_owned();
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("cookie", cookie)
-        .header("x-csrf-token", csrf)
-        .body(Body::from(body.map(|b| b.to_string()).unwrap_or_default()))
-        .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let cookies = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        cookies,
-    )
-}
+use support::call;
 
 async fn control(url: &str, path: &str, body: Option<Value>) -> Value {
     let client = reqwest::Client::new();

@@ -42,9 +42,9 @@ pub async fn call(
     method: &str,
     path: &str,
     cookie: &str,
-    body: Value,
+    body: impl Into<Option<Value>>,
 ) -> (u16, Value, String) {
-    let text = body.to_string();
+    let text = body.into().map(|b| b.to_string()).unwrap_or_default();
     let request = Request::builder()
         .method(method)
         .uri(path)

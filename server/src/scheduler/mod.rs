@@ -7,7 +7,10 @@
 //! starts two runs, across restarts, crashes and servers. The loop sleeps
 //! until the next fire of any schedule (or a change, or `refresh`).
 
+mod clock;
 pub mod timing;
+
+pub use clock::{Clock, ManualClock, SystemClock};
 
 use crate::db::runs::NewRun;
 use crate::db::schedules::{self, Decision, Stored};
@@ -24,39 +27,6 @@ use std::time::Duration;
 use timing::Timing;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-
-/// Where the scheduler reads the time (tests set it by hand).
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The real clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock that stands still until it is set.
-pub struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    pub fn new(at: DateTime<Utc>) -> Arc<ManualClock> {
-        Arc::new(ManualClock(Mutex::new(at)))
-    }
-
-    pub fn set(&self, at: DateTime<Utc>) {
-        *self.0.lock().expect("clock lock") = at;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock lock")
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct SchedulerSettings {
