@@ -142,20 +142,36 @@ struct Form {
 }
 
 impl Form {
-    fn new() -> Form {
-        Form {
-            cron: RwSignal::new("0 6 * * *".into()),
-            timezone: RwSignal::new("UTC".into()),
-            enabled: RwSignal::new(true),
-            version: RwSignal::new(String::new()),
-            params: RwSignal::new("{}".into()),
-            catchup: RwSignal::new("none".into()),
-            max_active_runs: RwSignal::new("1".into()),
-            when_busy: RwSignal::new("skip".into()),
+    /// What a process without a schedule starts from.
+    fn defaults() -> ScheduleInput {
+        ScheduleInput {
+            cron: "0 6 * * *".into(),
+            timezone: "UTC".into(),
+            enabled: true,
+            version: None,
+            params: Default::default(),
+            catchup: Catchup::None,
+            max_active_runs: 1,
+            when_busy: WhenBusy::Skip,
         }
     }
 
-    fn fill(&self, s: &Schedule) {
+    fn new() -> Form {
+        let form = Form {
+            cron: RwSignal::new(String::new()),
+            timezone: RwSignal::new(String::new()),
+            enabled: RwSignal::new(true),
+            version: RwSignal::new(String::new()),
+            params: RwSignal::new(String::new()),
+            catchup: RwSignal::new(String::new()),
+            max_active_runs: RwSignal::new(String::new()),
+            when_busy: RwSignal::new(String::new()),
+        };
+        form.fill(&Form::defaults());
+        form
+    }
+
+    fn fill(&self, s: &ScheduleInput) {
         self.cron.set(s.cron.clone());
         self.timezone.set(s.timezone.clone());
         self.enabled.set(s.enabled);
@@ -235,7 +251,7 @@ fn ScheduleEditor(tenant: String, id: String) -> impl IntoView {
             leptos::task::spawn_local(async move {
                 match client::get::<Schedule>(&path).await {
                     Ok(s) => {
-                        form.fill(&s);
+                        form.fill(&input_of(&s));
                         stored.set(Some(Some(s)));
                     }
                     Err(e) if e.status == 404 => stored.set(Some(None)),
@@ -322,24 +338,7 @@ fn ScheduleEditor(tenant: String, id: String) -> impl IntoView {
             leptos::task::spawn_local(async move {
                 match client::delete::<()>(&path).await {
                     Ok(()) => {
-                        form.fill(&Schedule {
-                            process: String::new(),
-                            process_name: String::new(),
-                            cron: "0 6 * * *".into(),
-                            timezone: "UTC".into(),
-                            enabled: true,
-                            version: None,
-                            params: Default::default(),
-                            catchup: Catchup::None,
-                            max_active_runs: 1,
-                            when_busy: WhenBusy::Skip,
-                            description: String::new(),
-                            next_fires: Vec::new(),
-                            next_fires_local: Vec::new(),
-                            recent_fires: Vec::new(),
-                            updated_at: String::new(),
-                            updated_by: None,
-                        });
+                        form.fill(&Form::defaults());
                         stored.set(Some(None));
                         saved.set(Some("Deleted."));
                     }
