@@ -98,9 +98,29 @@ ensure_aws_emulator() {
     fi
 }
 
+# The real Airflow that imports the generated DAG files, in its own virtualenv.
+AIRFLOW_VERSION=3.3.2
+AIRFLOW_AMAZON_VERSION=9.39.0
+export TRELLIS_AIRFLOW_PYTHON="$TOOLS/airflow-venv/bin/python"
+ensure_airflow() {
+    if ! "$TRELLIS_AIRFLOW_PYTHON" - "$AIRFLOW_VERSION" "$AIRFLOW_AMAZON_VERSION" 2>/dev/null <<'PY'
+import sys
+from importlib.metadata import version
+sys.exit(version("apache-airflow") != sys.argv[1] or version("apache-airflow-providers-amazon") != sys.argv[2])
+PY
+    then
+        command -v python3 >/dev/null || ensure_apt python3 python3-venv
+        say "installing Airflow $AIRFLOW_VERSION with the Amazon provider (from PyPI, takes a few minutes once)"
+        python3 -m venv "$TOOLS/airflow-venv"
+        "$TOOLS/airflow-venv/bin/pip" install --quiet --disable-pip-version-check \
+            "apache-airflow==$AIRFLOW_VERSION" "apache-airflow-providers-amazon==$AIRFLOW_AMAZON_VERSION"
+    fi
+}
+
 # Debian's Chromium, Node.js and the end2end packages.
 ensure_test_tools() {
     ensure_aws_emulator
+    ensure_airflow
     [ -x /usr/lib/postgresql/15/bin/initdb ] || ensure_apt postgresql-15
     command -v chromium >/dev/null || ensure_apt chromium
     command -v npm >/dev/null || ensure_apt nodejs npm

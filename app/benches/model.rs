@@ -38,6 +38,7 @@ fn big_graph() -> ProcessGraph {
         nodes,
         edges,
         connection: None,
+        orchestrator: None,
     }
 }
 

@@ -167,7 +167,12 @@ pub enum Action {
         label: String,
     },
     /// Runs the process on a connection's EMR cluster (`None`: the embedded engine).
-    SetConnection(Option<String>),
+    /// Where the process runs: a connection's EMR cluster (or the embedded
+    /// engine), orchestrated by Trellis or by Airflow.
+    SetRunsOn {
+        connection: Option<String>,
+        orchestrator: Option<crate::types::graph::Orchestrator>,
+    },
     Undo,
     Redo,
     Copy,
@@ -457,12 +462,16 @@ impl Editor {
                 self.node_mut(&node).label = label;
                 self.changed()
             }
-            Action::SetConnection(connection) => {
-                if self.graph.connection == connection {
+            Action::SetRunsOn {
+                connection,
+                orchestrator,
+            } => {
+                if self.graph.connection == connection && self.graph.orchestrator == orchestrator {
                     return Outcome::Unchanged;
                 }
                 self.checkpoint();
                 self.graph.connection = connection;
+                self.graph.orchestrator = orchestrator;
                 self.changed()
             }
             Action::Undo => match self.undo.pop() {

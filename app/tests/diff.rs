@@ -68,11 +68,13 @@ fn a_parameter_set_or_unset_shows_the_missing_side_as_none() {
         nodes: vec![node("f", "fail", json!({}))],
         edges: vec![],
         connection: None,
+        orchestrator: None,
     };
     let after = app::types::graph::ProcessGraph {
         nodes: vec![node("f", "fail", json!({"message": "x"}))],
         edges: vec![],
         connection: None,
+        orchestrator: None,
     };
     let d = diff(&before, &after);
     assert_eq!(d.nodes_changed[0].params[0].old, None);

@@ -86,6 +86,7 @@ fn structural_problems_are_all_reported_at_once() {
 fn parameters_are_checked_against_the_schema() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
+        orchestrator: None,
         nodes: vec![
             node("missing", "test.check", json!({})),
             node(
@@ -125,6 +126,7 @@ fn parameters_are_checked_against_the_schema() {
 fn messages_read_well() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
+        orchestrator: None,
         nodes: vec![
             node("s", "sleep", json!({"seconds": -1})),
             node("f", "test.check", json!({"rules": ""})),
@@ -142,6 +144,7 @@ fn messages_read_well() {
 fn a_parameter_with_a_default_may_be_left_out() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
+        orchestrator: None,
         nodes: vec![node("f", "fail", json!({}))],
         edges: vec![],
     };
@@ -217,6 +220,7 @@ fn component_definitions_are_validated() {
 fn the_builtin_data_components_flag_bad_rules_and_names_before_publish() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
+        orchestrator: None,
         nodes: vec![
             node(
                 "check",

@@ -116,4 +116,45 @@ test('a process set to run on EMR runs there as steps, live in the run view', as
     [`trellis:${runId}:C_first:1`, 'COMPLETED'],
     [`trellis:${runId}:C_second:1`, 'COMPLETED'],
   ]);
+
+  // Its version is also an Airflow DAG file, linked from the version list.
+  await page.goto(`${url()}/processes/${created.body.id}/versions`);
+  const link = page.getByTestId('version-row').first().getByTestId('airflow-file');
+  await expect(link).toHaveText('Airflow DAG file');
+  const file = await page.request.get(url() + await link.getAttribute('href'));
+  expect(file.status()).toBe(200);
+  expect(file.headers()['content-type']).toBe('text/x-python; charset=utf-8');
+  const text = await file.text();
+  expect(text).toContain(`DAG_ID = "trellis.demo.${created.body.id}.v1"`);
+  expect(text).toContain(`CLUSTER_ID = "${cluster}"`);
+});
+
+test('a process set to run on Airflow is saved so, and publishing says why not when the server has no Airflow', async ({ page }) => {
+  await signIn(page);
+  const connection = await api(page, 'POST', '/api/v1/tenants/demo/connections', {
+    name: 'E2E for Airflow', region: 'us-east-1', cluster_id: 'j-AIRFLOWE2E', airflow_conn_id: 'mwaa_emr',
+  });
+  expect(connection.status).toBe(201);
+  expect(connection.body.airflow_conn_id).toBe('mwaa_emr');
+  const created = await api(page, 'POST', '/api/v1/tenants/demo/processes', {
+    name: 'E2E on Airflow',
+    graph: { nodes: [{ id: 'only', component: 'noop', position: { x: 40, y: 40 } }], edges: [] },
+  });
+  expect(created.status).toBe(201);
+
+  await page.goto(`${url()}/processes/${created.body.id}`);
+  await page.getByTestId('runs-on-select').selectOption(`airflow:${connection.body.id}`);
+  await expect(page.getByTestId('save-state')).toHaveText(/^Saved/);
+  const draft = await api(page, 'GET', `/api/v1/tenants/demo/processes/${created.body.id}`);
+  expect(draft.body.graph.orchestrator).toBe('airflow');
+  expect(draft.body.graph.connection).toBe(connection.body.id);
+  await page.getByTestId('publish').click();
+  await expect(page.getByTestId('publish-status')).toContainText('no Airflow');
+  // Back to the embedded engine: the choice round-trips.
+  await page.reload();
+  await expect(page.getByTestId('runs-on-select')).toHaveValue(`airflow:${connection.body.id}`);
+  await page.getByTestId('runs-on-select').selectOption('');
+  await expect(page.getByTestId('save-state')).toHaveText(/^Saved/);
+  const back = await api(page, 'GET', `/api/v1/tenants/demo/processes/${created.body.id}`);
+  expect(back.body.graph.orchestrator).toBeUndefined();
 });

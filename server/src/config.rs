@@ -147,6 +147,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub oidc: OidcArgs,
 
+    #[command(flatten)]
+    pub airflow: AirflowArgs,
+
     /// Seconds before a watched EMR step's state is first read; each step's
     /// interval then grows by half per read up to `--emr-poll-max-seconds`.
     /// One poller per cluster reads the steps that are due, ten per
@@ -197,6 +200,61 @@ impl DbArgs {
             ),
         }
     }
+}
+
+/// Orchestration on Airflow 3 / Amazon MWAA for processes that choose it. Off
+/// unless a URL is given.
+#[derive(Debug, Clone, Args)]
+pub struct AirflowArgs {
+    /// Airflow's API server, e.g. `https://airflow.example.com` (its REST
+    /// API v2 and `/auth/token` live under it).
+    #[arg(long = "airflow-url", env = "TRELLIS_AIRFLOW_URL")]
+    pub url: Option<String>,
+
+    /// The Airflow user Trellis signs in as (it deploys, triggers and stops).
+    #[arg(
+        long = "airflow-username",
+        env = "TRELLIS_AIRFLOW_USERNAME",
+        requires = "url"
+    )]
+    pub username: Option<String>,
+
+    #[arg(
+        long = "airflow-password",
+        env = "TRELLIS_AIRFLOW_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+
+    /// Where Airflow reads DAG files from (MWAA's DAGs folder, or an
+    /// `S3DagBundle`): `s3://bucket/prefix`. Uploads use the server's own
+    /// AWS credentials (the default chain).
+    #[arg(long = "airflow-dags", env = "TRELLIS_AIRFLOW_DAGS", requires = "url")]
+    pub dags: Option<String>,
+
+    /// S3 endpoint for the uploads, when not AWS's own (path-style).
+    #[arg(
+        long = "airflow-s3-endpoint-url",
+        env = "TRELLIS_AIRFLOW_S3_ENDPOINT_URL"
+    )]
+    pub s3_endpoint_url: Option<String>,
+
+    /// The DAGs bucket's region.
+    #[arg(
+        long = "airflow-s3-region",
+        env = "TRELLIS_AIRFLOW_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub s3_region: String,
+
+    /// How often Trellis asks Airflow whether a deployed file is parsed yet,
+    /// and reconciles the state of runs on Airflow (seconds).
+    #[arg(
+        long = "airflow-poll-seconds",
+        env = "TRELLIS_AIRFLOW_POLL_SECONDS",
+        default_value_t = 2.0
+    )]
+    pub poll_seconds: f64,
 }
 
 /// Single sign-on through an OpenID Connect provider (authorization code
@@ -314,6 +372,42 @@ pub struct OidcSettings {
 }
 
 impl ServeArgs {
+    /// The Airflow settings these flags describe (`None`: no Airflow), for
+    /// a server users reach at `public_url`.
+    pub fn airflow_settings(
+        &self,
+        public_url: &str,
+    ) -> anyhow::Result<Option<crate::airflow::AirflowSettings>> {
+        let a = &self.airflow;
+        let Some(url) = &a.url else {
+            return Ok(None);
+        };
+        let (Some(username), Some(password), Some(dags)) = (&a.username, &a.password, &a.dags)
+        else {
+            anyhow::bail!(
+                "TRELLIS_AIRFLOW_URL needs TRELLIS_AIRFLOW_USERNAME, TRELLIS_AIRFLOW_PASSWORD and TRELLIS_AIRFLOW_DAGS"
+            );
+        };
+        let (bucket, prefix) = dags
+            .strip_prefix("s3://")
+            .map(|rest| rest.split_once('/').unwrap_or((rest, "")))
+            .filter(|(bucket, _)| !bucket.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!("TRELLIS_AIRFLOW_DAGS `{dags}` is not s3://bucket/prefix")
+            })?;
+        Ok(Some(crate::airflow::AirflowSettings {
+            url: url.trim_end_matches('/').to_owned(),
+            username: username.clone(),
+            password: password.clone(),
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+            s3_endpoint_url: a.s3_endpoint_url.clone(),
+            s3_region: a.s3_region.clone(),
+            poll: std::time::Duration::from_secs_f64(a.poll_seconds.max(0.1)),
+            public_url: public_url.to_owned(),
+        }))
+    }
+
     /// The sign-in settings these flags describe, for a server at `addr`.
     pub fn auth_settings(&self, addr: SocketAddr) -> anyhow::Result<AuthSettings> {
         let public_url = self

@@ -41,6 +41,7 @@ fn node(id: &str, component: &str, label: &str, x: f64, y: f64, params: Value) -
 pub fn revenue_graph() -> ProcessGraph {
     ProcessGraph {
         connection: None,
+        orchestrator: None,
         nodes: vec![
             node(
                 "ingest_orders",
@@ -109,6 +110,7 @@ pub fn revenue_graph() -> ProcessGraph {
 pub fn strict_graph() -> ProcessGraph {
     ProcessGraph {
         connection: None,
+        orchestrator: None,
         nodes: vec![
             node(
                 "ingest_customers",

@@ -5,6 +5,7 @@
 // Rendering the app's pages on the server walks their whole view type.
 #![recursion_limit = "256"]
 
+pub mod airflow;
 pub mod auth;
 pub mod aws;
 pub mod config;
@@ -105,6 +106,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
     );
+    if let Some(settings) = args.airflow_settings(&state.http.auth.public_url)? {
+        let airflow = airflow::Airflow::new(settings);
+        airflow.spawn_readiness(state.db.clone(), state.shutdown.clone());
+        state.engine.set_airflow(airflow);
+    }
     state.engine.load_tenant_limits().await?;
     let lease = std::time::Duration::from_secs(args.server_lease_seconds.max(1));
     state.engine.heartbeat(lease).await?;

@@ -12,6 +12,8 @@ const VERSION: &str = "v1:";
 
 pub struct Sealer {
     cipher: Aes256Gcm,
+    /// Signs bearer tokens (`token`), derived from the same key.
+    mac: [u8; 32],
 }
 
 impl std::fmt::Debug for Sealer {
@@ -22,16 +24,45 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     pub fn from_key(key: &[u8; 32]) -> Sealer {
+        use sha2::{Digest, Sha256};
         Sealer {
             cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)),
+            mac: Sha256::new()
+                .chain_update(b"trellis token key\0")
+                .chain_update(key)
+                .finalize()
+                .into(),
         }
     }
 
     /// A sealer with a random key (tests, and nothing that must outlive the process).
     pub fn random() -> Sealer {
-        Sealer {
-            cipher: Aes256Gcm::new(&Aes256Gcm::generate_key(OsRng)),
-        }
+        let key = Aes256Gcm::generate_key(OsRng);
+        Sealer::from_key(&key.into())
+    }
+
+    /// A bearer token for `context` (HMAC-SHA256, base64url): every server
+    /// with the same key makes and accepts the same token, nothing is stored.
+    pub fn token(&self, context: &str) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.mac)
+            .expect("any key length");
+        mac.update(context.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `token` is `context`'s token (compared in constant time).
+    pub fn check_token(&self, context: &str, token: &str) -> bool {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use hmac::Mac;
+        let Ok(given) = URL_SAFE_NO_PAD.decode(token) else {
+            return false;
+        };
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.mac)
+            .expect("any key length");
+        mac.update(context.as_bytes());
+        mac.verify_slice(&given).is_ok()
     }
 
     /// The configured key (base64 of 32 bytes); without one, the key in
@@ -130,6 +161,18 @@ mod tests {
         assert!(sealer.open("tenant-b", &sealed).is_err());
         assert!(Sealer::random().open("tenant-a", &sealed).is_err());
         assert!(sealer.open("tenant-a", "v1:garbage").is_err());
+    }
+
+    #[test]
+    fn tokens_check_only_for_their_context_and_key() {
+        let sealer = Sealer::from_key(&[7; 32]);
+        let token = sealer.token("airflow:t1:run-1");
+        assert_eq!(token, Sealer::from_key(&[7; 32]).token("airflow:t1:run-1"));
+        assert!(sealer.check_token("airflow:t1:run-1", &token));
+        assert!(!sealer.check_token("airflow:t1:run-2", &token));
+        assert!(!Sealer::from_key(&[8; 32]).check_token("airflow:t1:run-1", &token));
+        assert!(!sealer.check_token("airflow:t1:run-1", "not base64 !"));
+        assert!(!sealer.check_token("airflow:t1:run-1", ""));
     }
 
     #[test]

@@ -117,6 +117,10 @@ fn required() -> BTreeMap<&'static str, Needs> {
             Viewer,
         ),
         (
+            "GET /api/v1/tenants/{tenant}/processes/{process}/versions/{number}/airflow.py",
+            Viewer,
+        ),
+        (
             "GET /api/v1/tenants/{tenant}/processes/{process}/schedule",
             Viewer,
         ),
@@ -131,6 +135,8 @@ fn required() -> BTreeMap<&'static str, Needs> {
         ("GET /api/v1/tenants/{tenant}/schedules", Viewer),
         ("GET /api/v1/tenants/{tenant}/schedules/preview", Viewer),
         ("GET /api/v1/tenants/{tenant}/runs/{run}", Viewer),
+        // Authenticated by the run's own callback token, not by a user.
+        ("POST /api/v1/airflow/runs/{run}/report", Anyone),
         ("POST /api/v1/tenants/{tenant}/runs/{run}/stop", Editor),
         ("GET /api/v1/tenants/{tenant}/runs/{run}/events", Viewer),
         (
@@ -540,6 +546,11 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
         (
             Method::GET,
             format!("{rival}/processes/{process}/versions/1/diff/2"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("{rival}/processes/{process}/versions/1/airflow.py"),
             None,
         ),
         (

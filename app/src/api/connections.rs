@@ -15,6 +15,9 @@ pub struct Connection {
     pub has_external_id: bool,
     pub session_duration_seconds: i64,
     pub cluster_id: String,
+    /// The Airflow connection id the rendered Airflow DAG files use for the
+    /// cluster's AWS credentials (in the tenant's Airflow / MWAA).
+    pub airflow_conn_id: String,
     pub endpoint_url: Option<String>,
     /// The static access key id, when the deployment uses static keys.
     pub access_key_id: Option<String>,
@@ -46,6 +49,10 @@ pub struct ConnectionInput {
     pub session_duration_seconds: Option<i64>,
     /// The EMR cluster, `j-…`.
     pub cluster_id: String,
+    /// The Airflow connection id for the cluster's AWS credentials in Airflow
+    /// (default `aws_default`).
+    #[serde(default)]
+    pub airflow_conn_id: Option<String>,
     /// For private endpoints (and tests): where to send STS and EMR calls.
     #[serde(default)]
     pub endpoint_url: Option<String>,

@@ -85,6 +85,53 @@ pub struct Version {
     pub created_at: String,
     pub graph: ProcessGraph,
     pub dag: Dag,
+    /// For a process orchestrated by Airflow: its DAG file's deployment.
+    #[serde(default)]
+    pub deployment: Option<Deployment>,
+}
+
+/// Where a version's Airflow DAG file is: uploaded and `deploying` until
+/// Airflow has parsed it (`ready`: runnable) or refused it (`failed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeployState {
+    Deploying,
+    Ready,
+    Failed,
+}
+
+impl DeployState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeployState::Deploying => "deploying",
+            DeployState::Ready => "ready",
+            DeployState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeployState> {
+        [
+            DeployState::Deploying,
+            DeployState::Ready,
+            DeployState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Deployment {
+    pub state: DeployState,
+    /// The DAG's id in Airflow.
+    pub dag_id: String,
+    /// Airflow's import error (`failed`), or why readiness cannot be
+    /// checked yet (`deploying`).
+    pub error: Option<String>,
+    pub uploaded_at: String,
+    pub updated_at: String,
 }
 
 /// One row of the version list.
@@ -99,6 +146,11 @@ pub struct VersionSummary {
     /// How many runs this version has had.
     #[serde(default)]
     pub runs: i64,
+    /// The connection whose EMR cluster runs it; absent for the embedded engine.
+    #[serde(default)]
+    pub connection: Option<String>,
+    #[serde(default)]
+    pub deployment: Option<Deployment>,
 }
 
 /// `GET …/versions/{a}/diff/{b}`

@@ -27,6 +27,7 @@ struct Form {
     external_id: RwSignal<String>,
     session: RwSignal<String>,
     cluster_id: RwSignal<String>,
+    airflow_conn_id: RwSignal<String>,
     endpoint_url: RwSignal<String>,
     access_key_id: RwSignal<String>,
     secret_access_key: RwSignal<String>,
@@ -41,6 +42,7 @@ impl Form {
             external_id: RwSignal::new(String::new()),
             session: RwSignal::new("3600".into()),
             cluster_id: RwSignal::new(String::new()),
+            airflow_conn_id: RwSignal::new("aws_default".into()),
             endpoint_url: RwSignal::new(String::new()),
             access_key_id: RwSignal::new(String::new()),
             secret_access_key: RwSignal::new(String::new()),
@@ -57,6 +59,8 @@ impl Form {
             .set(c.map_or(3600, |c| c.session_duration_seconds).to_string());
         self.cluster_id
             .set(c.map(|c| c.cluster_id.clone()).unwrap_or_default());
+        self.airflow_conn_id
+            .set(c.map_or("aws_default".into(), |c| c.airflow_conn_id.clone()));
         self.endpoint_url
             .set(text(c.and_then(|c| c.endpoint_url.as_ref())));
         self.access_key_id
@@ -86,6 +90,7 @@ impl Form {
             external_id: secret(self.external_id),
             session_duration_seconds: session,
             cluster_id: self.cluster_id.get_untracked(),
+            airflow_conn_id: optional(self.airflow_conn_id),
             endpoint_url: optional(self.endpoint_url),
             access_key_id: optional(self.access_key_id),
             secret_access_key: secret(self.secret_access_key),
@@ -200,6 +205,7 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                         if target.is_some() { "leave empty to keep" } else { "as the role's trust policy demands" })}
                     {field("Session duration (seconds)", "connection-session", form.session, false, "3600")}
                     {field("EMR cluster id", "connection-cluster", form.cluster_id, false, "j-2AXXXXXXGAPLF")}
+                    {field("Airflow connection id", "connection-airflow-conn", form.airflow_conn_id, false, "for DAG files run on Airflow / MWAA")}
                     {field("Endpoint URL (optional)", "connection-endpoint", form.endpoint_url, false, "for private endpoints")}
                     {field("Access key id (optional)", "connection-access-key", form.access_key_id, false, "only for static keys")}
                     {field("Secret access key", "connection-secret-key", form.secret_access_key, true,

@@ -2,7 +2,9 @@
 //! problems of the whole graph, autosave, publish and run.
 
 use crate::api::connections::Connection;
-use crate::api::processes::{Process, PublishRequest, UpdateProcess, Version};
+use crate::api::processes::{
+    DeployState, Deployment, Process, PublishRequest, UpdateProcess, Version,
+};
 use crate::api::runs::{Run, StartRun};
 use crate::api::FieldError;
 use crate::client::{self, tenant_path};
@@ -11,6 +13,7 @@ use crate::components::node_panel::NodePanel;
 use crate::editor::{Action, Editor, Outcome, NODE_HEIGHT, NODE_WIDTH};
 use crate::session::{Session, WithTenant};
 use crate::types::component::ComponentType;
+use crate::types::graph::Orchestrator;
 use crate::types::graph::Position;
 use crate::types::Role;
 use crate::validate::{validate_graph, Limits};
@@ -439,7 +442,8 @@ fn Problems(problems: Memo<Vec<FieldError>>, dispatch: Callback<Action, Outcome>
     }
 }
 
-/// Where the process runs: the embedded engine, or a connection's EMR cluster.
+/// Where the process runs: the embedded engine, a connection's EMR cluster,
+/// or that cluster with Airflow orchestrating (`airflow:<connection>`).
 #[component]
 fn RunsOn(
     tenant: String,
@@ -449,7 +453,13 @@ fn RunsOn(
     let connections = RwSignal::new(None::<Result<Vec<Connection>, String>>);
     let path = tenant_path(&tenant, "connections");
     Effect::new(move |_| client::load_into(path.clone(), connections));
-    let current = move || editor.with(|e| e.graph.connection.clone());
+    let current = move || {
+        editor.with(|e| match (&e.graph.connection, e.graph.orchestrator) {
+            (None, _) => String::new(),
+            (Some(c), None) => c.clone(),
+            (Some(c), Some(Orchestrator::Airflow)) => format!("airflow:{c}"),
+        })
+    };
     view! {
         <section class="panel" data-testid="runs-on">
             <label class="field">
@@ -457,14 +467,23 @@ fn RunsOn(
                 <select data-testid="runs-on-select"
                     on:change=move |ev| {
                         let value = event_target_value(&ev);
-                        dispatch.run(Action::SetConnection(Some(value).filter(|v| !v.is_empty())));
+                        let (connection, orchestrator) = match value.strip_prefix("airflow:") {
+                            Some(c) => (Some(c.to_owned()), Some(Orchestrator::Airflow)),
+                            None => (Some(value).filter(|v| !v.is_empty()), None),
+                        };
+                        dispatch.run(Action::SetRunsOn { connection, orchestrator });
                     }>
-                    <option value="" selected=move || current().is_none()>"The embedded engine (this server)"</option>
+                    <option value="" selected=move || current().is_empty()>"The embedded engine (this server)"</option>
                     {move || connections.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| {
-                        let id = c.id.clone();
+                        let emr = c.id.clone();
+                        let airflow = format!("airflow:{}", c.id);
+                        let on_airflow = airflow.clone();
                         view! {
-                            <option value=c.id.clone() selected=move || current().as_ref() == Some(&id)>
+                            <option value=c.id.clone() selected=move || current() == emr>
                                 {format!("EMR: {} ({}, {})", c.name, c.cluster_id, c.region)}
+                            </option>
+                            <option value=airflow selected=move || current() == on_airflow>
+                                {format!("Airflow, steps on EMR: {} ({})", c.name, c.cluster_id)}
                             </option>
                         }
                     }).collect_view()}
@@ -472,6 +491,37 @@ fn RunsOn(
             </label>
         </section>
     }
+}
+
+/// Reads version `n`'s deployment into `deployment`, again every second
+/// while Airflow has not parsed it and `n` is still the latest version.
+fn follow_deployment(
+    path: String,
+    n: i64,
+    latest: RwSignal<Option<i64>>,
+    deployment: RwSignal<Option<Deployment>>,
+) {
+    leptos::task::spawn_local(async move {
+        if latest.try_get_untracked().flatten() != Some(n) {
+            return;
+        }
+        let Ok(version) = client::get::<Version>(&path).await else {
+            return;
+        };
+        let deploying = version
+            .deployment
+            .as_ref()
+            .is_some_and(|d| d.state == DeployState::Deploying);
+        if deployment.try_set(version.deployment).is_some() {
+            return;
+        }
+        if deploying {
+            set_timeout(
+                move || follow_deployment(path, n, latest, deployment),
+                std::time::Duration::from_secs(1),
+            );
+        }
+    });
 }
 
 #[component]
@@ -489,6 +539,16 @@ fn PublishPanel(
     let busy = RwSignal::new(false);
     let navigate = use_navigate();
     let base = tenant_path(&tenant, &format!("processes/{process_id}"));
+    // The latest version's Airflow deployment, followed while it deploys.
+    let deployment = RwSignal::new(None::<Deployment>);
+    {
+        let base = base.clone();
+        Effect::new(move |_| {
+            if let Some(n) = latest.get() {
+                follow_deployment(format!("{base}/versions/{n}"), n, latest, deployment);
+            }
+        });
+    }
 
     let publish = {
         let base = base.clone();
@@ -506,6 +566,7 @@ fn PublishPanel(
                 };
                 match client::post::<_, Version>(&path, &body).await {
                     Ok(v) => {
+                        deployment.set(v.deployment.clone());
                         latest.set(Some(v.number));
                         status.set(Some(Ok(format!("Published version {}", v.number))));
                         message.set(String::new());
@@ -559,7 +620,23 @@ fn PublishPanel(
                 <span>"Run parameters (JSON)"</span>
                 <input data-testid="run-params" prop:value=move || params.get() on:input=move |ev| params.set(event_target_value(&ev)) />
             </label>
-            <button data-testid="run-now" disabled=move || busy.get() || latest.get().is_none() on:click=run>
+            {move || deployment.get().map(|d| {
+                let text = match d.state {
+                    DeployState::Deploying => "On Airflow: deploying — waiting for Airflow to parse the DAG file…".to_owned(),
+                    DeployState::Ready => format!("On Airflow: ready as {}", d.dag_id),
+                    DeployState::Failed => format!("On Airflow: failed — {}", d.error.clone().unwrap_or_default()),
+                };
+                let note = (d.state == DeployState::Deploying).then_some(d.error).flatten();
+                view! {
+                    <p class=format!("deployment {}", d.state.as_str()) data-testid="deployment-state"
+                        data-state=d.state.as_str()>{text}</p>
+                    {note.map(|n| view! { <small class="muted">{n}</small> })}
+                }
+            })}
+            <button data-testid="run-now"
+                disabled=move || busy.get() || latest.get().is_none()
+                    || deployment.with(|d| d.as_ref().is_some_and(|d| d.state != DeployState::Ready))
+                on:click=run>
                 {move || match latest.get() {
                     Some(v) => format!("Run version {v} now"),
                     None => "Run now (publish first)".to_owned(),

@@ -119,7 +119,7 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
             Some(Ok(list)) if list.is_empty() => view! { <p class="muted">"Nothing published yet."</p> }.into_any(),
             Some(Ok(list)) => view! {
                 <table class="list" data-testid="version-list">
-                    <thead><tr><th>"Version"</th><th>"Message"</th><th>"By"</th><th>"Published"</th><th>"Runs"</th></tr></thead>
+                    <thead><tr><th>"Version"</th><th>"Message"</th><th>"By"</th><th>"Published"</th><th>"Runs"</th><th>"Runs on"</th></tr></thead>
                     <tbody>
                         {list.into_iter().map(|v| view! {
                             <tr data-testid="version-row">
@@ -128,6 +128,25 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
                                 <td>{v.created_by.unwrap_or_default()}</td>
                                 <td class="muted">{when(&v.created_at)}</td>
                                 <td>{v.runs}</td>
+                                <td>{match v.connection {
+                                    None => view! { <span class="muted">"embedded engine"</span> }.into_any(),
+                                    Some(_) => {
+                                        let file = format!("{base}/versions/{}/airflow.py", v.number);
+                                        let deployed = v.deployment.map(|d| view! {
+                                            <span class=format!("deployment {}", d.state.as_str()) data-testid="version-deployment"
+                                                data-state=d.state.as_str() title=d.error.unwrap_or_default()>
+                                                {format!("Airflow: {}", d.state.as_str())}
+                                            </span>
+                                            " · "
+                                        });
+                                        view! {
+                                            {deployed}
+                                            "EMR · "
+                                            <a href=file rel="external" target="_blank" data-testid="airflow-file"
+                                                title="This version as an Airflow DAG file">"Airflow DAG file"</a>
+                                        }.into_any()
+                                    }
+                                }}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>

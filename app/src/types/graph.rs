@@ -15,6 +15,18 @@ pub struct ProcessGraph {
     /// the embedded engine (local processes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
+    /// Who orchestrates the run: absent for Trellis's own engine, `airflow`
+    /// for the Airflow deployment the server is configured with (which then
+    /// runs the steps on the connection's cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orchestrator: Option<Orchestrator>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Orchestrator {
+    Airflow,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -92,6 +92,7 @@ pub fn node(id: &str, component: &str, params: Value) -> Node {
 pub fn noops(ids: &[&str], edges: &[(&str, &str)]) -> ProcessGraph {
     ProcessGraph {
         connection: None,
+        orchestrator: None,
         nodes: ids.iter().map(|id| node(id, "noop", json!({}))).collect(),
         edges: edges.iter().map(|(a, b)| Edge::new(*a, *b)).collect(),
     }

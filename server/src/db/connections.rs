@@ -21,13 +21,14 @@ pub struct Fields {
     pub external_id: Option<String>,
     pub session_seconds: i64,
     pub cluster_id: String,
+    pub airflow_conn_id: String,
     pub endpoint_url: Option<String>,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
 }
 
 const COLUMNS: &str = "id, name, region, role_arn, external_id, session_seconds, cluster_id, \
-     endpoint_url, access_key_id, secret_access_key, created_at, updated_at";
+     endpoint_url, access_key_id, secret_access_key, created_at, updated_at, airflow_conn_id";
 
 fn stored(r: &sqlx::any::AnyRow) -> Stored {
     let external_id: Option<String> = r.get(4);
@@ -41,6 +42,7 @@ fn stored(r: &sqlx::any::AnyRow) -> Stored {
             has_external_id: external_id.is_some(),
             session_duration_seconds: r.get(5),
             cluster_id: r.get(6),
+            airflow_conn_id: r.get(12),
             endpoint_url: r.get(7),
             access_key_id: r.get(8),
             has_secret_access_key: secret_access_key.is_some(),
@@ -78,8 +80,8 @@ pub async fn insert(db: &Db, tenant: &TenantId, c: &Fields) -> sqlx::Result<Stri
     let at = now();
     sqlx::query(
         "INSERT INTO connections (id, tenant_id, name, region, role_arn, external_id, session_seconds, \
-         cluster_id, endpoint_url, access_key_id, secret_access_key, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+         cluster_id, endpoint_url, access_key_id, secret_access_key, created_at, updated_at, \
+         airflow_conn_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
     )
     .bind(&id)
     .bind(tenant.as_str())
@@ -93,6 +95,7 @@ pub async fn insert(db: &Db, tenant: &TenantId, c: &Fields) -> sqlx::Result<Stri
     .bind(&c.access_key_id)
     .bind(&c.secret_access_key)
     .bind(&at)
+    .bind(&c.airflow_conn_id)
     .execute(&db.pool)
     .await?;
     Ok(id)
@@ -102,7 +105,8 @@ pub async fn update(db: &Db, tenant: &TenantId, id: &str, c: &Fields) -> sqlx::R
     let changed = sqlx::query(
         "UPDATE connections SET name = $3, region = $4, role_arn = $5, external_id = $6, \
          session_seconds = $7, cluster_id = $8, endpoint_url = $9, access_key_id = $10, \
-         secret_access_key = $11, updated_at = $12 WHERE tenant_id = $1 AND id = $2",
+         secret_access_key = $11, updated_at = $12, airflow_conn_id = $13 \
+         WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.as_str())
     .bind(id)
@@ -116,6 +120,7 @@ pub async fn update(db: &Db, tenant: &TenantId, id: &str, c: &Fields) -> sqlx::R
     .bind(&c.access_key_id)
     .bind(&c.secret_access_key)
     .bind(now())
+    .bind(&c.airflow_conn_id)
     .execute(&db.pool)
     .await?
     .rows_affected();

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod catalog;
 pub mod connections;
+pub mod deployments;
 pub mod processes;
 pub mod runs;
 pub mod schedules;

@@ -2,7 +2,7 @@
 //! first, so no query can reach another tenant's rows.
 
 use super::{new_id, now, Db};
-use app::api::processes::{ProcessSummary, VersionSummary};
+use app::api::processes::{DeployState, Deployment, ProcessSummary, VersionSummary};
 use app::types::dag::Dag;
 use app::types::graph::ProcessGraph;
 use app::types::{TenantId, UserId};
@@ -162,10 +162,13 @@ pub struct VersionRow {
 
 const VERSION: &str =
     "v.number, v.content_hash, v.message, u.username, v.created_at, v.graph, v.dag, v.id, \
-    (SELECT COUNT(*) FROM runs r WHERE r.tenant_id = v.tenant_id AND r.process_id = v.process_id AND r.version_id = v.id) \
-    FROM versions v LEFT JOIN users u ON u.id = v.created_by";
+    (SELECT COUNT(*) FROM runs r WHERE r.tenant_id = v.tenant_id AND r.process_id = v.process_id AND r.version_id = v.id), \
+    d.state, d.dag_id, d.error, d.uploaded_at, d.updated_at \
+    FROM versions v LEFT JOIN users u ON u.id = v.created_by LEFT JOIN deployments d ON d.version_id = v.id";
 
 fn version(row: &AnyRow) -> sqlx::Result<VersionRow> {
+    let graph: ProcessGraph =
+        serde_json::from_str(&row.try_get::<String, _>(5)?).map_err(decode)?;
     Ok(VersionRow {
         id: row.try_get(7)?,
         summary: VersionSummary {
@@ -175,10 +178,27 @@ fn version(row: &AnyRow) -> sqlx::Result<VersionRow> {
             created_by: row.try_get(3)?,
             created_at: row.try_get(4)?,
             runs: row.try_get(8)?,
+            connection: graph.connection.clone(),
+            deployment: deployment(row, 9)?,
         },
-        graph: serde_json::from_str(&row.try_get::<String, _>(5)?).map_err(decode)?,
+        graph,
         dag: serde_json::from_str(&row.try_get::<String, _>(6)?).map_err(decode)?,
     })
+}
+
+/// The deployment columns starting at `at`, when the version has one.
+pub(super) fn deployment(row: &AnyRow, at: usize) -> sqlx::Result<Option<Deployment>> {
+    let Some(state) = row.try_get::<Option<String>, _>(at)? else {
+        return Ok(None);
+    };
+    Ok(Some(Deployment {
+        state: DeployState::parse(&state)
+            .ok_or_else(|| sqlx::Error::Decode(format!("deployment state `{state}`").into()))?,
+        dag_id: row.try_get(at + 1)?,
+        error: row.try_get(at + 2)?,
+        uploaded_at: row.try_get(at + 3)?,
+        updated_at: row.try_get(at + 4)?,
+    }))
 }
 
 /// Versions of a process, newest first.

@@ -200,6 +200,28 @@ pub async fn set_task_state(
     Ok(Some(event))
 }
 
+/// Records a task's external reference when it has none yet (a reference
+/// that arrives after the state it belongs to; no event).
+pub async fn note_external_ref(
+    db: &Db,
+    tenant: &TenantId,
+    run: &str,
+    task: &str,
+    external_ref: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE task_runs SET external_ref = $4 \
+         WHERE tenant_id = $1 AND run_id = $2 AND task_key = $3 AND external_ref IS NULL",
+    )
+    .bind(tenant.as_str())
+    .bind(run)
+    .bind(task)
+    .bind(external_ref)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
 /// The run's events after `after`, in order.
 pub async fn events_after(
     db: &Db,
@@ -243,6 +265,16 @@ where
 }
 
 /// A run with its task runs, in DAG order.
+/// The tenant a run belongs to (for callers that hold only the run's id
+/// and prove their right to it otherwise).
+pub async fn tenant_of(db: &Db, run: &str) -> sqlx::Result<Option<TenantId>> {
+    let tenant: Option<String> = sqlx::query_scalar("SELECT tenant_id FROM runs WHERE id = $1")
+        .bind(run)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(tenant.map(TenantId::new))
+}
+
 pub async fn get(db: &Db, tenant: &TenantId, run: &str) -> sqlx::Result<Option<Run>> {
     let row = sqlx::query(
         "SELECT r.id, r.process_id, r.version_number, r.state, r.trigger_type, r.params, u.username, r.created_at, \

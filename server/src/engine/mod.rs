@@ -19,6 +19,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+pub mod airflow;
 mod follow;
 mod lease;
 mod recover;
@@ -85,6 +86,8 @@ struct Inner {
     stops: Mutex<HashMap<String, watch::Sender<Option<CancelMode>>>>,
     /// This server process, as the owner of the runs it drives.
     server_id: String,
+    /// The Airflow deployment processes may choose to run on.
+    airflow: std::sync::OnceLock<Arc<crate::airflow::Airflow>>,
 }
 
 impl Engine {
@@ -107,6 +110,7 @@ impl Engine {
                 slots,
                 stops,
                 server_id: crate::db::new_id(),
+                airflow: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -124,6 +128,16 @@ impl Engine {
             self.set_tenant_limit(&tenant, Some(limit));
         }
         Ok(())
+    }
+
+    /// Lets processes run on Airflow (once, at start).
+    pub fn set_airflow(&self, airflow: Arc<crate::airflow::Airflow>) {
+        let _ = self.inner.airflow.set(airflow);
+    }
+
+    /// The Airflow deployment, when the server has one.
+    pub fn airflow(&self) -> Option<&Arc<crate::airflow::Airflow>> {
+        self.inner.airflow.get()
     }
 
     /// This server process's id: the owner of the runs it drives.
@@ -305,6 +319,9 @@ impl Engine {
         let version = processes::version_get(db, tenant, &stored.process, stored.version)
             .await?
             .ok_or_else(|| anyhow::anyhow!("version {} of run {run} not found", stored.version))?;
+        if version.graph.orchestrator == Some(app::types::graph::Orchestrator::Airflow) {
+            return self.drive_airflow(tenant, stored, version, stop).await;
+        }
         let dag: Dag = version.dag;
         let ctx = RunCtx {
             tenant: tenant.clone(),

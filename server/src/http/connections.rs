@@ -96,6 +96,18 @@ fn fields(
             "an EMR cluster id such as `j-2AXXXXXXGAPLF`",
         ));
     }
+    let airflow_conn_id = input
+        .airflow_conn_id
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "aws_default".into());
+    if !app::validate::is_airflow_conn_id(&airflow_conn_id) {
+        errors.push(FieldError::new(
+            "airflow_conn_id",
+            "pattern",
+            "an Airflow connection id: 1 to 250 letters, digits, `_`, `.` or `-`",
+        ));
+    }
     let endpoint_url = input
         .endpoint_url
         .map(|u| u.trim().to_owned())
@@ -162,6 +174,7 @@ fn fields(
         external_id,
         session_seconds,
         cluster_id,
+        airflow_conn_id,
         endpoint_url,
         access_key_id,
         secret_access_key,

@@ -3,6 +3,7 @@
 //! them and adds the layers every response goes through.
 
 mod admin;
+mod airflow;
 mod auth;
 mod catalog;
 mod connections;
@@ -66,6 +67,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(processes::router())
         .merge(versions::router())
         .merge(runs::router())
+        .merge(airflow::router())
         .merge(schedules::router())
         .merge(datasets::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

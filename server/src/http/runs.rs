@@ -81,6 +81,26 @@ async fn start(
             })?,
     };
     let number = version.summary.number;
+    if version.graph.orchestrator == Some(app::types::graph::Orchestrator::Airflow) {
+        use app::api::processes::DeployState;
+        let why = match &version.summary.deployment {
+            Some(d) if d.state == DeployState::Ready => None,
+            Some(d) if d.state == DeployState::Deploying => Some(format!(
+                "version {number} is still deploying to Airflow; it can run once Airflow has parsed it"
+            )),
+            Some(d) => Some(format!(
+                "version {number} failed to deploy to Airflow: {}",
+                d.error.as_deref().unwrap_or("no reason given")
+            )),
+            None => Some(format!("version {number} was never deployed to Airflow")),
+        };
+        if let Some(message) = why {
+            return Err(Error::Conflict {
+                field: Some("version".into()),
+                message,
+            });
+        }
+    }
     let params = serde_json::Value::Object(body.params.unwrap_or_default());
     let (id, event) = runs::create(
         db,

@@ -2,15 +2,18 @@
 //! and diff them. A version is runnable the moment publish answers.
 
 use super::json::Json;
+use crate::airflow;
 use crate::auth::{EditorAccess, TenantAccess};
 use crate::db::catalog;
 use crate::db::processes::{self, content_hash, NewVersion, VersionRow};
 use crate::state::AppState;
 use crate::{Error, Result};
+use app::api::processes::DeployState;
 use app::api::processes::{PublishRequest, Version, VersionDiff, VersionSummary};
 use app::api::FieldError;
 use app::api::Problem;
 use app::types::dag::compile;
+use app::types::graph::Orchestrator;
 use app::validate::{validate_graph, Limits};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, publish))
         .routes(routes!(read))
         .routes(routes!(diff))
+        .routes(routes!(airflow_file))
 }
 
 const MAX_MESSAGE: usize = 2_000;
@@ -35,6 +39,7 @@ fn to_api(row: VersionRow) -> Version {
         created_at: s.created_at,
         graph: row.graph,
         dag: row.dag,
+        deployment: s.deployment,
     }
 }
 
@@ -48,6 +53,22 @@ async fn where_it_runs(
     components: &[app::types::component::ComponentType],
 ) -> Result<Vec<FieldError>> {
     let mut errors = Vec::new();
+    if graph.orchestrator == Some(Orchestrator::Airflow) {
+        if state.engine.airflow().is_none() {
+            errors.push(FieldError::new(
+                "orchestrator",
+                "unavailable",
+                "this Trellis server has no Airflow to run on (see TRELLIS_AIRFLOW_URL)",
+            ));
+        }
+        if graph.connection.is_none() {
+            errors.push(FieldError::new(
+                "connection",
+                "required",
+                "on Airflow the steps run on EMR: choose a connection for the process",
+            ));
+        }
+    }
     if let Some(connection) = &graph.connection {
         if crate::db::connections::get(&state.db, &access.tenant, connection)
             .await?
@@ -137,6 +158,18 @@ async fn publish(
     for _ in 0..5 {
         let latest = processes::latest_version(db, &access.tenant, &id).await?;
         if let Some(latest) = latest.as_ref().filter(|v| v.summary.content_hash == hash) {
+            // Publishing an unchanged version again retries a failed deployment.
+            let failed = latest
+                .summary
+                .deployment
+                .as_ref()
+                .is_none_or(|d| d.state == DeployState::Failed);
+            if failed && deploy(&state, &access, &id, latest).await? {
+                let again = processes::version_get(db, &access.tenant, &id, latest.summary.number)
+                    .await?
+                    .unwrap_or_else(|| latest.clone());
+                return Ok((StatusCode::OK, axum::Json(to_api(again))));
+            }
             return Ok((StatusCode::OK, axum::Json(to_api(latest.clone()))));
         }
         let number = latest.map_or(1, |v| v.summary.number + 1);
@@ -156,11 +189,19 @@ async fn publish(
         .await;
         match inserted {
             Ok(()) => {
-                let version = processes::version_get(db, &access.tenant, &id, number)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::Internal(anyhow::anyhow!("version {number} vanished after insert"))
-                    })?;
+                let lookup = || async {
+                    processes::version_get(db, &access.tenant, &id, number)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::Internal(anyhow::anyhow!(
+                                "version {number} vanished after insert"
+                            ))
+                        })
+                };
+                let mut version = lookup().await?;
+                if deploy(&state, &access, &id, &version).await? {
+                    version = lookup().await?;
+                }
                 access
                     .audit(
                         db,
@@ -179,6 +220,28 @@ async fn publish(
         field: None,
         message: "too many concurrent publishes; try again".into(),
     })
+}
+
+/// Deploys a version orchestrated by Airflow (its file uploaded, the
+/// deployment `deploying`); false for other versions.
+async fn deploy(
+    state: &AppState,
+    access: &TenantAccess,
+    process: &str,
+    version: &VersionRow,
+) -> Result<bool> {
+    if version.graph.orchestrator != Some(Orchestrator::Airflow) {
+        return Ok(false);
+    }
+    let Some(airflow) = state.engine.airflow() else {
+        return Ok(false);
+    };
+    let file = airflow::dag_file(&state.db, &access.tenant, &access.slug, process, version).await?;
+    let dag_id = airflow::dag_id(&access.slug, process, version.summary.number);
+    airflow
+        .deploy(&state.db, &access.tenant, &version.id, &dag_id, file)
+        .await?;
+    Ok(true)
 }
 
 async fn process_exists(state: &AppState, access: &TenantAccess, id: &str) -> Result<()> {
@@ -238,6 +301,39 @@ async fn read(
     Ok(axum::Json(to_api(
         version(&state, &access, &id, "number", &number).await?,
     )))
+}
+
+/// The version rendered as an Airflow 3 DAG file (`PEntry`/`PExit` report to
+/// Trellis, each node an `EmrAddStepsOperator` and an `EmrStepSensor` on the
+/// version's connection). Any version on EMR renders; the same version always
+/// gives the same file.
+#[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/versions/{number}/airflow.py", tag = "versions",
+    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id"), ("number" = i64, Path, description = "The version number")),
+    responses((status = 200, description = "The DAG file", content_type = "text/x-python"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "The version does not run on EMR, or its connection is gone", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
+async fn airflow_file(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Path((_, id, number)): Path<(String, String, String)>,
+) -> Result<impl axum::response::IntoResponse> {
+    use axum::http::header;
+    let row = version(&state, &access, &id, "number", &number).await?;
+    let n = row.summary.number;
+    let file = airflow::dag_file(&state.db, &access.tenant, &access.slug, &id, &row).await?;
+    let filename = format!(
+        "inline; filename=\"{}.py\"",
+        airflow::dag_id(&access.slug, &id, n)
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/x-python; charset=utf-8".to_owned(),
+            ),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        file,
+    ))
 }
 
 /// What changed from version `a` to version `b`.

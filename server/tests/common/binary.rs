@@ -34,7 +34,11 @@ pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
         ])
         .arg(data)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        // TRELLIS_TEST_SERVER_LOG=<file> keeps the server's log (debugging).
+        .stderr(match std::env::var_os("TRELLIS_TEST_SERVER_LOG") {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::null(),
+        })
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -117,4 +121,54 @@ pub fn task<'a>(run: &'a Value, key: &str) -> &'a Value {
         .iter()
         .find(|t| t["key"] == key)
         .unwrap()
+}
+
+/// One HTTP/1.1 request to `base` (`http://host:port`) with extra headers;
+/// answers (status, JSON body or `null`), or `None` when nothing listens.
+pub fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Option<(u16, Value)> {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    write!(stream, "{head}\r\n{body}").ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, mut body) = response.split_once("\r\n\r\n")?;
+    let status = head.get(9..12)?.parse().ok()?;
+    let decoded;
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if size == 0 || tail.len() < size {
+                break;
+            }
+            out.push_str(&tail[..size]);
+            rest = tail[size..].trim_start_matches("\r\n");
+        }
+        decoded = out;
+        body = &decoded;
+    }
+    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
 }

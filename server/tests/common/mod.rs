@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod airflow;
 pub mod binary;
 pub mod emulator;
 pub mod pg;

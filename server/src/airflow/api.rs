@@ -1,0 +1,258 @@
+//! The Airflow 3 REST API (v2) calls Trellis makes: a JWT from
+//! `POST /auth/token`, a DAG's parse state and import errors, triggering,
+//! failing and reading runs.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// One Airflow deployment, as a connection describes it.
+pub struct AirflowApi {
+    base: String,
+    username: String,
+    password: String,
+    http: reqwest::Client,
+    token: Mutex<Option<(String, Instant)>>,
+}
+
+/// What went wrong talking to Airflow, in words for the user.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ApiError(pub String);
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// A DAG as Airflow knows it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DagState {
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub is_stale: bool,
+    #[serde(default)]
+    pub has_import_errors: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tag {
+    pub name: String,
+}
+
+/// One task instance of a DAG run.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskInstance {
+    pub task_id: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub try_number: i64,
+}
+
+/// Tokens are asked for again after this long (Airflow's default lifetime
+/// is a day; any 401 also asks again).
+const TOKEN_REUSE: Duration = Duration::from_secs(600);
+
+impl AirflowApi {
+    pub fn new(base: &str, username: &str, password: &str) -> AirflowApi {
+        AirflowApi {
+            base: base.trim_end_matches('/').to_owned(),
+            username: username.to_owned(),
+            password: password.to_owned(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .expect("an HTTP client"),
+            token: Mutex::new(None),
+        }
+    }
+
+    async fn token(&self, fresh: bool) -> Result<String> {
+        let mut slot = self.token.lock().await;
+        if let Some((token, at)) = slot.as_ref() {
+            if !fresh && at.elapsed() < TOKEN_REUSE {
+                return Ok(token.clone());
+            }
+        }
+        let reply = self
+            .http
+            .post(format!("{}/auth/token", self.base))
+            .json(&json!({ "username": self.username, "password": self.password }))
+            .send()
+            .await
+            .map_err(|e| ApiError(format!("Airflow at {} cannot be reached: {e}", self.base)))?;
+        let status = reply.status();
+        if !status.is_success() {
+            let text = reply.text().await.unwrap_or_default();
+            return Err(ApiError(format!(
+                "Airflow refused the sign-in ({status}): {}",
+                text.chars().take(300).collect::<String>()
+            )));
+        }
+        #[derive(Deserialize)]
+        struct Token {
+            access_token: String,
+        }
+        let token: Token = reply
+            .json()
+            .await
+            .map_err(|e| ApiError(format!("Airflow's token answer is not understood: {e}")))?;
+        *slot = Some((token.access_token.clone(), Instant::now()));
+        Ok(token.access_token)
+    }
+
+    /// Sends one call; asks for a new token once when Airflow answers 401.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(reqwest::StatusCode, Value)> {
+        for fresh in [false, true] {
+            let token = self.token(fresh).await?;
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base))
+                .bearer_auth(token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let reply = request.send().await.map_err(|e| {
+                ApiError(format!("Airflow at {} cannot be reached: {e}", self.base))
+            })?;
+            let status = reply.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED && !fresh {
+                continue;
+            }
+            let value = reply.json::<Value>().await.unwrap_or(Value::Null);
+            return Ok((status, value));
+        }
+        unreachable!("the second try returns")
+    }
+
+    fn failed(what: &str, status: reqwest::StatusCode, body: &Value) -> ApiError {
+        let detail = body
+            .get("detail")
+            .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned))
+            .unwrap_or_else(|| body.to_string());
+        ApiError(format!("{what}: Airflow answered {status}: {detail}"))
+    }
+
+    /// The DAG, or `None` while Airflow does not know it.
+    pub async fn dag(&self, dag_id: &str) -> Result<Option<DagState>> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v2/dags/{dag_id}"),
+                None,
+            )
+            .await?;
+        match status {
+            s if s.is_success() => serde_json::from_value(body)
+                .map(Some)
+                .map_err(|e| ApiError(format!("Airflow's DAG answer is not understood: {e}"))),
+            reqwest::StatusCode::NOT_FOUND => Ok(None),
+            s => Err(Self::failed(&format!("reading DAG {dag_id}"), s, &body)),
+        }
+    }
+
+    /// Airflow's import error for the file named `file` (its last path
+    /// segment), if it has one.
+    pub async fn import_error(&self, file: &str) -> Result<Option<String>> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                "/api/v2/importErrors?limit=100&order_by=-import_error_id",
+                None,
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(Self::failed("reading import errors", status, &body));
+        }
+        let errors = body["import_errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(errors.iter().find_map(|e| {
+            let name = e["filename"].as_str()?;
+            (name == file || name.ends_with(&format!("/{file}")))
+                .then(|| e["stack_trace"].as_str().unwrap_or_default().to_owned())
+        }))
+    }
+
+    /// Starts a run now (`logical_date: null`); its `dag_run_id`.
+    pub async fn trigger(&self, dag_id: &str, conf: &Value) -> Result<String> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v2/dags/{dag_id}/dagRuns"),
+                Some(&json!({ "logical_date": null, "conf": conf })),
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(Self::failed(&format!("triggering {dag_id}"), status, &body));
+        }
+        body["dag_run_id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError(format!("Airflow answered no dag_run_id: {body}")))
+    }
+
+    /// Marks a run failed: Airflow stops scheduling its tasks and ends the
+    /// running ones.
+    pub async fn fail_run(&self, dag_id: &str, run_id: &str) -> Result<()> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/api/v2/dags/{dag_id}/dagRuns/{}", encode(run_id)),
+                Some(&json!({ "state": "failed" })),
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(Self::failed(
+                &format!("stopping run {run_id}"),
+                status,
+                &body,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The run's state and its task instances.
+    pub async fn run(&self, dag_id: &str, run_id: &str) -> Result<(String, Vec<TaskInstance>)> {
+        let path = format!("/api/v2/dags/{dag_id}/dagRuns/{}", encode(run_id));
+        let (status, body) = self.call(reqwest::Method::GET, &path, None).await?;
+        if !status.is_success() {
+            return Err(Self::failed(
+                &format!("reading run {run_id}"),
+                status,
+                &body,
+            ));
+        }
+        let state = body["state"].as_str().unwrap_or_default().to_owned();
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("{path}/taskInstances?limit=1000"),
+                None,
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(Self::failed(
+                &format!("reading run {run_id}'s tasks"),
+                status,
+                &body,
+            ));
+        }
+        let tasks = serde_json::from_value(body["task_instances"].clone())
+            .map_err(|e| ApiError(format!("Airflow's task answer is not understood: {e}")))?;
+        Ok((state, tasks))
+    }
+}
+
+/// A run id (`manual__2026-…+00:00`) as one path segment.
+fn encode(segment: &str) -> String {
+    form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}

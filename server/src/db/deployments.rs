@@ -1,0 +1,78 @@
+//! Versions deployed to Airflow: `deploying` until Airflow has parsed the
+//! DAG file, then `ready` or `failed`.
+
+use super::{now, Db};
+use app::api::processes::DeployState;
+use app::types::TenantId;
+use sqlx::Row;
+
+/// A deployment Airflow has not yet answered for.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub version_id: String,
+    pub tenant: TenantId,
+    pub dag_id: String,
+    pub content_hash: String,
+}
+
+/// Records (or restarts) the deployment of a version whose file is being
+/// uploaded now.
+pub async fn start(db: &Db, tenant: &TenantId, version_id: &str, dag_id: &str) -> sqlx::Result<()> {
+    let at = now();
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("DELETE FROM deployments WHERE version_id = $1")
+        .bind(version_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO deployments (version_id, tenant_id, dag_id, state, error, uploaded_at, updated_at) \
+         VALUES ($1, $2, $3, 'deploying', NULL, $4, $4)",
+    )
+    .bind(version_id)
+    .bind(tenant.as_str())
+    .bind(dag_id)
+    .bind(&at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Moves a `deploying` deployment to `state` (or notes `error` and stays
+/// `deploying`); false when it was no longer deploying.
+pub async fn set(
+    db: &Db,
+    version_id: &str,
+    state: DeployState,
+    error: Option<&str>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE deployments SET state = $2, error = $3, updated_at = $4 \
+         WHERE version_id = $1 AND state = 'deploying'",
+    )
+    .bind(version_id)
+    .bind(state.as_str())
+    .bind(error)
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Every deployment still waiting for Airflow, oldest first.
+pub async fn deploying(db: &Db) -> sqlx::Result<Vec<Pending>> {
+    let rows = sqlx::query(
+        "SELECT d.version_id, d.tenant_id, d.dag_id, v.content_hash FROM deployments d \
+         JOIN versions v ON v.id = d.version_id WHERE d.state = 'deploying' ORDER BY d.uploaded_at",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Pending {
+            version_id: r.get(0),
+            tenant: TenantId::new(r.get::<String, _>(1)),
+            dag_id: r.get(2),
+            content_hash: r.get(3),
+        })
+        .collect())
+}
