@@ -12,7 +12,7 @@
 mod common;
 
 use common::airflow::{self, Airflow};
-use common::binary::{self, call};
+use common::binary::{self, call, sign_in};
 use common::emulator::{self, Emulator};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -20,18 +20,6 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 const DEMO: &str = "/api/v1/tenants/demo";
-
-fn sign_in(addr: &str) -> String {
-    let (status, cookie, _) = call(
-        addr,
-        "POST",
-        "/api/v1/auth/login",
-        "",
-        Some(json!({"username": "admin", "password": "pw"})),
-    );
-    assert_eq!(status, 200);
-    cookie
-}
 
 /// Waits up to `limit` for `done` to hold of `GET path`.
 fn wait(

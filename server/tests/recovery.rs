@@ -6,7 +6,7 @@
 mod common;
 
 use common::alive;
-use common::binary::{call, start, start_with, task, wait_for};
+use common::binary::{call, sign_in, start, start_with, task, wait_for};
 use serde_json::json;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,13 +16,7 @@ fn a_killed_server_resumes_its_runs_to_a_final_state() {
     let data = tempfile::tempdir().unwrap();
     let mut first = start(data.path());
     let addr = first.addr.clone();
-    let (_, cookie, _) = call(
-        &addr,
-        "POST",
-        "/api/v1/auth/login",
-        "",
-        Some(json!({"username": "admin", "password": "pw"})),
-    );
+    let cookie = sign_in(&addr);
     let graph = json!({"nodes": [{"id": "long", "component": "sleep", "params": {"seconds": 60}}, {"id": "next", "component": "noop"}],
                        "edges": [{"from": "long", "to": "next"}]});
     let (_, _, process) = call(
@@ -68,13 +62,7 @@ fn a_killed_server_resumes_its_runs_to_a_final_state() {
     );
 
     let mut second = start(data.path());
-    let (_, cookie, _) = call(
-        &second.addr,
-        "POST",
-        "/api/v1/auth/login",
-        "",
-        Some(json!({"username": "admin", "password": "pw"})),
-    );
+    let cookie = sign_in(&second.addr);
     let done = wait_for(&second.addr, &cookie, &id, |r| {
         ["succeeded", "failed", "cancelled"].contains(&r["state"].as_str().unwrap())
     });
@@ -129,13 +117,7 @@ fn no_emr_step_is_submitted_twice_whatever_point_the_server_dies_at() {
         let data = tempfile::tempdir().unwrap();
         let mut first = start_with(data.path(), &[("TRELLIS_FAULT", point)]);
         let addr = first.addr.clone();
-        let (_, cookie, _) = call(
-            &addr,
-            "POST",
-            "/api/v1/auth/login",
-            "",
-            Some(json!({"username": "admin", "password": "pw"})),
-        );
+        let cookie = sign_in(&addr);
         let (status, _, connection) = call(
             &addr,
             "POST",
@@ -192,13 +174,7 @@ fn no_emr_step_is_submitted_twice_whatever_point_the_server_dies_at() {
         );
 
         let mut second = start(data.path());
-        let (_, cookie, _) = call(
-            &second.addr,
-            "POST",
-            "/api/v1/auth/login",
-            "",
-            Some(json!({"username": "admin", "password": "pw"})),
-        );
+        let cookie = sign_in(&second.addr);
         let done = wait_for(&second.addr, &cookie, &id, |r| {
             ["succeeded", "failed", "cancelled"].contains(&r["state"].as_str().unwrap())
         });

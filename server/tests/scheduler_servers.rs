@@ -5,25 +5,13 @@
 
 mod common;
 
-use common::binary::{call, start_with, task, wait_for, Server};
+use common::binary::{call, sign_in, start_with, task, wait_for, Server};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const DEMO: &str = "/api/v1/tenants/demo";
-
-fn sign_in(server: &Server) -> String {
-    let (status, cookie, _) = call(
-        &server.addr,
-        "POST",
-        "/api/v1/auth/login",
-        "",
-        Some(json!({"username": "admin", "password": "pw"})),
-    );
-    assert_eq!(status, 200);
-    cookie
-}
 
 /// A published process; answers its API path.
 fn process(server: &Server, cookie: &str, name: &str, node: Value) -> String {
@@ -112,7 +100,7 @@ fn terminate(mut server: Server) {
 fn a_server_killed_between_fire_and_run_start_fires_nothing_twice() {
     let data = tempfile::tempdir().unwrap();
     let mut first = start_with(data.path(), &[("TRELLIS_FAULT", "schedule-after-fire")]);
-    let cookie = sign_in(&first);
+    let cookie = sign_in(&first.addr);
     let path = process(
         &first,
         &cookie,
@@ -125,7 +113,7 @@ fn a_server_killed_between_fire_and_run_start_fires_nothing_twice() {
     assert!(!status.success(), "the fault point stopped the server");
 
     let second = start_with(data.path(), &[]);
-    let cookie = sign_in(&second);
+    let cookie = sign_in(&second.addr);
     std::thread::sleep(Duration::from_secs(3));
     every_second(&second, &cookie, &path, false);
     let times = fire_times(&second, &cookie, &path);
@@ -150,8 +138,8 @@ fn two_servers_on_one_postgres_fire_each_time_once_and_take_over_runs() {
     ];
     let mut a = start_with(data.path(), &env);
     let b = start_with(data.path(), &env);
-    let cookie_a = sign_in(&a);
-    let cookie_b = sign_in(&b);
+    let cookie_a = sign_in(&a.addr);
+    let cookie_b = sign_in(&b.addr);
     let path = process(
         &a,
         &cookie_a,

@@ -58,6 +58,19 @@ pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
     }
 }
 
+/// Signs in as `admin` (password `pw`, as `start` sets it); the cookies.
+pub fn sign_in(addr: &str) -> String {
+    let (status, cookie, _) = call(
+        addr,
+        "POST",
+        "/api/v1/auth/login",
+        "",
+        Some(serde_json::json!({"username": "admin", "password": "pw"})),
+    );
+    assert_eq!(status, 200, "signing in at {addr}");
+    cookie
+}
+
 /// One HTTP/1.1 request; answers (status, Set-Cookie, JSON body).
 pub fn call(
     addr: &str,
