@@ -63,6 +63,20 @@ impl Engine {
         let stopping = runs::get(&self.inner.db, tenant, run)
             .await?
             .is_some_and(|r| r.state == RunState::Cancelling);
+        self.airflow_task_in(tenant, run, key, state, stopping, change)
+            .await
+    }
+
+    /// `airflow_task` for a caller that knows whether the run is stopping.
+    async fn airflow_task_in(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        key: &str,
+        state: &str,
+        stopping: bool,
+        change: TaskChange<'_>,
+    ) -> sqlx::Result<bool> {
         let Some((to, from)) = map(state, stopping) else {
             return Ok(false);
         };
@@ -218,13 +232,28 @@ impl Engine {
             }
             match airflow.api.run(&dag_id, &airflow_run).await {
                 Ok((state, instances)) => {
+                    // One read of the run per poll: whether it is stopping,
+                    // and which tasks Airflow has moved since.
+                    let known = runs::get(db, tenant, &run)
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("run {run} vanished"))?;
+                    let stopping = known.state == RunState::Cancelling;
                     for ti in &instances {
                         let Some(ti_state) = &ti.state else { continue };
+                        let unchanged = map(ti_state, stopping).is_some_and(|(to, _)| {
+                            known
+                                .tasks
+                                .iter()
+                                .any(|t| t.key == ti.task_id && t.state == to)
+                        });
+                        if unchanged {
+                            continue;
+                        }
                         let change = TaskChange {
                             attempt: Some(ti.try_number.max(1)),
                             ..Default::default()
                         };
-                        self.airflow_task(tenant, &run, &ti.task_id, ti_state, change)
+                        self.airflow_task_in(tenant, &run, &ti.task_id, ti_state, stopping, change)
                             .await?;
                     }
                     if matches!(state.as_str(), "success" | "failed") {
