@@ -1,10 +1,23 @@
-# The two commands of the README. Everything else lives in scripts/.
-.PHONY: run test
+# The commands of the README. What they do lives in scripts/.
+.PHONY: run test check test-fast dev
 
 ## Build Trellis and start it at http://127.0.0.1:3000 on SQLite (demo tenant).
 run:
 	@scripts/run.sh
 
-## Run every test: unit, integration (SQLite + PostgreSQL) and browser.
+## Run every check and test: make check, unit, integration (SQLite +
+## PostgreSQL, Airflow) and browser. This is what CI runs.
 test:
 	@scripts/test.sh
+
+## Formatting and clippy (warnings denied) on the server and browser builds.
+check:
+	@scripts/check.sh
+
+## The inner loop: unit tests and server integration tests on SQLite only.
+test-fast:
+	@scripts/test-fast.sh
+
+## Serve on SQLite (demo tenant), rebuilding and restarting on every change.
+dev:
+	@scripts/dev.sh

@@ -48,8 +48,10 @@ prune_target() {
     [ "$free_kb" -ge $((20 * 1024 * 1024)) ] && return 0
     say "less than 20 GiB free: pruning stale workspace builds in $CARGO_TARGET_DIR"
     rm -rf "$dir/incremental"
-    local names=(server app frontend trellis) f
-    for f in "$ROOT"/server/tests/*.rs "$ROOT"/app/tests/*.rs "$ROOT"/*/benches/*.rs; do
+    # The crates, the binary, each crate's one integration test binary `it`,
+    # and the benches.
+    local names=(server app frontend trellis it) f
+    for f in "$ROOT"/*/benches/*.rs; do
         names+=("$(basename "$f" .rs)")
     done
     for f in "${names[@]}"; do
@@ -57,14 +59,29 @@ prune_target() {
     done
 }
 
-# What building Trellis needs: the wasm target, cargo-leptos, wasm-bindgen-cli
-# at the Cargo.lock version, and wasm-opt (release builds; from npm).
-ensure_build_tools() {
-    prune_target
+# What `make check` needs: rustfmt, clippy and the wasm target (for the
+# browser build's clippy), all from rustup.
+ensure_check_tools() {
+    local installed
+    installed="$(rustup component list --installed 2>/dev/null)"
+    local component
+    for component in rustfmt clippy; do
+        if ! grep -q "^$component" <<<"$installed"; then
+            say "adding the $component component"
+            rustup component add "$component"
+        fi
+    done
     if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
         say "adding the wasm32-unknown-unknown target"
         rustup target add wasm32-unknown-unknown
     fi
+}
+
+# What building Trellis needs: the check tools, cargo-leptos, wasm-bindgen-cli
+# at the Cargo.lock version, and wasm-opt (release builds; from npm).
+ensure_build_tools() {
+    prune_target
+    ensure_check_tools
     if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
         say "installing cargo-leptos $CARGO_LEPTOS_VERSION (takes ~15 minutes, once)"
         cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test: unit and integration (SQLite and a throwaway PostgreSQL),
-# then the browser tests in Debian's Chromium against the debug build and again
-# against the release build (optimised bundle, as deployed).
+# Runs every check and test: formatting and clippy (scripts/check.sh), unit
+# and integration tests (SQLite and a throwaway PostgreSQL), then the browser
+# tests in Debian's Chromium against the debug build and again against the
+# release build (optimised bundle, as deployed).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
+
+"$ROOT/scripts/check.sh"
 
 ensure_build_tools
 ensure_test_tools

@@ -164,17 +164,6 @@ pub async fn delete<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
     imp::call::<(), T>("DELETE", path, None).await
 }
 
-/// Loads `path` into `into` (the error as the message to show).
-pub fn load_into<T: DeserializeOwned + Send + Sync + 'static>(
-    path: String,
-    into: leptos::prelude::RwSignal<Option<Result<T, String>>>,
-) {
-    use leptos::prelude::Set;
-    leptos::task::spawn_local(async move {
-        into.set(Some(get::<T>(&path).await.map_err(|e| e.message())));
-    });
-}
-
 /// A plain-text resource, such as a task log.
 pub async fn get_text(path: &str) -> ApiResult<String> {
     imp::text(path).await

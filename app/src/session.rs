@@ -47,7 +47,7 @@ impl Session {
     /// Asks the server again who is signed in.
     pub fn refresh(self) {
         leptos::task::spawn_local(async move {
-            let state = match crate::client::get::<Me>("/api/v1/me").await {
+            let state = match crate::api::routes::me().await {
                 Ok(me) => SignIn::SignedIn(me),
                 Err(_) => SignIn::SignedOut,
             };
@@ -102,7 +102,7 @@ impl Session {
     /// page (a full load, so nothing of the session stays in memory).
     pub fn sign_out(self) {
         leptos::task::spawn_local(async move {
-            let _ = crate::client::post::<_, ()>("/api/v1/auth/logout", &()).await;
+            let _ = crate::api::routes::logout().await;
             self.state.set(SignIn::SignedOut);
             if let Some(w) = web_sys::window() {
                 let _ = w.location().set_href("/login");
@@ -122,7 +122,7 @@ where
     let session = Session::get();
     move || {
         match session.state.get() {
-        SignIn::Checking => view! { <p class="muted" data-testid="loading">"Loading…"</p> }.into_any(),
+        SignIn::Checking => crate::components::load::loading(),
         SignIn::SignedOut => view! {
             <p data-testid="signed-out">
                 "You are not signed in. " <a href="/login">"Sign in"</a> " to continue."

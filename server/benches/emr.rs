@@ -10,7 +10,6 @@ mod support;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::call;
@@ -74,39 +73,15 @@ async fn main() {
         .to_owned();
 
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
-    let db = server::open_db(&db_url).await.unwrap();
-    server::db::bootstrap::bootstrap(&db, Some("pw".into()))
-        .await
-        .unwrap();
     let polling = server::executors::emr::Polling::default();
     let engine = server::engine::EngineSettings {
-        data_dir: dir.path().to_owned(),
-        stop_grace: Duration::from_secs(10),
-        trellis_bin: env!("CARGO_BIN_EXE_trellis").into(),
-        log_limit: 1 << 20,
         max_running: steps * 2,
         max_running_per_tenant: steps * 2,
-        fetch_max_bytes: 1 << 30,
-        fetch_timeout: Duration::from_secs(300),
-        sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
-        emr_polling: polling,
+        ..support::engine_settings(dir.path())
     };
-    let leptos =
-        server::state::leptos_options("127.0.0.1:0".parse().unwrap(), Path::new("target/site"));
-    let state = server::AppState::new(db, leptos, server::config::HttpSettings::default(), engine);
+    let state = support::app_state_with(dir.path(), engine).await;
     let router = server::router(state);
-    let (_, _, cookie) = call(
-        &router,
-        "POST",
-        "/api/v1/auth/login",
-        "",
-        Some(json!({"username": "admin", "password": "pw"})),
-    )
-    .await;
+    let cookie = support::sign_in(&router).await;
     let (status, connection, _) = call(&router, "POST", "/api/v1/tenants/demo/connections", &cookie, Some(json!({
         "name": "bench", "region": "us-east-1", "role_arn": "arn:aws:iam::123456789012:role/trellis",
         "cluster_id": cluster, "endpoint_url": url,

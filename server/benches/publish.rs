@@ -24,15 +24,7 @@ async fn main() {
     let state = support::app_state(dir.path(), 16).await;
     let router = server::router(state);
 
-    let (_, _, set_cookie) = call(
-        &router,
-        "POST",
-        "/api/v1/auth/login",
-        "",
-        json!({"username": "admin", "password": "pw"}),
-    )
-    .await;
-    let cookie = set_cookie;
+    let cookie = support::sign_in(&router).await;
     let (status, process, _) = call(
         &router,
         "POST",

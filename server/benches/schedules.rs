@@ -45,14 +45,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let state = support::app_state(dir.path(), 64).await;
     let router = server::router(state.clone());
-    let (_, _, cookie) = call(
-        &router,
-        "POST",
-        "/api/v1/auth/login",
-        "",
-        json!({"username": "admin", "password": "pw"}),
-    )
-    .await;
+    let cookie = support::sign_in(&router).await;
 
     let setup = Instant::now();
     for i in 0..count {

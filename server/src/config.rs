@@ -46,16 +46,16 @@ pub enum Step {
     },
     /// Read a CSV or JSON Lines file into a dataset.
     #[command(name = "ingest.file")]
-    IngestFile(crate::steps::ingest::IngestArgs),
+    IngestFile(crate::components::ingest::IngestArgs),
     /// Check a dataset against quality rules.
     #[command(name = "quality.check")]
-    QualityCheck(crate::steps::quality::QualityArgs),
+    QualityCheck(crate::components::quality::QualityArgs),
     /// Write the result of a SQL query over datasets as a dataset.
     #[command(name = "transform.sql")]
-    TransformSql(crate::steps::transform::TransformArgs),
+    TransformSql(crate::components::transform::TransformArgs),
     /// Write a dataset as CSV or JSON Lines to a file or URL.
     #[command(name = "export.file")]
-    ExportFile(crate::steps::export::ExportArgs),
+    ExportFile(crate::components::export::ExportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,7 @@
 //! a hidden folder next to it and swap it in whole, so readers never see a
 //! half-written dataset.
 
+use crate::time::Timestamp;
 use app::api::datasets::{Column, ColumnType, Dataset, DatasetDetail, Producer, Reject};
 use serde_json::Value;
 use std::fs::{self, File};
@@ -273,7 +274,7 @@ impl DatasetWriter {
             size_bytes,
             rejected_rows: self.rejected,
             produced_by,
-            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            created_at: Timestamp::now().to_string(),
         };
         fs::write(
             self.staging.join(MANIFEST_FILE),

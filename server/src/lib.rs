@@ -5,9 +5,10 @@
 // Rendering the app's pages on the server walks their whole view type.
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod airflow;
-pub mod auth;
 pub mod aws;
+pub mod components;
 pub mod config;
 pub mod datasets;
 pub mod db;
@@ -20,7 +21,7 @@ pub mod http;
 pub mod scheduler;
 pub mod secrets;
 pub mod state;
-pub mod steps;
+pub mod time;
 
 pub use error::{Error, Result};
 pub use http::router;

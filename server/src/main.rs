@@ -9,7 +9,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     server::init_tracing(cli.log_format);
     if let Command::Step(step) = cli.command {
-        return server::steps::run(step).await;
+        return server::components::run(step).await;
     }
     let result = match cli.command {
         Command::Serve(args) => server::serve(*args).await,

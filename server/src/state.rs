@@ -15,7 +15,7 @@ pub struct AppState {
     pub http: HttpSettings,
     pub engine: Engine,
     pub bus: EventBus,
-    pub auth: std::sync::Arc<crate::auth::AuthState>,
+    pub auth: std::sync::Arc<crate::access::AuthState>,
     pub scheduler: crate::scheduler::Scheduler,
     /// Cancelled when the server shuts down; long-lived tasks watch it.
     pub shutdown: CancellationToken,
@@ -25,7 +25,7 @@ impl AppState {
     pub fn new(db: Db, leptos: LeptosOptions, http: HttpSettings, engine: EngineSettings) -> Self {
         let bus = EventBus::new(4096);
         let engine = Engine::new(db.clone(), bus.clone(), engine);
-        let auth = crate::auth::AuthState::new(http.auth.clone());
+        let auth = crate::access::AuthState::new(http.auth.clone());
         let scheduler = crate::scheduler::Scheduler::new(
             db.clone(),
             engine.clone(),

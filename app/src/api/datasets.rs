@@ -1,34 +1,21 @@
 //! Datasets on the wire: what the data components wrote, with schema and preview.
 
+use crate::types::text_enum::text_enum;
 use serde::{Deserialize, Serialize};
 
-/// The type inferred for a column from every value in it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum ColumnType {
-    Integer,
-    Number,
-    Boolean,
-    /// `YYYY-MM-DD`.
-    Date,
-    /// RFC 3339, or `YYYY-MM-DD HH:MM:SS` without a zone.
-    Timestamp,
-    String,
-}
-
-impl ColumnType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ColumnType::Integer => "integer",
-            ColumnType::Number => "number",
-            ColumnType::Boolean => "boolean",
-            ColumnType::Date => "date",
-            ColumnType::Timestamp => "timestamp",
-            ColumnType::String => "string",
-        }
+text_enum!(
+    /// The type inferred for a column from every value in it.
+    ColumnType, "column type" {
+        Integer => "integer",
+        Number => "number",
+        Boolean => "boolean",
+        /// `YYYY-MM-DD`.
+        Date => "date",
+        /// RFC 3339, or `YYYY-MM-DD HH:MM:SS` without a zone.
+        Timestamp => "timestamp",
+        String => "string",
     }
-}
+);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -6,6 +6,8 @@ pub mod connections;
 pub mod datasets;
 pub mod problem;
 pub mod processes;
+pub mod query;
+pub mod routes;
 pub mod runs;
 pub mod schedules;
 

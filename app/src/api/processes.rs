@@ -4,6 +4,7 @@ use crate::api::FieldError;
 use crate::diff::GraphDiff;
 use crate::types::dag::Dag;
 use crate::types::graph::ProcessGraph;
+use crate::types::text_enum::text_enum;
 use crate::types::RunState;
 use serde::{Deserialize, Serialize};
 
@@ -90,36 +91,15 @@ pub struct Version {
     pub deployment: Option<Deployment>,
 }
 
-/// Where a version's Airflow DAG file is: uploaded and `deploying` until
-/// Airflow has parsed it (`ready`: runnable) or refused it (`failed`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum DeployState {
-    Deploying,
-    Ready,
-    Failed,
-}
-
-impl DeployState {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            DeployState::Deploying => "deploying",
-            DeployState::Ready => "ready",
-            DeployState::Failed => "failed",
-        }
+text_enum!(
+    /// Where a version's Airflow DAG file is: uploaded and `deploying` until
+    /// Airflow has parsed it (`ready`: runnable) or refused it (`failed`).
+    DeployState, "deployment state" {
+        Deploying => "deploying",
+        Ready => "ready",
+        Failed => "failed",
     }
-
-    pub fn parse(text: &str) -> Option<DeployState> {
-        [
-            DeployState::Deploying,
-            DeployState::Ready,
-            DeployState::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-}
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

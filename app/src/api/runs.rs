@@ -1,20 +1,109 @@
 //! Runs, task runs and their events on the wire.
 
-use crate::types::{RunState, TaskKind, TaskState, Trigger};
+use crate::types::{RunState, TaskKind, TaskState, Trigger, UnknownVariant};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// One numbered state change of a run (or of one of its tasks).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(try_from = "WireEvent", into = "WireEvent")]
 pub struct RunEvent {
     /// Gap-free, per run, from 1.
     pub seq: i64,
     pub run: String,
     /// The task key, or none for a change of the run itself.
     pub task: Option<String>,
-    /// A run state or a task state.
-    pub state: String,
+    /// A run state, or a task state when `task` is set.
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub state: EventState,
     pub at: String,
+}
+
+/// The state an event reports: the run's own or one of its tasks'. On the
+/// wire it is the state's plain text; `task` says which of the two it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventState {
+    Run(RunState),
+    Task(TaskState),
+}
+
+impl EventState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventState::Run(s) => s.as_str(),
+            EventState::Task(s) => s.as_str(),
+        }
+    }
+
+    /// Reads the text of a run event (`task: false`) or a task event.
+    pub fn parse(text: &str, task: bool) -> Result<Self, UnknownVariant> {
+        Ok(if task {
+            EventState::Task(text.parse()?)
+        } else {
+            EventState::Run(text.parse()?)
+        })
+    }
+}
+
+impl fmt::Display for EventState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for EventState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl From<RunState> for EventState {
+    fn from(s: RunState) -> Self {
+        EventState::Run(s)
+    }
+}
+
+impl From<TaskState> for EventState {
+    fn from(s: TaskState) -> Self {
+        EventState::Task(s)
+    }
+}
+
+/// [`RunEvent`] as JSON carries it: the state as plain text.
+#[derive(Serialize, Deserialize)]
+struct WireEvent {
+    seq: i64,
+    run: String,
+    task: Option<String>,
+    state: String,
+    at: String,
+}
+
+impl TryFrom<WireEvent> for RunEvent {
+    type Error = UnknownVariant;
+
+    fn try_from(w: WireEvent) -> Result<Self, Self::Error> {
+        Ok(RunEvent {
+            state: EventState::parse(&w.state, w.task.is_some())?,
+            seq: w.seq,
+            run: w.run,
+            task: w.task,
+            at: w.at,
+        })
+    }
+}
+
+impl From<RunEvent> for WireEvent {
+    fn from(e: RunEvent) -> Self {
+        WireEvent {
+            seq: e.seq,
+            run: e.run,
+            task: e.task,
+            state: e.state.as_str().to_owned(),
+            at: e.at,
+        }
+    }
 }
 
 /// A run with every task run.
@@ -83,4 +172,33 @@ pub struct RunSummary {
     /// For a run a schedule started: the fire time it ran for (UTC).
     #[serde(default)]
     pub scheduled_for: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_states_travel_as_plain_text() {
+        let event = RunEvent {
+            seq: 3,
+            run: "r".into(),
+            task: Some("W_a".into()),
+            state: TaskState::UpForRetry.into(),
+            at: "2026-11-30T03:00:00.000Z".into(),
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["state"], "up_for_retry");
+        assert_eq!(serde_json::from_value::<RunEvent>(json).unwrap(), event);
+        let run: RunEvent = serde_json::from_str(
+            r#"{"seq":1,"run":"r","task":null,"state":"cancelling","at":"t"}"#,
+        )
+        .unwrap();
+        assert_eq!(run.state, EventState::Run(RunState::Cancelling));
+        let bad = r#"{"seq":1,"run":"r","task":null,"state":"up_for_retry","at":"t"}"#;
+        assert!(
+            serde_json::from_str::<RunEvent>(bad).is_err(),
+            "a run is never up for retry"
+        );
+    }
 }

@@ -1,75 +1,34 @@
 //! Schedules: when a process runs by itself.
 
+use crate::types::text_enum::text_enum;
 use crate::types::RunState;
 use serde::{Deserialize, Serialize};
 
-/// Which missed fires run after Trellis was down (or a fire came too late).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Catchup {
-    /// Skip missed fires (a fire at most the grace time late still runs).
-    #[default]
-    None,
-    /// One run, for the most recent missed fire.
-    Latest,
-    /// A run for every missed fire (the newest, up to the server's cap).
-    All,
-}
-
-impl Catchup {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Catchup::None => "none",
-            Catchup::Latest => "latest",
-            Catchup::All => "all",
-        }
+text_enum!(
+    /// Which missed fires run after Trellis was down (or a fire came too late).
+    #[derive(Default)]
+    Catchup, "catch-up policy" {
+        /// Skip missed fires (a fire at most the grace time late still runs).
+        #[default]
+        None => "none",
+        /// One run, for the most recent missed fire.
+        Latest => "latest",
+        /// A run for every missed fire (the newest, up to the server's cap).
+        All => "all",
     }
-}
+);
 
-impl std::str::FromStr for Catchup {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "none" => Ok(Catchup::None),
-            "latest" => Ok(Catchup::Latest),
-            "all" => Ok(Catchup::All),
-            other => Err(format!("unknown catch-up policy `{other}`")),
-        }
+text_enum!(
+    /// What a fire does while `max_active_runs` runs of the process are active.
+    #[derive(Default)]
+    WhenBusy, "busy policy" {
+        /// The fire is recorded as skipped.
+        #[default]
+        Skip => "skip",
+        /// The fire waits and starts its run when a run ends (oldest first).
+        Queue => "queue",
     }
-}
-
-/// What a fire does while `max_active_runs` runs of the process are active.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum WhenBusy {
-    /// The fire is recorded as skipped.
-    #[default]
-    Skip,
-    /// The fire waits and starts its run when a run ends (oldest first).
-    Queue,
-}
-
-impl WhenBusy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WhenBusy::Skip => "skip",
-            WhenBusy::Queue => "queue",
-        }
-    }
-}
-
-impl std::str::FromStr for WhenBusy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "skip" => Ok(WhenBusy::Skip),
-            "queue" => Ok(WhenBusy::Queue),
-            other => Err(format!("unknown busy policy `{other}`")),
-        }
-    }
-}
+);
 
 fn yes() -> bool {
     true
@@ -107,14 +66,25 @@ pub struct ScheduleInput {
     pub when_busy: WhenBusy,
 }
 
+text_enum!(
+    /// What a fire did.
+    FireOutcome, "fire outcome" {
+        /// It started a run.
+        Started => "started",
+        /// It waits for a run of the process to end (`when_busy: queue`).
+        Waiting => "waiting",
+        /// It starts no run.
+        Skipped => "skipped",
+    }
+);
+
 /// What one fire did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ScheduleFire {
     /// The fire time (UTC).
     pub at: String,
-    /// `started`, `waiting` or `skipped`.
-    pub outcome: String,
+    pub outcome: FireOutcome,
     pub run: Option<String>,
     pub run_state: Option<RunState>,
     /// Why it waits or was skipped.

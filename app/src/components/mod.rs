@@ -1,5 +1,10 @@
 //! Reusable UI pieces.
 
+pub mod badge;
 pub mod canvas;
+pub mod catalog_context;
+pub mod load;
 pub mod node_panel;
 pub mod shell;
+pub mod tabs;
+pub mod time;

@@ -11,12 +11,12 @@ use crate::pages::{
     account::ProfilePage,
     admin::AdminPage,
     connections::ConnectionsPage,
-    editor::EditorPage,
     history::{ProcessRunsPage, VersionsPage},
     home::HomePage,
     login::LoginPage,
     members::{AuditPage, MembersPage},
     placeholder::Placeholder,
+    process_editor::EditorPage,
     processes::ProcessesPage,
     run::RunPage,
     schedules::{ProcessSchedulePage, SchedulesPage},
@@ -111,6 +111,7 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| set_hydrated.set(true));
     let (dark, set_dark) = signal(false);
     let session = Session::provide();
+    crate::components::catalog_context::TenantCatalog::provide(session);
 
     view! {
         <Stylesheet id="leptos" href="/pkg/trellis.css"/>

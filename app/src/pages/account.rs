@@ -1,7 +1,9 @@
 //! The signed-in user's own page: who they are, and their API tokens.
 
 use crate::api::access::{ApiToken, CreatedApiToken, NewApiToken};
-use crate::client::{self, load_into, tenant_path};
+use crate::api::routes;
+use crate::components::load::{alert_with, fetch, loaded, loading, show};
+use crate::components::time;
 use crate::session::{Session, SignIn};
 use crate::types::Role;
 use leptos::prelude::*;
@@ -14,17 +16,12 @@ pub fn roles_up_to(own: Role) -> Vec<Role> {
         .collect()
 }
 
-/// `2026-11-26T10:00:00.000Z` as `2026-11-26 10:00`.
-pub fn short_time(at: &str) -> String {
-    at.get(..16).unwrap_or(at).replace('T', " ")
-}
-
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     let session = Session::get();
     move || {
         match session.state.get() {
-        SignIn::Checking => view! { <p class="muted" data-testid="loading">"Loading…"</p> }.into_any(),
+        SignIn::Checking => loading(),
         SignIn::SignedOut => view! {
             <p data-testid="signed-out">"You are not signed in. " <a href="/login">"Sign in"</a></p>
         }
@@ -53,8 +50,8 @@ pub fn ProfilePage() -> impl IntoView {
 #[component]
 fn Tokens() -> impl IntoView {
     let session = Session::get();
-    let tokens = RwSignal::new(None::<Result<Vec<ApiToken>, String>>);
-    let reload = move || load_into("/api/v1/me/tokens".into(), tokens);
+    let tokens = loaded::<Vec<ApiToken>>();
+    let reload = move || fetch(tokens, routes::my_tokens());
     Effect::new(move |_| reload());
     let name = RwSignal::new(String::new());
     let role = RwSignal::new(Role::Viewer);
@@ -83,7 +80,7 @@ fn Tokens() -> impl IntoView {
             expires_in_days,
         };
         leptos::task::spawn_local(async move {
-            match client::post::<_, CreatedApiToken>(&tenant_path(&tenant, "tokens"), &body).await {
+            match routes::create_token(&tenant, &body).await {
                 Ok(token) => {
                     error.set(None);
                     name.set(String::new());
@@ -96,7 +93,7 @@ fn Tokens() -> impl IntoView {
     };
     let revoke = move |tenant: String, id: String| {
         leptos::task::spawn_local(async move {
-            match client::delete::<()>(&tenant_path(&tenant, &format!("tokens/{id}"))).await {
+            match routes::revoke_token(&tenant, &id).await {
                 Ok(()) => reload(),
                 Err(e) => error.set(Some(e.message())),
             }
@@ -127,18 +124,17 @@ fn Tokens() -> impl IntoView {
                 {move || format!("Create for {}", session.tenant().unwrap_or_default())}
             </button>
         </form>
-        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="token-error">{e}</p> })}
+        {move || error.get().map(|e| alert_with("token-error", e))}
         {move || created.get().map(|t| view! {
             <div class="notice" data-testid="token-secret-box">
                 <p>"Copy the token now; it will not be shown again:"</p>
                 <code data-testid="token-secret">{t.secret}</code>
             </div>
         })}
-        {move || match tokens.get() {
-            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-            Some(Ok(list)) if list.is_empty() => view! { <p class="muted" data-testid="no-tokens">"No tokens yet."</p> }.into_any(),
-            Some(Ok(list)) => view! {
+        {show(tokens, move |list| if list.is_empty() {
+            view! { <p class="muted" data-testid="no-tokens">"No tokens yet."</p> }.into_any()
+        } else {
+            view! {
                 <table class="list" data-testid="token-list">
                     <thead><tr>
                         <th>"Name"</th><th>"Tenant"</th><th>"Role"</th><th>"Starts with"</th>
@@ -154,9 +150,9 @@ fn Tokens() -> impl IntoView {
                                     <td>{t.tenant.clone()}</td>
                                     <td>{t.role.to_string()}</td>
                                     <td><code>{t.prefix.clone()} "…"</code></td>
-                                    <td>{short_time(&t.created_at)}</td>
-                                    <td>{t.last_used_at.as_deref().map_or("never".to_owned(), short_time)}</td>
-                                    <td>{t.expires_at.as_deref().map_or("never".to_owned(), short_time)}</td>
+                                    <td>{time::minutes(&t.created_at)}</td>
+                                    <td>{t.last_used_at.as_deref().map_or("never".to_owned(), time::minutes)}</td>
+                                    <td>{t.expires_at.as_deref().map_or("never".to_owned(), time::minutes)}</td>
                                     <td>{if live {
                                         view! {
                                             <button class="link" data-testid="token-revoke"
@@ -171,7 +167,7 @@ fn Tokens() -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-            }.into_any(),
-        }}
+            }.into_any()
+        })}
     }
 }

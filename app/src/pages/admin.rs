@@ -2,8 +2,10 @@
 //! the component catalog.
 
 use crate::api::access::{NewTenant, NewUser, Tenant, TenantChange, User};
-use crate::client::{self, load_into, tenant_path};
-use crate::pages::account::short_time;
+use crate::api::routes;
+use crate::components::catalog_context::TenantCatalog;
+use crate::components::load::{alert, alert_with, fetch, loaded, show};
+use crate::components::time;
 use crate::session::Session;
 use crate::types::component::ComponentType;
 use leptos::prelude::*;
@@ -27,8 +29,8 @@ fn limit_text(limit: Option<i64>) -> String {
 
 #[component]
 fn Tenants() -> impl IntoView {
-    let tenants = RwSignal::new(None::<Result<Vec<Tenant>, String>>);
-    let reload = move || load_into("/api/v1/admin/tenants".into(), tenants);
+    let tenants = loaded::<Vec<Tenant>>();
+    let reload = move || fetch(tenants, routes::tenants());
     Effect::new(move |_| reload());
     let (slug, name, limit) = (
         RwSignal::new(String::new()),
@@ -57,7 +59,7 @@ fn Tenants() -> impl IntoView {
             max_concurrent_tasks,
         };
         leptos::task::spawn_local(async move {
-            match client::post::<_, Tenant>("/api/v1/admin/tenants", &body).await {
+            match routes::create_tenant(&body).await {
                 Ok(_) => {
                     error.set(None);
                     slug.set(String::new());
@@ -81,8 +83,7 @@ fn Tenants() -> impl IntoView {
             max_concurrent_tasks: Some(max_concurrent_tasks),
         };
         leptos::task::spawn_local(async move {
-            match client::patch::<_, Tenant>(&format!("/api/v1/admin/tenants/{slug}"), &body).await
-            {
+            match routes::change_tenant(&slug, &body).await {
                 Ok(_) => {
                     error.set(None);
                     reload();
@@ -102,11 +103,8 @@ fn Tenants() -> impl IntoView {
                 prop:value=move || limit.get() on:input=move |ev| limit.set(event_target_value(&ev))/>
             <button type="submit" data-testid="tenant-create">"Create tenant"</button>
         </form>
-        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="tenant-error">{e}</p> })}
-        {move || match tenants.get() {
-            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-            Some(Ok(list)) => view! {
+        {move || error.get().map(|e| alert_with("tenant-error", e))}
+        {show(tenants, move |list| view! {
                 <table class="list" data-testid="tenant-list">
                     <thead><tr><th>"Slug"</th><th>"Name"</th><th>"Members"</th><th>"Tasks at once"</th><th>"Created"</th></tr></thead>
                     <tbody>
@@ -123,21 +121,20 @@ fn Tenants() -> impl IntoView {
                                             value=t.max_concurrent_tasks.map(|n| n.to_string()).unwrap_or_default()
                                             on:change=move |ev| change_limit(slug.clone(), event_target_value(&ev))/>
                                     </td>
-                                    <td>{short_time(&t.created_at)}</td>
+                                    <td>{time::minutes(&t.created_at)}</td>
                                 </tr>
                             }
                         }).collect_view()}
                     </tbody>
                 </table>
-            }.into_any(),
-        }}
+        })}
     }
 }
 
 #[component]
 fn Users() -> impl IntoView {
-    let users = RwSignal::new(None::<Result<Vec<User>, String>>);
-    let reload = move || load_into("/api/v1/admin/users".into(), users);
+    let users = loaded::<Vec<User>>();
+    let reload = move || fetch(users, routes::users());
     Effect::new(move |_| reload());
     let (username, password) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let platform_admin = RwSignal::new(false);
@@ -151,7 +148,7 @@ fn Users() -> impl IntoView {
             platform_admin: platform_admin.get_untracked(),
         };
         leptos::task::spawn_local(async move {
-            match client::post::<_, User>("/api/v1/admin/users", &body).await {
+            match routes::create_user(&body).await {
                 Ok(_) => {
                     error.set(None);
                     username.set(String::new());
@@ -174,11 +171,8 @@ fn Users() -> impl IntoView {
                 on:change=move |ev| platform_admin.set(event_target_checked(&ev))/>" platform admin"</label>
             <button type="submit" data-testid="user-create">"Create user"</button>
         </form>
-        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="user-error">{e}</p> })}
-        {move || match users.get() {
-            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-            Some(Ok(list)) => view! {
+        {move || error.get().map(|e| alert_with("user-error", e))}
+        {show(users, move |list| view! {
                 <table class="list" data-testid="user-list">
                     <thead><tr><th>"User"</th><th>"Platform admin"</th><th>"Signs in with"</th><th>"Created"</th></tr></thead>
                     <tbody>
@@ -194,28 +188,21 @@ fn Users() -> impl IntoView {
                                     <td>{u.username}</td>
                                     <td>{if u.platform_admin { "yes" } else { "" }}</td>
                                     <td>{how}</td>
-                                    <td>{short_time(&u.created_at)}</td>
+                                    <td>{time::minutes(&u.created_at)}</td>
                                 </tr>
                             }
                         }).collect_view()}
                     </tbody>
                 </table>
-            }.into_any(),
-        }}
+        })}
     }
 }
 
 /// The catalog: pick an entry, edit it as JSON, save; or add a new one.
 #[component]
 fn Catalog() -> impl IntoView {
-    let session = Session::get();
-    let components = RwSignal::new(None::<Result<Vec<ComponentType>, String>>);
-    let reload = move || {
-        if let Some(t) = session.tenant() {
-            load_into(tenant_path(&t, "components"), components);
-        }
-    };
-    Effect::new(move |_| reload());
+    let catalog = TenantCatalog::get();
+    let components = catalog.list;
     let text = RwSignal::new(String::new());
     let editing = RwSignal::new(None::<String>);
     let status = RwSignal::new(None::<Result<String, String>>);
@@ -240,22 +227,14 @@ fn Catalog() -> impl IntoView {
         let key = editing.get_untracked();
         leptos::task::spawn_local(async move {
             let result = match &key {
-                Some(k) => {
-                    client::put::<_, ComponentType>(
-                        &format!("/api/v1/admin/components/{k}"),
-                        &component,
-                    )
-                    .await
-                }
-                None => {
-                    client::post::<_, ComponentType>("/api/v1/admin/components", &component).await
-                }
+                Some(k) => routes::replace_component(k, &component).await,
+                None => routes::create_component(&component).await,
             };
             match result {
                 Ok(c) => {
                     status.set(Some(Ok(format!("Saved `{}`", c.key))));
                     editing.set(Some(c.key));
-                    reload();
+                    catalog.reload();
                 }
                 Err(e) => status.set(Some(Err(e.message()))),
             }
@@ -280,7 +259,7 @@ fn Catalog() -> impl IntoView {
         </button>
         {move || status.get().map(|s| match s {
             Ok(m) => view! { <p class="ok">{m}</p> }.into_any(),
-            Err(m) => view! { <p class="error" role="alert">{m}</p> }.into_any(),
+            Err(m) => alert(m),
         })}
     }
 }

@@ -2,7 +2,8 @@
 //! create, change, test and delete them. Secrets can be set, never read.
 
 use crate::api::connections::{Connection, ConnectionInput, ConnectionTest};
-use crate::client::{self, load_into, tenant_path};
+use crate::api::routes;
+use crate::components::load::{alert_with, fetch, loaded, show};
 use crate::session::{Session, WithTenant};
 use crate::types::Role;
 use leptos::prelude::*;
@@ -119,11 +120,16 @@ fn field(
 fn ConnectionList(tenant: String) -> impl IntoView {
     let session = Session::get();
     let admin = move || session.can(Role::TenantAdmin);
-    let connections = RwSignal::new(None::<Result<Vec<Connection>, String>>);
-    let path = tenant_path(&tenant, "connections");
+    let connections = loaded::<Vec<Connection>>();
     let reload = {
-        let path = path.clone();
-        move || load_into(path.clone(), connections)
+        let tenant = tenant.clone();
+        move || {
+            let tenant = tenant.clone();
+            fetch(
+                connections,
+                async move { routes::connections(&tenant).await },
+            );
+        }
     };
     {
         let reload = reload.clone();
@@ -136,7 +142,7 @@ fn ConnectionList(tenant: String) -> impl IntoView {
     let tested = RwSignal::new(None::<(String, Result<ConnectionTest, String>)>);
 
     let save = {
-        let (path, reload) = (path.clone(), reload.clone());
+        let (tenant, reload) = (tenant.clone(), reload.clone());
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let input = match form.input() {
@@ -144,11 +150,11 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                 Err(e) => return error.set(Some(e)),
             };
             let target = editing.get_untracked().flatten();
-            let (path, reload) = (path.clone(), reload.clone());
+            let (tenant, reload) = (tenant.clone(), reload.clone());
             leptos::task::spawn_local(async move {
                 let result = match &target {
-                    Some(id) => client::put::<_, Connection>(&format!("{path}/{id}"), &input).await,
-                    None => client::post::<_, Connection>(&path, &input).await,
+                    Some(id) => routes::replace_connection(&tenant, id, &input).await,
+                    None => routes::create_connection(&tenant, &input).await,
                 };
                 match result {
                     Ok(_) => {
@@ -162,11 +168,11 @@ fn ConnectionList(tenant: String) -> impl IntoView {
         }
     };
     let remove = {
-        let (path, reload) = (path.clone(), reload.clone());
+        let (tenant, reload) = (tenant.clone(), reload.clone());
         move |id: String| {
-            let (path, reload) = (format!("{path}/{id}"), reload.clone());
+            let (tenant, reload) = (tenant.clone(), reload.clone());
             leptos::task::spawn_local(async move {
-                match client::delete::<()>(&path).await {
+                match routes::delete_connection(&tenant, &id).await {
                     Ok(()) => reload(),
                     Err(e) => error.set(Some(e.message())),
                 }
@@ -174,12 +180,12 @@ fn ConnectionList(tenant: String) -> impl IntoView {
         }
     };
     let test = {
-        let path = path.clone();
+        let tenant = tenant.clone();
         move |id: String| {
-            let url = format!("{path}/{id}/test");
+            let tenant = tenant.clone();
             tested.set(Some((id.clone(), Err("Testing…".into()))));
             leptos::task::spawn_local(async move {
-                let result = client::post::<_, ConnectionTest>(&url, &())
+                let result = routes::test_connection(&tenant, &id)
                     .await
                     .map_err(|e| e.message());
                 tested.set(Some((id, result)));
@@ -217,12 +223,11 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                 </form>
             }
         })}
-        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="connection-error">{e}</p> })}
-        {move || match connections.get() {
-            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-            Some(Ok(list)) if list.is_empty() => view! { <p class="muted" data-testid="no-connections">"No connections yet."</p> }.into_any(),
-            Some(Ok(list)) => {
+        {move || error.get().map(|e| alert_with("connection-error", e))}
+        {show(connections, move |list| {
+                if list.is_empty() {
+                    return view! { <p class="muted" data-testid="no-connections">"No connections yet."</p> }.into_any();
+                }
                 let (remove, test) = (remove.clone(), test.clone());
                 view! {
                     <table class="list" data-testid="connection-list">
@@ -271,7 +276,6 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                         </tbody>
                     </table>
                 }.into_any()
-            }
-        }}
+        })}
     }
 }

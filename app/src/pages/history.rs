@@ -1,39 +1,21 @@
 //! A process's history: its versions (with a diff between any two drawn on
 //! the canvas) and its runs (filterable by version and state).
 
-use crate::api::processes::{Process, Version, VersionDiff, VersionSummary};
+use crate::api::processes::{VersionDiff, VersionSummary};
+use crate::api::query::RunListQuery;
+use crate::api::routes;
 use crate::api::runs::RunSummary;
-use crate::client::{self, tenant_path};
+use crate::components::badge::StateBadge;
 use crate::components::canvas::GraphView;
-use crate::pages::processes::StateBadge;
+use crate::components::catalog_context::TenantCatalog;
+use crate::components::load::{fetch, loaded, show, Loaded};
+use crate::components::tabs::{ProcessTab, ProcessTabs};
+use crate::components::time;
 use crate::session::WithTenant;
 use crate::types::graph::ProcessGraph;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::BTreeMap;
-
-/// The tabs of a process's pages.
-#[component]
-pub fn ProcessTabs(id: String, current: &'static str) -> impl IntoView {
-    let tab = move |href: String, label: &'static str, testid: &'static str| {
-        let here = label == current;
-        view! {
-            <a href=href class="tab" class:current=here aria-current=here.then_some("page") data-testid=testid>{label}</a>
-        }
-    };
-    view! {
-        <nav class="tabs" aria-label="Process">
-            {tab(format!("/processes/{id}"), "Editor", "tab-editor")}
-            {tab(format!("/processes/{id}/versions"), "Versions", "tab-versions")}
-            {tab(format!("/processes/{id}/runs"), "Runs", "tab-runs")}
-            {tab(format!("/processes/{id}/schedule"), "Schedule", "tab-schedule")}
-        </nav>
-    }
-}
-
-fn when(at: &str) -> String {
-    at.get(..19).unwrap_or(at).replace('T', " ")
-}
 
 #[component]
 pub fn VersionsPage() -> impl IntoView {
@@ -48,52 +30,38 @@ pub fn VersionsPage() -> impl IntoView {
 
 #[component]
 fn Versions(tenant: String, id: String) -> impl IntoView {
-    let base = tenant_path(&tenant, &format!("processes/{id}"));
     let name = RwSignal::new(String::new());
-    let versions = RwSignal::new(None::<Result<Vec<VersionSummary>, String>>);
+    let versions = loaded::<Vec<VersionSummary>>();
     let from = RwSignal::new(0i64);
     let to = RwSignal::new(0i64);
-    let diff = RwSignal::new(None::<Result<(VersionDiff, ProcessGraph), String>>);
-    let names = RwSignal::new(BTreeMap::<String, String>::new());
+    let diff: Loaded<(VersionDiff, ProcessGraph)> = loaded();
+    let names = TenantCatalog::get().names();
     {
-        let base = base.clone();
-        let components = tenant_path(&tenant, "components");
+        let (tenant, id) = (tenant.clone(), id.clone());
         Effect::new(move |_| {
-            let base = base.clone();
-            let components = components.clone();
+            let (tenant, id) = (tenant.clone(), id.clone());
             leptos::task::spawn_local(async move {
-                if let Ok(c) =
-                    client::get::<Vec<crate::types::component::ComponentType>>(&components).await
-                {
-                    names.set(c.into_iter().map(|c| (c.key, c.name)).collect());
-                }
-                if let Ok(p) = client::get::<Process>(&base).await {
+                if let Ok(p) = routes::process(&tenant, &id).await {
                     name.set(p.name);
                 }
-                let list = client::get::<Vec<VersionSummary>>(&format!("{base}/versions")).await;
+                let list = routes::versions(&tenant, &id).await;
                 if let Ok(list) = &list {
                     to.set(list.first().map_or(0, |v| v.number));
                     from.set(list.get(1).or(list.first()).map_or(0, |v| v.number));
                 }
-                versions.set(Some(list.map_err(|e| e.message())));
+                versions.set(Some(list));
             });
         });
     }
     let compare = {
-        let base = base.clone();
+        let (tenant, id) = (tenant.clone(), id.clone());
         move |_| {
-            let base = base.clone();
+            let (tenant, id) = (tenant.clone(), id.clone());
             let (a, b) = (from.get_untracked(), to.get_untracked());
-            leptos::task::spawn_local(async move {
-                let result = async {
-                    let d = client::get::<VersionDiff>(&format!("{base}/versions/{a}/diff/{b}"))
-                        .await?;
-                    let new = client::get::<Version>(&format!("{base}/versions/{b}")).await?;
-                    Ok::<_, client::ApiError>((d, new.graph))
-                }
-                .await
-                .map_err(|e| e.message());
-                diff.set(Some(result));
+            fetch(diff, async move {
+                let d = routes::version_diff(&tenant, &id, a, b).await?;
+                let new = routes::version(&tenant, &id, b).await?;
+                Ok((d, new.graph))
             });
         }
     };
@@ -112,12 +80,11 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
     };
     view! {
         <h1>{move || name.get()} " — versions"</h1>
-        <ProcessTabs id=id.clone() current="Versions"/>
-        {move || match versions.get() {
-            None => view! { <p class="muted" data-testid="loading">"Loading…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-            Some(Ok(list)) if list.is_empty() => view! { <p class="muted">"Nothing published yet."</p> }.into_any(),
-            Some(Ok(list)) => view! {
+        <ProcessTabs id=id.clone() current=ProcessTab::Versions/>
+        {show(versions, move |list| if list.is_empty() {
+            view! { <p class="muted">"Nothing published yet."</p> }.into_any()
+        } else {
+            view! {
                 <table class="list" data-testid="version-list">
                     <thead><tr><th>"Version"</th><th>"Message"</th><th>"By"</th><th>"Published"</th><th>"Runs"</th><th>"Runs on"</th></tr></thead>
                     <tbody>
@@ -126,12 +93,12 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
                                 <td>{format!("v{}", v.number)}</td>
                                 <td>{v.message}</td>
                                 <td>{v.created_by.unwrap_or_default()}</td>
-                                <td class="muted">{when(&v.created_at)}</td>
+                                <td class="muted">{time::seconds(&v.created_at)}</td>
                                 <td>{v.runs}</td>
                                 <td>{match v.connection {
                                     None => view! { <span class="muted">"embedded engine"</span> }.into_any(),
                                     Some(_) => {
-                                        let file = format!("{base}/versions/{}/airflow.py", v.number);
+                                        let file = routes::airflow_file_href(&tenant, &id, v.number);
                                         let deployed = v.deployment.map(|d| view! {
                                             <span class=format!("deployment {}", d.state.as_str()) data-testid="version-deployment"
                                                 data-state=d.state.as_str() title=d.error.unwrap_or_default()>
@@ -152,17 +119,16 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
                     </tbody>
                 </table>
             }
-            .into_any(),
-        }}
+            .into_any()
+        })}
         <div class="toolbar">
             {picker("Compare", "diff-from", from)}
             {picker("with", "diff-to", to)}
             <button data-testid="compare" on:click=compare>"Show changes"</button>
         </div>
-        {move || diff.get().map(|d| match d {
-            Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-            Ok((d, new)) => view! { <DiffView diff=d.diff new names=names.get_untracked()/> }.into_any(),
-        })}
+        {move || diff.with(Option::is_some).then(|| show(diff, move |(d, new)| {
+            view! { <DiffView diff=d.diff new names=names.get_untracked()/> }
+        }))}
     }
 }
 
@@ -240,42 +206,33 @@ pub fn ProcessRunsPage() -> impl IntoView {
 
 #[component]
 fn ProcessRuns(tenant: String, id: String) -> impl IntoView {
-    let base = tenant_path(&tenant, &format!("processes/{id}"));
     let version = RwSignal::new(String::new());
     let state = RwSignal::new(String::new());
-    let runs = RwSignal::new(None::<Result<Vec<RunSummary>, String>>);
+    let runs = loaded::<Vec<RunSummary>>();
     let versions = RwSignal::new(Vec::<VersionSummary>::new());
     {
-        let base = base.clone();
+        let (tenant, id) = (tenant.clone(), id.clone());
         Effect::new(move |_| {
-            let base = base.clone();
+            let (tenant, id) = (tenant.clone(), id.clone());
             leptos::task::spawn_local(async move {
-                if let Ok(list) =
-                    client::get::<Vec<VersionSummary>>(&format!("{base}/versions")).await
-                {
+                if let Ok(list) = routes::versions(&tenant, &id).await {
                     versions.set(list);
                 }
             });
         });
     }
     {
-        let base = base.clone();
+        let (tenant, id) = (tenant.clone(), id.clone());
         // Reloads whenever a filter changes.
         Effect::new(move |_| {
-            let mut query = Vec::new();
-            if !version.get().is_empty() {
-                query.push(format!("version={}", version.get()));
-            }
-            if !state.get().is_empty() {
-                query.push(format!("state={}", state.get()));
-            }
-            let path = format!("{base}/runs?{}", query.join("&"));
-            leptos::task::spawn_local(async move {
-                runs.set(Some(
-                    client::get::<Vec<RunSummary>>(&path)
-                        .await
-                        .map_err(|e| e.message()),
-                ));
+            let query = RunListQuery {
+                version: version.get().parse().ok(),
+                state: state.get().parse().ok(),
+                ..Default::default()
+            };
+            let (tenant, id) = (tenant.clone(), id.clone());
+            fetch(runs, async move {
+                routes::process_runs(&tenant, &id, &query).await
             });
         });
     }
@@ -289,7 +246,7 @@ fn ProcessRuns(tenant: String, id: String) -> impl IntoView {
     ];
     view! {
         <h1>"Runs"</h1>
-        <ProcessTabs id=id.clone() current="Runs"/>
+        <ProcessTabs id=id.clone() current=ProcessTab::Runs/>
         <div class="toolbar">
             <label>
                 "Version "
@@ -306,11 +263,10 @@ fn ProcessRuns(tenant: String, id: String) -> impl IntoView {
                 </select>
             </label>
         </div>
-        {move || match runs.get() {
-            None => view! { <p class="muted" data-testid="loading">"Loading…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-            Some(Ok(list)) if list.is_empty() => view! { <p class="muted" data-testid="no-runs">"No runs match."</p> }.into_any(),
-            Some(Ok(list)) => view! {
+        {show(runs, |list| if list.is_empty() {
+            view! { <p class="muted" data-testid="no-runs">"No runs match."</p> }.into_any()
+        } else {
+            view! {
                 <table class="list" data-testid="run-list">
                     <thead><tr><th>"Run"</th><th>"Version"</th><th>"State"</th><th>"Trigger"</th><th>"By"</th><th>"Started"</th></tr></thead>
                     <tbody>
@@ -319,15 +275,15 @@ fn ProcessRuns(tenant: String, id: String) -> impl IntoView {
                                 <td><a href=format!("/runs/{}", r.id)>{r.id.get(..8).unwrap_or(&r.id).to_owned()}</a></td>
                                 <td>{format!("v{}", r.version)}</td>
                                 <td><StateBadge state=r.state.to_string()/></td>
-                                <td data-testid="run-trigger">{r.trigger.to_string()}{r.scheduled_for.as_deref().map(|t| format!(" · {} UTC", when(t)))}</td>
+                                <td data-testid="run-trigger">{r.trigger.to_string()}{r.scheduled_for.as_deref().map(|t| format!(" · {} UTC", time::seconds(t)))}</td>
                                 <td>{r.created_by.unwrap_or_default()}</td>
-                                <td class="muted">{r.started_at.as_deref().map(when).unwrap_or_default()}</td>
+                                <td class="muted">{r.started_at.as_deref().map(time::seconds).unwrap_or_default()}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
                 </table>
             }
-            .into_any(),
-        }}
+            .into_any()
+        })}
     }
 }

@@ -1,7 +1,9 @@
 //! Sign-in: with a password, or through single sign-on when configured.
 
 use crate::api::access::AuthMethods;
-use crate::api::auth::{LoginRequest, Me};
+use crate::api::auth::LoginRequest;
+use crate::api::routes;
+use crate::components::load::{alert_with, fetch, loaded};
 use crate::session::{Session, SignIn};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -22,8 +24,8 @@ pub fn LoginPage() -> impl IntoView {
     });
     let busy = RwSignal::new(false);
     let navigate = use_navigate();
-    let methods = RwSignal::new(None::<Result<AuthMethods, String>>);
-    Effect::new(move |_| crate::client::load_into("/api/v1/auth/methods".into(), methods));
+    let methods = loaded::<AuthMethods>();
+    Effect::new(move |_| fetch(methods, routes::auth_methods()));
     let sso = move || {
         methods.get().and_then(Result::ok).and_then(|m| m.sso).map(|label| {
             view! {
@@ -45,7 +47,7 @@ pub fn LoginPage() -> impl IntoView {
                 username: username.get_untracked(),
                 password: password.get_untracked(),
             };
-            match crate::client::post::<_, Me>("/api/v1/auth/login", &body).await {
+            match routes::login(&body).await {
                 Ok(me) => {
                     session.state.set(SignIn::SignedIn(me));
                     navigate("/processes", NavigateOptions::default());
@@ -82,7 +84,7 @@ pub fn LoginPage() -> impl IntoView {
                         on:input=move |ev| password.set(event_target_value(&ev))
                     />
                 </label>
-                {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="login-error">{e}</p> })}
+                {move || error.get().map(|e| alert_with("login-error", e))}
                 <button type="submit" data-testid="login-submit" disabled=move || busy.get()>
                     {move || if busy.get() { "Signing in…" } else { "Sign in" }}
                 </button>

@@ -1,8 +1,10 @@
 //! Tenant administration: members and their roles, and the audit log.
 
 use crate::api::access::{AuditEvent, Member, SetMember, AUDIT_ACTIONS};
-use crate::client::{self, load_into, tenant_path};
-use crate::pages::account::short_time;
+use crate::api::query::AuditQuery;
+use crate::api::routes;
+use crate::components::load::{alert, alert_with, fetch, loaded, show};
+use crate::components::time;
 use crate::session::{Session, WithTenant};
 use crate::types::Role;
 use leptos::prelude::*;
@@ -38,11 +40,13 @@ pub fn MembersPage() -> impl IntoView {
 
 #[component]
 fn MemberList(tenant: String) -> impl IntoView {
-    let members = RwSignal::new(None::<Result<Vec<Member>, String>>);
-    let path = tenant_path(&tenant, "members");
+    let members = loaded::<Vec<Member>>();
     let reload = {
-        let path = path.clone();
-        move || load_into(path.clone(), members)
+        let tenant = tenant.clone();
+        move || {
+            let tenant = tenant.clone();
+            fetch(members, async move { routes::members(&tenant).await });
+        }
     };
     {
         let reload = reload.clone();
@@ -53,11 +57,11 @@ fn MemberList(tenant: String) -> impl IntoView {
     let role = RwSignal::new(Role::Viewer);
 
     let set_role = {
-        let (path, reload) = (path.clone(), reload.clone());
+        let (tenant, reload) = (tenant.clone(), reload.clone());
         move |user: String, role: Role| {
-            let (path, reload) = (format!("{path}/{user}"), reload.clone());
+            let (tenant, reload) = (tenant.clone(), reload.clone());
             leptos::task::spawn_local(async move {
-                match client::put::<_, Member>(&path, &SetMember { role }).await {
+                match routes::set_member(&tenant, &user, &SetMember { role }).await {
                     Ok(_) => {
                         error.set(None);
                         reload();
@@ -71,11 +75,11 @@ fn MemberList(tenant: String) -> impl IntoView {
         }
     };
     let remove = {
-        let (path, reload) = (path.clone(), reload.clone());
+        let (tenant, reload) = (tenant.clone(), reload.clone());
         move |user: String| {
-            let (path, reload) = (format!("{path}/{user}"), reload.clone());
+            let (tenant, reload) = (tenant.clone(), reload.clone());
             leptos::task::spawn_local(async move {
-                match client::delete::<()>(&path).await {
+                match routes::remove_member(&tenant, &user).await {
                     Ok(()) => {
                         error.set(None);
                         reload();
@@ -107,11 +111,8 @@ fn MemberList(tenant: String) -> impl IntoView {
             </select>
             <button type="submit" data-testid="member-add">"Add or change"</button>
         </form>
-        {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="member-error">{e}</p> })}
-        {move || match members.get() {
-            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-            Some(Ok(list)) => {
+        {move || error.get().map(|e| alert_with("member-error", e))}
+        {show(members, move |list| {
                 let (set_role, remove) = (set_role.clone(), remove.clone());
                 view! {
                     <table class="list" data-testid="member-list">
@@ -131,7 +132,7 @@ fn MemberList(tenant: String) -> impl IntoView {
                                                 }).collect_view()}
                                             </select>
                                         </td>
-                                        <td>{short_time(&m.since)}</td>
+                                        <td>{time::minutes(&m.since)}</td>
                                         <td><button class="link" aria-label=format!("Remove {}", m.username)
                                             on:click=move |_| remove(user2.clone())>"Remove"</button></td>
                                     </tr>
@@ -139,9 +140,8 @@ fn MemberList(tenant: String) -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                }.into_any()
-            }
-        }}
+                }
+        })}
     }
 }
 
@@ -162,30 +162,19 @@ fn AuditList(tenant: String) -> impl IntoView {
     let entries = RwSignal::new(Vec::<AuditEvent>::new());
     let more = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let path = tenant_path(&tenant, "audit");
     // Loads the first page (or, with `after_last`, the next one).
     let load = move |after_last: bool| {
-        let mut query = format!("{path}?limit={PAGE}");
-        let encode = |v: String| {
-            v.replace('%', "%25")
-                .replace('&', "%26")
-                .replace('#', "%23")
-                .replace('+', "%2B")
+        let query = AuditQuery {
+            user: Some(user.get_untracked()).filter(|u| !u.is_empty()),
+            action: Some(action.get_untracked()).filter(|a| !a.is_empty()),
+            before: after_last
+                .then(|| entries.with_untracked(|e| e.last().map(|e| e.id.clone())))
+                .flatten(),
+            limit: Some(PAGE as i64),
         };
-        let (u, a) = (user.get_untracked(), action.get_untracked());
-        if !u.is_empty() {
-            query.push_str(&format!("&user={}", encode(u)));
-        }
-        if !a.is_empty() {
-            query.push_str(&format!("&action={}", encode(a)));
-        }
-        if after_last {
-            if let Some(last) = entries.with_untracked(|e| e.last().map(|e| e.id.clone())) {
-                query.push_str(&format!("&before={last}"));
-            }
-        }
+        let tenant = tenant.clone();
         leptos::task::spawn_local(async move {
-            match client::get::<Vec<AuditEvent>>(&query).await {
+            match routes::audit(&tenant, &query).await {
                 Ok(page) => {
                     more.set(page.len() == PAGE);
                     error.set(None);
@@ -214,7 +203,7 @@ fn AuditList(tenant: String) -> impl IntoView {
             </select>
             <button type="submit" data-testid="audit-apply">"Filter"</button>
         </form>
-        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        {move || error.get().map(alert)}
         <table class="list" data-testid="audit-list">
             <thead><tr><th>"When"</th><th>"Who"</th><th>"How"</th><th>"What"</th><th>"On"</th><th>"Details"</th></tr></thead>
             <tbody>
@@ -222,7 +211,7 @@ fn AuditList(tenant: String) -> impl IntoView {
                     let action = e.action.clone();
                     view! {
                     <tr data-testid="audit-row" data-action=action>
-                        <td>{short_time(&e.at)}</td>
+                        <td>{time::minutes(&e.at)}</td>
                         <td>{e.actor}</td>
                         <td class="muted">{e.via}</td>
                         <td>{e.action}</td>

@@ -3,12 +3,12 @@
 pub mod account;
 pub mod admin;
 pub mod connections;
-pub mod editor;
 pub mod history;
 pub mod home;
 pub mod login;
 pub mod members;
 pub mod placeholder;
+pub mod process_editor;
 pub mod processes;
 pub mod run;
 pub mod schedules;

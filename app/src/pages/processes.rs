@@ -1,8 +1,11 @@
 //! The tenant's processes: search, latest version, last run state (live),
 //! create and archive.
 
-use crate::api::processes::{CreateProcess, Process, ProcessSummary};
-use crate::client::{self, tenant_path};
+use crate::api::processes::{CreateProcess, ProcessSummary};
+use crate::api::routes;
+use crate::components::badge::StateBadge;
+use crate::components::load::{alert, fetch, loaded, show};
+use crate::components::time;
 use crate::session::{Session, WithTenant};
 use crate::types::graph::ProcessGraph;
 use crate::types::Role;
@@ -18,15 +21,9 @@ pub fn ProcessesPage() -> impl IntoView {
     }
 }
 
-/// A state badge such as `succeeded`, coloured by its class.
-#[component]
-pub fn StateBadge(state: String) -> impl IntoView {
-    view! { <span class=format!("badge state-{state}") data-testid="state">{state.replace('_', " ")}</span> }
-}
-
 #[component]
 fn ProcessList(tenant: String) -> impl IntoView {
-    let processes = RwSignal::new(None::<Result<Vec<ProcessSummary>, String>>);
+    let processes = loaded::<Vec<ProcessSummary>>();
     let search = RwSignal::new(String::new());
     let new_name = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
@@ -35,13 +32,8 @@ fn ProcessList(tenant: String) -> impl IntoView {
     let load = {
         let tenant = tenant.clone();
         move || {
-            let path = tenant_path(&tenant, "processes");
-            leptos::task::spawn_local(async move {
-                let result = client::get::<Vec<ProcessSummary>>(&path)
-                    .await
-                    .map_err(|e| e.message());
-                processes.set(Some(result));
-            });
+            let tenant = tenant.clone();
+            fetch(processes, async move { routes::processes(&tenant).await });
         }
     };
     {
@@ -54,7 +46,7 @@ fn ProcessList(tenant: String) -> impl IntoView {
         let tenant = tenant.clone();
         Effect::new(move |_| {
             let load = load.clone();
-            let handle = client::subscribe(tenant_path(&tenant, "events"), move |_| load());
+            let handle = routes::tenant_events(&tenant, move |_| load());
             on_cleanup(move || handle.abort());
         });
     }
@@ -64,7 +56,7 @@ fn ProcessList(tenant: String) -> impl IntoView {
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let name = new_name.get_untracked().trim().to_owned();
-            let path = tenant_path(&tenant, "processes");
+            let tenant = tenant.clone();
             let navigate = navigate.clone();
             leptos::task::spawn_local(async move {
                 let body = CreateProcess {
@@ -72,7 +64,7 @@ fn ProcessList(tenant: String) -> impl IntoView {
                     description: String::new(),
                     graph: ProcessGraph::default(),
                 };
-                match client::post::<_, Process>(&path, &body).await {
+                match routes::create_process(&tenant, &body).await {
                     Ok(p) => navigate(&format!("/processes/{}", p.id), NavigateOptions::default()),
                     Err(e) => error.set(Some(e.message())),
                 }
@@ -84,10 +76,10 @@ fn ProcessList(tenant: String) -> impl IntoView {
         let tenant = tenant.clone();
         let load = load.clone();
         move |id: String| {
-            let path = tenant_path(&tenant, &format!("processes/{id}"));
+            let tenant = tenant.clone();
             let load = load.clone();
             leptos::task::spawn_local(async move {
-                match client::delete::<()>(&path).await {
+                match routes::archive_process(&tenant, &id).await {
                     Ok(()) => load(),
                     Err(e) => error.set(Some(e.message())),
                 }
@@ -118,11 +110,8 @@ fn ProcessList(tenant: String) -> impl IntoView {
                 <button type="submit" data-testid="create-process-button">"Create"</button>
             </form>
         </div>
-        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-        {move || match processes.get() {
-            None => view! { <p class="muted" data-testid="loading">"Loading…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-            Some(Ok(list)) => {
+        {move || error.get().map(alert)}
+        {show(processes, move |list| {
                 let needle = search.get().to_lowercase();
                 let rows: Vec<ProcessSummary> = list
                     .into_iter()
@@ -148,7 +137,7 @@ fn ProcessList(tenant: String) -> impl IntoView {
                                             <td><a href=format!("/processes/{}", p.id)>{p.name.clone()}</a></td>
                                             <td>{p.latest_version.map_or("—".to_owned(), |v| format!("v{v}"))}</td>
                                             <td>{p.last_run_state.map(|s| view! { <StateBadge state=s.to_string()/> })}</td>
-                                            <td class="muted">{p.updated_at.get(..16).unwrap_or_default().replace('T', " ")}</td>
+                                            <td class="muted">{time::minutes(&p.updated_at)}</td>
                                             <td>
                                                 <button
                                                     class="link"
@@ -168,7 +157,6 @@ fn ProcessList(tenant: String) -> impl IntoView {
                     </table>
                 }
                 .into_any()
-            }
-        }}
+        })}
     }
 }

@@ -1,6 +1,7 @@
 //! A process graph: component nodes and dependency edges, as the canvas edits
 //! it and as a version freezes it.
 
+use super::text_enum::text_enum;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -22,12 +23,12 @@ pub struct ProcessGraph {
     pub orchestrator: Option<Orchestrator>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Orchestrator {
-    Airflow,
-}
+text_enum!(
+    /// Who orchestrates a run instead of Trellis's own engine.
+    Orchestrator, "orchestrator" {
+        Airflow => "airflow",
+    }
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

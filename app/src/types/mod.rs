@@ -5,6 +5,8 @@ pub mod dag;
 pub mod graph;
 pub mod ids;
 pub mod state;
+pub mod text_enum;
 
 pub use ids::*;
 pub use state::*;
+pub use text_enum::UnknownVariant;

@@ -1,57 +1,7 @@
 //! States and kinds as enums. Each is stored as text; the SQL `CHECK`
 //! constraints in `migrations/` list exactly the values of `ALL`.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-
-/// A text value that does not name any variant of the enum it was parsed as.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} `{value}`")]
-pub struct UnknownVariant {
-    pub kind: &'static str,
-    pub value: String,
-}
-
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident, $kind:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $($variant),+
-        }
-
-        impl $name {
-            /// Every variant, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownVariant;
-
-            fn from_str(value: &str) -> Result<Self, Self::Err> {
-                match value {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(UnknownVariant { kind: $kind, value: value.to_owned() }),
-                }
-            }
-        }
-    };
-}
+use super::text_enum::text_enum;
 
 text_enum!(
     /// A member's role in a tenant. `PlatformAdmin` is global, never a membership.
@@ -138,18 +88,30 @@ impl RunState {
         )
     }
 
-    /// The run state machine of DESIGN.md.
+    /// The run state machine of DESIGN.md: the only moves the run store
+    /// accepts (`db::runs::set_run_state` takes its sources from here).
+    /// Besides the design's diagram, a run that cannot start (its
+    /// orchestrator refuses it) fails straight from `Queued`.
     pub fn can_become(self, next: RunState) -> bool {
         use RunState::*;
         matches!(
             (self, next),
             (Queued, Running)
+                | (Queued, Failed)
                 | (Queued, Cancelling)
                 | (Running, Succeeded)
                 | (Running, Failed)
                 | (Running, Cancelling)
                 | (Cancelling, Cancelled)
         )
+    }
+
+    /// The states a run may move to `next` from.
+    pub fn sources(next: RunState) -> impl Iterator<Item = RunState> {
+        RunState::ALL
+            .iter()
+            .copied()
+            .filter(move |s| s.can_become(next))
     }
 }
 
@@ -161,7 +123,11 @@ impl TaskState {
         )
     }
 
-    /// The task state machine of DESIGN.md.
+    /// The task state machine of DESIGN.md: the only moves the run store
+    /// accepts (`db::runs::set_task_state` takes its sources from here).
+    /// Besides the design's diagram, a task that has not ended may always be
+    /// skipped, as Airflow may skip it at any point (upstream failed, the
+    /// task skipped itself, or the run ended without it).
     pub fn can_become(self, next: TaskState) -> bool {
         use TaskState::*;
         matches!(
@@ -170,14 +136,25 @@ impl TaskState {
                 | (Pending, Skipped)
                 | (Pending, Cancelled)
                 | (Queued, Running)
+                | (Queued, Skipped)
                 | (Queued, Cancelled)
                 | (Running, Succeeded)
                 | (Running, Failed)
                 | (Running, UpForRetry)
+                | (Running, Skipped)
                 | (Running, Cancelled)
                 | (UpForRetry, Queued)
+                | (UpForRetry, Skipped)
                 | (UpForRetry, Cancelled)
         )
+    }
+
+    /// The states a task may move to `next` from.
+    pub fn sources(next: TaskState) -> impl Iterator<Item = TaskState> {
+        TaskState::ALL
+            .iter()
+            .copied()
+            .filter(move |s| s.can_become(next))
     }
 }
 
@@ -232,6 +209,32 @@ mod tests {
         assert!(!UpForRetry.can_become(Running));
         assert!(Pending.can_become(Skipped));
         assert!(!Succeeded.can_become(Failed));
+        assert!(
+            !Pending.can_become(Running),
+            "a task is queued before it runs"
+        );
+    }
+
+    #[test]
+    fn open_tasks_may_be_skipped_or_cancelled_and_ended_ones_never_change() {
+        for s in TaskState::ALL {
+            if s.is_terminal() {
+                assert!(TaskState::ALL.iter().all(|n| !s.can_become(*n)), "{s}");
+            } else {
+                assert!(s.can_become(TaskState::Skipped), "{s} → skipped");
+                assert!(s.can_become(TaskState::Cancelled), "{s} → cancelled");
+            }
+        }
+        let into_running: Vec<_> = TaskState::sources(TaskState::Running).collect();
+        assert_eq!(into_running, [TaskState::Queued]);
+    }
+
+    #[test]
+    fn a_run_that_cannot_start_fails_from_the_queue() {
+        assert!(RunState::Queued.can_become(RunState::Failed));
+        assert!(!RunState::Queued.can_become(RunState::Succeeded));
+        let into_cancelling: Vec<_> = RunState::sources(RunState::Cancelling).collect();
+        assert_eq!(into_cancelling, [RunState::Queued, RunState::Running]);
     }
 
     #[test]

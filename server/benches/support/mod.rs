@@ -9,11 +9,38 @@ use axum::http::Request;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use server::config::HttpSettings;
+use server::engine::EngineSettings;
 use std::path::Path;
 use std::time::Duration;
 use tower::ServiceExt;
 
+/// The engine's settings in benchmarks: the real `trellis` binary, room for
+/// large fetches. A benchmark that needs other limits overrides fields.
+pub fn engine_settings(dir: &Path) -> EngineSettings {
+    EngineSettings {
+        data_dir: dir.to_owned(),
+        stop_grace: Duration::from_secs(10),
+        trellis_bin: env!("CARGO_BIN_EXE_trellis").into(),
+        log_limit: 1 << 20,
+        max_running: 64,
+        max_running_per_tenant: 16,
+        fetch_max_bytes: 1 << 30,
+        fetch_timeout: Duration::from_secs(300),
+        sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
+        emr_polling: Default::default(),
+    }
+}
+
 pub async fn app_state(dir: &Path, max_running_per_tenant: usize) -> server::AppState {
+    let engine = EngineSettings {
+        max_running_per_tenant,
+        ..engine_settings(dir)
+    };
+    app_state_with(dir, engine).await
+}
+
+/// The application over a fresh SQLite database in `dir`, its engine on `engine`.
+pub async fn app_state_with(dir: &Path, engine: EngineSettings) -> server::AppState {
     let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
     let db = server::open_db(&url).await.unwrap();
     server::db::bootstrap::bootstrap(&db, Some("pw".into()))
@@ -21,19 +48,15 @@ pub async fn app_state(dir: &Path, max_running_per_tenant: usize) -> server::App
         .unwrap();
     let leptos =
         server::state::leptos_options("127.0.0.1:0".parse().unwrap(), Path::new("target/site"));
-    let engine = server::engine::EngineSettings {
-        data_dir: dir.to_owned(),
-        stop_grace: Duration::from_secs(10),
-        trellis_bin: env!("CARGO_BIN_EXE_trellis").into(),
-        log_limit: 1 << 20,
-        max_running: 64,
-        max_running_per_tenant,
-        fetch_max_bytes: 1 << 30,
-        fetch_timeout: Duration::from_secs(300),
-        sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
-        emr_polling: Default::default(),
-    };
     server::AppState::new(db, leptos, HttpSettings::default(), engine)
+}
+
+/// Signs in through `router` as the bootstrapped `admin`; the session's cookies.
+pub async fn sign_in(router: &axum::Router) -> String {
+    let login = serde_json::json!({"username": "admin", "password": "pw"});
+    let (status, _, cookie) = call(router, "POST", "/api/v1/auth/login", "", login).await;
+    assert_eq!(status, 200, "signing in");
+    cookie
 }
 
 /// One call through the router as `cookie`'s session: (status, JSON body, Set-Cookie).

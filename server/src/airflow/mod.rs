@@ -67,7 +67,7 @@ pub async fn dag_file(
 mod golden {
     //! The checked-in golden files (`server/tests/airflow/golden`): each
     //! fixture's rendered file, and what Airflow must make of it (task ids,
-    //! upstream tasks, step arguments, tags). `tests/airflow_import.rs` has a
+    //! upstream tasks, step arguments, tags). `tests/it/airflow_import.rs` has a
     //! real Airflow import every file and compare. Regenerate after an
     //! intended change with `TRELLIS_UPDATE_GOLDEN=1 cargo test -p server golden`.
     use super::*;

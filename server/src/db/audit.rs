@@ -1,8 +1,10 @@
 //! The audit log: who did what, when. Rows are only ever inserted.
 
+use super::sql::Sql;
 use super::{new_id, now, Db};
 use app::api::access::AuditEvent;
 use app::types::{TenantId, UserId};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// Who did it.
@@ -12,16 +14,6 @@ pub struct Actor {
     pub name: String,
     /// `session`, `token`, `password`, `oidc`, `system`.
     pub via: &'static str,
-}
-
-impl From<&crate::auth::Caller> for Actor {
-    fn from(caller: &crate::auth::Caller) -> Self {
-        Actor {
-            id: Some(caller.user_id.clone()),
-            name: caller.username.clone(),
-            via: caller.via_name(),
-        }
-    }
 }
 
 /// One thing that happened.
@@ -70,35 +62,44 @@ pub struct Filter {
     pub limit: i64,
 }
 
+const COLUMNS: &str = "id, at, actor, via, action, target, detail";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<AuditEvent> {
+    Ok(AuditEvent {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        via: row.try_get("via")?,
+        action: row.try_get("action")?,
+        target: row.try_get("target")?,
+        detail: row
+            .try_get::<Option<String>, _>("detail")?
+            .and_then(|d| serde_json::from_str(&d).ok()),
+    })
+}
+
 /// A tenant's events, newest first: those in the tenant, and the sign-ins
 /// and sign-outs of its members.
 pub async fn list(db: &Db, tenant: &TenantId, filter: &Filter) -> sqlx::Result<Vec<AuditEvent>> {
-    let rows = sqlx::query(
-        "SELECT id, at, actor, via, action, target, detail FROM audit_events \
-         WHERE (tenant_id = $1 OR (tenant_id IS NULL AND action IN ('sign_in', 'sign_out', 'sign_in.failed') \
-                AND actor_id IN (SELECT user_id FROM memberships WHERE tenant_id = $1))) \
-           AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR id < $4) \
-         ORDER BY id DESC LIMIT $5",
-    )
-    .bind(tenant.as_str())
-    .bind(filter.user.clone())
-    .bind(filter.action.clone())
-    .bind(filter.before.clone())
-    .bind(filter.limit)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| AuditEvent {
-            id: r.get(0),
-            at: r.get(1),
-            actor: r.get(2),
-            via: r.get(3),
-            action: r.get(4),
-            target: r.get(5),
-            detail: r
-                .get::<Option<String>, _>(6)
-                .and_then(|d| serde_json::from_str(&d).ok()),
-        })
-        .collect())
+    let mut q = Sql::new(format!(
+        "SELECT {COLUMNS} FROM audit_events WHERE (tenant_id = "
+    ));
+    q.bind(tenant.as_str().to_owned())
+        .push(
+            " OR (tenant_id IS NULL AND action IN ('sign_in', 'sign_out', 'sign_in.failed') \
+             AND actor_id IN (SELECT user_id FROM memberships WHERE tenant_id = ",
+        )
+        .bind(tenant.as_str().to_owned())
+        .push(")))");
+    if let Some(user) = &filter.user {
+        q.push(" AND actor = ").bind(user.clone());
+    }
+    if let Some(action) = &filter.action {
+        q.push(" AND action = ").bind(action.clone());
+    }
+    if let Some(before) = &filter.before {
+        q.push(" AND id < ").bind(before.clone());
+    }
+    q.push(" ORDER BY id DESC LIMIT ").bind(filter.limit);
+    q.fetch_all(&db.pool).await?.iter().map(from_row).collect()
 }

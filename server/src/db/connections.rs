@@ -3,6 +3,7 @@
 use super::{new_id, now, Db};
 use app::api::connections::Connection;
 use app::types::TenantId;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// A connection as stored: secrets still sealed.
@@ -30,28 +31,28 @@ pub struct Fields {
 const COLUMNS: &str = "id, name, region, role_arn, external_id, session_seconds, cluster_id, \
      endpoint_url, access_key_id, secret_access_key, created_at, updated_at, airflow_conn_id";
 
-fn stored(r: &sqlx::any::AnyRow) -> Stored {
-    let external_id: Option<String> = r.get(4);
-    let secret_access_key: Option<String> = r.get(9);
-    Stored {
+fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
+    let external_id: Option<String> = row.try_get("external_id")?;
+    let secret_access_key: Option<String> = row.try_get("secret_access_key")?;
+    Ok(Stored {
         public: Connection {
-            id: r.get(0),
-            name: r.get(1),
-            region: r.get(2),
-            role_arn: r.get(3),
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            region: row.try_get("region")?,
+            role_arn: row.try_get("role_arn")?,
             has_external_id: external_id.is_some(),
-            session_duration_seconds: r.get(5),
-            cluster_id: r.get(6),
-            airflow_conn_id: r.get(12),
-            endpoint_url: r.get(7),
-            access_key_id: r.get(8),
+            session_duration_seconds: row.try_get("session_seconds")?,
+            cluster_id: row.try_get("cluster_id")?,
+            airflow_conn_id: row.try_get("airflow_conn_id")?,
+            endpoint_url: row.try_get("endpoint_url")?,
+            access_key_id: row.try_get("access_key_id")?,
             has_secret_access_key: secret_access_key.is_some(),
-            created_at: r.get(10),
-            updated_at: r.get(11),
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
         },
         external_id,
         secret_access_key,
-    }
+    })
 }
 
 pub async fn list(db: &Db, tenant: &TenantId) -> sqlx::Result<Vec<Stored>> {
@@ -61,7 +62,7 @@ pub async fn list(db: &Db, tenant: &TenantId) -> sqlx::Result<Vec<Stored>> {
     .bind(tenant.as_str())
     .fetch_all(&db.pool)
     .await?;
-    Ok(rows.iter().map(stored).collect())
+    rows.iter().map(from_row).collect()
 }
 
 pub async fn get(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<Option<Stored>> {
@@ -72,7 +73,7 @@ pub async fn get(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<Option<St
     .bind(id)
     .fetch_optional(&db.pool)
     .await?;
-    Ok(row.as_ref().map(stored))
+    row.as_ref().map(from_row).transpose()
 }
 
 pub async fn insert(db: &Db, tenant: &TenantId, c: &Fields) -> sqlx::Result<String> {

@@ -4,6 +4,7 @@
 use super::{now, Db};
 use app::api::processes::DeployState;
 use app::types::TenantId;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// A deployment Airflow has not yet answered for.
@@ -58,21 +59,26 @@ pub async fn set(
     Ok(done.rows_affected() > 0)
 }
 
+const PENDING_COLUMNS: &str = "d.version_id, d.tenant_id, d.dag_id, v.content_hash";
+
+fn pending(row: &AnyRow) -> sqlx::Result<Pending> {
+    Ok(Pending {
+        version_id: row.try_get("version_id")?,
+        tenant: TenantId::new(row.try_get::<String, _>("tenant_id")?),
+        dag_id: row.try_get("dag_id")?,
+        content_hash: row.try_get("content_hash")?,
+    })
+}
+
 /// Every deployment still waiting for Airflow, oldest first.
 pub async fn deploying(db: &Db) -> sqlx::Result<Vec<Pending>> {
-    let rows = sqlx::query(
-        "SELECT d.version_id, d.tenant_id, d.dag_id, v.content_hash FROM deployments d \
-         JOIN versions v ON v.id = d.version_id WHERE d.state = 'deploying' ORDER BY d.uploaded_at",
-    )
+    sqlx::query(&format!(
+        "SELECT {PENDING_COLUMNS} FROM deployments d JOIN versions v ON v.id = d.version_id \
+         WHERE d.state = 'deploying' ORDER BY d.uploaded_at"
+    ))
     .fetch_all(&db.pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Pending {
-            version_id: r.get(0),
-            tenant: TenantId::new(r.get::<String, _>(1)),
-            dag_id: r.get(2),
-            content_hash: r.get(3),
-        })
-        .collect())
+    .await?
+    .iter()
+    .map(pending)
+    .collect()
 }

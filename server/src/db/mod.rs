@@ -2,20 +2,25 @@
 //! migrations, readiness, and first-start bootstrap. The same SQL serves both
 //! backends: `$n` placeholders, text timestamps, text JSON, BIGINT integers.
 
-pub mod access;
 pub mod audit;
 pub mod bootstrap;
 pub mod catalog;
 pub mod connections;
 pub mod deployments;
+pub mod memberships;
 pub mod processes;
 pub mod runs;
 pub mod schedules;
+pub mod servers;
+pub mod sessions;
+pub mod sql;
+pub mod tenants;
+pub mod tokens;
 pub mod users;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -144,7 +149,26 @@ pub fn redact(url: &str) -> String {
 
 /// Now, as stored: RFC 3339 UTC with milliseconds (sorts as text).
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    crate::time::Timestamp::now().to_string()
+}
+
+/// A text column parsed into its enum; a value the enum does not know is a
+/// decode error, not a panic.
+pub fn text<T>(row: &AnyRow, column: &str) -> sqlx::Result<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    row.try_get::<String, _>(column)?
+        .parse()
+        .map_err(|e: T::Err| sqlx::Error::Decode(e.to_string().into()))
+}
+
+/// A boolean column or expression: SQLite answers an integer, PostgreSQL
+/// a bool for expressions and an integer for the stored flags.
+pub fn flag(row: &AnyRow, column: &str) -> sqlx::Result<bool> {
+    row.try_get::<bool, _>(column)
+        .or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
 }
 
 /// A new time-ordered id.

@@ -192,8 +192,9 @@ pub(super) fn deployment(row: &AnyRow, at: usize) -> sqlx::Result<Option<Deploym
         return Ok(None);
     };
     Ok(Some(Deployment {
-        state: DeployState::parse(&state)
-            .ok_or_else(|| sqlx::Error::Decode(format!("deployment state `{state}`").into()))?,
+        state: state
+            .parse::<DeployState>()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         dag_id: row.try_get(at + 1)?,
         error: row.try_get(at + 2)?,
         uploaded_at: row.try_get(at + 3)?,

@@ -2,8 +2,9 @@
 //! transaction together with its event, numbered from the run's `last_seq`;
 //! callers broadcast the returned event only after this returns (after commit).
 
-use super::{new_id, now, Db};
-use app::api::runs::{Run, RunEvent, TaskRun};
+use super::sql::Sql;
+use super::{new_id, now, text, Db};
+use app::api::runs::{EventState, Run, RunEvent, RunSummary, TaskRun};
 use app::types::dag::Dag;
 use app::types::{RunState, TaskState, TenantId, Trigger, UserId};
 use sqlx::any::AnyRow;
@@ -33,20 +34,13 @@ pub struct TaskChange<'a> {
     pub error: Option<&'a str>,
 }
 
-fn placeholders(from: usize, count: usize) -> String {
-    (from..from + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Appends the next event of `run` inside `tx`.
 async fn append_event(
     tx: &mut Transaction<'static, Any>,
     tenant: &TenantId,
     run: &str,
     task: Option<&str>,
-    state: &str,
+    state: EventState,
     at: &str,
 ) -> sqlx::Result<RunEvent> {
     let seq: i64 =
@@ -60,7 +54,7 @@ async fn append_event(
         .bind(seq)
         .bind(tenant.as_str())
         .bind(task)
-        .bind(state)
+        .bind(state.as_str())
         .bind(at)
         .execute(&mut **tx)
         .await?;
@@ -68,7 +62,7 @@ async fn append_event(
         seq,
         run: run.to_owned(),
         task: task.map(str::to_owned),
-        state: state.to_owned(),
+        state,
         at: at.to_owned(),
     })
 }
@@ -119,83 +113,99 @@ pub async fn create_in(
         .execute(&mut **tx)
         .await?;
     }
-    let event = append_event(tx, r.tenant, &id, None, RunState::Queued.as_str(), &at).await?;
+    let event = append_event(tx, r.tenant, &id, None, RunState::Queued.into(), &at).await?;
     Ok((id, event))
 }
 
-/// Moves the run to `to` if it is in one of `from`; `None` when it was not.
+/// Moves the run to `to` from any state the run state machine
+/// ([`RunState::can_become`]) allows; `None` (and nothing stored) when the
+/// run is in none of them.
 pub async fn set_run_state(
     db: &Db,
     tenant: &TenantId,
     run: &str,
-    from: &[RunState],
     to: RunState,
 ) -> sqlx::Result<Option<RunEvent>> {
     let at = now();
-    let stamp = match to {
-        RunState::Running => ", started_at = COALESCE(started_at, $3)",
-        s if s.is_terminal() => ", finished_at = $3",
-        _ => "",
-    };
-    let sql = format!(
-        "UPDATE runs SET state = $4{stamp} WHERE tenant_id = $1 AND id = $2 AND state IN ({})",
-        placeholders(5, from.len())
-    );
-    let mut tx = db.pool.begin().await?;
-    let mut query = sqlx::query(&sql)
-        .bind(tenant.as_str())
-        .bind(run)
-        .bind(&at)
-        .bind(to.as_str());
-    for state in from {
-        query = query.bind(state.as_str());
+    // Owned arguments: the builder takes one lifetime for all of them, and
+    // the state names are `&'static`.
+    let mut sql = Sql::new("UPDATE runs SET state = ");
+    sql.bind(to.as_str());
+    match to {
+        RunState::Running => {
+            sql.push(", started_at = COALESCE(started_at, ")
+                .bind(at.clone())
+                .push(")");
+        }
+        s if s.is_terminal() => {
+            sql.push(", finished_at = ").bind(at.clone());
+        }
+        _ => {}
     }
-    if query.execute(&mut *tx).await?.rows_affected() == 0 {
+    sql.push(" WHERE tenant_id = ")
+        .bind(tenant.as_str().to_owned())
+        .push(" AND id = ")
+        .bind(run.to_owned())
+        .push(" AND state IN ")
+        .bind_list(RunState::sources(to).map(RunState::as_str))
+        .push(" RETURNING id");
+    let mut tx = db.pool.begin().await?;
+    if sql.fetch_all(&mut *tx).await?.is_empty() {
         return Ok(None);
     }
-    let event = append_event(&mut tx, tenant, run, None, to.as_str(), &at).await?;
+    let event = append_event(&mut tx, tenant, run, None, to.into(), &at).await?;
     tx.commit().await?;
     Ok(Some(event))
 }
 
-/// Moves a task to `to` if it is in one of `from`; `None` when it was not.
+/// Moves a task to `to` from any state the task state machine
+/// ([`TaskState::can_become`]) allows, with `change`; `None` (and nothing
+/// stored) when the task is in none of them.
 pub async fn set_task_state(
     db: &Db,
     tenant: &TenantId,
     run: &str,
     task: &str,
-    from: &[TaskState],
     to: TaskState,
     change: TaskChange<'_>,
 ) -> sqlx::Result<Option<RunEvent>> {
     let at = now();
-    let stamp = match to {
-        TaskState::Running => ", started_at = $4, finished_at = NULL",
-        s if s.is_terminal() => ", finished_at = $4",
-        _ => "",
-    };
-    let sql = format!(
-        "UPDATE task_runs SET state = $5, attempt = COALESCE($6, attempt), external_ref = COALESCE($7, external_ref), \
-         error = COALESCE($8, error){stamp} WHERE tenant_id = $1 AND run_id = $2 AND task_key = $3 AND state IN ({})",
-        placeholders(9, from.len())
-    );
-    let mut tx = db.pool.begin().await?;
-    let mut query = sqlx::query(&sql)
-        .bind(tenant.as_str())
-        .bind(run)
-        .bind(task)
-        .bind(&at)
-        .bind(to.as_str())
+    // Owned arguments: the builder takes one lifetime for all of them, and
+    // the state names are `&'static`.
+    let mut sql = Sql::new("UPDATE task_runs SET state = ");
+    sql.bind(to.as_str())
+        .push(", attempt = COALESCE(")
         .bind(change.attempt)
-        .bind(change.external_ref)
-        .bind(change.error);
-    for state in from {
-        query = query.bind(state.as_str());
+        .push(", attempt), external_ref = COALESCE(")
+        .bind(change.external_ref.map(str::to_owned))
+        .push(", external_ref), error = COALESCE(")
+        .bind(change.error.map(str::to_owned))
+        .push(", error)");
+    match to {
+        TaskState::Running => {
+            sql.push(", started_at = ")
+                .bind(at.clone())
+                .push(", finished_at = NULL");
+        }
+        s if s.is_terminal() => {
+            sql.push(", finished_at = ").bind(at.clone());
+        }
+        _ => {}
     }
-    if query.execute(&mut *tx).await?.rows_affected() == 0 {
+    sql.push(" WHERE tenant_id = ")
+        .bind(tenant.as_str().to_owned())
+        .push(" AND run_id = ")
+        .bind(run.to_owned())
+        .push(" AND task_key = ")
+        .bind(task.to_owned())
+        .push(" AND state IN ")
+        .bind_list(TaskState::sources(to).map(TaskState::as_str))
+        .push(" RETURNING task_key");
+    let mut tx = db.pool.begin().await?;
+    if sql.fetch_all(&mut *tx).await?.is_empty() {
         return Ok(None);
     }
-    let event = append_event(&mut tx, tenant, run, Some(task), to.as_str(), &at).await?;
+    let event = append_event(&mut tx, tenant, run, Some(task), to.into(), &at).await?;
     tx.commit().await?;
     Ok(Some(event))
 }
@@ -222,6 +232,21 @@ pub async fn note_external_ref(
     Ok(())
 }
 
+const EVENT_COLUMNS: &str = "seq, task_key, state, at";
+
+fn event_from_row(run: &str, row: &AnyRow) -> sqlx::Result<RunEvent> {
+    let task: Option<String> = row.try_get("task_key")?;
+    let state: String = row.try_get("state")?;
+    Ok(RunEvent {
+        seq: row.try_get("seq")?,
+        run: run.to_owned(),
+        state: EventState::parse(&state, task.is_some())
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        task,
+        at: row.try_get("at")?,
+    })
+}
+
 /// The run's events after `after`, in order.
 pub async fn events_after(
     db: &Db,
@@ -229,25 +254,15 @@ pub async fn events_after(
     run: &str,
     after: i64,
 ) -> sqlx::Result<Vec<RunEvent>> {
-    let rows = sqlx::query(
-        "SELECT seq, task_key, state, at FROM events WHERE tenant_id = $1 AND run_id = $2 AND seq > $3 ORDER BY seq",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 AND run_id = $2 AND seq > $3 ORDER BY seq"
+    ))
     .bind(tenant.as_str())
     .bind(run)
     .bind(after)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(RunEvent {
-                seq: r.try_get(0)?,
-                run: run.to_owned(),
-                task: r.try_get(1)?,
-                state: r.try_get(2)?,
-                at: r.try_get(3)?,
-            })
-        })
-        .collect()
+    rows.iter().map(|r| event_from_row(run, r)).collect()
 }
 
 fn duration_ms(start: Option<&str>, end: Option<&str>) -> Option<i64> {
@@ -255,16 +270,46 @@ fn duration_ms(start: Option<&str>, end: Option<&str>) -> Option<i64> {
     Some((parse(end?)? - parse(start?)?).num_milliseconds())
 }
 
-fn parse<T: std::str::FromStr>(row: &AnyRow, i: usize) -> sqlx::Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    row.try_get::<String, _>(i)?
-        .parse()
-        .map_err(|e: T::Err| sqlx::Error::Decode(Box::new(e)))
+const TASK_COLUMNS: &str =
+    "task_key, kind, node, state, attempt, external_ref, error, started_at, finished_at";
+
+fn task_from_row(row: &AnyRow) -> sqlx::Result<TaskRun> {
+    let started_at: Option<String> = row.try_get("started_at")?;
+    let finished_at: Option<String> = row.try_get("finished_at")?;
+    Ok(TaskRun {
+        key: row.try_get("task_key")?,
+        kind: text(row, "kind")?,
+        node: row.try_get("node")?,
+        state: text(row, "state")?,
+        attempt: row.try_get("attempt")?,
+        external_ref: row.try_get("external_ref")?,
+        error: row.try_get("error")?,
+        duration_ms: duration_ms(started_at.as_deref(), finished_at.as_deref()),
+        started_at,
+        finished_at,
+    })
 }
 
-/// A run with its task runs, in DAG order.
+const RUN_COLUMNS: &str =
+    "r.id, r.process_id, r.version_number, r.state, r.trigger_type, u.username, \
+     r.created_at, r.started_at, r.finished_at, r.scheduled_for";
+const RUN_FROM: &str = "FROM runs r LEFT JOIN users u ON u.id = r.created_by";
+
+fn summary_from_row(row: &AnyRow) -> sqlx::Result<RunSummary> {
+    Ok(RunSummary {
+        id: row.try_get("id")?,
+        process: row.try_get("process_id")?,
+        version: row.try_get("version_number")?,
+        state: text(row, "state")?,
+        trigger: text(row, "trigger_type")?,
+        created_by: row.try_get("username")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        scheduled_for: row.try_get("scheduled_for")?,
+    })
+}
+
 /// The tenant a run belongs to (for callers that hold only the run's id
 /// and prove their right to it otherwise).
 pub async fn tenant_of(db: &Db, run: &str) -> sqlx::Result<Option<TenantId>> {
@@ -275,60 +320,40 @@ pub async fn tenant_of(db: &Db, run: &str) -> sqlx::Result<Option<TenantId>> {
     Ok(tenant.map(TenantId::new))
 }
 
+/// A run with its task runs, in DAG order.
 pub async fn get(db: &Db, tenant: &TenantId, run: &str) -> sqlx::Result<Option<Run>> {
-    let row = sqlx::query(
-        "SELECT r.id, r.process_id, r.version_number, r.state, r.trigger_type, r.params, u.username, r.created_at, \
-         r.started_at, r.finished_at, r.scheduled_for FROM runs r LEFT JOIN users u ON u.id = r.created_by \
-         WHERE r.tenant_id = $1 AND r.id = $2",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT {RUN_COLUMNS}, r.params {RUN_FROM} WHERE r.tenant_id = $1 AND r.id = $2"
+    ))
     .bind(tenant.as_str())
     .bind(run)
     .fetch_optional(&db.pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let tasks = sqlx::query(
-        "SELECT task_key, kind, node, state, attempt, external_ref, error, started_at, finished_at FROM task_runs \
-         WHERE tenant_id = $1 AND run_id = $2 ORDER BY position",
-    )
+    let tasks = sqlx::query(&format!(
+        "SELECT {TASK_COLUMNS} FROM task_runs WHERE tenant_id = $1 AND run_id = $2 ORDER BY position"
+    ))
     .bind(tenant.as_str())
     .bind(run)
     .fetch_all(&db.pool)
-    .await?;
-    let tasks = tasks
-        .iter()
-        .map(|t| {
-            Ok(TaskRun {
-                key: t.try_get(0)?,
-                kind: parse(t, 1)?,
-                node: t.try_get(2)?,
-                state: parse(t, 3)?,
-                attempt: t.try_get(4)?,
-                external_ref: t.try_get(5)?,
-                error: t.try_get(6)?,
-                started_at: t.try_get(7)?,
-                finished_at: t.try_get(8)?,
-                duration_ms: None,
-            })
-            .map(|mut task: TaskRun| {
-                task.duration_ms =
-                    duration_ms(task.started_at.as_deref(), task.finished_at.as_deref());
-                task
-            })
-        })
-        .collect::<sqlx::Result<Vec<_>>>()?;
-    let params: String = row.try_get(5)?;
+    .await?
+    .iter()
+    .map(task_from_row)
+    .collect::<sqlx::Result<Vec<_>>>()?;
+    let params: String = row.try_get("params")?;
+    let s = summary_from_row(&row)?;
     Ok(Some(Run {
-        id: row.try_get(0)?,
-        process: row.try_get(1)?,
-        version: row.try_get(2)?,
-        state: parse(&row, 3)?,
-        trigger: parse(&row, 4)?,
+        id: s.id,
+        process: s.process,
+        version: s.version,
+        state: s.state,
+        trigger: s.trigger,
         params: serde_json::from_str(&params).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        created_by: row.try_get(6)?,
-        created_at: row.try_get(7)?,
-        started_at: row.try_get(8)?,
-        finished_at: row.try_get(9)?,
-        scheduled_for: row.try_get(10)?,
+        created_by: s.created_by,
+        created_at: s.created_at,
+        started_at: s.started_at,
+        finished_at: s.finished_at,
+        scheduled_for: s.scheduled_for,
         tasks,
     }))
 }
@@ -343,56 +368,27 @@ pub struct RunFilter<'a> {
 }
 
 /// A process's runs, newest first.
-pub async fn list(
-    db: &Db,
-    tenant: &TenantId,
-    f: RunFilter<'_>,
-) -> sqlx::Result<Vec<app::api::runs::RunSummary>> {
-    let mut sql = String::from(
-        "SELECT r.id, r.process_id, r.version_number, r.state, r.trigger_type, u.username, r.created_at, r.started_at, \
-         r.finished_at, r.scheduled_for FROM runs r LEFT JOIN users u ON u.id = r.created_by WHERE r.tenant_id = $1 AND r.process_id = $2",
-    );
-    let mut next = 3;
-    if f.version.is_some() {
-        sql.push_str(&format!(" AND r.version_number = ${next}"));
-        next += 1;
-    }
-    if f.state.is_some() {
-        sql.push_str(&format!(" AND r.state = ${next}"));
-        next += 1;
-    }
-    sql.push_str(&format!(
-        " ORDER BY r.created_at DESC, r.id DESC LIMIT ${} OFFSET ${}",
-        next,
-        next + 1
+pub async fn list(db: &Db, tenant: &TenantId, f: RunFilter<'_>) -> sqlx::Result<Vec<RunSummary>> {
+    let mut sql = Sql::new(format!(
+        "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.tenant_id = "
     ));
-    let mut query = sqlx::query(&sql).bind(tenant.as_str()).bind(f.process);
+    sql.bind(tenant.as_str())
+        .push(" AND r.process_id = ")
+        .bind(f.process);
     if let Some(v) = f.version {
-        query = query.bind(v);
+        sql.push(" AND r.version_number = ").bind(v);
     }
     if let Some(s) = f.state {
-        query = query.bind(s.as_str());
+        sql.push(" AND r.state = ").bind(s.as_str());
     }
-    let rows = query
+    sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
         .bind(f.limit)
-        .bind(f.offset)
-        .fetch_all(&db.pool)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(app::api::runs::RunSummary {
-                id: r.try_get(0)?,
-                process: r.try_get(1)?,
-                version: r.try_get(2)?,
-                state: parse(r, 3)?,
-                trigger: parse(r, 4)?,
-                created_by: r.try_get(5)?,
-                created_at: r.try_get(6)?,
-                started_at: r.try_get(7)?,
-                finished_at: r.try_get(8)?,
-                scheduled_for: r.try_get(9)?,
-            })
-        })
+        .push(" OFFSET ")
+        .bind(f.offset);
+    sql.fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(summary_from_row)
         .collect()
 }
 

@@ -5,8 +5,8 @@
 use super::runs::{self, NewRun};
 use super::{new_id, now, Db};
 use app::api::runs::RunEvent;
-use app::api::schedules::{Catchup, ScheduleFire, WhenBusy};
-use app::types::{TenantId, UserId};
+use app::api::schedules::{Catchup, FireOutcome, ScheduleFire, WhenBusy};
+use app::types::{TenantId, UnknownVariant, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -49,10 +49,10 @@ const COLUMNS: &str =
 const FROM: &str =
     "FROM schedules s JOIN processes p ON p.id = s.process_id LEFT JOIN users u ON u.id = s.created_by";
 
-fn decode<T: std::str::FromStr<Err = String>>(row: &AnyRow, i: usize) -> sqlx::Result<T> {
+fn decode<T: std::str::FromStr<Err = UnknownVariant>>(row: &AnyRow, i: usize) -> sqlx::Result<T> {
     row.try_get::<String, _>(i)?
         .parse()
-        .map_err(|e: String| sqlx::Error::Decode(e.into()))
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 fn stored(row: &AnyRow) -> sqlx::Result<Stored> {
@@ -246,7 +246,7 @@ fn fire(row: &AnyRow) -> sqlx::Result<ScheduleFire> {
     let state: Option<String> = row.try_get(3)?;
     Ok(ScheduleFire {
         at: row.try_get(0)?,
-        outcome: row.try_get(1)?,
+        outcome: decode(row, 1)?,
         run: row.try_get(2)?,
         run_state: state
             .map(|s| s.parse().map_err(|e| sqlx::Error::Decode(Box::new(e))))
@@ -308,9 +308,9 @@ pub async fn record_fires(
     let recorded_at = now();
     for (schedule, at, decision) in fires {
         let (outcome, detail, new) = match decision {
-            Decision::Start(new) => ("started", None, Some(new)),
-            Decision::Wait(why) => ("waiting", Some(why), None),
-            Decision::Skip(why) => ("skipped", Some(why), None),
+            Decision::Start(new) => (FireOutcome::Started, None, Some(new)),
+            Decision::Wait(why) => (FireOutcome::Waiting, Some(why), None),
+            Decision::Skip(why) => (FireOutcome::Skipped, Some(why), None),
         };
         let recorded = sqlx::query(
             "INSERT INTO schedule_fires (schedule_id, fire_at, tenant_id, outcome, detail, recorded_at) \
@@ -319,7 +319,7 @@ pub async fn record_fires(
         .bind(&schedule.id)
         .bind(at)
         .bind(schedule.tenant.as_str())
-        .bind(outcome)
+        .bind(outcome.as_str())
         .bind(detail)
         .bind(&recorded_at)
         .execute(&mut *tx)

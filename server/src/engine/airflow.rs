@@ -6,16 +6,19 @@
 //! change goes through the same transitions, events and streams as runs on
 //! the embedded engine.
 
+use super::driver::unsuccessful;
 use super::Engine;
+use crate::airflow::Airflow;
 use crate::db::processes::VersionRow;
 use crate::db::runs::{self, TaskChange};
 use crate::executors::emr::StepRef;
-use crate::executors::{CancelMode, Outcome};
+use crate::executors::{CancelMode, Executor, Outcome};
 use app::api::processes::DeployState;
 use app::api::runs::Run;
 use app::types::dag::ENTRY;
 use app::types::{RunState, TaskKind, TaskState, TenantId};
 use serde_json::json;
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// What a run's callback token signs.
@@ -23,30 +26,54 @@ pub fn token_context(tenant: &TenantId, run: &str) -> String {
     format!("airflow-callback:{}:{run}", tenant.as_str())
 }
 
-const OPEN: &[TaskState] = &[
-    TaskState::Pending,
-    TaskState::Queued,
-    TaskState::Running,
-    TaskState::UpForRetry,
-];
-
-/// An Airflow task state in Trellis's terms, with the states it may follow.
-/// While the run is stopping, what Airflow ends is cancelled.
-fn map(state: &str, stopping: bool) -> Option<(TaskState, &'static [TaskState])> {
+/// An Airflow task state in Trellis's terms. While the run is stopping,
+/// what Airflow ends is cancelled.
+fn map(state: &str, stopping: bool) -> Option<TaskState> {
     use TaskState::*;
     Some(match state {
-        "scheduled" | "queued" => (Queued, &[Pending]),
-        "running" | "restarting" | "deferred" | "up_for_reschedule" => {
-            (Running, &[Pending, Queued, UpForRetry])
-        }
-        "up_for_retry" => (UpForRetry, &[Pending, Queued, Running]),
-        "success" | "succeeded" => (Succeeded, OPEN),
-        "failed" | "skipped" | "upstream_failed" | "removed" if stopping => (Cancelled, OPEN),
-        "failed" => (Failed, OPEN),
-        "skipped" | "upstream_failed" => (Skipped, OPEN),
-        "removed" => (Cancelled, OPEN),
+        "scheduled" | "queued" => Queued,
+        "running" | "restarting" | "deferred" | "up_for_reschedule" => Running,
+        "up_for_retry" => UpForRetry,
+        "success" | "succeeded" => Succeeded,
+        "failed" | "skipped" | "upstream_failed" | "removed" if stopping => Cancelled,
+        "failed" => Failed,
+        "skipped" | "upstream_failed" => Skipped,
+        "removed" => Cancelled,
         _ => return None,
     })
+}
+
+/// The moves that take a task from `from` to `to` through the task state
+/// machine, passing at most through `queued` and `running` (Airflow's
+/// callbacks never report the first, nor a poll a short-lived second).
+/// `None` when there is none: the task ended, is there already, or the
+/// report is older than what is stored (a late `queued` never fakes a retry).
+fn moves(from: TaskState, to: TaskState) -> Option<Vec<TaskState>> {
+    use TaskState::{Queued, Running};
+    if from == to {
+        return None;
+    }
+    let ways: [&[TaskState]; 4] = [&[], &[Queued], &[Running], &[Queued, Running]];
+    ways.iter().find_map(|via| {
+        let path: Vec<TaskState> = via.iter().copied().chain([to]).collect();
+        let mut at = from;
+        let legal = path.iter().all(|next| {
+            let ok = at.can_become(*next);
+            at = *next;
+            ok
+        });
+        legal.then_some(path)
+    })
+}
+
+/// A task state Airflow reported.
+struct Reported<'a> {
+    key: &'a str,
+    /// The task's state as last read.
+    from: TaskState,
+    /// Airflow's name of the state.
+    state: &'a str,
+    change: TaskChange<'a>,
 }
 
 impl Engine {
@@ -60,32 +87,69 @@ impl Engine {
         state: &str,
         change: TaskChange<'_>,
     ) -> sqlx::Result<bool> {
-        let stopping = runs::get(&self.inner.db, tenant, run)
-            .await?
-            .is_some_and(|r| r.state == RunState::Cancelling);
-        self.airflow_task_in(tenant, run, key, state, stopping, change)
-            .await
+        let Some(stored) = runs::get(&self.inner.db, tenant, run).await? else {
+            return Ok(false);
+        };
+        let Some(task) = stored.tasks.iter().find(|t| t.key == key) else {
+            return Ok(false);
+        };
+        let stopping = stored.state == RunState::Cancelling;
+        let report = Reported {
+            key,
+            from: task.state,
+            state,
+            change,
+        };
+        self.airflow_report(tenant, run, stopping, report).await
     }
 
     /// `airflow_task` for a caller that knows whether the run is stopping.
-    async fn airflow_task_in(
+    async fn airflow_report(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        stopping: bool,
+        report: Reported<'_>,
+    ) -> sqlx::Result<bool> {
+        let Some(to) = map(report.state, stopping) else {
+            return Ok(false);
+        };
+        let reference = report.change.external_ref;
+        let moved = match moves(report.from, to) {
+            Some(path) => {
+                self.walk(tenant, run, report.key, &path, report.change)
+                    .await?
+            }
+            None => false,
+        };
+        if let (false, Some(reference)) = (moved, reference) {
+            runs::note_external_ref(&self.inner.db, tenant, run, report.key, reference).await?;
+        }
+        Ok(moved)
+    }
+
+    /// Moves a task through `path`, `change` going with the last move;
+    /// whether it got to the end (a move another writer made first stops it).
+    async fn walk(
         &self,
         tenant: &TenantId,
         run: &str,
         key: &str,
-        state: &str,
-        stopping: bool,
+        path: &[TaskState],
         change: TaskChange<'_>,
     ) -> sqlx::Result<bool> {
-        let Some((to, from)) = map(state, stopping) else {
+        let Some((last, via)) = path.split_last() else {
             return Ok(false);
         };
-        let reference = change.external_ref;
-        let moved = self.task(tenant, run, key, from, to, change).await?;
-        if let (false, Some(reference)) = (moved, reference) {
-            runs::note_external_ref(&self.inner.db, tenant, run, key, reference).await?;
+        for step in via {
+            if !self
+                .task(tenant, run, key, *step, TaskChange::default())
+                .await?
+            {
+                return Ok(false);
+            }
         }
-        Ok(moved)
+        self.task(tenant, run, key, *last, change).await
     }
 
     /// Fails a run that could not start on Airflow, saying why on PEntry.
@@ -100,26 +164,23 @@ impl Engine {
             error: Some(why),
             ..Default::default()
         };
-        self.task(tenant, run, ENTRY, OPEN, TaskState::Failed, error)
-            .await?;
+        let entry = stored.tasks.iter().find(|t| t.key == ENTRY);
+        let path = entry.and_then(|t| moves(t.state, TaskState::Failed));
+        if let Some(path) = path {
+            self.walk(tenant, run, ENTRY, &path, error).await?;
+        }
         for t in stored.tasks.iter().filter(|t| t.key != ENTRY) {
             self.task(
                 tenant,
                 run,
                 &t.key,
-                OPEN,
                 TaskState::Skipped,
                 TaskChange::default(),
             )
             .await?;
         }
-        let active = [RunState::Queued, RunState::Running];
-        if !self
-            .run_state(tenant, run, &active, RunState::Failed)
-            .await?
-        {
-            self.run_state(tenant, run, &[RunState::Cancelling], RunState::Cancelled)
-                .await?;
+        if !self.run_state(tenant, run, RunState::Failed).await? {
+            self.run_state(tenant, run, RunState::Cancelled).await?;
         }
         Ok(())
     }
@@ -129,183 +190,12 @@ impl Engine {
         tenant: &TenantId,
         stored: Run,
         version: VersionRow,
-        mut stop: watch::Receiver<Option<CancelMode>>,
+        stop: watch::Receiver<Option<CancelMode>>,
     ) -> anyhow::Result<()> {
-        let db = &self.inner.db;
-        let run = stored.id.clone();
-        let Some(airflow) = self.airflow().cloned() else {
-            return self
-                .airflow_refused(
-                    tenant,
-                    &stored,
-                    "this Trellis server has no Airflow configured",
-                )
-                .await;
-        };
-        let deployment = match &version.summary.deployment {
-            Some(d) if d.state == DeployState::Ready => d.clone(),
-            Some(d) => {
-                let why = format!(
-                    "version {} is not ready on Airflow: {}{}",
-                    version.summary.number,
-                    d.state.as_str(),
-                    d.error
-                        .as_deref()
-                        .map(|e| format!(" ({e})"))
-                        .unwrap_or_default()
-                );
-                return self.airflow_refused(tenant, &stored, &why).await;
-            }
-            None => {
-                let why = format!(
-                    "version {} was never deployed to Airflow",
-                    version.summary.number
-                );
-                return self.airflow_refused(tenant, &stored, &why).await;
-            }
-        };
-        let dag_id = deployment.dag_id;
-
-        // The Airflow run: the one triggered before a restart, or a new one.
-        let entry_ref = stored
-            .tasks
-            .iter()
-            .find(|t| t.key == ENTRY)
-            .and_then(|t| t.external_ref.as_deref())
-            .and_then(|r| r.strip_prefix("airflow:"))
-            .map(str::to_owned);
-        let airflow_run = match entry_ref {
-            Some(id) => id,
-            None => {
-                let conf = json!({
-                    "trellis": {
-                        "url": airflow.callback_url(&run),
-                        "token": self.sealer().token(&token_context(tenant, &run)),
-                        "run": run,
-                    },
-                    "params": stored.params,
-                });
-                match airflow.api.trigger(&dag_id, &conf).await {
-                    Ok(id) => {
-                        let reference = format!("airflow:{id}");
-                        let change = TaskChange {
-                            external_ref: Some(&reference),
-                            ..Default::default()
-                        };
-                        self.task(
-                            tenant,
-                            &run,
-                            ENTRY,
-                            &[TaskState::Pending],
-                            TaskState::Queued,
-                            change,
-                        )
-                        .await?;
-                        id
-                    }
-                    Err(e) => return self.airflow_refused(tenant, &stored, &e.to_string()).await,
-                }
-            }
-        };
-        self.run_state(tenant, &run, &[RunState::Queued], RunState::Running)
-            .await?;
-
-        let mut stopped = false;
-        loop {
-            let mode = *stop.borrow_and_update();
-            if let (Some(mode), false) = (mode, stopped) {
-                stopped = true;
-                // Fail Airflow's run first, so no further task starts (and
-                // PExit does not turn the cancelled steps into a success),
-                // then cancel the steps themselves.
-                for attempt in 1..=5 {
-                    match airflow.api.fail_run(&dag_id, &airflow_run).await {
-                        Ok(()) => break,
-                        Err(e) => {
-                            tracing::warn!(run = %run, attempt, error = %e, "failing the Airflow run");
-                            tokio::time::sleep(airflow.settings.poll).await;
-                        }
-                    }
-                }
-                self.cancel_airflow_steps(tenant, &run, &version, mode)
-                    .await?;
-            }
-            match airflow.api.run(&dag_id, &airflow_run).await {
-                Ok((state, instances)) => {
-                    // One read of the run per poll: whether it is stopping,
-                    // and which tasks Airflow has moved since.
-                    let known = runs::get(db, tenant, &run)
-                        .await?
-                        .ok_or_else(|| anyhow::anyhow!("run {run} vanished"))?;
-                    let stopping = known.state == RunState::Cancelling;
-                    for ti in &instances {
-                        let Some(ti_state) = &ti.state else { continue };
-                        let unchanged = map(ti_state, stopping).is_some_and(|(to, _)| {
-                            known
-                                .tasks
-                                .iter()
-                                .any(|t| t.key == ti.task_id && t.state == to)
-                        });
-                        if unchanged {
-                            continue;
-                        }
-                        let change = TaskChange {
-                            attempt: Some(ti.try_number.max(1)),
-                            ..Default::default()
-                        };
-                        self.airflow_task_in(tenant, &run, &ti.task_id, ti_state, stopping, change)
-                            .await?;
-                    }
-                    if matches!(state.as_str(), "success" | "failed") {
-                        break;
-                    }
-                }
-                Err(e) => tracing::warn!(run = %run, error = %e, "reading the Airflow run"),
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(airflow.settings.poll) => {}
-                _ = stop.changed() => {}
-            }
+        match AirflowDriver::start(self, tenant, &stored, version, stop).await? {
+            Ok(driver) => driver.drive().await,
+            Err(why) => self.airflow_refused(tenant, &stored, &why).await,
         }
-
-        // Airflow has ended the run: what never ran did not run.
-        let ended = runs::get(db, tenant, &run)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("run {run} vanished"))?;
-        let stopping = ended.state == RunState::Cancelling;
-        let leftover = if stopping {
-            TaskState::Cancelled
-        } else {
-            TaskState::Skipped
-        };
-        let mut failed = false;
-        for t in &ended.tasks {
-            let state = if t.state.is_terminal() {
-                t.state
-            } else {
-                self.task(tenant, &run, &t.key, OPEN, leftover, TaskChange::default())
-                    .await?;
-                leftover
-            };
-            failed |= matches!(
-                state,
-                TaskState::Failed | TaskState::Skipped | TaskState::Cancelled
-            );
-        }
-        let to = if failed {
-            RunState::Failed
-        } else {
-            RunState::Succeeded
-        };
-        if stopping
-            || !self
-                .run_state(tenant, &run, &[RunState::Running], to)
-                .await?
-        {
-            self.run_state(tenant, &run, &[RunState::Cancelling], RunState::Cancelled)
-                .await?;
-        }
-        Ok(())
     }
 
     /// Cancels the EMR step of every node whose step may still run — the
@@ -325,6 +215,7 @@ impl Engine {
             .await?
             .ok_or_else(|| anyhow::anyhow!("run {run} vanished"))?;
         let emr = &self.inner.emr;
+        let steps = emr.tenant(tenant);
         let mut cancelled = Vec::new();
         for submit in current.tasks.iter().filter(|t| t.kind == TaskKind::Submit) {
             let Some(node) = &submit.node else { continue };
@@ -349,19 +240,257 @@ impl Engine {
                 }
             };
             let Some(step) = step else { continue };
-            match emr.cancel(tenant, &step, mode).await {
+            match steps.cancel(&step, mode).await {
                 Ok(()) => cancelled.push(step),
                 Err(why) => tracing::warn!(run, step = %step, %why, "EMR refused to cancel"),
             }
         }
         for step in cancelled {
-            let outcome = emr.watch(tenant, &step).await;
-            if let Outcome::Failed { error } = outcome {
+            if let Ok(Outcome::Failed { error }) = steps.watch(&step).await {
                 tracing::info!(run, step = %step, %error, "cancelled step ended");
             }
         }
         Ok(())
     }
+}
+
+/// Why a run cannot start on Airflow, said on its PEntry.
+type Refusal = String;
+
+/// One run on Airflow, from its trigger to its end.
+struct AirflowDriver {
+    engine: Engine,
+    tenant: TenantId,
+    run: String,
+    airflow: Arc<Airflow>,
+    dag_id: String,
+    /// Airflow's id of the run.
+    airflow_run: String,
+    version: VersionRow,
+    stop: watch::Receiver<Option<CancelMode>>,
+    /// Whether Airflow's run was failed and its steps cancelled already.
+    stopped: bool,
+}
+
+impl AirflowDriver {
+    /// Finds the Airflow run — the one triggered before a restart, or a new
+    /// one — or why there can be none.
+    async fn start(
+        engine: &Engine,
+        tenant: &TenantId,
+        stored: &Run,
+        version: VersionRow,
+        stop: watch::Receiver<Option<CancelMode>>,
+    ) -> anyhow::Result<Result<Self, Refusal>> {
+        let Some(airflow) = engine.airflow().cloned() else {
+            return Ok(Err("this Trellis server has no Airflow configured".into()));
+        };
+        let dag_id = match ready_dag(&version) {
+            Ok(dag_id) => dag_id,
+            Err(why) => return Ok(Err(why)),
+        };
+        let entry_ref = stored
+            .tasks
+            .iter()
+            .find(|t| t.key == ENTRY)
+            .and_then(|t| t.external_ref.as_deref())
+            .and_then(|r| r.strip_prefix("airflow:"))
+            .map(str::to_owned);
+        let airflow_run = match entry_ref {
+            Some(id) => id,
+            None => match trigger(engine, tenant, stored, &airflow, &dag_id).await? {
+                Ok(id) => id,
+                Err(why) => return Ok(Err(why)),
+            },
+        };
+        Ok(Ok(Self {
+            engine: engine.clone(),
+            tenant: tenant.clone(),
+            run: stored.id.clone(),
+            airflow,
+            dag_id,
+            airflow_run,
+            version,
+            stop,
+            stopped: false,
+        }))
+    }
+
+    /// Follows the Airflow run until Airflow ends it, then ends the run.
+    async fn drive(mut self) -> anyhow::Result<()> {
+        self.engine
+            .run_state(&self.tenant, &self.run, RunState::Running)
+            .await?;
+        loop {
+            let mode = *self.stop.borrow_and_update();
+            if let (Some(mode), false) = (mode, self.stopped) {
+                self.stopped = true;
+                self.stop_airflow(mode).await?;
+            }
+            if self.poll().await? {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.airflow.settings.poll) => {}
+                _ = self.stop.changed() => {}
+            }
+        }
+        self.end().await
+    }
+
+    /// Fails Airflow's run first, so no further task starts (and PExit does
+    /// not turn the cancelled steps into a success), then cancels the steps
+    /// themselves.
+    async fn stop_airflow(&self, mode: CancelMode) -> anyhow::Result<()> {
+        let api = &self.airflow.api;
+        for attempt in 1..=5 {
+            match api.fail_run(&self.dag_id, &self.airflow_run).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(run = %self.run, attempt, error = %e, "failing the Airflow run");
+                    tokio::time::sleep(self.airflow.settings.poll).await;
+                }
+            }
+        }
+        self.engine
+            .cancel_airflow_steps(&self.tenant, &self.run, &self.version, mode)
+            .await
+    }
+
+    /// Reads the Airflow run once and records what its tasks did; whether
+    /// Airflow has ended it.
+    async fn poll(&self) -> anyhow::Result<bool> {
+        match self.airflow.api.run(&self.dag_id, &self.airflow_run).await {
+            Ok((state, instances)) => {
+                self.reconcile(&instances).await?;
+                Ok(matches!(state.as_str(), "success" | "failed"))
+            }
+            Err(e) => {
+                tracing::warn!(run = %self.run, error = %e, "reading the Airflow run");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Records the task states Airflow has moved to since the last look.
+    async fn reconcile(
+        &self,
+        instances: &[crate::airflow::api::TaskInstance],
+    ) -> anyhow::Result<()> {
+        // One read of the run per poll: whether it is stopping, and where
+        // each task is.
+        let known = self.stored().await?;
+        let stopping = known.state == RunState::Cancelling;
+        for ti in instances {
+            let Some(state) = &ti.state else { continue };
+            let Some(task) = known.tasks.iter().find(|t| t.key == ti.task_id) else {
+                continue;
+            };
+            let report = Reported {
+                key: &ti.task_id,
+                from: task.state,
+                state,
+                change: TaskChange {
+                    attempt: Some(ti.try_number.max(1)),
+                    ..Default::default()
+                },
+            };
+            self.engine
+                .airflow_report(&self.tenant, &self.run, stopping, report)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Airflow has ended the run: what never ran did not run (or was
+    /// cancelled, when the run is stopping); the run ends accordingly.
+    async fn end(&self) -> anyhow::Result<()> {
+        let (engine, tenant, run) = (&self.engine, &self.tenant, self.run.as_str());
+        let ended = self.stored().await?;
+        let stopping = ended.state == RunState::Cancelling;
+        let leftover = if stopping {
+            TaskState::Cancelled
+        } else {
+            TaskState::Skipped
+        };
+        let mut failed = false;
+        for t in &ended.tasks {
+            let state = if t.state.is_terminal() {
+                t.state
+            } else {
+                engine
+                    .task(tenant, run, &t.key, leftover, TaskChange::default())
+                    .await?;
+                leftover
+            };
+            failed |= unsuccessful(state);
+        }
+        let to = if failed {
+            RunState::Failed
+        } else {
+            RunState::Succeeded
+        };
+        if stopping || !engine.run_state(tenant, run, to).await? {
+            engine.run_state(tenant, run, RunState::Cancelled).await?;
+        }
+        Ok(())
+    }
+
+    async fn stored(&self) -> anyhow::Result<Run> {
+        runs::get(&self.engine.inner.db, &self.tenant, &self.run)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("run {} vanished", self.run))
+    }
+}
+
+/// The Airflow DAG of a version that is ready on Airflow, or why it is not.
+fn ready_dag(version: &VersionRow) -> Result<String, Refusal> {
+    let number = version.summary.number;
+    match &version.summary.deployment {
+        Some(d) if d.state == DeployState::Ready => Ok(d.dag_id.clone()),
+        Some(d) => Err(format!(
+            "version {number} is not ready on Airflow: {}{}",
+            d.state.as_str(),
+            d.error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        )),
+        None => Err(format!("version {number} was never deployed to Airflow")),
+    }
+}
+
+/// Triggers the version's DAG for a run (its PEntry queued with the Airflow
+/// run's id); the Airflow run's id, or why Airflow refused.
+async fn trigger(
+    engine: &Engine,
+    tenant: &TenantId,
+    stored: &Run,
+    airflow: &Airflow,
+    dag_id: &str,
+) -> anyhow::Result<Result<String, Refusal>> {
+    let run = &stored.id;
+    let conf = json!({
+        "trellis": {
+            "url": airflow.callback_url(run),
+            "token": engine.sealer().token(&token_context(tenant, run)),
+            "run": run,
+        },
+        "params": stored.params,
+    });
+    let id = match airflow.api.trigger(dag_id, &conf).await {
+        Ok(id) => id,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let reference = format!("airflow:{id}");
+    let change = TaskChange {
+        external_ref: Some(&reference),
+        ..Default::default()
+    };
+    engine
+        .task(tenant, run, ENTRY, TaskState::Queued, change)
+        .await?;
+    Ok(Ok(id))
 }
 
 #[cfg(test)]
@@ -370,18 +499,32 @@ mod tests {
 
     #[test]
     fn airflow_states_map_to_trellis_transitions() {
-        assert_eq!(map("running", false).unwrap().0, TaskState::Running);
-        assert_eq!(map("success", false).unwrap().0, TaskState::Succeeded);
-        assert_eq!(map("upstream_failed", false).unwrap().0, TaskState::Skipped);
-        assert_eq!(map("failed", false).unwrap().0, TaskState::Failed);
-        assert_eq!(map("failed", true).unwrap().0, TaskState::Cancelled);
-        assert_eq!(map("skipped", true).unwrap().0, TaskState::Cancelled);
-        assert_eq!(map("success", true).unwrap().0, TaskState::Succeeded);
-        // A late "running" never reopens an ended task.
-        assert!(!map("running", false)
-            .unwrap()
-            .1
-            .contains(&TaskState::Succeeded));
+        assert_eq!(map("running", false), Some(TaskState::Running));
+        assert_eq!(map("success", false), Some(TaskState::Succeeded));
+        assert_eq!(map("upstream_failed", false), Some(TaskState::Skipped));
+        assert_eq!(map("failed", false), Some(TaskState::Failed));
+        assert_eq!(map("failed", true), Some(TaskState::Cancelled));
+        assert_eq!(map("skipped", true), Some(TaskState::Cancelled));
+        assert_eq!(map("success", true), Some(TaskState::Succeeded));
         assert!(map("none", false).is_none());
+    }
+
+    #[test]
+    fn reports_move_tasks_along_the_state_machine() {
+        use TaskState::*;
+        assert_eq!(moves(Pending, Running), Some(vec![Queued, Running]));
+        assert_eq!(
+            moves(Pending, Succeeded),
+            Some(vec![Queued, Running, Succeeded])
+        );
+        assert_eq!(moves(UpForRetry, Running), Some(vec![Queued, Running]));
+        assert_eq!(moves(Running, UpForRetry), Some(vec![UpForRetry]));
+        assert_eq!(moves(Queued, Skipped), Some(vec![Skipped]));
+        // A late "running" never reopens an ended task, a late "queued"
+        // never fakes a retry, and a repeat changes nothing.
+        assert_eq!(moves(Succeeded, Running), None);
+        assert_eq!(moves(Running, Queued), None);
+        assert_eq!(moves(Running, Running), None);
+        assert_eq!(moves(UpForRetry, UpForRetry), None);
     }
 }

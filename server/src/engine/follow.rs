@@ -4,8 +4,9 @@
 use super::{Engine, Policy, RunCtx};
 use crate::db::runs::TaskChange;
 use crate::executors::emr::StepRef;
-use crate::executors::{CancelMode, Executor, ExternalRef, Outcome};
+use crate::executors::{CancelMode, ExecError, Executor, ExternalRef, Outcome};
 use app::types::TaskState;
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -36,14 +37,7 @@ impl Engine {
                 error: Some(error),
                 ..Default::default()
             };
-            let retrying = self.task(
-                &ctx.tenant,
-                &ctx.run,
-                key,
-                &[TaskState::Running],
-                TaskState::UpForRetry,
-                change,
-            );
+            let retrying = self.task(&ctx.tenant, &ctx.run, key, TaskState::UpForRetry, change);
             if !matches!(retrying.await, Ok(true)) {
                 return outcome;
             }
@@ -58,7 +52,6 @@ impl Engine {
                     &ctx.tenant,
                     &ctx.run,
                     key,
-                    &[TaskState::UpForRetry],
                     TaskState::Queued,
                     TaskChange::default(),
                 )
@@ -77,14 +70,7 @@ impl Engine {
                 error: None,
             };
             let _ = self
-                .task(
-                    &ctx.tenant,
-                    &ctx.run,
-                    key,
-                    &[TaskState::Queued],
-                    TaskState::Running,
-                    change,
-                )
+                .task(&ctx.tenant, &ctx.run, key, TaskState::Running, change)
                 .await;
             match submitted {
                 Ok(next) => external = next,
@@ -93,8 +79,7 @@ impl Engine {
         }
     }
 
-    /// One attempt's end, killing it when it outlives its timeout and
-    /// cancelling it when the run is stopped.
+    /// One attempt's end, through the executor that runs it.
     async fn watch_once(
         &self,
         ctx: &RunCtx,
@@ -103,125 +88,139 @@ impl Engine {
         timeout: Option<f64>,
         stop: &mut watch::Receiver<Option<CancelMode>>,
     ) -> Outcome {
-        if let ExternalRef::Emr(step) = external {
-            return self.watch_step(ctx, node, step, timeout, stop).await;
-        }
-        let local = &self.inner.local;
-        let ended = local.watch(external);
-        tokio::pin!(ended);
-        let deadline = async {
-            match timeout {
-                Some(t) => tokio::time::sleep(Duration::from_secs_f64(t)).await,
-                None => std::future::pending().await,
+        match external {
+            ExternalRef::Emr(step) => {
+                let log = self.log_path(&ctx.tenant, &ctx.run, &app::types::dag::submit_key(node));
+                let story = StepLog { log, step };
+                story.note(format!(
+                    "submitted as EMR step {} on cluster {}",
+                    step.step, step.cluster
+                ));
+                let steps = self.inner.emr.tenant(&ctx.tenant);
+                watch_attempt(&steps, step, timeout, &story, stop).await
             }
-        };
-        tokio::pin!(deadline);
-        let mut timed_out = false;
-        let already = *stop.borrow();
-        let mut stopping = already.is_some();
-        if let Some(mode) = already {
-            let _ = local.cancel(external, mode).await;
-        }
-        loop {
-            tokio::select! {
-                outcome = &mut ended => {
-                    let outcome = outcome.unwrap_or_else(|e| Outcome::Failed { error: e.to_string() });
-                    return match outcome {
-                        Outcome::Cancelled if timed_out && !stopping => Outcome::Failed {
-                            error: format!("timed out after {} s and was killed", timeout.unwrap_or_default()),
-                        },
-                        other => other,
-                    };
-                }
-                _ = &mut deadline, if !timed_out => {
-                    timed_out = true;
-                    let _ = local.cancel(external, CancelMode::Force).await;
-                }
-                Ok(()) = stop.changed(), if !stopping => {
-                    let mode = *stop.borrow_and_update();
-                    if let Some(mode) = mode {
-                        stopping = true;
-                        let _ = local.cancel(external, mode).await;
-                    }
-                }
+            ExternalRef::Pid(_) => {
+                watch_attempt(&self.inner.local, external, timeout, &Quiet, stop).await
             }
         }
     }
 }
 
-impl Engine {
-    /// An EMR step's end. A stop (or the timeout) sends `CancelSteps` and
-    /// keeps watching until EMR says the step ended; when EMR refuses to
-    /// cancel, the task's log says so and the step is followed to its end.
-    async fn watch_step(
-        &self,
-        ctx: &RunCtx,
-        node: &str,
-        step: &StepRef,
-        timeout: Option<f64>,
-        stop: &mut watch::Receiver<Option<CancelMode>>,
-    ) -> Outcome {
-        let emr = &self.inner.emr;
-        let ended = emr.watch(&ctx.tenant, step);
-        tokio::pin!(ended);
-        let deadline = async {
-            match timeout {
-                Some(t) => tokio::time::sleep(Duration::from_secs_f64(t)).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(deadline);
-        let mut timed_out = false;
-        let log = self.log_path(&ctx.tenant, &ctx.run, &app::types::dag::submit_key(node));
-        let note = |text: String| {
-            use std::io::Write;
-            if let Some(dir) = log.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)
-            {
-                let _ = writeln!(f, "[trellis] {text}");
-            }
-        };
-        note(format!(
-            "submitted as EMR step {} on cluster {}",
-            step.step, step.cluster
-        ));
-        let already = *stop.borrow();
-        let mut stopping = already.is_some();
-        if let Some(mode) = already {
-            if let Err(refused) = emr.cancel(&ctx.tenant, step, mode).await {
-                note(refused);
-            }
+/// What the watch loop tells the task's log about the work.
+trait Narration {
+    /// What a timeout did to the work, for the task's error.
+    const TIMED_OUT: &'static str;
+    fn ended(&self, _outcome: &Outcome) {}
+    fn stopping(&self) {}
+    /// The executor would not stop the work (`following`: on a stop
+    /// request, and the work is followed to its end).
+    fn refused(&self, _why: &ExecError, _following: bool) {}
+}
+
+/// A local process: its log is its own output.
+struct Quiet;
+
+impl Narration for Quiet {
+    const TIMED_OUT: &'static str = "killed";
+}
+
+/// An EMR step runs far away: the submit task's log tells its story.
+struct StepLog<'a> {
+    log: PathBuf,
+    step: &'a StepRef,
+}
+
+impl StepLog<'_> {
+    fn note(&self, text: String) {
+        use std::io::Write;
+        if let Some(dir) = self.log.parent() {
+            let _ = std::fs::create_dir_all(dir);
         }
-        loop {
-            tokio::select! {
-                outcome = &mut ended => {
-                    note(format!("EMR step {} ended: {outcome:?}", step.step));
-                    return match outcome {
-                        Outcome::Cancelled if timed_out && !stopping => Outcome::Failed {
-                            error: format!("timed out after {} s and was cancelled", timeout.unwrap_or_default()),
-                        },
-                        other => other,
-                    };
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+        {
+            let _ = writeln!(f, "[trellis] {text}");
+        }
+    }
+}
+
+impl Narration for StepLog<'_> {
+    const TIMED_OUT: &'static str = "cancelled";
+
+    fn ended(&self, outcome: &Outcome) {
+        self.note(format!("EMR step {} ended: {outcome:?}", self.step.step));
+    }
+
+    fn stopping(&self) {
+        self.note(format!("asking EMR to cancel step {}", self.step.step));
+    }
+
+    fn refused(&self, why: &ExecError, following: bool) {
+        match following {
+            true => self.note(format!("{why}; following the step to its end")),
+            false => self.note(why.to_string()),
+        }
+    }
+}
+
+/// Waits for one attempt's end: stops the work (forcefully) when it
+/// outlives its timeout, and as asked when the run is stopped; work that
+/// the executor cannot stop is followed to its end.
+async fn watch_attempt<E: Executor, N: Narration>(
+    executor: &E,
+    work: &E::Work,
+    timeout: Option<f64>,
+    narration: &N,
+    stop: &mut watch::Receiver<Option<CancelMode>>,
+) -> Outcome {
+    let ended = executor.watch(work);
+    tokio::pin!(ended);
+    let deadline = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(Duration::from_secs_f64(t)).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let mut timed_out = false;
+    let already = *stop.borrow();
+    let mut stopping = already.is_some();
+    if let Some(mode) = already {
+        if let Err(why) = executor.cancel(work, mode).await {
+            narration.refused(&why, false);
+        }
+    }
+    loop {
+        tokio::select! {
+            outcome = &mut ended => {
+                let outcome = outcome.unwrap_or_else(|e| Outcome::Failed { error: e.to_string() });
+                narration.ended(&outcome);
+                return match outcome {
+                    Outcome::Cancelled if timed_out && !stopping => Outcome::Failed {
+                        error: format!(
+                            "timed out after {} s and was {}",
+                            timeout.unwrap_or_default(),
+                            N::TIMED_OUT
+                        ),
+                    },
+                    other => other,
+                };
+            }
+            _ = &mut deadline, if !timed_out => {
+                timed_out = true;
+                if let Err(why) = executor.cancel(work, CancelMode::Force).await {
+                    narration.refused(&why, false);
                 }
-                _ = &mut deadline, if !timed_out => {
-                    timed_out = true;
-                    if let Err(refused) = emr.cancel(&ctx.tenant, step, CancelMode::Force).await {
-                        note(refused);
-                    }
-                }
-                Ok(()) = stop.changed(), if !stopping => {
-                    let mode = *stop.borrow_and_update();
-                    if let Some(mode) = mode {
-                        stopping = true;
-                        note(format!("asking EMR to cancel step {}", step.step));
-                        if let Err(refused) = emr.cancel(&ctx.tenant, step, mode).await {
-                            note(format!("{refused}; following the step to its end"));
-                        }
+            }
+            Ok(()) = stop.changed(), if !stopping => {
+                let mode = *stop.borrow_and_update();
+                if let Some(mode) = mode {
+                    stopping = true;
+                    narration.stopping();
+                    if let Err(why) = executor.cancel(work, mode).await {
+                        narration.refused(&why, true);
                     }
                 }
             }

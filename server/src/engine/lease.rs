@@ -5,7 +5,8 @@
 //! its unfinished runs (see `recover`).
 
 use super::Engine;
-use crate::db::now;
+use crate::db::servers;
+use crate::time::Timestamp;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -25,42 +26,17 @@ impl Engine {
     /// not: no heartbeat within `lease`, or gone from this host.
     pub async fn heartbeat(&self, lease: Duration) -> sqlx::Result<()> {
         let db = &self.inner.db;
-        let at = now();
         let host = host();
         let me = self.server_id();
-        let updated = sqlx::query("UPDATE servers SET heartbeat_at = $2 WHERE id = $1")
-            .bind(me)
-            .bind(&at)
-            .execute(&db.pool)
-            .await?
-            .rows_affected();
-        if updated == 0 {
-            sqlx::query(
-                "INSERT INTO servers (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $4)",
-            )
-            .bind(me)
-            .bind(&host)
-            .bind(i64::from(std::process::id()))
-            .bind(&at)
-            .execute(&db.pool)
-            .await?;
-        }
-        let cutoff = (chrono::Utc::now()
-            - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30)))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let others: Vec<(String, String, i64, String)> =
-            sqlx::query_as("SELECT id, host, pid, heartbeat_at FROM servers WHERE id <> $1")
-                .bind(me)
-                .fetch_all(&db.pool)
-                .await?;
-        for (id, their_host, pid, beat) in others {
-            let gone = beat < cutoff || (their_host == host && !alive(pid));
+        let pid = i64::from(std::process::id());
+        servers::heartbeat(db, me, &host, pid, Timestamp::now()).await?;
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+        let cutoff = Timestamp::ago(lease).to_string();
+        for server in servers::others(db, me).await? {
+            let gone = server.heartbeat_at < cutoff || (server.host == host && !alive(server.pid));
             if gone {
-                tracing::info!(server = %id, host = %their_host, pid, "forgetting a server that stopped");
-                sqlx::query("DELETE FROM servers WHERE id = $1")
-                    .bind(&id)
-                    .execute(&db.pool)
-                    .await?;
+                tracing::info!(server = %server.id, host = %server.host, pid = server.pid, "forgetting a server that stopped");
+                servers::forget(db, &server.id).await?;
             }
         }
         Ok(())
@@ -68,10 +44,7 @@ impl Engine {
 
     /// Says goodbye at shutdown, so a successor need not wait for the lease.
     pub async fn sign_off(&self) {
-        let _ = sqlx::query("DELETE FROM servers WHERE id = $1")
-            .bind(self.server_id())
-            .execute(&self.inner.db.pool)
-            .await;
+        let _ = servers::forget(&self.inner.db, self.server_id()).await;
     }
 
     /// Heartbeats every third of `lease` and takes over the runs of servers

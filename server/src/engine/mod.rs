@@ -6,26 +6,26 @@
 use crate::db::runs::{self, TaskChange};
 use crate::db::{processes, Db};
 use crate::events::EventBus;
-use crate::executors::emr::StepRef;
 use crate::executors::local::LocalExecutor;
-use crate::executors::{CancelMode, ExternalRef, Outcome};
-use app::types::dag::Dag;
+use crate::executors::{CancelMode, Outcome};
+use app::api::runs::RunEvent;
 use app::types::graph::ProcessGraph;
-use app::types::{RunState, TaskKind, TaskState, TenantId};
+use app::types::{RunState, TaskState, TenantId};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 pub mod airflow;
+mod driver;
 mod follow;
 mod lease;
 mod recover;
 mod slots;
 mod start;
-use slots::{Slot, Slots};
+use driver::RunDriver;
+use slots::Slots;
 pub(crate) use start::fault;
 pub use start::step_name;
 
@@ -124,7 +124,7 @@ impl Engine {
 
     /// Applies every tenant's own limit on running tasks, as stored.
     pub async fn load_tenant_limits(&self) -> sqlx::Result<()> {
-        for (tenant, limit) in crate::db::access::task_limits(&self.inner.db).await? {
+        for (tenant, limit) in crate::db::tenants::task_limits(&self.inner.db).await? {
             self.set_tenant_limit(&tenant, Some(limit));
         }
         Ok(())
@@ -195,55 +195,42 @@ impl Engine {
         run: &str,
         mode: CancelMode,
     ) -> sqlx::Result<Option<()>> {
-        let Some(event) = runs::set_run_state(
-            &self.inner.db,
-            tenant,
-            run,
-            &[RunState::Queued, RunState::Running],
-            RunState::Cancelling,
-        )
-        .await?
-        else {
+        if !self.run_state(tenant, run, RunState::Cancelling).await? {
             return Ok(None);
-        };
-        self.inner.bus.publish(tenant, event);
+        }
         if let Some(tx) = self.inner.stops.lock().expect("stops lock").get(run) {
             let _ = tx.send(Some(mode));
         }
         Ok(Some(()))
     }
 
+    /// Moves a task to `to` when the task state machine allows it from the
+    /// state it is in, and publishes the change; whether it moved.
     async fn task(
         &self,
         tenant: &TenantId,
         run: &str,
         key: &str,
-        from: &[TaskState],
         to: TaskState,
         change: TaskChange<'_>,
     ) -> sqlx::Result<bool> {
-        let event =
-            runs::set_task_state(&self.inner.db, tenant, run, key, from, to, change).await?;
-        let moved = event.is_some();
-        if let Some(event) = event {
-            self.inner.bus.publish(tenant, event);
-        }
-        Ok(moved)
+        let event = runs::set_task_state(&self.inner.db, tenant, run, key, to, change).await?;
+        Ok(self.publish(tenant, event))
     }
 
-    async fn run_state(
-        &self,
-        tenant: &TenantId,
-        run: &str,
-        from: &[RunState],
-        to: RunState,
-    ) -> sqlx::Result<bool> {
-        let event = runs::set_run_state(&self.inner.db, tenant, run, from, to).await?;
+    /// Moves a run to `to` when the run state machine allows it, and
+    /// publishes the change; whether it moved.
+    async fn run_state(&self, tenant: &TenantId, run: &str, to: RunState) -> sqlx::Result<bool> {
+        let event = runs::set_run_state(&self.inner.db, tenant, run, to).await?;
+        Ok(self.publish(tenant, event))
+    }
+
+    fn publish(&self, tenant: &TenantId, event: Option<RunEvent>) -> bool {
         let moved = event.is_some();
         if let Some(event) = event {
             self.inner.bus.publish(tenant, event);
         }
-        Ok(moved)
+        moved
     }
 
     /// (pending →) queued → running (first attempt), as a task that is about to
@@ -260,26 +247,13 @@ impl Engine {
             external_ref,
             error: None,
         };
-        self.task(
-            tenant,
-            run,
-            key,
-            &[TaskState::Pending],
-            TaskState::Queued,
-            TaskChange::default(),
-        )
-        .await?;
-        self.task(
-            tenant,
-            run,
-            key,
-            &[TaskState::Queued],
-            TaskState::Running,
-            running,
-        )
-        .await
+        self.task(tenant, run, key, TaskState::Queued, TaskChange::default())
+            .await?;
+        self.task(tenant, run, key, TaskState::Running, running)
+            .await
     }
 
+    /// Records how a task's work ended.
     async fn finish(
         &self,
         tenant: &TenantId,
@@ -287,30 +261,24 @@ impl Engine {
         key: &str,
         outcome: &Outcome,
     ) -> sqlx::Result<bool> {
-        let (to, error) = match outcome {
-            Outcome::Succeeded => (TaskState::Succeeded, None),
-            Outcome::Failed { error } => (TaskState::Failed, Some(error.as_str())),
-            Outcome::Cancelled => (TaskState::Cancelled, None),
+        let error = match outcome {
+            Outcome::Failed { error } => Some(error.as_str()),
+            _ => None,
         };
-        self.task(
-            tenant,
-            run,
-            key,
-            &[TaskState::Running, TaskState::UpForRetry],
-            to,
-            TaskChange {
-                error,
-                ..Default::default()
-            },
-        )
-        .await
+        let change = TaskChange {
+            error,
+            ..Default::default()
+        };
+        self.task(tenant, run, key, driver::ended(outcome), change)
+            .await
     }
 
+    /// Drives one run to its end, on Airflow or on this engine.
     async fn drive(
         &self,
         tenant: &TenantId,
         run: &str,
-        mut stop: watch::Receiver<Option<CancelMode>>,
+        stop: watch::Receiver<Option<CancelMode>>,
     ) -> anyhow::Result<()> {
         let db = &self.inner.db;
         let stored = runs::get(db, tenant, run)
@@ -322,223 +290,14 @@ impl Engine {
         if version.graph.orchestrator == Some(app::types::graph::Orchestrator::Airflow) {
             return self.drive_airflow(tenant, stored, version, stop).await;
         }
-        let dag: Dag = version.dag;
         let ctx = RunCtx {
             tenant: tenant.clone(),
             run: run.to_owned(),
             graph: Arc::new(version.graph),
-            stop: stop.clone(),
+            stop,
         };
-        let mut states: HashMap<String, TaskState> = stored
-            .tasks
-            .iter()
-            .map(|t| (t.key.clone(), t.state))
-            .collect();
-        let mut refs: HashMap<String, ExternalRef> = HashMap::new();
-        let mut held: HashMap<String, Slot> = HashMap::new();
-        let mut watching: JoinSet<(String, Outcome, Option<Slot>)> = JoinSet::new();
-
-        // What earlier submits started (this server's, or one that stopped).
-        for t in &stored.tasks {
-            let step = t.external_ref.as_deref().and_then(StepRef::parse);
-            if let (TaskKind::Submit, Some(node), Some(step)) = (t.kind, &t.node, step) {
-                refs.entry(node.clone()).or_insert(ExternalRef::Emr(step));
-            }
-        }
-        // EMR steps a stopped server was watching: follow them again (their
-        // latest attempt is on the watch task).
-        for t in stored
-            .tasks
-            .iter()
-            .filter(|t| t.kind == TaskKind::Watch && t.state == TaskState::Running)
-        {
-            let (Some(node), Some(step)) =
-                (&t.node, t.external_ref.as_deref().and_then(StepRef::parse))
-            else {
-                continue;
-            };
-            let slot = self.inner.slots.acquire(tenant).await;
-            refs.insert(node.clone(), ExternalRef::Emr(step.clone()));
-            self.follow(
-                &ctx,
-                &t.key,
-                node,
-                ExternalRef::Emr(step),
-                &mut watching,
-                Some(slot),
-            )
-            .await?;
-        }
-
-        self.run_state(tenant, run, &[RunState::Queued], RunState::Running)
-            .await?;
-        loop {
-            // A stop cancels what has not started; running work is cancelled
-            // by its watch (see `watch_once`).
-            if stop.borrow_and_update().is_some() {
-                let waiting = [TaskState::Pending, TaskState::Queued];
-                for task in dag.tasks.iter().filter(|t| t.kind != TaskKind::Exit) {
-                    if waiting.contains(&states[&task.key])
-                        && self
-                            .task(
-                                tenant,
-                                run,
-                                &task.key,
-                                &waiting,
-                                TaskState::Cancelled,
-                                TaskChange::default(),
-                            )
-                            .await?
-                    {
-                        states.insert(task.key.clone(), TaskState::Cancelled);
-                    }
-                }
-            }
-
-            let mut progressed = false;
-            for task in dag.tasks.iter().filter(|t| t.kind != TaskKind::Exit) {
-                if !matches!(states[&task.key], TaskState::Pending | TaskState::Queued) {
-                    continue;
-                }
-                let deps: Vec<TaskState> = task.depends_on.iter().map(|d| states[d]).collect();
-                if deps.iter().any(|s| {
-                    matches!(
-                        s,
-                        TaskState::Failed | TaskState::Skipped | TaskState::Cancelled
-                    )
-                }) {
-                    if self
-                        .task(
-                            tenant,
-                            run,
-                            &task.key,
-                            &[TaskState::Pending],
-                            TaskState::Skipped,
-                            TaskChange::default(),
-                        )
-                        .await?
-                    {
-                        states.insert(task.key.clone(), TaskState::Skipped);
-                        progressed = true;
-                    }
-                    continue;
-                }
-                if deps.iter().all(|s| *s == TaskState::Succeeded) {
-                    if task.kind == TaskKind::Submit {
-                        // Queued until a slot is free (or the run is stopped).
-                        self.task(
-                            tenant,
-                            run,
-                            &task.key,
-                            &[TaskState::Pending],
-                            TaskState::Queued,
-                            TaskChange::default(),
-                        )
-                        .await?;
-                        states.insert(task.key.clone(), TaskState::Queued);
-                        // While it waits, other tasks' ends are still recorded.
-                        let acquire = self.inner.slots.acquire(tenant);
-                        tokio::pin!(acquire);
-                        let slot = loop {
-                            tokio::select! {
-                                slot = &mut acquire => break Some(slot),
-                                Some(done) = watching.join_next() => {
-                                    // The slot is freed only once the end is recorded.
-                                    let (key, outcome, _slot) = done?;
-                                    self.watched(tenant, run, &key, &outcome, &mut states).await?;
-                                }
-                                _ = stop.changed() => break None,
-                            }
-                        };
-                        let Some(slot) = slot else {
-                            progressed = true;
-                            break;
-                        };
-                        held.insert(task.node.clone().unwrap_or_default(), slot);
-                    }
-                    // A watch holds its node's slot until the work ends.
-                    let slot = match task.kind {
-                        TaskKind::Watch => held.remove(task.node.as_deref().unwrap_or_default()),
-                        _ => None,
-                    };
-                    let state = self
-                        .start(&ctx, task, &mut refs, &mut watching, slot)
-                        .await?;
-                    if state.is_terminal() && state != TaskState::Succeeded {
-                        held.remove(task.node.as_deref().unwrap_or_default());
-                    }
-                    states.insert(task.key.clone(), state);
-                    progressed = true;
-                }
-            }
-            if progressed {
-                continue;
-            }
-            if watching.is_empty() {
-                break;
-            }
-            tokio::select! {
-                Some(done) = watching.join_next() => {
-                    let (key, outcome, _slot) = done?;
-                    self.watched(tenant, run, &key, &outcome, &mut states).await?;
-                }
-                _ = stop.changed() => {}
-            }
-        }
-
-        // PExit always runs, and decides how the run ends.
-        let exit = dag
-            .tasks
-            .iter()
-            .find(|t| t.kind == TaskKind::Exit)
-            .expect("every DAG has an exit");
-        self.begin(tenant, run, &exit.key, None).await?;
-        self.finish(tenant, run, &exit.key, &Outcome::Succeeded)
-            .await?;
-        if stop.borrow().is_some() {
-            self.run_state(tenant, run, &[RunState::Cancelling], RunState::Cancelled)
-                .await?;
-        } else {
-            let failed = states.values().any(|s| {
-                matches!(
-                    s,
-                    TaskState::Failed | TaskState::Skipped | TaskState::Cancelled
-                )
-            });
-            let to = if failed {
-                RunState::Failed
-            } else {
-                RunState::Succeeded
-            };
-            if !self
-                .run_state(tenant, run, &[RunState::Running], to)
-                .await?
-            {
-                // A stop arrived after the last task ended.
-                self.run_state(tenant, run, &[RunState::Cancelling], RunState::Cancelled)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Records how a watched task ended.
-    async fn watched(
-        &self,
-        tenant: &TenantId,
-        run: &str,
-        key: &str,
-        outcome: &Outcome,
-        states: &mut HashMap<String, TaskState>,
-    ) -> sqlx::Result<()> {
-        if self.finish(tenant, run, key, outcome).await? {
-            let state = match outcome {
-                Outcome::Succeeded => TaskState::Succeeded,
-                Outcome::Failed { .. } => TaskState::Failed,
-                Outcome::Cancelled => TaskState::Cancelled,
-            };
-            states.insert(key.to_owned(), state);
-        }
-        Ok(())
+        RunDriver::new(self.clone(), ctx, version.dag, &stored)
+            .drive(&stored)
+            .await
     }
 }

@@ -62,15 +62,8 @@ impl Engine {
                 if task.state == TaskState::UpForRetry {
                     // Its next attempt was never submitted; the driver takes it from the queue.
                     let change = TaskChange::default();
-                    self.task(
-                        tenant,
-                        run,
-                        &task.key,
-                        &[TaskState::UpForRetry],
-                        TaskState::Queued,
-                        change,
-                    )
-                    .await?;
+                    self.task(tenant, run, &task.key, TaskState::Queued, change)
+                        .await?;
                 }
                 if task.state == TaskState::Running {
                     let error = format!(
@@ -81,15 +74,8 @@ impl Engine {
                         error: Some(&error),
                         ..Default::default()
                     };
-                    self.task(
-                        tenant,
-                        run,
-                        &task.key,
-                        &[TaskState::Running],
-                        TaskState::Failed,
-                        change,
-                    )
-                    .await?;
+                    self.task(tenant, run, &task.key, TaskState::Failed, change)
+                        .await?;
                 }
             }
             tracing::info!(run = %run, "resuming a run left unfinished by a previous server");
@@ -127,15 +113,8 @@ impl Engine {
                     external_ref: Some(&text),
                     ..Default::default()
                 };
-                self.task(
-                    tenant,
-                    run,
-                    &task.key,
-                    &[TaskState::Running],
-                    TaskState::Succeeded,
-                    change,
-                )
-                .await?;
+                self.task(tenant, run, &task.key, TaskState::Succeeded, change)
+                    .await?;
             }
             None => {
                 tracing::info!(%run, %name, "an EMR submit was interrupted before EMR had the step; submitting it again");
@@ -144,20 +123,12 @@ impl Engine {
                     error: Some(error),
                     ..Default::default()
                 };
+                self.task(tenant, run, &task.key, TaskState::UpForRetry, change)
+                    .await?;
                 self.task(
                     tenant,
                     run,
                     &task.key,
-                    &[TaskState::Running],
-                    TaskState::UpForRetry,
-                    change,
-                )
-                .await?;
-                self.task(
-                    tenant,
-                    run,
-                    &task.key,
-                    &[TaskState::UpForRetry],
                     TaskState::Queued,
                     TaskChange::default(),
                 )

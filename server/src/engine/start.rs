@@ -1,15 +1,17 @@
 //! Starting one ready task: entry and exit are bookkeeping, a submit starts
 //! the node's work through its executor, a watch follows that work.
 
+use super::driver::Watched;
 use super::slots::Slot;
 use super::{Engine, Policy, RunCtx};
 use crate::db::catalog;
 use crate::db::runs::TaskChange;
-use crate::executors::emr::StepSpec;
+use crate::executors::emr::{StepSpec, StepSubmit};
 use crate::executors::render::render_args;
 use crate::executors::{Executor, ExternalRef, Outcome, TaskSpec};
+use app::types::component::ComponentType;
 use app::types::dag::DagTask;
-use app::types::graph::ProcessGraph;
+use app::types::graph::{Node, ProcessGraph};
 use app::types::{TaskKind, TaskState, TenantId};
 use std::collections::HashMap;
 use tokio::task::JoinSet;
@@ -39,6 +41,30 @@ pub(crate) fn fault(point: &str) {
     }
 }
 
+/// What adding attempt `attempt` of `node` as an EMR step needs, or why
+/// it cannot run on EMR.
+fn step_spec(
+    run: &str,
+    node: &Node,
+    attempt: u32,
+    component: &ComponentType,
+    connection: &str,
+) -> Result<StepSubmit, String> {
+    let Some(emr) = component.emr.as_ref() else {
+        return Err(format!("component `{}` cannot run on EMR", component.key));
+    };
+    let args = render_args(component, &emr.args, &node.params).map_err(|e| e.to_string())?;
+    Ok(StepSubmit {
+        connection: connection.to_owned(),
+        step: StepSpec {
+            name: step_name(run, &node.id, attempt),
+            jar: emr.jar.clone(),
+            args,
+            action_on_failure: emr.action_on_failure.clone(),
+        },
+    })
+}
+
 impl Engine {
     /// Starts attempt `attempt` of node `node`'s work; the outcome of
     /// starting it, and its reference.
@@ -60,40 +86,45 @@ impl Engine {
             )));
         };
         if let Some(connection) = &graph.connection {
-            let Some(emr) = component.emr.as_ref() else {
-                return Ok(Err(format!(
-                    "component `{}` cannot run on EMR",
-                    component.key
-                )));
-            };
-            let args = match render_args(&component, &emr.args, &node.params) {
-                Ok(args) => args,
-                Err(e) => return Ok(Err(e.to_string())),
-            };
-            let spec = StepSpec {
-                name: step_name(run, &node.id, attempt),
-                jar: emr.jar.clone(),
-                args,
-                action_on_failure: emr.action_on_failure.clone(),
+            let spec = match step_spec(run, node, attempt, &component, connection) {
+                Ok(spec) => spec,
+                Err(e) => return Ok(Err(e)),
             };
             fault("emr-before-submit");
-            let submitted = self.inner.emr.submit(tenant, connection, &spec).await;
+            let submitted = self.inner.emr.tenant(tenant).submit(&spec).await;
             fault("emr-after-submit");
-            return Ok(submitted.map(ExternalRef::Emr));
+            return Ok(submitted.map(ExternalRef::Emr).map_err(|e| e.to_string()));
         }
+        let spec = match self.task_spec(tenant, run, node, &component) {
+            Ok(spec) => spec,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self
+            .inner
+            .local
+            .submit(&spec)
+            .await
+            .map_err(|e| e.to_string()))
+    }
+
+    /// What running `node` as a local process needs, or why it cannot.
+    fn task_spec(
+        &self,
+        tenant: &TenantId,
+        run: &str,
+        node: &Node,
+        component: &ComponentType,
+    ) -> Result<TaskSpec, String> {
         let Some(local) = component.local.as_ref() else {
-            return Ok(Err(format!(
+            return Err(format!(
                 "component `{}` cannot run on the embedded engine",
                 component.key
-            )));
+            ));
         };
-        let args = match render_args(&component, &local.args, &node.params) {
-            Ok(args) => args,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
+        let args = render_args(component, &local.args, &node.params).map_err(|e| e.to_string())?;
         let tenant_dir = self.tenant_dir(tenant);
         let settings = &self.inner.settings;
-        let spec = TaskSpec {
+        Ok(TaskSpec {
             program: local.program.clone(),
             args,
             env: vec![
@@ -114,13 +145,7 @@ impl Engine {
             ],
             workdir: tenant_dir.join("work"),
             log_path: self.log_path(tenant, run, &app::types::dag::submit_key(&node.id)),
-        };
-        Ok(self
-            .inner
-            .local
-            .submit(&spec)
-            .await
-            .map_err(|e| e.to_string()))
+        })
     }
 
     /// Follows a node's submitted work to its end (with its component's
@@ -131,7 +156,7 @@ impl Engine {
         key: &str,
         node: &str,
         external: ExternalRef,
-        watching: &mut JoinSet<(String, Outcome, Option<Slot>)>,
+        watching: &mut JoinSet<Watched>,
         slot: Option<Slot>,
     ) -> anyhow::Result<()> {
         let component = match ctx.graph.node(node) {
@@ -165,7 +190,7 @@ impl Engine {
         ctx: &RunCtx,
         task: &DagTask,
         refs: &mut HashMap<String, ExternalRef>,
-        watching: &mut JoinSet<(String, Outcome, Option<Slot>)>,
+        watching: &mut JoinSet<Watched>,
         slot: Option<Slot>,
     ) -> anyhow::Result<TaskState> {
         let node = task.node.clone().unwrap_or_default();
@@ -191,7 +216,6 @@ impl Engine {
                         &ctx.tenant,
                         &ctx.run,
                         &task.key,
-                        &[TaskState::Running],
                         TaskState::Succeeded,
                         change,
                     )
@@ -213,11 +237,7 @@ impl Engine {
                 return Ok(TaskState::Running);
             }
         };
-        let state = match &outcome {
-            Outcome::Succeeded => TaskState::Succeeded,
-            Outcome::Failed { .. } => TaskState::Failed,
-            Outcome::Cancelled => TaskState::Cancelled,
-        };
+        let state = super::driver::ended(&outcome);
         self.finish(&ctx.tenant, &ctx.run, &task.key, &outcome)
             .await?;
         Ok(state)

@@ -9,7 +9,7 @@
 //! (each step at its own growing interval, with jitter); stop sends
 //! `CancelSteps` and keeps watching until EMR reports the step ended.
 
-use super::{CancelMode, Outcome};
+use super::{CancelMode, ExecError, Executor, Outcome};
 use crate::aws::{self, Assumed, Target};
 use crate::db::{connections, Db};
 use crate::secrets::Sealer;
@@ -182,7 +182,7 @@ impl EmrExecutor {
     }
 
     /// Adds the step; answers its reference.
-    pub async fn submit(
+    async fn submit(
         &self,
         tenant: &TenantId,
         connection: &str,
@@ -260,7 +260,7 @@ impl EmrExecutor {
     /// call; each step is read again after its own interval, from
     /// `polling.min` growing by half per read up to `polling.max`, varied by
     /// ±20 % so thousands of watches spread out.
-    pub async fn watch(self: &Arc<Self>, tenant: &TenantId, step: &StepRef) -> Outcome {
+    async fn watch(self: &Arc<Self>, tenant: &TenantId, step: &StepRef) -> Outcome {
         let key = ClusterKey {
             tenant: tenant.clone(),
             connection: step.connection.clone(),
@@ -422,7 +422,7 @@ impl EmrExecutor {
     }
 
     /// Asks EMR to cancel the step; answers why not when EMR refuses.
-    pub async fn cancel(
+    async fn cancel(
         &self,
         tenant: &TenantId,
         step: &StepRef,
@@ -457,6 +457,49 @@ impl EmrExecutor {
             }
         }
         Ok(())
+    }
+}
+
+/// One tenant's steps, through the [`Executor`] contract: EMR's refusals
+/// are [`ExecError::Refused`] in EMR's words.
+pub struct TenantSteps {
+    emr: Arc<EmrExecutor>,
+    tenant: TenantId,
+}
+
+/// A step to add through one of the tenant's connections.
+pub struct StepSubmit {
+    pub connection: String,
+    pub step: StepSpec,
+}
+
+impl EmrExecutor {
+    /// The steps of `tenant`'s connections.
+    pub fn tenant(self: &Arc<Self>, tenant: &TenantId) -> TenantSteps {
+        TenantSteps {
+            emr: self.clone(),
+            tenant: tenant.clone(),
+        }
+    }
+}
+
+impl Executor for TenantSteps {
+    type Spec = StepSubmit;
+    type Work = StepRef;
+
+    async fn submit(&self, spec: &StepSubmit) -> Result<StepRef, ExecError> {
+        let (tenant, connection) = (&self.tenant, &spec.connection);
+        let submitted = self.emr.submit(tenant, connection, &spec.step).await;
+        submitted.map_err(ExecError::Refused)
+    }
+
+    async fn watch(&self, step: &StepRef) -> Result<Outcome, ExecError> {
+        Ok(self.emr.watch(&self.tenant, step).await)
+    }
+
+    async fn cancel(&self, step: &StepRef, mode: CancelMode) -> Result<(), ExecError> {
+        let cancelled = self.emr.cancel(&self.tenant, step, mode).await;
+        cancelled.map_err(ExecError::Refused)
     }
 }
 

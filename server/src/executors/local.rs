@@ -89,6 +89,9 @@ fn describe_exit(status: std::process::ExitStatus, stderr_tail: &VecDeque<String
 }
 
 impl Executor for LocalExecutor {
+    type Spec = TaskSpec;
+    type Work = ExternalRef;
+
     async fn submit(&self, task: &TaskSpec) -> Result<ExternalRef, ExecError> {
         let io = |what: &str| {
             let what = what.to_owned();

@@ -75,24 +75,32 @@ pub enum ExecError {
     },
     #[error("no process {0} is known to this server")]
     Unknown(ExternalRef),
+    /// The service that runs the work (EMR) refused, in its own words.
+    #[error("{0}")]
+    Refused(String),
 }
 
-/// The contract every executor fulfils.
+/// The contract every executor fulfils; the engine's one watch loop
+/// (`engine::follow`) drives any of them.
 pub trait Executor {
+    /// What starting one attempt needs.
+    type Spec;
+    /// What identifies the started work.
+    type Work: Sync;
     /// Starts the work and returns its reference; never waits for it to end.
     fn submit(
         &self,
-        task: &TaskSpec,
-    ) -> impl std::future::Future<Output = Result<ExternalRef, ExecError>> + Send;
+        spec: &Self::Spec,
+    ) -> impl std::future::Future<Output = Result<Self::Work, ExecError>> + Send;
     /// Waits until the referenced work ends.
     fn watch(
         &self,
-        external: &ExternalRef,
+        work: &Self::Work,
     ) -> impl std::future::Future<Output = Result<Outcome, ExecError>> + Send;
     /// Stops the referenced work; `watch` then reports how it ended.
     fn cancel(
         &self,
-        external: &ExternalRef,
+        work: &Self::Work,
         mode: CancelMode,
     ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
 }

@@ -1,8 +1,9 @@
 //! Platform administration: tenants and users.
 
+use super::doc::{Forbidden, Invalid, NotFound, Unauthorized};
 use super::json::Json;
-use crate::auth::PlatformAdmin;
-use crate::db::{access, audit, bootstrap::hash_password};
+use crate::access::PlatformAdmin;
+use crate::db::{audit, bootstrap::hash_password, tenants, users};
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::access::{NewTenant, NewUser, Tenant, TenantChange, User};
@@ -79,23 +80,23 @@ async fn record(state: &AppState, admin: &PlatformAdmin, action: &str, target: &
 /// Every tenant (platform admins).
 #[utoipa::path(get, path = "/admin/tenants", tag = "admin", responses(
     (status = 200, body = [Tenant]),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json")))]
+    Unauthorized,
+    Forbidden))]
 async fn list_tenants(
     State(state): State<AppState>,
     _admin: PlatformAdmin,
 ) -> Result<axum::Json<Vec<Tenant>>> {
-    Ok(axum::Json(access::tenants(&state.db).await?))
+    Ok(axum::Json(tenants::list(&state.db).await?))
 }
 
 /// Creates a tenant (platform admins). Add its first tenant admin with
 /// `PUT …/members/{username}`.
 #[utoipa::path(post, path = "/admin/tenants", tag = "admin", request_body = NewTenant, responses(
     (status = 201, body = Tenant),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
+    Unauthorized,
+    Forbidden,
     (status = 409, description = "The slug is taken", body = Problem, content_type = "application/problem+json"),
-    (status = 422, body = Problem, content_type = "application/problem+json")))]
+    Invalid))]
 async fn create_tenant(
     State(state): State<AppState>,
     admin: PlatformAdmin,
@@ -106,7 +107,7 @@ async fn create_tenant(
     check_name(&body.name, &mut errors);
     check_limit(body.max_concurrent_tasks, &mut errors);
     done(errors)?;
-    let id = access::create_tenant(
+    let id = tenants::create(
         &state.db,
         &body.slug,
         body.name.trim(),
@@ -124,7 +125,7 @@ async fn create_tenant(
         .engine
         .set_tenant_limit(&id, body.max_concurrent_tasks);
     record(&state, &admin, "tenant.create", &body.slug).await;
-    let (_, tenant) = access::tenant(&state.db, &body.slug)
+    let (_, tenant) = tenants::by_slug(&state.db, &body.slug)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("a new tenant was not found")))?;
     Ok((StatusCode::CREATED, axum::Json(tenant)))
@@ -134,17 +135,17 @@ async fn create_tenant(
 #[utoipa::path(patch, path = "/admin/tenants/{slug}", tag = "admin", request_body = TenantChange,
     params(("slug" = String, Path, description = "The tenant's slug")), responses(
     (status = 200, body = Tenant),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 422, body = Problem, content_type = "application/problem+json")))]
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Invalid))]
 async fn change_tenant(
     State(state): State<AppState>,
     admin: PlatformAdmin,
     Path(slug): Path<String>,
     Json(body): Json<TenantChange>,
 ) -> Result<axum::Json<Tenant>> {
-    let (id, current) = access::tenant(&state.db, &slug)
+    let (id, current) = tenants::by_slug(&state.db, &slug)
         .await?
         .ok_or_else(|| Error::NotFound(format!("tenant `{slug}`")))?;
     let name = body.name.unwrap_or(current.name);
@@ -155,10 +156,10 @@ async fn change_tenant(
     check_name(&name, &mut errors);
     check_limit(limit, &mut errors);
     done(errors)?;
-    access::update_tenant(&state.db, &id, name.trim(), limit).await?;
+    tenants::update(&state.db, &id, name.trim(), limit).await?;
     state.engine.set_tenant_limit(&id, limit);
     record(&state, &admin, "tenant.change", &slug).await;
-    let (_, tenant) = access::tenant(&state.db, &slug)
+    let (_, tenant) = tenants::by_slug(&state.db, &slug)
         .await?
         .ok_or_else(|| Error::NotFound(format!("tenant `{slug}`")))?;
     Ok(axum::Json(tenant))
@@ -167,13 +168,13 @@ async fn change_tenant(
 /// Every user (platform admins).
 #[utoipa::path(get, path = "/admin/users", tag = "admin", responses(
     (status = 200, body = [User]),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json")))]
+    Unauthorized,
+    Forbidden))]
 async fn list_users(
     State(state): State<AppState>,
     _admin: PlatformAdmin,
 ) -> Result<axum::Json<Vec<User>>> {
-    Ok(axum::Json(access::users(&state.db).await?))
+    Ok(axum::Json(users::list(&state.db).await?))
 }
 
 /// Checks a username: 1 to 64 letters, digits, `.`, `_`, `-`, `@`.
@@ -194,10 +195,10 @@ pub fn check_username(username: &str, errors: &mut Vec<FieldError>) {
 /// Creates a user (platform admins).
 #[utoipa::path(post, path = "/admin/users", tag = "admin", request_body = NewUser, responses(
     (status = 201, body = User),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
+    Unauthorized,
+    Forbidden,
     (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
-    (status = 422, body = Problem, content_type = "application/problem+json")))]
+    Invalid))]
 async fn create_user(
     State(state): State<AppState>,
     admin: PlatformAdmin,
@@ -219,7 +220,7 @@ async fn create_user(
         Some(password) => Some(hash_password(password).await?),
         None => None,
     };
-    access::create_user(
+    users::create(
         &state.db,
         &body.username,
         hash.as_deref(),
@@ -235,7 +236,7 @@ async fn create_user(
         e => e.into(),
     })?;
     record(&state, &admin, "user.create", &body.username).await;
-    let user = access::users(&state.db)
+    let user = users::list(&state.db)
         .await?
         .into_iter()
         .find(|u| u.username == body.username)

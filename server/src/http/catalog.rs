@@ -1,12 +1,12 @@
 //! The component catalog: every member reads it; platform admins edit it.
 
+use super::doc::{Conflict, Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
-use crate::auth::{PlatformAdmin, TenantAccess};
+use crate::access::{PlatformAdmin, TenantAccess};
 use crate::db::catalog;
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::FieldError;
-use app::api::Problem;
 use app::types::component::ComponentType;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -20,8 +20,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The component catalog.
-#[utoipa::path(get, path = "/tenants/{tenant}/components", tag = "catalog", params(("tenant" = String, Path, description = "The tenant's slug")),
-    responses((status = 200, body = [ComponentType]), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/tenants/{tenant}/components", tag = "catalog", params(TenantPath),
+    responses((status = 200, body = [ComponentType]), Unauthorized, NotFound))]
 async fn list(
     State(state): State<AppState>,
     _access: TenantAccess,
@@ -40,7 +40,7 @@ fn validated(component: &ComponentType) -> Result<()> {
 
 /// Adds a catalog entry (platform admins).
 #[utoipa::path(post, path = "/admin/components", tag = "catalog", request_body = ComponentType,
-    responses((status = 201, body = ComponentType), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = ComponentType), Unauthorized, Forbidden, Conflict, Invalid))]
 async fn create(
     State(state): State<AppState>,
     _admin: PlatformAdmin,
@@ -59,7 +59,7 @@ async fn create(
 /// Replaces a catalog entry (platform admins).
 #[utoipa::path(put, path = "/admin/components/{key}", tag = "catalog", request_body = ComponentType,
     params(("key" = String, Path, description = "The component key")),
-    responses((status = 200, body = ComponentType), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComponentType), Unauthorized, Forbidden, NotFound, Invalid))]
 async fn update(
     State(state): State<AppState>,
     _admin: PlatformAdmin,

@@ -1,8 +1,9 @@
 //! Tenant AWS connections: tenant admins create, change, test and delete
 //! them; every member can list them (to pick one). Secrets are write-only.
 
+use super::doc::{Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
-use crate::auth::{AdminAccess, TenantAccess};
+use crate::access::{AdminAccess, TenantAccess};
 use crate::aws;
 use crate::db::connections::{self, Fields, Stored};
 use crate::state::AppState;
@@ -199,10 +200,10 @@ async fn load(state: &AppState, access: &TenantAccess, id: &str) -> Result<Store
 
 /// The tenant's connections (no secrets).
 #[utoipa::path(get, path = "/tenants/{tenant}/connections", tag = "connections",
-    params(("tenant" = String, Path, description = "The tenant's slug")), responses(
+    params(TenantPath), responses(
     (status = 200, body = [Connection]),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json")))]
+    Unauthorized,
+    NotFound))]
 async fn list(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -213,13 +214,13 @@ async fn list(
 
 /// Creates a connection (tenant admins).
 #[utoipa::path(post, path = "/tenants/{tenant}/connections", tag = "connections", request_body = ConnectionInput,
-    params(("tenant" = String, Path, description = "The tenant's slug")), responses(
+    params(TenantPath), responses(
     (status = 201, body = Connection),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
+    Unauthorized,
+    Forbidden,
+    NotFound,
     (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
-    (status = 422, body = Problem, content_type = "application/problem+json")))]
+    Invalid))]
 async fn create(
     State(state): State<AppState>,
     access: AdminAccess,
@@ -245,11 +246,11 @@ async fn create(
 
 /// A connection (no secrets).
 #[utoipa::path(get, path = "/tenants/{tenant}/connections/{connection}", tag = "connections",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("connection" = String, Path, description = "The connection's id")),
+    params(TenantPath, ("connection" = String, Path, description = "The connection's id")),
     responses(
     (status = 200, body = Connection),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json")))]
+    Unauthorized,
+    NotFound))]
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -261,14 +262,14 @@ async fn read(
 /// Replaces a connection (tenant admins). Leave out `external_id` or
 /// `secret_access_key` to keep them; send `null` to remove them.
 #[utoipa::path(put, path = "/tenants/{tenant}/connections/{connection}", tag = "connections", request_body = ConnectionInput,
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("connection" = String, Path, description = "The connection's id")),
+    params(TenantPath, ("connection" = String, Path, description = "The connection's id")),
     responses(
     (status = 200, body = Connection),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
+    Unauthorized,
+    Forbidden,
+    NotFound,
     (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
-    (status = 422, body = Problem, content_type = "application/problem+json")))]
+    Invalid))]
 async fn replace(
     State(state): State<AppState>,
     access: AdminAccess,
@@ -293,12 +294,12 @@ async fn replace(
 
 /// Deletes a connection (tenant admins).
 #[utoipa::path(delete, path = "/tenants/{tenant}/connections/{connection}", tag = "connections",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("connection" = String, Path, description = "The connection's id")),
+    params(TenantPath, ("connection" = String, Path, description = "The connection's id")),
     responses(
     (status = 204, description = "Deleted"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json")))]
+    Unauthorized,
+    Forbidden,
+    NotFound))]
 async fn remove(
     State(state): State<AppState>,
     access: AdminAccess,
@@ -320,12 +321,12 @@ async fn remove(
 /// Tests a connection: assumes its role and describes its cluster. A
 /// failure on the AWS side answers 502 naming the field to look at.
 #[utoipa::path(post, path = "/tenants/{tenant}/connections/{connection}/test", tag = "connections",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("connection" = String, Path, description = "The connection's id")),
+    params(TenantPath, ("connection" = String, Path, description = "The connection's id")),
     responses(
     (status = 200, body = ConnectionTest),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
+    Unauthorized,
+    Forbidden,
+    NotFound,
     (status = 502, description = "AWS refused or could not be reached; `errors` names the field and why", body = Problem, content_type = "application/problem+json")))]
 async fn test(
     State(state): State<AppState>,

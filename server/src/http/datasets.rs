@@ -1,11 +1,11 @@
 //! A tenant's datasets, as the data components left them: every member reads them.
 
-use crate::auth::TenantAccess;
+use super::doc::{NotFound, TenantPath, Unauthorized};
+use crate::access::TenantAccess;
 use crate::datasets::{self, OpenError, StoredDataset};
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::datasets::{Dataset, DatasetDetail};
-use app::api::Problem;
 use axum::extract::{Path, State};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -22,8 +22,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 /// The tenant's datasets by name, with schema, size and which run task wrote each.
-#[utoipa::path(get, path = "/tenants/{tenant}/datasets", tag = "datasets", params(("tenant" = String, Path, description = "The tenant's slug")),
-    responses((status = 200, body = [Dataset]), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/tenants/{tenant}/datasets", tag = "datasets", params(TenantPath),
+    responses((status = 200, body = [Dataset]), Unauthorized, NotFound))]
 async fn list(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -35,8 +35,8 @@ async fn list(
 
 /// One dataset: its schema, its first 50 rows, its first 50 rejected rows and its latest quality report.
 #[utoipa::path(get, path = "/tenants/{tenant}/datasets/{name}", tag = "datasets",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("name" = String, Path, description = "The dataset's name")),
-    responses((status = 200, body = DatasetDetail), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json")))]
+    params(TenantPath, ("name" = String, Path, description = "The dataset's name")),
+    responses((status = 200, body = DatasetDetail), Unauthorized, NotFound))]
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,

@@ -1,17 +1,19 @@
 //! What tenant admins manage about people: members and their roles, API
 //! tokens, and the audit log. Every member manages their own tokens.
 
+use super::doc::{Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
-use crate::auth::{new_token, AdminAccess, Caller, TenantAccess, TOKEN_PREFIX};
-use crate::db::{access, audit};
+use crate::access::{new_token, AdminAccess, Caller, TenantAccess, TOKEN_PREFIX};
+use crate::db::{audit, memberships, tokens, users};
 use crate::state::AppState;
+use crate::time::Timestamp;
 use crate::{Error, Result};
 use app::api::access::{ApiToken, AuditEvent, CreatedApiToken, Member, NewApiToken, SetMember};
+use app::api::query::AuditQuery;
 use app::api::{FieldError, Problem};
 use app::types::Role;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -26,22 +28,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The tenant's members and their roles (tenant admins).
 #[utoipa::path(get, path = "/tenants/{tenant}/members", tag = "members",
-    params(("tenant" = String, Path, description = "The tenant's slug")), responses(
+    params(TenantPath), responses(
     (status = 200, body = [Member]),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json")))]
+    Unauthorized,
+    Forbidden,
+    NotFound))]
 async fn list_members(
     State(state): State<AppState>,
     access: AdminAccess,
 ) -> Result<axum::Json<Vec<Member>>> {
     Ok(axum::Json(
-        access::members(&state.db, &access.tenant).await?,
+        memberships::of_tenant(&state.db, &access.tenant).await?,
     ))
 }
 
 async fn user_of(state: &AppState, username: &str) -> Result<app::types::UserId> {
-    access::user_id(&state.db, username)
+    users::id_of(&state.db, username)
         .await?
         .ok_or_else(|| Error::NotFound(format!("user `{username}`")))
 }
@@ -52,9 +54,9 @@ async fn keep_an_admin(
     access: &AdminAccess,
     user: &app::types::UserId,
 ) -> Result<()> {
-    let current = access::member_role(&state.db, &access.tenant, user).await?;
+    let current = memberships::role(&state.db, &access.tenant, user).await?;
     if current == Some(Role::TenantAdmin)
-        && access::admin_count(&state.db, &access.tenant).await? <= 1
+        && memberships::admin_count(&state.db, &access.tenant).await? <= 1
     {
         return Err(Error::Conflict {
             field: Some("role".into()),
@@ -66,15 +68,15 @@ async fn keep_an_admin(
 
 /// Adds a user to the tenant or changes their role (tenant admins).
 #[utoipa::path(put, path = "/tenants/{tenant}/members/{username}", tag = "members", request_body = SetMember,
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("username" = String, Path, description = "The user")),
+    params(TenantPath, ("username" = String, Path, description = "The user")),
     responses(
     (status = 200, description = "The role changed", body = Member),
     (status = 201, description = "A new member", body = Member),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
+    Unauthorized,
+    Forbidden,
     (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The tenant would have no tenant admin left", body = Problem, content_type = "application/problem+json"),
-    (status = 422, body = Problem, content_type = "application/problem+json")))]
+    Invalid))]
 async fn set_member(
     State(state): State<AppState>,
     access: AdminAccess,
@@ -85,7 +87,7 @@ async fn set_member(
     if body.role != Role::TenantAdmin {
         keep_an_admin(&state, &access, &user).await?;
     }
-    let created = access::set_member(&state.db, &access.tenant, &user, body.role).await?;
+    let created = memberships::set(&state.db, &access.tenant, &user, body.role).await?;
     access
         .audit(
             &state.db,
@@ -94,7 +96,7 @@ async fn set_member(
             Some(serde_json::json!({ "role": body.role })),
         )
         .await;
-    let member = access::members(&state.db, &access.tenant)
+    let member = memberships::of_tenant(&state.db, &access.tenant)
         .await?
         .into_iter()
         .find(|m| m.username == username)
@@ -109,12 +111,12 @@ async fn set_member(
 
 /// Removes a member (tenant admins). Their API tokens for the tenant stop working.
 #[utoipa::path(delete, path = "/tenants/{tenant}/members/{username}", tag = "members",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("username" = String, Path, description = "The user")),
+    params(TenantPath, ("username" = String, Path, description = "The user")),
     responses(
     (status = 204, description = "Removed"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
+    Unauthorized,
+    Forbidden,
+    NotFound,
     (status = 409, description = "The tenant would have no tenant admin left", body = Problem, content_type = "application/problem+json")))]
 async fn remove_member(
     State(state): State<AppState>,
@@ -123,7 +125,7 @@ async fn remove_member(
 ) -> Result<StatusCode> {
     let user = user_of(&state, &username).await?;
     keep_an_admin(&state, &access, &user).await?;
-    if !access::remove_member(&state.db, &access.tenant, &user).await? {
+    if !memberships::remove(&state.db, &access.tenant, &user).await? {
         return Err(Error::NotFound(format!("member `{username}`")));
     }
     access
@@ -134,29 +136,29 @@ async fn remove_member(
 
 /// API tokens in the tenant: your own; every member's for tenant admins.
 #[utoipa::path(get, path = "/tenants/{tenant}/tokens", tag = "tokens",
-    params(("tenant" = String, Path, description = "The tenant's slug")), responses(
+    params(TenantPath), responses(
     (status = 200, body = [ApiToken]),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json")))]
+    Unauthorized,
+    NotFound))]
 async fn list_tokens(
     State(state): State<AppState>,
     access: TenantAccess,
 ) -> Result<axum::Json<Vec<ApiToken>>> {
     let only = (!access.role.includes(Role::TenantAdmin)).then_some(&access.caller.user_id);
     Ok(axum::Json(
-        access::tokens(&state.db, &access.tenant, only).await?,
+        tokens::list(&state.db, &access.tenant, only).await?,
     ))
 }
 
 /// Creates an API token for this tenant with a role no higher than yours.
 /// The secret is in this answer only.
 #[utoipa::path(post, path = "/tenants/{tenant}/tokens", tag = "tokens", request_body = NewApiToken,
-    params(("tenant" = String, Path, description = "The tenant's slug")), responses(
+    params(TenantPath), responses(
     (status = 201, body = CreatedApiToken),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
+    Unauthorized,
     (status = 403, description = "Tokens cannot make tokens", body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 422, body = Problem, content_type = "application/problem+json")))]
+    NotFound,
+    Invalid))]
 async fn create_token(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -194,18 +196,17 @@ async fn create_token(
     let (random, _) = new_token();
     let secret = format!("{TOKEN_PREFIX}{random}");
     let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
-    let expires_at = body.expires_in_days.map(|d| {
-        (chrono::Utc::now() + chrono::Duration::days(d))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    });
-    let id = access::create_token(
+    let expires_at = body
+        .expires_in_days
+        .map(|d| Timestamp::in_future(chrono::Duration::days(d)));
+    let id = tokens::create(
         &state.db,
-        access::NewToken {
+        tokens::NewToken {
             tenant: &access.tenant,
             user: &access.caller.user_id,
             name,
             role: body.role,
-            token_hash: &crate::auth::hash_token(&secret),
+            token_hash: &crate::access::hash_token(&secret),
             prefix: &prefix,
             expires_at,
         },
@@ -219,7 +220,7 @@ async fn create_token(
             Some(serde_json::json!({ "name": name, "role": body.role })),
         )
         .await;
-    let (token, _) = access::token(&state.db, &access.tenant, &id)
+    let (token, _) = tokens::get(&state.db, &access.tenant, &id)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("a new token was not found")))?;
     Ok((
@@ -230,12 +231,12 @@ async fn create_token(
 
 /// Revokes an API token: your own, or any member's for tenant admins.
 #[utoipa::path(delete, path = "/tenants/{tenant}/tokens/{id}", tag = "tokens",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("id" = String, Path, description = "The token's id")),
+    params(TenantPath, ("id" = String, Path, description = "The token's id")),
     responses(
     (status = 204, description = "Revoked"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
+    Unauthorized,
     (status = 403, description = "Tokens cannot revoke tokens", body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json")))]
+    NotFound))]
 async fn revoke_token(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -243,13 +244,13 @@ async fn revoke_token(
 ) -> Result<StatusCode> {
     access.caller.require_session("revoke API tokens")?;
     let not_found = || Error::NotFound(format!("token `{id}`"));
-    let (_, owner) = access::token(&state.db, &access.tenant, &id)
+    let (_, owner) = tokens::get(&state.db, &access.tenant, &id)
         .await?
         .ok_or_else(not_found)?;
     if owner != access.caller.user_id && !access.role.includes(Role::TenantAdmin) {
         return Err(not_found());
     }
-    access::revoke_token(&state.db, &access.tenant, &id).await?;
+    tokens::revoke(&state.db, &access.tenant, &id).await?;
     access.audit(&state.db, "token.revoke", &id, None).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -257,36 +258,24 @@ async fn revoke_token(
 /// Every API token you made, in any tenant.
 #[utoipa::path(get, path = "/me/tokens", tag = "tokens", responses(
     (status = 200, body = [ApiToken]),
-    (status = 401, body = Problem, content_type = "application/problem+json")))]
+    Unauthorized))]
 async fn my_tokens(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<Vec<ApiToken>>> {
     Ok(axum::Json(
-        access::user_tokens(&state.db, &caller.user_id).await?,
+        tokens::of_user(&state.db, &caller.user_id).await?,
     ))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-struct AuditQuery {
-    /// Only what this username did.
-    user: Option<String>,
-    /// Only this action (`sign_in`, `publish`, `run.start`, …).
-    action: Option<String>,
-    /// Only entries older than this entry id (the last one of the previous page).
-    before: Option<String>,
-    /// At most this many entries (1–500, default 100).
-    limit: Option<i64>,
 }
 
 /// The tenant's audit log, newest first (tenant admins).
 #[utoipa::path(get, path = "/tenants/{tenant}/audit", tag = "members",
-    params(("tenant" = String, Path, description = "The tenant's slug"), AuditQuery), responses(
+    params(TenantPath, AuditQuery), responses(
     (status = 200, body = [AuditEvent]),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 422, body = Problem, content_type = "application/problem+json")))]
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Invalid))]
 async fn audit_log(
     State(state): State<AppState>,
     access: AdminAccess,

@@ -4,10 +4,10 @@
 
 mod admin;
 mod airflow;
-mod auth;
 mod catalog;
 mod connections;
 mod datasets;
+mod doc;
 mod health;
 pub mod json;
 mod members;
@@ -16,6 +16,7 @@ mod problem;
 mod processes;
 mod runs;
 mod schedules;
+mod session;
 mod versions;
 
 use crate::state::AppState;
@@ -58,7 +59,7 @@ struct ApiDoc;
 /// Every documented route, and the OpenAPI document that describes exactly them.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let v1 = OpenApiRouter::new()
-        .merge(auth::router())
+        .merge(session::router())
         .merge(admin::router())
         .merge(members::router())
         .merge(oidc::router())
@@ -121,4 +122,42 @@ fn request_span(req: &Request) -> tracing::Span {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::RefOr;
+
+    /// The shared pieces in `doc` reach every tenant route: the `{tenant}`
+    /// parameter first, and the 401 and 404 problems.
+    #[test]
+    fn every_tenant_route_documents_its_tenant_and_problems() {
+        let (_, doc) = super::api();
+        let mut checked = 0;
+        for (path, item) in &doc.paths.paths {
+            if !path.contains("{tenant}") {
+                continue;
+            }
+            let operations = [&item.get, &item.put, &item.post, &item.delete, &item.patch];
+            for operation in operations.into_iter().flatten() {
+                let parameters = operation.parameters.as_deref().unwrap_or_default();
+                let first = parameters.first().expect("parameters");
+                assert_eq!(first.name, "tenant", "{path}");
+                assert!(matches!(first.parameter_in, ParameterIn::Path), "{path}");
+                assert_eq!(first.description.as_deref(), Some("The tenant's slug"));
+                for status in ["401", "404"] {
+                    let Some(RefOr::T(response)) = operation.responses.responses.get(status) else {
+                        panic!("{path} documents {status}");
+                    };
+                    assert!(
+                        response.content.contains_key("application/problem+json"),
+                        "{path} {status}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 30, "{checked} tenant routes");
+    }
 }

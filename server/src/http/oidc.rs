@@ -5,9 +5,9 @@
 //! creates the user, maps their memberships, and opens a session.
 
 use super::admin::check_username;
-use super::auth::open_session;
+use super::session::open_session;
 use crate::config::OidcSettings;
-use crate::db::{access, users};
+use crate::db::{memberships, tenants, users};
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::Problem;
@@ -260,7 +260,7 @@ async fn finish(
         .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
         .unwrap_or_default();
     let user_id = find_or_create(state, oidc, &subject, &payload).await?;
-    let (jar, _) = open_session(state, headers, jar, user_id.as_str(), "oidc").await?;
+    let (jar, _) = open_session(state, headers, jar, &user_id, "oidc").await?;
     Ok((jar, flow.next))
 }
 
@@ -290,7 +290,7 @@ async fn find_or_create(
                     oidc.username_claim
                 )));
             }
-            let user = access::create_user(db, &username, None, false, Some(subject))
+            let user = users::create(db, &username, None, false, Some(subject))
                 .await
                 .map_err(|e| match e {
                     sqlx::Error::Database(d) if d.is_unique_violation() => Error::Unauthorized(format!(
@@ -315,11 +315,11 @@ async fn find_or_create(
                     .collect()
             })
             .unwrap_or_default();
-        users::replace_memberships(db, &user, &wanted).await?;
+        memberships::replace(db, &user, &wanted).await?;
     } else if new {
         if let Some(slug) = &oidc.default_tenant {
-            if let Some((tenant, _)) = access::tenant(db, slug).await? {
-                access::set_member(db, &tenant, &user, oidc.default_role).await?;
+            if let Some((tenant, _)) = tenants::by_slug(db, slug).await? {
+                memberships::set(db, &tenant, &user, oidc.default_role).await?;
             }
         }
     }

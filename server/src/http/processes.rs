@@ -1,14 +1,14 @@
 //! Processes: create, list, read, replace the draft (optimistic concurrency
 //! on `revision`), archive.
 
+use super::doc::{Conflict, Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
-use crate::auth::{EditorAccess, TenantAccess};
+use crate::access::{EditorAccess, TenantAccess};
 use crate::db::{catalog, processes};
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::processes::{CreateProcess, Process, ProcessSummary, UpdateProcess};
 use app::api::FieldError;
-use app::api::Problem;
 use app::validate::{validate_graph, Limits};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -85,8 +85,8 @@ struct ListQuery {
 
 /// The tenant's processes with their latest version and last run state.
 #[utoipa::path(get, path = "/tenants/{tenant}/processes", tag = "processes",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("archived" = Option<bool>, Query, description = "Include archived processes")),
-    responses((status = 200, body = [ProcessSummary]), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json")))]
+    params(TenantPath, ("archived" = Option<bool>, Query, description = "Include archived processes")),
+    responses((status = 200, body = [ProcessSummary]), Unauthorized, NotFound))]
 async fn list(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -98,9 +98,9 @@ async fn list(
 }
 
 /// Creates a process with a draft (which may still have problems).
-#[utoipa::path(post, path = "/tenants/{tenant}/processes", tag = "processes", params(("tenant" = String, Path, description = "The tenant's slug")),
+#[utoipa::path(post, path = "/tenants/{tenant}/processes", tag = "processes", params(TenantPath),
     request_body = CreateProcess,
-    responses((status = 201, body = Process), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = Process), Unauthorized, Forbidden, NotFound, Conflict, Invalid))]
 async fn create(
     State(state): State<AppState>,
     access: EditorAccess,
@@ -132,8 +132,8 @@ async fn create(
 }
 
 /// A process with its draft and the draft's problems.
-#[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}", tag = "processes", params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")),
-    responses((status = 200, body = Process), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}", tag = "processes", params(TenantPath, ("process" = String, Path, description = "The process id")),
+    responses((status = 200, body = Process), Unauthorized, NotFound))]
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -143,9 +143,9 @@ async fn read(
 }
 
 /// Replaces the draft if `revision` is current (else 409, and nothing is lost).
-#[utoipa::path(put, path = "/tenants/{tenant}/processes/{process}", tag = "processes", params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")),
+#[utoipa::path(put, path = "/tenants/{tenant}/processes/{process}", tag = "processes", params(TenantPath, ("process" = String, Path, description = "The process id")),
     request_body = UpdateProcess,
-    responses((status = 200, body = Process), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Process), Unauthorized, Forbidden, NotFound, Conflict, Invalid))]
 async fn replace(
     State(state): State<AppState>,
     access: EditorAccess,
@@ -189,8 +189,8 @@ async fn replace(
 }
 
 /// Archives the process; its versions and runs stay.
-#[utoipa::path(delete, path = "/tenants/{tenant}/processes/{process}", tag = "processes", params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")),
-    responses((status = 204, description = "Archived"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/tenants/{tenant}/processes/{process}", tag = "processes", params(TenantPath, ("process" = String, Path, description = "The process id")),
+    responses((status = 204, description = "Archived"), Unauthorized, Forbidden, NotFound, Conflict))]
 async fn archive(
     State(state): State<AppState>,
     access: EditorAccess,

@@ -2,15 +2,16 @@
 //! events live over SSE (with `Last-Event-ID` replay from the database).
 
 use super::json::Json;
-use crate::auth::{EditorAccess, TenantAccess};
+use crate::access::{EditorAccess, TenantAccess};
 use crate::db::{processes, runs};
 use crate::events::Published;
 use crate::executors::CancelMode;
 use crate::state::AppState;
 use crate::{Error, Result};
+use app::api::query::{RunListQuery as ListQuery, StopQuery};
 use app::api::runs::{Run, RunEvent, RunSummary, StartRun};
 use app::api::{FieldError, Problem};
-use app::types::{RunState, TenantId};
+use app::types::TenantId;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -39,14 +40,14 @@ async fn get_run(state: &AppState, access: &TenantAccess, id: &str) -> Result<Ru
 
 /// Starts a run of a version (the latest unless `version` is given).
 #[utoipa::path(post, path = "/tenants/{tenant}/processes/{process}/runs", tag = "runs",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")),
+    params(super::doc::TenantPath, ("process" = String, Path, description = "The process id")),
     request_body = StartRun,
     responses((status = 201, body = Run),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        super::doc::Unauthorized,
+        super::doc::Forbidden,
+        super::doc::NotFound,
         (status = 409, description = "Archived, or nothing published yet", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        super::doc::Invalid))]
 async fn start(
     State(state): State<AppState>,
     access: EditorAccess,
@@ -134,25 +135,13 @@ async fn start(
     ))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-struct ListQuery {
-    /// Only runs of this version.
-    version: Option<i64>,
-    /// Only runs in this state.
-    state: Option<RunState>,
-    /// Page size, 1 to 200 (default 50).
-    limit: Option<i64>,
-    /// Runs to skip (default 0).
-    offset: Option<i64>,
-}
-
 /// A process's runs, newest first.
 #[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/runs", tag = "runs",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id"), ListQuery),
+    params(super::doc::TenantPath, ("process" = String, Path, description = "The process id"), ListQuery),
     responses((status = 200, body = [RunSummary]),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        super::doc::Unauthorized,
+        super::doc::NotFound,
+        super::doc::Invalid))]
 async fn list(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -192,10 +181,10 @@ async fn list(
 
 /// A run with every task run.
 #[utoipa::path(get, path = "/tenants/{tenant}/runs/{run}", tag = "runs",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("run" = String, Path, description = "The run id")),
+    params(super::doc::TenantPath, ("run" = String, Path, description = "The run id")),
     responses((status = 200, body = Run),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        super::doc::Unauthorized,
+        super::doc::NotFound))]
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -204,21 +193,15 @@ async fn read(
     Ok(axum::Json(get_run(&state, &access, &run).await?))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-struct StopQuery {
-    /// `force` kills at once instead of SIGTERM then SIGKILL after the grace period.
-    mode: Option<String>,
-}
-
 /// Stops a run: it answers `cancelling` at once and ends `cancelled`.
 #[utoipa::path(post, path = "/tenants/{tenant}/runs/{run}/stop", tag = "runs",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("run" = String, Path, description = "The run id"), StopQuery),
+    params(super::doc::TenantPath, ("run" = String, Path, description = "The run id"), StopQuery),
     responses((status = 202, body = Run),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        super::doc::Unauthorized,
+        super::doc::Forbidden,
+        super::doc::NotFound,
         (status = 409, description = "The run has already ended or is stopping", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        super::doc::Invalid))]
 async fn stop(
     State(state): State<AppState>,
     access: EditorAccess,
@@ -325,11 +308,11 @@ fn to_sse(event: &RunEvent) -> Event {
 
 /// The run's events as `text/event-stream`; `Last-Event-ID` resumes after it.
 #[utoipa::path(get, path = "/tenants/{tenant}/runs/{run}/events", tag = "runs",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("run" = String, Path, description = "The run id"),
+    params(super::doc::TenantPath, ("run" = String, Path, description = "The run id"),
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event number")),
     responses((status = 200, description = "An event stream; each event's id is its number", content_type = "text/event-stream", body = RunEvent),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        super::doc::Unauthorized,
+        super::doc::NotFound))]
 async fn events(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -369,10 +352,10 @@ async fn events(
 
 /// Run-level state changes of every run of the tenant, live (for list pages).
 #[utoipa::path(get, path = "/tenants/{tenant}/events", tag = "runs",
-    params(("tenant" = String, Path, description = "The tenant's slug")),
+    params(super::doc::TenantPath),
     responses((status = 200, description = "An event stream of run state changes", content_type = "text/event-stream", body = RunEvent),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        super::doc::Unauthorized,
+        super::doc::NotFound))]
 async fn tenant_events(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -404,11 +387,11 @@ struct LogQuery {
 
 /// A task's log (its process's stdout and stderr), as plain text.
 #[utoipa::path(get, path = "/tenants/{tenant}/runs/{run}/tasks/{task}/log", tag = "runs",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("run" = String, Path, description = "The run id"),
+    params(super::doc::TenantPath, ("run" = String, Path, description = "The run id"),
         ("task" = String, Path, description = "The task key"), LogQuery),
     responses((status = 200, description = "The log so far (or, with follow, until the task ends)", content_type = "text/plain"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        super::doc::Unauthorized,
+        super::doc::NotFound))]
 async fn task_log(
     State(state): State<AppState>,
     access: TenantAccess,

@@ -1,18 +1,19 @@
 //! Schedules: every member sees them; tenant admins set, pause and delete
 //! them. A process has at most one.
 
+use super::doc::{Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
-use crate::auth::{AdminAccess, TenantAccess};
+use crate::access::{AdminAccess, TenantAccess};
 use crate::db::{processes, schedules};
 use crate::scheduler::timing::Timing;
 use crate::scheduler::{key, Scheduler};
 use crate::state::AppState;
 use crate::{Error, Result};
+use app::api::query::PreviewQuery;
 use app::api::schedules::{Schedule, ScheduleInput, SchedulePreview};
 use app::api::{FieldError, Problem};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -73,9 +74,9 @@ async fn live_process(state: &AppState, access: &TenantAccess, process: &str) ->
 
 /// The process's schedule.
 #[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/schedule", tag = "schedules",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")),
+    params(TenantPath, ("process" = String, Path, description = "The process id")),
     responses((status = 200, body = Schedule),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 404, description = "No such process, or it has no schedule", body = Problem, content_type = "application/problem+json")))]
 async fn read(
     State(state): State<AppState>,
@@ -96,11 +97,11 @@ async fn read(
 /// from now on (no catch-up of the old rule).
 #[utoipa::path(put, path = "/tenants/{tenant}/processes/{process}/schedule", tag = "schedules",
     request_body = ScheduleInput,
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")),
+    params(TenantPath, ("process" = String, Path, description = "The process id")),
     responses((status = 200, body = Schedule), (status = 201, body = Schedule),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
         (status = 409, description = "The process is archived", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is wrong; the problem names it", body = Problem, content_type = "application/problem+json")))]
 async fn replace(
@@ -173,11 +174,11 @@ async fn replace(
 
 /// Deletes the process's schedule (tenant admins); its runs stay.
 #[utoipa::path(delete, path = "/tenants/{tenant}/processes/{process}/schedule", tag = "schedules",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")),
+    params(TenantPath, ("process" = String, Path, description = "The process id")),
     responses((status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        Unauthorized,
+        Forbidden,
+        NotFound))]
 async fn remove(
     State(state): State<AppState>,
     access: AdminAccess,
@@ -197,10 +198,10 @@ async fn remove(
 
 /// Every schedule of the tenant, by process name.
 #[utoipa::path(get, path = "/tenants/{tenant}/schedules", tag = "schedules",
-    params(("tenant" = String, Path, description = "The tenant's slug")),
+    params(TenantPath),
     responses((status = 200, body = [Schedule]),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        Unauthorized,
+        NotFound))]
 async fn list(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -212,22 +213,14 @@ async fn list(
     Ok(axum::Json(out))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-struct PreviewQuery {
-    /// The cron expression.
-    cron: Option<String>,
-    /// An IANA time zone (default `UTC`).
-    timezone: Option<String>,
-}
-
 /// What a cron expression means in a time zone: in words, and its next 5
 /// fires — for the editor's live preview. 422 names the wrong field.
 #[utoipa::path(get, path = "/tenants/{tenant}/schedules/preview", tag = "schedules",
-    params(("tenant" = String, Path, description = "The tenant's slug"), PreviewQuery),
+    params(TenantPath, PreviewQuery),
     responses((status = 200, body = SchedulePreview),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        Unauthorized,
+        NotFound,
+        Invalid))]
 async fn preview(
     State(state): State<AppState>,
     _access: TenantAccess,

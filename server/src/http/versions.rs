@@ -1,9 +1,10 @@
 //! Versions: publish the draft as an immutable, numbered version; list, read
 //! and diff them. A version is runnable the moment publish answers.
 
+use super::doc::{Conflict, Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
+use crate::access::{EditorAccess, TenantAccess};
 use crate::airflow;
-use crate::auth::{EditorAccess, TenantAccess};
 use crate::db::catalog;
 use crate::db::processes::{self, content_hash, NewVersion, VersionRow};
 use crate::state::AppState;
@@ -116,10 +117,10 @@ async fn where_it_runs(
 /// Publishes the draft: validates, compiles and stores version n+1 (201), or
 /// answers the latest version unchanged (200) when the content is identical.
 #[utoipa::path(post, path = "/tenants/{tenant}/processes/{process}/versions", tag = "versions",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")), request_body = PublishRequest,
+    params(TenantPath, ("process" = String, Path, description = "The process id")), request_body = PublishRequest,
     responses((status = 201, description = "A new version", body = Version),
               (status = 200, description = "Identical to the latest version", body = Version),
-              (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role is too low", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
+              Unauthorized, Forbidden, NotFound, Conflict, Invalid))]
 async fn publish(
     State(state): State<AppState>,
     access: EditorAccess,
@@ -253,7 +254,7 @@ async fn process_exists(state: &AppState, access: &TenantAccess, id: &str) -> Re
 
 /// The versions of a process, newest first.
 #[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/versions", tag = "versions",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id")), responses((status = 200, body = [VersionSummary]), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json")))]
+    params(TenantPath, ("process" = String, Path, description = "The process id")), responses((status = 200, body = [VersionSummary]), Unauthorized, NotFound))]
 async fn list(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -291,8 +292,8 @@ async fn version(
 
 /// A version: its graph and compiled DAG.
 #[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/versions/{number}", tag = "versions",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id"), ("number" = i64, Path, description = "The version number")),
-    responses((status = 200, body = Version), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
+    params(TenantPath, ("process" = String, Path, description = "The process id"), ("number" = i64, Path, description = "The version number")),
+    responses((status = 200, body = Version), Unauthorized, NotFound, Invalid))]
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -308,9 +309,9 @@ async fn read(
 /// version's connection). Any version on EMR renders; the same version always
 /// gives the same file.
 #[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/versions/{number}/airflow.py", tag = "versions",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id"), ("number" = i64, Path, description = "The version number")),
-    responses((status = 200, description = "The DAG file", content_type = "text/x-python"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"),
-              (status = 409, description = "The version does not run on EMR, or its connection is gone", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
+    params(TenantPath, ("process" = String, Path, description = "The process id"), ("number" = i64, Path, description = "The version number")),
+    responses((status = 200, description = "The DAG file", content_type = "text/x-python"), Unauthorized, NotFound,
+              (status = 409, description = "The version does not run on EMR, or its connection is gone", body = Problem, content_type = "application/problem+json"), Invalid))]
 async fn airflow_file(
     State(state): State<AppState>,
     access: TenantAccess,
@@ -338,8 +339,8 @@ async fn airflow_file(
 
 /// What changed from version `a` to version `b`.
 #[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/versions/{a}/diff/{b}", tag = "versions",
-    params(("tenant" = String, Path, description = "The tenant's slug"), ("process" = String, Path, description = "The process id"), ("a" = i64, Path, description = "From version"), ("b" = i64, Path, description = "To version")),
-    responses((status = 200, body = VersionDiff), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such object in this tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid request; every problem is listed", body = Problem, content_type = "application/problem+json")))]
+    params(TenantPath, ("process" = String, Path, description = "The process id"), ("a" = i64, Path, description = "From version"), ("b" = i64, Path, description = "To version")),
+    responses((status = 200, body = VersionDiff), Unauthorized, NotFound, Invalid))]
 async fn diff(
     State(state): State<AppState>,
     access: TenantAccess,

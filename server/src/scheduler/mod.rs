@@ -17,6 +17,7 @@ use crate::db::schedules::{self, Decision, Stored};
 use crate::db::{processes, Db};
 use crate::engine::Engine;
 use crate::events::EventBus;
+use crate::time::Timestamp;
 use app::api::schedules::{Catchup, WhenBusy};
 use app::types::Trigger;
 use chrono::{DateTime, Utc};
@@ -52,13 +53,11 @@ impl Default for SchedulerSettings {
 
 /// A fire time as stored: UTC, milliseconds, `Z`.
 pub fn key(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    Timestamp::from(at).to_string()
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    Timestamp::parse(s).map(Timestamp::as_datetime)
 }
 
 #[derive(Clone)]
@@ -218,6 +217,7 @@ impl Scheduler {
                 continue;
             };
             let Some(cursor) = parse_time(&s.cursor_at) else {
+                tracing::warn!(schedule = %s.id, cursor = %s.cursor_at, "a stored schedule's cursor does not parse; skipped");
                 continue;
             };
             let mut after = cursor;

@@ -11,6 +11,7 @@
 //!   occurrence, for a fixed-time expression; an interval expression fires
 //!   at both occurrences (they are different instants).
 
+use crate::time::Timestamp;
 use app::api::FieldError;
 use chrono::{DateTime, FixedOffset, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -220,8 +221,7 @@ impl Timing {
 
     /// `t` as local time in the schedule's zone, with its offset.
     pub fn local(&self, t: DateTime<Utc>) -> String {
-        t.with_timezone(&self.tz)
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        Timestamp::from(t).in_zone(&self.tz)
     }
 }
 
@@ -415,5 +415,18 @@ mod tests {
         );
         assert!(!more);
         assert_eq!(all.len(), 3);
+    }
+
+    #[test]
+    fn fires_are_shown_in_the_zone_with_its_offset() {
+        let t = Timing::parse("0 6 * * *", "Europe/Berlin").unwrap();
+        assert_eq!(
+            t.local(utc("2026-03-29T04:00:00.250Z")),
+            "2026-03-29T06:00:00+02:00"
+        );
+        assert_eq!(
+            t.local(utc("2026-11-30T05:00:00Z")),
+            "2026-11-30T06:00:00+01:00"
+        );
     }
 }

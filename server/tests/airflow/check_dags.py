@@ -3,7 +3,7 @@ made of it against the file's expectation (`<name>.json`, derived from the
 compiled DAG and the catalog by the Rust tests).
 
 Usage: python check_dags.py GOLDEN_DIR. Prints one line per file and exits 1
-on the first difference. Run by `server/tests/airflow_import.rs`.
+on the first difference. Run by `server/tests/it/airflow_import.rs`.
 """
 
 import json

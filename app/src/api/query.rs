@@ -1,0 +1,134 @@
+//! The query strings of the API's routes, one struct each: the server
+//! deserializes them, the browser builds them with `to_query`.
+
+use crate::types::RunState;
+use serde::{Deserialize, Serialize};
+
+/// Appends `name=value` (encoded) when there is a value.
+fn pair(out: &mut form_urlencoded::Serializer<String>, name: &str, value: Option<String>) {
+    if let Some(v) = value {
+        out.append_pair(name, &v);
+    }
+}
+
+/// `?` and the encoded pairs, or nothing when there are none.
+fn finish(mut out: form_urlencoded::Serializer<String>) -> String {
+    let query = out.finish();
+    if query.is_empty() {
+        query
+    } else {
+        format!("?{query}")
+    }
+}
+
+/// `GET …/processes/{process}/runs`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+pub struct RunListQuery {
+    /// Only runs of this version.
+    pub version: Option<i64>,
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// Runs to skip (default 0).
+    pub offset: Option<i64>,
+}
+
+impl RunListQuery {
+    pub fn to_query(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        pair(&mut out, "version", self.version.map(|v| v.to_string()));
+        pair(&mut out, "state", self.state.map(|s| s.to_string()));
+        pair(&mut out, "limit", self.limit.map(|v| v.to_string()));
+        pair(&mut out, "offset", self.offset.map(|v| v.to_string()));
+        finish(out)
+    }
+}
+
+/// `POST …/runs/{run}/stop`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+pub struct StopQuery {
+    /// `force` kills at once instead of SIGTERM then SIGKILL after the grace period.
+    pub mode: Option<String>,
+}
+
+impl StopQuery {
+    pub fn to_query(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        pair(&mut out, "mode", self.mode.clone());
+        finish(out)
+    }
+}
+
+/// `GET …/audit`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+pub struct AuditQuery {
+    /// Only what this username did.
+    pub user: Option<String>,
+    /// Only this action (`sign_in`, `publish`, `run.start`, …).
+    pub action: Option<String>,
+    /// Only entries older than this entry id (the last one of the previous page).
+    pub before: Option<String>,
+    /// At most this many entries (1–500, default 100).
+    pub limit: Option<i64>,
+}
+
+impl AuditQuery {
+    pub fn to_query(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        pair(&mut out, "limit", self.limit.map(|v| v.to_string()));
+        pair(&mut out, "user", self.user.clone());
+        pair(&mut out, "action", self.action.clone());
+        pair(&mut out, "before", self.before.clone());
+        finish(out)
+    }
+}
+
+/// `GET …/schedules/preview`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+pub struct PreviewQuery {
+    /// The cron expression.
+    pub cron: Option<String>,
+    /// An IANA time zone (default `UTC`).
+    pub timezone: Option<String>,
+}
+
+impl PreviewQuery {
+    pub fn to_query(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        pair(&mut out, "cron", self.cron.clone());
+        pair(&mut out, "timezone", self.timezone.clone());
+        finish(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_leave_out_what_is_not_set_and_encode_the_rest() {
+        assert_eq!(RunListQuery::default().to_query(), "");
+        let runs = RunListQuery {
+            version: Some(2),
+            state: Some(RunState::Failed),
+            ..Default::default()
+        };
+        assert_eq!(runs.to_query(), "?version=2&state=failed");
+        let audit = AuditQuery {
+            user: Some("a&b".into()),
+            limit: Some(50),
+            ..Default::default()
+        };
+        assert_eq!(audit.to_query(), "?limit=50&user=a%26b");
+        let preview = PreviewQuery {
+            cron: Some("0 6 * * *".into()),
+            timezone: Some("UTC".into()),
+        };
+        assert_eq!(preview.to_query(), "?cron=0+6+*+*+*&timezone=UTC");
+    }
+}

@@ -1,0 +1,259 @@
+//! The typed API client: one function per route the browser calls, taking
+//! and answering the route's types, so pages never build a URL or a query
+//! string themselves. Transport (fetch, CSRF, problems) is [`crate::client`].
+
+use crate::api::access::{
+    ApiToken, AuditEvent, AuthMethods, CreatedApiToken, Member, NewApiToken, NewTenant, NewUser,
+    SetMember, Tenant, TenantChange, User,
+};
+use crate::api::auth::{LoginRequest, Me};
+use crate::api::connections::{Connection, ConnectionInput, ConnectionTest};
+use crate::api::datasets::DatasetDetail;
+use crate::api::processes::{
+    CreateProcess, Process, ProcessSummary, PublishRequest, UpdateProcess, Version, VersionDiff,
+    VersionSummary,
+};
+use crate::api::query::{AuditQuery, PreviewQuery, RunListQuery, StopQuery};
+use crate::api::runs::{Run, RunSummary, StartRun};
+use crate::api::schedules::{Schedule, ScheduleInput, SchedulePreview};
+use crate::client::{self, ApiResult};
+use crate::types::component::ComponentType;
+use futures::future::AbortHandle;
+
+/// `/api/v1/tenants/<tenant>/<rest>`
+fn at(tenant: &str, rest: &str) -> String {
+    client::tenant_path(tenant, rest)
+}
+
+// Signing in and the user's own things.
+
+pub async fn me() -> ApiResult<Me> {
+    client::get("/api/v1/me").await
+}
+
+pub async fn auth_methods() -> ApiResult<AuthMethods> {
+    client::get("/api/v1/auth/methods").await
+}
+
+pub async fn login(body: &LoginRequest) -> ApiResult<Me> {
+    client::post("/api/v1/auth/login", body).await
+}
+
+pub async fn logout() -> ApiResult<()> {
+    client::post("/api/v1/auth/logout", &()).await
+}
+
+pub async fn my_tokens() -> ApiResult<Vec<ApiToken>> {
+    client::get("/api/v1/me/tokens").await
+}
+
+pub async fn create_token(tenant: &str, body: &NewApiToken) -> ApiResult<CreatedApiToken> {
+    client::post(&at(tenant, "tokens"), body).await
+}
+
+pub async fn revoke_token(tenant: &str, id: &str) -> ApiResult<()> {
+    client::delete(&at(tenant, &format!("tokens/{id}"))).await
+}
+
+// Platform administration.
+
+pub async fn tenants() -> ApiResult<Vec<Tenant>> {
+    client::get("/api/v1/admin/tenants").await
+}
+
+pub async fn create_tenant(body: &NewTenant) -> ApiResult<Tenant> {
+    client::post("/api/v1/admin/tenants", body).await
+}
+
+pub async fn change_tenant(slug: &str, body: &TenantChange) -> ApiResult<Tenant> {
+    client::patch(&format!("/api/v1/admin/tenants/{slug}"), body).await
+}
+
+pub async fn users() -> ApiResult<Vec<User>> {
+    client::get("/api/v1/admin/users").await
+}
+
+pub async fn create_user(body: &NewUser) -> ApiResult<User> {
+    client::post("/api/v1/admin/users", body).await
+}
+
+pub async fn create_component(body: &ComponentType) -> ApiResult<ComponentType> {
+    client::post("/api/v1/admin/components", body).await
+}
+
+pub async fn replace_component(key: &str, body: &ComponentType) -> ApiResult<ComponentType> {
+    client::put(&format!("/api/v1/admin/components/{key}"), body).await
+}
+
+// A tenant's catalog, members, audit log and connections.
+
+pub async fn components(tenant: &str) -> ApiResult<Vec<ComponentType>> {
+    client::get(&at(tenant, "components")).await
+}
+
+pub async fn members(tenant: &str) -> ApiResult<Vec<Member>> {
+    client::get(&at(tenant, "members")).await
+}
+
+pub async fn set_member(tenant: &str, user: &str, body: &SetMember) -> ApiResult<Member> {
+    client::put(&at(tenant, &format!("members/{user}")), body).await
+}
+
+pub async fn remove_member(tenant: &str, user: &str) -> ApiResult<()> {
+    client::delete(&at(tenant, &format!("members/{user}"))).await
+}
+
+pub async fn audit(tenant: &str, query: &AuditQuery) -> ApiResult<Vec<AuditEvent>> {
+    client::get(&at(tenant, &format!("audit{}", query.to_query()))).await
+}
+
+pub async fn connections(tenant: &str) -> ApiResult<Vec<Connection>> {
+    client::get(&at(tenant, "connections")).await
+}
+
+pub async fn create_connection(tenant: &str, body: &ConnectionInput) -> ApiResult<Connection> {
+    client::post(&at(tenant, "connections"), body).await
+}
+
+pub async fn replace_connection(
+    tenant: &str,
+    id: &str,
+    body: &ConnectionInput,
+) -> ApiResult<Connection> {
+    client::put(&at(tenant, &format!("connections/{id}")), body).await
+}
+
+pub async fn delete_connection(tenant: &str, id: &str) -> ApiResult<()> {
+    client::delete(&at(tenant, &format!("connections/{id}"))).await
+}
+
+pub async fn test_connection(tenant: &str, id: &str) -> ApiResult<ConnectionTest> {
+    client::post(&at(tenant, &format!("connections/{id}/test")), &()).await
+}
+
+pub async fn dataset(tenant: &str, name: &str) -> ApiResult<DatasetDetail> {
+    client::get(&at(tenant, &format!("datasets/{name}"))).await
+}
+
+// Processes and their versions.
+
+pub async fn processes(tenant: &str) -> ApiResult<Vec<ProcessSummary>> {
+    client::get(&at(tenant, "processes")).await
+}
+
+pub async fn create_process(tenant: &str, body: &CreateProcess) -> ApiResult<Process> {
+    client::post(&at(tenant, "processes"), body).await
+}
+
+pub async fn process(tenant: &str, id: &str) -> ApiResult<Process> {
+    client::get(&at(tenant, &format!("processes/{id}"))).await
+}
+
+pub async fn update_process(tenant: &str, id: &str, body: &UpdateProcess) -> ApiResult<Process> {
+    client::put(&at(tenant, &format!("processes/{id}")), body).await
+}
+
+pub async fn archive_process(tenant: &str, id: &str) -> ApiResult<()> {
+    client::delete(&at(tenant, &format!("processes/{id}"))).await
+}
+
+pub async fn versions(tenant: &str, process: &str) -> ApiResult<Vec<VersionSummary>> {
+    client::get(&at(tenant, &format!("processes/{process}/versions"))).await
+}
+
+pub async fn version(tenant: &str, process: &str, number: i64) -> ApiResult<Version> {
+    client::get(&at(
+        tenant,
+        &format!("processes/{process}/versions/{number}"),
+    ))
+    .await
+}
+
+pub async fn publish(tenant: &str, process: &str, body: &PublishRequest) -> ApiResult<Version> {
+    client::post(&at(tenant, &format!("processes/{process}/versions")), body).await
+}
+
+pub async fn version_diff(
+    tenant: &str,
+    process: &str,
+    from: i64,
+    to: i64,
+) -> ApiResult<VersionDiff> {
+    let rest = format!("processes/{process}/versions/{from}/diff/{to}");
+    client::get(&at(tenant, &rest)).await
+}
+
+/// Where version `number` is offered as an Airflow DAG file (a link, not a call).
+pub fn airflow_file_href(tenant: &str, process: &str, number: i64) -> String {
+    at(
+        tenant,
+        &format!("processes/{process}/versions/{number}/airflow.py"),
+    )
+}
+
+// Runs.
+
+pub async fn start_run(tenant: &str, process: &str, body: &StartRun) -> ApiResult<Run> {
+    client::post(&at(tenant, &format!("processes/{process}/runs")), body).await
+}
+
+pub async fn process_runs(
+    tenant: &str,
+    process: &str,
+    query: &RunListQuery,
+) -> ApiResult<Vec<RunSummary>> {
+    let rest = format!("processes/{process}/runs{}", query.to_query());
+    client::get(&at(tenant, &rest)).await
+}
+
+pub async fn run(tenant: &str, id: &str) -> ApiResult<Run> {
+    client::get(&at(tenant, &format!("runs/{id}"))).await
+}
+
+pub async fn stop_run(tenant: &str, id: &str, query: &StopQuery) -> ApiResult<Run> {
+    let rest = format!("runs/{id}/stop{}", query.to_query());
+    client::post(&at(tenant, &rest), &serde_json::json!({})).await
+}
+
+/// A task's log as plain text.
+pub async fn task_log(tenant: &str, run: &str, task: &str) -> ApiResult<String> {
+    client::get_text(&at(tenant, &format!("runs/{run}/tasks/{task}/log"))).await
+}
+
+/// Calls `on_event` with every event of run `id`, from the first (see
+/// [`client::subscribe`]).
+pub fn run_events(tenant: &str, id: &str, on_event: impl Fn(String) + 'static) -> AbortHandle {
+    client::subscribe(at(tenant, &format!("runs/{id}/events")), on_event)
+}
+
+/// Calls `on_event` whenever any run of the tenant changes state.
+pub fn tenant_events(tenant: &str, on_event: impl Fn(String) + 'static) -> AbortHandle {
+    client::subscribe(at(tenant, "events"), on_event)
+}
+
+// Schedules.
+
+pub async fn schedules(tenant: &str) -> ApiResult<Vec<Schedule>> {
+    client::get(&at(tenant, "schedules")).await
+}
+
+pub async fn schedule(tenant: &str, process: &str) -> ApiResult<Schedule> {
+    client::get(&at(tenant, &format!("processes/{process}/schedule"))).await
+}
+
+pub async fn set_schedule(
+    tenant: &str,
+    process: &str,
+    body: &ScheduleInput,
+) -> ApiResult<Schedule> {
+    client::put(&at(tenant, &format!("processes/{process}/schedule")), body).await
+}
+
+pub async fn delete_schedule(tenant: &str, process: &str) -> ApiResult<()> {
+    client::delete(&at(tenant, &format!("processes/{process}/schedule"))).await
+}
+
+pub async fn schedule_preview(tenant: &str, query: &PreviewQuery) -> ApiResult<SchedulePreview> {
+    let rest = format!("schedules/preview{}", query.to_query());
+    client::get(&at(tenant, &rest)).await
+}

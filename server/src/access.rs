@@ -1,0 +1,461 @@
+//! Who is calling: a signed-in user (session cookie) or an API token
+//! (`Authorization: Bearer`), and that caller's role in the tenant the path
+//! names. Objects of a tenant the caller is not a member of answer 404, as if
+//! they did not exist; too low a role answers 403; no credentials answer 401.
+//!
+//! Handlers say what they need by the extractor they take: [`TenantAccess`]
+//! (any member), [`EditorAccess`], [`AdminAccess`] (tenant admin),
+//! [`PlatformAdmin`]. The role is checked before the request body is read.
+
+use crate::config::AuthSettings;
+use crate::db::{audit, memberships, sessions, tokens, users, Db};
+use crate::time::Timestamp;
+use crate::{Error, Result};
+use app::types::{Role, TenantId, UserId};
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use axum::extract::{FromRef, FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::CookieJar;
+use base64::Engine;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+use std::num::NonZeroU32;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const SESSION_COOKIE: &str = "trellis_session";
+/// Readable by the page's script, which echoes it in [`CSRF_HEADER`].
+pub const CSRF_COOKIE: &str = "trellis_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Every API token starts with this, so leaked tokens are easy to spot.
+pub const TOKEN_PREFIX: &str = "trl_";
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone)]
+pub enum Via {
+    Session {
+        token_hash: String,
+    },
+    Token {
+        id: String,
+        tenant: TenantId,
+        role: Role,
+    },
+}
+
+/// A signed-in user, or a user's API token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub username: String,
+    pub platform_admin: bool,
+    pub via: Via,
+}
+
+impl Caller {
+    pub fn new(user: users::Identity, via: Via) -> Self {
+        Caller {
+            user_id: user.id,
+            username: user.username,
+            platform_admin: user.platform_admin,
+            via,
+        }
+    }
+}
+
+impl From<tokens::Live> for Caller {
+    fn from(token: tokens::Live) -> Self {
+        Caller::new(
+            token.user,
+            Via::Token {
+                id: token.id,
+                tenant: token.tenant,
+                role: token.role,
+            },
+        )
+    }
+}
+
+impl From<&Caller> for audit::Actor {
+    fn from(caller: &Caller) -> Self {
+        audit::Actor {
+            id: Some(caller.user_id.clone()),
+            name: caller.username.clone(),
+            via: caller.via_name(),
+        }
+    }
+}
+
+/// The caller's access to the tenant named by the `{tenant}` path segment.
+#[derive(Debug, Clone)]
+pub struct TenantAccess {
+    pub tenant: TenantId,
+    pub slug: String,
+    /// The caller's effective role: the membership's (tenant admin for
+    /// platform admins), capped by the token's role for token callers.
+    pub role: Role,
+    pub caller: Caller,
+}
+
+/// Settings and sign-in rate limits, shared by every request.
+pub struct AuthState {
+    pub settings: AuthSettings,
+    /// The single sign-on provider's metadata, discovered at first use.
+    pub oidc_metadata: tokio::sync::OnceCell<openidconnect::core::CoreProviderMetadata>,
+    by_username: DefaultKeyedRateLimiter<String>,
+    by_address: DefaultKeyedRateLimiter<String>,
+}
+
+impl AuthState {
+    pub fn new(settings: AuthSettings) -> Arc<Self> {
+        let per_minute =
+            NonZeroU32::new(settings.login_attempts_per_minute.max(1)).expect("at least one");
+        let per_address =
+            NonZeroU32::new(settings.login_attempts_per_minute.max(1) * 5).expect("at least one");
+        Arc::new(Self {
+            settings,
+            oidc_metadata: tokio::sync::OnceCell::new(),
+            by_username: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            by_address: RateLimiter::keyed(Quota::per_minute(per_address)),
+        })
+    }
+
+    /// Counts a sign-in attempt; 429 with the wait when over the limit.
+    pub fn sign_in_attempt(&self, username: &str, address: Option<&str>) -> Result<()> {
+        use governor::clock::{Clock, DefaultClock};
+        let clock = DefaultClock::default();
+        let wait = |not_until: governor::NotUntil<_>| {
+            not_until.wait_time_from(clock.now()).as_secs().max(1)
+        };
+        if let Some(address) = address {
+            if let Err(e) = self.by_address.check_key(&address.to_owned()) {
+                return Err(Error::TooManyRequests {
+                    message: "too many sign-in attempts from this address".into(),
+                    retry_after: wait(e),
+                });
+            }
+        }
+        if let Err(e) = self.by_username.check_key(&username.to_lowercase()) {
+            return Err(Error::TooManyRequests {
+                message: format!("too many sign-in attempts for `{username}`"),
+                retry_after: wait(e),
+            });
+        }
+        Ok(())
+    }
+
+    /// The session and CSRF cookies for a new session.
+    pub fn session_cookies(
+        &self,
+        headers: &HeaderMap,
+        token: String,
+        csrf: String,
+    ) -> [Cookie<'static>; 2] {
+        let secure = self.secure(headers);
+        let session = Cookie::build((SESSION_COOKIE, token))
+            .path("/")
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Lax)
+            .build();
+        let csrf = Cookie::build((CSRF_COOKIE, csrf))
+            .path("/")
+            .secure(secure)
+            .same_site(SameSite::Lax)
+            .build();
+        [session, csrf]
+    }
+
+    /// Whether cookies must be `Secure`: configured for https, or the
+    /// request came through a proxy that terminated https.
+    pub fn secure(&self, headers: &HeaderMap) -> bool {
+        self.settings.secure_cookies
+            || headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                == Some("https")
+    }
+}
+
+/// A new random secret (for a cookie or a token) and its hash (for the database).
+pub fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+pub fn hash_token(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
+
+/// Compares two secrets in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+fn bearer(parts: &Parts) -> Result<Option<String>> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::Unauthorized("the Authorization header is not text".into()))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(Error::Unauthorized(
+            "the Authorization header must be `Bearer <API token>`".into(),
+        )),
+    }
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    Db: FromRef<S>,
+    Arc<AuthState>: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let db = Db::from_ref(state);
+        let caller = if let Some(token) = bearer(parts)? {
+            tokens::live(&db, &hash_token(&token))
+                .await?
+                .map(Caller::from)
+                .ok_or_else(|| {
+                    Error::Unauthorized("the API token is unknown, revoked or expired".into())
+                })?
+        } else {
+            let jar = CookieJar::from_headers(&parts.headers);
+            let token = jar
+                .get(SESSION_COOKIE)
+                .map(|c| c.value().to_owned())
+                .ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
+            let auth = Arc::<AuthState>::from_ref(state);
+            let token_hash = hash_token(&token);
+            let session = sessions::live(&db, &token_hash, idle_cutoff(auth.settings.idle_timeout))
+                .await?
+                .ok_or_else(|| {
+                    Error::Unauthorized("the session has ended; sign in again".into())
+                })?;
+            if !parts.method.is_safe() {
+                let sent = parts
+                    .headers
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if session.csrf.is_empty() || !same_secret(sent, &session.csrf) {
+                    return Err(Error::Forbidden(format!(
+                        "a signed-in browser must send the `{CSRF_COOKIE}` cookie's value in the \
+                         X-CSRF-Token header with this request"
+                    )));
+                }
+            }
+            Caller::new(session.user, Via::Session { token_hash })
+        };
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+/// The oldest `last_seen_at` a live session may have.
+fn idle_cutoff(idle: Duration) -> Timestamp {
+    Timestamp::ago(chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::hours(1)))
+}
+
+impl Caller {
+    /// `session` or `token`, for the audit log.
+    pub fn via_name(&self) -> &'static str {
+        match self.via {
+            Via::Session { .. } => "session",
+            Via::Token { .. } => "token",
+        }
+    }
+
+    /// Fails with 403 for API tokens: some things need a person.
+    pub fn require_session(&self, what: &str) -> Result<()> {
+        match self.via {
+            Via::Session { .. } => Ok(()),
+            Via::Token { .. } => Err(Error::Forbidden(format!(
+                "API tokens cannot {what}; sign in as the user"
+            ))),
+        }
+    }
+}
+
+/// A platform admin signed in with a session.
+#[derive(Debug, Clone)]
+pub struct PlatformAdmin(pub Caller);
+
+impl<S> FromRequestParts<S> for PlatformAdmin
+where
+    S: Send + Sync,
+    Db: FromRef<S>,
+    Arc<AuthState>: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if !caller.platform_admin {
+            return Err(Error::Forbidden("only platform admins may do this".into()));
+        }
+        caller.require_session("administer the platform")?;
+        Ok(PlatformAdmin(caller))
+    }
+}
+
+impl TenantAccess {
+    /// Fails with 403 unless the caller's role includes `role`.
+    pub fn require(&self, role: Role) -> Result<()> {
+        if self.role.includes(role) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "this needs the {role} role in tenant `{}`; you are {}",
+                self.slug, self.role
+            )))
+        }
+    }
+}
+
+impl TenantAccess {
+    /// Records in the tenant's audit log that the caller did `action`.
+    pub async fn audit(
+        &self,
+        db: &Db,
+        action: &str,
+        target: &str,
+        detail: Option<serde_json::Value>,
+    ) {
+        let actor = audit::Actor::from(&self.caller);
+        audit::record(
+            db,
+            audit::Entry {
+                tenant: Some(&self.tenant),
+                actor: &actor,
+                action,
+                target: Some(target),
+                detail,
+            },
+        )
+        .await;
+    }
+
+    /// How a run this caller starts is triggered: `api` for tokens.
+    pub fn trigger(&self) -> app::types::Trigger {
+        match self.caller.via {
+            Via::Session { .. } => app::types::Trigger::Manual,
+            Via::Token { .. } => app::types::Trigger::Api,
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for TenantAccess
+where
+    S: Send + Sync,
+    Db: FromRef<S>,
+    Arc<AuthState>: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::BadRequest(e.body_text()))?;
+        let slug = params
+            .iter()
+            .find(|(name, _)| *name == "tenant")
+            .map(|(_, value)| value.to_owned())
+            .ok_or_else(|| Error::BadRequest("the path names no tenant".into()))?;
+        let not_found = || Error::NotFound(format!("tenant `{slug}`"));
+        let (tenant, membership) =
+            memberships::tenant_role(&Db::from_ref(state), &slug, &caller.user_id)
+                .await?
+                .ok_or_else(not_found)?;
+        let own = match (membership, caller.platform_admin) {
+            (_, true) => Role::TenantAdmin,
+            (Some(role), false) => role,
+            (None, false) => return Err(not_found()),
+        };
+        let role = match &caller.via {
+            Via::Session { .. } => own,
+            Via::Token {
+                tenant: token_tenant,
+                role,
+                ..
+            } => {
+                if *token_tenant != tenant {
+                    return Err(not_found());
+                }
+                if own.includes(*role) {
+                    *role
+                } else {
+                    own
+                }
+            }
+        };
+        Ok(TenantAccess {
+            tenant,
+            slug,
+            role,
+            caller,
+        })
+    }
+}
+
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $role:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub TenantAccess);
+
+        impl Deref for $name {
+            type Target = TenantAccess;
+            fn deref(&self) -> &TenantAccess {
+                &self.0
+            }
+        }
+
+        impl<S> FromRequestParts<S> for $name
+        where
+            S: Send + Sync,
+            Db: FromRef<S>,
+            Arc<AuthState>: FromRef<S>,
+        {
+            type Rejection = Error;
+
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+                let access = TenantAccess::from_request_parts(parts, state).await?;
+                access.require($role)?;
+                Ok($name(access))
+            }
+        }
+    };
+}
+
+role_extractor!(
+    /// A member who may compose, publish, run and stop.
+    EditorAccess,
+    Role::Editor
+);
+role_extractor!(
+    /// A tenant admin: members, tokens of others, audit log, schedules, connections.
+    AdminAccess,
+    Role::TenantAdmin
+);

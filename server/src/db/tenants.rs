@@ -1,0 +1,94 @@
+//! Tenants, as platform admins manage them.
+
+use super::{new_id, now, Db};
+use app::api::access::Tenant;
+use app::types::TenantId;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+const COLUMNS: &str = "t.id, t.slug, t.name, t.max_concurrent_tasks, t.created_at, \
+     (SELECT COUNT(*) FROM memberships m WHERE m.tenant_id = t.id) AS members";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<Tenant> {
+    Ok(Tenant {
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        max_concurrent_tasks: row.try_get("max_concurrent_tasks")?,
+        created_at: row.try_get("created_at")?,
+        members: row.try_get("members")?,
+    })
+}
+
+/// Every tenant, by slug.
+pub async fn list(db: &Db) -> sqlx::Result<Vec<Tenant>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM tenants t ORDER BY t.slug"))
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The tenant with `slug`, and its id.
+pub async fn by_slug(db: &Db, slug: &str) -> sqlx::Result<Option<(TenantId, Tenant)>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM tenants t WHERE t.slug = $1"
+    ))
+    .bind(slug)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| Ok((TenantId::new(r.try_get::<String, _>("id")?), from_row(&r)?)))
+        .transpose()
+}
+
+pub async fn create(
+    db: &Db,
+    slug: &str,
+    name: &str,
+    max_concurrent_tasks: Option<i64>,
+) -> sqlx::Result<TenantId> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO tenants (id, slug, name, max_concurrent_tasks, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(slug)
+    .bind(name)
+    .bind(max_concurrent_tasks)
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    Ok(TenantId::new(id))
+}
+
+pub async fn update(
+    db: &Db,
+    tenant: &TenantId,
+    name: &str,
+    max_concurrent_tasks: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE tenants SET name = $2, max_concurrent_tasks = $3 WHERE id = $1")
+        .bind(tenant.as_str())
+        .bind(name)
+        .bind(max_concurrent_tasks)
+        .execute(&db.pool)
+        .await
+        .map(|_| ())
+}
+
+/// Every tenant's own limit on running tasks, where it has one.
+pub async fn task_limits(db: &Db) -> sqlx::Result<Vec<(TenantId, i64)>> {
+    sqlx::query(
+        "SELECT id, max_concurrent_tasks FROM tenants WHERE max_concurrent_tasks IS NOT NULL",
+    )
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            TenantId::new(r.try_get::<String, _>("id")?),
+            r.try_get("max_concurrent_tasks")?,
+        ))
+    })
+    .collect()
+}

@@ -1,0 +1,388 @@
+//! A process orchestrated by a real Airflow 3.3 (API server, scheduler and
+//! DAG processor on loopback, LocalExecutor, SQLite, DAG files read from the
+//! AWS emulator's S3 through `S3DagBundle`), driven by the real `trellis`
+//! binary: publish uploads the DAG file and the version is `deploying` until
+//! Airflow has parsed it, then `ready`; a run is triggered on Airflow, its
+//! steps run on the (emulated) EMR cluster, every task's state arrives over
+//! the run's SSE stream; a second run is stopped: Airflow's run is failed,
+//! the EMR step cancelled, the run ends `cancelled`. Prints the latencies
+//! the closing note reports (publish → ready, trigger → first task running,
+//! whole run).
+
+use crate::common;
+use crate::common::airflow::{self, Airflow};
+use crate::common::binary::{self, call, sign_in, wait_until};
+use crate::common::emulator::{self, Emulator};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const DEMO: &str = "/api/v1/tenants/demo";
+
+/// Reads a run's SSE stream in a thread until the run ends; every event with
+/// when it arrived.
+fn follow(addr: &str, cookie: &str, run: &str) -> std::thread::JoinHandle<Vec<(Instant, Value)>> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {DEMO}/runs/{run}/events HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\
+         Accept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(240)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut events = Vec::new();
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            let Some(data) = line.strip_prefix("data:") else {
+                continue;
+            };
+            let Ok(event) = serde_json::from_str::<Value>(data.trim()) else {
+                continue;
+            };
+            let ended = event["task"].is_null()
+                && ["succeeded", "failed", "cancelled"]
+                    .contains(&event["state"].as_str().unwrap_or(""));
+            events.push((Instant::now(), event));
+            if ended {
+                break;
+            }
+        }
+        events
+    })
+}
+
+fn states_of(events: &[(Instant, Value)], task: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|(_, e)| e["task"] == task)
+        .map(|(_, e)| e["state"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_on_airflow_deploys_runs_live_and_stops() {
+    if airflow::skipped("a_process_on_airflow_deploys_runs_live_and_stops") {
+        return;
+    }
+    let aws = Emulator::start();
+    aws.control(
+        "emr/auto",
+        json!({"enabled": true, "pending_seconds": 0.2, "running_seconds": 1.0, "final": "COMPLETED"}),
+    )
+    .await;
+    let cluster = aws.cluster("us-east-1").await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&aws.url)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                emulator::ACCESS_KEY_ID,
+                emulator::SECRET_ACCESS_KEY,
+                None,
+                None,
+                "tests",
+            ))
+            .build(),
+    );
+    s3.create_bucket().bucket("dags").send().await.unwrap();
+
+    let af = tokio::task::spawn_blocking({
+        let url = aws.url.clone();
+        move || Airflow::start(&url, "dags", "trellis")
+    })
+    .await
+    .unwrap();
+    let af = std::sync::Arc::new(af);
+    let data = tempfile::tempdir().unwrap();
+    let server = binary::start_with(
+        data.path(),
+        &[
+            ("TRELLIS_AIRFLOW_URL", &af.url),
+            ("TRELLIS_AIRFLOW_USERNAME", airflow::USERNAME),
+            ("TRELLIS_AIRFLOW_PASSWORD", airflow::PASSWORD),
+            ("TRELLIS_AIRFLOW_DAGS", "s3://dags/trellis"),
+            ("TRELLIS_AIRFLOW_S3_ENDPOINT_URL", &aws.url),
+            ("TRELLIS_AIRFLOW_POLL_SECONDS", "0.5"),
+            ("AWS_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", emulator::SECRET_ACCESS_KEY),
+        ],
+    );
+    let addr = server.addr.clone();
+    let connection_body = aws.connection_body(&cluster);
+    let report = tokio::task::spawn_blocking({
+        let af = af.clone();
+        move || {
+            let cookie = sign_in(&addr);
+            let (status, _, connection) = call(
+                &addr,
+                "POST",
+                &format!("{DEMO}/connections"),
+                &cookie,
+                Some(connection_body),
+            );
+            assert_eq!(status, 201, "{connection}");
+            let graph = json!({
+                "connection": connection["id"], "orchestrator": "airflow",
+                "nodes": [{"id": "first", "component": "noop"},
+                          {"id": "second", "component": "sleep", "params": {"seconds": 1}}],
+                "edges": [{"from": "first", "to": "second"}],
+            });
+            let (status, _, process) = call(
+                &addr,
+                "POST",
+                &format!("{DEMO}/processes"),
+                &cookie,
+                Some(json!({"name": "on airflow", "graph": graph})),
+            );
+            assert_eq!(status, 201, "{process}");
+            let path = format!("{DEMO}/processes/{}", process["id"].as_str().unwrap());
+
+            // Publish: the file goes to the DAGs bucket, the version deploys.
+            let published = Instant::now();
+            let (status, _, version) = call(
+                &addr,
+                "POST",
+                &format!("{path}/versions"),
+                &cookie,
+                Some(json!({})),
+            );
+            assert_eq!(status, 201, "{version}");
+            assert_eq!(version["deployment"]["state"], "deploying", "{version}");
+            let dag_id = version["deployment"]["dag_id"].as_str().unwrap().to_owned();
+            // Not runnable until Airflow has parsed it.
+            let (status, _, refused) = call(
+                &addr,
+                "POST",
+                &format!("{path}/runs"),
+                &cookie,
+                Some(json!({})),
+            );
+            assert_eq!(status, 409, "{refused}");
+            assert_eq!(refused["errors"][0]["field"], "version");
+            let ready = wait_until(
+                &addr,
+                &cookie,
+                &format!("{path}/versions/1"),
+                Duration::from_secs(120),
+                |v| v["deployment"]["state"] != "deploying",
+            );
+            let publish_to_ready = published.elapsed();
+            assert_eq!(
+                ready["deployment"]["state"],
+                "ready",
+                "{ready}\n{}",
+                af.log("dag-processor")
+            );
+            let (status, dag) = af.api("GET", &format!("/api/v2/dags/{dag_id}"), None);
+            assert_eq!(status, 200, "{dag}");
+            assert!(dag["tags"].as_array().unwrap().iter().any(|t| t["name"]
+                == format!("trellis-hash:{}", ready["content_hash"].as_str().unwrap())));
+
+            // A run: triggered on Airflow, every task's state live over SSE.
+            let triggered = Instant::now();
+            let (status, _, run) = call(
+                &addr,
+                "POST",
+                &format!("{path}/runs"),
+                &cookie,
+                Some(json!({"params": {"day": "2026-11-26"}})),
+            );
+            assert_eq!(status, 201, "{run}");
+            let run_id = run["id"].as_str().unwrap().to_owned();
+            let events = follow(&addr, &cookie, &run_id).join().unwrap();
+            let finished = triggered.elapsed();
+            let first_running = events
+                .iter()
+                .find(|(_, e)| e["task"] == "PEntry" && e["state"] == "running")
+                .map(|(at, _)| at.duration_since(triggered))
+                .expect("PEntry ran");
+            let ended = wait_until(
+                &addr,
+                &cookie,
+                &format!("{DEMO}/runs/{run_id}"),
+                Duration::from_secs(30),
+                |r| r["state"] == "succeeded" || r["state"] == "failed",
+            );
+            assert_eq!(
+                ended["state"],
+                "succeeded",
+                "{ended}\n{}",
+                af.log("scheduler")
+            );
+            for task in [
+                "PEntry", "C_first", "W_first", "C_second", "W_second", "PExit",
+            ] {
+                let states = states_of(&events, task);
+                assert_eq!(
+                    states.last().map(String::as_str),
+                    Some("succeeded"),
+                    "{task}: {states:?}"
+                );
+                assert!(states.contains(&"running".to_owned()), "{task}: {states:?}");
+                assert_eq!(common::task(&ended, task)["state"], "succeeded");
+            }
+            assert!(common::task(&ended, "C_second")["external_ref"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("emr:{}/", connection["id"].as_str().unwrap())));
+            let (_, airflow_run) = af.api(
+                "GET",
+                &format!("/api/v2/dags/{dag_id}/dagRuns?limit=5"),
+                None,
+            );
+            let conf = &airflow_run["dag_runs"][0]["conf"];
+            assert_eq!(conf["trellis"]["run"], run_id.as_str());
+            assert_eq!(conf["params"]["day"], "2026-11-26");
+            (
+                addr,
+                cookie,
+                path,
+                dag_id,
+                publish_to_ready,
+                first_running,
+                finished,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let (addr, cookie, path, dag_id, publish_to_ready, first_running, finished) = report;
+    let steps = aws.read("emr/steps").await;
+    let names: Vec<&str> = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{steps}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n.ends_with(":1") && n.starts_with("trellis:")),
+        "{names:?}"
+    );
+
+    // A second run, stopped while its long step runs.
+    aws.control(
+        "emr/auto",
+        json!({"enabled": true, "pending_seconds": 0.2, "running_seconds": 600.0, "final": "COMPLETED"}),
+    )
+    .await;
+    let stopped = tokio::task::spawn_blocking({
+        let (addr, cookie, path) = (addr.clone(), cookie.clone(), path.clone());
+        move || {
+            let run_id = binary::start_run(&addr, &cookie, &path);
+            let run_path = format!("{DEMO}/runs/{run_id}");
+            wait_until(&addr, &cookie, &run_path, Duration::from_secs(120), |r| {
+                common::task(r, "W_first")["state"] == "running"
+            });
+            let stopping = Instant::now();
+            let (status, _, _) = call(&addr, "POST", &format!("{run_path}/stop"), &cookie, None);
+            assert_eq!(status, 202);
+            let ended = wait_until(&addr, &cookie, &run_path, Duration::from_secs(120), |r| {
+                r["state"] == "cancelled" || r["state"] == "failed" || r["state"] == "succeeded"
+            });
+            (run_id, ended, stopping.elapsed())
+        }
+    })
+    .await
+    .unwrap();
+    let (run_id, ended, stop_took) = stopped;
+    assert_eq!(ended["state"], "cancelled", "{ended}");
+    assert_eq!(
+        common::task(&ended, "C_second")["state"],
+        "cancelled",
+        "{ended}"
+    );
+    let (_, airflow_runs) = af.api(
+        "GET",
+        &format!("/api/v2/dags/{dag_id}/dagRuns?limit=5"),
+        None,
+    );
+    let theirs = airflow_runs["dag_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["conf"]["trellis"]["run"] == run_id.as_str())
+        .expect("the stopped run is on Airflow")
+        .clone();
+    assert_eq!(theirs["state"], "failed", "{theirs}");
+    let steps = aws.read("emr/steps").await;
+    let step = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == format!("trellis:{run_id}:C_first:1"))
+        .expect("the stopped run's step")
+        .clone();
+    assert_eq!(step["state"], "CANCELLED", "{step}");
+
+    // The same process orchestrated by Trellis itself (steps on the same
+    // emulated cluster), for comparison.
+    aws.control(
+        "emr/auto",
+        json!({"enabled": true, "pending_seconds": 0.2, "running_seconds": 1.0, "final": "COMPLETED"}),
+    )
+    .await;
+    let (embedded_first, embedded_finished) = tokio::task::spawn_blocking({
+        let (addr, cookie, path) = (addr.clone(), cookie.clone(), path.clone());
+        move || {
+            let (_, _, process) = call(&addr, "GET", &path, &cookie, None);
+            let mut graph = process["graph"].clone();
+            graph.as_object_mut().unwrap().remove("orchestrator");
+            let (status, _, copy) = call(
+                &addr,
+                "POST",
+                &format!("{DEMO}/processes"),
+                &cookie,
+                Some(json!({"name": "embedded", "graph": graph})),
+            );
+            assert_eq!(status, 201, "{copy}");
+            let path = format!("{DEMO}/processes/{}", copy["id"].as_str().unwrap());
+            let (status, _, _) = call(
+                &addr,
+                "POST",
+                &format!("{path}/versions"),
+                &cookie,
+                Some(json!({})),
+            );
+            assert_eq!(status, 201);
+            let triggered = Instant::now();
+            let (status, _, run) = call(
+                &addr,
+                "POST",
+                &format!("{path}/runs"),
+                &cookie,
+                Some(json!({})),
+            );
+            assert_eq!(status, 201, "{run}");
+            let events = follow(&addr, &cookie, run["id"].as_str().unwrap())
+                .join()
+                .unwrap();
+            let first = events
+                .iter()
+                .find(|(_, e)| e["task"] == "PEntry" && e["state"] == "running")
+                .map_or(Duration::ZERO, |(at, _)| at.duration_since(triggered));
+            assert_eq!(events.last().unwrap().1["state"], "succeeded");
+            (first, triggered.elapsed())
+        }
+    })
+    .await
+    .unwrap();
+
+    println!(
+        "airflow: publish -> ready {publish_to_ready:?}; trigger -> PEntry running {first_running:?}; \
+         trigger -> run ended {finished:?}; stop -> cancelled {stop_took:?}\n\
+         embedded: trigger -> PEntry running {embedded_first:?}; trigger -> run ended {embedded_finished:?}"
+    );
+    let mut server = server;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    drop(af);
+}

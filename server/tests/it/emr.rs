@@ -1,0 +1,293 @@
+//! Processes on EMR through the AWS emulator: steps named for their run,
+//! task and attempt, watched to their end, failures reported with EMR's
+//! details, stops sent as CancelSteps and followed until EMR confirms.
+
+use crate::common::emulator::Emulator;
+use crate::common::{ended, task, Backend, Session, TestApp};
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+on_both_backends!(
+    a_process_runs_as_named_steps_on_the_tenants_cluster,
+    a_failed_step_fails_its_task_with_emrs_failure_details,
+    a_stop_cancels_the_step_and_waits_for_emr_to_confirm,
+    when_emr_refuses_to_cancel_the_task_log_says_so,
+    where_a_process_runs_is_checked_at_publish,
+);
+
+const DEMO: &str = "/api/v1/tenants/demo";
+
+struct Setup {
+    app: TestApp,
+    aws: Emulator,
+    admin: Session,
+    connection: String,
+    cluster: String,
+}
+
+async fn setup(backend: Backend, auto: Value) -> Setup {
+    let aws = Emulator::start();
+    aws.control("emr/auto", auto).await;
+    let cluster = aws.cluster("us-east-1").await;
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let created = app
+        .as_user(
+            &admin,
+            Method::POST,
+            &format!("{DEMO}/connections"),
+            Some(aws.connection_body(&cluster)),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let connection = created.json()["id"].as_str().unwrap().to_owned();
+    Setup {
+        app,
+        aws,
+        admin,
+        connection,
+        cluster,
+    }
+}
+
+/// Publishes `graph` as a new process; its path.
+async fn published(s: &Setup, graph: Value) -> String {
+    s.app.published(&s.admin, "on emr", graph, json!({})).await
+}
+
+fn fast() -> Value {
+    json!({"enabled": true, "pending_seconds": 0.1, "running_seconds": 0.3, "final": "COMPLETED"})
+}
+
+async fn a_process_runs_as_named_steps_on_the_tenants_cluster(backend: Backend) {
+    let s = setup(backend, fast()).await;
+    let graph = json!({
+        "connection": s.connection,
+        "nodes": [{"id": "wait", "component": "sleep", "params": {"seconds": 5}}, {"id": "then", "component": "noop"}],
+        "edges": [{"from": "wait", "to": "then"}],
+    });
+    let path = published(&s, graph).await;
+    let run = s.app.start_run(&s.admin, &path).await;
+    let done = s.app.wait_for_run(&s.admin, &run, ended).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+
+    let reference = task(&done, "C_wait")["external_ref"].as_str().unwrap();
+    assert!(
+        reference.starts_with(&format!("emr:{}/{}/s-", s.connection, s.cluster)),
+        "{reference}"
+    );
+    let steps = s.aws.read("emr/steps").await;
+    let mut seen: Vec<(String, Value, String)> = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| {
+            (
+                st["name"].as_str().unwrap().to_owned(),
+                st["args"].clone(),
+                st["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen,
+        vec![
+            (
+                format!("trellis:{run}:C_then:1"),
+                json!(["true"]),
+                "COMPLETED".to_owned()
+            ),
+            (
+                format!("trellis:{run}:C_wait:1"),
+                json!(["sleep", "5"]),
+                "COMPLETED".to_owned()
+            ),
+        ]
+    );
+    let calls = s.aws.read("calls").await;
+    assert_eq!(calls["AddJobFlowSteps"], 2, "{calls}");
+    let log = s
+        .app
+        .get_as(&s.admin, &format!("{DEMO}/runs/{run}/tasks/C_wait/log"))
+        .await
+        .text();
+    assert!(log.contains("submitted as EMR step s-"), "{log}");
+}
+
+async fn a_failed_step_fails_its_task_with_emrs_failure_details(backend: Backend) {
+    let s = setup(
+        backend,
+        json!({"enabled": true, "pending_seconds": 0.1, "running_seconds": 0.2, "final": "FAILED"}),
+    )
+    .await;
+    let graph = json!({"connection": s.connection, "nodes": [{"id": "a", "component": "noop"}, {"id": "b", "component": "noop"}],
+                       "edges": [{"from": "a", "to": "b"}]});
+    let path = published(&s, graph).await;
+    let run = s.app.start_run(&s.admin, &path).await;
+    let done = s.app.wait_for_run(&s.admin, &run, ended).await;
+    assert_eq!(done["state"], "failed");
+    let error = task(&done, "W_a")["error"].as_str().unwrap();
+    assert!(error.contains("failed: Step failed (emulated)"), "{error}");
+    assert!(
+        error.contains("the emulator was told to fail every step"),
+        "{error}"
+    );
+    assert!(
+        error.contains("(log: s3://emulator-logs/steps/s-"),
+        "{error}"
+    );
+    assert_eq!(task(&done, "C_b")["state"], "skipped");
+}
+
+async fn a_stop_cancels_the_step_and_waits_for_emr_to_confirm(backend: Backend) {
+    let s = setup(backend, json!({"enabled": true, "pending_seconds": 0.05, "running_seconds": 60, "cancel_seconds": 0.5})).await;
+    let graph = json!({"connection": s.connection, "nodes": [{"id": "long", "component": "sleep", "params": {"seconds": 3600}}], "edges": []});
+    let path = published(&s, graph).await;
+    let run = s.app.start_run(&s.admin, &path).await;
+    s.app
+        .wait_for_run(&s.admin, &run, |r| task(r, "W_long")["state"] == "running")
+        .await;
+    // Let the step get going on the cluster.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stop = s
+        .app
+        .as_user(
+            &s.admin,
+            Method::POST,
+            &format!("{DEMO}/runs/{run}/stop"),
+            None,
+        )
+        .await;
+    assert_eq!(stop.status, StatusCode::ACCEPTED, "{}", stop.text());
+    assert_eq!(stop.json()["state"], "cancelling");
+    // EMR takes a while to confirm; until then the run says cancelling.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let meanwhile = s
+        .app
+        .get_as(&s.admin, &format!("{DEMO}/runs/{run}"))
+        .await
+        .json();
+    assert_eq!(meanwhile["state"], "cancelling", "{meanwhile}");
+    let done = s.app.wait_for_run(&s.admin, &run, ended).await;
+    assert_eq!(done["state"], "cancelled", "{done}");
+    assert_eq!(task(&done, "W_long")["state"], "cancelled");
+    let steps = s.aws.read("emr/steps").await;
+    assert_eq!(steps[0]["state"], "CANCELLED");
+    assert_eq!(s.aws.read("calls").await["CancelSteps"], 1);
+}
+
+async fn when_emr_refuses_to_cancel_the_task_log_says_so(backend: Backend) {
+    let s = setup(backend, json!({"enabled": true, "pending_seconds": 0.05, "running_seconds": 1.5, "refuse_cancel": true})).await;
+    let graph = json!({"connection": s.connection, "nodes": [{"id": "a", "component": "noop"}], "edges": []});
+    let path = published(&s, graph).await;
+    let run = s.app.start_run(&s.admin, &path).await;
+    s.app
+        .wait_for_run(&s.admin, &run, |r| task(r, "W_a")["state"] == "running")
+        .await;
+    let stop = s
+        .app
+        .as_user(
+            &s.admin,
+            Method::POST,
+            &format!("{DEMO}/runs/{run}/stop"),
+            None,
+        )
+        .await;
+    assert_eq!(stop.status, StatusCode::ACCEPTED);
+    let done = s.app.wait_for_run(&s.admin, &run, ended).await;
+    // EMR ran the step to its end; the run still ends as stopped, and the
+    // log tells why the work was not cut short.
+    assert_eq!(done["state"], "cancelled", "{done}");
+    assert_eq!(task(&done, "W_a")["state"], "succeeded");
+    let log = s
+        .app
+        .get_as(&s.admin, &format!("{DEMO}/runs/{run}/tasks/C_a/log"))
+        .await
+        .text();
+    assert!(log.contains("EMR refused to cancel step s-"), "{log}");
+    assert!(
+        log.contains("cancelling is refused (emulated); following the step to its end"),
+        "{log}"
+    );
+}
+
+async fn where_a_process_runs_is_checked_at_publish(backend: Backend) {
+    let s = setup(backend, fast()).await;
+    let local_only = json!({"key": "local.only", "name": "Local only", "category": "Testing", "description": "",
+                            "icon": "circle", "params": [], "local": {"program": "true", "args": []}});
+    let added = s
+        .app
+        .as_user(
+            &s.admin,
+            Method::POST,
+            "/api/v1/admin/components",
+            Some(local_only),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    let emr_only = json!({"key": "emr.only", "name": "EMR only", "category": "Testing", "description": "",
+                          "icon": "circle", "params": [], "emr": {"jar": "command-runner.jar", "args": ["true"]}});
+    let added = s
+        .app
+        .as_user(
+            &s.admin,
+            Method::POST,
+            "/api/v1/admin/components",
+            Some(emr_only),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+
+    let publish = |graph: Value| {
+        let s = &s;
+        async move {
+            let p = s
+                .app
+                .as_user(
+                    &s.admin,
+                    Method::POST,
+                    &format!("{DEMO}/processes"),
+                    Some(json!({"name": format!("p{}", rand_suffix()), "graph": graph})),
+                )
+                .await;
+            let path = format!("{DEMO}/processes/{}", p.json()["id"].as_str().unwrap());
+            s.app
+                .as_user(
+                    &s.admin,
+                    Method::POST,
+                    &format!("{path}/versions"),
+                    Some(json!({})),
+                )
+                .await
+        }
+    };
+    let unknown = publish(
+        json!({"connection": "nope", "nodes": [{"id": "a", "component": "noop"}], "edges": []}),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(unknown.json()["errors"][0]["field"], "connection");
+    assert_eq!(unknown.json()["errors"][0]["code"], "not_found");
+
+    let no_emr = publish(json!({"connection": s.connection, "nodes": [{"id": "a", "component": "local.only"}], "edges": []})).await;
+    assert_eq!(no_emr.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(no_emr.json()["errors"][0]["node"], "a");
+    assert_eq!(no_emr.json()["errors"][0]["code"], "no_emr");
+
+    let needs =
+        publish(json!({"nodes": [{"id": "a", "component": "emr.only"}], "edges": []})).await;
+    assert_eq!(needs.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(needs.json()["errors"][0]["field"], "connection");
+    assert_eq!(needs.json()["errors"][0]["code"], "required");
+
+    let fine = publish(json!({"connection": s.connection, "nodes": [{"id": "a", "component": "emr.only"}], "edges": []})).await;
+    assert_eq!(fine.status, StatusCode::CREATED, "{}", fine.text());
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}

@@ -1,0 +1,436 @@
+//! The embedded engine running real processes: a chain succeeds in order, a
+//! failure skips what depends on it and still runs PExit, and a stop ends the
+//! run `cancelled` with no process left behind.
+
+use crate::common::{engine_settings, Backend, TestApp};
+use app::api::runs::Run;
+use app::types::dag::compile;
+use app::types::graph::ProcessGraph;
+use app::types::{RunState, TaskState, TenantId, Trigger};
+use serde_json::json;
+use server::db::runs::{self, NewRun};
+use server::engine::{Engine, EngineSettings};
+use server::events::EventBus;
+use server::executors::CancelMode;
+use std::time::{Duration, Instant};
+
+on_both_backends!(
+    failed_work_is_retried_with_backoff,
+    work_past_its_timeout_is_killed_and_fails,
+    tenants_take_turns_within_the_limits,
+    a_chain_runs_in_order,
+    a_failure_skips_downstream_and_fails_the_run,
+    a_stop_cancels_the_run_and_its_processes
+);
+
+struct Fixture {
+    app: TestApp,
+    engine: Engine,
+    bus: EventBus,
+    tenant: TenantId,
+    _data: tempfile::TempDir,
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    fixture_with(backend, 64, 16).await
+}
+
+async fn fixture_with(backend: Backend, max_running: usize, per_tenant: usize) -> Fixture {
+    let app = TestApp::start(backend).await;
+    let data = tempfile::tempdir().unwrap();
+    let bus = EventBus::new(1024);
+    let settings = EngineSettings {
+        max_running,
+        max_running_per_tenant: per_tenant,
+        ..engine_settings(data.path().to_owned())
+    };
+    let engine = Engine::new(app.db.clone(), bus.clone(), settings);
+    let tenant = app.demo_tenant().await;
+    Fixture {
+        app,
+        engine,
+        bus,
+        tenant,
+        _data: data,
+    }
+}
+
+/// Publishes `graph` as version 1 of a new process and starts a run of it.
+async fn run_of(f: &Fixture, graph: serde_json::Value) -> String {
+    let admin = f.app.admin().await;
+    run_in(f, &admin, "demo", &f.tenant, graph).await
+}
+
+async fn run_in(
+    f: &Fixture,
+    admin: &crate::common::Session,
+    slug: &str,
+    tenant: &TenantId,
+    graph: serde_json::Value,
+) -> String {
+    let post = |path: String, body| {
+        let admin = admin.clone();
+        async move {
+            f.app
+                .as_user(&admin, axum::http::Method::POST, &path, Some(body))
+                .await
+        }
+    };
+    let process = post(
+        format!("/api/v1/tenants/{slug}/processes"),
+        json!({"name": format!("p-{}", uuid::Uuid::new_v4()), "graph": graph}),
+    )
+    .await
+    .json();
+    let id = process["id"].as_str().unwrap().to_owned();
+    let version = post(
+        format!("/api/v1/tenants/{slug}/processes/{id}/versions"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(version.status, 201, "{}", version.text());
+    let version_id: String = sqlx::query_scalar("SELECT id FROM versions WHERE process_id = $1")
+        .bind(&id)
+        .fetch_one(&f.app.db.pool)
+        .await
+        .unwrap();
+    let graph: ProcessGraph = serde_json::from_value(graph).unwrap();
+    let dag = compile(&graph).unwrap();
+    let params = json!({});
+    let (run, _) = runs::create(
+        &f.app.db,
+        NewRun {
+            tenant,
+            process: &id,
+            version_id: &version_id,
+            version_number: 1,
+            trigger: Trigger::Manual,
+            params: &params,
+            by: None,
+            dag: &dag,
+            scheduled_for: None,
+            owner: f.engine.server_id(),
+        },
+    )
+    .await
+    .unwrap();
+    f.engine.launch(tenant.clone(), run.clone());
+    run
+}
+
+async fn until(f: &Fixture, run: &str, done: impl Fn(&Run) -> bool) -> Run {
+    let started = Instant::now();
+    loop {
+        let r = runs::get(&f.app.db, &f.tenant, run).await.unwrap().unwrap();
+        if done(&r) {
+            return r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "run stuck: {r:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn state_of(run: &Run, key: &str) -> TaskState {
+    run.tasks.iter().find(|t| t.key == key).unwrap().state
+}
+
+async fn a_chain_runs_in_order(backend: Backend) {
+    let f = fixture(backend).await;
+    let mut live = f.bus.subscribe();
+    let run = run_of(
+        &f,
+        json!({"nodes": [{"id": "a", "component": "noop"}, {"id": "b", "component": "sleep", "params": {"seconds": 0.2}}],
+               "edges": [{"from": "a", "to": "b"}]}),
+    )
+    .await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert_eq!(done.state, RunState::Succeeded, "{done:#?}");
+    assert!(
+        done.tasks
+            .iter()
+            .all(|t| t.state == TaskState::Succeeded && t.attempt == 1),
+        "{done:#?}"
+    );
+    let c_b = done.tasks.iter().find(|t| t.key == "C_b").unwrap();
+    let w_a = done.tasks.iter().find(|t| t.key == "W_a").unwrap();
+    assert!(c_b.started_at >= w_a.finished_at, "b starts after a ends");
+    assert!(c_b.external_ref.as_deref().unwrap().starts_with("pid:"));
+
+    let log = std::fs::read_to_string(f.engine.log_path(&f.tenant, &run, "C_b")).unwrap();
+    assert!(log.contains("sleep: done"), "{log}");
+
+    let stored = runs::events_after(&f.app.db, &f.tenant, &run, 0)
+        .await
+        .unwrap();
+    assert_eq!(stored.last().unwrap().state, "succeeded");
+    assert_eq!(stored.last().unwrap().task, None);
+    let mut published = Vec::new();
+    while let Ok(p) = live.try_recv() {
+        published.push(p.event);
+    }
+    assert_eq!(
+        published,
+        stored[1..].to_vec(),
+        "every stored event after creation was published, in order"
+    );
+}
+
+async fn a_failure_skips_downstream_and_fails_the_run(backend: Backend) {
+    let f = fixture(backend).await;
+    let run = run_of(
+        &f,
+        json!({"nodes": [{"id": "bad", "component": "fail", "params": {"message": "3 rows violate not_null(id)"}},
+                         {"id": "after", "component": "noop"}, {"id": "side", "component": "noop"}],
+               "edges": [{"from": "bad", "to": "after"}]}),
+    )
+    .await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert_eq!(done.state, RunState::Failed);
+    assert_eq!(state_of(&done, "W_bad"), TaskState::Failed);
+    let error = done
+        .tasks
+        .iter()
+        .find(|t| t.key == "W_bad")
+        .unwrap()
+        .error
+        .clone()
+        .unwrap();
+    assert!(error.starts_with("3 rows violate not_null(id)"), "{error}");
+    assert_eq!(state_of(&done, "C_after"), TaskState::Skipped);
+    assert_eq!(state_of(&done, "W_after"), TaskState::Skipped);
+    assert_eq!(
+        state_of(&done, "W_side"),
+        TaskState::Succeeded,
+        "independent branches still run"
+    );
+    assert_eq!(
+        state_of(&done, "PExit"),
+        TaskState::Succeeded,
+        "PExit always runs"
+    );
+}
+
+async fn a_stop_cancels_the_run_and_its_processes(backend: Backend) {
+    let f = fixture(backend).await;
+    let run = run_of(
+        &f,
+        json!({"nodes": [{"id": "long", "component": "sleep", "params": {"seconds": 60}}, {"id": "later", "component": "noop"}],
+               "edges": [{"from": "long", "to": "later"}]}),
+    )
+    .await;
+    let running = until(&f, &run, |r| state_of(r, "W_long") == TaskState::Running).await;
+    let pid: u32 = running
+        .tasks
+        .iter()
+        .find(|t| t.key == "C_long")
+        .unwrap()
+        .external_ref
+        .as_deref()
+        .unwrap()["pid:".len()..]
+        .parse()
+        .unwrap();
+
+    let started = Instant::now();
+    let stopped = f
+        .engine
+        .stop(
+            &f.tenant,
+            &run,
+            CancelMode::Graceful {
+                grace: Duration::from_secs(5),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(stopped.is_some());
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(done.state, RunState::Cancelled);
+    assert_eq!(state_of(&done, "W_long"), TaskState::Cancelled);
+    assert_eq!(state_of(&done, "C_later"), TaskState::Cancelled);
+    assert_eq!(state_of(&done, "PExit"), TaskState::Succeeded);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the step's process is gone"
+    );
+
+    let again = f
+        .engine
+        .stop(&f.tenant, &run, CancelMode::Force)
+        .await
+        .unwrap();
+    assert!(again.is_none(), "an ended run cannot be stopped");
+}
+
+async fn tenants_take_turns_within_the_limits(backend: Backend) {
+    let f = fixture_with(backend, 2, 2).await;
+    let nodes: Vec<serde_json::Value> = (0..6)
+        .map(|i| json!({"id": format!("n{i}"), "component": "sleep", "params": {"seconds": 0.6}}))
+        .collect();
+    let big = run_of(&f, json!({"nodes": nodes, "edges": []})).await;
+
+    let other_admin = f.app.member("acme", "olga", "tenant_admin").await;
+    let acme: String = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = 'acme'")
+        .fetch_one(&f.app.db.pool)
+        .await
+        .unwrap();
+    let acme = TenantId::new(acme);
+    let small = run_in(
+        &f,
+        &other_admin,
+        "acme",
+        &acme,
+        json!({"nodes": [{"id": "one", "component": "noop"}], "edges": []}),
+    )
+    .await;
+
+    let big = until(&f, &big, |r| r.state.is_terminal()).await;
+    assert_eq!(big.state, RunState::Succeeded, "{big:#?}");
+    let started = Instant::now();
+    let small = loop {
+        let r = runs::get(&f.app.db, &acme, &small).await.unwrap().unwrap();
+        if r.state.is_terminal() {
+            break r;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(small.state, RunState::Succeeded);
+
+    // Each node holds its slot from its submit's start to its watch's end.
+    let spans = |run: &Run| -> Vec<(String, String)> {
+        run.tasks
+            .iter()
+            .filter(|t| t.key.starts_with("C_"))
+            .map(|c| {
+                let w = run
+                    .tasks
+                    .iter()
+                    .find(|w| w.key == format!("W_{}", &c.key[2..]))
+                    .unwrap();
+                (
+                    c.started_at.clone().unwrap(),
+                    w.finished_at.clone().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let mut all = spans(&big);
+    all.extend(spans(&small));
+    for (start, _) in &all {
+        let overlapping = all.iter().filter(|(s, e)| s <= start && start < e).count();
+        assert!(overlapping <= 2, "at most 2 tasks run at once: {all:?}");
+    }
+    let mut big_starts: Vec<String> = spans(&big).into_iter().map(|(s, _)| s).collect();
+    big_starts.sort();
+    let small_start = &spans(&small)[0].0;
+    assert!(small_start < &big_starts[3], "the small run gets a turn before the big one's later tasks: {small_start} vs {big_starts:?}");
+}
+
+/// Registers a component that fails until its `succeed_on`-th run.
+async fn add_components(f: &Fixture) {
+    let admin = f.app.admin().await;
+    let flaky = json!({
+        "key": "test.flaky", "name": "Flaky", "category": "Testing",
+        "params": [{"name": "succeed_on", "type": "integer", "required": true}],
+        "local": {"program": "/bin/sh", "args": ["-c", "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo attempt $n >&2; [ $n -ge {succeed_on} ]"]},
+        "retries": 2, "retry_delay_seconds": 0.1
+    });
+    let slow = json!({
+        "key": "test.slow", "name": "Slow", "category": "Testing", "params": [],
+        "local": {"program": "trellis", "args": ["step", "sleep", "--seconds", "30"]},
+        "timeout_seconds": 0.5
+    });
+    for c in [flaky, slow] {
+        let reply = f
+            .app
+            .as_user(
+                &admin,
+                axum::http::Method::POST,
+                "/api/v1/admin/components",
+                Some(c),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+}
+
+async fn failed_work_is_retried_with_backoff(backend: Backend) {
+    let f = fixture(backend).await;
+    add_components(&f).await;
+    let started = Instant::now();
+    let run = run_of(&f, json!({"nodes": [{"id": "x", "component": "test.flaky", "params": {"succeed_on": 3}}], "edges": []})).await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert_eq!(done.state, RunState::Succeeded, "{done:#?}");
+    let w = done.tasks.iter().find(|t| t.key == "W_x").unwrap();
+    assert_eq!((w.state, w.attempt), (TaskState::Succeeded, 3));
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "backs off 0.1 s, then 0.2 s"
+    );
+    let states: Vec<String> = runs::events_after(&f.app.db, &f.tenant, &run, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.task.as_deref() == Some("W_x"))
+        .map(|e| e.state.to_string())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "queued",
+            "running",
+            "up_for_retry",
+            "queued",
+            "running",
+            "up_for_retry",
+            "queued",
+            "running",
+            "succeeded"
+        ]
+    );
+
+    let run = run_of(&f, json!({"nodes": [{"id": "y", "component": "test.flaky", "params": {"succeed_on": 99}}], "edges": []})).await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert_eq!(done.state, RunState::Failed);
+    let w = done.tasks.iter().find(|t| t.key == "W_y").unwrap();
+    assert_eq!(
+        (w.state, w.attempt),
+        (TaskState::Failed, 3),
+        "2 retries, then it fails for good"
+    );
+    assert!(w.error.as_deref().unwrap().starts_with("attempt"), "{w:?}");
+}
+
+async fn work_past_its_timeout_is_killed_and_fails(backend: Backend) {
+    let f = fixture(backend).await;
+    add_components(&f).await;
+    let started = Instant::now();
+    let run = run_of(
+        &f,
+        json!({"nodes": [{"id": "z", "component": "test.slow"}], "edges": []}),
+    )
+    .await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(done.state, RunState::Failed);
+    let w = done.tasks.iter().find(|t| t.key == "W_z").unwrap();
+    assert_eq!(
+        w.error.as_deref(),
+        Some("timed out after 0.5 s and was killed")
+    );
+    let pid: u32 = done
+        .tasks
+        .iter()
+        .find(|t| t.key == "C_z")
+        .unwrap()
+        .external_ref
+        .as_deref()
+        .unwrap()["pid:".len()..]
+        .parse()
+        .unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+}

@@ -1,0 +1,29 @@
+//! The server's integration tests, as one test binary (one link, one
+//! throwaway PostgreSQL cluster): one module per area, the shared harness in
+//! `common`. Run one area with `cargo test -p server --test it <module>`.
+
+#[macro_use]
+mod common;
+
+mod access;
+mod accounts;
+mod airflow_e2e;
+mod airflow_file;
+mod airflow_import;
+mod auth;
+mod cli;
+mod connections;
+mod data_steps;
+mod datasets_api;
+mod emr;
+mod engine;
+mod foundation;
+mod local_executor;
+mod openapi;
+mod processes;
+mod recovery;
+mod run_store;
+mod runs_api;
+mod scheduler_servers;
+mod schedules;
+mod transitions;
