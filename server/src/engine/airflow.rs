@@ -327,8 +327,22 @@ impl AirflowDriver {
                 self.stopped = true;
                 self.stop_airflow(mode).await?;
             }
-            if self.poll().await? {
-                break;
+            match self.poll().await?.as_deref() {
+                // Airflow can finish a run it was told to fail (its scheduler
+                // racing the change): a stopped run is failed on Airflow too.
+                Some("success") if self.stopped => {
+                    if let Err(e) = self
+                        .airflow
+                        .api
+                        .fail_run(&self.dag_id, &self.airflow_run)
+                        .await
+                    {
+                        tracing::warn!(run = %self.run, error = %e, "failing the ended Airflow run");
+                    }
+                    break;
+                }
+                Some(_) => break,
+                None => {}
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.airflow.settings.poll) => {}
@@ -357,17 +371,17 @@ impl AirflowDriver {
             .await
     }
 
-    /// Reads the Airflow run once and records what its tasks did; whether
-    /// Airflow has ended it.
-    async fn poll(&self) -> anyhow::Result<bool> {
+    /// Reads the Airflow run once and records what its tasks did; Airflow's
+    /// final state of the run once it has ended it.
+    async fn poll(&self) -> anyhow::Result<Option<String>> {
         match self.airflow.api.run(&self.dag_id, &self.airflow_run).await {
             Ok((state, instances)) => {
                 self.reconcile(&instances).await?;
-                Ok(matches!(state.as_str(), "success" | "failed"))
+                Ok(matches!(state.as_str(), "success" | "failed").then_some(state))
             }
             Err(e) => {
                 tracing::warn!(run = %self.run, error = %e, "reading the Airflow run");
-                Ok(false)
+                Ok(None)
             }
         }
     }
