@@ -1,0 +1,65 @@
+//! Where the process runs: the embedded engine, a connection's EMR cluster,
+//! or that cluster with Airflow orchestrating.
+
+use crate::api::connections::Connection;
+use crate::api::routes;
+use crate::components::load::{fetch, loaded};
+use crate::editor::{Action, Editor, Outcome};
+use crate::types::graph::Orchestrator;
+use leptos::prelude::*;
+
+/// Where the process runs: the embedded engine, a connection's EMR cluster,
+/// or that cluster with Airflow orchestrating (`airflow:<connection>`).
+#[component]
+pub(super) fn RunsOn(
+    tenant: String,
+    editor: RwSignal<Editor>,
+    dispatch: Callback<Action, Outcome>,
+) -> impl IntoView {
+    let connections = loaded::<Vec<Connection>>();
+    Effect::new(move |_| {
+        let tenant = tenant.clone();
+        fetch(
+            connections,
+            async move { routes::connections(&tenant).await },
+        );
+    });
+    let current = move || {
+        editor.with(|e| match (&e.graph.connection, e.graph.orchestrator) {
+            (None, _) => String::new(),
+            (Some(c), None) => c.clone(),
+            (Some(c), Some(Orchestrator::Airflow)) => format!("airflow:{c}"),
+        })
+    };
+    view! {
+        <section class="panel" data-testid="runs-on">
+            <label class="field">
+                <span>"Runs on"</span>
+                <select data-testid="runs-on-select"
+                    on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        let (connection, orchestrator) = match value.strip_prefix("airflow:") {
+                            Some(c) => (Some(c.to_owned()), Some(Orchestrator::Airflow)),
+                            None => (Some(value).filter(|v| !v.is_empty()), None),
+                        };
+                        dispatch.run(Action::SetRunsOn { connection, orchestrator });
+                    }>
+                    <option value="" selected=move || current().is_empty()>"The embedded engine (this server)"</option>
+                    {move || connections.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| {
+                        let emr = c.id.clone();
+                        let airflow = format!("airflow:{}", c.id);
+                        let on_airflow = airflow.clone();
+                        view! {
+                            <option value=c.id.clone() selected=move || current() == emr>
+                                {format!("EMR: {} ({}, {})", c.name, c.cluster_id, c.region)}
+                            </option>
+                            <option value=airflow selected=move || current() == on_airflow>
+                                {format!("Airflow, steps on EMR: {} ({})", c.name, c.cluster_id)}
+                            </option>
+                        }
+                    }).collect_view()}
+                </select>
+            </label>
+        </section>
+    }
+}
