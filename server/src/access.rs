@@ -11,6 +11,7 @@ use crate::config::AuthSettings;
 use crate::db::{audit, memberships, sessions, tokens, users, Db};
 use crate::time::Timestamp;
 use crate::{Error, Result};
+use app::api::access::{AuditAction, AuditVia};
 use app::types::{Role, TenantId, UserId};
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::extract::{FromRef, FromRequestParts, RawPathParams};
@@ -84,7 +85,7 @@ impl From<&Caller> for audit::Actor {
         audit::Actor {
             id: Some(caller.user_id.clone()),
             name: caller.username.clone(),
-            via: caller.via_name(),
+            via: caller.audit_via(),
         }
     }
 }
@@ -278,11 +279,11 @@ fn idle_cutoff(idle: Duration) -> Timestamp {
 }
 
 impl Caller {
-    /// `session` or `token`, for the audit log.
-    pub fn via_name(&self) -> &'static str {
+    /// A session or a token, for the audit log.
+    pub fn audit_via(&self) -> AuditVia {
         match self.via {
-            Via::Session { .. } => "session",
-            Via::Token { .. } => "token",
+            Via::Session { .. } => AuditVia::Session,
+            Via::Token { .. } => AuditVia::Token,
         }
     }
 
@@ -338,7 +339,7 @@ impl TenantAccess {
     pub async fn audit(
         &self,
         db: &Db,
-        action: &str,
+        action: AuditAction,
         target: &str,
         detail: Option<serde_json::Value>,
     ) {

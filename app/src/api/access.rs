@@ -1,5 +1,6 @@
 //! Tenants, users, memberships, API tokens and the audit log.
 
+use crate::types::text_enum::text_enum;
 use crate::types::Role;
 use serde::{Deserialize, Serialize};
 
@@ -136,35 +137,125 @@ pub struct AuditEvent {
     pub at: String,
     /// The username of who did it.
     pub actor: String,
-    /// How they were signed in: `session`, `token`, `password`, `oidc`, `system`.
-    pub via: String,
-    /// What they did, e.g. `sign_in`, `publish`, `run.start`, `member.set`.
-    pub action: String,
+    /// How they were signed in.
+    pub via: AuditVia,
+    /// What they did.
+    pub action: AuditAction,
     /// What it was done to (a process id, a run id, a username …).
     pub target: Option<String>,
     #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub detail: Option<serde_json::Value>,
 }
 
-/// The actions the audit log records, for filters.
-pub const AUDIT_ACTIONS: &[&str] = &[
-    "sign_in",
-    "sign_in.failed",
-    "sign_out",
-    "process.create",
-    "process.archive",
-    "publish",
-    "run.start",
-    "run.stop",
-    "member.set",
-    "member.remove",
-    "token.create",
-    "token.revoke",
-    "connection.create",
-    "connection.change",
-    "connection.delete",
-    "schedule.set",
-    "schedule.delete",
+text_enum!(
+    /// How the one who did something was signed in.
+    AuditVia, "audit channel" {
+        /// A signed-in session.
+        Session => "session",
+        /// An API token.
+        Token => "token",
+        /// A password sign-in (the sign-in itself).
+        Password => "password",
+        /// A single sign-on sign-in (the sign-in itself).
+        Oidc => "oidc",
+        /// Trellis itself.
+        System => "system",
+    }
+);
+
+text_enum!(
+    /// How a user proved who they are when a session was opened.
+    SignInMethod, "sign-in method" {
+        Password => "password",
+        Oidc => "oidc",
+    }
+);
+
+impl From<SignInMethod> for AuditVia {
+    fn from(method: SignInMethod) -> Self {
+        match method {
+            SignInMethod::Password => AuditVia::Password,
+            SignInMethod::Oidc => AuditVia::Oidc,
+        }
+    }
+}
+
+text_enum!(
+    /// What the audit log records. The text is the action's stored and
+    /// wire name, dotted by what it acts on.
+    AuditAction, "audit action" {
+        SignIn => "sign_in",
+        #[serde(rename = "sign_in.failed")]
+        SignInFailed => "sign_in.failed",
+        SignOut => "sign_out",
+        #[serde(rename = "process.create")]
+        ProcessCreate => "process.create",
+        #[serde(rename = "process.archive")]
+        ProcessArchive => "process.archive",
+        Publish => "publish",
+        #[serde(rename = "run.start")]
+        RunStart => "run.start",
+        #[serde(rename = "run.stop")]
+        RunStop => "run.stop",
+        #[serde(rename = "member.set")]
+        MemberSet => "member.set",
+        #[serde(rename = "member.remove")]
+        MemberRemove => "member.remove",
+        #[serde(rename = "token.create")]
+        TokenCreate => "token.create",
+        #[serde(rename = "token.revoke")]
+        TokenRevoke => "token.revoke",
+        #[serde(rename = "connection.create")]
+        ConnectionCreate => "connection.create",
+        #[serde(rename = "connection.change")]
+        ConnectionChange => "connection.change",
+        #[serde(rename = "connection.delete")]
+        ConnectionDelete => "connection.delete",
+        #[serde(rename = "schedule.set")]
+        ScheduleSet => "schedule.set",
+        #[serde(rename = "schedule.delete")]
+        ScheduleDelete => "schedule.delete",
+        /// A platform admin's action, in no tenant's log.
+        #[serde(rename = "tenant.create")]
+        TenantCreate => "tenant.create",
+        /// A platform admin's action, in no tenant's log.
+        #[serde(rename = "tenant.change")]
+        TenantChange => "tenant.change",
+        /// A platform admin's action, in no tenant's log.
+        #[serde(rename = "user.create")]
+        UserCreate => "user.create",
+    }
+);
+
+impl AuditAction {
+    /// The sign-ins and sign-outs, recorded in no tenant and shown in the
+    /// log of every tenant the user belongs to.
+    pub const SESSION: &'static [AuditAction] = &[
+        AuditAction::SignIn,
+        AuditAction::SignOut,
+        AuditAction::SignInFailed,
+    ];
+}
+
+/// The actions a tenant's audit log can show, for filters.
+pub const AUDIT_ACTIONS: &[AuditAction] = &[
+    AuditAction::SignIn,
+    AuditAction::SignInFailed,
+    AuditAction::SignOut,
+    AuditAction::ProcessCreate,
+    AuditAction::ProcessArchive,
+    AuditAction::Publish,
+    AuditAction::RunStart,
+    AuditAction::RunStop,
+    AuditAction::MemberSet,
+    AuditAction::MemberRemove,
+    AuditAction::TokenCreate,
+    AuditAction::TokenRevoke,
+    AuditAction::ConnectionCreate,
+    AuditAction::ConnectionChange,
+    AuditAction::ConnectionDelete,
+    AuditAction::ScheduleSet,
+    AuditAction::ScheduleDelete,
 ];
 
 /// How the single sign-on button is shown on the sign-in page.
@@ -174,4 +265,34 @@ pub struct AuthMethods {
     pub password: bool,
     /// The label of the SSO button, when single sign-on is configured.
     pub sso: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_offers_every_action_a_tenant_log_can_hold() {
+        let platform = [
+            AuditAction::TenantCreate,
+            AuditAction::TenantChange,
+            AuditAction::UserCreate,
+        ];
+        for action in AuditAction::ALL {
+            assert_ne!(
+                AUDIT_ACTIONS.contains(action),
+                platform.contains(action),
+                "{action} is offered exactly when a tenant's log can hold it"
+            );
+        }
+        assert!(AuditAction::SESSION
+            .iter()
+            .all(|a| AUDIT_ACTIONS.contains(a)));
+    }
+
+    #[test]
+    fn a_sign_in_is_audited_as_its_method() {
+        assert_eq!(AuditVia::from(SignInMethod::Password), AuditVia::Password);
+        assert_eq!(AuditVia::from(SignInMethod::Oidc), AuditVia::Oidc);
+    }
 }

@@ -1,7 +1,9 @@
 //! The query strings of the API's routes, one struct each: the server
 //! deserializes them, the browser builds them with `to_query`.
 
-use crate::types::RunState;
+use crate::api::access::AuditAction;
+use crate::api::runs::StopMode;
+use crate::types::{RunState, UnknownVariant};
 use serde::{Deserialize, Serialize};
 
 /// Appends `name=value` (encoded) when there is a value.
@@ -50,11 +52,20 @@ impl RunListQuery {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
 pub struct StopQuery {
-    /// `force` kills at once instead of SIGTERM then SIGKILL after the grace period.
+    /// `force` kills at once instead of SIGTERM then SIGKILL after the grace
+    /// period (`graceful`, the default). Text rather than [`StopMode`], so
+    /// that an unknown mode is a validation error naming the field.
     pub mode: Option<String>,
 }
 
 impl StopQuery {
+    /// The mode asked for; graceful when none is.
+    pub fn mode(&self) -> Result<StopMode, UnknownVariant> {
+        self.mode
+            .as_deref()
+            .map_or(Ok(StopMode::default()), str::parse)
+    }
+
     pub fn to_query(&self) -> String {
         let mut out = form_urlencoded::Serializer::new(String::new());
         pair(&mut out, "mode", self.mode.clone());
@@ -68,8 +79,8 @@ impl StopQuery {
 pub struct AuditQuery {
     /// Only what this username did.
     pub user: Option<String>,
-    /// Only this action (`sign_in`, `publish`, `run.start`, …).
-    pub action: Option<String>,
+    /// Only this action.
+    pub action: Option<AuditAction>,
     /// Only entries older than this entry id (the last one of the previous page).
     pub before: Option<String>,
     /// At most this many entries (1–500, default 100).
@@ -81,7 +92,7 @@ impl AuditQuery {
         let mut out = form_urlencoded::Serializer::new(String::new());
         pair(&mut out, "limit", self.limit.map(|v| v.to_string()));
         pair(&mut out, "user", self.user.clone());
-        pair(&mut out, "action", self.action.clone());
+        pair(&mut out, "action", self.action.map(|a| a.to_string()));
         pair(&mut out, "before", self.before.clone());
         finish(out)
     }
@@ -130,5 +141,43 @@ mod tests {
             timezone: Some("UTC".into()),
         };
         assert_eq!(preview.to_query(), "?cron=0+6+*+*+*&timezone=UTC");
+        let filtered = AuditQuery {
+            action: Some(AuditAction::RunStart),
+            ..Default::default()
+        };
+        assert_eq!(filtered.to_query(), "?action=run.start");
+    }
+
+    #[test]
+    fn a_stop_is_graceful_unless_forced_and_refuses_other_modes() {
+        let stop = |mode: Option<&str>| {
+            StopQuery {
+                mode: mode.map(str::to_owned),
+            }
+            .mode()
+        };
+        assert_eq!(stop(None), Ok(StopMode::Graceful));
+        assert_eq!(stop(Some("graceful")), Ok(StopMode::Graceful));
+        assert_eq!(stop(Some("force")), Ok(StopMode::Force));
+        assert_eq!(
+            stop(Some("now")).unwrap_err().to_string(),
+            "unknown stop mode `now`"
+        );
+    }
+
+    #[test]
+    fn the_audit_filter_reads_dotted_actions_and_refuses_unknown_ones() {
+        let read = |q: serde_json::Value| serde_json::from_value::<AuditQuery>(q);
+        assert_eq!(
+            read(serde_json::json!({"action": "sign_in.failed"}))
+                .unwrap()
+                .action,
+            Some(AuditAction::SignInFailed)
+        );
+        assert_eq!(
+            read(serde_json::json!({"user": "eddie"})).unwrap().action,
+            None
+        );
+        assert!(read(serde_json::json!({"action": "launch"})).is_err());
     }
 }

@@ -1,8 +1,21 @@
 //! Runs, task runs and their events on the wire.
 
+use crate::types::text_enum::text_enum;
 use crate::types::{RunState, TaskKind, TaskState, Trigger, UnknownVariant};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+text_enum!(
+    /// How a stop request stops a run's running work.
+    #[derive(Default)]
+    StopMode, "stop mode" {
+        /// Ask the work to stop, and force it after the grace period.
+        #[default]
+        Graceful => "graceful",
+        /// Stop it at once.
+        Force => "force",
+    }
+);
 
 /// One numbered state change of a run (or of one of its tasks).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

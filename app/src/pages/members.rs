@@ -166,7 +166,8 @@ fn AuditList(tenant: String) -> impl IntoView {
     let load = move |after_last: bool| {
         let query = AuditQuery {
             user: Some(user.get_untracked()).filter(|u| !u.is_empty()),
-            action: Some(action.get_untracked()).filter(|a| !a.is_empty()),
+            // "Any action" is the empty value, which names no action.
+            action: action.get_untracked().parse().ok(),
             before: after_last
                 .then(|| entries.with_untracked(|e| e.last().map(|e| e.id.clone())))
                 .flatten(),
@@ -199,7 +200,7 @@ fn AuditList(tenant: String) -> impl IntoView {
             <select aria-label="Action" data-testid="audit-action"
                 on:change=move |ev| { action.set(event_target_value(&ev)); load.with_value(|l| l(false)); }>
                 <option value="">"Any action"</option>
-                {AUDIT_ACTIONS.iter().map(|a| view! { <option value=*a>{*a}</option> }).collect_view()}
+                {AUDIT_ACTIONS.iter().map(|a| view! { <option value=a.as_str()>{a.as_str()}</option> }).collect_view()}
             </select>
             <button type="submit" data-testid="audit-apply">"Filter"</button>
         </form>
@@ -208,13 +209,13 @@ fn AuditList(tenant: String) -> impl IntoView {
             <thead><tr><th>"When"</th><th>"Who"</th><th>"How"</th><th>"What"</th><th>"On"</th><th>"Details"</th></tr></thead>
             <tbody>
                 {move || entries.get().into_iter().map(|e| {
-                    let action = e.action.clone();
+                    let action = e.action.as_str();
                     view! {
                     <tr data-testid="audit-row" data-action=action>
                         <td>{time::minutes(&e.at)}</td>
                         <td>{e.actor}</td>
-                        <td class="muted">{e.via}</td>
-                        <td>{e.action}</td>
+                        <td class="muted">{e.via.as_str()}</td>
+                        <td>{action}</td>
                         <td><code>{e.target.unwrap_or_default()}</code></td>
                         <td class="muted">{e.detail.map(|d| d.to_string()).unwrap_or_default()}</td>
                     </tr>

@@ -25,8 +25,10 @@ pub struct UnknownVariant {
 /// );
 /// ```
 ///
-/// The text must be the snake_case form of the variant's name, so that serde
-/// and the OpenAPI schema agree with `as_str`; each enum's tests check it.
+/// The text must be the snake_case form of the variant's name (or the variant
+/// carries the same text in `#[serde(rename = "…")]`, for texts such as
+/// `run.start`), so that serde and the OpenAPI schema agree with `as_str`;
+/// each enum's tests check it.
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
@@ -146,8 +148,10 @@ mod tests {
 
     #[test]
     fn every_text_enum_of_the_crate_round_trips() {
+        use crate::api::access::{AuditAction, AuditVia, SignInMethod};
         use crate::api::datasets::ColumnType;
         use crate::api::processes::DeployState;
+        use crate::api::runs::StopMode;
         use crate::api::schedules::{Catchup, FireOutcome, WhenBusy};
         use crate::types::graph::Orchestrator;
         use crate::types::{ExecutorKind, Role, RunState, TaskKind, TaskState, Trigger};
@@ -163,6 +167,11 @@ mod tests {
         assert_round_trips(WhenBusy::ALL);
         assert_round_trips(FireOutcome::ALL);
         assert_round_trips(ColumnType::ALL);
+        assert_round_trips(StopMode::ALL);
+        assert_round_trips(AuditVia::ALL);
+        assert_round_trips(SignInMethod::ALL);
+        assert_round_trips(AuditAction::ALL);
+        assert_eq!(StopMode::default(), StopMode::Graceful);
         assert_eq!(Catchup::default(), Catchup::None);
         assert_eq!(WhenBusy::default(), WhenBusy::Skip);
         assert_eq!(
@@ -173,11 +182,14 @@ mod tests {
 
     #[test]
     fn stored_enums_match_their_sql_checks() {
+        use crate::api::access::AuditVia;
         use crate::api::processes::DeployState;
+        use crate::api::runs::StopMode;
         use crate::api::schedules::{Catchup, FireOutcome, WhenBusy};
         use crate::types::{Role, RunState, TaskKind, TaskState, Trigger};
         let migrations = [
             include_str!("../../../migrations/0001_initial.sql"),
+            include_str!("../../../migrations/0003_run_events.sql"),
             include_str!("../../../migrations/0005_access.sql"),
             include_str!("../../../migrations/0007_schedules.sql"),
             include_str!("../../../migrations/0008_airflow.sql"),
@@ -193,6 +205,8 @@ mod tests {
             sql_list(Catchup::ALL),
             sql_list(WhenBusy::ALL),
             sql_list(FireOutcome::ALL),
+            sql_list(StopMode::ALL),
+            sql_list(AuditVia::ALL),
         ] {
             assert!(
                 migrations.contains(&list),

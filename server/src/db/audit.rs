@@ -1,8 +1,8 @@
 //! The audit log: who did what, when. Rows are only ever inserted.
 
 use super::sql::Sql;
-use super::{new_id, now, Db};
-use app::api::access::AuditEvent;
+use super::{new_id, now, text, Db};
+use app::api::access::{AuditAction, AuditEvent, AuditVia};
 use app::types::{TenantId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -12,15 +12,14 @@ use sqlx::Row;
 pub struct Actor {
     pub id: Option<UserId>,
     pub name: String,
-    /// `session`, `token`, `password`, `oidc`, `system`.
-    pub via: &'static str,
+    pub via: AuditVia,
 }
 
 /// One thing that happened.
 pub struct Entry<'a> {
     pub tenant: Option<&'a TenantId>,
     pub actor: &'a Actor,
-    pub action: &'a str,
+    pub action: AuditAction,
     pub target: Option<&'a str>,
     pub detail: Option<serde_json::Value>,
 }
@@ -35,8 +34,8 @@ pub async fn append(db: &Db, entry: Entry<'_>) -> sqlx::Result<()> {
     .bind(now())
     .bind(entry.actor.id.as_ref().map(|u| u.as_str().to_owned()))
     .bind(&entry.actor.name)
-    .bind(entry.actor.via)
-    .bind(entry.action)
+    .bind(entry.actor.via.as_str())
+    .bind(entry.action.as_str())
     .bind(entry.target)
     .bind(entry.detail.map(|d| d.to_string()))
     .execute(&db.pool)
@@ -47,7 +46,7 @@ pub async fn append(db: &Db, entry: Entry<'_>) -> sqlx::Result<()> {
 /// Appends, and logs (rather than fails the finished request) when the
 /// database refuses.
 pub async fn record(db: &Db, entry: Entry<'_>) {
-    let action = entry.action.to_owned();
+    let action = entry.action;
     if let Err(error) = append(db, entry).await {
         tracing::error!(%error, %action, "the audit log could not record an event");
     }
@@ -56,7 +55,7 @@ pub async fn record(db: &Db, entry: Entry<'_>) {
 #[derive(Debug, Default)]
 pub struct Filter {
     pub user: Option<String>,
-    pub action: Option<String>,
+    pub action: Option<AuditAction>,
     /// Only events before this id (the previous page's last).
     pub before: Option<String>,
     pub limit: i64,
@@ -69,12 +68,14 @@ fn from_row(row: &AnyRow) -> sqlx::Result<AuditEvent> {
         id: row.try_get("id")?,
         at: row.try_get("at")?,
         actor: row.try_get("actor")?,
-        via: row.try_get("via")?,
-        action: row.try_get("action")?,
+        via: text(row, "via")?,
+        action: text(row, "action")?,
         target: row.try_get("target")?,
         detail: row
             .try_get::<Option<String>, _>("detail")?
-            .and_then(|d| serde_json::from_str(&d).ok()),
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
     })
 }
 
@@ -85,17 +86,16 @@ pub async fn list(db: &Db, tenant: &TenantId, filter: &Filter) -> sqlx::Result<V
         "SELECT {COLUMNS} FROM audit_events WHERE (tenant_id = "
     ));
     q.bind(tenant.as_str().to_owned())
-        .push(
-            " OR (tenant_id IS NULL AND action IN ('sign_in', 'sign_out', 'sign_in.failed') \
-             AND actor_id IN (SELECT user_id FROM memberships WHERE tenant_id = ",
-        )
+        .push(" OR (tenant_id IS NULL AND action IN ")
+        .bind_list(AuditAction::SESSION.iter().map(|a| a.as_str()))
+        .push(" AND actor_id IN (SELECT user_id FROM memberships WHERE tenant_id = ")
         .bind(tenant.as_str().to_owned())
         .push(")))");
     if let Some(user) = &filter.user {
         q.push(" AND actor = ").bind(user.clone());
     }
-    if let Some(action) = &filter.action {
-        q.push(" AND action = ").bind(action.clone());
+    if let Some(action) = filter.action {
+        q.push(" AND action = ").bind(action.as_str());
     }
     if let Some(before) = &filter.before {
         q.push(" AND id < ").bind(before.clone());

@@ -6,6 +6,7 @@ use app::types::{TenantId, UserId};
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::Argon2;
 use rand::distributions::{Alphanumeric, DistString};
+use sqlx::Row;
 
 pub const DEMO_TENANT: &str = "demo";
 pub const ADMIN_USER: &str = "admin";
@@ -87,12 +88,19 @@ async fn insert_demo(db: &Db, password_hash: &str) -> Result<(), sqlx::Error> {
 
 /// The demo tenant and the admin user, once bootstrap created them.
 pub async fn demo_owner(db: &Db) -> sqlx::Result<Option<(TenantId, UserId)>> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT t.id, u.id FROM tenants t, users u WHERE t.slug = $1 AND u.username = $2",
+    sqlx::query(
+        "SELECT t.id AS tenant_id, u.id AS user_id FROM tenants t, users u \
+         WHERE t.slug = $1 AND u.username = $2",
     )
     .bind(DEMO_TENANT)
     .bind(ADMIN_USER)
     .fetch_optional(&db.pool)
-    .await?;
-    Ok(row.map(|(t, u)| (TenantId::new(t), UserId::new(u))))
+    .await?
+    .map(|row| {
+        Ok((
+            TenantId::new(row.try_get::<String, _>("tenant_id")?),
+            UserId::new(row.try_get::<String, _>("user_id")?),
+        ))
+    })
+    .transpose()
 }

@@ -24,22 +24,23 @@ fn five() -> f64 {
 }
 
 fn from_row(row: &AnyRow) -> sqlx::Result<ComponentType> {
-    let json = |i: usize| -> sqlx::Result<Option<String>> { row.try_get::<Option<String>, _>(i) };
+    let json = |column: &str| row.try_get::<Option<String>, _>(column);
     let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
     let policy: Policy =
-        serde_json::from_str(&json(8)?.unwrap_or_else(|| "{}".into())).map_err(decode)?;
+        serde_json::from_str(&json("policy")?.unwrap_or_else(|| "{}".into())).map_err(decode)?;
     Ok(ComponentType {
-        key: row.try_get(0)?,
-        name: row.try_get(1)?,
-        category: row.try_get(2)?,
-        description: row.try_get(3)?,
-        icon: row.try_get(4)?,
-        params: serde_json::from_str(&json(5)?.unwrap_or_else(|| "[]".into())).map_err(decode)?,
-        local: json(6)?
+        key: row.try_get("key")?,
+        name: row.try_get("name")?,
+        category: row.try_get("category")?,
+        description: row.try_get("description")?,
+        icon: row.try_get("icon")?,
+        params: serde_json::from_str(&json("params")?.unwrap_or_else(|| "[]".into()))
+            .map_err(decode)?,
+        local: json("local_exec")?
             .map(|s| serde_json::from_str(&s))
             .transpose()
             .map_err(decode)?,
-        emr: json(7)?
+        emr: json("emr_step")?
             .map(|s| serde_json::from_str(&s))
             .transpose()
             .map_err(decode)?,

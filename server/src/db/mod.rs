@@ -164,6 +164,18 @@ where
         .map_err(|e: T::Err| sqlx::Error::Decode(e.to_string().into()))
 }
 
+/// A nullable text column parsed into its enum, as [`text`] does.
+pub fn optional_text<T>(row: &AnyRow, column: &str) -> sqlx::Result<Option<T>>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    row.try_get::<Option<String>, _>(column)?
+        .map(|v| v.parse())
+        .transpose()
+        .map_err(|e: T::Err| sqlx::Error::Decode(e.to_string().into()))
+}
+
 /// A boolean column or expression: SQLite answers an integer, PostgreSQL
 /// a bool for expressions and an integer for the stored flags.
 pub fn flag(row: &AnyRow, column: &str) -> sqlx::Result<bool> {

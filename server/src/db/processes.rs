@@ -1,8 +1,8 @@
 //! Processes and their immutable versions. Every query takes the tenant id
 //! first, so no query can reach another tenant's rows.
 
-use super::{new_id, now, Db};
-use app::api::processes::{DeployState, Deployment, ProcessSummary, VersionSummary};
+use super::{new_id, now, optional_text, Db};
+use app::api::processes::{Deployment, ProcessSummary, VersionSummary};
 use app::types::dag::Dag;
 use app::types::graph::ProcessGraph;
 use app::types::{TenantId, UserId};
@@ -19,22 +19,33 @@ pub struct ProcessRow {
 }
 
 const SUMMARY: &str = "p.id, p.name, p.description, p.revision, p.updated_at, p.archived_at, \
-    (SELECT MAX(v.number) FROM versions v WHERE v.tenant_id = p.tenant_id AND v.process_id = p.id), \
+    (SELECT MAX(v.number) FROM versions v WHERE v.tenant_id = p.tenant_id AND v.process_id = p.id) \
+     AS latest_version, \
     (SELECT r.state FROM runs r WHERE r.tenant_id = p.tenant_id AND r.process_id = p.id \
-     ORDER BY r.created_at DESC, r.id DESC LIMIT 1)";
+     ORDER BY r.created_at DESC, r.id DESC LIMIT 1) AS last_run_state";
 
 fn summary(row: &AnyRow) -> sqlx::Result<ProcessSummary> {
     Ok(ProcessSummary {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        description: row.try_get(2)?,
-        revision: row.try_get(3)?,
-        updated_at: row.try_get(4)?,
-        archived: row.try_get::<Option<String>, _>(5)?.is_some(),
-        latest_version: row.try_get(6)?,
-        last_run_state: row
-            .try_get::<Option<String>, _>(7)?
-            .and_then(|s| s.parse().ok()),
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        revision: row.try_get("revision")?,
+        updated_at: row.try_get("updated_at")?,
+        archived: row.try_get::<Option<String>, _>("archived_at")?.is_some(),
+        latest_version: row.try_get("latest_version")?,
+        last_run_state: optional_text(row, "last_run_state")?,
+    })
+}
+
+/// [`ProcessRow`] columns of `processes p LEFT JOIN users u` (creator).
+const COLUMNS: &str = "p.draft, u.username AS created_by, p.created_at";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<ProcessRow> {
+    Ok(ProcessRow {
+        summary: summary(row)?,
+        graph: serde_json::from_str(&row.try_get::<String, _>("draft")?).map_err(decode)?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -92,21 +103,17 @@ pub async fn list(db: &Db, tenant: &TenantId, archived: bool) -> sqlx::Result<Ve
 }
 
 pub async fn get(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<Option<ProcessRow>> {
-    let row = sqlx::query(&format!(
-        "SELECT {SUMMARY}, p.draft, u.username, p.created_at FROM processes p \
+    sqlx::query(&format!(
+        "SELECT {SUMMARY}, {COLUMNS} FROM processes p \
          LEFT JOIN users u ON u.id = p.created_by WHERE p.tenant_id = $1 AND p.id = $2"
     ))
     .bind(tenant.as_str())
     .bind(id)
     .fetch_optional(&db.pool)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(ProcessRow {
-        summary: summary(&row)?,
-        graph: serde_json::from_str(&row.try_get::<String, _>(8)?).map_err(decode)?,
-        created_by: row.try_get(9)?,
-        created_at: row.try_get(10)?,
-    }))
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
 }
 
 /// Writes the draft if `revision` is still current; `Ok(false)` if it is stale
@@ -160,45 +167,44 @@ pub struct VersionRow {
     pub dag: Dag,
 }
 
-const VERSION: &str =
-    "v.number, v.content_hash, v.message, u.username, v.created_at, v.graph, v.dag, v.id, \
-    (SELECT COUNT(*) FROM runs r WHERE r.tenant_id = v.tenant_id AND r.process_id = v.process_id AND r.version_id = v.id), \
-    d.state, d.dag_id, d.error, d.uploaded_at, d.updated_at \
-    FROM versions v LEFT JOIN users u ON u.id = v.created_by LEFT JOIN deployments d ON d.version_id = v.id";
+const VERSION_COLUMNS: &str =
+    "v.id, v.number, v.content_hash, v.message, u.username AS created_by, v.created_at, v.graph, v.dag, \
+    (SELECT COUNT(*) FROM runs r WHERE r.tenant_id = v.tenant_id AND r.process_id = v.process_id AND r.version_id = v.id) AS runs, \
+    d.state AS deploy_state, d.dag_id, d.error AS deploy_error, d.uploaded_at, d.updated_at AS deploy_updated_at";
+const VERSION_FROM: &str = "FROM versions v LEFT JOIN users u ON u.id = v.created_by \
+    LEFT JOIN deployments d ON d.version_id = v.id";
 
 fn version(row: &AnyRow) -> sqlx::Result<VersionRow> {
     let graph: ProcessGraph =
-        serde_json::from_str(&row.try_get::<String, _>(5)?).map_err(decode)?;
+        serde_json::from_str(&row.try_get::<String, _>("graph")?).map_err(decode)?;
     Ok(VersionRow {
-        id: row.try_get(7)?,
+        id: row.try_get("id")?,
         summary: VersionSummary {
-            number: row.try_get(0)?,
-            content_hash: row.try_get(1)?,
-            message: row.try_get(2)?,
-            created_by: row.try_get(3)?,
-            created_at: row.try_get(4)?,
-            runs: row.try_get(8)?,
+            number: row.try_get("number")?,
+            content_hash: row.try_get("content_hash")?,
+            message: row.try_get("message")?,
+            created_by: row.try_get("created_by")?,
+            created_at: row.try_get("created_at")?,
+            runs: row.try_get("runs")?,
             connection: graph.connection.clone(),
-            deployment: deployment(row, 9)?,
+            deployment: deployment(row)?,
         },
         graph,
-        dag: serde_json::from_str(&row.try_get::<String, _>(6)?).map_err(decode)?,
+        dag: serde_json::from_str(&row.try_get::<String, _>("dag")?).map_err(decode)?,
     })
 }
 
-/// The deployment columns starting at `at`, when the version has one.
-pub(super) fn deployment(row: &AnyRow, at: usize) -> sqlx::Result<Option<Deployment>> {
-    let Some(state) = row.try_get::<Option<String>, _>(at)? else {
+/// The version's deployment (the `deploy_*` columns), when it has one.
+fn deployment(row: &AnyRow) -> sqlx::Result<Option<Deployment>> {
+    let Some(state) = optional_text(row, "deploy_state")? else {
         return Ok(None);
     };
     Ok(Some(Deployment {
-        state: state
-            .parse::<DeployState>()
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        dag_id: row.try_get(at + 1)?,
-        error: row.try_get(at + 2)?,
-        uploaded_at: row.try_get(at + 3)?,
-        updated_at: row.try_get(at + 4)?,
+        state,
+        dag_id: row.try_get("dag_id")?,
+        error: row.try_get("deploy_error")?,
+        uploaded_at: row.try_get("uploaded_at")?,
+        updated_at: row.try_get("deploy_updated_at")?,
     }))
 }
 
@@ -209,7 +215,7 @@ pub async fn versions(
     process: &str,
 ) -> sqlx::Result<Vec<VersionSummary>> {
     let rows = sqlx::query(&format!(
-        "SELECT {VERSION} WHERE v.tenant_id = $1 AND v.process_id = $2 ORDER BY v.number DESC"
+        "SELECT {VERSION_COLUMNS} {VERSION_FROM} WHERE v.tenant_id = $1 AND v.process_id = $2 ORDER BY v.number DESC"
     ))
     .bind(tenant.as_str())
     .bind(process)
@@ -225,7 +231,7 @@ pub async fn version_get(
     number: i64,
 ) -> sqlx::Result<Option<VersionRow>> {
     let row = sqlx::query(&format!(
-        "SELECT {VERSION} WHERE v.tenant_id = $1 AND v.process_id = $2 AND v.number = $3"
+        "SELECT {VERSION_COLUMNS} {VERSION_FROM} WHERE v.tenant_id = $1 AND v.process_id = $2 AND v.number = $3"
     ))
     .bind(tenant.as_str())
     .bind(process)
@@ -241,7 +247,7 @@ pub async fn latest_version(
     process: &str,
 ) -> sqlx::Result<Option<VersionRow>> {
     let row = sqlx::query(&format!(
-        "SELECT {VERSION} WHERE v.tenant_id = $1 AND v.process_id = $2 ORDER BY v.number DESC LIMIT 1"
+        "SELECT {VERSION_COLUMNS} {VERSION_FROM} WHERE v.tenant_id = $1 AND v.process_id = $2 ORDER BY v.number DESC LIMIT 1"
     ))
     .bind(tenant.as_str())
     .bind(process)

@@ -395,19 +395,20 @@ pub async fn list(db: &Db, tenant: &TenantId, f: RunFilter<'_>) -> sqlx::Result<
 /// Takes over the unfinished runs no live server drives (their server
 /// stopped heartbeating, or they predate ownership): (tenant, run, state).
 pub async fn claim_orphans(db: &Db, me: &str) -> sqlx::Result<Vec<(TenantId, String, RunState)>> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
+    sqlx::query(
         "UPDATE runs SET owner = $1 WHERE state IN ('queued', 'running', 'cancelling') \
          AND (owner IS NULL OR owner NOT IN (SELECT id FROM servers)) RETURNING tenant_id, id, state",
     )
     .bind(me)
     .fetch_all(&db.pool)
-    .await?;
-    rows.into_iter()
-        .map(|(tenant, id, state)| {
-            let state = state
-                .parse()
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            Ok((TenantId::new(tenant), id, state))
-        })
-        .collect()
+    .await?
+    .iter()
+    .map(|row| {
+        Ok((
+            TenantId::new(row.try_get::<String, _>("tenant_id")?),
+            row.try_get("id")?,
+            text(row, "state")?,
+        ))
+    })
+    .collect()
 }

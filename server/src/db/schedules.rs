@@ -3,10 +3,10 @@
 //! runs — whatever restarts, crashes or other servers happen around it.
 
 use super::runs::{self, NewRun};
-use super::{new_id, now, Db};
+use super::{flag, new_id, now, optional_text, text, Db};
 use app::api::runs::RunEvent;
 use app::api::schedules::{Catchup, FireOutcome, ScheduleFire, WhenBusy};
-use app::types::{TenantId, UnknownVariant, UserId};
+use app::types::{TenantId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -44,35 +44,30 @@ pub struct Fields<'a> {
 }
 
 const COLUMNS: &str =
-    "s.id, s.tenant_id, s.process_id, p.name, s.cron, s.timezone, s.enabled, s.version_number, \
-     s.params, s.max_active_runs, s.when_busy, s.catchup, s.cursor_at, s.updated_at, u.username";
+    "s.id, s.tenant_id, s.process_id, p.name AS process_name, s.cron, s.timezone, s.enabled, \
+     s.version_number, s.params, s.max_active_runs, s.when_busy, s.catchup, s.cursor_at, \
+     s.updated_at, u.username AS updated_by";
 const FROM: &str =
     "FROM schedules s JOIN processes p ON p.id = s.process_id LEFT JOIN users u ON u.id = s.created_by";
 
-fn decode<T: std::str::FromStr<Err = UnknownVariant>>(row: &AnyRow, i: usize) -> sqlx::Result<T> {
-    row.try_get::<String, _>(i)?
-        .parse()
-        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
-
-fn stored(row: &AnyRow) -> sqlx::Result<Stored> {
-    let params: String = row.try_get(8)?;
+fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
+    let params: String = row.try_get("params")?;
     Ok(Stored {
-        id: row.try_get(0)?,
-        tenant: TenantId::new(row.try_get::<String, _>(1)?),
-        process: row.try_get(2)?,
-        process_name: row.try_get(3)?,
-        cron: row.try_get(4)?,
-        timezone: row.try_get(5)?,
-        enabled: row.try_get::<i64, _>(6)? != 0,
-        version: row.try_get(7)?,
+        id: row.try_get("id")?,
+        tenant: TenantId::new(row.try_get::<String, _>("tenant_id")?),
+        process: row.try_get("process_id")?,
+        process_name: row.try_get("process_name")?,
+        cron: row.try_get("cron")?,
+        timezone: row.try_get("timezone")?,
+        enabled: flag(row, "enabled")?,
+        version: row.try_get("version_number")?,
         params: serde_json::from_str(&params).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        max_active_runs: row.try_get(9)?,
-        when_busy: decode(row, 10)?,
-        catchup: decode(row, 11)?,
-        cursor_at: row.try_get(12)?,
-        updated_at: row.try_get(13)?,
-        updated_by: row.try_get(14)?,
+        max_active_runs: row.try_get("max_active_runs")?,
+        when_busy: text(row, "when_busy")?,
+        catchup: text(row, "catchup")?,
+        cursor_at: row.try_get("cursor_at")?,
+        updated_at: row.try_get("updated_at")?,
+        updated_by: row.try_get("updated_by")?,
     })
 }
 
@@ -86,7 +81,7 @@ pub async fn get(db: &Db, tenant: &TenantId, process: &str) -> sqlx::Result<Opti
     .fetch_optional(&db.pool)
     .await?
     .as_ref()
-    .map(stored)
+    .map(from_row)
     .transpose()
 }
 
@@ -99,7 +94,7 @@ pub async fn list(db: &Db, tenant: &TenantId) -> sqlx::Result<Vec<Stored>> {
     .fetch_all(&db.pool)
     .await?
     .iter()
-    .map(stored)
+    .map(from_row)
     .collect()
 }
 
@@ -111,7 +106,7 @@ pub async fn enabled(db: &Db) -> sqlx::Result<Vec<Stored>> {
     .fetch_all(&db.pool)
     .await?
     .iter()
-    .map(stored)
+    .map(from_row)
     .collect()
 }
 
@@ -138,13 +133,21 @@ pub async fn put(
     .bind(process)
     .execute(&mut *tx)
     .await?;
-    let current: Option<(String, String, i64)> = sqlx::query_as(
+    let current = sqlx::query(
         "SELECT cron, timezone, enabled FROM schedules WHERE tenant_id = $1 AND process_id = $2",
     )
     .bind(tenant.as_str())
     .bind(process)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|row| -> sqlx::Result<(String, String, bool)> {
+        Ok((
+            row.try_get("cron")?,
+            row.try_get("timezone")?,
+            flag(&row, "enabled")?,
+        ))
+    })
+    .transpose()?;
     let created = current.is_none();
     match current {
         None => {
@@ -170,7 +173,7 @@ pub async fn put(
             .await?;
         }
         Some((cron, timezone, enabled)) => {
-            let restart = cron != f.cron || timezone != f.timezone || (enabled == 0 && f.enabled);
+            let restart = cron != f.cron || timezone != f.timezone || (!enabled && f.enabled);
             sqlx::query(
                 "UPDATE schedules SET cron = $3, timezone = $4, enabled = $5, version_number = $6, params = $7, \
                  max_active_runs = $8, when_busy = $9, catchup = $10, updated_at = $11, created_by = $12, \
@@ -242,16 +245,16 @@ pub async fn delete(db: &Db, tenant: &TenantId, process: &str) -> sqlx::Result<b
     Ok(gone > 0)
 }
 
+/// [`ScheduleFire`] columns of `schedule_fires f LEFT JOIN runs r`.
+const FIRE_COLUMNS: &str = "f.fire_at, f.outcome, f.run_id, r.state AS run_state, f.detail";
+
 fn fire(row: &AnyRow) -> sqlx::Result<ScheduleFire> {
-    let state: Option<String> = row.try_get(3)?;
     Ok(ScheduleFire {
-        at: row.try_get(0)?,
-        outcome: decode(row, 1)?,
-        run: row.try_get(2)?,
-        run_state: state
-            .map(|s| s.parse().map_err(|e| sqlx::Error::Decode(Box::new(e))))
-            .transpose()?,
-        detail: row.try_get(4)?,
+        at: row.try_get("fire_at")?,
+        outcome: text(row, "outcome")?,
+        run: row.try_get("run_id")?,
+        run_state: optional_text(row, "run_state")?,
+        detail: row.try_get("detail")?,
     })
 }
 
@@ -262,11 +265,11 @@ pub async fn recent_fires(
     schedule: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<ScheduleFire>> {
-    sqlx::query(
-        "SELECT f.fire_at, f.outcome, f.run_id, r.state, f.detail FROM schedule_fires f \
+    sqlx::query(&format!(
+        "SELECT {FIRE_COLUMNS} FROM schedule_fires f \
          LEFT JOIN runs r ON r.id = f.run_id WHERE f.tenant_id = $1 AND f.schedule_id = $2 \
-         ORDER BY f.fire_at DESC LIMIT $3",
-    )
+         ORDER BY f.fire_at DESC LIMIT $3"
+    ))
     .bind(tenant.as_str())
     .bind(schedule)
     .bind(limit)
@@ -279,11 +282,21 @@ pub async fn recent_fires(
 
 /// The fires waiting for a free slot, per schedule id, oldest first.
 pub async fn waiting(db: &Db) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as(
+    sqlx::query(
         "SELECT schedule_id, fire_at FROM schedule_fires WHERE outcome = 'waiting' ORDER BY fire_at",
     )
     .fetch_all(&db.pool)
-    .await
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get("schedule_id")?, row.try_get("fire_at")?)))
+    .collect()
+}
+
+/// `(process_id, n)` rows as a map.
+fn per_process(rows: Vec<AnyRow>) -> sqlx::Result<std::collections::HashMap<String, i64>> {
+    rows.iter()
+        .map(|row| Ok((row.try_get("process_id")?, row.try_get("n")?)))
+        .collect()
 }
 
 /// What a fire does.
@@ -353,21 +366,20 @@ pub async fn record_fires(
 
 /// The latest version number of every process that has one.
 pub async fn latest_numbers(db: &Db) -> sqlx::Result<std::collections::HashMap<String, i64>> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT process_id, MAX(number) FROM versions GROUP BY process_id")
-            .fetch_all(&db.pool)
-            .await?;
-    Ok(rows.into_iter().collect())
+    let rows = sqlx::query("SELECT process_id, MAX(number) AS n FROM versions GROUP BY process_id")
+        .fetch_all(&db.pool)
+        .await?;
+    per_process(rows)
 }
 
 /// Active (queued, running, cancelling) runs per process, of every tenant.
 pub async fn active_counts(db: &Db) -> sqlx::Result<std::collections::HashMap<String, i64>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT process_id, COUNT(*) FROM runs WHERE state IN ('queued', 'running', 'cancelling') GROUP BY process_id",
+    let rows = sqlx::query(
+        "SELECT process_id, COUNT(*) AS n FROM runs WHERE state IN ('queued', 'running', 'cancelling') GROUP BY process_id",
     )
     .fetch_all(&db.pool)
     .await?;
-    Ok(rows.into_iter().collect())
+    per_process(rows)
 }
 
 /// Starts the run of a waiting fire; `None` when it no longer waits.

@@ -4,17 +4,18 @@
 use super::users::{identity, Identity, IDENTITY};
 use super::{now, Db};
 use crate::time::Timestamp;
+use app::api::access::SignInMethod;
 use chrono::Duration;
 use sqlx::Row;
 
 /// Opens a session lasting at most `lifetime`; `method` is how the user
-/// proved who they are (`password`, `oidc`).
+/// proved who they are.
 pub async fn create(
     db: &Db,
     token_hash: &str,
     user_id: &str,
     csrf: &str,
-    method: &str,
+    method: SignInMethod,
     lifetime: std::time::Duration,
 ) -> sqlx::Result<()> {
     let at = now();
@@ -29,7 +30,7 @@ pub async fn create(
     .bind(&at)
     .bind(&expires)
     .bind(csrf)
-    .bind(method)
+    .bind(method.as_str())
     .execute(&db.pool)
     .await?;
     // Ended sessions are of no further use.

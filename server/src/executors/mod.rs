@@ -7,6 +7,7 @@ pub mod local;
 mod log;
 pub mod render;
 
+use app::api::runs::StopMode;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -52,13 +53,31 @@ pub enum Outcome {
     Cancelled,
 }
 
-/// How to stop work.
+/// How to stop work: a [`StopMode`] with the grace period it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelMode {
     /// Ask it to stop (SIGTERM), then force it after the grace period.
     Graceful { grace: Duration },
     /// Stop it at once (SIGKILL).
     Force,
+}
+
+impl CancelMode {
+    /// `mode`, graceful ones allowed `grace`.
+    pub fn new(mode: StopMode, grace: Duration) -> Self {
+        match mode {
+            StopMode::Graceful => CancelMode::Graceful { grace },
+            StopMode::Force => CancelMode::Force,
+        }
+    }
+
+    /// The mode, as requested and recorded.
+    pub fn mode(self) -> StopMode {
+        match self {
+            CancelMode::Graceful { .. } => StopMode::Graceful,
+            CancelMode::Force => StopMode::Force,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use crate::access::PlatformAdmin;
 use crate::db::{audit, bootstrap::hash_password, tenants, users};
 use crate::state::AppState;
 use crate::{Error, Result};
-use app::api::access::{NewTenant, NewUser, Tenant, TenantChange, User};
+use app::api::access::{AuditAction, NewTenant, NewUser, Tenant, TenantChange, User};
 use app::api::{FieldError, Problem};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -62,7 +62,7 @@ fn done(errors: Vec<FieldError>) -> Result<()> {
     }
 }
 
-async fn record(state: &AppState, admin: &PlatformAdmin, action: &str, target: &str) {
+async fn record(state: &AppState, admin: &PlatformAdmin, action: AuditAction, target: &str) {
     let actor = audit::Actor::from(&admin.0);
     audit::record(
         &state.db,
@@ -124,7 +124,7 @@ async fn create_tenant(
     state
         .engine
         .set_tenant_limit(&id, body.max_concurrent_tasks);
-    record(&state, &admin, "tenant.create", &body.slug).await;
+    record(&state, &admin, AuditAction::TenantCreate, &body.slug).await;
     let (_, tenant) = tenants::by_slug(&state.db, &body.slug)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("a new tenant was not found")))?;
@@ -158,7 +158,7 @@ async fn change_tenant(
     done(errors)?;
     tenants::update(&state.db, &id, name.trim(), limit).await?;
     state.engine.set_tenant_limit(&id, limit);
-    record(&state, &admin, "tenant.change", &slug).await;
+    record(&state, &admin, AuditAction::TenantChange, &slug).await;
     let (_, tenant) = tenants::by_slug(&state.db, &slug)
         .await?
         .ok_or_else(|| Error::NotFound(format!("tenant `{slug}`")))?;
@@ -235,7 +235,7 @@ async fn create_user(
         },
         e => e.into(),
     })?;
-    record(&state, &admin, "user.create", &body.username).await;
+    record(&state, &admin, AuditAction::UserCreate, &body.username).await;
     let user = users::list(&state.db)
         .await?
         .into_iter()

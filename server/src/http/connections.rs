@@ -8,6 +8,7 @@ use crate::aws;
 use crate::db::connections::{self, Fields, Stored};
 use crate::state::AppState;
 use crate::{Error, Result};
+use app::api::access::AuditAction;
 use app::api::connections::{Connection, ConnectionInput, ConnectionTest};
 use app::api::{FieldError, Problem};
 use axum::extract::{Path, State};
@@ -233,7 +234,7 @@ async fn create(
     access
         .audit(
             &state.db,
-            "connection.create",
+            AuditAction::ConnectionCreate,
             &id,
             Some(serde_json::json!({ "name": f.name })),
         )
@@ -284,7 +285,7 @@ async fn replace(
     access
         .audit(
             &state.db,
-            "connection.change",
+            AuditAction::ConnectionChange,
             &id,
             Some(serde_json::json!({ "name": f.name })),
         )
@@ -310,7 +311,7 @@ async fn remove(
     access
         .audit(
             &state.db,
-            "connection.delete",
+            AuditAction::ConnectionDelete,
             &id,
             Some(serde_json::json!({ "name": current.public.name })),
         )

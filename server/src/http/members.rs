@@ -8,7 +8,9 @@ use crate::db::{audit, memberships, tokens, users};
 use crate::state::AppState;
 use crate::time::Timestamp;
 use crate::{Error, Result};
-use app::api::access::{ApiToken, AuditEvent, CreatedApiToken, Member, NewApiToken, SetMember};
+use app::api::access::{
+    ApiToken, AuditAction, AuditEvent, CreatedApiToken, Member, NewApiToken, SetMember,
+};
 use app::api::query::AuditQuery;
 use app::api::{FieldError, Problem};
 use app::types::Role;
@@ -91,7 +93,7 @@ async fn set_member(
     access
         .audit(
             &state.db,
-            "member.set",
+            AuditAction::MemberSet,
             &username,
             Some(serde_json::json!({ "role": body.role })),
         )
@@ -129,7 +131,7 @@ async fn remove_member(
         return Err(Error::NotFound(format!("member `{username}`")));
     }
     access
-        .audit(&state.db, "member.remove", &username, None)
+        .audit(&state.db, AuditAction::MemberRemove, &username, None)
         .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -215,7 +217,7 @@ async fn create_token(
     access
         .audit(
             &state.db,
-            "token.create",
+            AuditAction::TokenCreate,
             &id,
             Some(serde_json::json!({ "name": name, "role": body.role })),
         )
@@ -251,7 +253,9 @@ async fn revoke_token(
         return Err(not_found());
     }
     tokens::revoke(&state.db, &access.tenant, &id).await?;
-    access.audit(&state.db, "token.revoke", &id, None).await;
+    access
+        .audit(&state.db, AuditAction::TokenRevoke, &id, None)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -291,7 +295,7 @@ async fn audit_log(
     }
     let filter = audit::Filter {
         user: q.user.filter(|u| !u.is_empty()),
-        action: q.action.filter(|a| !a.is_empty()),
+        action: q.action,
         before: q.before.filter(|b| !b.is_empty()),
         limit,
     };

@@ -10,6 +10,7 @@ use crate::config::OidcSettings;
 use crate::db::{memberships, tenants, users};
 use crate::state::AppState;
 use crate::{Error, Result};
+use app::api::access::SignInMethod;
 use app::api::Problem;
 use app::types::Role;
 use axum::extract::{Query, State};
@@ -260,7 +261,7 @@ async fn finish(
         .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
         .unwrap_or_default();
     let user_id = find_or_create(state, oidc, &subject, &payload).await?;
-    let (jar, _) = open_session(state, headers, jar, &user_id, "oidc").await?;
+    let (jar, _) = open_session(state, headers, jar, &user_id, SignInMethod::Oidc).await?;
     Ok((jar, flow.next))
 }
 

@@ -7,6 +7,7 @@ use crate::access::{EditorAccess, TenantAccess};
 use crate::db::{catalog, processes};
 use crate::state::AppState;
 use crate::{Error, Result};
+use app::api::access::AuditAction;
 use app::api::processes::{CreateProcess, Process, ProcessSummary, UpdateProcess};
 use app::api::FieldError;
 use app::validate::{validate_graph, Limits};
@@ -120,7 +121,7 @@ async fn create(
     access
         .audit(
             &state.db,
-            "process.create",
+            AuditAction::ProcessCreate,
             &id,
             Some(serde_json::json!({ "name": name })),
         )
@@ -203,6 +204,8 @@ async fn archive(
             message: format!("process `{id}` is already archived"),
         });
     }
-    access.audit(&state.db, "process.archive", &id, None).await;
+    access
+        .audit(&state.db, AuditAction::ProcessArchive, &id, None)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,8 +8,9 @@ use crate::events::Published;
 use crate::executors::CancelMode;
 use crate::state::AppState;
 use crate::{Error, Result};
+use app::api::access::AuditAction;
 use app::api::query::{RunListQuery as ListQuery, StopQuery};
-use app::api::runs::{Run, RunEvent, RunSummary, StartRun};
+use app::api::runs::{Run, RunEvent, RunSummary, StartRun, StopMode};
 use app::api::{FieldError, Problem};
 use app::types::TenantId;
 use axum::extract::{Path, Query, State};
@@ -124,7 +125,7 @@ async fn start(
     access
         .audit(
             db,
-            "run.start",
+            AuditAction::RunStart,
             &id,
             Some(serde_json::json!({ "process": process, "version": number })),
         )
@@ -208,18 +209,12 @@ async fn stop(
     Path((_, run)): Path<(String, String)>,
     Query(q): Query<StopQuery>,
 ) -> Result<(StatusCode, axum::Json<Run>)> {
-    let mode = match q.mode.as_deref() {
-        None | Some("graceful") => CancelMode::Graceful {
-            grace: state.engine.stop_grace(),
-        },
-        Some("force") => CancelMode::Force,
-        Some(other) => {
-            let message = format!("mode is `graceful` or `force`, not `{other}`");
-            return Err(Error::Validation(vec![FieldError::new(
-                "mode", "enum", message,
-            )]));
-        }
-    };
+    let mode = q.mode().map_err(|e| {
+        let modes: Vec<String> = StopMode::ALL.iter().map(|m| format!("`{m}`")).collect();
+        let message = format!("mode is {}, not `{}`", modes.join(" or "), e.value);
+        Error::Validation(vec![FieldError::new("mode", "enum", message)])
+    })?;
+    let mode = CancelMode::new(mode, state.engine.stop_grace());
     let current = get_run(&state, &access, &run).await?;
     if state
         .engine
@@ -232,17 +227,12 @@ async fn stop(
             message: format!("run `{run}` is already {}", current.state),
         });
     }
-    let mode_name = if matches!(mode, CancelMode::Force) {
-        "force"
-    } else {
-        "graceful"
-    };
     access
         .audit(
             &state.db,
-            "run.stop",
+            AuditAction::RunStop,
             &run,
-            Some(serde_json::json!({ "mode": mode_name })),
+            Some(serde_json::json!({ "mode": mode.mode() })),
         )
         .await;
     Ok((

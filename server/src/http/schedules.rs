@@ -9,6 +9,7 @@ use crate::scheduler::timing::Timing;
 use crate::scheduler::{key, Scheduler};
 use crate::state::AppState;
 use crate::{Error, Result};
+use app::api::access::AuditAction;
 use app::api::query::PreviewQuery;
 use app::api::schedules::{Schedule, ScheduleInput, SchedulePreview};
 use app::api::{FieldError, Problem};
@@ -154,7 +155,7 @@ async fn replace(
     access
         .audit(
             &state.db,
-            "schedule.set",
+            AuditAction::ScheduleSet,
             &process,
             Some(serde_json::json!({
                 "cron": cron, "timezone": timezone, "enabled": input.enabled, "version": input.version,
@@ -191,7 +192,7 @@ async fn remove(
     }
     state.scheduler.changed();
     access
-        .audit(&state.db, "schedule.delete", &process, None)
+        .audit(&state.db, AuditAction::ScheduleDelete, &process, None)
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,7 @@ use crate::access::{new_token, Caller, Via, CSRF_COOKIE, SESSION_COOKIE};
 use crate::db::{audit, memberships, sessions, tenants, users};
 use crate::state::AppState;
 use crate::{Error, Result};
-use app::api::access::AuthMethods;
+use app::api::access::{AuditAction, AuditVia, AuthMethods, SignInMethod};
 use app::api::auth::{LoginRequest, Me, TenantMembership};
 use app::api::Problem;
 use app::types::UserId;
@@ -96,7 +96,7 @@ pub async fn open_session(
     headers: &HeaderMap,
     jar: CookieJar,
     user_id: &UserId,
-    method: &str,
+    method: SignInMethod,
 ) -> Result<(CookieJar, Me)> {
     let (token, token_hash) = new_token();
     let (csrf, _) = new_token();
@@ -116,14 +116,14 @@ pub async fn open_session(
     let actor = audit::Actor {
         id: Some(caller.user_id.clone()),
         name: caller.username.clone(),
-        via: if method == "oidc" { "oidc" } else { "password" },
+        via: method.into(),
     };
     audit::record(
         &state.db,
         audit::Entry {
             tenant: None,
             actor: &actor,
-            action: "sign_in",
+            action: AuditAction::SignIn,
             target: None,
             detail: None,
         },
@@ -166,14 +166,14 @@ async fn login(
                 let actor = audit::Actor {
                     id: Some(id),
                     name: body.username.clone(),
-                    via: "password",
+                    via: AuditVia::Password,
                 };
                 audit::record(
                     &state.db,
                     audit::Entry {
                         tenant: None,
                         actor: &actor,
-                        action: "sign_in.failed",
+                        action: AuditAction::SignInFailed,
                         target: None,
                         detail: address.map(|a| serde_json::json!({ "address": a })),
                     },
@@ -183,7 +183,7 @@ async fn login(
             return Err(Error::Unauthorized("wrong username or password".into()));
         }
     };
-    let (jar, me) = open_session(&state, &headers, jar, &user_id, "password").await?;
+    let (jar, me) = open_session(&state, &headers, jar, &user_id, SignInMethod::Password).await?;
     Ok((jar, axum::Json(me)))
 }
 
@@ -206,7 +206,7 @@ async fn logout(
                     audit::Entry {
                         tenant: None,
                         actor: &audit::Actor::from(&caller),
-                        action: "sign_out",
+                        action: AuditAction::SignOut,
                         target: None,
                         detail: None,
                     },

@@ -9,6 +9,7 @@ use crate::db::catalog;
 use crate::db::processes::{self, content_hash, NewVersion, VersionRow};
 use crate::state::AppState;
 use crate::{Error, Result};
+use app::api::access::AuditAction;
 use app::api::processes::DeployState;
 use app::api::processes::{PublishRequest, Version, VersionDiff, VersionSummary};
 use app::api::FieldError;
@@ -206,7 +207,7 @@ async fn publish(
                 access
                     .audit(
                         db,
-                        "publish",
+                        AuditAction::Publish,
                         &id,
                         Some(serde_json::json!({ "version": number, "message": version.summary.message })),
                     )
