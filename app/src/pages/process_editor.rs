@@ -16,7 +16,7 @@ use crate::session::{Session, WithTenant};
 use crate::types::component::ComponentType;
 use crate::types::graph::Orchestrator;
 use crate::types::graph::Position;
-use crate::types::Role;
+use crate::types::{ConnectionId, Role};
 use crate::validate::{validate_graph, Limits};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -70,7 +70,7 @@ fn ProcessReadOnly(process: Process, catalog: Vec<ComponentType>) -> impl IntoVi
         <div class="editor" data-testid="process-readonly">
             <div class="editor-head">
                 <h1>{process.name.clone()}</h1>
-                <ProcessTabs id=process.id.clone() current=ProcessTab::Editor/>
+                <ProcessTabs id=process.id.to_string() current=ProcessTab::Editor/>
             </div>
             <p class="notice" data-testid="read-only-note">
                 "You can look at this process. Changing, publishing and running it need the editor role."
@@ -99,7 +99,7 @@ enum Save {
 
 #[component]
 fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) -> impl IntoView {
-    let process_id = process.id.clone();
+    let process_id = process.id.to_string();
     let editor = RwSignal::new(Editor::new(process.graph.clone()));
     let revision = RwSignal::new(process.revision);
     let save = RwSignal::new(Save::Saved);
@@ -451,7 +451,7 @@ fn RunsOn(
     let current = move || {
         editor.with(|e| match (&e.graph.connection, e.graph.orchestrator) {
             (None, _) => String::new(),
-            (Some(c), None) => c.clone(),
+            (Some(c), None) => c.to_string(),
             (Some(c), Some(Orchestrator::Airflow)) => format!("airflow:{c}"),
         })
     };
@@ -463,18 +463,18 @@ fn RunsOn(
                     on:change=move |ev| {
                         let value = event_target_value(&ev);
                         let (connection, orchestrator) = match value.strip_prefix("airflow:") {
-                            Some(c) => (Some(c.to_owned()), Some(Orchestrator::Airflow)),
-                            None => (Some(value).filter(|v| !v.is_empty()), None),
+                            Some(c) => (Some(ConnectionId::from(c)), Some(Orchestrator::Airflow)),
+                            None => (Some(value).filter(|v| !v.is_empty()).map(ConnectionId::from), None),
                         };
                         dispatch.run(Action::SetRunsOn { connection, orchestrator });
                     }>
                     <option value="" selected=move || current().is_empty()>"The embedded engine (this server)"</option>
                     {move || connections.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| {
-                        let emr = c.id.clone();
+                        let emr = c.id.to_string();
                         let airflow = format!("airflow:{}", c.id);
                         let on_airflow = airflow.clone();
                         view! {
-                            <option value=c.id.clone() selected=move || current() == emr>
+                            <option value=c.id.to_string() selected=move || current() == emr>
                                 {format!("EMR: {} ({}, {})", c.name, c.cluster_id, c.region)}
                             </option>
                             <option value=airflow selected=move || current() == on_airflow>

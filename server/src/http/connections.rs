@@ -10,6 +10,7 @@ use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::connections::{Connection, ConnectionInput, ConnectionTest};
 use app::api::{FieldError, Problem};
+use app::types::ConnectionId;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -192,7 +193,7 @@ fn name_taken(e: sqlx::Error, name: &str) -> Error {
     }
 }
 
-async fn load(state: &AppState, access: &TenantAccess, id: &str) -> Result<Stored> {
+async fn load(state: &AppState, access: &TenantAccess, id: &ConnectionId) -> Result<Stored> {
     connections::get(&state.db, &access.tenant, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("connection `{id}`")))
@@ -234,7 +235,7 @@ async fn create(
         .audit(
             &state.db,
             "connection.create",
-            &id,
+            id.as_str(),
             Some(serde_json::json!({ "name": f.name })),
         )
         .await;
@@ -254,7 +255,7 @@ async fn create(
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ConnectionId)>,
 ) -> Result<axum::Json<Connection>> {
     Ok(axum::Json(load(&state, &access, &id).await?.public))
 }
@@ -273,7 +274,7 @@ async fn read(
 async fn replace(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ConnectionId)>,
     Json(input): Json<ConnectionInput>,
 ) -> Result<axum::Json<Connection>> {
     let current = load(&state, &access, &id).await?;
@@ -285,7 +286,7 @@ async fn replace(
         .audit(
             &state.db,
             "connection.change",
-            &id,
+            id.as_str(),
             Some(serde_json::json!({ "name": f.name })),
         )
         .await;
@@ -303,7 +304,7 @@ async fn replace(
 async fn remove(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ConnectionId)>,
 ) -> Result<StatusCode> {
     let current = load(&state, &access, &id).await?;
     connections::delete(&state.db, &access.tenant, &id).await?;
@@ -311,7 +312,7 @@ async fn remove(
         .audit(
             &state.db,
             "connection.delete",
-            &id,
+            id.as_str(),
             Some(serde_json::json!({ "name": current.public.name })),
         )
         .await;
@@ -331,7 +332,7 @@ async fn remove(
 async fn test(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ConnectionId)>,
 ) -> Result<axum::Json<ConnectionTest>> {
     let current = load(&state, &access, &id).await?;
     let target = aws::Target::open(

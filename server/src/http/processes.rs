@@ -9,6 +9,7 @@ use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::processes::{CreateProcess, Process, ProcessSummary, UpdateProcess};
 use app::api::FieldError;
+use app::types::ProcessId;
 use app::validate::{validate_graph, Limits};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -54,7 +55,7 @@ fn name_taken(e: sqlx::Error, name: &str) -> Error {
 }
 
 /// The process as the API shows it, with what would stop it from publishing.
-pub async fn load(state: &AppState, access: &TenantAccess, id: &str) -> Result<Process> {
+pub async fn load(state: &AppState, access: &TenantAccess, id: &ProcessId) -> Result<Process> {
     let row = processes::get(&state.db, &access.tenant, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("process `{id}`")))?;
@@ -121,7 +122,7 @@ async fn create(
         .audit(
             &state.db,
             "process.create",
-            &id,
+            id.as_str(),
             Some(serde_json::json!({ "name": name })),
         )
         .await;
@@ -137,7 +138,7 @@ async fn create(
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ProcessId)>,
 ) -> Result<axum::Json<Process>> {
     Ok(axum::Json(load(&state, &access, &id).await?))
 }
@@ -149,7 +150,7 @@ async fn read(
 async fn replace(
     State(state): State<AppState>,
     access: EditorAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ProcessId)>,
     Json(body): Json<UpdateProcess>,
 ) -> Result<axum::Json<Process>> {
     let current = load(&state, &access, &id).await?;
@@ -194,7 +195,7 @@ async fn replace(
 async fn archive(
     State(state): State<AppState>,
     access: EditorAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ProcessId)>,
 ) -> Result<StatusCode> {
     let current = load(&state, &access, &id).await?;
     if current.archived || !processes::archive(&state.db, &access.tenant, &id).await? {
@@ -203,6 +204,8 @@ async fn archive(
             message: format!("process `{id}` is already archived"),
         });
     }
-    access.audit(&state.db, "process.archive", &id, None).await;
+    access
+        .audit(&state.db, "process.archive", id.as_str(), None)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
