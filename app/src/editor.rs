@@ -170,7 +170,7 @@ pub enum Action {
     /// Where the process runs: a connection's EMR cluster (or the embedded
     /// engine), orchestrated by Trellis or by Airflow.
     SetRunsOn {
-        connection: Option<String>,
+        connection: Option<crate::types::ConnectionId>,
         orchestrator: Option<crate::types::graph::Orchestrator>,
     },
     Undo,

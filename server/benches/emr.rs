@@ -213,7 +213,7 @@ async fn main() {
             .filter(|t| t["kind"] == "watch")
         {
             let node = t["node"].as_str().unwrap();
-            let name = server::engine::step_name(id, node, 1);
+            let name = server::engine::step_name(&app::types::RunId::from(id.as_str()), node, 1);
             let finished: chrono::DateTime<chrono::Utc> =
                 t["finished_at"].as_str().unwrap().parse().unwrap();
             lags.push((finished - ended[&name]).num_milliseconds() as f64 / 1000.0);

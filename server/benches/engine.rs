@@ -144,12 +144,12 @@ async fn main() {
     let mut seen: HashMap<String, Instant> = HashMap::new();
     loop {
         let p = live.recv().await.unwrap();
-        if p.event.run != run {
+        if p.event.run != run.as_str() {
             continue;
         }
         let key = format!(
             "{}:{}",
-            p.event.task.clone().unwrap_or_default(),
+            p.event.task.as_ref().map_or("", |t| t.as_str()),
             p.event.state
         );
         seen.insert(key, Instant::now());

@@ -1,12 +1,14 @@
 //! Tenant AWS connections: how Trellis reaches a tenant's EMR cluster.
 
+use crate::types::ConnectionId;
 use serde::{Deserialize, Serialize};
 
 /// A connection as the API shows it: never its secrets.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Connection {
-    pub id: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub id: ConnectionId,
     pub name: String,
     pub region: String,
     /// The role Trellis assumes in the tenant's account.

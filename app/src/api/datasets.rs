@@ -1,6 +1,7 @@
 //! Datasets on the wire: what the data components wrote, with schema and preview.
 
 use crate::types::text_enum::text_enum;
+use crate::types::RunId;
 use serde::{Deserialize, Serialize};
 
 text_enum!(
@@ -31,7 +32,8 @@ pub struct Column {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Producer {
-    pub run: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub run: RunId,
     pub node: String,
 }
 

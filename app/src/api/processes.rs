@@ -5,7 +5,7 @@ use crate::diff::GraphDiff;
 use crate::types::dag::Dag;
 use crate::types::graph::ProcessGraph;
 use crate::types::text_enum::text_enum;
-use crate::types::RunState;
+use crate::types::{ConnectionId, ProcessId, RunState};
 use serde::{Deserialize, Serialize};
 
 /// `POST …/processes`
@@ -36,7 +36,8 @@ pub struct UpdateProcess {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Process {
-    pub id: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub id: ProcessId,
     pub name: String,
     pub description: String,
     /// The draft graph.
@@ -57,7 +58,8 @@ pub struct Process {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProcessSummary {
-    pub id: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub id: ProcessId,
     pub name: String,
     pub description: String,
     pub revision: i64,
@@ -128,7 +130,8 @@ pub struct VersionSummary {
     pub runs: i64,
     /// The connection whose EMR cluster runs it; absent for the embedded engine.
     #[serde(default)]
-    pub connection: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub connection: Option<ConnectionId>,
     #[serde(default)]
     pub deployment: Option<Deployment>,
 }

@@ -1,7 +1,9 @@
 //! Runs, task runs and their events on the wire.
 
 use crate::types::text_enum::text_enum;
-use crate::types::{RunState, TaskKind, TaskState, Trigger, UnknownVariant};
+use crate::types::{
+    ProcessId, RunId, RunState, TaskKey, TaskKind, TaskState, Trigger, UnknownVariant,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -24,9 +26,11 @@ text_enum!(
 pub struct RunEvent {
     /// Gap-free, per run, from 1.
     pub seq: i64,
-    pub run: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub run: RunId,
     /// The task key, or none for a change of the run itself.
-    pub task: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub task: Option<TaskKey>,
     /// A run state, or a task state when `task` is set.
     #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub state: EventState,
@@ -87,8 +91,8 @@ impl From<TaskState> for EventState {
 #[derive(Serialize, Deserialize)]
 struct WireEvent {
     seq: i64,
-    run: String,
-    task: Option<String>,
+    run: RunId,
+    task: Option<TaskKey>,
     state: String,
     at: String,
 }
@@ -123,8 +127,10 @@ impl From<RunEvent> for WireEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Run {
-    pub id: String,
-    pub process: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub id: RunId,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub process: ProcessId,
     pub version: i64,
     pub state: RunState,
     pub trigger: Trigger,
@@ -143,7 +149,8 @@ pub struct Run {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TaskRun {
-    pub key: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub key: TaskKey,
     pub kind: TaskKind,
     pub node: Option<String>,
     pub state: TaskState,
@@ -173,8 +180,10 @@ pub struct StartRun {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RunSummary {
-    pub id: String,
-    pub process: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub id: RunId,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub process: ProcessId,
     pub version: i64,
     pub state: RunState,
     pub trigger: Trigger,

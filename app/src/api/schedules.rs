@@ -1,7 +1,7 @@
 //! Schedules: when a process runs by itself.
 
 use crate::types::text_enum::text_enum;
-use crate::types::RunState;
+use crate::types::{ProcessId, RunId, RunState};
 use serde::{Deserialize, Serialize};
 
 text_enum!(
@@ -85,7 +85,8 @@ pub struct ScheduleFire {
     /// The fire time (UTC).
     pub at: String,
     pub outcome: FireOutcome,
-    pub run: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub run: Option<RunId>,
     pub run_state: Option<RunState>,
     /// Why it waits or was skipped.
     pub detail: Option<String>,
@@ -95,7 +96,8 @@ pub struct ScheduleFire {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Schedule {
-    pub process: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub process: ProcessId,
     pub process_name: String,
     pub cron: String,
     pub timezone: String,

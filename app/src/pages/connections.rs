@@ -235,7 +235,8 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                         <tbody>
                             {list.into_iter().map(|c| {
                                 let (remove, test) = (remove.clone(), test.clone());
-                                let (id_test, id_delete, id_result) = (c.id.clone(), c.id.clone(), c.id.clone());
+                                let id = c.id.to_string();
+                                let (id_test, id_delete, id_result) = (id.clone(), id.clone(), id);
                                 let editable = c.clone();
                                 let secrets = [
                                     c.has_external_id.then_some("external id"),
@@ -256,7 +257,7 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                                                 }>"Test"</button>
                                                 <button class="link" data-testid="connection-edit" on:click={
                                                     let c = editable.clone();
-                                                    move |_| { form.fill(Some(&c)); editing.set(Some(Some(c.id.clone()))); }
+                                                    move |_| { form.fill(Some(&c)); editing.set(Some(Some(c.id.to_string()))); }
                                                 }>"Edit"</button>
                                                 <button class="link" data-testid="connection-delete" on:click={
                                                     let (remove, id) = (remove.clone(), id_delete.clone());

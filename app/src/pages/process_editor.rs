@@ -70,7 +70,7 @@ fn EditorLoader(tenant: String, id: String) -> impl IntoView {
 
 #[component]
 fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) -> impl IntoView {
-    let process_id = process.id.clone();
+    let process_id = process.id.to_string();
     let editor = RwSignal::new(Editor::new(process.graph.clone()));
     let autosave = Autosave::new(tenant.clone(), process_id.clone(), editor, process.revision);
     let notice = RwSignal::new(None::<String>);

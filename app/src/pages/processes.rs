@@ -131,7 +131,7 @@ fn ProcessList(tenant: String) -> impl IntoView {
                                 .into_iter()
                                 .map(|p| {
                                     let archive = archive.clone();
-                                    let id = p.id.clone();
+                                    let id = p.id.to_string();
                                     view! {
                                         <tr data-testid="process-row">
                                             <td><a href=format!("/processes/{}", p.id)>{p.name.clone()}</a></td>

@@ -93,7 +93,7 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
                         return;
                     }
                 };
-                if let Ok(v) = routes::version(&tenant, &run.process, run.version).await {
+                if let Ok(v) = routes::version(&tenant, run.process.as_str(), run.version).await {
                     graph.set(v.graph);
                 }
                 model.set(Some(Ok(RunModel::new(run))));

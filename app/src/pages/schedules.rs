@@ -56,7 +56,7 @@ fn ScheduleList(tenant: String) -> impl IntoView {
             input.enabled = !s.enabled;
             let (tenant, reload) = (tenant.clone(), reload.clone());
             leptos::task::spawn_local(async move {
-                match routes::set_schedule(&tenant, &s.process, &input).await {
+                match routes::set_schedule(&tenant, s.process.as_str(), &input).await {
                     Ok(_) => {
                         error.set(None);
                         reload();
@@ -89,7 +89,7 @@ fn ScheduleList(tenant: String) -> impl IntoView {
                                     <td data-testid="schedule-next">{next}</td>
                                     <td>{match last {
                                         Some(f) => view! {
-                                            <a href=format!("/runs/{}", f.run.clone().unwrap_or_default())>
+                                            <a href=format!("/runs/{}", f.run.as_ref().map(|r| r.as_str()).unwrap_or_default())>
                                                 <StateBadge state=f.run_state.map(|s| s.to_string()).unwrap_or_else(|| "queued".into())/>
                                             </a>
                                         }.into_any(),

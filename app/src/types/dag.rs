@@ -2,6 +2,7 @@
 //! makes it: `PEntry → C_n → W_n → … → PExit` (see DESIGN.md).
 
 use super::graph::ProcessGraph;
+use super::ids::TaskKey;
 use super::state::TaskKind;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,22 +19,24 @@ pub struct Dag {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DagTask {
-    pub key: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub key: TaskKey,
     pub kind: TaskKind,
     /// The process node this task submits or watches (none for entry/exit).
     #[serde(default)]
     pub node: Option<String>,
-    pub depends_on: Vec<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<String>))]
+    pub depends_on: Vec<TaskKey>,
 }
 
 /// The key of the task that submits node `id`.
-pub fn submit_key(id: &str) -> String {
-    format!("C_{id}")
+pub fn submit_key(id: &str) -> TaskKey {
+    TaskKey::new(format!("C_{id}"))
 }
 
 /// The key of the task that watches node `id`.
-pub fn watch_key(id: &str) -> String {
-    format!("W_{id}")
+pub fn watch_key(id: &str) -> TaskKey {
+    TaskKey::new(format!("W_{id}"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,7 +85,7 @@ pub fn compile(graph: &ProcessGraph) -> Result<Dag, CompileError> {
     for id in &order {
         let depends_on = match upstream.get(id) {
             Some(ups) => ups.iter().map(|u| watch_key(u)).collect(),
-            None => vec![ENTRY.to_string()],
+            None => vec![TaskKey::from(ENTRY)],
         };
         tasks.push(DagTask {
             key: submit_key(id),
@@ -98,9 +101,9 @@ pub fn compile(graph: &ProcessGraph) -> Result<Dag, CompileError> {
         });
     }
     // PExit always runs and follows every watch, like `finally`.
-    let mut exit_deps: Vec<String> = order.iter().map(|id| watch_key(id)).collect();
+    let mut exit_deps: Vec<TaskKey> = order.iter().map(|id| watch_key(id)).collect();
     if exit_deps.is_empty() {
-        exit_deps.push(ENTRY.to_string());
+        exit_deps.push(TaskKey::from(ENTRY));
     }
     exit_deps.sort();
     tasks.push(DagTask {

@@ -1,6 +1,7 @@
 //! A process graph: component nodes and dependency edges, as the canvas edits
 //! it and as a version freezes it.
 
+use super::ids::ConnectionId;
 use super::text_enum::text_enum;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -15,7 +16,8 @@ pub struct ProcessGraph {
     /// The tenant connection whose EMR cluster runs every node; absent for
     /// the embedded engine (local processes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub connection: Option<ConnectionId>,
     /// Who orchestrates the run: absent for Trellis's own engine, `airflow`
     /// for the Airflow deployment the server is configured with (which then
     /// runs the steps on the connection's cluster).

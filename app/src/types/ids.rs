@@ -1,13 +1,18 @@
 //! Typed identifiers, so that a `RunId` cannot be passed where a `ProcessId` is
-//! expected. All are opaque strings on the wire and in the database.
+//! expected. All are opaque strings on the wire and in the database (a text
+//! column binds and decodes straight into them under `ssr`). They have no
+//! OpenAPI schema of their own: a field holding one says
+//! `#[schema(value_type = String)]`, so the document keeps plain strings.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use std::fmt;
 
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -36,6 +41,37 @@ macro_rules! id_type {
                 Self(value)
             }
         }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.to_owned())
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // Sound: the derived `Eq`, `Ord` and `Hash` are those of the string.
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
     };
 }
 
@@ -62,6 +98,18 @@ id_type!(
 id_type!(
     /// A component type's catalog key, such as `ingest.file`.
     ComponentKey
+);
+id_type!(
+    /// A published version's id (its public handle is its number).
+    VersionId
+);
+id_type!(
+    /// A connection's id.
+    ConnectionId
+);
+id_type!(
+    /// A schedule's id.
+    ScheduleId
 );
 
 #[cfg(test)]

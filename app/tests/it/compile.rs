@@ -3,7 +3,7 @@
 
 use crate::support::noops;
 use app::types::dag::{compile, CompileError, Dag};
-use app::types::TaskKind;
+use app::types::{TaskKey, TaskKind};
 use std::path::Path;
 
 fn golden(name: &str, dag: &Dag) {
@@ -28,7 +28,7 @@ fn deps<'a>(dag: &'a Dag, key: &str) -> Vec<&'a str> {
         .iter()
         .find(|t| t.key == key)
         .unwrap_or_else(|| panic!("no task {key}"));
-    task.depends_on.iter().map(String::as_str).collect()
+    task.depends_on.iter().map(TaskKey::as_str).collect()
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use crate::support::noops;
 use app::types::dag::{compile, submit_key, watch_key};
 use app::types::graph::{Edge, ProcessGraph};
+use app::types::TaskKey;
 use app::validate::{validate_graph, Limits};
 use proptest::prelude::*;
 use std::collections::HashSet;
@@ -56,7 +57,7 @@ proptest! {
         shuffled.edges.reverse();
         prop_assert_eq!(serde_json::to_vec(&dag).unwrap(), serde_json::to_vec(&compile(&shuffled).unwrap()).unwrap());
 
-        let position = |key: &str| dag.tasks.iter().position(|t| t.key == key).unwrap();
+        let position = |key: &TaskKey| dag.tasks.iter().position(|t| &t.key == key).unwrap();
         for task in &dag.tasks {
             for dep in &task.depends_on {
                 prop_assert!(position(dep) < position(&task.key), "{} comes before {}", dep, task.key);

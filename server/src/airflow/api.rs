@@ -42,7 +42,7 @@ pub struct Tag {
 /// One task instance of a DAG run.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TaskInstance {
-    pub task_id: String,
+    pub task_id: app::types::TaskKey,
     #[serde(default)]
     pub state: Option<String>,
     #[serde(default)]

@@ -70,7 +70,7 @@ impl Airflow {
     }
 
     /// Where the tasks of run `run` report to.
-    pub fn callback_url(&self, run: &str) -> String {
+    pub fn callback_url(&self, run: &app::types::RunId) -> String {
         format!(
             "{}/api/v1/airflow/runs/{run}/report",
             self.settings.public_url
@@ -105,7 +105,7 @@ impl Airflow {
         &self,
         db: &Db,
         tenant: &app::types::TenantId,
-        version_id: &str,
+        version_id: &app::types::VersionId,
         dag_id: &str,
         file: String,
     ) -> sqlx::Result<()> {

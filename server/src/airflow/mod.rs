@@ -13,7 +13,7 @@ pub use render::{dag_id, hash_tag, render, AirflowError, EmrTarget, Source};
 use crate::db::processes::VersionRow;
 use crate::db::{catalog, connections, Db};
 use crate::{Error, Result};
-use app::types::TenantId;
+use app::types::{ProcessId, TenantId};
 
 /// The DAG file of a stored version: 409 naming `connection` when the
 /// version does not run on EMR or its connection is gone.
@@ -21,7 +21,7 @@ pub async fn dag_file(
     db: &Db,
     tenant: &TenantId,
     slug: &str,
-    process: &str,
+    process: &ProcessId,
     row: &VersionRow,
 ) -> Result<String> {
     let n = row.summary.number;
@@ -189,7 +189,11 @@ mod golden {
             .tasks
             .iter()
             .map(|t| {
-                let mut ups: Vec<&str> = t.depends_on.iter().map(String::as_str).collect();
+                let mut ups: Vec<&str> = t
+                    .depends_on
+                    .iter()
+                    .map(app::types::TaskKey::as_str)
+                    .collect();
                 ups.sort();
                 (t.key.as_str(), ups)
             })
@@ -205,7 +209,7 @@ mod golden {
             );
         }
         json!({
-            "dag_id": dag_id(f.tenant, PROCESS, f.version),
+            "dag_id": dag_id(f.tenant, &ProcessId::from(PROCESS), f.version),
             "description": if f.message.is_empty() { format!("Trellis process {PROCESS} v{}", f.version) } else { f.message.trim().to_owned() },
             "tags": ["trellis", format!("tenant:{}", f.tenant), format!("process:{PROCESS}"),
                      format!("version:{}", f.version), hash_tag(hash)],
@@ -227,7 +231,7 @@ mod golden {
         };
         let file = render(&Source {
             tenant: f.tenant,
-            process: PROCESS,
+            process: &ProcessId::from(PROCESS),
             version: f.version,
             content_hash: &hash,
             message: f.message,
@@ -303,7 +307,7 @@ mod golden {
         let source = |graph: &ProcessGraph, components: &[_]| {
             render(&Source {
                 tenant: "acme",
-                process: PROCESS,
+                process: &ProcessId::from(PROCESS),
                 version: 1,
                 content_hash: "sha256:0",
                 message: "",

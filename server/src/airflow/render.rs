@@ -14,6 +14,7 @@ use app::types::component::ComponentType;
 use app::types::dag::{Dag, ENTRY, EXIT};
 use app::types::graph::ProcessGraph;
 use app::types::state::TaskKind;
+use app::types::ProcessId;
 use serde_json::{json, Map, Value};
 
 /// Where the `C_`/`W_` tasks send their steps.
@@ -28,7 +29,7 @@ pub struct EmrTarget {
 pub struct Source<'a> {
     /// The tenant's slug.
     pub tenant: &'a str,
-    pub process: &'a str,
+    pub process: &'a ProcessId,
     pub version: i64,
     pub content_hash: &'a str,
     pub message: &'a str,
@@ -51,7 +52,7 @@ pub enum AirflowError {
 }
 
 /// The Airflow `dag_id` of a version: `trellis.<tenant>.<process>.v<n>`.
-pub fn dag_id(tenant: &str, process: &str, version: i64) -> String {
+pub fn dag_id(tenant: &str, process: &ProcessId, version: i64) -> String {
     format!("trellis.{tenant}.{process}.v{version}")
 }
 
@@ -195,11 +196,11 @@ pub fn render(source: &Source) -> Result<String, AirflowError> {
         let id = task
             .node
             .as_deref()
-            .ok_or_else(|| AirflowError::NoNode(task.key.clone()))?;
+            .ok_or_else(|| AirflowError::NoNode(task.key.to_string()))?;
         let node = source
             .graph
             .node(id)
-            .ok_or_else(|| AirflowError::NoNode(task.key.clone()))?;
+            .ok_or_else(|| AirflowError::NoNode(task.key.to_string()))?;
         let component = source
             .components
             .iter()

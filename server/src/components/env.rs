@@ -30,7 +30,10 @@ impl StepEnv {
             "TRELLIS_TENANT_DIR is not set: data steps run inside a tenant's folder, which the engine provides",
         )?;
         let producer = match (var("TRELLIS_RUN"), var("TRELLIS_NODE")) {
-            (Some(run), Some(node)) => Some(Producer { run, node }),
+            (Some(run), Some(node)) => Some(Producer {
+                run: run.into(),
+                node,
+            }),
             _ => None,
         };
         let number = |name: &str| -> Result<Option<f64>, String> {

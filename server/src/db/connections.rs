@@ -2,7 +2,7 @@
 
 use super::{new_id, now, Db};
 use app::api::connections::Connection;
-use app::types::TenantId;
+use app::types::{ConnectionId, TenantId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -65,7 +65,7 @@ pub async fn list(db: &Db, tenant: &TenantId) -> sqlx::Result<Vec<Stored>> {
     rows.iter().map(from_row).collect()
 }
 
-pub async fn get(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<Option<Stored>> {
+pub async fn get(db: &Db, tenant: &TenantId, id: &ConnectionId) -> sqlx::Result<Option<Stored>> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM connections WHERE tenant_id = $1 AND id = $2"
     ))
@@ -76,8 +76,8 @@ pub async fn get(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<Option<St
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn insert(db: &Db, tenant: &TenantId, c: &Fields) -> sqlx::Result<String> {
-    let id = new_id();
+pub async fn insert(db: &Db, tenant: &TenantId, c: &Fields) -> sqlx::Result<ConnectionId> {
+    let id = ConnectionId::new(new_id());
     let at = now();
     sqlx::query(
         "INSERT INTO connections (id, tenant_id, name, region, role_arn, external_id, session_seconds, \
@@ -102,7 +102,12 @@ pub async fn insert(db: &Db, tenant: &TenantId, c: &Fields) -> sqlx::Result<Stri
     Ok(id)
 }
 
-pub async fn update(db: &Db, tenant: &TenantId, id: &str, c: &Fields) -> sqlx::Result<bool> {
+pub async fn update(
+    db: &Db,
+    tenant: &TenantId,
+    id: &ConnectionId,
+    c: &Fields,
+) -> sqlx::Result<bool> {
     let changed = sqlx::query(
         "UPDATE connections SET name = $3, region = $4, role_arn = $5, external_id = $6, \
          session_seconds = $7, cluster_id = $8, endpoint_url = $9, access_key_id = $10, \
@@ -128,7 +133,7 @@ pub async fn update(db: &Db, tenant: &TenantId, id: &str, c: &Fields) -> sqlx::R
     Ok(changed > 0)
 }
 
-pub async fn delete(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<bool> {
+pub async fn delete(db: &Db, tenant: &TenantId, id: &ConnectionId) -> sqlx::Result<bool> {
     let gone = sqlx::query("DELETE FROM connections WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.as_str())
         .bind(id)

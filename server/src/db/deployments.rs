@@ -3,14 +3,14 @@
 
 use super::{now, Db};
 use app::api::processes::DeployState;
-use app::types::TenantId;
+use app::types::{TenantId, VersionId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// A deployment Airflow has not yet answered for.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    pub version_id: String,
+    pub version_id: VersionId,
     pub tenant: TenantId,
     pub dag_id: String,
     pub content_hash: String,
@@ -18,7 +18,12 @@ pub struct Pending {
 
 /// Records (or restarts) the deployment of a version whose file is being
 /// uploaded now.
-pub async fn start(db: &Db, tenant: &TenantId, version_id: &str, dag_id: &str) -> sqlx::Result<()> {
+pub async fn start(
+    db: &Db,
+    tenant: &TenantId,
+    version_id: &VersionId,
+    dag_id: &str,
+) -> sqlx::Result<()> {
     let at = now();
     let mut tx = db.pool.begin().await?;
     sqlx::query("DELETE FROM deployments WHERE version_id = $1")
@@ -42,7 +47,7 @@ pub async fn start(db: &Db, tenant: &TenantId, version_id: &str, dag_id: &str) -
 /// `deploying`); false when it was no longer deploying.
 pub async fn set(
     db: &Db,
-    version_id: &str,
+    version_id: &VersionId,
     state: DeployState,
     error: Option<&str>,
 ) -> sqlx::Result<bool> {

@@ -5,7 +5,7 @@ use super::{new_id, now, optional_text, Db};
 use app::api::processes::{Deployment, ProcessSummary, VersionSummary};
 use app::types::dag::Dag;
 use app::types::graph::ProcessGraph;
-use app::types::{TenantId, UserId};
+use app::types::{ProcessId, TenantId, UserId, VersionId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -67,8 +67,8 @@ pub async fn create(
     description: &str,
     graph: &ProcessGraph,
     by: &UserId,
-) -> sqlx::Result<String> {
-    let id = new_id();
+) -> sqlx::Result<ProcessId> {
+    let id = ProcessId::new(new_id());
     let at = now();
     sqlx::query(
         "INSERT INTO processes (id, tenant_id, name, description, draft, revision, created_by, created_at, updated_at) \
@@ -102,7 +102,7 @@ pub async fn list(db: &Db, tenant: &TenantId, archived: bool) -> sqlx::Result<Ve
     rows.iter().map(summary).collect()
 }
 
-pub async fn get(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<Option<ProcessRow>> {
+pub async fn get(db: &Db, tenant: &TenantId, id: &ProcessId) -> sqlx::Result<Option<ProcessRow>> {
     sqlx::query(&format!(
         "SELECT {SUMMARY}, {COLUMNS} FROM processes p \
          LEFT JOIN users u ON u.id = p.created_by WHERE p.tenant_id = $1 AND p.id = $2"
@@ -121,7 +121,7 @@ pub async fn get(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<Option<Pr
 pub async fn update(
     db: &Db,
     tenant: &TenantId,
-    id: &str,
+    id: &ProcessId,
     revision: i64,
     name: &str,
     description: &str,
@@ -144,7 +144,7 @@ pub async fn update(
 }
 
 /// Archives the process; versions and runs stay. `Ok(false)` if already archived.
-pub async fn archive(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<bool> {
+pub async fn archive(db: &Db, tenant: &TenantId, id: &ProcessId) -> sqlx::Result<bool> {
     let at = now();
     let done = sqlx::query(
         "UPDATE processes SET archived_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND archived_at IS NULL",
@@ -161,7 +161,7 @@ pub async fn archive(db: &Db, tenant: &TenantId, id: &str) -> sqlx::Result<bool>
 #[derive(Debug, Clone)]
 pub struct VersionRow {
     /// The stored id (runs refer to it).
-    pub id: String,
+    pub id: VersionId,
     pub summary: VersionSummary,
     pub graph: ProcessGraph,
     pub dag: Dag,
@@ -212,7 +212,7 @@ fn deployment(row: &AnyRow) -> sqlx::Result<Option<Deployment>> {
 pub async fn versions(
     db: &Db,
     tenant: &TenantId,
-    process: &str,
+    process: &ProcessId,
 ) -> sqlx::Result<Vec<VersionSummary>> {
     let rows = sqlx::query(&format!(
         "SELECT {VERSION_COLUMNS} {VERSION_FROM} WHERE v.tenant_id = $1 AND v.process_id = $2 ORDER BY v.number DESC"
@@ -227,7 +227,7 @@ pub async fn versions(
 pub async fn version_get(
     db: &Db,
     tenant: &TenantId,
-    process: &str,
+    process: &ProcessId,
     number: i64,
 ) -> sqlx::Result<Option<VersionRow>> {
     let row = sqlx::query(&format!(
@@ -244,7 +244,7 @@ pub async fn version_get(
 pub async fn latest_version(
     db: &Db,
     tenant: &TenantId,
-    process: &str,
+    process: &ProcessId,
 ) -> sqlx::Result<Option<VersionRow>> {
     let row = sqlx::query(&format!(
         "SELECT {VERSION_COLUMNS} {VERSION_FROM} WHERE v.tenant_id = $1 AND v.process_id = $2 ORDER BY v.number DESC LIMIT 1"
@@ -259,7 +259,7 @@ pub async fn latest_version(
 /// What a publish inserts.
 pub struct NewVersion<'a> {
     pub tenant: &'a TenantId,
-    pub process: &'a str,
+    pub process: &'a ProcessId,
     pub number: i64,
     pub content_hash: &'a str,
     pub message: &'a str,

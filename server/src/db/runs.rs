@@ -6,15 +6,17 @@ use super::sql::Sql;
 use super::{new_id, now, text, Db};
 use app::api::runs::{EventState, Run, RunEvent, RunSummary, TaskRun};
 use app::types::dag::Dag;
-use app::types::{RunState, TaskState, TenantId, Trigger, UserId};
+use app::types::{
+    ProcessId, RunId, RunState, TaskKey, TaskState, TenantId, Trigger, UserId, VersionId,
+};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 /// What starting a run stores.
 pub struct NewRun<'a> {
     pub tenant: &'a TenantId,
-    pub process: &'a str,
-    pub version_id: &'a str,
+    pub process: &'a ProcessId,
+    pub version_id: &'a VersionId,
     pub version_number: i64,
     pub trigger: Trigger,
     pub params: &'a serde_json::Value,
@@ -38,8 +40,8 @@ pub struct TaskChange<'a> {
 async fn append_event(
     tx: &mut Transaction<'static, Any>,
     tenant: &TenantId,
-    run: &str,
-    task: Option<&str>,
+    run: &RunId,
+    task: Option<&TaskKey>,
     state: EventState,
     at: &str,
 ) -> sqlx::Result<RunEvent> {
@@ -60,15 +62,15 @@ async fn append_event(
         .await?;
     Ok(RunEvent {
         seq,
-        run: run.to_owned(),
-        task: task.map(str::to_owned),
+        run: run.clone(),
+        task: task.cloned(),
         state,
         at: at.to_owned(),
     })
 }
 
 /// Stores a queued run with every task pending, and its first event.
-pub async fn create(db: &Db, r: NewRun<'_>) -> sqlx::Result<(String, RunEvent)> {
+pub async fn create(db: &Db, r: NewRun<'_>) -> sqlx::Result<(RunId, RunEvent)> {
     let mut tx = db.pool.begin().await?;
     let created = create_in(&mut tx, r).await?;
     tx.commit().await?;
@@ -79,8 +81,8 @@ pub async fn create(db: &Db, r: NewRun<'_>) -> sqlx::Result<(String, RunEvent)> 
 pub async fn create_in(
     tx: &mut Transaction<'static, Any>,
     r: NewRun<'_>,
-) -> sqlx::Result<(String, RunEvent)> {
-    let id = new_id();
+) -> sqlx::Result<(RunId, RunEvent)> {
+    let id = RunId::new(new_id());
     let at = now();
     sqlx::query(
         "INSERT INTO runs (id, tenant_id, process_id, version_id, version_number, state, trigger_type, params, \
@@ -123,7 +125,7 @@ pub async fn create_in(
 pub async fn set_run_state(
     db: &Db,
     tenant: &TenantId,
-    run: &str,
+    run: &RunId,
     to: RunState,
 ) -> sqlx::Result<Option<RunEvent>> {
     let at = now();
@@ -164,8 +166,8 @@ pub async fn set_run_state(
 pub async fn set_task_state(
     db: &Db,
     tenant: &TenantId,
-    run: &str,
-    task: &str,
+    run: &RunId,
+    task: &TaskKey,
     to: TaskState,
     change: TaskChange<'_>,
 ) -> sqlx::Result<Option<RunEvent>> {
@@ -215,8 +217,8 @@ pub async fn set_task_state(
 pub async fn note_external_ref(
     db: &Db,
     tenant: &TenantId,
-    run: &str,
-    task: &str,
+    run: &RunId,
+    task: &TaskKey,
     external_ref: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -234,12 +236,12 @@ pub async fn note_external_ref(
 
 const EVENT_COLUMNS: &str = "seq, task_key, state, at";
 
-fn event_from_row(run: &str, row: &AnyRow) -> sqlx::Result<RunEvent> {
-    let task: Option<String> = row.try_get("task_key")?;
+fn event_from_row(run: &RunId, row: &AnyRow) -> sqlx::Result<RunEvent> {
+    let task: Option<TaskKey> = row.try_get("task_key")?;
     let state: String = row.try_get("state")?;
     Ok(RunEvent {
         seq: row.try_get("seq")?,
-        run: run.to_owned(),
+        run: run.clone(),
         state: EventState::parse(&state, task.is_some())
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         task,
@@ -251,7 +253,7 @@ fn event_from_row(run: &str, row: &AnyRow) -> sqlx::Result<RunEvent> {
 pub async fn events_after(
     db: &Db,
     tenant: &TenantId,
-    run: &str,
+    run: &RunId,
     after: i64,
 ) -> sqlx::Result<Vec<RunEvent>> {
     let rows = sqlx::query(&format!(
@@ -312,7 +314,7 @@ fn summary_from_row(row: &AnyRow) -> sqlx::Result<RunSummary> {
 
 /// The tenant a run belongs to (for callers that hold only the run's id
 /// and prove their right to it otherwise).
-pub async fn tenant_of(db: &Db, run: &str) -> sqlx::Result<Option<TenantId>> {
+pub async fn tenant_of(db: &Db, run: &RunId) -> sqlx::Result<Option<TenantId>> {
     let tenant: Option<String> = sqlx::query_scalar("SELECT tenant_id FROM runs WHERE id = $1")
         .bind(run)
         .fetch_optional(&db.pool)
@@ -321,7 +323,7 @@ pub async fn tenant_of(db: &Db, run: &str) -> sqlx::Result<Option<TenantId>> {
 }
 
 /// A run with its task runs, in DAG order.
-pub async fn get(db: &Db, tenant: &TenantId, run: &str) -> sqlx::Result<Option<Run>> {
+pub async fn get(db: &Db, tenant: &TenantId, run: &RunId) -> sqlx::Result<Option<Run>> {
     let row = sqlx::query(&format!(
         "SELECT {RUN_COLUMNS}, r.params {RUN_FROM} WHERE r.tenant_id = $1 AND r.id = $2"
     ))
@@ -360,7 +362,7 @@ pub async fn get(db: &Db, tenant: &TenantId, run: &str) -> sqlx::Result<Option<R
 
 /// Filters and page of a run list.
 pub struct RunFilter<'a> {
-    pub process: &'a str,
+    pub process: &'a ProcessId,
     pub version: Option<i64>,
     pub state: Option<RunState>,
     pub limit: i64,
@@ -394,7 +396,7 @@ pub async fn list(db: &Db, tenant: &TenantId, f: RunFilter<'_>) -> sqlx::Result<
 
 /// Takes over the unfinished runs no live server drives (their server
 /// stopped heartbeating, or they predate ownership): (tenant, run, state).
-pub async fn claim_orphans(db: &Db, me: &str) -> sqlx::Result<Vec<(TenantId, String, RunState)>> {
+pub async fn claim_orphans(db: &Db, me: &str) -> sqlx::Result<Vec<(TenantId, RunId, RunState)>> {
     sqlx::query(
         "UPDATE runs SET owner = $1 WHERE state IN ('queued', 'running', 'cancelling') \
          AND (owner IS NULL OR owner NOT IN (SELECT id FROM servers)) RETURNING tenant_id, id, state",

@@ -6,16 +6,16 @@ use super::runs::{self, NewRun};
 use super::{flag, new_id, now, optional_text, text, Db};
 use app::api::runs::RunEvent;
 use app::api::schedules::{Catchup, FireOutcome, ScheduleFire, WhenBusy};
-use app::types::{TenantId, UserId};
+use app::types::{ProcessId, RunId, ScheduleId, TenantId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// A schedule as stored.
 #[derive(Clone, Debug)]
 pub struct Stored {
-    pub id: String,
+    pub id: ScheduleId,
     pub tenant: TenantId,
-    pub process: String,
+    pub process: ProcessId,
     pub process_name: String,
     pub cron: String,
     pub timezone: String,
@@ -72,7 +72,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
 }
 
 /// The process's schedule.
-pub async fn get(db: &Db, tenant: &TenantId, process: &str) -> sqlx::Result<Option<Stored>> {
+pub async fn get(db: &Db, tenant: &TenantId, process: &ProcessId) -> sqlx::Result<Option<Stored>> {
     sqlx::query(&format!(
         "SELECT {COLUMNS} {FROM} WHERE s.tenant_id = $1 AND s.process_id = $2"
     ))
@@ -117,7 +117,7 @@ pub async fn enabled(db: &Db) -> sqlx::Result<Vec<Stored>> {
 pub async fn put(
     db: &Db,
     tenant: &TenantId,
-    process: &str,
+    process: &ProcessId,
     f: Fields<'_>,
     by: &UserId,
     at: &str,
@@ -208,7 +208,7 @@ pub async fn put(
 async fn skip_waiting(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     tenant: &TenantId,
-    process: &str,
+    process: &ProcessId,
     why: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -225,7 +225,7 @@ async fn skip_waiting(
 
 /// Deletes the process's schedule (and its fire records); answers whether
 /// there was one.
-pub async fn delete(db: &Db, tenant: &TenantId, process: &str) -> sqlx::Result<bool> {
+pub async fn delete(db: &Db, tenant: &TenantId, process: &ProcessId) -> sqlx::Result<bool> {
     let mut tx = db.pool.begin().await?;
     sqlx::query(
         "DELETE FROM schedule_fires WHERE schedule_id IN \
@@ -262,7 +262,7 @@ fn fire(row: &AnyRow) -> sqlx::Result<ScheduleFire> {
 pub async fn recent_fires(
     db: &Db,
     tenant: &TenantId,
-    schedule: &str,
+    schedule: &ScheduleId,
     limit: i64,
 ) -> sqlx::Result<Vec<ScheduleFire>> {
     sqlx::query(&format!(
@@ -281,7 +281,7 @@ pub async fn recent_fires(
 }
 
 /// The fires waiting for a free slot, per schedule id, oldest first.
-pub async fn waiting(db: &Db) -> sqlx::Result<Vec<(String, String)>> {
+pub async fn waiting(db: &Db) -> sqlx::Result<Vec<(ScheduleId, String)>> {
     sqlx::query(
         "SELECT schedule_id, fire_at FROM schedule_fires WHERE outcome = 'waiting' ORDER BY fire_at",
     )
@@ -293,7 +293,7 @@ pub async fn waiting(db: &Db) -> sqlx::Result<Vec<(String, String)>> {
 }
 
 /// `(process_id, n)` rows as a map.
-fn per_process(rows: Vec<AnyRow>) -> sqlx::Result<std::collections::HashMap<String, i64>> {
+fn per_process(rows: Vec<AnyRow>) -> sqlx::Result<std::collections::HashMap<ProcessId, i64>> {
     rows.iter()
         .map(|row| Ok((row.try_get("process_id")?, row.try_get("n")?)))
         .collect()
@@ -315,7 +315,7 @@ pub enum Decision<'a> {
 pub async fn record_fires(
     db: &Db,
     fires: Vec<(&Stored, &str, Decision<'_>)>,
-) -> sqlx::Result<Vec<Option<Option<(String, RunEvent)>>>> {
+) -> sqlx::Result<Vec<Option<Option<(RunId, RunEvent)>>>> {
     let mut out = Vec::with_capacity(fires.len());
     let mut tx = db.pool.begin().await?;
     let recorded_at = now();
@@ -365,7 +365,7 @@ pub async fn record_fires(
 }
 
 /// The latest version number of every process that has one.
-pub async fn latest_numbers(db: &Db) -> sqlx::Result<std::collections::HashMap<String, i64>> {
+pub async fn latest_numbers(db: &Db) -> sqlx::Result<std::collections::HashMap<ProcessId, i64>> {
     let rows = sqlx::query("SELECT process_id, MAX(number) AS n FROM versions GROUP BY process_id")
         .fetch_all(&db.pool)
         .await?;
@@ -373,7 +373,7 @@ pub async fn latest_numbers(db: &Db) -> sqlx::Result<std::collections::HashMap<S
 }
 
 /// Active (queued, running, cancelling) runs per process, of every tenant.
-pub async fn active_counts(db: &Db) -> sqlx::Result<std::collections::HashMap<String, i64>> {
+pub async fn active_counts(db: &Db) -> sqlx::Result<std::collections::HashMap<ProcessId, i64>> {
     let rows = sqlx::query(
         "SELECT process_id, COUNT(*) AS n FROM runs WHERE state IN ('queued', 'running', 'cancelling') GROUP BY process_id",
     )
@@ -385,10 +385,10 @@ pub async fn active_counts(db: &Db) -> sqlx::Result<std::collections::HashMap<St
 /// Starts the run of a waiting fire; `None` when it no longer waits.
 pub async fn start_waiting(
     db: &Db,
-    schedule: &str,
+    schedule: &ScheduleId,
     at: &str,
     new: NewRun<'_>,
-) -> sqlx::Result<Option<(String, RunEvent)>> {
+) -> sqlx::Result<Option<(RunId, RunEvent)>> {
     let mut tx = db.pool.begin().await?;
     let run = runs::create_in(&mut tx, new).await?;
     let moved = sqlx::query(
@@ -410,7 +410,12 @@ pub async fn start_waiting(
 }
 
 /// Drops a waiting fire that can no longer start (nothing to run).
-pub async fn skip_waiting_fire(db: &Db, schedule: &str, at: &str, why: &str) -> sqlx::Result<()> {
+pub async fn skip_waiting_fire(
+    db: &Db,
+    schedule: &ScheduleId,
+    at: &str,
+    why: &str,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE schedule_fires SET outcome = 'skipped', detail = $3 \
          WHERE schedule_id = $1 AND fire_at = $2 AND outcome = 'waiting'",
@@ -425,7 +430,7 @@ pub async fn skip_waiting_fire(db: &Db, schedule: &str, at: &str, why: &str) -> 
 
 async fn advance_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    schedule: &str,
+    schedule: &ScheduleId,
     at: &str,
 ) -> sqlx::Result<()> {
     sqlx::query("UPDATE schedules SET cursor_at = $2 WHERE id = $1 AND cursor_at < $2")

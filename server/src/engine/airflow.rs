@@ -16,13 +16,13 @@ use crate::executors::{CancelMode, Executor, Outcome};
 use app::api::processes::DeployState;
 use app::api::runs::Run;
 use app::types::dag::ENTRY;
-use app::types::{RunState, TaskKind, TaskState, TenantId};
+use app::types::{RunId, RunState, TaskKey, TaskKind, TaskState, TenantId};
 use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::watch;
 
 /// What a run's callback token signs.
-pub fn token_context(tenant: &TenantId, run: &str) -> String {
+pub fn token_context(tenant: &TenantId, run: &RunId) -> String {
     format!("airflow-callback:{}:{run}", tenant.as_str())
 }
 
@@ -68,7 +68,7 @@ fn moves(from: TaskState, to: TaskState) -> Option<Vec<TaskState>> {
 
 /// A task state Airflow reported.
 struct Reported<'a> {
-    key: &'a str,
+    key: &'a TaskKey,
     /// The task's state as last read.
     from: TaskState,
     /// Airflow's name of the state.
@@ -82,15 +82,15 @@ impl Engine {
     pub async fn airflow_task(
         &self,
         tenant: &TenantId,
-        run: &str,
-        key: &str,
+        run: &RunId,
+        key: &TaskKey,
         state: &str,
         change: TaskChange<'_>,
     ) -> sqlx::Result<bool> {
         let Some(stored) = runs::get(&self.inner.db, tenant, run).await? else {
             return Ok(false);
         };
-        let Some(task) = stored.tasks.iter().find(|t| t.key == key) else {
+        let Some(task) = stored.tasks.iter().find(|t| t.key == *key) else {
             return Ok(false);
         };
         let stopping = stored.state == RunState::Cancelling;
@@ -107,7 +107,7 @@ impl Engine {
     async fn airflow_report(
         &self,
         tenant: &TenantId,
-        run: &str,
+        run: &RunId,
         stopping: bool,
         report: Reported<'_>,
     ) -> sqlx::Result<bool> {
@@ -133,8 +133,8 @@ impl Engine {
     async fn walk(
         &self,
         tenant: &TenantId,
-        run: &str,
-        key: &str,
+        run: &RunId,
+        key: &TaskKey,
         path: &[TaskState],
         change: TaskChange<'_>,
     ) -> sqlx::Result<bool> {
@@ -159,7 +159,8 @@ impl Engine {
         stored: &Run,
         why: &str,
     ) -> anyhow::Result<()> {
-        let run = stored.id.as_str();
+        let run = &stored.id;
+        let entry_key = TaskKey::from(ENTRY);
         let error = TaskChange {
             error: Some(why),
             ..Default::default()
@@ -167,7 +168,7 @@ impl Engine {
         let entry = stored.tasks.iter().find(|t| t.key == ENTRY);
         let path = entry.and_then(|t| moves(t.state, TaskState::Failed));
         if let Some(path) = path {
-            self.walk(tenant, run, ENTRY, &path, error).await?;
+            self.walk(tenant, run, &entry_key, &path, error).await?;
         }
         for t in stored.tasks.iter().filter(|t| t.key != ENTRY) {
             self.task(
@@ -204,7 +205,7 @@ impl Engine {
     async fn cancel_airflow_steps(
         &self,
         tenant: &TenantId,
-        run: &str,
+        run: &RunId,
         version: &VersionRow,
         mode: CancelMode,
     ) -> anyhow::Result<()> {
@@ -234,7 +235,7 @@ impl Engine {
                     emr.find(tenant, connection, &name)
                         .await
                         .unwrap_or_else(|e| {
-                            tracing::warn!(run, error = %e, "looking for a step to cancel");
+                            tracing::warn!(%run, error = %e, "looking for a step to cancel");
                             None
                         })
                 }
@@ -242,12 +243,12 @@ impl Engine {
             let Some(step) = step else { continue };
             match steps.cancel(&step, mode).await {
                 Ok(()) => cancelled.push(step),
-                Err(why) => tracing::warn!(run, step = %step, %why, "EMR refused to cancel"),
+                Err(why) => tracing::warn!(%run, step = %step, %why, "EMR refused to cancel"),
             }
         }
         for step in cancelled {
             if let Ok(Outcome::Failed { error }) = steps.watch(&step).await {
-                tracing::info!(run, step = %step, %error, "cancelled step ended");
+                tracing::info!(%run, step = %step, %error, "cancelled step ended");
             }
         }
         Ok(())
@@ -261,7 +262,7 @@ type Refusal = String;
 struct AirflowDriver {
     engine: Engine,
     tenant: TenantId,
-    run: String,
+    run: RunId,
     airflow: Arc<Airflow>,
     dag_id: String,
     /// Airflow's id of the run.
@@ -419,7 +420,7 @@ impl AirflowDriver {
     /// Airflow has ended the run: what never ran did not run (or was
     /// cancelled, when the run is stopping); the run ends accordingly.
     async fn end(&self) -> anyhow::Result<()> {
-        let (engine, tenant, run) = (&self.engine, &self.tenant, self.run.as_str());
+        let (engine, tenant, run) = (&self.engine, &self.tenant, &self.run);
         let ended = self.stored().await?;
         let stopping = ended.state == RunState::Cancelling;
         let leftover = if stopping {
@@ -502,7 +503,13 @@ async fn trigger(
         ..Default::default()
     };
     engine
-        .task(tenant, run, ENTRY, TaskState::Queued, change)
+        .task(
+            tenant,
+            run,
+            &TaskKey::from(ENTRY),
+            TaskState::Queued,
+            change,
+        )
         .await?;
     Ok(Ok(id))
 }

@@ -10,7 +10,7 @@ use crate::executors::emr::StepRef;
 use crate::executors::{CancelMode, ExternalRef, Outcome};
 use app::api::runs::{Run, TaskRun};
 use app::types::dag::{Dag, DagTask};
-use app::types::{RunState, TaskKind, TaskState};
+use app::types::{RunState, TaskKey, TaskKind, TaskState};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -18,7 +18,7 @@ use tokio::task::{JoinError, JoinSet};
 
 /// What a watch hands back when its work ended: the watch task, how the
 /// work ended, and the slot it held (freed once the end is recorded).
-pub(super) type Watched = (String, Outcome, Option<Slot>);
+pub(super) type Watched = (TaskKey, Outcome, Option<Slot>);
 
 /// What looking at one task did.
 enum Step {
@@ -35,7 +35,7 @@ pub(super) struct RunDriver {
     ctx: RunCtx,
     dag: Arc<Dag>,
     /// Every task's state as this driver last stored it.
-    states: HashMap<String, TaskState>,
+    states: HashMap<TaskKey, TaskState>,
     /// The work each node's submit started, by node.
     refs: HashMap<String, ExternalRef>,
     /// Slots taken by a node's submit, until its watch takes them over.
@@ -261,7 +261,7 @@ impl RunDriver {
     }
 
     /// Moves one task of this run to `to`, if the state machine allows it.
-    async fn set(&self, key: &str, to: TaskState) -> sqlx::Result<bool> {
+    async fn set(&self, key: &TaskKey, to: TaskState) -> sqlx::Result<bool> {
         let (tenant, run) = (&self.ctx.tenant, &self.ctx.run);
         self.engine
             .task(tenant, run, key, to, TaskChange::default())

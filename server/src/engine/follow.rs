@@ -5,7 +5,7 @@ use super::{Engine, Policy, RunCtx};
 use crate::db::runs::TaskChange;
 use crate::executors::emr::StepRef;
 use crate::executors::{CancelMode, ExecError, Executor, ExternalRef, Outcome};
-use app::types::TaskState;
+use app::types::{TaskKey, TaskState};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -16,7 +16,7 @@ impl Engine {
     pub(super) async fn watch_with_retries(
         &self,
         ctx: &RunCtx,
-        key: &str,
+        key: &TaskKey,
         node: &str,
         mut external: ExternalRef,
         policy: Policy,

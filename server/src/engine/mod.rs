@@ -10,7 +10,7 @@ use crate::executors::local::LocalExecutor;
 use crate::executors::{CancelMode, Outcome};
 use app::api::runs::RunEvent;
 use app::types::graph::ProcessGraph;
-use app::types::{RunState, TaskState, TenantId};
+use app::types::{RunId, RunState, TaskKey, TaskState, TenantId};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -65,7 +65,7 @@ struct Policy {
 #[derive(Clone)]
 struct RunCtx {
     tenant: TenantId,
-    run: String,
+    run: RunId,
     graph: Arc<ProcessGraph>,
     stop: watch::Receiver<Option<CancelMode>>,
 }
@@ -83,7 +83,7 @@ struct Inner {
     settings: EngineSettings,
     slots: Arc<Slots>,
     /// Stop requests of the runs this server drives.
-    stops: Mutex<HashMap<String, watch::Sender<Option<CancelMode>>>>,
+    stops: Mutex<HashMap<RunId, watch::Sender<Option<CancelMode>>>>,
     /// This server process, as the owner of the runs it drives.
     server_id: String,
     /// The Airflow deployment processes may choose to run on.
@@ -163,15 +163,15 @@ impl Engine {
     }
 
     /// Where a task's log is written.
-    pub fn log_path(&self, tenant: &TenantId, run: &str, task: &str) -> PathBuf {
+    pub fn log_path(&self, tenant: &TenantId, run: &RunId, task: &TaskKey) -> PathBuf {
         self.tenant_dir(tenant)
             .join("runs")
-            .join(run)
+            .join(run.as_str())
             .join(format!("{task}.log"))
     }
 
     /// Starts driving a stored, queued run.
-    pub fn launch(&self, tenant: TenantId, run: String) {
+    pub fn launch(&self, tenant: TenantId, run: RunId) {
         let (tx, rx) = watch::channel(None);
         self.inner
             .stops
@@ -192,7 +192,7 @@ impl Engine {
     pub async fn stop(
         &self,
         tenant: &TenantId,
-        run: &str,
+        run: &RunId,
         mode: CancelMode,
     ) -> sqlx::Result<Option<()>> {
         if !self.run_state(tenant, run, RunState::Cancelling).await? {
@@ -209,8 +209,8 @@ impl Engine {
     async fn task(
         &self,
         tenant: &TenantId,
-        run: &str,
-        key: &str,
+        run: &RunId,
+        key: &TaskKey,
         to: TaskState,
         change: TaskChange<'_>,
     ) -> sqlx::Result<bool> {
@@ -220,7 +220,7 @@ impl Engine {
 
     /// Moves a run to `to` when the run state machine allows it, and
     /// publishes the change; whether it moved.
-    async fn run_state(&self, tenant: &TenantId, run: &str, to: RunState) -> sqlx::Result<bool> {
+    async fn run_state(&self, tenant: &TenantId, run: &RunId, to: RunState) -> sqlx::Result<bool> {
         let event = runs::set_run_state(&self.inner.db, tenant, run, to).await?;
         Ok(self.publish(tenant, event))
     }
@@ -238,8 +238,8 @@ impl Engine {
     async fn begin(
         &self,
         tenant: &TenantId,
-        run: &str,
-        key: &str,
+        run: &RunId,
+        key: &TaskKey,
         external_ref: Option<&str>,
     ) -> sqlx::Result<bool> {
         let running = TaskChange {
@@ -257,8 +257,8 @@ impl Engine {
     async fn finish(
         &self,
         tenant: &TenantId,
-        run: &str,
-        key: &str,
+        run: &RunId,
+        key: &TaskKey,
         outcome: &Outcome,
     ) -> sqlx::Result<bool> {
         let error = match outcome {
@@ -277,7 +277,7 @@ impl Engine {
     async fn drive(
         &self,
         tenant: &TenantId,
-        run: &str,
+        run: &RunId,
         stop: watch::Receiver<Option<CancelMode>>,
     ) -> anyhow::Result<()> {
         let db = &self.inner.db;
@@ -292,7 +292,7 @@ impl Engine {
         }
         let ctx = RunCtx {
             tenant: tenant.clone(),
-            run: run.to_owned(),
+            run: run.clone(),
             graph: Arc::new(version.graph),
             stop,
         };

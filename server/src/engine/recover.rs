@@ -3,7 +3,7 @@
 use super::Engine;
 use crate::db::processes;
 use crate::db::runs::{self, TaskChange};
-use app::types::{TaskKind, TaskState};
+use app::types::{RunId, TaskKey, TaskKind, TaskState};
 
 impl Engine {
     /// Takes over the runs a stopped server process left unfinished (see
@@ -35,11 +35,11 @@ impl Engine {
                         continue;
                     }
                 }
-                let unfinished = |key: &str| {
+                let unfinished = |key: &TaskKey| {
                     stored
                         .tasks
                         .iter()
-                        .any(|t| t.key == key && !t.state.is_terminal())
+                        .any(|t| t.key == *key && !t.state.is_terminal())
                 };
                 let orphan = task.kind == TaskKind::Submit
                     && task
@@ -90,9 +90,9 @@ impl Engine {
     async fn resume_submit(
         &self,
         tenant: &app::types::TenantId,
-        run: &str,
+        run: &RunId,
         task: &app::api::runs::TaskRun,
-        connection: &str,
+        connection: &app::types::ConnectionId,
     ) -> anyhow::Result<()> {
         let Some(node) = task.node.as_deref() else {
             return Ok(());

@@ -12,13 +12,13 @@ use crate::executors::{Executor, ExternalRef, Outcome, TaskSpec};
 use app::types::component::ComponentType;
 use app::types::dag::DagTask;
 use app::types::graph::{Node, ProcessGraph};
-use app::types::{TaskKind, TaskState, TenantId};
+use app::types::{ConnectionId, RunId, TaskKey, TaskKind, TaskState, TenantId};
 use std::collections::HashMap;
 use tokio::task::JoinSet;
 
 /// The name of attempt `attempt` of a node's EMR step. Unique per run, task
 /// and attempt, so a submit interrupted by a crash can find its step again.
-pub fn step_name(run: &str, node: &str, attempt: u32) -> String {
+pub fn step_name(run: &RunId, node: &str, attempt: u32) -> String {
     format!(
         "trellis:{run}:{}:{attempt}",
         app::types::dag::submit_key(node)
@@ -44,18 +44,18 @@ pub(crate) fn fault(point: &str) {
 /// What adding attempt `attempt` of `node` as an EMR step needs, or why
 /// it cannot run on EMR.
 fn step_spec(
-    run: &str,
+    run: &RunId,
     node: &Node,
     attempt: u32,
     component: &ComponentType,
-    connection: &str,
+    connection: &ConnectionId,
 ) -> Result<StepSubmit, String> {
     let Some(emr) = component.emr.as_ref() else {
         return Err(format!("component `{}` cannot run on EMR", component.key));
     };
     let args = render_args(component, &emr.args, &node.params).map_err(|e| e.to_string())?;
     Ok(StepSubmit {
-        connection: connection.to_owned(),
+        connection: connection.clone(),
         step: StepSpec {
             name: step_name(run, &node.id, attempt),
             jar: emr.jar.clone(),
@@ -71,7 +71,7 @@ impl Engine {
     pub(super) async fn submit(
         &self,
         tenant: &TenantId,
-        run: &str,
+        run: &RunId,
         graph: &ProcessGraph,
         node: &str,
         attempt: u32,
@@ -111,7 +111,7 @@ impl Engine {
     fn task_spec(
         &self,
         tenant: &TenantId,
-        run: &str,
+        run: &RunId,
         node: &Node,
         component: &ComponentType,
     ) -> Result<TaskSpec, String> {
@@ -128,7 +128,7 @@ impl Engine {
             program: local.program.clone(),
             args,
             env: vec![
-                ("TRELLIS_RUN".into(), run.to_owned()),
+                ("TRELLIS_RUN".into(), run.to_string()),
                 ("TRELLIS_NODE".into(), node.id.clone()),
                 (
                     "TRELLIS_TENANT_DIR".into(),
@@ -153,7 +153,7 @@ impl Engine {
     pub(super) async fn follow(
         &self,
         ctx: &RunCtx,
-        key: &str,
+        key: &TaskKey,
         node: &str,
         external: ExternalRef,
         watching: &mut JoinSet<Watched>,
@@ -174,7 +174,7 @@ impl Engine {
                 delay: 0.0,
                 timeout: None,
             });
-        let (engine, ctx, key, node) = (self.clone(), ctx.clone(), key.to_owned(), node.to_owned());
+        let (engine, ctx, key, node) = (self.clone(), ctx.clone(), key.clone(), node.to_owned());
         watching.spawn(async move {
             let outcome = engine
                 .watch_with_retries(&ctx, &key, &node, external, policy)

@@ -13,7 +13,7 @@ use super::{CancelMode, ExecError, Executor, Outcome};
 use crate::aws::{self, Assumed, Target};
 use crate::db::{connections, Db};
 use crate::secrets::Sealer;
-use app::types::TenantId;
+use app::types::{ConnectionId, TenantId};
 use aws_sdk_emr::types::{
     ActionOnFailure, HadoopJarStepConfig, StepCancellationOption, StepConfig, StepState,
 };
@@ -43,7 +43,7 @@ impl Default for Polling {
 /// A step on a cluster, through a tenant's connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepRef {
-    pub connection: String,
+    pub connection: ConnectionId,
     pub cluster: String,
     pub step: String,
 }
@@ -54,7 +54,7 @@ impl StepRef {
         let rest = text.strip_prefix("emr:")?;
         let mut parts = rest.splitn(3, '/');
         Some(StepRef {
-            connection: parts.next()?.to_owned(),
+            connection: parts.next()?.into(),
             cluster: parts.next()?.to_owned(),
             step: parts.next()?.to_owned(),
         })
@@ -81,7 +81,7 @@ pub struct EmrExecutor {
     sealer: Arc<Sealer>,
     polling: Polling,
     /// Assumed credentials per (tenant, connection), with the target they are for.
-    cache: Mutex<HashMap<(TenantId, String), (Target, Assumed)>>,
+    cache: Mutex<HashMap<(TenantId, ConnectionId), (Target, Assumed)>>,
     /// The steps being watched, per cluster; one poller per cluster reads
     /// their states in batches.
     watched: Mutex<HashMap<ClusterKey, Watched>>,
@@ -91,7 +91,7 @@ pub struct EmrExecutor {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ClusterKey {
     tenant: TenantId,
-    connection: String,
+    connection: ConnectionId,
     cluster: String,
 }
 
@@ -128,7 +128,7 @@ impl EmrExecutor {
     }
 
     /// The connection's target with its secrets opened.
-    async fn target(&self, tenant: &TenantId, connection: &str) -> Result<Target, String> {
+    async fn target(&self, tenant: &TenantId, connection: &ConnectionId) -> Result<Target, String> {
         let stored = connections::get(&self.db, tenant, connection)
             .await
             .map_err(|e| format!("reading connection {connection}: {e}"))?
@@ -145,9 +145,9 @@ impl EmrExecutor {
     pub async fn client(
         &self,
         tenant: &TenantId,
-        connection: &str,
+        connection: &ConnectionId,
     ) -> Result<(aws_sdk_emr::Client, Target), String> {
-        let key = (tenant.clone(), connection.to_owned());
+        let key = (tenant.clone(), connection.clone());
         let cached = self
             .cache
             .lock()
@@ -174,18 +174,18 @@ impl EmrExecutor {
     }
 
     /// Forgets cached credentials (a connection changed, or AWS refused them).
-    pub fn forget(&self, tenant: &TenantId, connection: &str) {
+    pub fn forget(&self, tenant: &TenantId, connection: &ConnectionId) {
         self.cache
             .lock()
             .expect("credentials cache")
-            .remove(&(tenant.clone(), connection.to_owned()));
+            .remove(&(tenant.clone(), connection.clone()));
     }
 
     /// Adds the step; answers its reference.
     async fn submit(
         &self,
         tenant: &TenantId,
-        connection: &str,
+        connection: &ConnectionId,
         spec: &StepSpec,
     ) -> Result<StepRef, String> {
         let (client, target) = self.client(tenant, connection).await?;
@@ -218,7 +218,7 @@ impl EmrExecutor {
             .first()
             .ok_or_else(|| "EMR answered without a step id".to_owned())?;
         Ok(StepRef {
-            connection: connection.to_owned(),
+            connection: connection.clone(),
             cluster: target.cluster_id.clone(),
             step: id.clone(),
         })
@@ -228,7 +228,7 @@ impl EmrExecutor {
     pub async fn find(
         &self,
         tenant: &TenantId,
-        connection: &str,
+        connection: &ConnectionId,
         name: &str,
     ) -> Result<Option<StepRef>, String> {
         let (client, target) = self.client(tenant, connection).await?;
@@ -246,7 +246,7 @@ impl EmrExecutor {
             })?;
             if let Some(found) = page.steps().iter().find(|s| s.name() == Some(name)) {
                 return Ok(found.id().map(|id| StepRef {
-                    connection: connection.to_owned(),
+                    connection: connection.clone(),
                     cluster: target.cluster_id.clone(),
                     step: id.to_owned(),
                 }));
@@ -469,7 +469,7 @@ pub struct TenantSteps {
 
 /// A step to add through one of the tenant's connections.
 pub struct StepSubmit {
-    pub connection: String,
+    pub connection: ConnectionId,
     pub step: StepSpec,
 }
 

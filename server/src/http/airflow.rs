@@ -8,6 +8,7 @@ use crate::executors::emr::StepRef;
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::{FieldError, Problem};
+use app::types::{RunId, TaskKey};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::Deserialize;
@@ -24,7 +25,8 @@ pub struct Report {
     pub kind: String,
     /// The task id (`PEntry`, `C_<node>`, `W_<node>`, `PExit`).
     #[serde(default)]
-    pub task: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub task: Option<TaskKey>,
     /// `running`, `succeeded`, `failed`, `up_for_retry` or `skipped`.
     #[serde(default)]
     pub state: Option<String>,
@@ -51,7 +53,7 @@ const STATES: [&str; 5] = ["running", "succeeded", "failed", "up_for_retry", "sk
         (status = 422, description = "Invalid report; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn report(
     State(state): State<AppState>,
-    Path(run): Path<String>,
+    Path(run): Path<RunId>,
     headers: HeaderMap,
     Json(body): Json<Report>,
 ) -> Result<StatusCode> {
@@ -85,7 +87,7 @@ async fn report(
         },
         "task" => {
             let mut errors = Vec::new();
-            let task = body.task.as_deref().unwrap_or_default();
+            let task = body.task.as_ref().map_or("", TaskKey::as_str);
             let known = stored.tasks.iter().find(|t| t.key == task);
             if known.is_none() {
                 errors.push(FieldError::new(
@@ -102,13 +104,13 @@ async fn report(
                     format!("one of {}", STATES.join(", ")),
                 ));
             }
-            if !errors.is_empty() {
+            let (Some(known), true) = (known, errors.is_empty()) else {
                 return Err(Error::Validation(errors));
-            }
+            };
             // The step a submit added, as the engine records steps: a stop
             // cancels it.
             let mut reference = None;
-            let submits = known.is_some_and(|t| t.kind == app::types::TaskKind::Submit);
+            let submits = known.kind == app::types::TaskKind::Submit;
             if let Some(step) = body
                 .steps
                 .as_ref()
@@ -144,7 +146,7 @@ async fn report(
                 .airflow_task(
                     &tenant,
                     &run,
-                    task,
+                    &known.key,
                     state_name,
                     TaskChange {
                         attempt: body.attempt.filter(|a| *a > 0),

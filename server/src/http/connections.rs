@@ -11,6 +11,7 @@ use crate::{Error, Result};
 use app::api::access::AuditAction;
 use app::api::connections::{Connection, ConnectionInput, ConnectionTest};
 use app::api::{FieldError, Problem};
+use app::types::ConnectionId;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -193,7 +194,7 @@ fn name_taken(e: sqlx::Error, name: &str) -> Error {
     }
 }
 
-async fn load(state: &AppState, access: &TenantAccess, id: &str) -> Result<Stored> {
+async fn load(state: &AppState, access: &TenantAccess, id: &ConnectionId) -> Result<Stored> {
     connections::get(&state.db, &access.tenant, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("connection `{id}`")))
@@ -235,7 +236,7 @@ async fn create(
         .audit(
             &state.db,
             AuditAction::ConnectionCreate,
-            &id,
+            id.as_str(),
             Some(serde_json::json!({ "name": f.name })),
         )
         .await;
@@ -255,7 +256,7 @@ async fn create(
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ConnectionId)>,
 ) -> Result<axum::Json<Connection>> {
     Ok(axum::Json(load(&state, &access, &id).await?.public))
 }
@@ -274,7 +275,7 @@ async fn read(
 async fn replace(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ConnectionId)>,
     Json(input): Json<ConnectionInput>,
 ) -> Result<axum::Json<Connection>> {
     let current = load(&state, &access, &id).await?;
@@ -286,7 +287,7 @@ async fn replace(
         .audit(
             &state.db,
             AuditAction::ConnectionChange,
-            &id,
+            id.as_str(),
             Some(serde_json::json!({ "name": f.name })),
         )
         .await;
@@ -304,7 +305,7 @@ async fn replace(
 async fn remove(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ConnectionId)>,
 ) -> Result<StatusCode> {
     let current = load(&state, &access, &id).await?;
     connections::delete(&state.db, &access.tenant, &id).await?;
@@ -312,7 +313,7 @@ async fn remove(
         .audit(
             &state.db,
             AuditAction::ConnectionDelete,
-            &id,
+            id.as_str(),
             Some(serde_json::json!({ "name": current.public.name })),
         )
         .await;
@@ -332,7 +333,7 @@ async fn remove(
 async fn test(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ConnectionId)>,
 ) -> Result<axum::Json<ConnectionTest>> {
     let current = load(&state, &access, &id).await?;
     let target = aws::Target::open(

@@ -10,6 +10,7 @@ use crate::{Error, Result};
 use app::api::access::AuditAction;
 use app::api::processes::{CreateProcess, Process, ProcessSummary, UpdateProcess};
 use app::api::FieldError;
+use app::types::ProcessId;
 use app::validate::{validate_graph, Limits};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -55,7 +56,7 @@ fn name_taken(e: sqlx::Error, name: &str) -> Error {
 }
 
 /// The process as the API shows it, with what would stop it from publishing.
-pub async fn load(state: &AppState, access: &TenantAccess, id: &str) -> Result<Process> {
+pub async fn load(state: &AppState, access: &TenantAccess, id: &ProcessId) -> Result<Process> {
     let row = processes::get(&state.db, &access.tenant, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("process `{id}`")))?;
@@ -122,7 +123,7 @@ async fn create(
         .audit(
             &state.db,
             AuditAction::ProcessCreate,
-            &id,
+            id.as_str(),
             Some(serde_json::json!({ "name": name })),
         )
         .await;
@@ -138,7 +139,7 @@ async fn create(
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ProcessId)>,
 ) -> Result<axum::Json<Process>> {
     Ok(axum::Json(load(&state, &access, &id).await?))
 }
@@ -150,7 +151,7 @@ async fn read(
 async fn replace(
     State(state): State<AppState>,
     access: EditorAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ProcessId)>,
     Json(body): Json<UpdateProcess>,
 ) -> Result<axum::Json<Process>> {
     let current = load(&state, &access, &id).await?;
@@ -195,7 +196,7 @@ async fn replace(
 async fn archive(
     State(state): State<AppState>,
     access: EditorAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ProcessId)>,
 ) -> Result<StatusCode> {
     let current = load(&state, &access, &id).await?;
     if current.archived || !processes::archive(&state.db, &access.tenant, &id).await? {
@@ -205,7 +206,7 @@ async fn archive(
         });
     }
     access
-        .audit(&state.db, AuditAction::ProcessArchive, &id, None)
+        .audit(&state.db, AuditAction::ProcessArchive, id.as_str(), None)
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

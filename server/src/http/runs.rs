@@ -12,7 +12,7 @@ use app::api::access::AuditAction;
 use app::api::query::{RunListQuery as ListQuery, StopQuery};
 use app::api::runs::{Run, RunEvent, RunSummary, StartRun, StopMode};
 use app::api::{FieldError, Problem};
-use app::types::TenantId;
+use app::types::{ProcessId, RunId, TaskKey, TenantId};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(task_log))
 }
 
-async fn get_run(state: &AppState, access: &TenantAccess, id: &str) -> Result<Run> {
+async fn get_run(state: &AppState, access: &TenantAccess, id: &RunId) -> Result<Run> {
     runs::get(&state.db, &access.tenant, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("run `{id}`")))
@@ -52,7 +52,7 @@ async fn get_run(state: &AppState, access: &TenantAccess, id: &str) -> Result<Ru
 async fn start(
     State(state): State<AppState>,
     access: EditorAccess,
-    Path((_, process)): Path<(String, String)>,
+    Path((_, process)): Path<(String, ProcessId)>,
     Json(body): Json<StartRun>,
 ) -> Result<(StatusCode, axum::Json<Run>)> {
     let db = &state.db;
@@ -126,7 +126,7 @@ async fn start(
         .audit(
             db,
             AuditAction::RunStart,
-            &id,
+            id.as_str(),
             Some(serde_json::json!({ "process": process, "version": number })),
         )
         .await;
@@ -146,7 +146,7 @@ async fn start(
 async fn list(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, process)): Path<(String, String)>,
+    Path((_, process)): Path<(String, ProcessId)>,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<Vec<RunSummary>>> {
     let limit = q.limit.unwrap_or(50);
@@ -189,7 +189,7 @@ async fn list(
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, run)): Path<(String, String)>,
+    Path((_, run)): Path<(String, RunId)>,
 ) -> Result<axum::Json<Run>> {
     Ok(axum::Json(get_run(&state, &access, &run).await?))
 }
@@ -206,7 +206,7 @@ async fn read(
 async fn stop(
     State(state): State<AppState>,
     access: EditorAccess,
-    Path((_, run)): Path<(String, String)>,
+    Path((_, run)): Path<(String, RunId)>,
     Query(q): Query<StopQuery>,
 ) -> Result<(StatusCode, axum::Json<Run>)> {
     let mode = q.mode().map_err(|e| {
@@ -231,7 +231,7 @@ async fn stop(
         .audit(
             &state.db,
             AuditAction::RunStop,
-            &run,
+            run.as_str(),
             Some(serde_json::json!({ "mode": mode.mode() })),
         )
         .await;
@@ -245,7 +245,7 @@ async fn stop(
 struct Follow {
     state: AppState,
     tenant: TenantId,
-    run: String,
+    run: RunId,
     live: broadcast::Receiver<Published>,
     backlog: VecDeque<RunEvent>,
     last: i64,
@@ -306,7 +306,7 @@ fn to_sse(event: &RunEvent) -> Event {
 async fn events(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, run)): Path<(String, String)>,
+    Path((_, run)): Path<(String, RunId)>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>> {
     get_run(&state, &access, &run).await?;
@@ -385,7 +385,7 @@ struct LogQuery {
 async fn task_log(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, run, task)): Path<(String, String, String)>,
+    Path((_, run, task)): Path<(String, RunId, TaskKey)>,
     Query(q): Query<LogQuery>,
 ) -> Result<axum::response::Response> {
     use axum::response::IntoResponse;

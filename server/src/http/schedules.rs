@@ -13,6 +13,7 @@ use app::api::access::AuditAction;
 use app::api::query::PreviewQuery;
 use app::api::schedules::{Schedule, ScheduleInput, SchedulePreview};
 use app::api::{FieldError, Problem};
+use app::types::ProcessId;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -60,7 +61,7 @@ async fn view(state: &AppState, s: schedules::Stored) -> Result<Schedule> {
     })
 }
 
-async fn live_process(state: &AppState, access: &TenantAccess, process: &str) -> Result<()> {
+async fn live_process(state: &AppState, access: &TenantAccess, process: &ProcessId) -> Result<()> {
     let row = processes::get(&state.db, &access.tenant, process)
         .await?
         .ok_or_else(|| Error::NotFound(format!("process `{process}`")))?;
@@ -82,7 +83,7 @@ async fn live_process(state: &AppState, access: &TenantAccess, process: &str) ->
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, process)): Path<(String, String)>,
+    Path((_, process)): Path<(String, ProcessId)>,
 ) -> Result<axum::Json<Schedule>> {
     processes::get(&state.db, &access.tenant, &process)
         .await?
@@ -108,7 +109,7 @@ async fn read(
 async fn replace(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path((_, process)): Path<(String, String)>,
+    Path((_, process)): Path<(String, ProcessId)>,
     Json(input): Json<ScheduleInput>,
 ) -> Result<(StatusCode, axum::Json<Schedule>)> {
     live_process(&state, &access, &process).await?;
@@ -156,7 +157,7 @@ async fn replace(
         .audit(
             &state.db,
             AuditAction::ScheduleSet,
-            &process,
+            process.as_str(),
             Some(serde_json::json!({
                 "cron": cron, "timezone": timezone, "enabled": input.enabled, "version": input.version,
             })),
@@ -183,7 +184,7 @@ async fn replace(
 async fn remove(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path((_, process)): Path<(String, String)>,
+    Path((_, process)): Path<(String, ProcessId)>,
 ) -> Result<StatusCode> {
     if !schedules::delete(&state.db, &access.tenant, &process).await? {
         return Err(Error::NotFound(format!(
@@ -192,7 +193,12 @@ async fn remove(
     }
     state.scheduler.changed();
     access
-        .audit(&state.db, AuditAction::ScheduleDelete, &process, None)
+        .audit(
+            &state.db,
+            AuditAction::ScheduleDelete,
+            process.as_str(),
+            None,
+        )
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

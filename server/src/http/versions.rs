@@ -16,6 +16,7 @@ use app::api::FieldError;
 use app::api::Problem;
 use app::types::dag::compile;
 use app::types::graph::Orchestrator;
+use app::types::ProcessId;
 use app::validate::{validate_graph, Limits};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -125,7 +126,7 @@ async fn where_it_runs(
 async fn publish(
     State(state): State<AppState>,
     access: EditorAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ProcessId)>,
     Json(body): Json<PublishRequest>,
 ) -> Result<(StatusCode, axum::Json<Version>)> {
     if body.message.chars().count() > MAX_MESSAGE {
@@ -208,7 +209,7 @@ async fn publish(
                     .audit(
                         db,
                         AuditAction::Publish,
-                        &id,
+                        id.as_str(),
                         Some(serde_json::json!({ "version": number, "message": version.summary.message })),
                     )
                     .await;
@@ -229,7 +230,7 @@ async fn publish(
 async fn deploy(
     state: &AppState,
     access: &TenantAccess,
-    process: &str,
+    process: &ProcessId,
     version: &VersionRow,
 ) -> Result<bool> {
     if version.graph.orchestrator != Some(Orchestrator::Airflow) {
@@ -246,7 +247,7 @@ async fn deploy(
     Ok(true)
 }
 
-async fn process_exists(state: &AppState, access: &TenantAccess, id: &str) -> Result<()> {
+async fn process_exists(state: &AppState, access: &TenantAccess, id: &ProcessId) -> Result<()> {
     processes::get(&state.db, &access.tenant, id)
         .await?
         .map(|_| ())
@@ -259,7 +260,7 @@ async fn process_exists(state: &AppState, access: &TenantAccess, id: &str) -> Re
 async fn list(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, ProcessId)>,
 ) -> Result<axum::Json<Vec<VersionSummary>>> {
     process_exists(&state, &access, &id).await?;
     Ok(axum::Json(
@@ -280,7 +281,7 @@ fn parse_number(field: &str, raw: &str) -> Result<i64> {
 async fn version(
     state: &AppState,
     access: &TenantAccess,
-    id: &str,
+    id: &ProcessId,
     field: &str,
     raw: &str,
 ) -> Result<VersionRow> {
@@ -298,7 +299,7 @@ async fn version(
 async fn read(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, id, number)): Path<(String, String, String)>,
+    Path((_, id, number)): Path<(String, ProcessId, String)>,
 ) -> Result<axum::Json<Version>> {
     Ok(axum::Json(to_api(
         version(&state, &access, &id, "number", &number).await?,
@@ -316,7 +317,7 @@ async fn read(
 async fn airflow_file(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, id, number)): Path<(String, String, String)>,
+    Path((_, id, number)): Path<(String, ProcessId, String)>,
 ) -> Result<impl axum::response::IntoResponse> {
     use axum::http::header;
     let row = version(&state, &access, &id, "number", &number).await?;
@@ -345,7 +346,7 @@ async fn airflow_file(
 async fn diff(
     State(state): State<AppState>,
     access: TenantAccess,
-    Path((_, id, a, b)): Path<(String, String, String, String)>,
+    Path((_, id, a, b)): Path<(String, ProcessId, String, String)>,
 ) -> Result<axum::Json<VersionDiff>> {
     let from = version(&state, &access, &id, "a", &a).await?;
     let to = version(&state, &access, &id, "b", &b).await?;

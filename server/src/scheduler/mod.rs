@@ -19,7 +19,7 @@ use crate::engine::Engine;
 use crate::events::EventBus;
 use crate::time::Timestamp;
 use app::api::schedules::{Catchup, WhenBusy};
-use app::types::Trigger;
+use app::types::{ProcessId, RunId, ScheduleId, Trigger};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,7 +74,7 @@ struct Inner {
     wake: Notify,
     timings: Mutex<HashMap<(String, String), Option<Timing>>>,
     /// Versions are immutable: the ones fires ran, by (process, number).
-    versions: Mutex<HashMap<(String, i64), Arc<processes::VersionRow>>>,
+    versions: Mutex<HashMap<(ProcessId, i64), Arc<processes::VersionRow>>>,
     /// Passes made by the loop, and the time they took (µs).
     passes: AtomicU64,
     busy_micros: AtomicU64,
@@ -175,7 +175,7 @@ impl Scheduler {
         let db = &self.inner.db;
         let now = self.now();
         let all = schedules::enabled(db).await?;
-        let by_id: HashMap<&str, &Stored> = all.iter().map(|s| (s.id.as_str(), s)).collect();
+        let by_id: HashMap<&ScheduleId, &Stored> = all.iter().map(|s| (&s.id, s)).collect();
         let waiting = schedules::waiting(db).await?;
         let due = |s: &Stored| {
             let timing = self.timing(&s.cron, &s.timezone)?;
@@ -192,10 +192,10 @@ impl Scheduler {
             )
         };
 
-        let mut blocked: HashSet<String> = HashSet::new();
-        let mut queued: HashMap<String, usize> = HashMap::new();
+        let mut blocked: HashSet<ScheduleId> = HashSet::new();
+        let mut queued: HashMap<ScheduleId, usize> = HashMap::new();
         for (id, at) in waiting {
-            let Some(s) = by_id.get(id.as_str()) else {
+            let Some(s) = by_id.get(&id) else {
                 continue;
             };
             let running = active.get(&s.process).copied().unwrap_or(0);
@@ -265,7 +265,7 @@ impl Scheduler {
         cursor: DateTime<Utc>,
         now: DateTime<Utc>,
         mut waiting: usize,
-        (active, latest): (&mut HashMap<String, i64>, &HashMap<String, i64>),
+        (active, latest): (&mut HashMap<ProcessId, i64>, &HashMap<ProcessId, i64>),
         out: &mut Vec<Pending<'a>>,
     ) -> anyhow::Result<DateTime<Utc>> {
         let settings = &self.inner.settings;
@@ -311,7 +311,7 @@ impl Scheduler {
     async fn record<'a>(
         &self,
         batch: &[Pending<'a>],
-    ) -> anyhow::Result<Vec<(&'a Stored, String, app::api::runs::RunEvent)>> {
+    ) -> anyhow::Result<Vec<(&'a Stored, RunId, app::api::runs::RunEvent)>> {
         let params: Vec<serde_json::Value> = batch
             .iter()
             .map(|p| serde_json::Value::Object(p.schedule.params.clone()))
@@ -337,7 +337,7 @@ impl Scheduler {
             .collect())
     }
 
-    fn launch(&self, s: &Stored, run: String, event: app::api::runs::RunEvent) {
+    fn launch(&self, s: &Stored, run: RunId, event: app::api::runs::RunEvent) {
         crate::engine::fault("schedule-after-fire");
         self.inner.bus.publish(&s.tenant, event);
         self.inner.engine.launch(s.tenant.clone(), run);
@@ -395,7 +395,7 @@ impl Scheduler {
         s: &Stored,
         waiting: usize,
         active: i64,
-        latest: &HashMap<String, i64>,
+        latest: &HashMap<ProcessId, i64>,
     ) -> anyhow::Result<Plan> {
         let number = s.version.or_else(|| latest.get(&s.process).copied());
         let version = match number {
@@ -432,7 +432,7 @@ impl Scheduler {
         s: &Stored,
         at: &str,
         active: i64,
-        latest: &HashMap<String, i64>,
+        latest: &HashMap<ProcessId, i64>,
     ) -> anyhow::Result<bool> {
         let db = &self.inner.db;
         let version = match self.plan(s, 0, active, latest).await? {

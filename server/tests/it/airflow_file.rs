@@ -288,7 +288,10 @@ async fn the_report_route_takes_only_the_runs_own_token(backend: Backend) {
         app.state
             .engine
             .sealer()
-            .token(&server::engine::airflow::token_context(&tenant, run))
+            .token(&server::engine::airflow::token_context(
+                &tenant,
+                &app::types::RunId::from(run),
+            ))
     };
     let report = |token: Option<String>, body: Value| {
         let mut request = Request::builder()

@@ -6,7 +6,7 @@ use crate::common::{engine_settings, Backend, TestApp};
 use app::api::runs::Run;
 use app::types::dag::compile;
 use app::types::graph::ProcessGraph;
-use app::types::{RunState, TaskState, TenantId, Trigger};
+use app::types::{ProcessId, RunId, RunState, TaskKey, TaskState, TenantId, Trigger, VersionId};
 use serde_json::json;
 use server::db::runs::{self, NewRun};
 use server::engine::{Engine, EngineSettings};
@@ -56,7 +56,7 @@ async fn fixture_with(backend: Backend, max_running: usize, per_tenant: usize) -
 }
 
 /// Publishes `graph` as version 1 of a new process and starts a run of it.
-async fn run_of(f: &Fixture, graph: serde_json::Value) -> String {
+async fn run_of(f: &Fixture, graph: serde_json::Value) -> RunId {
     let admin = f.app.admin().await;
     run_in(f, &admin, "demo", &f.tenant, graph).await
 }
@@ -67,7 +67,7 @@ async fn run_in(
     slug: &str,
     tenant: &TenantId,
     graph: serde_json::Value,
-) -> String {
+) -> RunId {
     let post = |path: String, body| {
         let admin = admin.clone();
         async move {
@@ -82,14 +82,14 @@ async fn run_in(
     )
     .await
     .json();
-    let id = process["id"].as_str().unwrap().to_owned();
+    let id = ProcessId::new(process["id"].as_str().unwrap());
     let version = post(
         format!("/api/v1/tenants/{slug}/processes/{id}/versions"),
         json!({}),
     )
     .await;
     assert_eq!(version.status, 201, "{}", version.text());
-    let version_id: String = sqlx::query_scalar("SELECT id FROM versions WHERE process_id = $1")
+    let version_id: VersionId = sqlx::query_scalar("SELECT id FROM versions WHERE process_id = $1")
         .bind(&id)
         .fetch_one(&f.app.db.pool)
         .await
@@ -118,7 +118,7 @@ async fn run_in(
     run
 }
 
-async fn until(f: &Fixture, run: &str, done: impl Fn(&Run) -> bool) -> Run {
+async fn until(f: &Fixture, run: &RunId, done: impl Fn(&Run) -> bool) -> Run {
     let started = Instant::now();
     loop {
         let r = runs::get(&f.app.db, &f.tenant, run).await.unwrap().unwrap();
@@ -159,7 +159,8 @@ async fn a_chain_runs_in_order(backend: Backend) {
     assert!(c_b.started_at >= w_a.finished_at, "b starts after a ends");
     assert!(c_b.external_ref.as_deref().unwrap().starts_with("pid:"));
 
-    let log = std::fs::read_to_string(f.engine.log_path(&f.tenant, &run, "C_b")).unwrap();
+    let log =
+        std::fs::read_to_string(f.engine.log_path(&f.tenant, &run, &TaskKey::from("C_b"))).unwrap();
     assert!(log.contains("sleep: done"), "{log}");
 
     let stored = runs::events_after(&f.app.db, &f.tenant, &run, 0)
@@ -304,12 +305,12 @@ async fn tenants_take_turns_within_the_limits(backend: Backend) {
     let spans = |run: &Run| -> Vec<(String, String)> {
         run.tasks
             .iter()
-            .filter(|t| t.key.starts_with("C_"))
+            .filter(|t| t.key.as_str().starts_with("C_"))
             .map(|c| {
                 let w = run
                     .tasks
                     .iter()
-                    .find(|w| w.key == format!("W_{}", &c.key[2..]))
+                    .find(|w| w.key == format!("W_{}", &c.key.as_str()[2..]).as_str())
                     .unwrap();
                 (
                     c.started_at.clone().unwrap(),
@@ -375,7 +376,7 @@ async fn failed_work_is_retried_with_backoff(backend: Backend) {
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.task.as_deref() == Some("W_x"))
+        .filter(|e| e.task.as_ref().map(TaskKey::as_str) == Some("W_x"))
         .map(|e| e.state.to_string())
         .collect();
     assert_eq!(

@@ -5,7 +5,7 @@
 
 use crate::common::{Backend, TestApp};
 use app::types::dag::compile;
-use app::types::{RunState, TaskState, TenantId, Trigger};
+use app::types::{ProcessId, RunId, RunState, TaskKey, TaskState, TenantId, Trigger, VersionId};
 use serde_json::json;
 use server::db::runs::{self, NewRun, TaskChange};
 
@@ -17,7 +17,7 @@ on_both_backends!(
 );
 
 /// A process with two chained nodes and its version 1; returns (tenant, run id).
-pub(crate) async fn start_run(app: &TestApp) -> (TenantId, String) {
+pub(crate) async fn start_run(app: &TestApp) -> (TenantId, RunId) {
     let tenant = app.demo_tenant().await;
     let graph = serde_json::from_value(json!({
         "nodes": [{"id": "a", "component": "noop"}, {"id": "b", "component": "noop"}],
@@ -34,7 +34,7 @@ pub(crate) async fn start_run(app: &TestApp) -> (TenantId, String) {
         )
         .await
         .json();
-    let process = created["id"].as_str().unwrap().to_owned();
+    let process = ProcessId::new(created["id"].as_str().unwrap());
     app.as_user(
         &admin,
         axum::http::Method::POST,
@@ -42,7 +42,7 @@ pub(crate) async fn start_run(app: &TestApp) -> (TenantId, String) {
         Some(json!({})),
     )
     .await;
-    let version_id: String = sqlx::query_scalar("SELECT id FROM versions WHERE process_id = $1")
+    let version_id: VersionId = sqlx::query_scalar("SELECT id FROM versions WHERE process_id = $1")
         .bind(&process)
         .fetch_one(&app.db.pool)
         .await
@@ -67,7 +67,11 @@ pub(crate) async fn start_run(app: &TestApp) -> (TenantId, String) {
     .await
     .unwrap();
     assert_eq!(
-        (first.seq, first.task.as_deref(), first.state.as_str()),
+        (
+            first.seq,
+            first.task.as_ref().map(TaskKey::as_str),
+            first.state.as_str()
+        ),
         (1, None, "queued")
     );
     (tenant, run)
@@ -119,29 +123,47 @@ async fn transitions_are_guarded_and_numbered(backend: Backend) {
         db,
         &tenant,
         &run,
-        "C_a",
+        &TaskKey::from("C_a"),
         TaskState::Queued,
         TaskChange::default(),
     )
     .await
     .unwrap()
     .unwrap();
-    let e = runs::set_task_state(db, &tenant, &run, "C_a", TaskState::Running, change)
-        .await
-        .unwrap()
-        .unwrap();
+    let e = runs::set_task_state(
+        db,
+        &tenant,
+        &run,
+        &TaskKey::from("C_a"),
+        TaskState::Running,
+        change,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(
-        (e.seq, e.task.as_deref(), e.state.as_str()),
+        (
+            e.seq,
+            e.task.as_ref().map(TaskKey::as_str),
+            e.state.as_str()
+        ),
         (4, Some("C_a"), "running")
     );
     let failed = TaskChange {
         error: Some("boom"),
         ..Default::default()
     };
-    runs::set_task_state(db, &tenant, &run, "C_a", TaskState::Failed, failed)
-        .await
-        .unwrap()
-        .unwrap();
+    runs::set_task_state(
+        db,
+        &tenant,
+        &run,
+        &TaskKey::from("C_a"),
+        TaskState::Failed,
+        failed,
+    )
+    .await
+    .unwrap()
+    .unwrap();
 
     let stored = runs::get(db, &tenant, &run).await.unwrap().unwrap();
     let c_a = stored.tasks.iter().find(|t| t.key == "C_a").unwrap();
@@ -175,7 +197,7 @@ async fn concurrent_writers_never_reuse_a_number(backend: Backend) {
                 &db,
                 &tenant,
                 &run,
-                key,
+                &TaskKey::from(key),
                 TaskState::Queued,
                 TaskChange::default(),
             )

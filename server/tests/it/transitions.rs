@@ -4,7 +4,7 @@
 
 use crate::common::{Backend, TestApp};
 use crate::run_store::start_run;
-use app::types::{RunState, TaskState, TenantId};
+use app::types::{RunId, RunState, TaskKey, TaskState, TenantId};
 use server::db::runs::{self, TaskChange};
 
 on_both_backends!(
@@ -12,19 +12,19 @@ on_both_backends!(
     the_store_accepts_exactly_the_tables_moves,
 );
 
-async fn event_count(app: &TestApp, tenant: &TenantId, run: &str) -> usize {
+async fn event_count(app: &TestApp, tenant: &TenantId, run: &RunId) -> usize {
     runs::events_after(&app.db, tenant, run, 0)
         .await
         .unwrap()
         .len()
 }
 
-async fn task_state(app: &TestApp, tenant: &TenantId, run: &str, key: &str) -> TaskState {
+async fn task_state(app: &TestApp, tenant: &TenantId, run: &RunId, key: &str) -> TaskState {
     let stored = runs::get(&app.db, tenant, run).await.unwrap().unwrap();
     stored.tasks.iter().find(|t| t.key == key).unwrap().state
 }
 
-async fn run_state(app: &TestApp, tenant: &TenantId, run: &str) -> RunState {
+async fn run_state(app: &TestApp, tenant: &TenantId, run: &RunId) -> RunState {
     runs::get(&app.db, tenant, run)
         .await
         .unwrap()
@@ -32,8 +32,15 @@ async fn run_state(app: &TestApp, tenant: &TenantId, run: &str) -> RunState {
         .state
 }
 
-async fn move_task(app: &TestApp, tenant: &TenantId, run: &str, key: &str, to: TaskState) -> bool {
-    runs::set_task_state(&app.db, tenant, run, key, to, TaskChange::default())
+async fn move_task(
+    app: &TestApp,
+    tenant: &TenantId,
+    run: &RunId,
+    key: &str,
+    to: TaskState,
+) -> bool {
+    let key = TaskKey::from(key);
+    runs::set_task_state(&app.db, tenant, run, &key, to, TaskChange::default())
         .await
         .unwrap()
         .is_some()
@@ -42,7 +49,7 @@ async fn move_task(app: &TestApp, tenant: &TenantId, run: &str, key: &str, to: T
 async fn illegal_moves_are_refused_and_store_nothing(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (tenant, run) = start_run(&app).await;
-    let (t, r) = (&tenant, run.as_str());
+    let (t, r) = (&tenant, &run);
 
     assert!(
         !move_task(&app, t, r, "C_a", TaskState::Running).await,
@@ -59,7 +66,7 @@ async fn illegal_moves_are_refused_and_store_nothing(backend: Backend) {
         &app.db,
         t,
         r,
-        "C_a",
+        &TaskKey::from("C_a"),
         TaskState::Queued,
         TaskChange::default(),
     )
@@ -67,7 +74,11 @@ async fn illegal_moves_are_refused_and_store_nothing(backend: Backend) {
     .unwrap()
     .expect("pending → queued is legal");
     assert_eq!(
-        (queued.seq, queued.task.as_deref(), queued.state),
+        (
+            queued.seq,
+            queued.task.as_ref().map(TaskKey::as_str),
+            queued.state
+        ),
         (2, Some("C_a"), TaskState::Queued.into())
     );
     assert!(move_task(&app, t, r, "C_a", TaskState::Running).await);
@@ -110,7 +121,7 @@ async fn illegal_moves_are_refused_and_store_nothing(backend: Backend) {
 
 /// Puts a stored task or run straight into a state, as if earlier moves had
 /// led there.
-async fn place(app: &TestApp, run: &str, task: Option<&str>, state: &str) {
+async fn place(app: &TestApp, run: &RunId, task: Option<&str>, state: &str) {
     let query = match task {
         Some(key) => {
             sqlx::query("UPDATE task_runs SET state = $1 WHERE run_id = $2 AND task_key = $3")
@@ -128,7 +139,7 @@ async fn place(app: &TestApp, run: &str, task: Option<&str>, state: &str) {
 async fn the_store_accepts_exactly_the_tables_moves(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (tenant, run) = start_run(&app).await;
-    let (t, r) = (&tenant, run.as_str());
+    let (t, r) = (&tenant, &run);
     let mut events = event_count(&app, t, r).await;
     for from in TaskState::ALL {
         for to in TaskState::ALL {

@@ -16,7 +16,7 @@ pub(super) fn ProcessReadOnly(process: Process, catalog: Vec<ComponentType>) -> 
         <div class="editor" data-testid="process-readonly">
             <div class="editor-head">
                 <h1>{process.name.clone()}</h1>
-                <ProcessTabs id=process.id.clone() current=ProcessTab::Editor/>
+                <ProcessTabs id=process.id.to_string() current=ProcessTab::Editor/>
             </div>
             <p class="notice" data-testid="read-only-note">
                 "You can look at this process. Changing, publishing and running it need the editor role."

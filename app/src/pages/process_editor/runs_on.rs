@@ -6,6 +6,7 @@ use crate::api::routes;
 use crate::components::load::{fetch, loaded};
 use crate::editor::{Action, Editor, Outcome};
 use crate::types::graph::Orchestrator;
+use crate::types::ConnectionId;
 use leptos::prelude::*;
 
 /// Where the process runs: the embedded engine, a connection's EMR cluster,
@@ -27,7 +28,7 @@ pub(super) fn RunsOn(
     let current = move || {
         editor.with(|e| match (&e.graph.connection, e.graph.orchestrator) {
             (None, _) => String::new(),
-            (Some(c), None) => c.clone(),
+            (Some(c), None) => c.to_string(),
             (Some(c), Some(Orchestrator::Airflow)) => format!("airflow:{c}"),
         })
     };
@@ -39,18 +40,18 @@ pub(super) fn RunsOn(
                     on:change=move |ev| {
                         let value = event_target_value(&ev);
                         let (connection, orchestrator) = match value.strip_prefix("airflow:") {
-                            Some(c) => (Some(c.to_owned()), Some(Orchestrator::Airflow)),
-                            None => (Some(value).filter(|v| !v.is_empty()), None),
+                            Some(c) => (Some(ConnectionId::from(c)), Some(Orchestrator::Airflow)),
+                            None => (Some(value).filter(|v| !v.is_empty()).map(ConnectionId::from), None),
                         };
                         dispatch.run(Action::SetRunsOn { connection, orchestrator });
                     }>
                     <option value="" selected=move || current().is_empty()>"The embedded engine (this server)"</option>
                     {move || connections.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| {
-                        let emr = c.id.clone();
+                        let emr = c.id.to_string();
                         let airflow = format!("airflow:{}", c.id);
                         let on_airflow = airflow.clone();
                         view! {
-                            <option value=c.id.clone() selected=move || current() == emr>
+                            <option value=c.id.to_string() selected=move || current() == emr>
                                 {format!("EMR: {} ({}, {})", c.name, c.cluster_id, c.region)}
                             </option>
                             <option value=airflow selected=move || current() == on_airflow>

@@ -3,7 +3,7 @@
 //! tests drive it without a browser, like [`crate::editor::Editor`].
 
 use crate::api::runs::{Run, RunEvent, TaskRun};
-use crate::types::{RunState, TaskKind, TaskState};
+use crate::types::{RunState, TaskKey, TaskKind, TaskState};
 use std::collections::BTreeMap;
 
 /// What applying one event did, and what the page must do next.
@@ -22,7 +22,7 @@ pub enum Applied {
 pub struct RunModel {
     pub run: Run,
     /// Every task's transitions as the events told them: (state, time).
-    pub history: BTreeMap<String, Vec<(String, String)>>,
+    pub history: BTreeMap<TaskKey, Vec<(String, String)>>,
     /// The number of the last event applied (events count from 1).
     last_seq: i64,
 }
@@ -123,7 +123,7 @@ impl RunModel {
     }
 
     /// The transitions of each of `tasks`, in their order.
-    pub fn transitions(&self, tasks: &[TaskRun]) -> Vec<(String, Vec<(String, String)>)> {
+    pub fn transitions(&self, tasks: &[TaskRun]) -> Vec<(TaskKey, Vec<(String, String)>)> {
         tasks
             .iter()
             .map(|t| {

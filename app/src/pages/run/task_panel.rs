@@ -7,7 +7,7 @@ use crate::api::routes;
 use crate::api::runs::TaskRun;
 use crate::components::badge::StateBadge;
 use crate::components::time;
-use crate::types::{TaskKind, TaskState};
+use crate::types::{TaskKey, TaskKind, TaskState};
 use leptos::prelude::*;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ pub fn TaskPanel(
     tasks: Vec<TaskRun>,
     /// The dataset the node writes, if it writes one.
     dataset: Option<String>,
-    transitions: Vec<(String, Vec<(String, String)>)>,
+    transitions: Vec<(TaskKey, Vec<(String, String)>)>,
 ) -> impl IntoView {
     let log = RwSignal::new(String::new());
     let preview = RwSignal::new(None::<DatasetDetail>);
@@ -44,7 +44,7 @@ pub fn TaskPanel(
         let fetch = move || {
             let (tenant, run, key) = (tenant.clone(), run.clone(), key.clone());
             leptos::task::spawn_local(async move {
-                if let Ok(text) = routes::task_log(&tenant, &run, &key).await {
+                if let Ok(text) = routes::task_log(&tenant, &run, key.as_str()).await {
                     log.set(text);
                 }
             });
@@ -77,7 +77,7 @@ pub fn TaskPanel(
                 <tbody>
                     {tasks.iter().map(|t| view! {
                         <tr>
-                            <td>{t.key.clone()}</td>
+                            <td>{t.key.to_string()}</td>
                             <td><StateBadge state=t.state.to_string()/></td>
                             <td>{t.attempt}</td>
                             <td>{t.duration_ms.map(time::duration).unwrap_or_default()}</td>
@@ -90,7 +90,7 @@ pub fn TaskPanel(
             <ul class="history" data-testid="state-history">
                 {transitions.into_iter().map(|(key, steps)| view! {
                     <li>
-                        <strong>{key}</strong>": "
+                        <strong>{key.into_inner()}</strong>": "
                         {steps.iter().map(|(state, at)| format!("{} {}", state.replace('_', " "), time::clock(at))).collect::<Vec<_>>().join(" → ")}
                     </li>
                 }).collect_view()}

@@ -25,7 +25,12 @@ pub fn Timeline(tasks: Vec<TaskRun>) -> impl IntoView {
                 .as_deref()
                 .and_then(time::epoch_ms)
                 .unwrap_or(now);
-            Some((t.key.clone(), t.state.to_string(), start, end.max(start)))
+            Some((
+                t.key.to_string(),
+                t.state.to_string(),
+                start,
+                end.max(start),
+            ))
         })
         .collect();
     let Some(first) = spans.iter().map(|s| s.2).reduce(f64::min) else {
