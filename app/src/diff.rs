@@ -2,6 +2,7 @@
 //! parameters, edges) apart from cosmetic ones (labels, positions).
 
 use crate::types::graph::{Edge, Node, Position, ProcessGraph};
+use crate::types::ComponentKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +25,8 @@ pub struct GraphDiff {
 pub struct NodeChange {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub component: Option<Change<String>>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Change<String>>))]
+    pub component: Option<Change<ComponentKey>>,
     pub params: Vec<ParamChange>,
 }
 

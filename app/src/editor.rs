@@ -8,6 +8,7 @@
 //! `screen = (canvas + pan) * zoom`.
 
 use crate::types::graph::{Edge, Node, Position, ProcessGraph};
+use crate::types::ComponentKey;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -120,7 +121,7 @@ pub enum Action {
     /// Adds a node of `component` at `at`, with the given parameter values,
     /// and selects it.
     AddNode {
-        component: String,
+        component: ComponentKey,
         at: Position,
         params: serde_json::Map<String, Value>,
     },
@@ -276,8 +277,9 @@ impl Editor {
     }
 
     /// A node id made from `component` that no node has yet: `ingest_file_1`.
-    pub fn fresh_id(&self, component: &str) -> String {
+    pub fn fresh_id(&self, component: &ComponentKey) -> String {
         let base: String = component
+            .as_str()
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '-' {

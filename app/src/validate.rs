@@ -5,6 +5,7 @@
 use crate::api::problem::FieldError;
 use crate::types::component::{ComponentType, ParamKind, ParamSpec};
 use crate::types::graph::{is_valid_node_id, ProcessGraph};
+use crate::types::ComponentKey;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -80,8 +81,8 @@ pub fn validate_graph(
             ),
         ));
     }
-    let by_key: HashMap<&str, &ComponentType> =
-        catalog.iter().map(|c| (c.key.as_str(), c)).collect();
+    let by_key: HashMap<&ComponentKey, &ComponentType> =
+        catalog.iter().map(|c| (&c.key, c)).collect();
 
     let mut seen = HashMap::new();
     for (i, node) in graph.nodes.iter().enumerate() {
@@ -110,7 +111,7 @@ pub fn validate_graph(
                 format!("a label has at most {} characters", limits.max_label_chars),
             ));
         }
-        match by_key.get(node.component.as_str()) {
+        match by_key.get(&node.component) {
             None => errors.push(problem(
                 Some(id),
                 "component",
@@ -350,9 +351,9 @@ fn find_cycles(
 /// defaults, and templates that name parameters the entry does not have.
 pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let key_ok = (1..=64).contains(&component.key.len())
-        && component
-            .key
+    let key = component.key.as_str();
+    let key_ok = (1..=64).contains(&key.len())
+        && key
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
     if !key_ok {

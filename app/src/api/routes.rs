@@ -18,6 +18,7 @@ use crate::api::runs::{Run, RunSummary, StartRun};
 use crate::api::schedules::{Schedule, ScheduleInput, SchedulePreview};
 use crate::client::{self, ApiResult};
 use crate::types::component::ComponentType;
+use crate::types::ComponentKey;
 use futures::future::AbortHandle;
 
 /// `/api/v1/tenants/<tenant>/<rest>`
@@ -81,7 +82,10 @@ pub async fn create_component(body: &ComponentType) -> ApiResult<ComponentType> 
     client::post("/api/v1/admin/components", body).await
 }
 
-pub async fn replace_component(key: &str, body: &ComponentType) -> ApiResult<ComponentType> {
+pub async fn replace_component(
+    key: &ComponentKey,
+    body: &ComponentType,
+) -> ApiResult<ComponentType> {
     client::put(&format!("/api/v1/admin/components/{key}"), body).await
 }
 

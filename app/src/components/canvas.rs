@@ -16,6 +16,7 @@ pub use graph_view::GraphView;
 
 use crate::editor::{NODE_HEIGHT, NODE_WIDTH};
 use crate::types::graph::Node;
+use crate::types::ComponentKey;
 use std::collections::BTreeMap;
 
 /// The curve from `from`'s output port to `to`'s input port.
@@ -34,12 +35,12 @@ fn edge_path(from: &Node, to: &Node) -> String {
 }
 
 /// A node's label, or its component's name when it has none.
-fn title(node: &Node, names: &BTreeMap<String, String>) -> String {
+fn title(node: &Node, names: &BTreeMap<ComponentKey, String>) -> String {
     if node.label.trim().is_empty() {
         names
             .get(&node.component)
             .cloned()
-            .unwrap_or_else(|| node.component.clone())
+            .unwrap_or_else(|| node.component.to_string())
     } else {
         node.label.clone()
     }

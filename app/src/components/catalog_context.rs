@@ -5,6 +5,7 @@ use crate::api::routes;
 use crate::components::load::{fetch, Loaded};
 use crate::session::Session;
 use crate::types::component::ComponentType;
+use crate::types::ComponentKey;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
@@ -44,7 +45,7 @@ impl TenantCatalog {
     }
 
     /// Every component's name by its key (empty until loaded).
-    pub fn names(self) -> Signal<BTreeMap<String, String>> {
+    pub fn names(self) -> Signal<BTreeMap<ComponentKey, String>> {
         Signal::derive(move || {
             self.list.with(|l| match l {
                 Some(Ok(list)) => list

@@ -8,6 +8,7 @@ use crate::components::load::{alert, alert_with, fetch, loaded, show};
 use crate::components::time;
 use crate::session::Session;
 use crate::types::component::ComponentType;
+use crate::types::ComponentKey;
 use leptos::prelude::*;
 
 #[component]
@@ -204,9 +205,9 @@ fn Catalog() -> impl IntoView {
     let catalog = TenantCatalog::get();
     let components = catalog.list;
     let text = RwSignal::new(String::new());
-    let editing = RwSignal::new(None::<String>);
+    let editing = RwSignal::new(None::<ComponentKey>);
     let status = RwSignal::new(None::<Result<String, String>>);
-    let pick = move |key: String| {
+    let pick = move |key: ComponentKey| {
         let found = components.with_untracked(|c| {
             c.as_ref()
                 .and_then(|r| r.as_ref().ok())
@@ -244,10 +245,10 @@ fn Catalog() -> impl IntoView {
         <h2>"Component catalog"</h2>
         <div class="toolbar">
             <select aria-label="Component" data-testid="catalog-pick"
-                on:change=move |ev| pick(event_target_value(&ev))>
+                on:change=move |ev| pick(ComponentKey::from(event_target_value(&ev)))>
                 <option value="">"Choose a component to edit…"</option>
                 {move || components.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| view! {
-                    <option value=c.key.clone()>{c.key.clone()} " — " {c.name.clone()}</option>
+                    <option value=c.key.to_string()>{c.key.to_string()} " — " {c.name.clone()}</option>
                 }).collect_view()}
             </select>
             <button on:click=move |_| { editing.set(None); text.set(String::new()); status.set(None); }>"New component"</button>

@@ -13,6 +13,7 @@ use crate::components::tabs::{ProcessTab, ProcessTabs};
 use crate::components::time;
 use crate::session::WithTenant;
 use crate::types::graph::ProcessGraph;
+use crate::types::ComponentKey;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::BTreeMap;
@@ -137,7 +138,7 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
 fn DiffView(
     diff: crate::diff::GraphDiff,
     new: ProcessGraph,
-    names: BTreeMap<String, String>,
+    names: BTreeMap<ComponentKey, String>,
 ) -> impl IntoView {
     let mut graph = new;
     for n in &diff.nodes_removed {

@@ -21,7 +21,7 @@ use crate::components::tabs::{ProcessTab, ProcessTabs};
 use crate::editor::{Action, Editor, Outcome};
 use crate::session::{Session, WithTenant};
 use crate::types::component::ComponentType;
-use crate::types::Role;
+use crate::types::{ComponentKey, Role};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use palette::Palette;
@@ -74,10 +74,10 @@ fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) 
     let editor = RwSignal::new(Editor::new(process.graph.clone()));
     let autosave = Autosave::new(tenant.clone(), process_id.clone(), editor, process.revision);
     let notice = RwSignal::new(None::<String>);
-    let palette_drag = RwSignal::new(None::<String>);
+    let palette_drag = RwSignal::new(None::<ComponentKey>);
     let latest = RwSignal::new(process.latest_version);
     let catalog = StoredValue::new(catalog);
-    let names: Signal<BTreeMap<String, String>> = Signal::derive(move || {
+    let names: Signal<BTreeMap<ComponentKey, String>> = Signal::derive(move || {
         catalog.with_value(|c| c.iter().map(|c| (c.key.clone(), c.name.clone())).collect())
     });
     let problems = problems_of(editor, catalog);

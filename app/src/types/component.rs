@@ -1,6 +1,7 @@
 //! Component types: the catalog entries nodes are made of, with their typed
 //! parameter schema and how they execute (locally and as an EMR step).
 
+use super::ids::ComponentKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -8,7 +9,8 @@ use serde_json::Value;
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ComponentType {
     /// Catalog key such as `ingest.file`: `[a-z0-9_.-]{1,64}`.
-    pub key: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub key: ComponentKey,
     pub name: String,
     pub category: String,
     #[serde(default)]

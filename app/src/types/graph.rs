@@ -1,7 +1,7 @@
 //! A process graph: component nodes and dependency edges, as the canvas edits
 //! it and as a version freezes it.
 
-use super::ids::ConnectionId;
+use super::ids::{ComponentKey, ConnectionId};
 use super::text_enum::text_enum;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -38,7 +38,8 @@ pub struct Node {
     /// Stable id, `[A-Za-z0-9_-]{1,64}`, unique in the graph.
     pub id: String,
     /// The catalog key of the node's component type.
-    pub component: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub component: ComponentKey,
     #[serde(default)]
     pub label: String,
     /// Parameter values by name (kept sorted, so serialisation is canonical).

@@ -80,3 +80,22 @@ fn a_parameter_set_or_unset_shows_the_missing_side_as_none() {
     let back = diff(&after, &before);
     assert_eq!(back.nodes_changed[0].params[0].new, None);
 }
+
+#[test]
+fn a_component_swap_is_a_semantic_change_named_by_its_keys() {
+    let a = noops(&["x"], &[]);
+    let mut b = a.clone();
+    b.nodes[0].component = "sleep".into();
+    let d = diff(&a, &b);
+    let change = d.nodes_changed[0].component.as_ref().unwrap();
+    assert_eq!(
+        (change.old.as_str(), change.new.as_str()),
+        ("noop", "sleep")
+    );
+    assert!(d.cosmetic.is_empty());
+    // Keys are plain strings on the wire.
+    assert_eq!(
+        serde_json::to_value(&d.nodes_changed[0]).unwrap(),
+        json!({"id": "x", "component": {"old": "noop", "new": "sleep"}, "params": []})
+    );
+}

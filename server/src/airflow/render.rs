@@ -14,7 +14,7 @@ use app::types::component::ComponentType;
 use app::types::dag::{Dag, ENTRY, EXIT};
 use app::types::graph::ProcessGraph;
 use app::types::state::TaskKind;
-use app::types::ProcessId;
+use app::types::{ComponentKey, ProcessId};
 use serde_json::{json, Map, Value};
 
 /// Where the `C_`/`W_` tasks send their steps.
@@ -42,9 +42,15 @@ pub struct Source<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AirflowError {
     #[error("node `{node}`: component `{component}` is not in the catalog")]
-    UnknownComponent { node: String, component: String },
+    UnknownComponent {
+        node: String,
+        component: ComponentKey,
+    },
     #[error("node `{node}`: `{component}` cannot run on EMR")]
-    NoEmr { node: String, component: String },
+    NoEmr {
+        node: String,
+        component: ComponentKey,
+    },
     #[error("node `{node}`: {error}")]
     Args { node: String, error: RenderError },
     #[error("task `{0}` of the DAG names no node of the version")]

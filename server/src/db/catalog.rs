@@ -2,6 +2,7 @@
 
 use super::{now, Db};
 use app::types::component::ComponentType;
+use app::types::ComponentKey;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -60,7 +61,7 @@ pub async fn list(db: &Db) -> sqlx::Result<Vec<ComponentType>> {
     rows.iter().map(from_row).collect()
 }
 
-pub async fn get(db: &Db, key: &str) -> sqlx::Result<Option<ComponentType>> {
+pub async fn get(db: &Db, key: &ComponentKey) -> sqlx::Result<Option<ComponentType>> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM component_types WHERE key = $1"
     ))

@@ -3,6 +3,7 @@
 //! nothing is ever parsed by a shell, so no value can add a command or flag.
 
 use app::types::component::ComponentType;
+use app::types::ComponentKey;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -10,7 +11,7 @@ pub enum RenderError {
     #[error("parameter `{0}` has no value and no default")]
     Missing(String),
     #[error("`{{{0}}}` names no parameter of component `{1}`")]
-    Unknown(String, String),
+    Unknown(String, ComponentKey),
 }
 
 fn as_text(value: &Value) -> String {

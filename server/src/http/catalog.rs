@@ -8,6 +8,7 @@ use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::FieldError;
 use app::types::component::ComponentType;
+use app::types::ComponentKey;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -63,7 +64,7 @@ async fn create(
 async fn update(
     State(state): State<AppState>,
     _admin: PlatformAdmin,
-    Path(key): Path<String>,
+    Path(key): Path<ComponentKey>,
     Json(component): Json<ComponentType>,
 ) -> Result<axum::Json<ComponentType>> {
     if component.key != key {

@@ -102,6 +102,18 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
     ] {
         assert!(schemas.contains_key(name), "schema {name} is described");
     }
+    // Typed ids are plain strings in the document.
+    for (schema, field) in [
+        ("ComponentType", "key"),
+        ("Node", "component"),
+        ("DagTask", "key"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["type"], "string",
+            "{schema}.{field}: {}",
+            schemas[schema]["properties"][field]
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use super::minimap::minimap;
 use super::nodes::nodes;
 use super::surface::Surface;
 use crate::editor::{Action, Editor, Outcome};
+use crate::types::ComponentKey;
 use leptos::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,12 +16,12 @@ use std::collections::{BTreeMap, BTreeSet};
 pub fn EditCanvas(
     editor: RwSignal<Editor>,
     dispatch: Callback<Action, Outcome>,
-    #[prop(into)] names: Signal<BTreeMap<String, String>>,
+    #[prop(into)] names: Signal<BTreeMap<ComponentKey, String>>,
     /// Nodes that have problems, marked on the canvas.
     #[prop(into)]
     flagged: Signal<BTreeSet<String>>,
     /// The component being dragged from the palette, if one is.
-    palette_drag: RwSignal<Option<String>>,
+    palette_drag: RwSignal<Option<ComponentKey>>,
 ) -> impl IntoView {
     let canvas = NodeRef::<leptos::html::Div>::new();
     let s = Surface {

@@ -4,6 +4,7 @@
 use super::{edge_path, title};
 use crate::editor::{NODE_HEIGHT, NODE_WIDTH};
 use crate::types::graph::{Node, ProcessGraph};
+use crate::types::ComponentKey;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 pub fn GraphView(
     #[prop(into)] graph: Signal<ProcessGraph>,
     #[prop(into)] states: Signal<BTreeMap<String, String>>,
-    #[prop(into)] names: Signal<BTreeMap<String, String>>,
+    #[prop(into)] names: Signal<BTreeMap<ComponentKey, String>>,
     #[prop(into)] selected: Signal<Option<String>>,
     on_select: Callback<String>,
 ) -> impl IntoView {

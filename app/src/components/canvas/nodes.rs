@@ -4,6 +4,7 @@
 use super::surface::Surface;
 use super::title;
 use crate::editor::{NODE_HEIGHT, NODE_WIDTH};
+use crate::types::ComponentKey;
 use leptos::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,7 +20,7 @@ struct NodeLook {
 /// Dragging one node of a thousand redraws that one.
 pub(super) fn nodes(
     s: Surface,
-    names: Signal<BTreeMap<String, String>>,
+    names: Signal<BTreeMap<ComponentKey, String>>,
     selected: Memo<BTreeSet<String>>,
     flagged: Memo<BTreeSet<String>>,
 ) -> impl IntoView {

@@ -4,6 +4,7 @@
 use super::gesture::Gesture;
 use crate::editor::{Action, Editor, Outcome, NODE_HEIGHT, NODE_WIDTH};
 use crate::types::graph::Position;
+use crate::types::ComponentKey;
 use leptos::ev::{PointerEvent, WheelEvent};
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -50,7 +51,7 @@ impl Surface {
 
     /// A palette item dropped on the canvas becomes a node where it was
     /// dropped; the listener goes with the canvas.
-    pub fn accept_palette_drops(self, palette_drag: RwSignal<Option<String>>) {
+    pub fn accept_palette_drops(self, palette_drag: RwSignal<Option<ComponentKey>>) {
         let listener = window_event_listener(leptos::ev::pointerup, move |ev| {
             let Some(component) = palette_drag.get_untracked() else {
                 return;

@@ -5,12 +5,13 @@ use super::toolbar::canvas_size;
 use crate::editor::{Action, Editor, Outcome, NODE_HEIGHT, NODE_WIDTH};
 use crate::types::component::ComponentType;
 use crate::types::graph::Position;
+use crate::types::ComponentKey;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
 /// Adds a `key` node at the canvas's centre, nudged so repeated adds do not
 /// stack exactly.
-fn add_at_center(editor: RwSignal<Editor>, dispatch: Callback<Action, Outcome>, key: String) {
+fn add_at_center(editor: RwSignal<Editor>, dispatch: Callback<Action, Outcome>, key: ComponentKey) {
     let (width, height) = canvas_size();
     let at = editor.with_untracked(|e| {
         let (x, y) = e.viewport.to_canvas(width / 2.0, height / 2.0);
@@ -30,11 +31,11 @@ fn add_at_center(editor: RwSignal<Editor>, dispatch: Callback<Action, Outcome>, 
 #[component]
 pub(super) fn Palette(
     catalog: Vec<ComponentType>,
-    palette_drag: RwSignal<Option<String>>,
+    palette_drag: RwSignal<Option<ComponentKey>>,
     editor: RwSignal<Editor>,
     dispatch: Callback<Action, Outcome>,
 ) -> impl IntoView {
-    let on_add = move |key: String| add_at_center(editor, dispatch, key);
+    let on_add = move |key: ComponentKey| add_at_center(editor, dispatch, key);
     let search = RwSignal::new(String::new());
     let catalog = StoredValue::new(catalog);
     let groups = move || {

@@ -5,12 +5,14 @@ use crate::api::processes::Process;
 use crate::components::canvas::GraphView;
 use crate::components::tabs::{ProcessTab, ProcessTabs};
 use crate::types::component::ComponentType;
+use crate::types::ComponentKey;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
 #[component]
 pub(super) fn ProcessReadOnly(process: Process, catalog: Vec<ComponentType>) -> impl IntoView {
-    let names: BTreeMap<String, String> = catalog.into_iter().map(|c| (c.key, c.name)).collect();
+    let names: BTreeMap<ComponentKey, String> =
+        catalog.into_iter().map(|c| (c.key, c.name)).collect();
     let selected = RwSignal::new(None::<String>);
     view! {
         <div class="editor" data-testid="process-readonly">
