@@ -48,7 +48,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The navigation entries of the header, in order.
 pub const NAV: &[(&str, &str)] = &[
     ("/processes", "Processes"),
-    ("/runs", "Runs"),
     ("/schedules", "Schedules"),
     ("/connections", "Connections"),
 ];
@@ -157,7 +156,6 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/processes/:id/runs") view=ProcessRunsPage/>
                         <Route path=path!("/processes/:id/schedule") view=ProcessSchedulePage/>
                         <Route path=path!("/runs/:id") view=RunPage/>
-                        <Route path=StaticSegment("runs") view=|| view! { <Placeholder title="Runs"/> }/>
                         <Route path=StaticSegment("schedules") view=SchedulesPage/>
                         <Route path=StaticSegment("connections") view=ConnectionsPage/>
                         <Route path=StaticSegment("admin") view=AdminPage/>

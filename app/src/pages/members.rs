@@ -167,7 +167,7 @@ fn AuditList(tenant: String) -> impl IntoView {
         let query = AuditQuery {
             user: Some(user.get_untracked()).filter(|u| !u.is_empty()),
             // "Any action" is the empty value, which names no action.
-            action: action.get_untracked().parse().ok(),
+            action: Some(action.get_untracked()).filter(|a| !a.is_empty()),
             before: after_last
                 .then(|| entries.with_untracked(|e| e.last().map(|e| e.id.clone())))
                 .flatten(),

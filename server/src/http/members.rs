@@ -293,9 +293,16 @@ async fn audit_log(
             "between 1 and 500",
         )]));
     }
+    let action = q.action().map_err(|e| {
+        Error::Validation(vec![FieldError::new(
+            "action",
+            "enum",
+            format!("no such action `{}`", e.value),
+        )])
+    })?;
     let filter = audit::Filter {
         user: q.user.filter(|u| !u.is_empty()),
-        action: q.action,
+        action,
         before: q.before.filter(|b| !b.is_empty()),
         limit,
     };

@@ -776,4 +776,16 @@ async fn the_audit_log_records_who_did_what(backend: Backend) {
     let bad = app.get_as(&admin, &format!("{DEMO}/audit?limit=0")).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.json()["errors"][0]["field"], "limit");
+    let unknown = app
+        .get_as(&admin, &format!("{DEMO}/audit?action=launch"))
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(unknown.json()["errors"][0]["field"], "action");
+    // The form's "any action" is an empty value: no filter.
+    let any = app.get_as(&admin, &format!("{DEMO}/audit?action=")).await;
+    assert_eq!(any.status, StatusCode::OK);
+    assert_eq!(
+        any.json().as_array().unwrap().len(),
+        entries.as_array().unwrap().len()
+    );
 }
