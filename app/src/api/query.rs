@@ -151,7 +151,7 @@ mod tests {
         };
         assert_eq!(preview.to_query(), "?cron=0+6+*+*+*&timezone=UTC");
         let filtered = AuditQuery {
-            action: Some(AuditAction::RunStart),
+            action: Some(AuditAction::RunStart.to_string()),
             ..Default::default()
         };
         assert_eq!(filtered.to_query(), "?action=run.start");
