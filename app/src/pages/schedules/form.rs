@@ -1,24 +1,11 @@
-//! The schedule editor's fields as text signals, and the request they make.
+//! The schedule editor's form: its fields as text signals and the field
+//! errors the browser or the server found in them.
 
-use crate::api::schedules::{Catchup, Schedule, ScheduleInput, WhenBusy};
+use super::values::{defaults, Values};
+use crate::api::schedules::ScheduleInput;
 use crate::api::FieldError;
 use leptos::prelude::*;
 
-/// What `PUT` takes to store `s` again.
-pub fn input_of(s: &Schedule) -> ScheduleInput {
-    ScheduleInput {
-        cron: s.cron.clone(),
-        timezone: s.timezone.clone(),
-        enabled: s.enabled,
-        version: s.version,
-        params: s.params.clone(),
-        catchup: s.catchup,
-        max_active_runs: s.max_active_runs,
-        when_busy: s.when_busy,
-    }
-}
-
-/// The editor's fields, as text.
 #[derive(Clone, Copy)]
 pub struct Form {
     pub cron: RwSignal<String>,
@@ -29,92 +16,73 @@ pub struct Form {
     pub catchup: RwSignal<String>,
     pub max_active_runs: RwSignal<String>,
     pub when_busy: RwSignal<String>,
+    pub errors: RwSignal<Vec<FieldError>>,
 }
 
 impl Form {
-    /// What a process without a schedule starts from.
-    pub fn defaults() -> ScheduleInput {
-        ScheduleInput {
-            cron: "0 6 * * *".into(),
-            timezone: "UTC".into(),
-            enabled: true,
-            version: None,
-            params: Default::default(),
-            catchup: Catchup::None,
-            max_active_runs: 1,
-            when_busy: WhenBusy::Skip,
+    /// A form showing what a process without a schedule starts from.
+    pub fn new() -> Form {
+        let Values {
+            cron,
+            timezone,
+            enabled,
+            version,
+            params,
+            catchup,
+            max_active_runs,
+            when_busy,
+        } = Values::of(&defaults());
+        Form {
+            cron: RwSignal::new(cron),
+            timezone: RwSignal::new(timezone),
+            enabled: RwSignal::new(enabled),
+            version: RwSignal::new(version),
+            params: RwSignal::new(params),
+            catchup: RwSignal::new(catchup),
+            max_active_runs: RwSignal::new(max_active_runs),
+            when_busy: RwSignal::new(when_busy),
+            errors: RwSignal::new(Vec::new()),
         }
     }
 
-    pub fn new() -> Form {
-        let form = Form {
-            cron: RwSignal::new(String::new()),
-            timezone: RwSignal::new(String::new()),
-            enabled: RwSignal::new(true),
-            version: RwSignal::new(String::new()),
-            params: RwSignal::new(String::new()),
-            catchup: RwSignal::new(String::new()),
-            max_active_runs: RwSignal::new(String::new()),
-            when_busy: RwSignal::new(String::new()),
-        };
-        form.fill(&Form::defaults());
-        form
-    }
-
+    /// Shows `s` in the fields; the errors stay until the next save.
     pub fn fill(&self, s: &ScheduleInput) {
-        self.cron.set(s.cron.clone());
-        self.timezone.set(s.timezone.clone());
-        self.enabled.set(s.enabled);
-        self.version
-            .set(s.version.map(|v| v.to_string()).unwrap_or_default());
-        self.params
-            .set(serde_json::to_string_pretty(&s.params).unwrap_or_else(|_| "{}".into()));
-        self.catchup.set(s.catchup.as_str().into());
-        self.max_active_runs.set(s.max_active_runs.to_string());
-        self.when_busy.set(s.when_busy.as_str().into());
+        let v = Values::of(s);
+        self.cron.set(v.cron);
+        self.timezone.set(v.timezone);
+        self.enabled.set(v.enabled);
+        self.version.set(v.version);
+        self.params.set(v.params);
+        self.catchup.set(v.catchup);
+        self.max_active_runs.set(v.max_active_runs);
+        self.when_busy.set(v.when_busy);
     }
 
     /// The request, or the field errors the browser can tell by itself.
     pub fn input(&self) -> Result<ScheduleInput, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let params = match serde_json::from_str::<serde_json::Value>(&self.params.get_untracked()) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => {
-                errors.push(FieldError::new(
-                    "params",
-                    "json",
-                    "a JSON object, such as {\"day\": \"today\"}",
-                ));
-                Default::default()
-            }
-        };
-        let max_active_runs = self
-            .max_active_runs
-            .get_untracked()
-            .trim()
-            .parse()
-            .unwrap_or(0);
-        let version = self.version.get_untracked().parse().ok();
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(ScheduleInput {
+        Values {
             cron: self.cron.get_untracked(),
             timezone: self.timezone.get_untracked(),
             enabled: self.enabled.get_untracked(),
-            version,
-            params,
-            catchup: self
-                .catchup
-                .get_untracked()
-                .parse()
-                .unwrap_or(Catchup::None),
-            max_active_runs,
-            when_busy: self
-                .when_busy
-                .get_untracked()
-                .parse()
-                .unwrap_or(WhenBusy::Skip),
-        })
+            version: self.version.get_untracked(),
+            params: self.params.get_untracked(),
+            catchup: self.catchup.get_untracked(),
+            max_active_runs: self.max_active_runs.get_untracked(),
+            when_busy: self.when_busy.get_untracked(),
+        }
+        .input()
+    }
+
+    /// The errors of `field`, each under it.
+    pub fn error(&self, field: &'static str) -> impl IntoView {
+        let errors = self.errors;
+        move || {
+            errors
+                .get()
+                .into_iter()
+                .filter(|e| e.field == field)
+                .map(|e| view! { <span class="error" data-testid=format!("error-{field}")>{e.message}</span> })
+                .collect_view()
+        }
     }
 }
