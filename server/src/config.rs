@@ -1,8 +1,39 @@
 //! Configuration, read once from flags and environment into typed settings.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+/// A configured secret (a password, a client secret, a key, a database URL
+/// with its password): usable through [`Secret::expose`], never printed —
+/// `Debug` shows `***`, so settings can be logged whole.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(value))
+    }
+}
 
 /// Trellis: self-service data-pipeline orchestration.
 #[derive(Debug, Parser)]
@@ -75,8 +106,8 @@ pub struct DbArgs {
 
     /// Database URL: `postgres://…` for PostgreSQL, `sqlite://…` for a
     /// specific SQLite file. Defaults to `<data-dir>/trellis.db`.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -181,19 +212,19 @@ pub struct ServeArgs {
     /// start in `<data-dir>/secret.key`; servers sharing a database must
     /// share the key, so set it for them.
     #[arg(long, env = "TRELLIS_SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Secret>,
 
     /// Password for the `admin` user created on first start. When unset, one
     /// is generated and printed once.
     #[arg(long, env = "TRELLIS_ADMIN_PASSWORD", hide_env_values = true)]
-    pub admin_password: Option<String>,
+    pub admin_password: Option<Secret>,
 }
 
 impl DbArgs {
     /// The database URL to connect to.
     pub fn url(&self) -> String {
         match &self.database_url {
-            Some(url) => url.clone(),
+            Some(url) => url.expose().to_owned(),
             None => format!(
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("trellis.db").display()
@@ -224,7 +255,7 @@ pub struct AirflowArgs {
         env = "TRELLIS_AIRFLOW_PASSWORD",
         hide_env_values = true
     )]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 
     /// Where Airflow reads DAG files from (MWAA's DAGs folder, or an
     /// `S3DagBundle`): `s3://bucket/prefix`. Uploads use the server's own
@@ -280,7 +311,7 @@ pub struct OidcArgs {
         env = "TRELLIS_OIDC_CLIENT_SECRET",
         hide_env_values = true
     )]
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
 
     /// A claim listing memberships as `<tenant slug>:<role>` strings; on each
     /// sign-in the user's memberships are set to exactly these.
@@ -363,7 +394,7 @@ impl Default for AuthSettings {
 pub struct OidcSettings {
     pub issuer: String,
     pub client_id: String,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     pub roles_claim: Option<String>,
     pub default_tenant: Option<String>,
     pub default_role: app::types::Role,
@@ -478,6 +509,60 @@ mod tests {
         };
         assert_eq!(args.listen.port(), 4000);
         assert_eq!(args.db.url(), "postgres://u@127.0.0.1/db");
+    }
+
+    #[test]
+    fn settings_never_print_their_secrets() {
+        let cli = Cli::try_parse_from([
+            "trellis",
+            "serve",
+            "--database-url",
+            "postgres://u:db-pw-1@127.0.0.1/db",
+            "--secret-key",
+            "c2VjcmV0LWtleS0y",
+            "--admin-password",
+            "admin-pw-3",
+            "--airflow-url",
+            "http://127.0.0.1:8080",
+            "--airflow-username",
+            "trellis",
+            "--airflow-password",
+            "airflow-pw-4",
+            "--airflow-dags",
+            "s3://dags/trellis",
+            "--oidc-issuer",
+            "http://127.0.0.1:9000",
+            "--oidc-client-id",
+            "trellis",
+            "--oidc-client-secret",
+            "client-secret-5",
+        ])
+        .unwrap();
+        let Command::Serve(args) = &cli.command else {
+            panic!("expected serve")
+        };
+        let addr: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let printed = [
+            format!("{cli:?}"),
+            format!("{:?}", args.auth_settings(addr).unwrap()),
+            format!("{:?}", args.airflow_settings("http://x").unwrap()),
+        ];
+        for text in &printed {
+            for secret in [
+                "db-pw-1",
+                "c2VjcmV0LWtleS0y",
+                "admin-pw-3",
+                "airflow-pw-4",
+                "client-secret-5",
+            ] {
+                assert!(!text.contains(secret), "{secret} printed in {text}");
+            }
+        }
+        assert!(printed[2].contains("password: \"***\""), "{}", printed[2]);
+        // Still usable where they are needed.
+        assert_eq!(args.db.url(), "postgres://u:db-pw-1@127.0.0.1/db");
+        let oidc = args.auth_settings(addr).unwrap().oidc.unwrap();
+        assert_eq!(oidc.client_secret.unwrap().expose(), "client-secret-5");
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use error::{Error, Result};
 pub use http::router;
 pub use state::AppState;
 
-use config::{HttpSettings, LogFormat, ServeArgs};
+use config::{HttpSettings, LogFormat, Secret, ServeArgs};
 use db::bootstrap::{bootstrap, Bootstrap, ADMIN_USER};
 use db::Db;
 use tokio_util::sync::CancellationToken;
@@ -56,7 +56,11 @@ pub async fn open_db(url: &str) -> anyhow::Result<Db> {
 /// `trellis serve`: migrate, bootstrap, serve until SIGINT/SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = open_db(&args.db.url()).await?;
-    let created = bootstrap(&db, args.admin_password.clone()).await?;
+    let created = bootstrap(
+        &db,
+        args.admin_password.as_ref().map(|p| p.expose().to_owned()),
+    )
+    .await?;
     if matches!(created, Bootstrap::Created { .. }) {
         if let Some((tenant, admin)) = db::bootstrap::demo_owner(&db).await? {
             demo::install(&db, &args.db.data_dir, &tenant, &admin).await?;
@@ -78,7 +82,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         fetch_max_bytes: args.fetch_max_bytes,
         fetch_timeout: std::time::Duration::from_secs(args.fetch_timeout_seconds),
         sealer: std::sync::Arc::new(secrets::Sealer::load(
-            args.secret_key.as_deref(),
+            args.secret_key.as_ref().map(Secret::expose),
             &args.db.data_dir,
         )?),
         emr_polling: executors::emr::Polling {

@@ -2,6 +2,7 @@
 //! `POST /auth/token`, a DAG's parse state and import errors, triggering,
 //! failing and reading runs.
 
+use crate::config::Secret;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use tokio::sync::Mutex;
 pub struct AirflowApi {
     base: String,
     username: String,
-    password: String,
+    password: Secret,
     http: reqwest::Client,
     token: Mutex<Option<(String, Instant)>>,
 }
@@ -54,11 +55,11 @@ pub struct TaskInstance {
 const TOKEN_REUSE: Duration = Duration::from_secs(600);
 
 impl AirflowApi {
-    pub fn new(base: &str, username: &str, password: &str) -> AirflowApi {
+    pub fn new(base: &str, username: &str, password: &Secret) -> AirflowApi {
         AirflowApi {
             base: base.trim_end_matches('/').to_owned(),
             username: username.to_owned(),
-            password: password.to_owned(),
+            password: password.clone(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
                 .build()
@@ -77,7 +78,7 @@ impl AirflowApi {
         let reply = self
             .http
             .post(format!("{}/auth/token", self.base))
-            .json(&json!({ "username": self.username, "password": self.password }))
+            .json(&json!({ "username": self.username, "password": self.password.expose() }))
             .send()
             .await
             .map_err(|e| ApiError(format!("Airflow at {} cannot be reached: {e}", self.base)))?;

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 pub struct AirflowSettings {
     pub url: String,
     pub username: String,
-    pub password: String,
+    pub password: crate::config::Secret,
     pub bucket: String,
     /// Key prefix inside the bucket, without slashes at either end.
     pub prefix: String,

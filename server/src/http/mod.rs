@@ -22,7 +22,8 @@ mod versions;
 use crate::state::AppState;
 use crate::Error;
 use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
-use axum::http::Method;
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::response::Response;
 use axum::routing::{any, get};
 use axum::{middleware, Json, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let leptos = state.leptos.clone();
     let limit = state.http.max_body_bytes;
+    let https = state.http.auth.secure_cookies;
 
     Router::new()
         .merge(api)
@@ -104,11 +106,37 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(middleware::map_response(move |r: Response| {
+                    security_headers(r, https)
+                }))
                 .layer(middleware::from_fn(problem::normalize))
                 .layer(CatchPanicLayer::new())
                 .layer(RequestBodyLimitLayer::new(limit))
                 .layer(DefaultBodyLimit::max(limit)),
         )
+}
+
+/// Headers every answer carries: no framing by other sites, no content-type
+/// sniffing, no full URLs leaking to other origins, and (when Trellis is
+/// reached over https) a promise to browsers to keep it that way.
+async fn security_headers(mut response: Response, https: bool) -> Response {
+    let headers = response.headers_mut();
+    let mut set = |name: HeaderName, value: &'static str| {
+        headers
+            .entry(name)
+            .or_insert_with(|| HeaderValue::from_static(value));
+    };
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(
+        header::CONTENT_SECURITY_POLICY,
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+    );
+    set(header::REFERRER_POLICY, "strict-origin-when-cross-origin");
+    if https {
+        set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    }
+    response
 }
 
 async fn api_not_found(method: Method, OriginalUri(uri): OriginalUri) -> Error {

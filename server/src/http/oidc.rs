@@ -102,15 +102,26 @@ async fn client(
     Ok(CoreClient::from_provider_metadata(
         metadata(state, oidc).await?,
         ClientId::new(oidc.client_id.clone()),
-        oidc.client_secret.clone().map(ClientSecret::new),
+        oidc.client_secret
+            .as_ref()
+            .map(|s| ClientSecret::new(s.expose().to_owned())),
     )
     .set_redirect_uri(redirect))
 }
 
-/// Only a path on this site: never an open redirect elsewhere.
+/// Only a path on this site: never an open redirect elsewhere. Browsers
+/// drop tabs and newlines and read `\\` as `/`, so `/\t/evil.com` and
+/// `/\\evil.com` would both leave the site: any such character refuses it.
 fn local_path(next: Option<&str>) -> String {
+    let on_this_site = |p: &str| {
+        p.starts_with('/')
+            && !p.starts_with("//")
+            && !p
+                .chars()
+                .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+    };
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
+        Some(p) if on_this_site(p) => p.to_owned(),
         _ => "/processes".to_owned(),
     }
 }
@@ -325,4 +336,27 @@ async fn find_or_create(
         }
     }
     Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_paths_on_this_site_are_followed_after_sign_in() {
+        assert_eq!(local_path(Some("/runs/abc?node=x")), "/runs/abc?node=x");
+        for elsewhere in [
+            "https://evil.com/",
+            "//evil.com",
+            "/\\evil.com",
+            "/\t/evil.com",
+            "/\n/evil.com",
+            "/ /evil.com",
+            "evil.com",
+            "",
+        ] {
+            assert_eq!(local_path(Some(elsewhere)), "/processes", "{elsewhere:?}");
+        }
+        assert_eq!(local_path(None), "/processes");
+    }
 }

@@ -9,7 +9,7 @@ use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::access::{AuditAction, AuditVia, AuthMethods, SignInMethod};
 use app::api::auth::{LoginRequest, Me, TenantMembership};
-use app::api::Problem;
+use app::api::{FieldError, Problem};
 use app::types::UserId;
 use argon2::{password_hash::PasswordHash, Argon2, PasswordVerifier};
 use axum::extract::ConnectInfo;
@@ -20,6 +20,9 @@ use axum_extra::extract::cookie::Cookie;
 use axum_extra::extract::CookieJar;
 use std::net::SocketAddr;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// No username is longer (local ones are at most 64 characters).
+const MAX_USERNAME_BYTES: usize = 256;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -150,6 +153,14 @@ async fn login(
     Json(body): Json<LoginRequest>,
 ) -> Result<(CookieJar, axum::Json<Me>)> {
     same_origin(&headers)?;
+    // Bounded before anything keeps or hashes it (the limiter keys on it).
+    if body.username.len() > MAX_USERNAME_BYTES {
+        return Err(Error::Validation(vec![FieldError::new(
+            "username",
+            "length",
+            format!("at most {MAX_USERNAME_BYTES} bytes"),
+        )]));
+    }
     state
         .auth
         .sign_in_attempt(&body.username, address.as_deref())?;

@@ -139,6 +139,18 @@ async fn login_bodies_are_checked(backend: Backend) {
     assert_eq!(wrong_type.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(wrong_type.json()["errors"][0]["field"], "username");
 
+    // A huge username is refused before it is looked up, hashed or counted.
+    let huge = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            json!({"username": "a".repeat(1_000), "password": "x"}).to_string(),
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(huge.json()["errors"][0]["field"], "username");
+    assert_eq!(huge.json()["errors"][0]["code"], "length");
+
     let broken = app
         .call(Method::POST, "/api/v1/auth/login", "{\"username\":")
         .await;

@@ -17,6 +17,7 @@ on_both_backends!(
     readyz_is_unavailable_when_the_database_is_gone,
     migrations_apply_twice_without_change,
     unknown_api_paths_are_problem_404s,
+    every_answer_carries_the_security_headers,
     oversized_bodies_are_problem_413s,
     wrong_methods_are_problem_405s_with_allow,
     request_ids_are_set_or_propagated,
@@ -108,6 +109,52 @@ async fn unknown_api_paths_are_problem_404s(backend: Backend) {
         let body = assert_problem(&app.get(path).await, StatusCode::NOT_FOUND);
         assert_eq!(body["detail"], format!("API endpoint GET {path} not found"));
     }
+}
+
+async fn every_answer_carries_the_security_headers(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    // A page, an API answer, an error and a static file alike.
+    for path in ["/", "/healthz", "/api/v1/nothing-here", "/login"] {
+        let reply = app.get(path).await;
+        assert_eq!(reply.header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(reply.header("x-frame-options"), "DENY", "{path}");
+        assert!(
+            reply
+                .header("content-security-policy")
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(
+            reply.header("referrer-policy"),
+            "strict-origin-when-cross-origin",
+            "{path}"
+        );
+        // Served over plain http here: no HSTS promise.
+        assert_eq!(reply.header("strict-transport-security"), "", "{path}");
+    }
+
+    // Reached over https (a `https://` public URL): browsers are told to
+    // keep to https.
+    let mut http = server::config::HttpSettings::default();
+    http.auth.secure_cookies = true;
+    let state = server::AppState::new(
+        app.db.clone(),
+        app.state.leptos.clone(),
+        http,
+        crate::common::engine_settings(app.database.data_dir()),
+    );
+    let reply = tower::ServiceExt::oneshot(
+        server::router(state),
+        axum::http::Request::get("/healthz")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reply.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
 }
 
 async fn oversized_bodies_are_problem_413s(backend: Backend) {
