@@ -347,6 +347,9 @@ fn find_cycles(
         .collect()
 }
 
+/// The longest a component's work may run before it is stopped.
+pub const MAX_TIMEOUT_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
 /// Every problem of a catalog entry: key, parameter names and constraints,
 /// defaults, and templates that name parameters the entry does not have.
 pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
@@ -394,6 +397,16 @@ pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
             "timeout_seconds",
             "min",
             "a timeout is more than 0 seconds",
+        ));
+    }
+    if component
+        .timeout_seconds
+        .is_some_and(|t| t > MAX_TIMEOUT_SECONDS)
+    {
+        errors.push(FieldError::new(
+            "timeout_seconds",
+            "max",
+            "a timeout is at most 7 days (604800 seconds)",
         ));
     }
     let mut names = BTreeSet::new();

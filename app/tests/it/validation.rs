@@ -196,6 +196,8 @@ fn component_definitions_are_validated() {
         program: "p".into(),
         args: vec!["--in={dataset}".into(), "{nope}".into()],
     });
+    // Beyond any real task (and beyond what a timer can hold).
+    bad.timeout_seconds = Some(1e300);
     let errors = app::validate::validate_component(&bad);
     let fields: Vec<_> = errors
         .iter()
@@ -206,6 +208,7 @@ fn component_definitions_are_validated() {
         vec![
             ("key", "invalid_key"),
             ("name", "required"),
+            ("timeout_seconds", "max"),
             ("params[6].name", "duplicate_param"),
             ("params[6].min", "range"),
             ("params[6].default", "type"),

@@ -41,7 +41,7 @@ impl Engine {
             if !matches!(retrying.await, Ok(true)) {
                 return outcome;
             }
-            let wait = Duration::from_secs_f64(policy.delay * 2f64.powi(attempt as i32 - 1));
+            let wait = seconds(policy.delay * 2f64.powi(attempt as i32 - 1));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.wait_for(Option::is_some) => return Outcome::Cancelled,
@@ -179,7 +179,7 @@ async fn watch_attempt<E: Executor, N: Narration>(
     tokio::pin!(ended);
     let deadline = async {
         match timeout {
-            Some(t) => tokio::time::sleep(Duration::from_secs_f64(t)).await,
+            Some(t) => tokio::time::sleep(seconds(t)).await,
             None => std::future::pending().await,
         }
     };
@@ -225,5 +225,26 @@ async fn watch_attempt<E: Executor, N: Narration>(
                 }
             }
         }
+    }
+}
+
+/// A policy's seconds as a duration, saturating: a version stored before its
+/// bounds were checked can never make the driver panic.
+fn seconds(value: f64) -> Duration {
+    Duration::try_from_secs_f64(value.max(0.0)).unwrap_or(Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds;
+    use std::time::Duration;
+
+    #[test]
+    fn policy_seconds_saturate_instead_of_panicking() {
+        assert_eq!(seconds(1.5), Duration::from_millis(1500));
+        assert_eq!(seconds(1e300), Duration::MAX);
+        assert_eq!(seconds(f64::INFINITY), Duration::MAX);
+        assert_eq!(seconds(-3.0), Duration::ZERO);
+        assert_eq!(seconds(f64::NAN), Duration::ZERO);
     }
 }
