@@ -1,7 +1,7 @@
 //! The audit log: who did what, when. Rows are only ever inserted.
 
 use super::sql::Sql;
-use super::{new_id, now, text, Db};
+use super::{new_id, now, optional_json, text, Db};
 use app::api::access::{AuditAction, AuditEvent, AuditVia};
 use app::types::{TenantId, UserId};
 use sqlx::any::AnyRow;
@@ -71,11 +71,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<AuditEvent> {
         via: text(row, "via")?,
         action: text(row, "action")?,
         target: row.try_get("target")?,
-        detail: row
-            .try_get::<Option<String>, _>("detail")?
-            .map(|d| serde_json::from_str(&d))
-            .transpose()
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        detail: optional_json(row, "detail")?,
     })
 }
 

@@ -176,6 +176,24 @@ where
         .map_err(|e: T::Err| sqlx::Error::Decode(e.to_string().into()))
 }
 
+/// A JSON text column decoded into its type; text that does not decode is a
+/// decode error.
+pub fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> sqlx::Result<T> {
+    serde_json::from_str(&row.try_get::<String, _>(column)?)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// A nullable JSON text column decoded, as [`json`] does.
+pub fn optional_json<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    column: &str,
+) -> sqlx::Result<Option<T>> {
+    row.try_get::<Option<String>, _>(column)?
+        .map(|v| serde_json::from_str(&v))
+        .transpose()
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
 /// A boolean column or expression: SQLite answers an integer, PostgreSQL
 /// a bool for expressions and an integer for the stored flags.
 pub fn flag(row: &AnyRow, column: &str) -> sqlx::Result<bool> {

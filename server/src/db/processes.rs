@@ -1,7 +1,7 @@
 //! Processes and their immutable versions. Every query takes the tenant id
 //! first, so no query can reach another tenant's rows.
 
-use super::{new_id, now, optional_text, Db};
+use super::{json, new_id, now, optional_text, Db};
 use app::api::processes::{Deployment, ProcessSummary, VersionSummary};
 use app::types::dag::Dag;
 use app::types::graph::ProcessGraph;
@@ -43,7 +43,7 @@ const COLUMNS: &str = "p.draft, u.username AS created_by, p.created_at";
 fn from_row(row: &AnyRow) -> sqlx::Result<ProcessRow> {
     Ok(ProcessRow {
         summary: summary(row)?,
-        graph: serde_json::from_str(&row.try_get::<String, _>("draft")?).map_err(decode)?,
+        graph: json(row, "draft")?,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
     })
@@ -175,8 +175,7 @@ const VERSION_FROM: &str = "FROM versions v LEFT JOIN users u ON u.id = v.create
     LEFT JOIN deployments d ON d.version_id = v.id";
 
 fn version(row: &AnyRow) -> sqlx::Result<VersionRow> {
-    let graph: ProcessGraph =
-        serde_json::from_str(&row.try_get::<String, _>("graph")?).map_err(decode)?;
+    let graph: ProcessGraph = json(row, "graph")?;
     Ok(VersionRow {
         id: row.try_get("id")?,
         summary: VersionSummary {
@@ -190,7 +189,7 @@ fn version(row: &AnyRow) -> sqlx::Result<VersionRow> {
             deployment: deployment(row)?,
         },
         graph,
-        dag: serde_json::from_str(&row.try_get::<String, _>("dag")?).map_err(decode)?,
+        dag: json(row, "dag")?,
     })
 }
 

@@ -3,7 +3,7 @@
 //! callers broadcast the returned event only after this returns (after commit).
 
 use super::sql::Sql;
-use super::{new_id, now, text, Db};
+use super::{json, new_id, now, text, Db};
 use app::api::runs::{EventState, Run, RunEvent, RunSummary, TaskRun};
 use app::types::dag::Dag;
 use app::types::{
@@ -342,7 +342,6 @@ pub async fn get(db: &Db, tenant: &TenantId, run: &RunId) -> sqlx::Result<Option
     .iter()
     .map(task_from_row)
     .collect::<sqlx::Result<Vec<_>>>()?;
-    let params: String = row.try_get("params")?;
     let s = summary_from_row(&row)?;
     Ok(Some(Run {
         id: s.id,
@@ -350,7 +349,7 @@ pub async fn get(db: &Db, tenant: &TenantId, run: &RunId) -> sqlx::Result<Option
         version: s.version,
         state: s.state,
         trigger: s.trigger,
-        params: serde_json::from_str(&params).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        params: json(&row, "params")?,
         created_by: s.created_by,
         created_at: s.created_at,
         started_at: s.started_at,

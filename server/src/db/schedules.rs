@@ -3,7 +3,7 @@
 //! runs — whatever restarts, crashes or other servers happen around it.
 
 use super::runs::{self, NewRun};
-use super::{flag, new_id, now, optional_text, text, Db};
+use super::{flag, json, new_id, now, optional_text, text, Db};
 use app::api::runs::RunEvent;
 use app::api::schedules::{Catchup, FireOutcome, ScheduleFire, WhenBusy};
 use app::types::{ProcessId, RunId, ScheduleId, TenantId, UserId};
@@ -51,7 +51,6 @@ const FROM: &str =
     "FROM schedules s JOIN processes p ON p.id = s.process_id LEFT JOIN users u ON u.id = s.created_by";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
-    let params: String = row.try_get("params")?;
     Ok(Stored {
         id: row.try_get("id")?,
         tenant: TenantId::new(row.try_get::<String, _>("tenant_id")?),
@@ -61,7 +60,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
         timezone: row.try_get("timezone")?,
         enabled: flag(row, "enabled")?,
         version: row.try_get("version_number")?,
-        params: serde_json::from_str(&params).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        params: json(row, "params")?,
         max_active_runs: row.try_get("max_active_runs")?,
         when_busy: text(row, "when_busy")?,
         catchup: text(row, "catchup")?,
