@@ -9,6 +9,7 @@ pub mod diff;
 pub mod editor;
 mod graph_algo;
 pub mod pages;
+pub mod params;
 pub mod rules;
 pub mod session;
 pub mod types;

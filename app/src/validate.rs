@@ -5,6 +5,7 @@
 use crate::api::problem::FieldError;
 use crate::types::component::{ComponentType, ParamKind, ParamSpec};
 use crate::types::graph::{is_valid_node_id, ProcessGraph};
+use crate::types::params::ProcessParam;
 use crate::types::ComponentKey;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -118,9 +119,17 @@ pub fn validate_graph(
                 "unknown_component",
                 format!("there is no component `{}` in the catalog", node.component),
             )),
-            Some(component) => check_params(id, &node.params, component, limits, &mut errors),
+            Some(component) => check_params(
+                id,
+                &node.params,
+                component,
+                &graph.params,
+                limits,
+                &mut errors,
+            ),
         }
     }
+    errors.extend(crate::params::check_declarations(&graph.params));
 
     let ids: BTreeSet<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect();
     let mut adjacency: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -183,6 +192,7 @@ fn check_params(
     node: &str,
     values: &serde_json::Map<String, Value>,
     component: &ComponentType,
+    declared: &[ProcessParam],
     limits: &Limits,
     errors: &mut Vec<FieldError>,
 ) {
@@ -210,6 +220,13 @@ fn check_params(
                             "`{}` is {size} bytes; at most {} are allowed",
                             spec.name, limits.max_param_bytes
                         ),
+                    ));
+                } else if let Some(text) =
+                    value.as_str().filter(|_| crate::params::is_template(value))
+                {
+                    // Checked again, resolved, when a run starts.
+                    errors.extend(crate::params::check_references(
+                        node, &spec.name, &spec.kind, text, declared,
                     ));
                 } else if let Err((code, message)) = check_value(spec, value) {
                     errors.push(problem(Some(node), field, code, message));
@@ -327,7 +344,7 @@ fn check_length(name: &str, s: &str, max: Option<usize>) -> Result<(), (&'static
     }
 }
 
-fn article(type_name: &str) -> String {
+pub(crate) fn article(type_name: &str) -> String {
     match type_name {
         "integer" | "enum" => format!("an {type_name}"),
         _ => format!("a {type_name}"),

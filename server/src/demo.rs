@@ -42,6 +42,7 @@ pub fn revenue_graph() -> ProcessGraph {
     ProcessGraph {
         connection: None,
         orchestrator: None,
+        params: vec![],
         nodes: vec![
             node(
                 "ingest_orders",
@@ -111,6 +112,7 @@ pub fn strict_graph() -> ProcessGraph {
     ProcessGraph {
         connection: None,
         orchestrator: None,
+        params: vec![],
         nodes: vec![
             node(
                 "ingest_customers",
@@ -165,16 +167,18 @@ pub async fn install(
     ] {
         let id = processes::create(db, tenant, name, description, &graph, by).await?;
         let dag = compile(&graph)?;
+        let frozen = processes::used_components(&graph, &crate::db::catalog::list(db).await?);
         processes::insert_version(
             db,
             NewVersion {
                 tenant,
                 process: &id,
                 number: 1,
-                content_hash: &content_hash(&graph),
+                content_hash: &content_hash(&graph, &frozen),
                 message: "Demo",
                 graph: &graph,
                 dag: &dag,
+                components: &frozen,
                 by,
             },
         )

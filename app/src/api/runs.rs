@@ -143,6 +143,23 @@ pub struct Run {
     /// For a run a schedule started: the fire time it ran for (UTC).
     #[serde(default)]
     pub scheduled_for: Option<String>,
+    /// What the run resolved when it started: built-ins, parameters with
+    /// their defaults, and each node's values as its tasks received them.
+    /// Absent for runs started before parameters existed.
+    #[serde(default)]
+    pub resolved: Option<crate::types::params::Resolved>,
+    /// How often the run was retried from its failed part.
+    #[serde(default)]
+    pub retries: i64,
+    /// Who retried it last, and when.
+    #[serde(default)]
+    pub retried_by: Option<String>,
+    #[serde(default)]
+    pub retried_at: Option<String>,
+    /// The run this one runs again (same version, same parameters).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub rerun_of: Option<RunId>,
     pub tasks: Vec<TaskRun>,
 }
 
@@ -170,10 +187,21 @@ pub struct StartRun {
     /// The version to run; the latest when left out.
     #[serde(default)]
     pub version: Option<i64>,
-    /// Run parameters, available to the run's tasks.
+    /// Values of the process's declared parameters (checked against the
+    /// declarations of the version; defaults fill what is left out).
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub params: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `POST …/runs/{run}/retry`
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RetryRun {
+    /// Retry this node and everything downstream of it, even what succeeded;
+    /// without it, the failed, cancelled and skipped part.
+    #[serde(default)]
+    pub from_node: Option<String>,
 }
 
 /// One row of a run list.

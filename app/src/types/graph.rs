@@ -2,6 +2,7 @@
 //! it and as a version freezes it.
 
 use super::ids::{ComponentKey, ConnectionId};
+use super::params::ProcessParam;
 use super::text_enum::text_enum;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -23,6 +24,10 @@ pub struct ProcessGraph {
     /// runs the steps on the connection's cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orchestrator: Option<Orchestrator>,
+    /// What a run of the process takes; node values refer to them as
+    /// `{{ params.<name> }}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<ProcessParam>,
 }
 
 text_enum!(

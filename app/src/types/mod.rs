@@ -4,6 +4,7 @@ pub mod component;
 pub mod dag;
 pub mod graph;
 pub mod ids;
+pub mod params;
 pub mod state;
 pub mod text_enum;
 

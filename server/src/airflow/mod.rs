@@ -11,7 +11,7 @@ pub use deploy::{Airflow, AirflowSettings};
 pub use render::{dag_id, hash_tag, render, AirflowError, EmrTarget, Source};
 
 use crate::db::processes::VersionRow;
-use crate::db::{catalog, connections, Db};
+use crate::db::{connections, Db};
 use crate::{Error, Result};
 use app::types::{ProcessId, TenantId};
 
@@ -41,7 +41,7 @@ pub async fn dag_file(
             message: format!("the connection of version {n} no longer exists"),
         })?
         .public;
-    let components = catalog::list(db).await?;
+    let components = crate::db::processes::components_of(db, row).await?;
     let emr = EmrTarget {
         cluster_id: connection.cluster_id,
         aws_conn_id: connection.airflow_conn_id,
@@ -117,6 +117,7 @@ mod golden {
                     edges: vec![],
                     connection: Some("prod-emr".into()),
                     orchestrator: None,
+                    params: vec![],
                 },
             },
             Fixture {
@@ -157,6 +158,7 @@ mod golden {
                     ],
                     connection: Some("prod-emr".into()),
                     orchestrator: None,
+                    params: vec![],
                 },
             },
             Fixture {
@@ -172,6 +174,7 @@ mod golden {
                     edges: vec![Edge::new("boom", "after")],
                     connection: Some("prod-emr".into()),
                     orchestrator: None,
+                    params: vec![],
                 },
             },
         ]
@@ -223,7 +226,7 @@ mod golden {
 
     fn rendered(f: &Fixture) -> (String, Value) {
         let dag = compile(&f.graph).unwrap();
-        let hash = content_hash(&f.graph);
+        let hash = content_hash(&f.graph, &[]);
         let components = app::catalog::builtin();
         let emr = EmrTarget {
             cluster_id: "j-2AXXXXXXGAPLF".into(),
@@ -277,7 +280,7 @@ mod golden {
             let (b, _) = rendered(&f);
             assert_eq!(a, b);
             assert!(a.is_ascii(), "{} has non-ASCII bytes", f.name);
-            assert!(a.contains(&content_hash(&f.graph)));
+            assert!(a.contains(&content_hash(&f.graph, &[])));
         }
     }
 

@@ -3,6 +3,7 @@
 
 use super::{json, new_id, now, optional_text, Db};
 use app::api::processes::{Deployment, ProcessSummary, VersionSummary};
+use app::types::component::ComponentType;
 use app::types::dag::Dag;
 use app::types::graph::ProcessGraph;
 use app::types::{ProcessId, TenantId, UserId, VersionId};
@@ -53,11 +54,28 @@ fn decode(e: serde_json::Error) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(e))
 }
 
-/// `sha256:` of the graph's canonical JSON (parameters are sorted maps).
-pub fn content_hash(graph: &ProcessGraph) -> String {
+/// `sha256:` of the graph's canonical JSON (parameters are sorted maps),
+/// followed by that of the frozen component definitions when there are any.
+pub fn content_hash(graph: &ProcessGraph, components: &[ComponentType]) -> String {
     use sha2::{Digest, Sha256};
-    let bytes = serde_json::to_vec(graph).expect("graphs serialise");
-    format!("sha256:{:x}", Sha256::digest(bytes))
+    let mut hash = Sha256::new();
+    hash.update(serde_json::to_vec(graph).expect("graphs serialise"));
+    if !components.is_empty() {
+        hash.update(serde_json::to_vec(components).expect("components serialise"));
+    }
+    format!("sha256:{:x}", hash.finalize())
+}
+
+/// The catalog entries `graph` uses, by key: what a version freezes.
+pub fn used_components(graph: &ProcessGraph, catalog: &[ComponentType]) -> Vec<ComponentType> {
+    let used: std::collections::BTreeSet<_> = graph.nodes.iter().map(|n| &n.component).collect();
+    let mut out: Vec<ComponentType> = catalog
+        .iter()
+        .filter(|c| used.contains(&c.key))
+        .cloned()
+        .collect();
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out
 }
 
 pub async fn create(
@@ -157,6 +175,16 @@ pub async fn archive(db: &Db, tenant: &TenantId, id: &ProcessId) -> sqlx::Result
     Ok(done.rows_affected() == 1)
 }
 
+/// The component definitions the runs of `v` use: those it froze, or for a
+/// version published before components were frozen, the catalog's.
+pub async fn components_of(db: &Db, v: &VersionRow) -> sqlx::Result<Vec<ComponentType>> {
+    if v.components.is_empty() {
+        super::catalog::list(db).await
+    } else {
+        Ok(v.components.clone())
+    }
+}
+
 /// A stored version.
 #[derive(Debug, Clone)]
 pub struct VersionRow {
@@ -165,10 +193,14 @@ pub struct VersionRow {
     pub summary: VersionSummary,
     pub graph: ProcessGraph,
     pub dag: Dag,
+    /// The component definitions frozen at publish, by key; empty for
+    /// versions published before components were frozen (they use the
+    /// catalog as it is).
+    pub components: Vec<ComponentType>,
 }
 
 const VERSION_COLUMNS: &str =
-    "v.id, v.number, v.content_hash, v.message, u.username AS created_by, v.created_at, v.graph, v.dag, \
+    "v.id, v.number, v.content_hash, v.message, u.username AS created_by, v.created_at, v.graph, v.dag, v.components, \
     (SELECT COUNT(*) FROM runs r WHERE r.tenant_id = v.tenant_id AND r.process_id = v.process_id AND r.version_id = v.id) AS runs, \
     d.state AS deploy_state, d.dag_id, d.error AS deploy_error, d.uploaded_at, d.updated_at AS deploy_updated_at";
 const VERSION_FROM: &str = "FROM versions v LEFT JOIN users u ON u.id = v.created_by \
@@ -190,6 +222,7 @@ fn version(row: &AnyRow) -> sqlx::Result<VersionRow> {
         },
         graph,
         dag: json(row, "dag")?,
+        components: json(row, "components")?,
     })
 }
 
@@ -264,13 +297,14 @@ pub struct NewVersion<'a> {
     pub message: &'a str,
     pub graph: &'a ProcessGraph,
     pub dag: &'a Dag,
+    pub components: &'a [ComponentType],
     pub by: &'a UserId,
 }
 
 pub async fn insert_version(db: &Db, v: NewVersion<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO versions (id, tenant_id, process_id, number, content_hash, message, graph, dag, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO versions (id, tenant_id, process_id, number, content_hash, message, graph, dag, components, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(new_id())
     .bind(v.tenant.as_str())
@@ -280,6 +314,7 @@ pub async fn insert_version(db: &Db, v: NewVersion<'_>) -> sqlx::Result<()> {
     .bind(v.message)
     .bind(serde_json::to_string(v.graph).map_err(decode)?)
     .bind(serde_json::to_string(v.dag).map_err(decode)?)
+    .bind(serde_json::to_string(v.components).map_err(decode)?)
     .bind(v.by.as_str())
     .bind(now())
     .execute(&db.pool)

@@ -3,9 +3,10 @@
 //! callers broadcast the returned event only after this returns (after commit).
 
 use super::sql::Sql;
-use super::{json, new_id, now, text, Db};
+use super::{json, now, optional_json, text, Db};
 use app::api::runs::{EventState, Run, RunEvent, RunSummary, TaskRun};
 use app::types::dag::Dag;
+use app::types::params::Resolved;
 use app::types::{
     ProcessId, RunId, RunState, TaskKey, TaskState, TenantId, Trigger, UserId, VersionId,
 };
@@ -14,6 +15,8 @@ use sqlx::{Any, Row, Transaction};
 
 /// What starting a run stores.
 pub struct NewRun<'a> {
+    /// Chosen by the caller, since `{{ run.id }}` resolves before the insert.
+    pub id: RunId,
     pub tenant: &'a TenantId,
     pub process: &'a ProcessId,
     pub version_id: &'a VersionId,
@@ -26,6 +29,10 @@ pub struct NewRun<'a> {
     pub scheduled_for: Option<&'a str>,
     /// The server that drives the run.
     pub owner: &'a str,
+    /// What the run resolved (parameters and node values).
+    pub resolved: &'a Resolved,
+    /// The run this one runs again.
+    pub rerun_of: Option<&'a RunId>,
 }
 
 /// Fields a task transition may set besides its state.
@@ -82,11 +89,14 @@ pub async fn create_in(
     tx: &mut Transaction<'static, Any>,
     r: NewRun<'_>,
 ) -> sqlx::Result<(RunId, RunEvent)> {
-    let id = RunId::new(new_id());
+    let id = r.id.clone();
     let at = now();
+    let resolved =
+        serde_json::to_string(r.resolved).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(
         "INSERT INTO runs (id, tenant_id, process_id, version_id, version_number, state, trigger_type, params, \
-         created_by, created_at, scheduled_for, owner) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11)",
+         created_by, created_at, scheduled_for, owner, resolved, rerun_of) \
+         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&id)
     .bind(r.tenant.as_str())
@@ -99,6 +109,8 @@ pub async fn create_in(
     .bind(&at)
     .bind(r.scheduled_for)
     .bind(r.owner)
+    .bind(resolved)
+    .bind(r.rerun_of)
     .execute(&mut **tx)
     .await?;
     for (position, task) in r.dag.tasks.iter().enumerate() {
@@ -325,7 +337,9 @@ pub async fn tenant_of(db: &Db, run: &RunId) -> sqlx::Result<Option<TenantId>> {
 /// A run with its task runs, in DAG order.
 pub async fn get(db: &Db, tenant: &TenantId, run: &RunId) -> sqlx::Result<Option<Run>> {
     let row = sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS}, r.params {RUN_FROM} WHERE r.tenant_id = $1 AND r.id = $2"
+        "SELECT {RUN_COLUMNS}, r.params, r.resolved, r.retries, r.retried_at, r.rerun_of, \
+         (SELECT username FROM users WHERE id = r.retried_by) AS retried_by \
+         {RUN_FROM} WHERE r.tenant_id = $1 AND r.id = $2"
     ))
     .bind(tenant.as_str())
     .bind(run)
@@ -355,6 +369,11 @@ pub async fn get(db: &Db, tenant: &TenantId, run: &RunId) -> sqlx::Result<Option
         started_at: s.started_at,
         finished_at: s.finished_at,
         scheduled_for: s.scheduled_for,
+        resolved: optional_json(&row, "resolved")?,
+        retries: row.try_get("retries")?,
+        retried_by: row.try_get("retried_by")?,
+        retried_at: row.try_get("retried_at")?,
+        rerun_of: row.try_get("rerun_of")?,
         tasks,
     }))
 }

@@ -56,10 +56,7 @@ impl Engine {
                     TaskChange::default(),
                 )
                 .await;
-            let submitted = match self
-                .submit(&ctx.tenant, &ctx.run, &ctx.graph, node, attempt)
-                .await
-            {
+            let submitted = match self.submit(ctx, node, attempt).await {
                 Ok(result) => result,
                 Err(e) => Err(e.to_string()),
             };

@@ -9,8 +9,11 @@ use crate::events::EventBus;
 use crate::executors::local::LocalExecutor;
 use crate::executors::{CancelMode, Outcome};
 use app::api::runs::RunEvent;
-use app::types::graph::ProcessGraph;
-use app::types::{RunId, RunState, TaskKey, TaskState, TenantId};
+use app::types::component::ComponentType;
+use app::types::graph::{Node, ProcessGraph};
+use app::types::{ComponentKey, RunId, RunState, TaskKey, TaskState, TenantId};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -21,6 +24,7 @@ pub mod airflow;
 mod driver;
 mod follow;
 mod lease;
+pub mod prepare;
 mod recover;
 mod slots;
 mod start;
@@ -67,7 +71,23 @@ struct RunCtx {
     tenant: TenantId,
     run: RunId,
     graph: Arc<ProcessGraph>,
+    /// The component definitions the version froze (or the catalog's, for a
+    /// version from before freezing).
+    components: Arc<Vec<ComponentType>>,
+    /// Each node's values as the run resolved them; runs from before
+    /// parameters use the nodes' own values.
+    values: Arc<BTreeMap<String, Map<String, Value>>>,
     stop: watch::Receiver<Option<CancelMode>>,
+}
+
+impl RunCtx {
+    fn component(&self, key: &ComponentKey) -> Option<&ComponentType> {
+        self.components.iter().find(|c| &c.key == key)
+    }
+
+    fn values<'a>(&'a self, node: &'a Node) -> &'a Map<String, Value> {
+        self.values.get(&node.id).unwrap_or(&node.params)
+    }
 }
 
 #[derive(Clone)]
@@ -290,10 +310,18 @@ impl Engine {
         if version.graph.orchestrator == Some(app::types::graph::Orchestrator::Airflow) {
             return self.drive_airflow(tenant, stored, version, stop).await;
         }
+        let components = processes::components_of(db, &version).await?;
+        let values = stored
+            .resolved
+            .as_ref()
+            .map(|r| r.nodes.clone())
+            .unwrap_or_default();
         let ctx = RunCtx {
             tenant: tenant.clone(),
             run: run.clone(),
             graph: Arc::new(version.graph),
+            components: Arc::new(components),
+            values: Arc::new(values),
             stop,
         };
         RunDriver::new(self.clone(), ctx, version.dag, &stored)

@@ -4,15 +4,15 @@
 use super::driver::Watched;
 use super::slots::Slot;
 use super::{Engine, Policy, RunCtx};
-use crate::db::catalog;
 use crate::db::runs::TaskChange;
 use crate::executors::emr::{StepSpec, StepSubmit};
 use crate::executors::render::render_args;
 use crate::executors::{Executor, ExternalRef, Outcome, TaskSpec};
 use app::types::component::ComponentType;
 use app::types::dag::DagTask;
-use app::types::graph::{Node, ProcessGraph};
+use app::types::graph::Node;
 use app::types::{ConnectionId, RunId, TaskKey, TaskKind, TaskState, TenantId};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use tokio::task::JoinSet;
 
@@ -46,6 +46,7 @@ pub(crate) fn fault(point: &str) {
 fn step_spec(
     run: &RunId,
     node: &Node,
+    values: &Map<String, Value>,
     attempt: u32,
     component: &ComponentType,
     connection: &ConnectionId,
@@ -53,7 +54,7 @@ fn step_spec(
     let Some(emr) = component.emr.as_ref() else {
         return Err(format!("component `{}` cannot run on EMR", component.key));
     };
-    let args = render_args(component, &emr.args, &node.params).map_err(|e| e.to_string())?;
+    let args = render_args(component, &emr.args, values).map_err(|e| e.to_string())?;
     Ok(StepSubmit {
         connection: connection.clone(),
         step: StepSpec {
@@ -70,23 +71,23 @@ impl Engine {
     /// starting it, and its reference.
     pub(super) async fn submit(
         &self,
-        tenant: &TenantId,
-        run: &RunId,
-        graph: &ProcessGraph,
+        ctx: &RunCtx,
         node: &str,
         attempt: u32,
     ) -> anyhow::Result<Result<ExternalRef, String>> {
-        let Some(node) = graph.node(node) else {
+        let (tenant, run) = (&ctx.tenant, &ctx.run);
+        let Some(node) = ctx.graph.node(node) else {
             return Ok(Err(format!("node `{node}` is not in the version")));
         };
-        let Some(component) = catalog::get(&self.inner.db, &node.component).await? else {
+        let Some(component) = ctx.component(&node.component) else {
             return Ok(Err(format!(
-                "component `{}` is no longer in the catalog",
+                "component `{}` is not in the catalog",
                 node.component
             )));
         };
-        if let Some(connection) = &graph.connection {
-            let spec = match step_spec(run, node, attempt, &component, connection) {
+        let values = ctx.values(node);
+        if let Some(connection) = &ctx.graph.connection {
+            let spec = match step_spec(run, node, values, attempt, component, connection) {
                 Ok(spec) => spec,
                 Err(e) => return Ok(Err(e)),
             };
@@ -95,7 +96,7 @@ impl Engine {
             fault("emr-after-submit");
             return Ok(submitted.map(ExternalRef::Emr).map_err(|e| e.to_string()));
         }
-        let spec = match self.task_spec(tenant, run, node, &component) {
+        let spec = match self.task_spec(tenant, run, node, values, component) {
             Ok(spec) => spec,
             Err(e) => return Ok(Err(e)),
         };
@@ -113,6 +114,7 @@ impl Engine {
         tenant: &TenantId,
         run: &RunId,
         node: &Node,
+        values: &Map<String, Value>,
         component: &ComponentType,
     ) -> Result<TaskSpec, String> {
         let Some(local) = component.local.as_ref() else {
@@ -121,7 +123,7 @@ impl Engine {
                 component.key
             ));
         };
-        let args = render_args(component, &local.args, &node.params).map_err(|e| e.to_string())?;
+        let args = render_args(component, &local.args, values).map_err(|e| e.to_string())?;
         let tenant_dir = self.tenant_dir(tenant);
         let settings = &self.inner.settings;
         Ok(TaskSpec {
@@ -159,10 +161,10 @@ impl Engine {
         watching: &mut JoinSet<Watched>,
         slot: Option<Slot>,
     ) -> anyhow::Result<()> {
-        let component = match ctx.graph.node(node) {
-            Some(n) => catalog::get(&self.inner.db, &n.component).await?,
-            None => None,
-        };
+        let component = ctx
+            .graph
+            .node(node)
+            .and_then(|n| ctx.component(&n.component));
         let policy = component
             .map(|c| Policy {
                 retries: c.retries,
@@ -201,10 +203,7 @@ impl Engine {
             .await?;
         let outcome = match task.kind {
             TaskKind::Entry | TaskKind::Exit => Outcome::Succeeded,
-            TaskKind::Submit => match self
-                .submit(&ctx.tenant, &ctx.run, &ctx.graph, &node, 1)
-                .await?
-            {
+            TaskKind::Submit => match self.submit(ctx, &node, 1).await? {
                 Ok(external) => {
                     let text = external.to_string();
                     refs.insert(node, external);

@@ -4,6 +4,7 @@
 use super::json::Json;
 use crate::access::{EditorAccess, TenantAccess};
 use crate::db::{processes, runs};
+use crate::engine::prepare::{prepare, When};
 use crate::events::Published;
 use crate::executors::CancelMode;
 use crate::state::AppState;
@@ -103,10 +104,15 @@ async fn start(
             });
         }
     }
-    let params = serde_json::Value::Object(body.params.unwrap_or_default());
+    let given = body.params.unwrap_or_default();
+    let (id, resolved) = prepare(db, &version, &row.summary.name, &given, When::Now)
+        .await?
+        .map_err(Error::Validation)?;
+    let params = serde_json::Value::Object(given);
     let (id, event) = runs::create(
         db,
         runs::NewRun {
+            id,
             tenant: &access.tenant,
             process: &process,
             version_id: &version.id,
@@ -117,6 +123,8 @@ async fn start(
             dag: &version.dag,
             scheduled_for: None,
             owner: state.engine.server_id(),
+            resolved: &resolved,
+            rerun_of: None,
         },
     )
     .await?;

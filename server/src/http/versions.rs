@@ -71,6 +71,22 @@ async fn where_it_runs(
                 "on Airflow the steps run on EMR: choose a connection for the process",
             ));
         }
+        // The DAG file freezes each step's arguments at publish; it does not
+        // yet read resolved values from the run's conf.
+        for node in &graph.nodes {
+            for (name, value) in &node.params {
+                if app::params::is_template(value) {
+                    let mut error = FieldError::new(
+                        format!("params.{name}"),
+                        "unsupported",
+                        "on Airflow a node's values cannot refer to run parameters yet; \
+                         use a fixed value or run the process on Trellis's engine",
+                    );
+                    error.node = Some(node.id.clone());
+                    errors.push(error);
+                }
+            }
+        }
     }
     if let Some(connection) = &graph.connection {
         if crate::db::connections::get(&state.db, &access.tenant, connection)
@@ -154,7 +170,8 @@ async fn publish(
     }
     let dag = compile(&graph)
         .map_err(|e| Error::Internal(anyhow::anyhow!("validated graph failed to compile: {e}")))?;
-    let hash = content_hash(&graph);
+    let frozen = processes::used_components(&graph, &components);
+    let hash = content_hash(&graph, &frozen);
 
     // Two publishes racing for the same number: the loser sees the unique
     // violation and tries the next number.
@@ -186,6 +203,7 @@ async fn publish(
                 message: body.message.trim(),
                 graph: &graph,
                 dag: &dag,
+                components: &frozen,
                 by: &access.caller.user_id,
             },
         )

@@ -15,10 +15,12 @@ pub use clock::{Clock, ManualClock, SystemClock};
 use crate::db::runs::NewRun;
 use crate::db::schedules::{self, Decision, Stored};
 use crate::db::{processes, Db};
+use crate::engine::prepare::{prepare, When};
 use crate::engine::Engine;
 use crate::events::EventBus;
 use crate::time::Timestamp;
 use app::api::schedules::{Catchup, WhenBusy};
+use app::types::params::Resolved;
 use app::types::{ProcessId, RunId, ScheduleId, Trigger};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -316,15 +318,28 @@ impl Scheduler {
             .iter()
             .map(|p| serde_json::Value::Object(p.schedule.params.clone()))
             .collect();
+        let mut prepared = Vec::with_capacity(batch.len());
+        for p in batch {
+            prepared.push(match &p.plan {
+                Plan::Start(v) => Some(self.prepare(p.schedule, v, &p.key).await?),
+                _ => None,
+            });
+        }
         let fires = batch
             .iter()
             .zip(&params)
-            .map(|(p, params)| {
-                let decision = match &p.plan {
-                    Plan::Start(v) => Decision::Start(self.new_run(p.schedule, v, params, &p.key)),
-                    Plan::Wait(why) => Decision::Wait(why.clone()),
-                    Plan::Skip(why) => Decision::Skip(why.clone()),
-                };
+            .zip(&prepared)
+            .map(|((p, params), prepared)| {
+                let decision =
+                    match (&p.plan, prepared) {
+                        (Plan::Start(v), Some(Ok((id, resolved)))) => Decision::Start(
+                            self.new_run(p.schedule, v, params, &p.key, id.clone(), resolved),
+                        ),
+                        (_, Some(Err(why))) => Decision::Skip(why.clone()),
+                        (Plan::Wait(why), _) => Decision::Wait(why.clone()),
+                        (Plan::Skip(why), _) => Decision::Skip(why.clone()),
+                        (Plan::Start(_), None) => unreachable!("every start was prepared"),
+                    };
                 (p.schedule, p.key.as_str(), decision)
             })
             .collect();
@@ -335,6 +350,37 @@ impl Scheduler {
             // `None`: another server (or an earlier pass) handled this fire.
             .filter_map(|(p, result)| result.flatten().map(|(id, event)| (p.schedule, id, event)))
             .collect())
+    }
+
+    /// A fire's run id and what it resolves (its date and data interval
+    /// from the fire and the schedule's previous fire); or why it cannot
+    /// start, for the fire's record.
+    async fn prepare(
+        &self,
+        s: &Stored,
+        v: &processes::VersionRow,
+        at: &str,
+    ) -> anyhow::Result<Result<(RunId, Resolved), String>> {
+        let fire =
+            parse_time(at).ok_or_else(|| anyhow::anyhow!("fire time `{at}` does not parse"))?;
+        let timing = self.timing(&s.cron, &s.timezone);
+        let when = When::Fire {
+            at: fire,
+            previous: timing.as_ref().and_then(|t| t.previous_before(fire)),
+            zone: timing.map_or(chrono_tz::UTC, |t| t.timezone()),
+        };
+        let prepared = prepare(&self.inner.db, v, &s.process_name, &s.params, when).await?;
+        Ok(prepared.map_err(|errors| {
+            let reasons: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            format!(
+                "the schedule's parameters do not fit version {}: {}",
+                v.summary.number,
+                reasons.join("; ")
+            )
+        }))
     }
 
     fn launch(&self, s: &Stored, run: RunId, event: app::api::runs::RunEvent) {
@@ -349,8 +395,13 @@ impl Scheduler {
         v: &'a processes::VersionRow,
         params: &'a serde_json::Value,
         at: &'a str,
+        id: RunId,
+        resolved: &'a Resolved,
     ) -> NewRun<'a> {
         NewRun {
+            id,
+            resolved,
+            rerun_of: None,
             tenant: &s.tenant,
             process: &s.process,
             version_id: &v.id,
@@ -443,8 +494,15 @@ impl Scheduler {
                 return Ok(false);
             }
         };
+        let (id, resolved) = match self.prepare(s, &version, at).await? {
+            Ok(prepared) => prepared,
+            Err(why) => {
+                schedules::skip_waiting_fire(db, &s.id, at, &why).await?;
+                return Ok(false);
+            }
+        };
         let params = serde_json::Value::Object(s.params.clone());
-        let new = self.new_run(s, &version, &params, at);
+        let new = self.new_run(s, &version, &params, at, id, &resolved);
         let Some((id, event)) = schedules::start_waiting(db, &s.id, at, new).await? else {
             return Ok(false);
         };

@@ -205,6 +205,18 @@ impl Timing {
         (fires.into(), more)
     }
 
+    /// The last fire strictly before `t`, looked for up to five years back.
+    pub fn previous_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let until = t - chrono::Duration::milliseconds(1);
+        [1, 24, 24 * 8, 24 * 32, 24 * 367, 24 * 366 * 5]
+            .into_iter()
+            .find_map(|hours| {
+                let (fires, _) =
+                    self.fires_between(t - chrono::Duration::hours(hours), until, 1, true);
+                fires.last().copied()
+            })
+    }
+
     /// The next `n` fires after `t`.
     pub fn upcoming(&self, t: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
         let mut out = Vec::with_capacity(n);

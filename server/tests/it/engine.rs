@@ -100,6 +100,9 @@ async fn run_in(
     let (run, _) = runs::create(
         &f.app.db,
         NewRun {
+            id: app::types::RunId::new(server::db::new_id()),
+            resolved: &Default::default(),
+            rerun_of: None,
             tenant,
             process: &id,
             version_id: &version_id,

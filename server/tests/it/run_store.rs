@@ -52,6 +52,9 @@ pub(crate) async fn start_run(app: &TestApp) -> (TenantId, RunId) {
     let (run, first) = runs::create(
         &app.db,
         NewRun {
+            id: app::types::RunId::new(server::db::new_id()),
+            resolved: &Default::default(),
+            rerun_of: None,
             tenant: &tenant,
             process: &process,
             version_id: &version_id,

@@ -167,6 +167,11 @@ mod tests {
             started_at: None,
             finished_at: None,
             scheduled_for: None,
+            resolved: None,
+            retries: 0,
+            retried_by: None,
+            retried_at: None,
+            rerun_of: None,
             tasks: vec![
                 task("a.submit", TaskKind::Submit, "a"),
                 task("a.watch", TaskKind::Watch, "a"),
