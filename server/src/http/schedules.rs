@@ -119,16 +119,25 @@ async fn replace(
     if !(1..=100).contains(&input.max_active_runs) {
         errors.push(FieldError::new("max_active_runs", "range", "from 1 to 100"));
     }
-    if let Some(n) = input.version {
-        if processes::version_get(&state.db, &access.tenant, &process, n)
-            .await?
-            .is_none()
-        {
-            errors.push(FieldError::new(
-                "version",
-                "not_found",
-                format!("there is no version {n}; leave it empty to run the latest"),
-            ));
+    // The values must fit the declarations of the version it will run (the
+    // pinned one, else the latest; nothing to check before a first publish).
+    let version = match input.version {
+        Some(n) => {
+            let found = processes::version_get(&state.db, &access.tenant, &process, n).await?;
+            if found.is_none() {
+                errors.push(FieldError::new(
+                    "version",
+                    "not_found",
+                    format!("there is no version {n}; leave it empty to run the latest"),
+                ));
+            }
+            found
+        }
+        None => processes::latest_version(&state.db, &access.tenant, &process).await?,
+    };
+    if let Some(version) = version {
+        if let Err(problems) = app::params::check_run_params(&version.graph.params, &input.params) {
+            errors.extend(problems);
         }
     }
     if !errors.is_empty() {

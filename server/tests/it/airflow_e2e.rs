@@ -132,6 +132,7 @@ async fn a_process_on_airflow_deploys_runs_live_and_stops() {
                 "nodes": [{"id": "first", "component": "noop"},
                           {"id": "second", "component": "sleep", "params": {"seconds": 1}}],
                 "edges": [{"from": "first", "to": "second"}],
+                "params": [{"name": "day", "type": "date"}],
             });
             let (status, _, process) = call(
                 &addr,

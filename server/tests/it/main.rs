@@ -20,6 +20,7 @@ mod engine;
 mod foundation;
 mod local_executor;
 mod openapi;
+mod params;
 mod processes;
 mod recovery;
 mod run_store;

@@ -28,7 +28,7 @@ async fn published(app: &TestApp, s: &Session, graph: Value) -> String {
 
 fn chain() -> Value {
     json!({"nodes": [{"id": "a", "component": "noop"}, {"id": "b", "component": "sleep", "params": {"seconds": 0.3}}],
-           "edges": [{"from": "a", "to": "b"}]})
+           "edges": [{"from": "a", "to": "b"}], "params": [{"name": "day", "type": "string"}]})
 }
 
 async fn a_run_starts_and_succeeds(backend: Backend) {

@@ -55,7 +55,8 @@ impl Fixture {
             .send(
                 Method::POST,
                 &format!("{DEMO}/processes"),
-                Some(json!({"name": name, "graph": {"nodes": [node], "edges": []}})),
+                Some(json!({"name": name, "graph": {"nodes": [node], "edges": [],
+                    "params": [{"name": "day", "type": "string"}, {"name": "region", "type": "string"}]}})),
             )
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
@@ -281,6 +282,17 @@ async fn fires_on_time_once_with_trigger_and_fire_time(backend: Backend) {
     assert_eq!(done["state"], "succeeded");
     assert_eq!(done["params"], json!({"region": "EU"}));
     assert_eq!(done["scheduled_for"], "2026-11-26T10:10:00.000Z");
+    // The fire's date and data interval: the previous fire → this one.
+    assert_eq!(done["resolved"]["logical_date"], "2026-11-26");
+    assert_eq!(
+        done["resolved"]["data_interval_start"],
+        "2026-11-26T10:00:00.000Z"
+    );
+    assert_eq!(
+        done["resolved"]["data_interval_end"],
+        "2026-11-26T10:10:00.000Z"
+    );
+    assert_eq!(done["resolved"]["params"], json!({"region": "EU"}));
 
     f.tick_at("2026-11-26T10:20:00.010Z").await;
     assert_eq!(
