@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 on_both_backends!(
+    run_values_become_single_step_arguments,
     a_process_runs_as_named_steps_on_the_tenants_cluster,
     a_failed_step_fails_its_task_with_emrs_failure_details,
     a_stop_cancels_the_step_and_waits_for_emr_to_confirm,
@@ -114,6 +115,52 @@ async fn a_process_runs_as_named_steps_on_the_tenants_cluster(backend: Backend) 
         .await
         .text();
     assert!(log.contains("submitted as EMR step s-"), "{log}");
+}
+
+async fn run_values_become_single_step_arguments(backend: Backend) {
+    let s = setup(backend, fast()).await;
+    let graph = json!({
+        "connection": s.connection,
+        "params": [{"name": "wait", "type": "integer", "default": 5}, {"name": "why", "type": "string"}],
+        "nodes": [{"id": "wait", "component": "sleep", "params": {"seconds": "{{ params.wait }}"}},
+                  {"id": "say", "component": "fail", "params": {"message": "{{ params.why }} (v{{ version }})"}}],
+        "edges": [],
+    });
+    let path = published(&s, graph).await;
+    let hostile = "x\" ; rm -rf / # {{ params.wait }} $(id)";
+    let started = s
+        .app
+        .as_user(
+            &s.admin,
+            axum::http::Method::POST,
+            &format!("{path}/runs"),
+            Some(json!({"params": {"wait": 2, "why": hostile}})),
+        )
+        .await;
+    assert_eq!(started.status, 201, "{}", started.text());
+    let run = started.json()["id"].as_str().unwrap().to_owned();
+    s.app.wait_for_run(&s.admin, &run, ended).await;
+    let steps = s.aws.read("emr/steps").await;
+    let args = |name: &str| {
+        steps
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|st| st["name"] == format!("trellis:{run}:C_{name}:1"))
+            .map(|st| st["args"].clone())
+            .unwrap()
+    };
+    assert_eq!(args("wait"), json!(["sleep", "2"]));
+    assert_eq!(
+        args("say"),
+        json!([
+            "bash",
+            "-c",
+            "echo \"$0\" >&2; exit 1",
+            format!("{hostile} (v1)")
+        ]),
+        "the value is one argument, as given"
+    );
 }
 
 async fn a_failed_step_fails_its_task_with_emrs_failure_details(backend: Backend) {
