@@ -8,6 +8,7 @@ use crate::db::processes::{self, content_hash, NewVersion};
 use crate::db::Db;
 use app::types::dag::compile;
 use app::types::graph::{Edge, Node, Position, ProcessGraph};
+use app::types::params::{ParamType, ProcessParam};
 use app::types::{TenantId, UserId};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -22,7 +23,7 @@ pub const REVENUE_SQL: &str =
     "SELECT c.country, COUNT(*) AS orders, ROUND(SUM(o.amount), 2) AS revenue
 FROM orders o
 JOIN customers c ON c.customer_id = o.customer_id
-WHERE o.status IN ('paid', 'shipped') AND o.amount >= 0
+WHERE o.status IN ('paid', 'shipped') AND o.amount >= {{ params.min_amount }}
 GROUP BY c.country
 ORDER BY revenue DESC, c.country";
 
@@ -42,7 +43,14 @@ pub fn revenue_graph() -> ProcessGraph {
     ProcessGraph {
         connection: None,
         orchestrator: None,
-        params: vec![],
+        params: vec![ProcessParam {
+            name: "min_amount".into(),
+            kind: ParamType::Number,
+            values: vec![],
+            default: Some(json!(0)),
+            required: false,
+            description: "Only orders of at least this amount count towards the revenue".into(),
+        }],
         nodes: vec![
             node(
                 "ingest_orders",

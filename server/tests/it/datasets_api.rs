@@ -2,7 +2,7 @@
 //! behind is readable through the datasets API — in the demo tenant only.
 
 use crate::common::{ended, Backend, Session, TestApp};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -117,6 +117,40 @@ async fn the_demo_pipeline_runs_and_its_datasets_can_be_read(backend: Backend) {
     assert!(
         exported.starts_with("country,orders,revenue\nUS,11,1273.44\n"),
         "{exported}"
+    );
+
+    // The run form's parameter changes the output: only big orders count.
+    let path = format!("{DEMO}/processes/{}", run["process"].as_str().unwrap());
+    let big = app
+        .as_user(
+            &s,
+            Method::POST,
+            &format!("{path}/runs"),
+            Some(json!({"params": {"min_amount": 200}})),
+        )
+        .await;
+    assert_eq!(big.status, StatusCode::CREATED, "{}", big.text());
+    assert!(big.json()["resolved"]["nodes"]["revenue"]["sql"]
+        .as_str()
+        .unwrap()
+        .contains("o.amount >= 200\n"));
+    let done = app
+        .wait_for_run_within(
+            &s,
+            big.json()["id"].as_str().unwrap(),
+            Duration::from_secs(60),
+            ended,
+        )
+        .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let revenue = app
+        .get_as(&s, &format!("{DEMO}/datasets/revenue_by_country"))
+        .await
+        .json();
+    assert_eq!(
+        (revenue["rows"].clone(), revenue["preview"][0].clone()),
+        (json!(4), json!(["US", 2, 515.1])),
+        "{revenue}"
     );
 
     let missing = app.get_as(&s, &format!("{DEMO}/datasets/nope")).await;
