@@ -1,7 +1,9 @@
 //! The difference between two versions' graphs: semantic changes (components,
 //! parameters, edges) apart from cosmetic ones (labels, positions).
 
+use crate::types::component::ComponentType;
 use crate::types::graph::{Edge, Node, Position, ProcessGraph};
+use crate::types::params::ProcessParam;
 use crate::types::ComponentKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,6 +20,36 @@ pub struct GraphDiff {
     pub edges_removed: Vec<Edge>,
     /// Nodes in both whose label or position differ.
     pub cosmetic: Vec<CosmeticChange>,
+    /// The process's declared parameters, when they differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Change<Vec<ProcessParam>>>,
+}
+
+/// A component whose frozen definition differs between two versions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ComponentChange {
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub key: ComponentKey,
+    /// `None` when that version does not use it (or froze nothing).
+    pub old: Option<ComponentType>,
+    pub new: Option<ComponentType>,
+}
+
+/// The components whose definitions differ between two versions' frozen
+/// snapshots, by key.
+pub fn component_changes(a: &[ComponentType], b: &[ComponentType]) -> Vec<ComponentChange> {
+    let old: BTreeMap<&ComponentKey, &ComponentType> = a.iter().map(|c| (&c.key, c)).collect();
+    let new: BTreeMap<&ComponentKey, &ComponentType> = b.iter().map(|c| (&c.key, c)).collect();
+    let keys: BTreeSet<&ComponentKey> = old.keys().chain(new.keys()).copied().collect();
+    keys.into_iter()
+        .filter(|k| old.get(k) != new.get(k))
+        .map(|k| ComponentChange {
+            key: k.clone(),
+            old: old.get(k).map(|c| (*c).clone()),
+            new: new.get(k).map(|c| (*c).clone()),
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,6 +98,7 @@ impl GraphDiff {
             && self.nodes_changed.is_empty()
             && self.edges_added.is_empty()
             && self.edges_removed.is_empty()
+            && self.params.is_none()
     }
 }
 
@@ -80,7 +113,10 @@ fn change<T: PartialEq + Clone>(old: &T, new: &T) -> Option<Change<T>> {
 pub fn diff(a: &ProcessGraph, b: &ProcessGraph) -> GraphDiff {
     let old: BTreeMap<&str, &Node> = a.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     let new: BTreeMap<&str, &Node> = b.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
-    let mut out = GraphDiff::default();
+    let mut out = GraphDiff {
+        params: change(&a.params, &b.params),
+        ..GraphDiff::default()
+    };
 
     for (id, node) in &new {
         let Some(before) = old.get(id) else {

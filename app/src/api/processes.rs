@@ -144,4 +144,8 @@ pub struct VersionDiff {
     pub to: i64,
     #[serde(flatten)]
     pub diff: GraphDiff,
+    /// Components whose frozen definitions differ (a catalog edit picked up
+    /// by publishing again).
+    #[serde(default)]
+    pub components_changed: Vec<crate::diff::ComponentChange>,
 }

@@ -372,5 +372,6 @@ async fn diff(
         from: from.summary.number,
         to: to.summary.number,
         diff: app::diff::diff(&from.graph, &to.graph),
+        components_changed: app::diff::component_changes(&from.components, &to.components),
     }))
 }

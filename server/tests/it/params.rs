@@ -286,6 +286,20 @@ async fn a_version_keeps_the_component_it_was_published_with(backend: Backend) {
         v2.json()["content_hash"],
         app.get_as(&admin, &format!("{path}/versions")).await.json()[1]["content_hash"]
     );
+    let diff = app
+        .get_as(&admin, &format!("{path}/versions/1/diff/2"))
+        .await
+        .json();
+    assert_eq!(diff["components_changed"][0]["key"], "test.echo", "{diff}");
+    assert_eq!(
+        diff["components_changed"][0]["new"]["local"]["args"][1],
+        "echo changed >&2; exit 1"
+    );
+    assert_eq!(
+        diff["nodes_changed"],
+        json!([]),
+        "the graph itself is the same"
+    );
     let reply = run(&app, &admin, &path, json!({"params": {"country": "FR"}})).await;
     let done = app
         .wait_for_run(&admin, reply.json()["id"].as_str().unwrap(), ended)
