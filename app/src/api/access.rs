@@ -215,6 +215,10 @@ text_enum!(
         ScheduleSet => "schedule.set",
         #[serde(rename = "schedule.delete")]
         ScheduleDelete => "schedule.delete",
+        #[serde(rename = "backfill.start")]
+        BackfillStart => "backfill.start",
+        #[serde(rename = "backfill.cancel")]
+        BackfillCancel => "backfill.cancel",
         /// A platform admin's action, in no tenant's log.
         #[serde(rename = "tenant.create")]
         TenantCreate => "tenant.create",

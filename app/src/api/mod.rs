@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod backfills;
 pub mod connections;
 pub mod datasets;
 pub mod problem;

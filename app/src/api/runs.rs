@@ -143,6 +143,9 @@ pub struct Run {
     /// For a run a schedule started: the fire time it ran for (UTC).
     #[serde(default)]
     pub scheduled_for: Option<String>,
+    /// For a run of a backfill: the backfill's id (its trigger is `schedule`).
+    #[serde(default)]
+    pub backfill: Option<String>,
     /// What the run resolved when it started: built-ins, parameters with
     /// their defaults, and each node's values as its tasks received them.
     /// Absent for runs started before parameters existed.
@@ -222,6 +225,9 @@ pub struct RunSummary {
     /// For a run a schedule started: the fire time it ran for (UTC).
     #[serde(default)]
     pub scheduled_for: Option<String>,
+    /// For a run of a backfill: the backfill's id (its trigger is `schedule`).
+    #[serde(default)]
+    pub backfill: Option<String>,
 }
 
 #[cfg(test)]

@@ -171,6 +171,8 @@ mod tests {
         assert_round_trips(AuditVia::ALL);
         assert_round_trips(SignInMethod::ALL);
         assert_round_trips(AuditAction::ALL);
+        assert_round_trips(crate::api::backfills::BackfillOrder::ALL);
+        assert_round_trips(crate::api::backfills::BackfillState::ALL);
         assert_eq!(StopMode::default(), StopMode::Graceful);
         assert_eq!(Catchup::default(), Catchup::None);
         assert_eq!(WhenBusy::default(), WhenBusy::Skip);
@@ -193,6 +195,7 @@ mod tests {
             include_str!("../../../migrations/0005_access.sql"),
             include_str!("../../../migrations/0007_schedules.sql"),
             include_str!("../../../migrations/0008_airflow.sql"),
+            include_str!("../../../migrations/0009_params_and_retry.sql"),
         ]
         .concat();
         for list in [
@@ -207,6 +210,8 @@ mod tests {
             sql_list(FireOutcome::ALL),
             sql_list(StopMode::ALL),
             sql_list(AuditVia::ALL),
+            sql_list(crate::api::backfills::BackfillOrder::ALL),
+            sql_list(crate::api::backfills::BackfillState::ALL),
         ] {
             assert!(
                 migrations.contains(&list),

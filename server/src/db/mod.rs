@@ -3,6 +3,7 @@
 //! backends: `$n` placeholders, text timestamps, text JSON, BIGINT integers.
 
 pub mod audit;
+pub mod backfills;
 pub mod bootstrap;
 pub mod catalog;
 pub mod connections;

@@ -306,7 +306,7 @@ fn task_from_row(row: &AnyRow) -> sqlx::Result<TaskRun> {
 
 const RUN_COLUMNS: &str =
     "r.id, r.process_id, r.version_number, r.state, r.trigger_type, u.username, \
-     r.created_at, r.started_at, r.finished_at, r.scheduled_for";
+     r.created_at, r.started_at, r.finished_at, r.scheduled_for, r.backfill_id";
 const RUN_FROM: &str = "FROM runs r LEFT JOIN users u ON u.id = r.created_by";
 
 fn summary_from_row(row: &AnyRow) -> sqlx::Result<RunSummary> {
@@ -321,6 +321,7 @@ fn summary_from_row(row: &AnyRow) -> sqlx::Result<RunSummary> {
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         scheduled_for: row.try_get("scheduled_for")?,
+        backfill: row.try_get("backfill_id")?,
     })
 }
 
@@ -369,6 +370,7 @@ pub async fn get(db: &Db, tenant: &TenantId, run: &RunId) -> sqlx::Result<Option
         started_at: s.started_at,
         finished_at: s.finished_at,
         scheduled_for: s.scheduled_for,
+        backfill: s.backfill,
         resolved: optional_json(&row, "resolved")?,
         retries: row.try_get("retries")?,
         retried_by: row.try_get("retried_by")?,

@@ -4,6 +4,7 @@
 
 mod admin;
 mod airflow;
+mod backfills;
 mod catalog;
 mod connections;
 mod datasets;
@@ -52,6 +53,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "versions", description = "Immutable published versions"),
         (name = "runs", description = "Runs, stops and live events"),
         (name = "schedules", description = "When processes run by themselves"),
+        (name = "backfills", description = "One run per fire time over a range"),
         (name = "datasets", description = "Datasets the data components wrote"),
     )
 )]
@@ -71,6 +73,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(runs::router())
         .merge(airflow::router())
         .merge(schedules::router())
+        .merge(backfills::router())
         .merge(datasets::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())

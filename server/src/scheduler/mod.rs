@@ -7,6 +7,7 @@
 //! starts two runs, across restarts, crashes and servers. The loop sleeps
 //! until the next fire of any schedule (or a change, or `refresh`).
 
+mod backfill;
 mod clock;
 pub mod timing;
 
@@ -21,7 +22,7 @@ use crate::events::EventBus;
 use crate::time::Timestamp;
 use app::api::schedules::{Catchup, WhenBusy};
 use app::types::params::Resolved;
-use app::types::{ProcessId, RunId, ScheduleId, Trigger};
+use app::types::{ProcessId, RunId, ScheduleId, TenantId, Trigger};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -137,6 +138,24 @@ impl Scheduler {
 
     /// Fires until `shutdown`.
     pub fn spawn(&self, shutdown: CancellationToken) {
+        // A run that ends frees a slot a waiting fire or a backfill may take.
+        let waker = self.clone();
+        let mut events = self.inner.bus.subscribe();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match events.recv().await {
+                    Ok(p) => {
+                        if matches!(p.event.state, app::api::runs::EventState::Run(s) if s.is_terminal())
+                        {
+                            waker.changed();
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => waker.changed(),
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
         let scheduler = self.clone();
         tokio::spawn(async move {
             loop {
@@ -250,7 +269,8 @@ impl Scheduler {
         for (s, run, event) in started {
             self.launch(s, run, event);
         }
-        if !blocked.is_empty() {
+        let backfilling = self.backfill_pass().await?;
+        if !blocked.is_empty() || backfilling {
             let soon = now + chrono::Duration::seconds(1);
             next_wake = Some(next_wake.map_or(soon, |w| w.min(soon)));
         }
@@ -421,12 +441,21 @@ impl Scheduler {
         s: &Stored,
         n: i64,
     ) -> anyhow::Result<Option<Arc<processes::VersionRow>>> {
-        let key = (s.process.clone(), n);
+        self.version_of(&s.tenant, &s.process, n).await
+    }
+
+    /// Version `n` of a process, kept once read (versions never change).
+    async fn version_of(
+        &self,
+        tenant: &TenantId,
+        process: &ProcessId,
+        n: i64,
+    ) -> anyhow::Result<Option<Arc<processes::VersionRow>>> {
+        let key = (process.clone(), n);
         if let Some(v) = self.inner.versions.lock().expect("versions lock").get(&key) {
             return Ok(Some(v.clone()));
         }
-        let Some(row) = processes::version_get(&self.inner.db, &s.tenant, &s.process, n).await?
-        else {
+        let Some(row) = processes::version_get(&self.inner.db, tenant, process, n).await? else {
             return Ok(None);
         };
         let row = Arc::new(row);

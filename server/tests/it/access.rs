@@ -130,6 +130,22 @@ fn required() -> BTreeMap<&'static str, Needs> {
             "DELETE /api/v1/tenants/{tenant}/processes/{process}/schedule",
             TenantAdmin,
         ),
+        (
+            "GET /api/v1/tenants/{tenant}/processes/{process}/backfills",
+            Viewer,
+        ),
+        (
+            "POST /api/v1/tenants/{tenant}/processes/{process}/backfills",
+            Editor,
+        ),
+        (
+            "GET /api/v1/tenants/{tenant}/processes/{process}/backfills/{backfill}",
+            Viewer,
+        ),
+        (
+            "POST /api/v1/tenants/{tenant}/processes/{process}/backfills/{backfill}/cancel",
+            Editor,
+        ),
         ("GET /api/v1/tenants/{tenant}/schedules", Viewer),
         ("GET /api/v1/tenants/{tenant}/schedules/preview", Viewer),
         ("GET /api/v1/tenants/{tenant}/runs/{run}", Viewer),

@@ -11,6 +11,7 @@ mod airflow_e2e;
 mod airflow_file;
 mod airflow_import;
 mod auth;
+mod backfills;
 mod cli;
 mod connections;
 mod data_steps;

@@ -167,6 +167,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             scheduled_for: None,
+            backfill: None,
             resolved: None,
             retries: 0,
             retried_by: None,
