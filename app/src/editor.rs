@@ -8,6 +8,7 @@
 //! `screen = (canvas + pan) * zoom`.
 
 use crate::types::graph::{Edge, Node, Position, ProcessGraph};
+use crate::types::params::ProcessParam;
 use crate::types::ComponentKey;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -173,6 +174,16 @@ pub enum Action {
     SetRunsOn {
         connection: Option<crate::types::ConnectionId>,
         orchestrator: Option<crate::types::graph::Orchestrator>,
+    },
+    /// Declares a new process parameter (a string named `param_<n>`).
+    AddProcessParam,
+    /// Replaces the declaration at `index`.
+    SetProcessParam {
+        index: usize,
+        param: ProcessParam,
+    },
+    RemoveProcessParam {
+        index: usize,
     },
     Undo,
     Redo,
@@ -474,6 +485,41 @@ impl Editor {
                 self.checkpoint();
                 self.graph.connection = connection;
                 self.graph.orchestrator = orchestrator;
+                self.changed()
+            }
+            Action::AddProcessParam => {
+                self.checkpoint();
+                let taken: BTreeSet<&str> =
+                    self.graph.params.iter().map(|p| p.name.as_str()).collect();
+                let name = (1..)
+                    .map(|n| format!("param_{n}"))
+                    .find(|n| !taken.contains(n.as_str()))
+                    .expect("some number is free");
+                self.graph.params.push(ProcessParam {
+                    name,
+                    kind: Default::default(),
+                    values: Vec::new(),
+                    default: None,
+                    required: false,
+                    description: String::new(),
+                });
+                self.changed()
+            }
+            Action::SetProcessParam { index, param } => {
+                match self.graph.params.get(index) {
+                    Some(p) if *p != param => {}
+                    _ => return Outcome::Unchanged,
+                }
+                self.checkpoint();
+                self.graph.params[index] = param;
+                self.changed()
+            }
+            Action::RemoveProcessParam { index } => {
+                if index >= self.graph.params.len() {
+                    return Outcome::Unchanged;
+                }
+                self.checkpoint();
+                self.graph.params.remove(index);
                 self.changed()
             }
             Action::Undo => match self.undo.pop() {

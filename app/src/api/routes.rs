@@ -14,7 +14,7 @@ use crate::api::processes::{
     VersionSummary,
 };
 use crate::api::query::{AuditQuery, PreviewQuery, RunListQuery, StopQuery};
-use crate::api::runs::{Run, RunSummary, StartRun};
+use crate::api::runs::{RetryRun, Run, RunSummary, StartRun};
 use crate::api::schedules::{Schedule, ScheduleInput, SchedulePreview};
 use crate::client::{self, ApiResult};
 use crate::types::component::ComponentType;
@@ -217,6 +217,22 @@ pub async fn run(tenant: &str, id: &str) -> ApiResult<Run> {
 pub async fn stop_run(tenant: &str, id: &str, query: &StopQuery) -> ApiResult<Run> {
     let rest = format!("runs/{id}/stop{}", query.to_query());
     client::post(&at(tenant, &rest), &serde_json::json!({})).await
+}
+
+/// Retries a failed or cancelled run from its failed part, or from
+/// `body.from_node` on; answers the run, running again (202).
+pub async fn retry_run(tenant: &str, id: &str, body: &RetryRun) -> ApiResult<Run> {
+    client::post(&at(tenant, &format!("runs/{id}/retry")), body).await
+}
+
+/// Starts a new run of the same version with the same parameters, linked
+/// to run `id`; answers the new run (201).
+pub async fn rerun(tenant: &str, id: &str) -> ApiResult<Run> {
+    client::post(
+        &at(tenant, &format!("runs/{id}/rerun")),
+        &serde_json::json!({}),
+    )
+    .await
 }
 
 /// A task's log as plain text.

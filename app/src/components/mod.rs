@@ -5,6 +5,8 @@ pub mod canvas;
 pub mod catalog_context;
 pub mod load;
 pub mod node_panel;
+pub mod param_input;
+pub mod run_form;
 pub mod shell;
 pub mod tabs;
 pub mod time;

@@ -1,12 +1,55 @@
 //! The selected node's side panel: its label, a form generated from its
-//! component's parameter schema with the validation messages inline, and
-//! "Connect to" for connecting from the keyboard.
+//! component's parameter schema with the validation messages inline (any
+//! field can hold a `{{ … }}` reference to a process parameter or a run
+//! built-in instead of a value), and "Connect to" for connecting from the
+//! keyboard.
 
 use crate::api::FieldError;
 use crate::editor::{Action, Editor, Outcome};
+use crate::params::{is_template, Builtin};
 use crate::types::component::{ComponentType, ParamKind, ParamSpec};
+use crate::types::params::ProcessParam;
 use leptos::prelude::*;
 use serde_json::Value;
+
+/// What a node value becomes when `reference` (such as `params.country`) is
+/// chosen for it: text fields get it added to what they hold, any other
+/// field is the reference alone.
+fn with_reference(kind: &ParamKind, current: Option<&Value>, reference: &str) -> Value {
+    let r = format!("{{{{ {reference} }}}}");
+    match (kind, current) {
+        (ParamKind::String { .. } | ParamKind::Text { .. }, Some(Value::String(s)))
+            if !s.is_empty() =>
+        {
+            Value::from(format!("{s}{r}"))
+        }
+        _ => Value::from(r),
+    }
+}
+
+/// The choice of references for a field: declared parameters, then built-ins.
+fn reference_picker(
+    testid: String,
+    declared: &[ProcessParam],
+    on_pick: impl Fn(String) + 'static,
+) -> impl IntoView {
+    view! {
+        <select class="reference" data-testid=testid title="Use a process parameter or a run value"
+            on:change=move |ev| {
+                let picked = event_target_value(&ev);
+                if !picked.is_empty() {
+                    on_pick(picked);
+                }
+            }>
+            <option value="" selected=true>"{{ }}"</option>
+            {declared.iter().map(|p| {
+                let path = format!("params.{}", p.name);
+                view! { <option value=path.clone()>{format!("{path} ({})", p.kind)}</option> }
+            }).collect_view()}
+            {Builtin::ALL.iter().map(|b| view! { <option value=b.path()>{b.path()}</option> }).collect_view()}
+        </select>
+    }
+}
 
 /// The value a form control's text stands for under `spec`.
 fn parse_input(spec: &ParamSpec, text: &str) -> Option<Value> {
@@ -62,6 +105,7 @@ pub fn NodePanel(
         let Some(component) = component else {
             return view! { <section class="panel" data-testid="node-panel"><p class="error">{format!("Unknown component {}", node.component)}</p></section> }.into_any();
         };
+        let declared = editor.with(|e| e.graph.params.clone());
         let node_id = node.id.clone();
         let label_id = node.id.clone();
         let connect_from = node.id.clone();
@@ -113,7 +157,32 @@ pub fn NodePanel(
                         });
                     }
                 };
+                let picker = {
+                    let (id, name, kind, current) = (id.clone(), spec.name.clone(), spec.kind.clone(), current.clone());
+                    reference_picker(format!("ref-{}", spec.name), &declared, move |path| {
+                        dispatch.run(Action::SetParam {
+                            node: id.clone(),
+                            name: name.clone(),
+                            value: Some(with_reference(&kind, current.as_ref(), &path)),
+                        });
+                    })
+                };
+                let typed = matches!(spec.kind, ParamKind::String { .. } | ParamKind::Text { .. });
+                let referring = !typed && current.as_ref().is_some_and(is_template);
                 let input = match &spec.kind {
+                    // A typed field holding a reference: its text, and the way back.
+                    _ if referring => {
+                        let (id, name) = (id.clone(), spec.name.clone());
+                        view! {
+                            <input data-testid=testid prop:value=shown(current.as_ref())
+                                on:change=move |ev| set(event_target_value(&ev)) />
+                            <button class="link" data-testid=format!("unref-{}", spec.name) title="Enter a value instead"
+                                on:click=move |_| { dispatch.run(Action::SetParam { node: id.clone(), name: name.clone(), value: None }); }>
+                                "×"
+                            </button>
+                        }
+                        .into_any()
+                    }
                     ParamKind::Text { .. } => view! {
                         <textarea data-testid=testid placeholder=placeholder rows="5"
                             prop:value=shown(current.as_ref())
@@ -165,7 +234,7 @@ pub fn NodePanel(
                 view! {
                     <label class="field" for=name>
                         <span>{label}{spec.required.then_some(" *")}</span>
-                        {input}
+                        <span class="with-reference">{input}{picker}</span>
                         {spec.help.clone().map(|h| view! { <small class="muted">{h}</small> })}
                         {move || message().map(|m| view! { <small class="error" data-testid="field-error">{m}</small> })}
                     </label>

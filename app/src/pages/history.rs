@@ -1,5 +1,6 @@
 //! A process's history: its versions (with a diff between any two drawn on
-//! the canvas) and its runs (filterable by version and state).
+//! the canvas, and the run form for any of them) and its runs (filterable by
+//! version and state).
 
 use crate::api::processes::{VersionDiff, VersionSummary};
 use crate::api::query::RunListQuery;
@@ -9,11 +10,12 @@ use crate::components::badge::StateBadge;
 use crate::components::canvas::GraphView;
 use crate::components::catalog_context::TenantCatalog;
 use crate::components::load::{fetch, loaded, show, Loaded};
+use crate::components::run_form::RunForm;
 use crate::components::tabs::{ProcessTab, ProcessTabs};
 use crate::components::time;
-use crate::session::WithTenant;
+use crate::session::{Session, WithTenant};
 use crate::types::graph::ProcessGraph;
-use crate::types::ComponentKey;
+use crate::types::{ComponentKey, Role};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::BTreeMap;
@@ -37,6 +39,9 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
     let to = RwSignal::new(0i64);
     let diff: Loaded<(VersionDiff, ProcessGraph)> = loaded();
     let names = TenantCatalog::get().names();
+    // The version the run form is open for ("Run this version").
+    let run_version = RwSignal::new(None::<i64>);
+    let editor = Session::get().can(Role::Editor);
     {
         let (tenant, id) = (tenant.clone(), id.clone());
         Effect::new(move |_| {
@@ -79,6 +84,19 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
             </label>
         }
     };
+    let run_form = {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        move || {
+            run_version.get().map(|n| {
+                view! {
+                    <section class="panel" data-testid="version-run-form">
+                        <h2>{format!("Run version {n}")}</h2>
+                        <RunForm tenant=tenant.clone() process=id.clone() version=run_version.into() blocked=false/>
+                    </section>
+                }
+            })
+        }
+    };
     view! {
         <h1>{move || name.get()} " — versions"</h1>
         <ProcessTabs id=id.clone() current=ProcessTab::Versions/>
@@ -87,7 +105,7 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
         } else {
             view! {
                 <table class="list" data-testid="version-list">
-                    <thead><tr><th>"Version"</th><th>"Message"</th><th>"By"</th><th>"Published"</th><th>"Runs"</th><th>"Runs on"</th></tr></thead>
+                    <thead><tr><th>"Version"</th><th>"Message"</th><th>"By"</th><th>"Published"</th><th>"Runs"</th><th>"Runs on"</th>{editor.then(|| view! { <th></th> })}</tr></thead>
                     <tbody>
                         {list.into_iter().map(|v| view! {
                             <tr data-testid="version-row">
@@ -115,6 +133,11 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
                                         }.into_any()
                                     }
                                 }}</td>
+                                {editor.then(|| view! {
+                                    <td><button data-testid="run-version" on:click=move |_| run_version.set(Some(v.number))>
+                                        "Run this version"
+                                    </button></td>
+                                })}
                             </tr>
                         }).collect_view()}
                     </tbody>
@@ -122,6 +145,7 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
             }
             .into_any()
         })}
+        {run_form}
         <div class="toolbar">
             {picker("Compare", "diff-from", from)}
             {picker("with", "diff-to", to)}

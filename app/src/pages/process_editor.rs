@@ -1,8 +1,10 @@
 //! The process editor: palette, canvas, the selected node's parameters, the
-//! problems of the whole graph, autosave, publish and run.
+//! problems of the whole graph, where it runs and the parameters it takes,
+//! autosave, publish and run.
 
 mod deployment;
 mod palette;
+mod parameters;
 mod problems;
 mod publish;
 mod read_only;
@@ -25,6 +27,7 @@ use crate::types::{ComponentKey, Role};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use palette::Palette;
+use parameters::ParametersPanel;
 use problems::{problems_of, Problems};
 use publish::PublishPanel;
 use read_only::ProcessReadOnly;
@@ -115,6 +118,7 @@ fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) 
                     <NodePanel editor dispatch catalog problems/>
                     <Problems problems dispatch/>
                     <RunsOn tenant=tenant.clone() editor dispatch/>
+                    <ParametersPanel editor dispatch problems/>
                     <PublishPanel tenant process_id problems autosave latest/>
                 </aside>
             </div>

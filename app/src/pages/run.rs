@@ -1,8 +1,11 @@
 //! One run, live: the version's graph with each node coloured by its task
-//! state as events arrive, a progress bar, the selected node's tasks and log,
-//! and Stop / Force stop.
+//! state as events arrive, a progress bar, its parameters, the selected
+//! node's resolved values, tasks and log, Stop / Force stop, and once it
+//! ended Retry, Retry from here and Run again.
 
+mod actions;
 mod model;
+mod resolved;
 mod task_panel;
 mod timeline;
 
@@ -19,8 +22,10 @@ use crate::components::time;
 use crate::session::{Session, WithTenant};
 use crate::types::graph::ProcessGraph;
 use crate::types::Role;
+use actions::{RetryFromHere, RunActions};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
+use resolved::{NodeValues, RunFacts};
 use task_panel::TaskPanel;
 use timeline::Timeline;
 
@@ -119,6 +124,7 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
             view! { <RunHead run=m.run progress/> }
         })}
         <StopControls tenant=tenant.clone() id=id.clone() running/>
+        <RunActions tenant=tenant.clone() id=id.clone() model editor=Session::get().can(Role::Editor)/>
         <div class="run-body">
             <GraphView
                 graph=graph
@@ -128,13 +134,17 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
                 on_select=Callback::new(move |id: String| selected.set(Some(id)))
             />
             {move || selected.get().map(|node| {
-                let (tasks, transitions) = model.with(|m| match m {
+                let (tasks, transitions, values, finished) = model.with(|m| match m {
                     Some(Ok(m)) => {
                         let tasks = m.tasks_of(&node);
                         let transitions = m.transitions(&tasks);
-                        (tasks, transitions)
+                        let values = m.run.resolved.as_ref().map(|r| r.nodes.get(&node).cloned().unwrap_or_default());
+                        (tasks, transitions, values, m.finished())
                     }
                     _ => Default::default(),
+                });
+                let retry = (finished && Session::get().can(Role::Editor)).then(|| view! {
+                    <RetryFromHere tenant=tenant.clone() id=id.clone() node=node.clone() model/>
                 });
                 // Where the node wrote a dataset, its preview is shown once it has.
                 let dataset = graph.with(|g| {
@@ -143,7 +153,13 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
                         .and_then(|d| d.as_str())
                         .map(str::to_owned)
                 });
-                view! { <TaskPanel tenant=tenant.clone() run=id.clone() node tasks dataset transitions/> }
+                view! {
+                    <div class="node-side">
+                        {retry}
+                        <NodeValues values/>
+                        <TaskPanel tenant=tenant.clone() run=id.clone() node tasks dataset transitions/>
+                    </div>
+                }
             })}
         </div>
         {move || model.with(|m| match m {
@@ -170,6 +186,7 @@ fn RunHead(run: Run, progress: (usize, usize)) -> impl IntoView {
             <span class="muted">{format!("{done} of {} tasks", run.tasks.len())}</span>
             <span class="muted" data-testid="run-trigger">{trigger}</span>
         </div>
+        <RunFacts run/>
     }
 }
 

@@ -67,12 +67,14 @@ fn a_parameter_set_or_unset_shows_the_missing_side_as_none() {
         edges: vec![],
         connection: None,
         orchestrator: None,
+        params: vec![],
     };
     let after = app::types::graph::ProcessGraph {
         nodes: vec![node("f", "fail", json!({"message": "x"}))],
         edges: vec![],
         connection: None,
         orchestrator: None,
+        params: vec![],
     };
     let d = diff(&before, &after);
     assert_eq!(d.nodes_changed[0].params[0].old, None);

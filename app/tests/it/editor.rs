@@ -152,6 +152,89 @@ fn undo_and_redo_walk_the_history() {
 }
 
 #[test]
+fn process_parameters_are_declared_edited_and_removed_as_undoable_draft_changes() {
+    use app::types::params::ParamType;
+    use app::validate::{validate_graph, Limits};
+    let mut e = Editor::default();
+    let sleep = add(&mut e, "sleep", 0.0, 0.0);
+    assert_eq!(e.apply(Action::AddProcessParam), Outcome::Changed);
+    assert_eq!(e.apply(Action::AddProcessParam), Outcome::Changed);
+    let names: Vec<&str> = e.graph.params.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["param_1", "param_2"]);
+
+    let mut wait = e.graph.params[0].clone();
+    wait.name = "wait".into();
+    wait.kind = ParamType::Number;
+    wait.default = Some(json!(1));
+    assert_eq!(
+        e.apply(Action::SetProcessParam {
+            index: 0,
+            param: wait.clone()
+        }),
+        Outcome::Changed
+    );
+    assert_eq!(
+        e.apply(Action::SetProcessParam {
+            index: 0,
+            param: wait.clone()
+        }),
+        Outcome::Unchanged,
+        "the same declaration again is no change"
+    );
+    e.apply(Action::SetParam {
+        node: sleep.clone(),
+        name: "seconds".into(),
+        value: Some(json!("{{ params.wait }}")),
+    });
+    let catalog = app::catalog::builtin();
+    let problems = validate_graph(&e.graph, &catalog, &Limits::default());
+    assert!(problems.is_empty(), "{problems:?}");
+
+    // Renaming the declaration leaves the node's reference dangling, and the
+    // shared validation says so on the node's field.
+    wait.name = "pause".into();
+    e.apply(Action::SetProcessParam {
+        index: 0,
+        param: wait,
+    });
+    let problems = validate_graph(&e.graph, &catalog, &Limits::default());
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.node.as_deref() == Some(sleep.as_str())
+                && p.field == "params.seconds"
+                && p.code == "unknown_reference"),
+        "{problems:?}"
+    );
+    e.apply(Action::Undo);
+
+    assert_eq!(
+        e.apply(Action::RemoveProcessParam { index: 1 }),
+        Outcome::Changed
+    );
+    assert_eq!(
+        e.apply(Action::RemoveProcessParam { index: 5 }),
+        Outcome::Unchanged
+    );
+    assert_eq!(e.graph.params.len(), 1);
+    assert_eq!(e.graph.params[0].name, "wait");
+    e.apply(Action::Undo);
+    assert_eq!(e.graph.params.len(), 2);
+    // A bad name is the draft's to keep; validation names the field.
+    let mut bad = e.graph.params[1].clone();
+    bad.name = "Bad name".into();
+    e.apply(Action::SetProcessParam {
+        index: 1,
+        param: bad,
+    });
+    let problems = validate_graph(&e.graph, &catalog, &Limits::default());
+    assert!(
+        problems.iter().any(|p| p.field == "params[1].name"),
+        "{problems:?}"
+    );
+}
+
+#[test]
 fn paste_copies_nodes_and_the_edges_among_them_with_new_ids() {
     let (mut e, [a, b, c]) = pipeline();
     e.apply(Action::SetParam {

@@ -85,6 +85,7 @@ fn parameters_are_checked_against_the_schema() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
         orchestrator: None,
+        params: vec![],
         nodes: vec![
             node("missing", "test.check", json!({})),
             node(
@@ -125,6 +126,7 @@ fn messages_read_well() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
         orchestrator: None,
+        params: vec![],
         nodes: vec![
             node("s", "sleep", json!({"seconds": -1})),
             node("f", "test.check", json!({"rules": ""})),
@@ -143,6 +145,7 @@ fn a_parameter_with_a_default_may_be_left_out() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
         orchestrator: None,
+        params: vec![],
         nodes: vec![node("f", "fail", json!({}))],
         edges: vec![],
     };
@@ -222,6 +225,7 @@ fn the_builtin_data_components_flag_bad_rules_and_names_before_publish() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
         orchestrator: None,
+        params: vec![],
         nodes: vec![
             node(
                 "check",

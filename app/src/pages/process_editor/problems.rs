@@ -28,6 +28,18 @@ pub(super) fn problems_of(
     })
 }
 
+/// What a problem belongs to, as its line starts: a node, or the
+/// process's parameter declarations.
+fn where_of(problem: &FieldError) -> String {
+    match &problem.node {
+        Some(n) => format!("{n}: "),
+        None if problem.field == "params" || problem.field.starts_with("params[") => {
+            "Parameters: ".to_owned()
+        }
+        None => String::new(),
+    }
+}
+
 #[component]
 pub(super) fn Problems(
     problems: Memo<Vec<FieldError>>,
@@ -51,7 +63,7 @@ pub(super) fn Problems(
                                         dispatch.run(Action::SelectNode { id, additive: false });
                                     }
                                 }>
-                                    {p.node.clone().map(|n| format!("{n}: ")).unwrap_or_default()}{p.message.clone()}
+                                    {where_of(&p)}{p.message.clone()}
                                 </button>
                             </li>
                         }

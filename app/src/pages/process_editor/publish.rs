@@ -2,7 +2,7 @@
 //! holds the run form, and reports how either went.
 
 use super::deployment::follow_deployment;
-use super::run_form::RunForm;
+use super::run_form::EditorRunForm;
 use super::save::{Autosave, Save};
 use crate::api::processes::{Deployment, PublishRequest};
 use crate::api::routes;
@@ -73,11 +73,11 @@ pub(super) fn PublishPanel(
                 "Publish"
             </button>
             {move || (!problems.with(Vec::is_empty)).then(|| view! { <small class="muted">"Fix the problems to publish."</small> })}
-            <RunForm tenant process_id latest deployment busy status/>
             {move || status.get().map(|s| match s {
                 Ok(m) => view! { <p class="ok" data-testid="publish-status">{m}</p> }.into_any(),
                 Err(m) => alert_with("publish-status", m),
             })}
+            <EditorRunForm tenant process_id latest deployment busy/>
         </section>
     }
     .into_any()

@@ -79,7 +79,7 @@ pub fn TaskPanel(
                         <tr>
                             <td>{t.key.to_string()}</td>
                             <td><StateBadge state=t.state.to_string()/></td>
-                            <td>{t.attempt}</td>
+                            <td data-testid=format!("attempt-{}", t.key)>{t.attempt}</td>
                             <td>{t.duration_ms.map(time::duration).unwrap_or_default()}</td>
                         </tr>
                     }).collect_view()}
