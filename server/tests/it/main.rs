@@ -22,6 +22,7 @@ mod local_executor;
 mod openapi;
 mod processes;
 mod recovery;
+mod retry;
 mod run_store;
 mod runs_api;
 mod scheduler_servers;
