@@ -197,6 +197,10 @@ text_enum!(
         RunStart => "run.start",
         #[serde(rename = "run.stop")]
         RunStop => "run.stop",
+        #[serde(rename = "run.retry")]
+        RunRetry => "run.retry",
+        #[serde(rename = "run.rerun")]
+        RunRerun => "run.rerun",
         #[serde(rename = "member.set")]
         MemberSet => "member.set",
         #[serde(rename = "member.remove")]
@@ -251,6 +255,8 @@ pub const AUDIT_ACTIONS: &[AuditAction] = &[
     AuditAction::Publish,
     AuditAction::RunStart,
     AuditAction::RunStop,
+    AuditAction::RunRetry,
+    AuditAction::RunRerun,
     AuditAction::MemberSet,
     AuditAction::MemberRemove,
     AuditAction::TokenCreate,

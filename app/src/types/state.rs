@@ -91,7 +91,9 @@ impl RunState {
     /// The run state machine of DESIGN.md: the only moves the run store
     /// accepts (`db::runs::set_run_state` takes its sources from here).
     /// Besides the design's diagram, a run that cannot start (its
-    /// orchestrator refuses it) fails straight from `Queued`.
+    /// orchestrator refuses it) fails straight from `Queued`, and a failed or
+    /// cancelled run goes back to `Queued` when it is retried (only
+    /// `db::runs::retry` makes that move).
     pub fn can_become(self, next: RunState) -> bool {
         use RunState::*;
         matches!(
@@ -103,6 +105,8 @@ impl RunState {
                 | (Running, Failed)
                 | (Running, Cancelling)
                 | (Cancelling, Cancelled)
+                | (Failed, Queued)
+                | (Cancelled, Queued)
         )
     }
 
@@ -127,7 +131,10 @@ impl TaskState {
     /// accepts (`db::runs::set_task_state` takes its sources from here).
     /// Besides the design's diagram, a task that has not ended may always be
     /// skipped, as Airflow may skip it at any point (upstream failed, the
-    /// task skipped itself, or the run ended without it).
+    /// task skipped itself, or the run ended without it). An ended task goes
+    /// back to `Pending` only when its run is retried (only `db::runs::retry`
+    /// makes that move): what failed, was cancelled or skipped, what lies
+    /// downstream of it, and what a retry "from here" re-runs.
     pub fn can_become(self, next: TaskState) -> bool {
         use TaskState::*;
         matches!(
@@ -146,6 +153,10 @@ impl TaskState {
                 | (UpForRetry, Queued)
                 | (UpForRetry, Skipped)
                 | (UpForRetry, Cancelled)
+                | (Succeeded, Pending)
+                | (Failed, Pending)
+                | (Skipped, Pending)
+                | (Cancelled, Pending)
         )
     }
 
@@ -192,13 +203,34 @@ mod tests {
         use RunState::*;
         assert!(Running.can_become(Cancelling));
         assert!(Cancelling.can_become(Cancelled));
-        assert!(!Succeeded.can_become(Running), "ended runs stay ended");
+        assert!(
+            !Succeeded.can_become(Running),
+            "an ended run never runs on by itself"
+        );
         assert!(!Cancelling.can_become(Succeeded));
         for s in RunState::ALL {
             if s.is_terminal() {
-                assert!(RunState::ALL.iter().all(|n| !s.can_become(*n)));
+                let next: Vec<_> = RunState::ALL.iter().filter(|n| s.can_become(**n)).collect();
+                let retried: &[&RunState] = match s {
+                    Succeeded => &[],
+                    _ => &[&Queued],
+                };
+                assert_eq!(next, retried, "{s} moves only when retried");
             }
         }
+    }
+
+    #[test]
+    fn a_retry_queues_an_ended_run_and_its_tasks_again() {
+        let into_queued: Vec<_> = RunState::sources(RunState::Queued).collect();
+        assert_eq!(into_queued, [RunState::Failed, RunState::Cancelled]);
+        let into_pending: Vec<_> = TaskState::sources(TaskState::Pending).collect();
+        assert!(
+            into_pending.iter().all(|s| s.is_terminal()),
+            "{into_pending:?}"
+        );
+        assert_eq!(into_pending.len(), 4, "every ended task: {into_pending:?}");
+        assert!(!TaskState::Running.can_become(TaskState::Pending));
     }
 
     #[test]
@@ -216,10 +248,15 @@ mod tests {
     }
 
     #[test]
-    fn open_tasks_may_be_skipped_or_cancelled_and_ended_ones_never_change() {
+    fn open_tasks_may_be_skipped_or_cancelled_and_ended_ones_only_go_back_to_pending() {
         for s in TaskState::ALL {
             if s.is_terminal() {
-                assert!(TaskState::ALL.iter().all(|n| !s.can_become(*n)), "{s}");
+                assert!(
+                    TaskState::ALL
+                        .iter()
+                        .all(|n| !s.can_become(*n) || *n == TaskState::Pending),
+                    "{s}"
+                );
             } else {
                 assert!(s.can_become(TaskState::Skipped), "{s} → skipped");
                 assert!(s.can_become(TaskState::Cancelled), "{s} → cancelled");

@@ -224,6 +224,81 @@ pub async fn set_task_state(
     Ok(Some(event))
 }
 
+/// What retrying an ended run stores.
+pub struct Retry<'a> {
+    pub tenant: &'a TenantId,
+    pub run: &'a RunId,
+    /// Who retried it.
+    pub by: &'a UserId,
+    /// The server that drives the run from now on (the one that drove it
+    /// before may be gone, and a queued run it owned would be taken over).
+    pub owner: &'a str,
+    /// The tasks that go back to `pending`, in DAG order; the others keep
+    /// their state (a kept `succeeded` task never runs again).
+    pub tasks: &'a [TaskKey],
+}
+
+/// Queues a failed or cancelled run again, with `tasks` back to `pending`
+/// (their error, reference and times cleared, their attempt kept so the
+/// next one continues the count), `retries` raised and who retried it noted,
+/// in one transaction with the events of every move, numbered after the
+/// run's last. The events, in order, for the caller to publish after this
+/// returns; `None` (and nothing stored) when the run is not in a state it
+/// can be retried from (any more).
+pub async fn retry(db: &Db, r: Retry<'_>) -> sqlx::Result<Option<Vec<RunEvent>>> {
+    let at = now();
+    let mut sql = Sql::new(
+        "UPDATE runs SET state = 'queued', finished_at = NULL, retries = retries + 1, retried_by = ",
+    );
+    sql.bind(r.by.as_str().to_owned())
+        .push(", retried_at = ")
+        .bind(at.clone())
+        .push(", owner = ")
+        .bind(r.owner.to_owned())
+        .push(" WHERE tenant_id = ")
+        .bind(r.tenant.as_str().to_owned())
+        .push(" AND id = ")
+        .bind(r.run.to_owned())
+        .push(" AND state IN ")
+        .bind_list(RunState::sources(RunState::Queued).map(RunState::as_str))
+        .push(" RETURNING id");
+    let mut tx = db.pool.begin().await?;
+    if sql.fetch_all(&mut *tx).await?.is_empty() {
+        return Ok(None);
+    }
+    let mut events =
+        vec![append_event(&mut tx, r.tenant, r.run, None, RunState::Queued.into(), &at).await?];
+    for task in r.tasks {
+        let mut sql = Sql::new(
+            "UPDATE task_runs SET state = 'pending', error = NULL, external_ref = NULL, \
+             started_at = NULL, finished_at = NULL WHERE tenant_id = ",
+        );
+        sql.bind(r.tenant.as_str().to_owned())
+            .push(" AND run_id = ")
+            .bind(r.run.to_owned())
+            .push(" AND task_key = ")
+            .bind(task.to_owned())
+            .push(" AND state IN ")
+            .bind_list(TaskState::sources(TaskState::Pending).map(TaskState::as_str))
+            .push(" RETURNING task_key");
+        if sql.fetch_all(&mut *tx).await?.is_empty() {
+            continue;
+        }
+        let event = append_event(
+            &mut tx,
+            r.tenant,
+            r.run,
+            Some(task),
+            TaskState::Pending.into(),
+            &at,
+        )
+        .await?;
+        events.push(event);
+    }
+    tx.commit().await?;
+    Ok(Some(events))
+}
+
 /// Records a task's external reference when it has none yet (a reference
 /// that arrives after the state it belongs to; no event).
 pub async fn note_external_ref(

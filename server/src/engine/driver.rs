@@ -4,12 +4,13 @@
 //! started when the run is stopped, and ends the run with `PExit`.
 
 use super::slots::Slot;
+use super::start::{Ready, Work};
 use super::{Engine, RunCtx};
 use crate::db::runs::TaskChange;
 use crate::executors::emr::StepRef;
 use crate::executors::{CancelMode, ExternalRef, Outcome};
 use app::api::runs::{Run, TaskRun};
-use app::types::dag::{Dag, DagTask};
+use app::types::dag::{submit_key, watch_key, Dag, DagTask};
 use app::types::{RunState, TaskKey, TaskKind, TaskState};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +37,9 @@ pub(super) struct RunDriver {
     dag: Arc<Dag>,
     /// Every task's state as this driver last stored it.
     states: HashMap<TaskKey, TaskState>,
+    /// Every task's latest attempt, as stored when the driver began (a
+    /// retried run's tasks count on from there) and as it started them.
+    attempts: HashMap<TaskKey, u32>,
     /// The work each node's submit started, by node.
     refs: HashMap<String, ExternalRef>,
     /// Slots taken by a node's submit, until its watch takes them over.
@@ -51,6 +55,11 @@ impl RunDriver {
             .iter()
             .map(|t| (t.key.clone(), t.state))
             .collect();
+        let attempts = stored
+            .tasks
+            .iter()
+            .map(|t| (t.key.clone(), u32::try_from(t.attempt).unwrap_or(0)))
+            .collect();
         // What earlier submits started (this server's, or one that stopped).
         let mut refs = HashMap::new();
         for t in &stored.tasks {
@@ -65,6 +74,7 @@ impl RunDriver {
             ctx,
             dag: Arc::new(dag),
             states,
+            attempts,
             refs,
             held: HashMap::new(),
             watching: JoinSet::new(),
@@ -113,16 +123,15 @@ impl RunDriver {
             let slot = self.engine.inner.slots.acquire(&self.ctx.tenant).await;
             self.refs
                 .insert(node.clone(), ExternalRef::Emr(step.clone()));
-            let external = ExternalRef::Emr(step);
+            let work = Work {
+                key: t.key.clone(),
+                node: node.clone(),
+                external: ExternalRef::Emr(step),
+                attempt: u32::try_from(t.attempt).unwrap_or(1).max(1),
+                slot: Some(slot),
+            };
             self.engine
-                .follow(
-                    &self.ctx,
-                    &t.key,
-                    node,
-                    external,
-                    &mut self.watching,
-                    Some(slot),
-                )
+                .follow(&self.ctx, work, &mut self.watching)
                 .await?;
         }
         Ok(())
@@ -194,15 +203,36 @@ impl RunDriver {
             TaskKind::Watch => self.held.remove(&node),
             _ => None,
         };
+        let attempt = self.next_attempt(task);
+        self.attempts.insert(task.key.clone(), attempt);
+        let ready = Ready {
+            task,
+            attempt,
+            slot,
+        };
         let state = self
             .engine
-            .start(&self.ctx, task, &mut self.refs, &mut self.watching, slot)
+            .start(&self.ctx, ready, &mut self.refs, &mut self.watching)
             .await?;
         if state.is_terminal() && state != TaskState::Succeeded {
             self.held.remove(&node);
         }
         self.states.insert(task.key.clone(), state);
         Ok(Step::Progressed)
+    }
+
+    /// The attempt `task` starts as. A node's submit counts on from the
+    /// node's latest attempt (its watch's, whose retries submit again): a
+    /// retried run's nodes never repeat an attempt, nor an EMR step name.
+    /// A watch follows the attempt its submit started; PEntry and PExit
+    /// count their own.
+    fn next_attempt(&self, task: &DagTask) -> u32 {
+        let of = |key: &TaskKey| self.attempts.get(key).copied().unwrap_or(0);
+        match (task.kind, task.node.as_deref()) {
+            (TaskKind::Submit, Some(node)) => of(&submit_key(node)).max(of(&watch_key(node))) + 1,
+            (TaskKind::Watch, Some(node)) => of(&submit_key(node)).max(1),
+            _ => of(&task.key) + 1,
+        }
     }
 
     /// Waits for a slot, recording other tasks' ends meanwhile; `None` when
@@ -240,7 +270,8 @@ impl RunDriver {
             .iter()
             .find(|t| t.kind == TaskKind::Exit)
             .expect("every DAG has an exit");
-        engine.begin(tenant, run, &exit.key, None).await?;
+        let attempt = self.next_attempt(exit);
+        engine.begin(tenant, run, &exit.key, None, attempt).await?;
         engine
             .finish(tenant, run, &exit.key, &Outcome::Succeeded)
             .await?;

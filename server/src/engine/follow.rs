@@ -11,18 +11,20 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 impl Engine {
-    /// Waits for a node's work: kills it at its timeout, submits it again while
-    /// retries are left (backing off exponentially), and follows stop requests.
+    /// Waits for a node's work (attempt `first`): kills it at its timeout,
+    /// submits it again while retries are left (backing off exponentially),
+    /// and follows stop requests.
     pub(super) async fn watch_with_retries(
         &self,
         ctx: &RunCtx,
         key: &TaskKey,
         node: &str,
         mut external: ExternalRef,
+        first: u32,
         policy: Policy,
     ) -> Outcome {
         let mut stop = ctx.stop.clone();
-        let mut attempt: u32 = 1;
+        let mut attempt = first;
         loop {
             let outcome = self
                 .watch_once(ctx, node, &external, policy.timeout, &mut stop)
@@ -30,7 +32,7 @@ impl Engine {
             let Outcome::Failed { error } = &outcome else {
                 return outcome;
             };
-            if attempt > policy.retries || stop.borrow().is_some() {
+            if attempt - first >= policy.retries || stop.borrow().is_some() {
                 return outcome;
             }
             let change = TaskChange {
@@ -41,7 +43,7 @@ impl Engine {
             if !matches!(retrying.await, Ok(true)) {
                 return outcome;
             }
-            let wait = seconds(policy.delay * 2f64.powi(attempt as i32 - 1));
+            let wait = seconds(policy.delay * 2f64.powi((attempt - first) as i32));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.wait_for(Option::is_some) => return Outcome::Cancelled,

@@ -26,6 +26,7 @@ mod follow;
 mod lease;
 pub mod prepare;
 mod recover;
+pub mod retry;
 mod slots;
 mod start;
 use driver::RunDriver;
@@ -199,11 +200,20 @@ impl Engine {
             .expect("stops lock")
             .insert(run.clone(), tx);
         let engine = self.clone();
+        let mine = rx.clone();
         tokio::spawn(async move {
             if let Err(e) = engine.drive(&tenant, &run, rx).await {
                 tracing::error!(run = %run, error = ?e, "run driver failed");
             }
-            engine.inner.stops.lock().expect("stops lock").remove(&run);
+            // A retry may have launched the run again meanwhile: its stop
+            // channel is not this driver's to remove.
+            let mut stops = engine.inner.stops.lock().expect("stops lock");
+            if stops
+                .get(&run)
+                .is_some_and(|tx| tx.subscribe().same_channel(&mine))
+            {
+                stops.remove(&run);
+            }
         });
     }
 
@@ -253,17 +263,18 @@ impl Engine {
         moved
     }
 
-    /// (pending →) queued → running (first attempt), as a task that is about to
-    /// start; a task recovery left queued skips the first step.
+    /// (pending →) queued → running (as attempt `attempt`), as a task that is
+    /// about to start; a task recovery left queued skips the first step.
     async fn begin(
         &self,
         tenant: &TenantId,
         run: &RunId,
         key: &TaskKey,
         external_ref: Option<&str>,
+        attempt: u32,
     ) -> sqlx::Result<bool> {
         let running = TaskChange {
-            attempt: Some(1),
+            attempt: Some(i64::from(attempt)),
             external_ref,
             error: None,
         };

@@ -119,8 +119,11 @@ impl Engine {
             None => {
                 tracing::info!(%run, %name, "an EMR submit was interrupted before EMR had the step; submitting it again");
                 let error = "Trellis restarted before EMR had this step; it is submitted again";
+                // The attempt never reached EMR: the submit makes it again,
+                // under the same step name (the driver counts on from here).
                 let change = TaskChange {
                     error: Some(error),
+                    attempt: Some(i64::from(attempt - 1)),
                     ..Default::default()
                 };
                 self.task(tenant, run, &task.key, TaskState::UpForRetry, change)

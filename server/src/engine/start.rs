@@ -66,6 +66,25 @@ fn step_spec(
     })
 }
 
+/// A task the driver starts: which, as which attempt (attempts continue
+/// across retries of the run, so no EMR step name repeats), and the slot its
+/// node's submit took (a watch holds it until the work ends).
+pub(super) struct Ready<'a> {
+    pub task: &'a DagTask,
+    pub attempt: u32,
+    pub slot: Option<Slot>,
+}
+
+/// A node's submitted work to follow: its watch task, the attempt the work
+/// is (later attempts count on from it), and the slot it holds.
+pub(super) struct Work {
+    pub key: TaskKey,
+    pub node: String,
+    pub external: ExternalRef,
+    pub attempt: u32,
+    pub slot: Option<Slot>,
+}
+
 impl Engine {
     /// Starts attempt `attempt` of node `node`'s work; the outcome of
     /// starting it, and its reference.
@@ -155,15 +174,12 @@ impl Engine {
     pub(super) async fn follow(
         &self,
         ctx: &RunCtx,
-        key: &TaskKey,
-        node: &str,
-        external: ExternalRef,
+        work: Work,
         watching: &mut JoinSet<Watched>,
-        slot: Option<Slot>,
     ) -> anyhow::Result<()> {
         let component = ctx
             .graph
-            .node(node)
+            .node(&work.node)
             .and_then(|n| ctx.component(&n.component));
         let policy = component
             .map(|c| Policy {
@@ -176,12 +192,19 @@ impl Engine {
                 delay: 0.0,
                 timeout: None,
             });
-        let (engine, ctx, key, node) = (self.clone(), ctx.clone(), key.clone(), node.to_owned());
+        let (engine, ctx) = (self.clone(), ctx.clone());
         watching.spawn(async move {
             let outcome = engine
-                .watch_with_retries(&ctx, &key, &node, external, policy)
+                .watch_with_retries(
+                    &ctx,
+                    &work.key,
+                    &work.node,
+                    work.external,
+                    work.attempt,
+                    policy,
+                )
                 .await;
-            (key, outcome, slot)
+            (work.key, outcome, work.slot)
         });
         Ok(())
     }
@@ -190,20 +213,30 @@ impl Engine {
     pub(super) async fn start(
         &self,
         ctx: &RunCtx,
-        task: &DagTask,
+        ready: Ready<'_>,
         refs: &mut HashMap<String, ExternalRef>,
         watching: &mut JoinSet<Watched>,
-        slot: Option<Slot>,
     ) -> anyhow::Result<TaskState> {
+        let Ready {
+            task,
+            attempt,
+            slot,
+        } = ready;
         let node = task.node.clone().unwrap_or_default();
         let watched = (task.kind == TaskKind::Watch)
             .then(|| refs.get(&node).map(|r| r.to_string()))
             .flatten();
-        self.begin(&ctx.tenant, &ctx.run, &task.key, watched.as_deref())
-            .await?;
+        self.begin(
+            &ctx.tenant,
+            &ctx.run,
+            &task.key,
+            watched.as_deref(),
+            attempt,
+        )
+        .await?;
         let outcome = match task.kind {
             TaskKind::Entry | TaskKind::Exit => Outcome::Succeeded,
-            TaskKind::Submit => match self.submit(ctx, &node, 1).await? {
+            TaskKind::Submit => match self.submit(ctx, &node, attempt).await? {
                 Ok(external) => {
                     let text = external.to_string();
                     refs.insert(node, external);
@@ -231,8 +264,14 @@ impl Engine {
                         .await?;
                     return Ok(TaskState::Failed);
                 };
-                self.follow(ctx, &task.key, &node, external, watching, slot)
-                    .await?;
+                let work = Work {
+                    key: task.key.clone(),
+                    node,
+                    external,
+                    attempt,
+                    slot,
+                };
+                self.follow(ctx, work, watching).await?;
                 return Ok(TaskState::Running);
             }
         };

@@ -15,6 +15,7 @@ mod members;
 mod oidc;
 mod problem;
 mod processes;
+mod retry;
 mod runs;
 mod schedules;
 mod session;
@@ -51,7 +52,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "catalog", description = "The component catalog"),
         (name = "processes", description = "Processes and their drafts"),
         (name = "versions", description = "Immutable published versions"),
-        (name = "runs", description = "Runs, stops and live events"),
+        (name = "runs", description = "Runs, stops, retries and live events"),
         (name = "schedules", description = "When processes run by themselves"),
         (name = "backfills", description = "One run per fire time over a range"),
         (name = "datasets", description = "Datasets the data components wrote"),
@@ -71,6 +72,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(processes::router())
         .merge(versions::router())
         .merge(runs::router())
+        .merge(retry::router())
         .merge(airflow::router())
         .merge(schedules::router())
         .merge(backfills::router())

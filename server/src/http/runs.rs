@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(task_log))
 }
 
-async fn get_run(state: &AppState, access: &TenantAccess, id: &RunId) -> Result<Run> {
+pub(super) async fn get_run(state: &AppState, access: &TenantAccess, id: &RunId) -> Result<Run> {
     runs::get(&state.db, &access.tenant, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("run `{id}`")))
@@ -60,12 +60,6 @@ async fn start(
     let row = processes::get(db, &access.tenant, &process)
         .await?
         .ok_or_else(|| Error::NotFound(format!("process `{process}`")))?;
-    if row.summary.archived {
-        return Err(Error::Conflict {
-            field: None,
-            message: format!("process `{process}` is archived"),
-        });
-    }
     let version = match body.version {
         Some(n) => processes::version_get(db, &access.tenant, &process, n)
             .await?
@@ -83,6 +77,56 @@ async fn start(
                 message: "nothing is published yet; publish a version first".into(),
             })?,
     };
+    let number = version.summary.number;
+    let of = RunOf {
+        process: &row,
+        version: &version,
+        given: body.params.unwrap_or_default(),
+        rerun_of: None,
+    };
+    let id = start_run(&state, &access, of).await?;
+    access
+        .audit(
+            db,
+            AuditAction::RunStart,
+            id.as_str(),
+            Some(serde_json::json!({ "process": process, "version": number })),
+        )
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(get_run(&state, &access, &id).await?),
+    ))
+}
+
+/// A run to start: of which process and version, with which values, and
+/// the run it repeats ("run again").
+pub(super) struct RunOf<'a> {
+    pub process: &'a processes::ProcessRow,
+    pub version: &'a processes::VersionRow,
+    pub given: serde_json::Map<String, serde_json::Value>,
+    pub rerun_of: Option<&'a RunId>,
+}
+
+/// Starts a run of a version, as `POST …/processes/{p}/runs` and "run
+/// again" both do: refuses an archived process or an Airflow version that is
+/// not deployed (409), resolves the values afresh (422 naming
+/// `params.<name>`), stores the run, publishes its first event and
+/// launches it; the new run's id.
+pub(super) async fn start_run(
+    state: &AppState,
+    access: &TenantAccess,
+    of: RunOf<'_>,
+) -> Result<RunId> {
+    let db = &state.db;
+    let (row, version) = (of.process, of.version);
+    let process = &row.summary.id;
+    if row.summary.archived {
+        return Err(Error::Conflict {
+            field: None,
+            message: format!("process `{process}` is archived"),
+        });
+    }
     let number = version.summary.number;
     if version.graph.orchestrator == Some(app::types::graph::Orchestrator::Airflow) {
         use app::api::processes::DeployState;
@@ -104,17 +148,16 @@ async fn start(
             });
         }
     }
-    let given = body.params.unwrap_or_default();
-    let (id, resolved) = prepare(db, &version, &row.summary.name, &given, When::Now)
+    let (id, resolved) = prepare(db, version, &row.summary.name, &of.given, When::Now)
         .await?
         .map_err(Error::Validation)?;
-    let params = serde_json::Value::Object(given);
+    let params = serde_json::Value::Object(of.given);
     let (id, event) = runs::create(
         db,
         runs::NewRun {
             id,
             tenant: &access.tenant,
-            process: &process,
+            process,
             version_id: &version.id,
             version_number: number,
             trigger: access.trigger(),
@@ -124,24 +167,13 @@ async fn start(
             scheduled_for: None,
             owner: state.engine.server_id(),
             resolved: &resolved,
-            rerun_of: None,
+            rerun_of: of.rerun_of,
         },
     )
     .await?;
     state.bus.publish(&access.tenant, event);
     state.engine.launch(access.tenant.clone(), id.clone());
-    access
-        .audit(
-            db,
-            AuditAction::RunStart,
-            id.as_str(),
-            Some(serde_json::json!({ "process": process, "version": number })),
-        )
-        .await;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(get_run(&state, &access, &id).await?),
-    ))
+    Ok(id)
 }
 
 /// A process's runs, newest first.

@@ -152,6 +152,8 @@ fn required() -> BTreeMap<&'static str, Needs> {
         // Authenticated by the run's own callback token, not by a user.
         ("POST /api/v1/airflow/runs/{run}/report", Anyone),
         ("POST /api/v1/tenants/{tenant}/runs/{run}/stop", Editor),
+        ("POST /api/v1/tenants/{tenant}/runs/{run}/retry", Editor),
+        ("POST /api/v1/tenants/{tenant}/runs/{run}/rerun", Editor),
         ("GET /api/v1/tenants/{tenant}/runs/{run}/events", Viewer),
         (
             "GET /api/v1/tenants/{tenant}/runs/{run}/tasks/{task}/log",
@@ -580,6 +582,12 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
         ),
         (Method::GET, format!("{rival}/runs/{run}"), None),
         (Method::POST, format!("{rival}/runs/{run}/stop"), None),
+        (
+            Method::POST,
+            format!("{rival}/runs/{run}/retry"),
+            Some(json!({"from_node": "check_orders"})),
+        ),
+        (Method::POST, format!("{rival}/runs/{run}/rerun"), None),
         (Method::GET, format!("{rival}/runs/{run}/events"), None),
         (
             Method::GET,

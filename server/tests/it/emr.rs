@@ -15,6 +15,7 @@ on_both_backends!(
     a_stop_cancels_the_step_and_waits_for_emr_to_confirm,
     when_emr_refuses_to_cancel_the_task_log_says_so,
     where_a_process_runs_is_checked_at_publish,
+    a_retry_adds_steps_only_for_what_failed,
 );
 
 const DEMO: &str = "/api/v1/tenants/demo";
@@ -331,6 +332,98 @@ async fn where_a_process_runs_is_checked_at_publish(backend: Backend) {
 
     let fine = publish(json!({"connection": s.connection, "nodes": [{"id": "a", "component": "emr.only"}], "edges": []})).await;
     assert_eq!(fine.status, StatusCode::CREATED, "{}", fine.text());
+}
+
+/// The EMR step id in a submit's external reference.
+fn step_of(run: &Value, submit: &str) -> String {
+    let reference = task(run, submit)["external_ref"].as_str().unwrap();
+    reference.rsplit('/').next().unwrap().to_owned()
+}
+
+async fn a_retry_adds_steps_only_for_what_failed(backend: Backend) {
+    // Steps run until the test ends them.
+    let s = setup(
+        backend,
+        json!({"enabled": true, "pending_seconds": 0.05, "running_seconds": 600}),
+    )
+    .await;
+    let graph = json!({"connection": s.connection, "nodes": [{"id": "a", "component": "noop"}, {"id": "b", "component": "noop"}],
+                       "edges": [{"from": "a", "to": "b"}]});
+    let path = published(&s, graph).await;
+    let run = s.app.start_run(&s.admin, &path).await;
+    let at_a = s
+        .app
+        .wait_for_run(&s.admin, &run, |r| task(r, "W_a")["state"] == "running")
+        .await;
+    s.aws
+        .control(
+            "emr/step",
+            json!({"step_id": step_of(&at_a, "C_a"), "state": "COMPLETED"}),
+        )
+        .await;
+    let at_b = s
+        .app
+        .wait_for_run(&s.admin, &run, |r| task(r, "W_b")["state"] == "running")
+        .await;
+    let failure = json!({"reason": "Out of memory", "message": "container killed", "log_file": "s3://logs/b"});
+    s.aws
+        .control(
+            "emr/step",
+            json!({"step_id": step_of(&at_b, "C_b"), "state": "FAILED", "failure": failure}),
+        )
+        .await;
+    let failed = s.app.wait_for_run(&s.admin, &run, ended).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(s.aws.read("calls").await["AddJobFlowSteps"], 2);
+
+    s.aws
+        .control("emr/auto", json!({"running_seconds": 0.2}))
+        .await;
+    let retry = s
+        .app
+        .as_user(
+            &s.admin,
+            Method::POST,
+            &format!("{DEMO}/runs/{run}/retry"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(retry.status, StatusCode::ACCEPTED, "{}", retry.text());
+    let done = s.app.wait_for_run(&s.admin, &run, ended).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(
+        s.aws.read("calls").await["AddJobFlowSteps"],
+        3,
+        "one more step, for b alone"
+    );
+    let steps = s.aws.read("emr/steps").await;
+    let mut names: Vec<String> = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| {
+            format!(
+                "{} {}",
+                st["name"].as_str().unwrap(),
+                st["state"].as_str().unwrap()
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            format!("trellis:{run}:C_a:1 COMPLETED"),
+            format!("trellis:{run}:C_b:1 FAILED"),
+            format!("trellis:{run}:C_b:2 COMPLETED"),
+        ]
+    );
+    assert_eq!(
+        step_of(&done, "C_a"),
+        step_of(&at_a, "C_a"),
+        "a's step is kept"
+    );
+    assert_eq!(task(&done, "W_b")["attempt"], 2);
 }
 
 fn rand_suffix() -> u64 {

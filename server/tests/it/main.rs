@@ -24,6 +24,7 @@ mod openapi;
 mod params;
 mod processes;
 mod recovery;
+mod retry;
 mod run_store;
 mod runs_api;
 mod scheduler_servers;

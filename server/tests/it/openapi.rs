@@ -76,6 +76,8 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "POST /api/v1/tenants/{tenant}/processes/{process}/backfills/{backfill}/cancel",
         "POST /api/v1/tenants/{tenant}/processes/{process}/runs",
         "POST /api/v1/tenants/{tenant}/processes/{process}/versions",
+        "POST /api/v1/tenants/{tenant}/runs/{run}/rerun",
+        "POST /api/v1/tenants/{tenant}/runs/{run}/retry",
         "POST /api/v1/tenants/{tenant}/runs/{run}/stop",
         "POST /api/v1/tenants/{tenant}/tokens",
         "PUT /api/v1/admin/components/{key}",

@@ -276,8 +276,9 @@ async fn bad_run_requests_are_refused(backend: Backend) {
     app.wait_for_run(&admin, id, ended).await;
 }
 
-/// Opens the run's event stream and reads events until `stop` says enough.
-async fn read_events(
+/// Opens the run's event stream (after `last`, as `Last-Event-ID`) and
+/// reads events until `stop` says enough.
+pub(crate) async fn read_events(
     app: &TestApp,
     s: &Session,
     run: &str,
