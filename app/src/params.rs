@@ -86,26 +86,50 @@ pub enum Segment<'a> {
     Ref(Reference<'a>),
 }
 
-/// Whether a value contains references at all (only strings can).
+/// Whether a value refers to anything (only strings can): it has a
+/// `{{ params.… }}`, `{{ run.… }}`, `{{ process.… }}` or `{{ version }}`,
+/// well formed or not.
 pub fn is_template(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| s.contains("{{"))
+    value.as_str().is_some_and(|s| {
+        s.contains("{{")
+            && parse(s).map_or(true, |segments| {
+                segments.iter().any(|x| matches!(x, Segment::Ref(_)))
+            })
+    })
+}
+
+/// Whether the text after `{{` is meant as one of our references. Anything
+/// else in double braces (a Jinja expression in an Airflow-bound SQL text,
+/// say) is plain text.
+fn names_ours(inner: &str) -> bool {
+    let inner = inner.trim_start();
+    ["params.", "run.", "process.", "version"]
+        .iter()
+        .any(|ns| inner.starts_with(ns))
 }
 
 /// Parses `text` into its segments; the error says what is wrong.
 pub fn parse(text: &str) -> Result<Vec<Segment<'_>>, String> {
     let mut out = Vec::new();
     let mut rest = text;
-    while let Some(open) = rest.find("{{") {
+    let mut literal = 0; // bytes of `rest` already known to be text
+    while let Some(found) = rest[literal..].find("{{") {
+        let open = literal + found;
+        let after = &rest[open + 2..];
+        if !names_ours(after) {
+            literal = open + 2;
+            continue;
+        }
         if open > 0 {
             out.push(Segment::Text(&rest[..open]));
         }
-        let after = &rest[open + 2..];
         let close = after
             .find("}}")
             .ok_or_else(|| "`{{` is not closed by `}}`".to_owned())?;
         let inner = after[..close].trim();
         out.push(Segment::Ref(reference(inner)?));
         rest = &after[close + 2..];
+        literal = 0;
     }
     if !rest.is_empty() {
         out.push(Segment::Text(rest));
@@ -568,10 +592,15 @@ mod tests {
             ]
         );
         assert!(parse("{{ params.x").unwrap_err().contains("not closed"));
-        assert!(parse("{{ var.value.secret }}")
+        assert!(parse("{{ run.nope }}")
             .unwrap_err()
             .contains("not a reference"));
         assert!(parse("{{ params.X }}").is_err());
+        // Other double braces are text, as they were before references.
+        let jinja = "{{ var.value.get('x') }} and {{";
+        assert_eq!(parse(jinja).unwrap(), vec![Segment::Text(jinja)]);
+        assert!(!is_template(&Value::from(jinja)));
+        assert!(is_template(&Value::from("{{ params.x")));
     }
 
     #[test]

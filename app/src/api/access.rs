@@ -266,6 +266,8 @@ pub const AUDIT_ACTIONS: &[AuditAction] = &[
     AuditAction::ConnectionDelete,
     AuditAction::ScheduleSet,
     AuditAction::ScheduleDelete,
+    AuditAction::BackfillStart,
+    AuditAction::BackfillCancel,
 ];
 
 /// How the single sign-on button is shown on the sign-in page.

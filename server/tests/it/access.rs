@@ -308,8 +308,20 @@ async fn world(backend: Backend) -> World {
         )
         .await;
     assert_eq!(schedule.status, StatusCode::CREATED, "{}", schedule.text());
+    // A backfill of one fire (with the schedule's cron expression and zone).
+    let backfill = app
+        .as_user(
+            &admin,
+            Method::POST,
+            &format!("{DEMO}/processes/{id}/backfills"),
+            Some(json!({"start": "2026-10-01T00:00:00Z", "end": "2026-10-02T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(backfill.status, StatusCode::CREATED, "{}", backfill.text());
+    let backfill = backfill.json()["id"].as_str().unwrap().to_owned();
 
     let values = BTreeMap::from([
+        ("backfill", backfill),
         ("connection", connection.clone()),
         ("tenant", "demo".to_owned()),
         ("process", id.clone()),
