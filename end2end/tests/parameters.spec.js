@@ -70,7 +70,7 @@ test('a declared parameter reaches a node, is checked by the server in the run f
   // A value the node cannot take: the server's message, next to the input.
   await page.getByTestId('run-param-wait').fill('100000');
   await page.getByTestId('run-now').click();
-  await expect(field.getByTestId('field-error')).toContainText('`seconds` must be at most 86400');
+  await expect(field.getByTestId('field-error')).toContainText('`Seconds` must be at most 86400');
   await expect(page).toHaveURL(/\/processes\//);
 
   await page.getByTestId('run-param-wait').fill('0');
