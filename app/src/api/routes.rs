@@ -7,6 +7,7 @@ use crate::api::access::{
     SetMember, Tenant, TenantChange, User,
 };
 use crate::api::auth::{LoginRequest, Me};
+use crate::api::backfills::{Backfill, BackfillPreview, CancelQuery, NewBackfill};
 use crate::api::connections::{Connection, ConnectionInput, ConnectionTest};
 use crate::api::datasets::DatasetDetail;
 use crate::api::processes::{
@@ -276,4 +277,67 @@ pub async fn delete_schedule(tenant: &str, process: &str) -> ApiResult<()> {
 pub async fn schedule_preview(tenant: &str, query: &PreviewQuery) -> ApiResult<SchedulePreview> {
     let rest = format!("schedules/preview{}", query.to_query());
     client::get(&at(tenant, &rest)).await
+}
+
+// Backfills.
+
+/// What `body` would run, nothing stored (a dry run, whatever `body.dry_run` says).
+pub async fn backfill_preview(
+    tenant: &str,
+    process: &str,
+    body: &NewBackfill,
+) -> ApiResult<BackfillPreview> {
+    let body = NewBackfill {
+        dry_run: true,
+        ..body.clone()
+    };
+    client::post(
+        &at(tenant, &format!("processes/{process}/backfills")),
+        &body,
+    )
+    .await
+}
+
+/// Starts a backfill (never a dry run); answers it (201).
+pub async fn start_backfill(
+    tenant: &str,
+    process: &str,
+    body: &NewBackfill,
+) -> ApiResult<Backfill> {
+    let body = NewBackfill {
+        dry_run: false,
+        ..body.clone()
+    };
+    client::post(
+        &at(tenant, &format!("processes/{process}/backfills")),
+        &body,
+    )
+    .await
+}
+
+/// The process's backfills with their progress, newest first.
+pub async fn backfills(tenant: &str, process: &str) -> ApiResult<Vec<Backfill>> {
+    client::get(&at(tenant, &format!("processes/{process}/backfills"))).await
+}
+
+pub async fn backfill(tenant: &str, process: &str, id: &str) -> ApiResult<Backfill> {
+    client::get(&at(tenant, &format!("processes/{process}/backfills/{id}"))).await
+}
+
+/// Cancels what of backfill `id` has not started (with `mode=stop`, also
+/// stops its active runs); answers the backfill.
+pub async fn cancel_backfill(
+    tenant: &str,
+    process: &str,
+    id: &str,
+    query: &CancelQuery,
+) -> ApiResult<Backfill> {
+    let mode = query.mode.as_deref().map_or(String::new(), |m| {
+        let pair = form_urlencoded::Serializer::new(String::new())
+            .append_pair("mode", m)
+            .finish();
+        format!("?{pair}")
+    });
+    let rest = format!("processes/{process}/backfills/{id}/cancel{mode}");
+    client::post(&at(tenant, &rest), &serde_json::json!({})).await
 }

@@ -110,7 +110,33 @@ pub fn RunForm(
             let _ = busy.try_set(false);
         });
     };
-    let fields = move || {
+    view! {
+        <div class="run-form" data-testid="run-form">
+            <ParamFields declared texts errors prefix="run"/>
+            {move || failure.get().map(|m| view! { <p class="error" role="alert" data-testid="run-error">{m}</p> })}
+            <button data-testid="run-now"
+                disabled=move || busy.get() || blocked.get() || version.get().is_none() || declared.with(Option::is_none)
+                on:click=run>
+                {move || match version.get() {
+                    Some(v) => format!("Run version {v} now"),
+                    None => "Run now (publish first)".to_owned(),
+                }}
+            </button>
+        </div>
+    }
+}
+
+/// One typed input per declared parameter (`None`: still loading), each with
+/// its description and the problems found in it. Test ids start with
+/// `prefix`: `{prefix}-field-<name>` and `{prefix}-param-<name>`.
+#[component]
+pub fn ParamFields(
+    declared: RwSignal<Option<Vec<ProcessParam>>>,
+    texts: RwSignal<BTreeMap<String, String>>,
+    errors: RwSignal<Vec<FieldError>>,
+    prefix: &'static str,
+) -> impl IntoView {
+    move || {
         declared.get().map(|list| {
             list.into_iter()
                 .map(|p| {
@@ -136,10 +162,10 @@ pub fn RunForm(
                         });
                     });
                     view! {
-                        <label class="field" data-testid=format!("run-field-{}", p.name)>
+                        <label class="field" data-testid=format!("{prefix}-field-{}", p.name)>
                             <span>{p.name.clone()}{p.required.then_some(" *")}
                                 " " <small class="muted">{p.kind.as_str()}</small></span>
-                            <ParamInput param=p.clone() value testid=format!("run-param-{}", p.name) blank live=true on_change/>
+                            <ParamInput param=p.clone() value testid=format!("{prefix}-param-{}", p.name) blank live=true on_change/>
                             {(!p.description.is_empty()).then(|| view! { <small class="muted">{p.description.clone()}</small> })}
                             {message}
                         </label>
@@ -147,20 +173,6 @@ pub fn RunForm(
                 })
                 .collect_view()
         })
-    };
-    view! {
-        <div class="run-form" data-testid="run-form">
-            {fields}
-            {move || failure.get().map(|m| view! { <p class="error" role="alert" data-testid="run-error">{m}</p> })}
-            <button data-testid="run-now"
-                disabled=move || busy.get() || blocked.get() || version.get().is_none() || declared.with(Option::is_none)
-                on:click=run>
-                {move || match version.get() {
-                    Some(v) => format!("Run version {v} now"),
-                    None => "Run now (publish first)".to_owned(),
-                }}
-            </button>
-        </div>
     }
 }
 

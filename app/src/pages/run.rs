@@ -174,6 +174,9 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
 fn RunHead(run: Run, progress: (usize, usize)) -> impl IntoView {
     let (done, total) = progress;
     let trigger = match (&run.scheduled_for, &run.created_by) {
+        (Some(at), _) if run.backfill.is_some() => {
+            format!("started by a backfill, for {} UTC", time::seconds(at))
+        }
         (Some(at), _) => format!("started by its schedule, for {} UTC", time::seconds(at)),
         (None, Some(by)) => format!("started by {by} ({})", run.trigger),
         (None, None) => format!("trigger: {}", run.trigger),

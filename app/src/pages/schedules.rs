@@ -1,6 +1,7 @@
 //! Schedules: the tenant's list (with an enabled toggle) and a process's
 //! schedule editor with a live preview of the next fires. Only tenant admins
-//! change them; everyone else sees them read-only.
+//! change them; everyone else sees them read-only. Below the schedule, the
+//! process's backfills: editors start and cancel them, everyone sees them.
 
 use crate::api::routes;
 use crate::api::schedules::Schedule;
@@ -13,6 +14,9 @@ use crate::types::Role;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+mod backfill_form;
+mod backfill_list;
+mod backfill_values;
 mod editing;
 mod fields;
 mod fires;
@@ -21,6 +25,8 @@ mod preview;
 mod status;
 mod values;
 
+use backfill_form::BackfillForm;
+use backfill_list::{BackfillList, Backfills};
 use editing::{Editing, ScheduleToolbar};
 use fields::ScheduleFields;
 use fires::RecentFires;
@@ -128,12 +134,14 @@ pub fn ProcessSchedulePage() -> impl IntoView {
 }
 
 /// A process's schedule: its state, the form, the live preview and the
-/// recent fires.
+/// recent fires; then its backfills.
 #[component]
 fn ScheduleEditor(tenant: String, id: String) -> impl IntoView {
     let session = Session::get();
     let admin = Signal::derive(move || session.can(Role::TenantAdmin));
+    let editor = session.can(Role::Editor);
     let editing = Editing::new(tenant.clone(), id.clone());
+    let backfills = Backfills::new(tenant.clone(), id.clone());
     let Editing { form, stored, .. } = editing;
     Effect::new(move |_| {
         editing.load();
@@ -145,7 +153,7 @@ fn ScheduleEditor(tenant: String, id: String) -> impl IntoView {
     };
     view! {
         <h1>"Schedule"</h1>
-        <ProcessTabs id current=ProcessTab::Schedule/>
+        <ProcessTabs id=id.clone() current=ProcessTab::Schedule/>
         <ScheduleStatus stored admin/>
         <div class="schedule-editor">
             <form class="panel" on:submit=save data-testid="schedule-form">
@@ -154,11 +162,19 @@ fn ScheduleEditor(tenant: String, id: String) -> impl IntoView {
                     <ScheduleToolbar editing/>
                 </Show>
             </form>
-            <PreviewPanel tenant cron=form.cron timezone=form.timezone/>
+            <PreviewPanel tenant=tenant.clone() cron=form.cron timezone=form.timezone/>
         </div>
         <h2>"Recent fires"</h2>
         <RecentFires fires=Signal::derive(move || {
             stored.get().and_then(Result::ok).flatten().map(|s| s.recent_fires).unwrap_or_default()
         })/>
+        <h2>"Backfills"</h2>
+        <section class="backfills" data-testid="backfills">
+            {editor.then(|| view! {
+                <BackfillForm tenant process=id.clone() versions=editing.versions backfills
+                    schedule=Signal::derive(move || stored.get().and_then(Result::ok).flatten())/>
+            })}
+            <BackfillList backfills process=id editor/>
+        </section>
     }
 }
