@@ -1,8 +1,9 @@
 //! The Airflow 3 REST API (v2) calls Trellis makes: a JWT from
 //! `POST /auth/token`, a DAG's parse state and import errors, triggering,
-//! failing and reading runs.
+//! failing, reading and clearing runs.
 
 use crate::config::Secret;
+use app::types::TaskKey;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -43,7 +44,7 @@ pub struct Tag {
 /// One task instance of a DAG run.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TaskInstance {
-    pub task_id: app::types::TaskKey,
+    pub task_id: TaskKey,
     #[serde(default)]
     pub state: Option<String>,
     #[serde(default)]
@@ -219,6 +220,39 @@ impl AirflowApi {
         Ok(())
     }
 
+    /// Clears task instances `tasks` of run `run_id` (whatever their state)
+    /// and what is downstream of them, and queues the run again: Airflow
+    /// runs them as their next try and keeps the rest. The ids it cleared.
+    pub async fn clear(
+        &self,
+        dag_id: &str,
+        run_id: &str,
+        tasks: &[TaskKey],
+    ) -> Result<Vec<String>> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v2/dags/{dag_id}/clearTaskInstances"),
+                Some(&clear_body(run_id, tasks)),
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(Self::failed(
+                &format!("clearing run {run_id}"),
+                status,
+                &body,
+            ));
+        }
+        let cleared = body["task_instances"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(cleared
+            .iter()
+            .filter_map(|ti| ti["task_id"].as_str().map(str::to_owned))
+            .collect())
+    }
+
     /// The run's state and its task instances.
     pub async fn run(&self, dag_id: &str, run_id: &str) -> Result<(String, Vec<TaskInstance>)> {
         let path = format!("/api/v2/dags/{dag_id}/dagRuns/{}", encode(run_id));
@@ -251,9 +285,62 @@ impl AirflowApi {
     }
 }
 
+/// The body of `clearTaskInstances` for `tasks` of one run: not a dry run
+/// (Airflow's default), whatever state they are in (`only_failed` would
+/// leave a node's succeeded submit, and a stopped run's skipped tasks, as
+/// they are), with their downstream, the run queued again.
+fn clear_body(run_id: &str, tasks: &[TaskKey]) -> Value {
+    json!({
+        "dry_run": false,
+        "dag_run_id": run_id,
+        "task_ids": tasks,
+        "only_failed": false,
+        "only_running": false,
+        "include_downstream": true,
+        "include_upstream": false,
+        "include_future": false,
+        "include_past": false,
+        "reset_dag_runs": true,
+    })
+}
+
 /// A run id (`manual__2026-…+00:00`) as one path segment.
 fn encode(segment: &str) -> String {
     form_urlencoded::byte_serialize(segment.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clear_names_the_run_and_its_tasks_and_is_no_dry_run() {
+        let tasks = [
+            TaskKey::from("C_b"),
+            TaskKey::from("W_b"),
+            TaskKey::from("PExit"),
+        ];
+        let body = clear_body("manual__2026-11-30T06:00:00+00:00", &tasks);
+        assert_eq!(body["dry_run"], false, "Airflow's default is a dry run");
+        assert_eq!(body["dag_run_id"], "manual__2026-11-30T06:00:00+00:00");
+        assert_eq!(body["task_ids"], json!(["C_b", "W_b", "PExit"]));
+        assert_eq!(body["only_failed"], false);
+        assert_eq!(body["include_downstream"], true);
+        assert_eq!(body["reset_dag_runs"], true);
+        // Nothing of other runs.
+        assert_eq!(
+            (body["include_past"].clone(), body["include_future"].clone()),
+            (json!(false), json!(false))
+        );
+    }
+
+    #[test]
+    fn run_ids_are_one_path_segment() {
+        assert_eq!(
+            encode("manual__2026-11-30T06:00:00+00:00"),
+            "manual__2026-11-30T06%3A00%3A00%2B00%3A00"
+        );
+    }
 }

@@ -71,6 +71,7 @@ mod golden {
     //! real Airflow import every file and compare. Regenerate after an
     //! intended change with `TRELLIS_UPDATE_GOLDEN=1 cargo test -p server golden`.
     use super::*;
+    use crate::airflow::render::run_args;
     use crate::db::processes::content_hash;
     use crate::executors::render::render_args;
     use app::types::dag::compile;
@@ -295,6 +296,61 @@ mod golden {
         assert!(file.contains(
             r#"\"\"\"'''\\\" ); __import__('pathlib').Path('/tmp/trellis-pwned').touch() #\n{{ var.value.get('secret') }}"#
         ));
+    }
+
+    #[test]
+    fn a_node_that_refers_to_the_run_takes_its_arguments_from_the_runs_conf() {
+        let mut f = fixtures().remove(0);
+        f.graph.params =
+            serde_json::from_value(json!([{"name": "wait", "type": "number"}])).unwrap();
+        f.graph.nodes[0]
+            .params
+            .insert("seconds".into(), json!("{{ params.wait }}"));
+        f.graph.nodes.push(node(
+            "boom",
+            "fail",
+            json!({"message": "{{ var.value.get('x') }}"}),
+        ));
+        let (file, _) = rendered(&f);
+        // The reference is text in a literal; only the run's conf fills it.
+        assert!(
+            file.contains(r#""Args": ["sleep", "{{ params.wait }}"]"#),
+            "{file}"
+        );
+        let nodes = &file[file.find("NODES = {").unwrap()..file.find("STEPS = {").unwrap()];
+        let from_run: Vec<&str> = nodes
+            .lines()
+            .filter(|l| l.contains("\"from_run\""))
+            .map(str::trim)
+            .collect();
+        assert_eq!(
+            from_run,
+            ["\"from_run\": False,", "\"from_run\": True,"],
+            "boom's Jinja is not a reference of ours; wait's is (nodes by id)"
+        );
+        assert!(file.contains("tasks[\"C_\" + node] = TrellisAddSteps("));
+    }
+
+    #[test]
+    fn run_args_are_the_resolved_values_one_argument_each() {
+        let f = &fixtures()[2];
+        let dag = compile(&f.graph).unwrap();
+        let components = app::catalog::builtin();
+        let run_value = "{{ var.value.get('secret') }}'; rm -rf / #\n--flag";
+        let values = BTreeMap::from([(
+            "boom".to_owned(),
+            json!({ "message": run_value })
+                .as_object()
+                .cloned()
+                .unwrap(),
+        )]);
+        let args = run_args(&f.graph, &dag, &components, &values).unwrap();
+        assert_eq!(
+            args["boom"],
+            ["bash", "-c", "echo \"$0\" >&2; exit 1", run_value]
+        );
+        assert_eq!(args["after"], ["true"], "a node the run has no values for");
+        assert_eq!(args.len(), 2);
     }
 
     #[test]

@@ -1,21 +1,26 @@
 //! Renders a version's DAG as an Airflow 3 DAG file, task for task:
-//! `PEntry`/`PExit` report the run to Trellis, `C_<node>` is an
-//! `EmrAddStepsOperator`, `W_<node>` an `EmrStepSensor` (poke mode), and every
-//! task reports its state changes through task callbacks.
+//! `PEntry`/`PExit` report the run to Trellis, `C_<node>` adds the node's
+//! EMR step (`TrellisAddSteps`, an `EmrAddStepsOperator`), `W_<node>` is an
+//! `EmrStepSensor` (poke mode), and every task reports its state changes
+//! through task callbacks.
 //!
 //! The file is a fixed program plus data: every value that comes from the
 //! version (parameters, messages, ids) is written as an escaped Python
 //! literal, and the EMR step's jar and arguments are wrapped in `literal()`
-//! so Airflow's Jinja never evaluates them. Equal inputs give equal bytes.
+//! so Airflow's Jinja never evaluates them. A run's own values travel in its
+//! conf as the step arguments Trellis rendered ([`run_args`]); the submit
+//! task puts them into the step after Airflow has rendered its templates,
+//! so they are never templates either. Equal inputs give equal bytes.
 
 use super::python;
 use crate::executors::render::{render_args, RenderError};
-use app::types::component::ComponentType;
+use app::types::component::{ComponentType, EmrStepTemplate};
 use app::types::dag::{Dag, ENTRY, EXIT};
-use app::types::graph::ProcessGraph;
+use app::types::graph::{Node, ProcessGraph};
 use app::types::state::TaskKind;
 use app::types::{ComponentKey, ProcessId};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 /// Where the `C_`/`W_` tasks send their steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +142,39 @@ def _steps(node):
     ]
 
 
+class TrellisAddSteps(EmrAddStepsOperator):
+    """Adds a node's EMR step with the arguments Trellis rendered from the
+    run's values (`trellis.args` in the run's conf). They replace the file's
+    own after Airflow has rendered the templates, so a value is never one.
+    A run started in Airflow itself sends the file's arguments, unless the
+    node's values refer to the run's parameters."""
+
+    def __init__(self, *, node, **kwargs):
+        super().__init__(**kwargs)
+        self.trellis_node = node
+
+    def run_steps(self, context):
+        """The (rendered) steps with the run's arguments in them."""
+        node = self.trellis_node
+        args = ((_callback(context) or {}).get("args") or {}).get(node)
+        [step] = self.steps
+        if args is None:
+            if NODES[node]["from_run"]:
+                raise ValueError(
+                    "the values of node " + node + " refer to the run's parameters; "
+                    "start the run from Trellis"
+                )
+            return [step]
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise ValueError("the run's arguments for node " + node + " are not a list of strings")
+        jar_step = dict(step["HadoopJarStep"], Args=list(args))
+        return [dict(step, HadoopJarStep=jar_step)]
+
+    def execute(self, context):
+        self.steps = self.run_steps(context)
+        return super().execute(context)
+
+
 with DAG(
     dag_id=DAG_ID,
     description=DESCRIPTION,
@@ -165,8 +203,9 @@ with DAG(
     tasks["PEntry"] = entry()
     tasks["PExit"] = exit_()
     for node, policy in NODES.items():
-        tasks["C_" + node] = EmrAddStepsOperator(
+        tasks["C_" + node] = TrellisAddSteps(
             task_id="C_" + node,
+            node=node,
             job_flow_id=literal(CLUSTER_ID),
             aws_conn_id=AWS_CONN_ID,
             steps=_steps(node),
@@ -187,6 +226,81 @@ with DAG(
         tasks[upstream] >> tasks[downstream]
 "#;
 
+/// A node that runs as an EMR step: the node, its component and its step.
+struct Submit<'a> {
+    node: &'a Node,
+    component: &'a ComponentType,
+    emr: &'a EmrStepTemplate,
+}
+
+/// The nodes of `dag`'s submit tasks, in DAG order, each with the component
+/// it runs and its EMR step; or why one cannot run on EMR.
+fn submits<'a>(
+    graph: &'a ProcessGraph,
+    dag: &Dag,
+    components: &'a [ComponentType],
+) -> Result<Vec<Submit<'a>>, AirflowError> {
+    let mut out = Vec::new();
+    for task in dag.tasks.iter().filter(|t| t.kind == TaskKind::Submit) {
+        let node = task
+            .node
+            .as_deref()
+            .and_then(|id| graph.node(id))
+            .ok_or_else(|| AirflowError::NoNode(task.key.to_string()))?;
+        let component = components
+            .iter()
+            .find(|c| c.key == node.component)
+            .ok_or_else(|| AirflowError::UnknownComponent {
+                node: node.id.clone(),
+                component: node.component.clone(),
+            })?;
+        let emr = component.emr.as_ref().ok_or_else(|| AirflowError::NoEmr {
+            node: node.id.clone(),
+            component: component.key.clone(),
+        })?;
+        out.push(Submit {
+            node,
+            component,
+            emr,
+        });
+    }
+    Ok(out)
+}
+
+impl Submit<'_> {
+    fn args(&self, values: &Map<String, Value>) -> Result<Vec<String>, AirflowError> {
+        render_args(self.component, &self.emr.args, values).map_err(|error| AirflowError::Args {
+            node: self.node.id.clone(),
+            error,
+        })
+    }
+
+    /// Whether the node's values refer to the run (`{{ params.x }}` …): its
+    /// step takes its arguments from the run's conf alone.
+    fn refers_to_run(&self) -> bool {
+        self.node.params.values().any(app::params::is_template)
+    }
+}
+
+/// The EMR step arguments of every node of a run on Airflow, by node id,
+/// rendered from the values the run resolved (`values`, by node; a node
+/// missing there uses its own): what the run's conf carries as
+/// `trellis.args`, and what its submit tasks send to EMR.
+pub fn run_args(
+    graph: &ProcessGraph,
+    dag: &Dag,
+    components: &[ComponentType],
+    values: &BTreeMap<String, Map<String, Value>>,
+) -> Result<BTreeMap<String, Vec<String>>, AirflowError> {
+    submits(graph, dag, components)?
+        .iter()
+        .map(|s| {
+            let values = values.get(&s.node.id).unwrap_or(&s.node.params);
+            Ok((s.node.id.clone(), s.args(values)?))
+        })
+        .collect()
+}
+
 /// Renders the DAG file of one version.
 pub fn render(source: &Source) -> Result<String, AirflowError> {
     let mut steps = Map::new();
@@ -196,46 +310,24 @@ pub fn render(source: &Source) -> Result<String, AirflowError> {
         for upstream in &task.depends_on {
             edges.push(json!([upstream, task.key]));
         }
-        if task.kind != TaskKind::Submit {
-            continue;
-        }
-        let id = task
-            .node
-            .as_deref()
-            .ok_or_else(|| AirflowError::NoNode(task.key.to_string()))?;
-        let node = source
-            .graph
-            .node(id)
-            .ok_or_else(|| AirflowError::NoNode(task.key.to_string()))?;
-        let component = source
-            .components
-            .iter()
-            .find(|c| c.key == node.component)
-            .ok_or_else(|| AirflowError::UnknownComponent {
-                node: id.to_owned(),
-                component: node.component.clone(),
-            })?;
-        let emr = component.emr.as_ref().ok_or_else(|| AirflowError::NoEmr {
-            node: id.to_owned(),
-            component: component.key.clone(),
-        })?;
-        let args = render_args(component, &emr.args, &node.params).map_err(|error| {
-            AirflowError::Args {
-                node: id.to_owned(),
-                error,
-            }
-        })?;
+    }
+    for submit in submits(source.graph, source.dag, source.components)? {
+        let (node, component, emr) = (submit.node, submit.component, submit.emr);
+        // A value that refers to the run is kept as its text: the file's
+        // arguments then only show where the run's values go.
+        let args = submit.args(&node.params)?;
         steps.insert(
-            id.to_owned(),
+            node.id.clone(),
             json!({
                 "ActionOnFailure": emr.action_on_failure,
                 "HadoopJarStep": { "Args": args, "Jar": emr.jar },
             }),
         );
         nodes.insert(
-            id.to_owned(),
+            node.id.clone(),
             json!({
                 "component": component.key,
+                "from_run": submit.refers_to_run(),
                 "label": node.label,
                 "retries": component.retries,
                 "retry_delay_seconds": component.retry_delay_seconds,
@@ -295,9 +387,15 @@ pub fn render(source: &Source) -> Result<String, AirflowError> {
     constant(&mut out, "CLUSTER_ID", json!(source.emr.cluster_id));
     constant(&mut out, "AWS_CONN_ID", json!(source.emr.aws_conn_id));
     constant(&mut out, "POKE_SECONDS", json!(POKE_SECONDS));
-    out.push_str("# The component, label and retry policy of each node, by node id.\n");
+    out.push_str(
+        "# The component, label and retry policy of each node, by node id, and whether\n\
+         # its values refer to the run (its step arguments then come from the run's conf).\n",
+    );
     constant(&mut out, "NODES", Value::Object(nodes));
-    out.push_str("# The EMR step of each node (its name is given per run and attempt).\n");
+    out.push_str(
+        "# The EMR step of each node (its name is given per run and attempt, its\n\
+         # arguments by the run's conf when Trellis started the run).\n",
+    );
     constant(&mut out, "STEPS", Value::Object(steps));
     out.push_str("# Task dependencies, (upstream, downstream): the version's DAG.\n");
     constant(&mut out, "EDGES", Value::Array(edges));

@@ -236,6 +236,10 @@ pub struct Retry<'a> {
     /// The tasks that go back to `pending`, in DAG order; the others keep
     /// their state (a kept `succeeded` task never runs again).
     pub tasks: &'a [TaskKey],
+    /// A task of `tasks` that keeps its external reference: `PEntry` of a
+    /// run on Airflow, whose reference is the Airflow run the retry goes on
+    /// with (a driver finding none would trigger another).
+    pub keep_ref: Option<&'a TaskKey>,
 }
 
 /// Queues a failed or cancelled run again, with `tasks` back to `pending`
@@ -269,10 +273,15 @@ pub async fn retry(db: &Db, r: Retry<'_>) -> sqlx::Result<Option<Vec<RunEvent>>>
     let mut events =
         vec![append_event(&mut tx, r.tenant, r.run, None, RunState::Queued.into(), &at).await?];
     for task in r.tasks {
-        let mut sql = Sql::new(
-            "UPDATE task_runs SET state = 'pending', error = NULL, external_ref = NULL, \
-             started_at = NULL, finished_at = NULL WHERE tenant_id = ",
-        );
+        let reference = if r.keep_ref == Some(task) {
+            ""
+        } else {
+            "external_ref = NULL, "
+        };
+        let mut sql = Sql::new(format!(
+            "UPDATE task_runs SET state = 'pending', error = NULL, {reference}\
+             started_at = NULL, finished_at = NULL WHERE tenant_id = "
+        ));
         sql.bind(r.tenant.as_str().to_owned())
             .push(" AND run_id = ")
             .bind(r.run.to_owned())

@@ -1,23 +1,27 @@
 //! Runs orchestrated by Airflow: Trellis triggers the version's DAG (conf:
-//! the run's parameters, its id, where to report and the run's callback
-//! token), records each task state the DAG's callbacks report, reconciles
+//! the run's parameters, its id, where to report, the run's callback token
+//! and every node's EMR step arguments rendered from the run's resolved
+//! values), records each task state the DAG's callbacks report, reconciles
 //! with Airflow's task instances every poll, and on a stop fails the Airflow
-//! run and cancels the EMR steps itself, so the work really stops. Every
-//! change goes through the same transitions, events and streams as runs on
-//! the embedded engine.
+//! run and cancels the EMR steps itself, so the work really stops (a retry
+//! clears the failed part of the same Airflow run: `retry.rs`). Every change goes through
+//! the same transitions, events and streams as runs on the embedded engine.
 
 use super::driver::unsuccessful;
 use super::Engine;
-use crate::airflow::Airflow;
-use crate::db::processes::VersionRow;
+use crate::airflow::render::run_args;
+use crate::airflow::{Airflow, AirflowError};
+use crate::db::processes::{self, VersionRow};
 use crate::db::runs::{self, TaskChange};
 use crate::executors::emr::StepRef;
 use crate::executors::{CancelMode, Executor, Outcome};
 use app::api::processes::DeployState;
 use app::api::runs::Run;
-use app::types::dag::ENTRY;
+use app::types::component::ComponentType;
+use app::types::dag::{Dag, ENTRY};
+use app::types::graph::ProcessGraph;
 use app::types::{RunId, RunState, TaskKey, TaskKind, TaskState, TenantId};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -255,6 +259,17 @@ impl Engine {
     }
 }
 
+/// The id of the Airflow run a run triggered, which its `PEntry` records.
+pub(super) fn airflow_run_of(stored: &Run) -> Option<String> {
+    stored
+        .tasks
+        .iter()
+        .find(|t| t.key == ENTRY)
+        .and_then(|t| t.external_ref.as_deref())
+        .and_then(|r| r.strip_prefix("airflow:"))
+        .map(str::to_owned)
+}
+
 /// Why a run cannot start on Airflow, said on its PEntry.
 type Refusal = String;
 
@@ -290,16 +305,9 @@ impl AirflowDriver {
             Ok(dag_id) => dag_id,
             Err(why) => return Ok(Err(why)),
         };
-        let entry_ref = stored
-            .tasks
-            .iter()
-            .find(|t| t.key == ENTRY)
-            .and_then(|t| t.external_ref.as_deref())
-            .and_then(|r| r.strip_prefix("airflow:"))
-            .map(str::to_owned);
-        let airflow_run = match entry_ref {
+        let airflow_run = match airflow_run_of(stored) {
             Some(id) => id,
-            None => match trigger(engine, tenant, stored, &airflow, &dag_id).await? {
+            None => match trigger(engine, tenant, stored, &version, &airflow, &dag_id).await? {
                 Ok(id) => id,
                 Err(why) => return Ok(Err(why)),
             },
@@ -459,7 +467,7 @@ impl AirflowDriver {
 }
 
 /// The Airflow DAG of a version that is ready on Airflow, or why it is not.
-fn ready_dag(version: &VersionRow) -> Result<String, Refusal> {
+pub(super) fn ready_dag(version: &VersionRow) -> Result<String, Refusal> {
     let number = version.summary.number;
     match &version.summary.deployment {
         Some(d) if d.state == DeployState::Ready => Ok(d.dag_id.clone()),
@@ -475,24 +483,56 @@ fn ready_dag(version: &VersionRow) -> Result<String, Refusal> {
     }
 }
 
+/// What a run tells its Airflow run: where to report and with which token,
+/// the run's parameters as given, and (`trellis.args`) each node's EMR step
+/// arguments rendered from the values the run resolved, which the DAG file
+/// sends as they are, never as templates.
+fn conf(
+    stored: &Run,
+    graph: &ProcessGraph,
+    dag: &Dag,
+    components: &[ComponentType],
+    callback: (String, String),
+) -> Result<Value, AirflowError> {
+    let values = stored
+        .resolved
+        .as_ref()
+        .map(|r| r.nodes.clone())
+        .unwrap_or_default();
+    let args = run_args(graph, dag, components, &values)?;
+    let (url, token) = callback;
+    Ok(json!({
+        "trellis": {
+            "url": url,
+            "token": token,
+            "run": stored.id,
+            "args": args,
+        },
+        "params": stored.params,
+    }))
+}
+
 /// Triggers the version's DAG for a run (its PEntry queued with the Airflow
-/// run's id); the Airflow run's id, or why Airflow refused.
+/// run's id); the Airflow run's id, or why it cannot run there.
 async fn trigger(
     engine: &Engine,
     tenant: &TenantId,
     stored: &Run,
+    version: &VersionRow,
     airflow: &Airflow,
     dag_id: &str,
 ) -> anyhow::Result<Result<String, Refusal>> {
     let run = &stored.id;
-    let conf = json!({
-        "trellis": {
-            "url": airflow.callback_url(run),
-            "token": engine.sealer().token(&token_context(tenant, run)),
-            "run": run,
-        },
-        "params": stored.params,
-    });
+    let components = processes::components_of(&engine.inner.db, version).await?;
+    let callback = (
+        airflow.callback_url(run),
+        engine.sealer().token(&token_context(tenant, run)),
+    );
+    let (graph, dag) = (&version.graph, &version.dag);
+    let conf = match conf(stored, graph, dag, &components, callback) {
+        Ok(conf) => conf,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
     let id = match airflow.api.trigger(dag_id, &conf).await {
         Ok(id) => id,
         Err(e) => return Ok(Err(e.to_string())),
@@ -517,6 +557,81 @@ async fn trigger(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run of `first` (sleep, its seconds from the run) → `say` (fail,
+    /// its message from the run).
+    fn run_of(resolved: Value) -> (Run, ProcessGraph, Dag) {
+        let graph: ProcessGraph = serde_json::from_value(json!({
+            "connection": "c1", "orchestrator": "airflow",
+            "params": [{"name": "wait", "type": "integer", "default": 5},
+                       {"name": "why", "type": "string"}],
+            "nodes": [{"id": "first", "component": "sleep", "params": {"seconds": "{{ params.wait }}"}},
+                      {"id": "say", "component": "fail", "params": {"message": "{{ params.why }}!"}}],
+            "edges": [{"from": "first", "to": "say"}],
+        }))
+        .unwrap();
+        let dag = app::types::dag::compile(&graph).unwrap();
+        let run: Run = serde_json::from_value(json!({
+            "id": "r-1", "process": "p-1", "version": 3, "state": "queued", "trigger": "manual",
+            "params": {"why": "given"}, "created_by": "ann", "created_at": "2026-11-30T06:00:00Z",
+            "started_at": null, "finished_at": null, "resolved": resolved, "tasks": [],
+        }))
+        .unwrap();
+        (run, graph, dag)
+    }
+
+    #[test]
+    fn the_conf_carries_each_nodes_arguments_from_the_resolved_values() {
+        let hostile = "{{ var.value.get('secret') }} '; rm -rf / # $(id)\n--force";
+        let (run, graph, dag) = run_of(json!({
+            "logical_date": "2026-11-30", "data_interval_start": "2026-11-30T06:00:00Z",
+            "data_interval_end": "2026-11-30T06:00:00Z", "params": {"wait": 2, "why": hostile},
+            "nodes": {"first": {"seconds": 2}, "say": {"message": format!("{hostile}!")}},
+        }));
+        let components = app::catalog::builtin();
+        let callback = ("https://trellis.example/cb".to_owned(), "tok".to_owned());
+        let conf = conf(&run, &graph, &dag, &components, callback).unwrap();
+        assert_eq!(
+            conf["trellis"]["args"],
+            json!({
+                "first": ["sleep", "2"],
+                "say": ["bash", "-c", "echo \"$0\" >&2; exit 1", format!("{hostile}!")],
+            }),
+            "each value is one argument, exactly as resolved"
+        );
+        assert_eq!(conf["trellis"]["run"], "r-1");
+        assert_eq!(conf["trellis"]["url"], "https://trellis.example/cb");
+        assert_eq!(conf["trellis"]["token"], "tok");
+        assert_eq!(
+            conf["params"],
+            json!({"why": "given"}),
+            "the parameters as given"
+        );
+    }
+
+    #[test]
+    fn a_run_from_before_parameters_sends_the_nodes_own_values() {
+        let (run, mut graph, dag) = run_of(Value::Null);
+        graph.nodes[0].params.insert("seconds".into(), json!(1.5));
+        let components = app::catalog::builtin();
+        let conf = conf(&run, &graph, &dag, &components, Default::default()).unwrap();
+        assert_eq!(conf["trellis"]["args"]["first"], json!(["sleep", "1.5"]));
+        let mut local_only = components.clone();
+        local_only.iter_mut().for_each(|c| c.emr = None);
+        let refused = conf_error(&run, &graph, &dag, &local_only);
+        assert_eq!(refused, "node `first`: `sleep` cannot run on EMR");
+    }
+
+    fn conf_error(
+        run: &Run,
+        graph: &ProcessGraph,
+        dag: &Dag,
+        components: &[ComponentType],
+    ) -> String {
+        conf(run, graph, dag, components, Default::default())
+            .unwrap_err()
+            .to_string()
+    }
 
     #[test]
     fn airflow_states_map_to_trellis_transitions() {

@@ -1,11 +1,14 @@
 //! Retrying an ended run from its failed part: which tasks run again, and
-//! queueing the run again so a driver takes it on from there.
+//! queueing the run again so a driver takes it on from there (on Airflow,
+//! after clearing those tasks in the run's Airflow run).
 
+use super::airflow::{airflow_run_of, ready_dag};
 use super::driver::unsuccessful;
 use super::Engine;
+use crate::db::processes::VersionRow;
 use crate::db::runs;
-use app::api::runs::TaskRun;
-use app::types::dag::{submit_key, Dag};
+use app::api::runs::{Run, TaskRun};
+use app::types::dag::{submit_key, Dag, ENTRY};
 use app::types::{RunId, TaskKey, TaskKind, TenantId, UserId};
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -67,7 +70,7 @@ impl Engine {
     /// Queues the ended run `run` again with `tasks` back to `pending` (see
     /// [`plan`]), publishes the moves after they are stored and drives the
     /// run on from there. `false` (and nothing changed) when the run is no
-    /// longer failed or cancelled.
+    /// longer failed or cancelled. (A run on Airflow: `retry_airflow`.)
     pub async fn retry(
         &self,
         tenant: &TenantId,
@@ -75,12 +78,26 @@ impl Engine {
         tasks: &[TaskKey],
         by: &UserId,
     ) -> sqlx::Result<bool> {
+        self.requeue(tenant, run, tasks, by, None).await
+    }
+
+    /// `retry`, `keep_ref` keeping its external reference (see
+    /// [`runs::Retry`]).
+    pub(super) async fn requeue(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+        tasks: &[TaskKey],
+        by: &UserId,
+        keep_ref: Option<&TaskKey>,
+    ) -> sqlx::Result<bool> {
         let retry = runs::Retry {
             tenant,
             run,
             by,
             owner: self.server_id(),
             tasks,
+            keep_ref,
         };
         let Some(events) = runs::retry(&self.inner.db, retry).await? else {
             return Ok(false);
@@ -90,6 +107,55 @@ impl Engine {
         }
         self.launch(tenant.clone(), run.clone());
         Ok(true)
+    }
+}
+
+/// Why a run on Airflow is not retried; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryRefused {
+    /// There is nothing to run it on: no Airflow, or its DAG is not ready.
+    #[error("{0}")]
+    NotRunnable(String),
+    /// Airflow refused to clear the run's tasks, or could not be reached.
+    #[error("{0}")]
+    Airflow(String),
+}
+
+impl Engine {
+    /// Retries the ended run `stored` of `version` on Airflow: clears `tasks`
+    /// (see [`super::retry::plan`]) and their downstream in the same Airflow
+    /// run, which runs them as their next try and keeps what succeeded (no
+    /// kept node's step is added again), then queues the run again as
+    /// [`Engine::retry`] does, `PEntry` keeping the Airflow run, so the
+    /// driver follows that run on. A run that never reached Airflow is
+    /// triggered afresh. `Ok(false)` when the run is no longer retryable.
+    pub async fn retry_airflow(
+        &self,
+        tenant: &TenantId,
+        stored: &Run,
+        version: &VersionRow,
+        tasks: &[TaskKey],
+        by: &UserId,
+    ) -> anyhow::Result<Result<bool, RetryRefused>> {
+        let Some(airflow) = self.airflow() else {
+            return Ok(Err(RetryRefused::NotRunnable(
+                "this Trellis server has no Airflow configured".into(),
+            )));
+        };
+        let dag_id = match ready_dag(version) {
+            Ok(dag_id) => dag_id,
+            Err(why) => return Ok(Err(RetryRefused::NotRunnable(why))),
+        };
+        let entry = TaskKey::from(ENTRY);
+        let Some(airflow_run) = airflow_run_of(stored) else {
+            return Ok(Ok(self.retry(tenant, &stored.id, tasks, by).await?));
+        };
+        if let Err(e) = airflow.api.clear(&dag_id, &airflow_run, tasks).await {
+            return Ok(Err(RetryRefused::Airflow(e.to_string())));
+        }
+        Ok(Ok(self
+            .requeue(tenant, &stored.id, tasks, by, Some(&entry))
+            .await?))
     }
 }
 

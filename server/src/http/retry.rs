@@ -6,7 +6,7 @@ use super::json::Json;
 use super::runs::{get_run, start_run, RunOf};
 use crate::access::EditorAccess;
 use crate::db::processes;
-use crate::engine::retry::plan;
+use crate::engine::retry::{plan, RetryRefused};
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::access::AuditAction;
@@ -27,7 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Retries a failed or cancelled run from its failed part: what failed, was
 /// cancelled or skipped (and with `from_node`, that node), and everything
 /// downstream of it, runs again as the next attempt; what succeeded is kept.
-/// The run goes on with the same id and event stream.
+/// The run goes on with the same id and event stream. On Airflow, those
+/// tasks are cleared in the same Airflow run, which runs them again.
 #[utoipa::path(post, path = "/tenants/{tenant}/runs/{run}/retry", tag = "runs",
     params(super::doc::TenantPath, ("run" = String, Path, description = "The run id")),
     request_body = RetryRun,
@@ -35,8 +36,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         super::doc::Unauthorized,
         super::doc::Forbidden,
         super::doc::NotFound,
-        (status = 409, description = "The run is still active, succeeded, or runs on Airflow", body = Problem, content_type = "application/problem+json"),
-        super::doc::Invalid))]
+        (status = 409, description = "The run is still active or succeeded, or its Airflow is not there to run it", body = Problem, content_type = "application/problem+json"),
+        super::doc::Invalid,
+        (status = 502, description = "Airflow refused to clear the run's tasks or could not be reached; nothing was changed", body = Problem, content_type = "application/problem+json")))]
 async fn retry(
     State(state): State<AppState>,
     access: EditorAccess,
@@ -67,12 +69,6 @@ async fn retry(
     let version = processes::version_get(db, &access.tenant, &stored.process, stored.version)
         .await?
         .ok_or_else(|| Error::NotFound(format!("version {} of run `{run}`", stored.version)))?;
-    if version.graph.orchestrator == Some(Orchestrator::Airflow) {
-        return Err(Error::Conflict {
-            field: None,
-            message: "retry of Airflow runs is not supported yet; run it again instead".into(),
-        });
-    }
     let from_node = body.from_node.as_deref();
     let tasks = plan(&version.dag, &stored.tasks, from_node).map_err(|e| {
         Error::Validation(vec![FieldError::new(
@@ -81,11 +77,27 @@ async fn retry(
             e.to_string(),
         )])
     })?;
-    if !state
-        .engine
-        .retry(&access.tenant, &run, &tasks, &access.caller.user_id)
-        .await?
-    {
+    let (engine, by) = (&state.engine, &access.caller.user_id);
+    let retried = if version.graph.orchestrator == Some(Orchestrator::Airflow) {
+        match engine
+            .retry_airflow(&access.tenant, &stored, &version, &tasks, by)
+            .await?
+        {
+            Ok(retried) => retried,
+            Err(RetryRefused::NotRunnable(why)) => {
+                return Err(Error::Conflict {
+                    field: None,
+                    message: format!("run `{run}` cannot run again on Airflow: {why}"),
+                })
+            }
+            Err(RetryRefused::Airflow(why)) => {
+                return Err(Error::Upstream(FieldError::new("airflow", "refused", why)))
+            }
+        }
+    } else {
+        engine.retry(&access.tenant, &run, &tasks, by).await?
+    };
+    if !retried {
         let now = get_run(&state, &access, &run).await?;
         return Err(Error::Conflict {
             field: None,

@@ -71,22 +71,6 @@ async fn where_it_runs(
                 "on Airflow the steps run on EMR: choose a connection for the process",
             ));
         }
-        // The DAG file freezes each step's arguments at publish; it does not
-        // yet read resolved values from the run's conf.
-        for node in &graph.nodes {
-            for (name, value) in &node.params {
-                if app::params::is_template(value) {
-                    let mut error = FieldError::new(
-                        format!("params.{name}"),
-                        "unsupported",
-                        "on Airflow a node's values cannot refer to run parameters yet; \
-                         use a fixed value or run the process on Trellis's engine",
-                    );
-                    error.node = Some(node.id.clone());
-                    errors.push(error);
-                }
-            }
-        }
     }
     if let Some(connection) = &graph.connection {
         if crate::db::connections::get(&state.db, &access.tenant, connection)

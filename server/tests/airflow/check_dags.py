@@ -2,16 +2,23 @@
 made of it against the file's expectation (`<name>.json`, derived from the
 compiled DAG and the catalog by the Rust tests).
 
+A submit task must also put a run's arguments from its conf (hostile ones
+included) into its step exactly as given, after templating, and fall back
+to the file's own only for a node whose values do not refer to the run
+(`from_run` in the expectation: the nodes whose values do).
+
 Usage: python check_dags.py GOLDEN_DIR. Prints one line per file and exits 1
 on the first difference. Run by `server/tests/it/airflow_import.rs`.
 """
 
+import copy
 import json
 import os
 import sys
 import tempfile
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 PWNED = Path("/tmp/trellis-pwned")
 
@@ -30,6 +37,7 @@ def main(golden):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         from airflow.dag_processing.dagbag import DagBag
+        from airflow.providers.amazon.aws.operators.emr import EmrAddStepsOperator
         from airflow.sdk.definitions.template import LiteralValue
 
         # Warnings raised while importing Airflow itself are not the files'.
@@ -59,11 +67,11 @@ def main(golden):
         dag = bag.dags.get(want["dag_id"])
         if dag is None:
             fail(f"{path.name}: no DAG {want['dag_id']} in {sorted(bag.dags)}")
-        check(path.name, dag, want, LiteralValue)
+        check(path.name, dag, want, LiteralValue, EmrAddStepsOperator)
         print(f"ok {path.name}: {want['dag_id']} ({len(dag.tasks)} tasks)")
 
 
-def check(name, dag, want, LiteralValue):
+def check(name, dag, want, LiteralValue, EmrAddStepsOperator):
     def same(what, got, expected):
         if got != expected:
             fail(f"{name}: {what}: got {got!r}, want {expected!r}")
@@ -78,7 +86,9 @@ def check(name, dag, want, LiteralValue):
 
     for node, step in want["steps"].items():
         submit = dag.get_task("C_" + node)
-        same(f"C_{node} operator", type(submit).__name__, "EmrAddStepsOperator")
+        same(f"C_{node} operator", type(submit).__name__, "TrellisAddSteps")
+        if not isinstance(submit, EmrAddStepsOperator):
+            fail(f"{name}: C_{node} is no EmrAddStepsOperator")
         same(f"C_{node} connection", submit.aws_conn_id, want["aws_conn_id"])
         [sent] = submit.steps
         jar_step = sent["HadoopJarStep"]
@@ -91,6 +101,7 @@ def check(name, dag, want, LiteralValue):
         rendered = submit.render_template(jar_step, {})
         same(f"C_{node} args after templating", rendered["Args"], step["Args"])
         same(f"C_{node} cluster", submit.render_template(submit.job_flow_id, {}), want["cluster_id"])
+        check_run_args(name, submit, node, step, node in want.get("from_run", []), same)
 
         watch = dag.get_task("W_" + node)
         same(f"W_{node} sensor", type(watch).__name__, "EmrStepSensor")
@@ -103,6 +114,55 @@ def check(name, dag, want, LiteralValue):
                          "on_retry_callback", "on_skipped_callback"):
             if not getattr(task, callback):
                 fail(f"{name}: {task.task_id} has no {callback}")
+
+
+# Run values that would do harm if anything evaluated, templated or split them.
+HOSTILE_ARGS = [
+    "{{ var.value.get('secret') }}",
+    "'; rm -rf / #",
+    "{% raw %}{% endraw %}{{ ti.try_number }}",
+    "$(id)\n--force \"\"\" ''' ",
+    "",
+]
+
+
+def check_run_args(name, submit, node, step, from_run, same):
+    """What the submit task of `node` sends to EMR, templates rendered, for
+    a run with arguments in its conf, one with bad ones and one without."""
+
+    def sent(conf):
+        task = copy.deepcopy(submit)
+        context = {
+            "dag_run": SimpleNamespace(conf=conf),
+            "ti": SimpleNamespace(try_number=3),
+            "run_id": "manual__2026-11-30",
+        }
+        task.render_template_fields(context)
+        return task.run_steps(context)
+
+    def refused(conf, why):
+        try:
+            steps = sent(conf)
+        except ValueError:
+            return
+        fail(f"{name}: C_{node} sent {steps!r} {why}")
+
+    conf = {"trellis": {"run": "r-1", "args": {node: HOSTILE_ARGS}}}
+    [step_sent] = sent(conf)
+    same(f"C_{node} run args", step_sent["HadoopJarStep"]["Args"], HOSTILE_ARGS)
+    same(f"C_{node} run jar", step_sent["HadoopJarStep"]["Jar"], step["Jar"])
+    same(f"C_{node} step name", step_sent["Name"], f"trellis:r-1:C_{node}:3")
+    # The file's own step is left as it was.
+    same(f"C_{node} file args", submit.steps[0]["HadoopJarStep"].value["Args"], step["Args"])
+    refused({"trellis": {"args": {node: "sleep 1"}}}, "for arguments that are no list")
+    refused({"trellis": {"args": {node: [1, 2]}}}, "for arguments that are no strings")
+    if from_run:
+        refused({}, "for a run without its values")
+    else:
+        [own] = sent({})
+        same(f"C_{node} args of a run started in Airflow", own["HadoopJarStep"]["Args"], step["Args"])
+        same(f"C_{node} step name of a run started in Airflow", own["Name"],
+             f"trellis:manual__2026-11-30:C_{node}:3")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@
 //! Airflow has parsed it, then `ready`; a run is triggered on Airflow, its
 //! steps run on the (emulated) EMR cluster, every task's state arrives over
 //! the run's SSE stream; a second run is stopped: Airflow's run is failed,
-//! the EMR step cancelled, the run ends `cancelled`. Prints the latencies
-//! the closing note reports (publish → ready, trigger → first task running,
-//! whole run).
+//! the EMR step cancelled, the run ends `cancelled`. A process whose nodes
+//! refer to run parameters gets each run value to EMR as one argument, and
+//! a retry of its failed run re-runs only the failed node in the same
+//! Airflow run. Prints the latencies the closing note reports (publish →
+//! ready, trigger → first task running, whole run, retry).
 
 use crate::common;
 use crate::common::airflow::{self, Airflow};
@@ -377,13 +379,267 @@ async fn a_process_on_airflow_deploys_runs_live_and_stops() {
     .await
     .unwrap();
 
+    let retry_took = run_values_and_retry(&aws, &addr, &cookie).await;
+
     println!(
         "airflow: publish -> ready {publish_to_ready:?}; trigger -> PEntry running {first_running:?}; \
          trigger -> run ended {finished:?}; stop -> cancelled {stop_took:?}\n\
-         embedded: trigger -> PEntry running {embedded_first:?}; trigger -> run ended {embedded_finished:?}"
+         embedded: trigger -> PEntry running {embedded_first:?}; trigger -> run ended {embedded_finished:?}\n\
+         airflow retry: request -> failed step's next attempt added {retry_took:?}"
     );
     let mut server = server;
     let _ = server.child.kill();
     let _ = server.child.wait();
     drop(af);
+}
+
+/// A run value that would do harm if anything evaluated, templated or split it.
+const HOSTILE_RUN_VALUE: &str = "{{ var.value.get('secret') }}'; rm -rf / # $(id) {% raw %}";
+
+/// The steps the emulator was given for run `run`: name → (step id, args).
+async fn steps_of(aws: &Emulator, run: &str) -> Vec<(String, String, Value)> {
+    let prefix = format!("trellis:{run}:");
+    aws.read("emr/steps")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"].as_str().unwrap().starts_with(&prefix))
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["step_id"].as_str().unwrap().to_owned(),
+                s["args"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Waits (off the runtime) until run `run` satisfies `done`; the run.
+async fn wait_for(
+    addr: &str,
+    cookie: &str,
+    run: &str,
+    done: impl Fn(&Value) -> bool + Send + 'static,
+) -> Value {
+    let (addr, cookie, path) = (
+        addr.to_owned(),
+        cookie.to_owned(),
+        format!("{DEMO}/runs/{run}"),
+    );
+    tokio::task::spawn_blocking(move || {
+        wait_until(&addr, &cookie, &path, Duration::from_secs(180), done)
+    })
+    .await
+    .unwrap()
+}
+
+/// A process on Airflow whose nodes take run parameters: the run's values
+/// reach the EMR steps as single arguments (a hostile one as given); its
+/// second node's step fails, and a retry clears only that node in the same
+/// Airflow run: the first node's step is never added again, the second's
+/// is added as its next attempt with the same values, and the run succeeds.
+/// How long from the retry request until the failed node's step was added
+/// again.
+async fn run_values_and_retry(aws: &Emulator, addr: &str, cookie: &str) -> Duration {
+    // Steps run until the test ends them.
+    aws.control(
+        "emr/auto",
+        json!({"enabled": true, "pending_seconds": 0.2, "running_seconds": 600.0, "final": "COMPLETED"}),
+    )
+    .await;
+    let run = tokio::task::spawn_blocking({
+        let (addr, cookie) = (addr.to_owned(), cookie.to_owned());
+        move || {
+            let (_, _, connections) = call(&addr, "GET", &format!("{DEMO}/connections"), &cookie, None);
+            let connection = connections
+                .as_array()
+                .and_then(|all| all.iter().find(|c| c["name"] == "emulated-emr"))
+                .map(|c| c["id"].clone())
+                .expect("the test's connection");
+            let graph = json!({
+                "connection": connection, "orchestrator": "airflow",
+                "params": [{"name": "target", "type": "string", "required": true},
+                           {"name": "wait", "type": "number", "default": 1}],
+                "nodes": [{"id": "first", "component": "export.file",
+                           "params": {"dataset": "totals", "destination": "{{ params.target }}"}},
+                          {"id": "second", "component": "sleep", "params": {"seconds": "{{ params.wait }}"}}],
+                "edges": [{"from": "first", "to": "second"}],
+            });
+            let (status, _, process) = call(
+                &addr,
+                "POST",
+                &format!("{DEMO}/processes"),
+                &cookie,
+                Some(json!({"name": "run values on airflow", "graph": graph})),
+            );
+            assert_eq!(status, 201, "{process}");
+            let path = format!("{DEMO}/processes/{}", process["id"].as_str().unwrap());
+            let (status, _, version) = call(
+                &addr,
+                "POST",
+                &format!("{path}/versions"),
+                &cookie,
+                Some(json!({})),
+            );
+            assert_eq!(status, 201, "a reference is published for Airflow: {version}");
+            let ready = wait_until(
+                &addr,
+                &cookie,
+                &format!("{path}/versions/1"),
+                Duration::from_secs(120),
+                |v| v["deployment"]["state"] != "deploying",
+            );
+            assert_eq!(ready["deployment"]["state"], "ready", "{ready}");
+            let (status, _, run) = call(
+                &addr,
+                "POST",
+                &format!("{path}/runs"),
+                &cookie,
+                Some(json!({"params": {"target": HOSTILE_RUN_VALUE, "wait": 2}})),
+            );
+            assert_eq!(status, 201, "{run}");
+            run["id"].as_str().unwrap().to_owned()
+        }
+    })
+    .await
+    .unwrap();
+
+    // The first node's step completes, the second's fails.
+    for (node, state) in [("first", "COMPLETED"), ("second", "FAILED")] {
+        let watch = format!("W_{node}");
+        wait_for(addr, cookie, &run, move |r| {
+            crate::common::task(r, &watch)["state"] == "running"
+        })
+        .await;
+        let name = format!("trellis:{run}:C_{node}:1");
+        let steps = steps_of(aws, &run).await;
+        let (_, step, _) = steps
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .unwrap_or_else(|| panic!("no step {name}: {steps:?}"));
+        aws.control(
+            "emr/step",
+            json!({"step_id": step, "state": state,
+                   "failure": {"reason": "emulated", "message": "failed on purpose"}}),
+        )
+        .await;
+    }
+    let failed = wait_for(addr, cookie, &run, |r| {
+        ["succeeded", "failed", "cancelled"].contains(&r["state"].as_str().unwrap())
+    })
+    .await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(
+        crate::common::task(&failed, "W_first")["state"],
+        "succeeded"
+    );
+    assert_eq!(crate::common::task(&failed, "W_second")["state"], "failed");
+
+    let steps = steps_of(aws, &run).await;
+    let args = |name: &str| {
+        steps
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, _, a)| a.clone())
+            .unwrap_or_else(|| panic!("no step {name}: {steps:?}"))
+    };
+    let first = args(&format!("trellis:{run}:C_first:1"));
+    let first: Vec<&str> = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = first
+        .iter()
+        .position(|a| *a == "--destination")
+        .expect("--destination");
+    assert_eq!(
+        first[at + 1],
+        HOSTILE_RUN_VALUE,
+        "one argument, as given: {first:?}"
+    );
+    assert_eq!(
+        first.iter().filter(|a| a.contains("rm -rf")).count(),
+        1,
+        "{first:?}"
+    );
+    assert_eq!(
+        args(&format!("trellis:{run}:C_second:1")),
+        json!(["sleep", "2"])
+    );
+
+    // The retry: only the failed node runs again, on the same Airflow run.
+    aws.control(
+        "emr/auto",
+        json!({"enabled": true, "pending_seconds": 0.2, "running_seconds": 1.0, "final": "COMPLETED"}),
+    )
+    .await;
+    let asked = std::time::Instant::now();
+    let (status, _, retried) = tokio::task::spawn_blocking({
+        let (addr, cookie, run) = (addr.to_owned(), cookie.to_owned(), run.clone());
+        move || {
+            call(
+                &addr,
+                "POST",
+                &format!("{DEMO}/runs/{run}/retry"),
+                &cookie,
+                Some(json!({})),
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 202, "{retried}");
+    let again = format!("trellis:{run}:C_second:2");
+    let retry_took = loop {
+        if steps_of(aws, &run)
+            .await
+            .iter()
+            .any(|(n, _, _)| *n == again)
+        {
+            break asked.elapsed();
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(180),
+            "no step {again}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let done = wait_for(addr, cookie, &run, |r| {
+        ["succeeded", "failed", "cancelled"].contains(&r["state"].as_str().unwrap())
+    })
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["retries"], 1);
+    assert_eq!(
+        crate::common::task(&done, "C_second")["attempt"],
+        2,
+        "{done}"
+    );
+
+    let mut names: Vec<String> = steps_of(aws, &run)
+        .await
+        .into_iter()
+        .map(|(n, _, _)| n)
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            format!("trellis:{run}:C_first:1"),
+            format!("trellis:{run}:C_second:1"),
+            format!("trellis:{run}:C_second:2"),
+        ],
+        "no second AddJobFlowSteps for the kept node"
+    );
+    let steps = steps_of(aws, &run).await;
+    let second = steps.iter().find(|(n, _, _)| *n == again).unwrap();
+    assert_eq!(
+        second.2,
+        json!(["sleep", "2"]),
+        "the same values on the next attempt"
+    );
+    retry_took
 }

@@ -1,7 +1,9 @@
 //! `GET …/versions/{n}/airflow.py`: a published EMR version as an Airflow DAG
 //! file — the tenant's cluster and Airflow connection id in it, the same
 //! bytes every time, a hostile parameter kept as data (a real Airflow
-//! imports the file and finds the value unchanged) — and clear refusals.
+//! imports the file and finds the value unchanged), a node that refers to a
+//! run parameter taking its arguments from the run's conf — and clear
+//! refusals.
 
 use crate::common::{Backend, Session, TestApp};
 use axum::body::Body;
@@ -58,9 +60,10 @@ async fn a_version_on_emr_renders_as_an_airflow_dag_file(backend: Backend) {
     .await;
     let graph = json!({"connection": conn, "nodes": [
         {"id": "boom", "component": "fail", "params": {"message": HOSTILE}},
-        {"id": "nap", "component": "sleep", "params": {"seconds": 1}},
+        {"id": "nap", "component": "sleep", "params": {"seconds": "{{ params.nap }}"}},
         {"id": "last", "component": "noop"}],
-        "edges": [{"from": "boom", "to": "last"}, {"from": "nap", "to": "last"}]});
+        "edges": [{"from": "boom", "to": "last"}, {"from": "nap", "to": "last"}],
+        "params": [{"name": "nap", "type": "number", "default": 1}]});
     let path = published(&app, &admin, graph, "first on MWAA").await;
     let process = path.rsplit('/').next().unwrap().to_owned();
     let version = app
@@ -82,6 +85,11 @@ async fn a_version_on_emr_renders_as_an_airflow_dag_file(backend: Backend) {
     let text = file.text();
     assert!(text.contains("CLUSTER_ID = \"j-3KQ7PROD\""), "{text}");
     assert!(text.contains("AWS_CONN_ID = \"mwaa_prod_emr\""));
+    // The reference is text in the file; a run's conf brings its value.
+    assert!(
+        text.contains(r#""Args": ["sleep", "{{ params.nap }}"]"#),
+        "{text}"
+    );
     let hash = version["content_hash"].as_str().unwrap();
     assert!(text.contains(&format!("\"trellis-hash:{hash}\"")));
     // The same version gives the same bytes.
@@ -116,12 +124,14 @@ async fn a_version_on_emr_renders_as_an_airflow_dag_file(backend: Backend) {
         "upstream": upstream,
         "steps": {
             "boom": step(json!(["bash", "-c", "echo \"$0\" >&2; exit 1", HOSTILE])),
-            "nap": step(json!(["sleep", "1"])),
+            "nap": step(json!(["sleep", "{{ params.nap }}"])),
             "last": step(json!(["true"])),
         },
         "cluster_id": "j-3KQ7PROD",
         "aws_conn_id": "mwaa_prod_emr",
         "exit_trigger_rule": "all_done",
+        // Sends nothing without the run's values.
+        "from_run": ["nap"],
     });
     std::fs::write(
         dir.path().join(format!("{dag_id}.json")),
@@ -364,7 +374,10 @@ async fn publishing_for_airflow_needs_an_airflow_and_a_connection(backend: Backe
             &format!("{DEMO}/processes"),
             Some(
                 json!({"name": "wants airflow", "graph": {"orchestrator": "airflow",
-                "nodes": [{"id": "a", "component": "noop"}], "edges": []}}),
+                "params": [{"name": "wait", "type": "integer", "default": 1}],
+                "nodes": [{"id": "a", "component": "noop"},
+                          {"id": "b", "component": "sleep", "params": {"seconds": "{{ params.wait }}"}}],
+                "edges": []}}),
             ),
         )
         .await;
@@ -388,6 +401,9 @@ async fn publishing_for_airflow_needs_an_airflow_and_a_connection(backend: Backe
         .collect();
     assert!(fields.contains(&"orchestrator"), "{errors}");
     assert!(fields.contains(&"connection"), "{errors}");
+    // A value that refers to a run parameter runs on Airflow too (through
+    // the run's conf): it is no reason to refuse.
+    assert_eq!(fields.len(), 2, "{errors}");
     assert!(app
         .get_as(&admin, &format!("{path}/versions"))
         .await

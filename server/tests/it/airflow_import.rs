@@ -2,7 +2,8 @@
 //! by the unit tests) is imported by a real Airflow 3.3 with the Amazon
 //! provider: no import errors, no deprecation warnings, no code run from a
 //! value, and the task ids, dependencies, operators and step arguments the
-//! version's DAG says.
+//! version's DAG says; a run's arguments from its conf (hostile ones
+//! included) reach each step exactly as given, after templating.
 
 use std::process::Command;
 

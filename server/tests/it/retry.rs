@@ -7,11 +7,14 @@ use crate::runs_api::read_events;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 on_both_backends!(
     a_retry_runs_only_the_failed_part_again,
     a_retry_from_a_node_reruns_what_succeeded,
     what_cannot_be_retried_is_refused,
+    a_retry_on_airflow_clears_the_failed_part_of_the_same_airflow_run,
     run_again_starts_a_new_run_with_the_same_params,
 );
 
@@ -320,20 +323,108 @@ async fn what_cannot_be_retried_is_refused(backend: Backend) {
     assert_eq!(stop.status, StatusCode::ACCEPTED, "{}", stop.text());
     let done = g.app.wait_for_run(&g.admin, &run, ended).await;
     assert_eq!(done["state"], "cancelled", "{done}");
-
-    a_failed_airflow_run_is_not_retried(&g).await;
 }
 
-/// A failed run of a version that Airflow orchestrates: its retry would have
-/// to clear task instances in Airflow, which Trellis does not do yet.
-async fn a_failed_airflow_run_is_not_retried(g: &Gated) {
+/// A stand-in for Airflow's REST API: every call Trellis made (method and
+/// path, body), a switch that makes `clearTaskInstances` refuse, and a run
+/// whose every task instance (`tasks`) succeeded on its second try.
+#[derive(Clone)]
+struct FakeAirflow {
+    calls: Arc<Mutex<Vec<(String, Value)>>>,
+    refuse: Arc<AtomicBool>,
+    tasks: Arc<Vec<String>>,
+}
+
+impl FakeAirflow {
+    /// Serves the fake on a loopback port; its base URL.
+    async fn serve(&self) -> String {
+        use axum::extract::State;
+        use axum::http::Uri;
+        use axum::response::IntoResponse;
+        async fn answer(
+            State(fake): State<FakeAirflow>,
+            method: Method,
+            uri: Uri,
+            body: String,
+        ) -> axum::response::Response {
+            let path = uri.path().to_owned();
+            let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            fake.calls
+                .lock()
+                .unwrap()
+                .push((format!("{method} {path}"), body.clone()));
+            let reply =
+                |status: StatusCode, body: Value| (status, axum::Json(body)).into_response();
+            if path == "/auth/token" {
+                return reply(StatusCode::CREATED, json!({"access_token": "fake"}));
+            }
+            if path.ends_with("/clearTaskInstances") {
+                if fake.refuse.load(Ordering::SeqCst) {
+                    return reply(StatusCode::CONFLICT, json!({"detail": "the run is locked"}));
+                }
+                let cleared: Vec<Value> = body["task_ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| json!({"task_id": t, "state": null}))
+                    .collect();
+                return reply(
+                    StatusCode::OK,
+                    json!({"task_instances": cleared, "total_entries": cleared.len()}),
+                );
+            }
+            if method == Method::GET && path.ends_with("/taskInstances") {
+                let tis: Vec<Value> = fake
+                    .tasks
+                    .iter()
+                    .map(|t| json!({"task_id": t, "state": "success", "try_number": 2}))
+                    .collect();
+                return reply(
+                    StatusCode::OK,
+                    json!({"task_instances": tis, "total_entries": tis.len()}),
+                );
+            }
+            if method == Method::GET && path.contains("/dagRuns/") {
+                return reply(StatusCode::OK, json!({"state": "success"}));
+            }
+            reply(StatusCode::NOT_FOUND, json!({"detail": "not faked"}))
+        }
+        let router = axum::Router::new()
+            .fallback(answer)
+            .with_state(self.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        url
+    }
+
+    fn calls(&self, suffix: &str) -> Vec<Value> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(call, _)| call.ends_with(suffix))
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+}
+
+/// A failed run of a version that Airflow orchestrates (the run's version
+/// turned into one after it failed on the engine, its `PEntry` given the
+/// Airflow run it would have triggered): the retry clears exactly the failed
+/// part in that Airflow run — no new Airflow run, nothing run here — and the
+/// run follows Airflow to its end. Without an Airflow, or when Airflow
+/// refuses, nothing changes.
+async fn a_retry_on_airflow_clears_the_failed_part_of_the_same_airflow_run(backend: Backend) {
+    let g = gated(backend).await;
     g.block("a");
     let failed = g.run_to_end(json!({})).await;
     assert_eq!(failed["state"], "failed", "{failed}");
     g.unblock("a");
-    let process = g.path.rsplit('/').next().unwrap();
+    let run = id(&failed);
+    let process = g.path.rsplit('/').next().unwrap().to_owned();
     let stored: String = sqlx::query_scalar("SELECT graph FROM versions WHERE process_id = $1")
-        .bind(process)
+        .bind(&process)
         .fetch_one(&g.app.db.pool)
         .await
         .unwrap();
@@ -341,26 +432,136 @@ async fn a_failed_airflow_run_is_not_retried(g: &Gated) {
     graph["orchestrator"] = json!("airflow");
     sqlx::query("UPDATE versions SET graph = $1 WHERE process_id = $2")
         .bind(graph.to_string())
-        .bind(process)
+        .bind(&process)
         .execute(&g.app.db.pool)
         .await
         .unwrap();
-    let reply = g.retry(&g.editor, &id(&failed), json!({})).await;
-    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text());
-    let detail = reply.json()["detail"].as_str().unwrap().to_owned();
-    assert!(
-        detail.contains("Airflow runs is not supported yet"),
-        "{detail}"
-    );
-    assert!(detail.contains("run it again"), "{detail}");
-    let after = g
-        .app
-        .get_as(&g.admin, &format!("{DEMO}/runs/{}", id(&failed)))
+    let version: String = sqlx::query_scalar("SELECT id FROM versions WHERE process_id = $1")
+        .bind(&process)
+        .fetch_one(&g.app.db.pool)
         .await
-        .json();
+        .unwrap();
+    let version = app::types::VersionId::from(version.as_str());
+    let tenant = g.app.demo_tenant().await;
+    let dag_id = format!("trellis.demo.{process}.v1");
+    server::db::deployments::start(&g.app.db, &tenant, &version, &dag_id)
+        .await
+        .unwrap();
+    server::db::deployments::set(
+        &g.app.db,
+        &version,
+        app::api::processes::DeployState::Ready,
+        None,
+    )
+    .await
+    .unwrap();
+    let airflow_run = "manual__2026-11-30T06:00:00+00:00";
+    sqlx::query("UPDATE task_runs SET external_ref = $1 WHERE run_id = $2 AND task_key = 'PEntry'")
+        .bind(format!("airflow:{airflow_run}"))
+        .bind(&run)
+        .execute(&g.app.db.pool)
+        .await
+        .unwrap();
+    let unchanged = |run_now: &Value| {
+        assert_eq!(
+            (run_now["state"].clone(), run_now["retries"].clone()),
+            (json!("failed"), json!(0)),
+            "{run_now}"
+        );
+    };
+    let run_path = format!("{DEMO}/runs/{run}");
+    let read = || g.app.get_as(&g.admin, &run_path);
+
+    let reply = g.retry(&g.editor, &run, json!({})).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text());
+    assert!(
+        reply.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("this Trellis server has no Airflow configured"),
+        "{}",
+        reply.text()
+    );
+    unchanged(&read().await.json());
+
+    let fake = FakeAirflow {
+        calls: Arc::default(),
+        refuse: Arc::new(AtomicBool::new(true)),
+        tasks: Arc::new(
+            failed["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["key"].as_str().unwrap().to_owned())
+                .collect(),
+        ),
+    };
+    let url = fake.serve().await;
+    g.app
+        .state
+        .engine
+        .set_airflow(server::airflow::Airflow::new(
+            server::airflow::AirflowSettings {
+                url,
+                username: "trellis".into(),
+                password: server::config::Secret::new("secret"),
+                bucket: "dags".into(),
+                prefix: String::new(),
+                s3_endpoint_url: None,
+                s3_region: "us-east-1".into(),
+                poll: std::time::Duration::from_millis(100),
+                public_url: "http://127.0.0.1:9".into(),
+            },
+        ));
+    let reply = g.retry(&g.editor, &run, json!({})).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text());
+    let problem = reply.json();
+    assert_eq!(problem["errors"][0]["field"], "airflow", "{problem}");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the run is locked"),
+        "{problem}"
+    );
+    unchanged(&read().await.json());
+
+    fake.refuse.store(false, Ordering::SeqCst);
+    let reply = g.retry(&g.editor, &run, json!({})).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
+    let done = g.app.wait_for_run(&g.admin, &run, ended).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["retries"], 1);
+    let clears = fake.calls("/clearTaskInstances");
+    assert_eq!(clears.len(), 2, "the refused clear and this one");
+    let clear = &clears[1];
+    assert_eq!(clear["dag_run_id"], airflow_run, "{clear}");
+    assert_eq!(clear["dry_run"], false, "{clear}");
+    let mut cleared: Vec<&str> = clear["task_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    cleared.sort_unstable();
     assert_eq!(
-        (after["state"].clone(), after["retries"].clone()),
-        (json!("failed"), json!(0))
+        cleared,
+        ["C_a", "C_b", "C_c", "PExit", "W_a", "W_b", "W_c"],
+        "the failed node, what it skipped and PExit; PEntry is kept"
+    );
+    assert!(
+        fake.calls("/dagRuns").is_empty(),
+        "no new Airflow run is triggered"
+    );
+    assert_eq!(
+        task(&done, "PEntry")["external_ref"],
+        format!("airflow:{airflow_run}")
+    );
+    assert_eq!(task(&done, "C_a")["attempt"], 2, "{done}");
+    assert_eq!(
+        g.ran(&["a", "b", "c"], "plain"),
+        [1, 0, 0],
+        "Airflow ran the work, not this engine"
     );
 }
 

@@ -29,10 +29,12 @@ TAGS = [
 CLUSTER_ID = "j-2AXXXXXXGAPLF"
 AWS_CONN_ID = "trellis_prod_emr"
 POKE_SECONDS = 10
-# The component, label and retry policy of each node, by node id.
+# The component, label and retry policy of each node, by node id, and whether
+# its values refer to the run (its step arguments then come from the run's conf).
 NODES = {
     "check": {
         "component": "quality.check",
+        "from_run": False,
         "label": "The check step",
         "retries": 0,
         "retry_delay_seconds": 5.0,
@@ -40,6 +42,7 @@ NODES = {
     },
     "cool_down": {
         "component": "sleep",
+        "from_run": False,
         "label": "The cool_down step",
         "retries": 0,
         "retry_delay_seconds": 5.0,
@@ -47,6 +50,7 @@ NODES = {
     },
     "export": {
         "component": "export.file",
+        "from_run": False,
         "label": "The export step",
         "retries": 0,
         "retry_delay_seconds": 5.0,
@@ -54,6 +58,7 @@ NODES = {
     },
     "ingest": {
         "component": "ingest.file",
+        "from_run": False,
         "label": "The ingest step",
         "retries": 0,
         "retry_delay_seconds": 5.0,
@@ -61,13 +66,15 @@ NODES = {
     },
     "totals": {
         "component": "transform.sql",
+        "from_run": False,
         "label": "The totals step",
         "retries": 0,
         "retry_delay_seconds": 5.0,
         "timeout_seconds": None,
     },
 }
-# The EMR step of each node (its name is given per run and attempt).
+# The EMR step of each node (its name is given per run and attempt, its
+# arguments by the run's conf when Trellis started the run).
 STEPS = {
     "check": {
         "ActionOnFailure": "CONTINUE",
@@ -243,6 +250,39 @@ def _steps(node):
     ]
 
 
+class TrellisAddSteps(EmrAddStepsOperator):
+    """Adds a node's EMR step with the arguments Trellis rendered from the
+    run's values (`trellis.args` in the run's conf). They replace the file's
+    own after Airflow has rendered the templates, so a value is never one.
+    A run started in Airflow itself sends the file's arguments, unless the
+    node's values refer to the run's parameters."""
+
+    def __init__(self, *, node, **kwargs):
+        super().__init__(**kwargs)
+        self.trellis_node = node
+
+    def run_steps(self, context):
+        """The (rendered) steps with the run's arguments in them."""
+        node = self.trellis_node
+        args = ((_callback(context) or {}).get("args") or {}).get(node)
+        [step] = self.steps
+        if args is None:
+            if NODES[node]["from_run"]:
+                raise ValueError(
+                    "the values of node " + node + " refer to the run's parameters; "
+                    "start the run from Trellis"
+                )
+            return [step]
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise ValueError("the run's arguments for node " + node + " are not a list of strings")
+        jar_step = dict(step["HadoopJarStep"], Args=list(args))
+        return [dict(step, HadoopJarStep=jar_step)]
+
+    def execute(self, context):
+        self.steps = self.run_steps(context)
+        return super().execute(context)
+
+
 with DAG(
     dag_id=DAG_ID,
     description=DESCRIPTION,
@@ -271,8 +311,9 @@ with DAG(
     tasks["PEntry"] = entry()
     tasks["PExit"] = exit_()
     for node, policy in NODES.items():
-        tasks["C_" + node] = EmrAddStepsOperator(
+        tasks["C_" + node] = TrellisAddSteps(
             task_id="C_" + node,
+            node=node,
             job_flow_id=literal(CLUSTER_ID),
             aws_conn_id=AWS_CONN_ID,
             steps=_steps(node),
