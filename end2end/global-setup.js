@@ -79,6 +79,8 @@ module.exports = async () => {
     TRELLIS_OIDC_LABEL: 'Sign in with Example SSO',
     TRELLIS_EMR_POLL_MIN_SECONDS: '0.1',
     TRELLIS_EMR_POLL_MAX_SECONDS: '0.5',
+    // Every spec signs in as the admin; the limiter has its own Rust tests.
+    TRELLIS_LOGIN_ATTEMPTS_PER_MINUTE: '600',
   };
   delete env.DATABASE_URL;
   const server = spawn(
