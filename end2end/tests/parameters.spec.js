@@ -125,3 +125,29 @@ test('an editor retries a failed run: only its failed part runs again; Run again
   await expect(page).not.toHaveURL(new RegExp(started.body.id));
   await expect(page.getByTestId('rerun-of')).toContainText(`run ${started.body.id.slice(0, 8)}`);
 });
+
+test('the editor says when a component changed in the catalog since the latest version', async ({ page }) => {
+  await signIn(page);
+  const key = `e2e.nap${Date.now()}`;
+  const component = { key, name: `Nap ${key}`, category: 'Testing', params: [], local: { program: 'true', args: [] } };
+  expect((await api(page, 'POST', '/api/v1/admin/components', component)).status).toBe(201);
+  const graph = { nodes: [{ id: 'nap', component: key, position: { x: 40, y: 40 } }], edges: [] };
+  const created = await api(page, 'POST', '/api/v1/tenants/demo/processes', { name: `E2E frozen ${Date.now()}`, graph });
+  expect(created.status).toBe(201);
+  const process = `/api/v1/tenants/demo/processes/${created.body.id}`;
+  expect((await api(page, 'POST', `${process}/versions`, {})).status).toBe(201);
+
+  await page.goto(`${url()}/processes/${created.body.id}`);
+  await expect(page.getByTestId('editor')).toBeVisible();
+  await expect(page.getByTestId('catalog-changes')).toHaveCount(0);
+
+  const changed = { ...component, retries: 2 };
+  expect((await api(page, 'PUT', `/api/v1/admin/components/${key}`, changed)).status).toBe(200);
+  await page.reload();
+  await expect(page.getByTestId('catalog-changes')).toContainText(`Nap ${key}`);
+  await expect(page.getByTestId('catalog-changes')).toContainText('since version 1');
+  // Publishing picks it up on purpose: a new version, and the notice goes.
+  await page.getByTestId('publish').click();
+  await expect(page.getByTestId('publish-panel')).toContainText('Published version 2');
+  await expect(page.getByTestId('catalog-changes')).toHaveCount(0);
+});

@@ -88,6 +88,10 @@ pub struct Version {
     pub created_at: String,
     pub graph: ProcessGraph,
     pub dag: Dag,
+    /// The definitions of the components it uses, frozen when it was
+    /// published (empty for versions from before components were frozen).
+    #[serde(default)]
+    pub components: Vec<crate::types::component::ComponentType>,
     /// For a process orchestrated by Airflow: its DAG file's deployment.
     #[serde(default)]
     pub deployment: Option<Deployment>,

@@ -2,6 +2,7 @@
 //! problems of the whole graph, where it runs and the parameters it takes,
 //! autosave, publish and run.
 
+mod catalog_changes;
 mod deployment;
 mod palette;
 mod parameters;
@@ -24,6 +25,7 @@ use crate::editor::{Action, Editor, Outcome};
 use crate::session::{Session, WithTenant};
 use crate::types::component::ComponentType;
 use crate::types::{ComponentKey, Role};
+use catalog_changes::CatalogChanges;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use palette::Palette;
@@ -119,6 +121,7 @@ fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) 
                     <Problems problems dispatch/>
                     <RunsOn tenant=tenant.clone() editor dispatch/>
                     <ParametersPanel editor dispatch problems/>
+                    <CatalogChanges tenant=tenant.clone() process_id=process_id.clone() latest editor catalog/>
                     <PublishPanel tenant process_id problems autosave latest/>
                 </aside>
             </div>

@@ -42,6 +42,7 @@ fn to_api(row: VersionRow) -> Version {
         created_at: s.created_at,
         graph: row.graph,
         dag: row.dag,
+        components: row.components,
         deployment: s.deployment,
     }
 }
