@@ -30,6 +30,75 @@ pub fn token_context(tenant: &TenantId, run: &RunId) -> String {
     format!("airflow-callback:{}:{run}", tenant.as_str())
 }
 
+/// How long a task may take when its component sets no timeout, for the
+/// callback token's lifetime.
+const DEFAULT_TASK_SECONDS: f64 = 6.0 * 3600.0;
+/// What a callback token's lifetime adds to the run's own budget.
+const TOKEN_MARGIN_SECONDS: f64 = 3600.0;
+/// No callback token lives longer than this.
+const TOKEN_MAX_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
+
+/// The longest a run of `graph` can take: every node's timeout (or the
+/// default) times its tries, plus the waits between them, one after the
+/// other; plus a margin. A run's callback token expires that long after the
+/// run was stored.
+pub fn callback_lifetime(graph: &ProcessGraph, components: &[ComponentType]) -> chrono::Duration {
+    let seconds: f64 = graph
+        .nodes
+        .iter()
+        .map(|n| {
+            let c = components.iter().find(|c| c.key == n.component);
+            let timeout = c
+                .and_then(|c| c.timeout_seconds)
+                .unwrap_or(DEFAULT_TASK_SECONDS);
+            let retries = c.map_or(0, |c| c.retries);
+            let delay = c.map_or(0.0, |c| c.retry_delay_seconds);
+            let waits: f64 = (0..retries).map(|i| delay * 2f64.powi(i as i32)).sum();
+            timeout * f64::from(retries + 1) + waits
+        })
+        .sum::<f64>()
+        + TOKEN_MARGIN_SECONDS;
+    chrono::Duration::seconds(seconds.min(TOKEN_MAX_SECONDS) as i64)
+}
+
+/// When the callback token of a run stored at `created_at` expires (unix
+/// seconds).
+pub fn token_expiry(created_at: &str, lifetime: chrono::Duration) -> i64 {
+    let created = crate::time::Timestamp::parse(created_at)
+        .map_or_else(chrono::Utc::now, crate::time::Timestamp::as_datetime);
+    (created + lifetime).timestamp()
+}
+
+/// A run's callback token: its expiry (unix seconds) and the HMAC of the run
+/// and that expiry under the server's key, `<expiry>.<mac>`.
+pub fn callback_token(
+    sealer: &crate::secrets::Sealer,
+    tenant: &TenantId,
+    run: &RunId,
+    expires: i64,
+) -> String {
+    let context = format!("{}:{expires}", token_context(tenant, run));
+    format!("{expires}.{}", sealer.token(&context))
+}
+
+/// Whether `token` is the run's callback token and has not expired at `now`.
+pub fn check_callback_token(
+    sealer: &crate::secrets::Sealer,
+    tenant: &TenantId,
+    run: &RunId,
+    token: &str,
+    now: i64,
+) -> bool {
+    let Some((expires, mac)) = token.split_once('.') else {
+        return false;
+    };
+    let Ok(expires) = expires.parse::<i64>() else {
+        return false;
+    };
+    let context = format!("{}:{expires}", token_context(tenant, run));
+    sealer.check_token(&context, mac) && now <= expires
+}
+
 /// An Airflow task state in Trellis's terms. While the run is stopping,
 /// what Airflow ends is cancelled.
 fn map(state: &str, stopping: bool) -> Option<TaskState> {
@@ -230,20 +299,24 @@ impl Engine {
             if watch_done || matches!(submit.state, TaskState::Pending | TaskState::Skipped) {
                 continue;
             }
+            // Only a step found on the cluster under the run's own step name
+            // is ever cancelled, whatever a report said the submit added.
+            let attempt = u32::try_from(submit.attempt.max(1)).unwrap_or(1);
+            let name = super::start::step_name(run, node, attempt);
+            let step = emr
+                .find(tenant, connection, &name)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(%run, error = %e, "looking for a step to cancel");
+                    None
+                });
             let recorded = submit.external_ref.as_deref().and_then(StepRef::parse);
-            let step = match recorded {
-                Some(step) => Some(step),
-                None => {
-                    let attempt = u32::try_from(submit.attempt.max(1)).unwrap_or(1);
-                    let name = super::start::step_name(run, node, attempt);
-                    emr.find(tenant, connection, &name)
-                        .await
-                        .unwrap_or_else(|e| {
-                            tracing::warn!(%run, error = %e, "looking for a step to cancel");
-                            None
-                        })
+            if let (Some(recorded), Some(found)) = (&recorded, &step) {
+                if recorded.step != found.step {
+                    tracing::warn!(%run, reported = %recorded, found = %found,
+                        "a report named another step than the run's own; only the run's own is cancelled");
                 }
-            };
+            }
             let Some(step) = step else { continue };
             match steps.cancel(&step, mode).await {
                 Ok(()) => cancelled.push(step),
@@ -524,9 +597,13 @@ async fn trigger(
 ) -> anyhow::Result<Result<String, Refusal>> {
     let run = &stored.id;
     let components = processes::components_of(&engine.inner.db, version).await?;
+    let expires = token_expiry(
+        &stored.created_at,
+        callback_lifetime(&version.graph, &components),
+    );
     let callback = (
         airflow.callback_url(run),
-        engine.sealer().token(&token_context(tenant, run)),
+        callback_token(engine.sealer(), tenant, run, expires),
     );
     let (graph, dag) = (&version.graph, &version.dag);
     let conf = match conf(stored, graph, dag, &components, callback) {
@@ -557,6 +634,55 @@ async fn trigger(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn callback_tokens_expire_and_bind_their_expiry() {
+        let sealer = crate::secrets::Sealer::from_key(&[3; 32]);
+        let (tenant, run) = (TenantId::new("t".to_owned()), RunId::from("r1"));
+        let token = callback_token(&sealer, &tenant, &run, 1_000);
+        assert!(check_callback_token(&sealer, &tenant, &run, &token, 999));
+        assert!(check_callback_token(&sealer, &tenant, &run, &token, 1_000));
+        assert!(
+            !check_callback_token(&sealer, &tenant, &run, &token, 1_001),
+            "expired"
+        );
+        let stretched = token.replacen("1000", "9000", 1);
+        assert!(
+            !check_callback_token(&sealer, &tenant, &run, &stretched, 999),
+            "the expiry is signed"
+        );
+        assert!(!check_callback_token(
+            &sealer,
+            &tenant,
+            &RunId::from("r2"),
+            &token,
+            999
+        ));
+        assert!(!check_callback_token(&sealer, &tenant, &run, "nodot", 0));
+    }
+
+    #[test]
+    fn a_tokens_lifetime_is_the_runs_budget_plus_a_margin() {
+        let components = app::catalog::builtin();
+        let graph: ProcessGraph = serde_json::from_value(json!({
+            "nodes": [{"id": "a", "component": "noop"}, {"id": "b", "component": "noop"}], "edges": []
+        }))
+        .unwrap();
+        let noop = components.iter().find(|c| c.key == "noop").unwrap();
+        let per_node =
+            noop.timeout_seconds.unwrap_or(DEFAULT_TASK_SECONDS) * f64::from(noop.retries + 1);
+        let waits: f64 = (0..noop.retries)
+            .map(|i| noop.retry_delay_seconds * 2f64.powi(i as i32))
+            .sum();
+        assert_eq!(
+            callback_lifetime(&graph, &components).num_seconds(),
+            (2.0 * (per_node + waits) + TOKEN_MARGIN_SECONDS) as i64
+        );
+        assert_eq!(
+            token_expiry("2026-01-01T00:00:00.000Z", chrono::Duration::seconds(60)),
+            1_767_225_660
+        );
+    }
 
     /// A run of `first` (sleep, its seconds from the run) → `say` (fail,
     /// its message from the run).

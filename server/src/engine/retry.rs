@@ -150,6 +150,18 @@ impl Engine {
         let Some(airflow_run) = airflow_run_of(stored) else {
             return Ok(Ok(self.retry(tenant, &stored.id, tasks, by).await?));
         };
+        // The Airflow run keeps the conf it was triggered with, callback
+        // token included: once that token has expired, its reports would be
+        // refused.
+        let components = crate::db::processes::components_of(&self.inner.db, version).await?;
+        let lifetime = super::airflow::callback_lifetime(&version.graph, &components);
+        let expires = super::airflow::token_expiry(&stored.created_at, lifetime);
+        if expires < chrono::Utc::now().timestamp() + 600 {
+            return Ok(Err(RetryRefused::NotRunnable(
+                "the run's Airflow callback token has expired (or is about to); run it again instead"
+                    .into(),
+            )));
+        }
         if let Err(e) = airflow.api.clear(&dag_id, &airflow_run, tasks).await {
             return Ok(Err(RetryRefused::Airflow(e.to_string())));
         }

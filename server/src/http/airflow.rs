@@ -49,7 +49,8 @@ const STATES: [&str; 5] = ["running", "succeeded", "failed", "up_for_retry", "sk
     params(("run" = String, Path, description = "The run id")),
     request_body = Report,
     responses((status = 204, description = "Recorded (or already known)"),
-        (status = 401, description = "No valid callback token for this run", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid callback token for this run, or it has expired", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run has ended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid report; every problem is listed", body = Problem, content_type = "application/problem+json")))]
 async fn report(
     State(state): State<AppState>,
@@ -66,13 +67,23 @@ async fn report(
     let tenant = db::runs::tenant_of(&state.db, &run)
         .await?
         .ok_or_else(refused)?;
-    let context = crate::engine::airflow::token_context(&tenant, &run);
-    if !state.engine.sealer().check_token(&context, token) {
+    let now = chrono::Utc::now().timestamp();
+    let sealer = state.engine.sealer();
+    if !crate::engine::airflow::check_callback_token(sealer, &tenant, &run, token, now) {
         return Err(refused());
     }
     let stored = db::runs::get(&state.db, &tenant, &run)
         .await?
         .ok_or_else(refused)?;
+    if stored.state.is_terminal() {
+        return Err(Error::Conflict {
+            field: None,
+            message: format!(
+                "run {run} has ended ({}); reports for it are refused",
+                stored.state
+            ),
+        });
+    }
 
     match body.kind.as_str() {
         // The run's own start and end are followed by the engine, which

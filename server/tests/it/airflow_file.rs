@@ -5,7 +5,7 @@
 //! run parameter taking its arguments from the run's conf — and clear
 //! refusals.
 
-use crate::common::{Backend, Session, TestApp};
+use crate::common::{ended, Backend, Session, TestApp};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
@@ -279,7 +279,7 @@ async fn the_report_route_takes_only_the_runs_own_token(backend: Backend) {
     let path = published(
         &app,
         &admin,
-        json!({"nodes": [{"id": "a", "component": "noop"}], "edges": []}),
+        json!({"nodes": [{"id": "a", "component": "sleep", "params": {"seconds": 30}}], "edges": []}),
         "",
     )
     .await;
@@ -288,21 +288,23 @@ async fn the_report_route_takes_only_the_runs_own_token(backend: Backend) {
         runs.push(app.start_run(&admin, &path).await);
     }
     let run = &runs[0];
-    app.wait_for_run(&admin, run, |r| r["state"] == "succeeded")
+    // Reports are taken while the run is active.
+    app.wait_for_run(&admin, run, |r| r["state"] == "running")
         .await;
     let (tenant, _) = server::db::tenants::by_slug(&app.db, "demo")
         .await
         .unwrap()
         .unwrap();
-    let token_of = |run: &str| {
-        app.state
-            .engine
-            .sealer()
-            .token(&server::engine::airflow::token_context(
-                &tenant,
-                &app::types::RunId::from(run),
-            ))
+    let in_an_hour = chrono::Utc::now().timestamp() + 3600;
+    let token_at = |run: &str, expires: i64| {
+        server::engine::airflow::callback_token(
+            app.state.engine.sealer(),
+            &tenant,
+            &app::types::RunId::from(run),
+            expires,
+        )
     };
+    let token_of = |run: &str| token_at(run, in_an_hour);
     let report = |token: Option<String>, body: Value| {
         let mut request = Request::builder()
             .method(Method::POST)
@@ -314,7 +316,16 @@ async fn the_report_route_takes_only_the_runs_own_token(backend: Backend) {
         app.send(request.body(Body::from(body.to_string())).unwrap())
     };
     let running = json!({"kind": "task", "task": "PEntry", "state": "running", "attempt": 1});
-    for token in [None, Some("made-up".to_owned()), Some(token_of(&runs[1]))] {
+    let expired = token_at(run, chrono::Utc::now().timestamp() - 1);
+    let stretched =
+        token_of(run).replacen(&in_an_hour.to_string(), &(in_an_hour + 9999).to_string(), 1);
+    for token in [
+        None,
+        Some("made-up".to_owned()),
+        Some(token_of(&runs[1])),
+        Some(expired),
+        Some(stretched),
+    ] {
         let refused = report(token, running.clone()).await;
         assert_eq!(
             refused.status,
@@ -347,7 +358,7 @@ async fn the_report_route_takes_only_the_runs_own_token(backend: Backend) {
         assert_eq!(bad.json()["errors"][0]["field"], field);
     }
     // Accepted; a late report never reopens a task that ended.
-    let late = report(Some(mine.clone()), running).await;
+    let late = report(Some(mine.clone()), running.clone()).await;
     assert_eq!(late.status, StatusCode::NO_CONTENT, "{}", late.text());
     let run_now = app
         .get_as(&admin, &format!("{DEMO}/runs/{run}"))
@@ -360,8 +371,34 @@ async fn the_report_route_takes_only_the_runs_own_token(backend: Backend) {
         .find(|t| t["key"] == "PEntry")
         .unwrap();
     assert_eq!(entry["state"], "succeeded");
-    let started = report(Some(mine), json!({"kind": "run", "event": "started"})).await;
+    let started = report(
+        Some(mine.clone()),
+        json!({"kind": "run", "event": "started"}),
+    )
+    .await;
     assert_eq!(started.status, StatusCode::NO_CONTENT);
+    // Once the run has ended, its reports are refused.
+    let stop = app
+        .as_user(
+            &admin,
+            Method::POST,
+            &format!("{DEMO}/runs/{run}/stop?mode=force"),
+            None,
+        )
+        .await;
+    assert_eq!(stop.status, StatusCode::ACCEPTED, "{}", stop.text());
+    app.wait_for_run(&admin, run, ended).await;
+    let after = report(Some(mine), running.clone()).await;
+    assert_eq!(after.status, StatusCode::CONFLICT, "{}", after.text());
+    for other in &runs[1..] {
+        app.as_user(
+            &admin,
+            Method::POST,
+            &format!("{DEMO}/runs/{other}/stop?mode=force"),
+            None,
+        )
+        .await;
+    }
 }
 
 async fn publishing_for_airflow_needs_an_airflow_and_a_connection(backend: Backend) {
