@@ -17,6 +17,7 @@ use leptos_router::hooks::use_params_map;
 mod backfill_form;
 mod backfill_list;
 mod backfill_values;
+mod declared;
 mod editing;
 mod fields;
 mod fires;
@@ -147,6 +148,8 @@ fn ScheduleEditor(tenant: String, id: String) -> impl IntoView {
         editing.load();
         editing.load_versions();
     });
+    form.params
+        .follow((tenant.clone(), id.clone()), form.version, editing.versions);
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         editing.save();

@@ -6,16 +6,15 @@
 
 use super::backfill_list::Backfills;
 use super::backfill_values::{preview_words, BackfillValues, FIELDS};
+use super::declared::Declared;
 use crate::api::backfills::{BackfillPreview, NewBackfill};
 use crate::api::processes::VersionSummary;
 use crate::api::routes;
 use crate::api::schedules::Schedule;
 use crate::api::FieldError;
 use crate::client::ApiError;
-use crate::components::run_form::{initial_texts, run_params, ParamFields};
-use crate::types::params::ProcessParam;
+use crate::components::run_form::{run_params, ParamFields};
 use leptos::prelude::*;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The form's state: its fields and what the server said of them.
@@ -28,10 +27,8 @@ struct Fields {
     version: RwSignal<String>,
     max_active_runs: RwSignal<String>,
     order: RwSignal<String>,
-    /// The version's declared parameters (`None` while they load) and the
-    /// texts of their inputs.
-    declared: RwSignal<Option<Vec<ProcessParam>>>,
-    texts: RwSignal<BTreeMap<String, String>>,
+    /// The version's declared parameters and the texts of their inputs.
+    params: Declared,
     errors: RwSignal<Vec<FieldError>>,
     /// A problem that belongs to no field.
     failure: RwSignal<Option<String>>,
@@ -48,8 +45,7 @@ impl Fields {
             version: text(""),
             max_active_runs: text("1"),
             order: text("oldest_first"),
-            declared: RwSignal::new(None),
-            texts: RwSignal::new(BTreeMap::new()),
+            params: Declared::new(),
             errors: RwSignal::new(Vec::new()),
             failure: RwSignal::new(None),
         }
@@ -67,8 +63,8 @@ impl Fields {
             max_active_runs: self.max_active_runs.get(),
             order: self.order.get(),
         };
-        let declared = self.declared.get()?;
-        let params = self.texts.with(|t| run_params(&declared, t));
+        let declared = self.params.params.get()?;
+        let params = self.params.texts.with(|t| run_params(&declared, t));
         values.request(params)
     }
 
@@ -125,44 +121,11 @@ impl Fields {
     }
 }
 
-/// Loads the declared parameters of the version the form is set to (the
-/// latest when none is pinned) whenever that changes, with their defaults.
-fn follow_version(
-    f: Fields,
-    tenant: String,
-    process: String,
-    versions: RwSignal<Vec<VersionSummary>>,
-) {
-    let shown = StoredValue::new(None::<i64>);
-    Effect::new(move |_| {
-        let pinned = f.version.get().trim().parse::<i64>().ok();
-        let Some(n) = pinned.or_else(|| versions.with(|v| v.first().map(|v| v.number))) else {
-            // Nothing published: the server says so under the version.
-            f.declared.set(Some(Vec::new()));
-            return;
-        };
-        if shown.get_value() == Some(n) {
-            return;
-        }
-        shown.set_value(Some(n));
-        f.declared.set(None);
-        let (tenant, process) = (tenant.clone(), process.clone());
-        leptos::task::spawn_local(async move {
-            let params = match routes::version(&tenant, &process, n).await {
-                Ok(v) => v.graph.params,
-                Err(_) => Vec::new(),
-            };
-            let _ = f.texts.try_set(initial_texts(&params));
-            let _ = f.declared.try_set(Some(params));
-        });
-    });
-}
-
 #[component]
 pub fn BackfillForm(
     tenant: String,
     process: String,
-    versions: RwSignal<Vec<VersionSummary>>,
+    versions: RwSignal<Option<Vec<VersionSummary>>>,
     #[prop(into)] schedule: Signal<Option<Schedule>>,
     backfills: Backfills,
 ) -> impl IntoView {
@@ -183,7 +146,7 @@ pub fn BackfillForm(
             }
         }
     });
-    follow_version(f, tenant, process, versions);
+    f.params.follow((tenant, process), f.version, versions);
 
     // The live preview: a dry run 250 ms after the fields stop changing.
     let typed = StoredValue::new(0u64);
@@ -251,7 +214,7 @@ pub fn BackfillForm(
     };
 
     let latest = move || {
-        versions.with(|v| match v.first() {
+        versions.with(|v| match v.iter().flatten().next() {
             Some(v) => format!("The latest (now v{})", v.number),
             None => "The latest".to_owned(),
         })
@@ -270,7 +233,7 @@ pub fn BackfillForm(
                 <span>"Version"</span>
                 <select data-testid="backfill-version" on:change=move |ev| f.version.set(event_target_value(&ev))>
                     <option value="" selected=move || f.version.get().is_empty()>{latest}</option>
-                    {move || versions.get().into_iter().map(|v| {
+                    {move || versions.get().into_iter().flatten().map(|v| {
                         let n = v.number.to_string();
                         let m = n.clone();
                         view! { <option value=n selected=move || f.version.get() == m>{format!("v{}", v.number)}</option> }
@@ -278,7 +241,7 @@ pub fn BackfillForm(
                 </select>
                 {f.error("version")}
             </label>
-            <ParamFields declared=f.declared texts=f.texts errors=f.errors prefix="backfill"/>
+            <ParamFields declared=f.params.params texts=f.params.texts errors=f.errors prefix="backfill"/>
             {f.input("Runs at once", "max_active_runs", "number", f.max_active_runs, "1")}
             <label class="field">
                 <span>"Order"</span>

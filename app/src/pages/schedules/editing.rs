@@ -19,8 +19,9 @@ pub struct Editing {
     pub stored: Loaded<Option<Schedule>>,
     /// What the last action did, for the user to see.
     pub done: RwSignal<Option<&'static str>>,
-    /// The versions a schedule can be pinned to.
-    pub versions: RwSignal<Vec<VersionSummary>>,
+    /// The versions a schedule can be pinned to, newest first; `None`
+    /// while they load.
+    pub versions: RwSignal<Option<Vec<VersionSummary>>>,
 }
 
 impl Editing {
@@ -30,7 +31,7 @@ impl Editing {
             form: Form::new(),
             stored: loaded(),
             done: RwSignal::new(None),
-            versions: RwSignal::new(Vec::new()),
+            versions: RwSignal::new(None),
         }
     }
 
@@ -54,9 +55,9 @@ impl Editing {
         let versions = self.versions;
         let (tenant, id) = self.target.get_value();
         leptos::task::spawn_local(async move {
-            if let Ok(list) = routes::versions(&tenant, &id).await {
-                versions.set(list);
-            }
+            // Unknown: nothing to pin to, and the server checks what is given.
+            let list = routes::versions(&tenant, &id).await.unwrap_or_default();
+            let _ = versions.try_set(Some(list));
         });
     }
 

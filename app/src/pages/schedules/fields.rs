@@ -1,14 +1,17 @@
 //! The schedule form's fields, each with its errors under it; disabled for
 //! anyone below tenant admin.
 
+use super::declared::Declared;
 use super::form::Form;
+use super::values::{undeclared, unplaced};
 use crate::api::processes::VersionSummary;
+use crate::components::run_form::ParamFields;
 use leptos::prelude::*;
 
 #[component]
 pub fn ScheduleFields(
     form: Form,
-    versions: RwSignal<Vec<VersionSummary>>,
+    versions: RwSignal<Option<Vec<VersionSummary>>>,
     admin: Signal<bool>,
 ) -> impl IntoView {
     let field = Field { form, admin };
@@ -26,7 +29,7 @@ pub fn ScheduleFields(
             <select data-testid="schedule-version" disabled=move || !admin.get()
                 on:change=move |ev| form.version.set(event_target_value(&ev))>
                 <option value="" selected=move || form.version.get().is_empty()>"Always the latest"</option>
-                {move || versions.get().into_iter().map(|v| {
+                {move || versions.get().into_iter().flatten().map(|v| {
                     let n = v.number.to_string();
                     let m = n.clone();
                     view! { <option value=n selected=move || form.version.get() == m>{format!("Pinned to v{}", v.number)}</option> }
@@ -44,13 +47,64 @@ pub fn ScheduleFields(
             ("skip", "Skip the fire"),
             ("queue", "Wait for a run to end"),
         ])}
-        <label class="field">
-            <span>"Run parameters (JSON)"</span>
-            <textarea data-testid="schedule-params" rows="3" disabled=move || !admin.get()
-                prop:value=move || form.params.get() on:input=move |ev| form.params.set(event_target_value(&ev))></textarea>
-            {form.error("params")}
-        </label>
+        <RunParams form admin/>
         {form.error("schedule")}
+    }
+}
+
+/// The run parameters, one typed input per parameter the version declares
+/// (its default filled in, required ones marked, the server's problems
+/// next to each); a line when it declares none.
+#[component]
+fn RunParams(form: Form, admin: Signal<bool>) -> impl IntoView {
+    let Declared {
+        params: declared,
+        texts,
+        given,
+    } = form.params;
+    let errors = form.errors;
+    let note = move || {
+        declared.with(|d| {
+            let list = d.as_ref()?;
+            Some(if list.is_empty() {
+                view! { <p class="muted" data-testid="schedule-no-params">"This process takes no parameters"</p> }.into_any()
+            } else {
+                view! { <p class="muted">"A value left at its default follows the default of the version that runs."</p> }.into_any()
+            })
+        })
+    };
+    let dropped = move || {
+        let list = declared.get()?;
+        let names = given.with(|g| undeclared(&list, g));
+        let them = if names.len() == 1 { "it" } else { "them" };
+        (!names.is_empty()).then(|| view! {
+            <p class="muted" data-testid="schedule-params-dropped">
+                {format!("Saving leaves out {}: the version does not declare {them}.", names.join(", "))}
+            </p>
+        })
+    };
+    let stray = move || {
+        let list = declared.get().unwrap_or_default();
+        errors
+            .with(|e| unplaced(&list, e))
+            .into_iter()
+            .map(|e| {
+                let text = match e.field.strip_prefix("params.") {
+                    Some(name) => format!("{name}: {}", e.message),
+                    None => e.message,
+                };
+                view! { <span class="error" data-testid="error-params">{text}</span> }
+            })
+            .collect_view()
+    };
+    view! {
+        <fieldset class="run-params" data-testid="schedule-params" disabled=move || !admin.get()>
+            <legend>"Run parameters"</legend>
+            {note}
+            <ParamFields declared texts errors prefix="schedule"/>
+            {dropped}
+            {stray}
+        </fieldset>
     }
 }
 

@@ -1,7 +1,9 @@
-//! The schedule editor's form: its fields as text signals and the field
-//! errors the browser or the server found in them.
+//! The schedule editor's form: its fields as text signals, the inputs of the
+//! run parameters the version declares, and the field errors the browser or
+//! the server found in them.
 
-use super::values::{defaults, Values};
+use super::declared::Declared;
+use super::values::{defaults, params_to_save, Values};
 use crate::api::schedules::ScheduleInput;
 use crate::api::FieldError;
 use leptos::prelude::*;
@@ -12,7 +14,7 @@ pub struct Form {
     pub timezone: RwSignal<String>,
     pub enabled: RwSignal<bool>,
     pub version: RwSignal<String>,
-    pub params: RwSignal<String>,
+    pub params: Declared,
     pub catchup: RwSignal<String>,
     pub max_active_runs: RwSignal<String>,
     pub when_busy: RwSignal<String>,
@@ -27,7 +29,6 @@ impl Form {
             timezone,
             enabled,
             version,
-            params,
             catchup,
             max_active_runs,
             when_busy,
@@ -37,7 +38,7 @@ impl Form {
             timezone: RwSignal::new(timezone),
             enabled: RwSignal::new(enabled),
             version: RwSignal::new(version),
-            params: RwSignal::new(params),
+            params: Declared::new(),
             catchup: RwSignal::new(catchup),
             max_active_runs: RwSignal::new(max_active_runs),
             when_busy: RwSignal::new(when_busy),
@@ -52,25 +53,36 @@ impl Form {
         self.timezone.set(v.timezone);
         self.enabled.set(v.enabled);
         self.version.set(v.version);
-        self.params.set(v.params);
+        self.params.show(s.params.clone());
         self.catchup.set(v.catchup);
         self.max_active_runs.set(v.max_active_runs);
         self.when_busy.set(v.when_busy);
     }
 
-    /// The request, or the field errors the browser can tell by itself.
+    /// The request; refused while the version's parameters load, as what
+    /// to store of them depends on their declarations.
     pub fn input(&self) -> Result<ScheduleInput, Vec<FieldError>> {
-        Values {
+        let Some(declared) = self.params.params.get_untracked() else {
+            return Err(vec![FieldError::new(
+                "params",
+                "loading",
+                "the version's parameters are still loading; save again in a moment",
+            )]);
+        };
+        let params = self
+            .params
+            .texts
+            .with_untracked(|t| params_to_save(&declared, t));
+        Ok(Values {
             cron: self.cron.get_untracked(),
             timezone: self.timezone.get_untracked(),
             enabled: self.enabled.get_untracked(),
             version: self.version.get_untracked(),
-            params: self.params.get_untracked(),
             catchup: self.catchup.get_untracked(),
             max_active_runs: self.max_active_runs.get_untracked(),
             when_busy: self.when_busy.get_untracked(),
         }
-        .input()
+        .input(params))
     }
 
     /// The errors of `field`, each under it.

@@ -1,8 +1,13 @@
 //! The schedule form's values as text, and the conversions between them and
-//! the schedule the server stores. Pure, so tests drive it without a browser.
+//! the schedule the server stores; the run parameters' texts from the
+//! version's declarations. Pure, so tests drive it without a browser.
 
 use crate::api::schedules::{Catchup, Schedule, ScheduleInput, WhenBusy};
 use crate::api::FieldError;
+use crate::components::param_input::{parse_value, text_of};
+use crate::types::params::ProcessParam;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// What `PUT` takes to store `s` again.
 pub fn input_of(s: &Schedule) -> ScheduleInput {
@@ -32,7 +37,8 @@ pub fn defaults() -> ScheduleInput {
     }
 }
 
-/// The form's fields as the user sees and types them.
+/// The form's fields as the user sees and types them; the run parameters
+/// have their own inputs, made from the version's declarations.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Values {
     pub cron: String,
@@ -40,8 +46,6 @@ pub struct Values {
     pub enabled: bool,
     /// A version number, or empty for the latest.
     pub version: String,
-    /// A JSON object.
-    pub params: String,
     pub catchup: String,
     pub max_active_runs: String,
     pub when_busy: String,
@@ -55,28 +59,17 @@ impl Values {
             timezone: s.timezone.clone(),
             enabled: s.enabled,
             version: s.version.map(|v| v.to_string()).unwrap_or_default(),
-            params: serde_json::to_string_pretty(&s.params).unwrap_or_else(|_| "{}".into()),
             catchup: s.catchup.as_str().into(),
             max_active_runs: s.max_active_runs.to_string(),
             when_busy: s.when_busy.as_str().into(),
         }
     }
 
-    /// The request, or the field errors the browser can tell by itself. What
-    /// only the server can judge (the expression, the zone, the count's
-    /// range) is left to it: an unreadable count goes as 0, which it refuses.
-    pub fn input(self) -> Result<ScheduleInput, Vec<FieldError>> {
-        let params = match serde_json::from_str::<serde_json::Value>(&self.params) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => {
-                return Err(vec![FieldError::new(
-                    "params",
-                    "json",
-                    "a JSON object, such as {\"day\": \"today\"}",
-                )])
-            }
-        };
-        Ok(ScheduleInput {
+    /// The request with `params`. What only the server can judge (the
+    /// expression, the zone, the count's range, the parameters' values) is
+    /// left to it: an unreadable count goes as 0, which it refuses by name.
+    pub fn input(self, params: Map<String, Value>) -> ScheduleInput {
+        ScheduleInput {
             cron: self.cron,
             timezone: self.timezone,
             enabled: self.enabled,
@@ -85,13 +78,71 @@ impl Values {
             catchup: self.catchup.parse().unwrap_or(Catchup::None),
             max_active_runs: self.max_active_runs.trim().parse().unwrap_or(0),
             when_busy: self.when_busy.parse().unwrap_or(WhenBusy::Skip),
-        })
+        }
     }
+}
+
+/// The texts the parameter inputs show: the value given before (the stored
+/// schedule's), else the declared default.
+pub fn param_texts(
+    declared: &[ProcessParam],
+    given: &Map<String, Value>,
+) -> BTreeMap<String, String> {
+    declared
+        .iter()
+        .map(|p| {
+            let value = given.get(&p.name).or(p.default.as_ref());
+            (p.name.clone(), text_of(value))
+        })
+        .collect()
+}
+
+/// What the schedule stores for the inputs' texts: the values that are set
+/// and differ from the declared default, so a value left at its default
+/// follows the default of whichever version runs. Text that does not parse
+/// goes as text, for the server to name.
+pub fn params_to_save(
+    declared: &[ProcessParam],
+    texts: &BTreeMap<String, String>,
+) -> Map<String, Value> {
+    declared
+        .iter()
+        .filter_map(|p| {
+            let value = parse_value(p.kind, texts.get(&p.name)?)?;
+            (Some(&value) != p.default.as_ref()).then(|| (p.name.clone(), value))
+        })
+        .collect()
+}
+
+/// The names the stored schedule gives that the version does not declare:
+/// saving leaves them out (the server would refuse them).
+pub fn undeclared(declared: &[ProcessParam], given: &Map<String, Value>) -> Vec<String> {
+    let mut names: Vec<String> = given
+        .keys()
+        .filter(|name| !declared.iter().any(|p| &p.name == *name))
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+/// The parameter problems no input shows: those of `params` itself and of
+/// names the version does not declare.
+pub fn unplaced(declared: &[ProcessParam], errors: &[FieldError]) -> Vec<FieldError> {
+    errors
+        .iter()
+        .filter(|e| match e.field.strip_prefix("params.") {
+            Some(name) => !declared.iter().any(|p| p.name == name),
+            None => e.field == "params",
+        })
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::params::ParamType;
     use serde_json::json;
 
     fn pinned() -> ScheduleInput {
@@ -100,11 +151,40 @@ mod tests {
             timezone: "Europe/Berlin".into(),
             enabled: false,
             version: Some(3),
-            params: json!({"day": "today", "n": 2}).as_object().unwrap().clone(),
+            params: object(json!({"day": "2026-10-01", "n": 2})),
             catchup: Catchup::All,
             max_active_runs: 4,
             when_busy: WhenBusy::Queue,
         }
+    }
+
+    fn object(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn param(name: &str, kind: ParamType, default: Option<Value>) -> ProcessParam {
+        ProcessParam {
+            name: name.into(),
+            kind,
+            values: Vec::new(),
+            default,
+            required: false,
+            description: String::new(),
+        }
+    }
+
+    /// What `pinned()` runs: `day` (a date) and `n` (an integer, default 1).
+    fn declared() -> Vec<ProcessParam> {
+        vec![
+            param("day", ParamType::Date, None),
+            param("n", ParamType::Integer, Some(json!(1))),
+        ]
+    }
+
+    /// The form over `s`, saved again without a change.
+    fn round_trip(s: &ScheduleInput, declared: &[ProcessParam]) -> ScheduleInput {
+        let texts = param_texts(declared, &s.params);
+        Values::of(s).input(params_to_save(declared, &texts))
     }
 
     #[test]
@@ -117,13 +197,12 @@ mod tests {
                 timezone: "UTC".into(),
                 enabled: true,
                 version: String::new(),
-                params: "{}".into(),
                 catchup: "none".into(),
                 max_active_runs: "1".into(),
                 when_busy: "skip".into(),
             }
         );
-        assert_eq!(v.input(), Ok(defaults()));
+        assert_eq!(v.input(Map::new()), defaults());
     }
 
     #[test]
@@ -132,8 +211,7 @@ mod tests {
         assert_eq!(v.version, "3");
         assert_eq!(v.catchup, "all");
         assert_eq!(v.when_busy, "queue");
-        assert!(v.params.contains("\n"), "pretty-printed: {}", v.params);
-        assert_eq!(v.input(), Ok(pinned()));
+        assert_eq!(round_trip(&pinned(), &declared()), pinned());
     }
 
     #[test]
@@ -141,29 +219,82 @@ mod tests {
         let s: Schedule = serde_json::from_value(json!({
             "process": "p1", "process_name": "Daily", "cron": "30 2 * * 1-5",
             "timezone": "Europe/Berlin", "enabled": false, "version": 3,
-            "params": {"day": "today", "n": 2}, "catchup": "all",
+            "params": {"day": "2026-10-01", "n": 2}, "catchup": "all",
             "max_active_runs": 4, "when_busy": "queue", "description": "",
             "next_fires": [], "next_fires_local": [], "recent_fires": [],
             "updated_at": "2026-01-01T00:00:00Z", "updated_by": null,
         }))
         .unwrap();
         assert_eq!(input_of(&s), pinned());
-        assert_eq!(Values::of(&input_of(&s)).input(), Ok(pinned()));
+        assert_eq!(round_trip(&input_of(&s), &declared()), pinned());
     }
 
     #[test]
-    fn params_must_be_a_json_object() {
-        for params in ["[1, 2]", "{\"day\":", "", "\"today\""] {
-            let v = Values {
-                params: params.into(),
-                ..Values::of(&defaults())
-            };
-            let errors = v.input().unwrap_err();
-            assert_eq!(errors.len(), 1, "{params}");
-            assert_eq!(errors[0].field, "params");
-            assert_eq!(errors[0].code, "json");
-            assert!(errors[0].message.contains("JSON object"));
-        }
+    fn the_inputs_show_the_stored_values_else_the_defaults() {
+        let mut declared = declared();
+        declared.push(param("country", ParamType::Enum, Some(json!("de"))));
+        declared.push(param("strict", ParamType::Boolean, None));
+        let shown = param_texts(&declared, &object(json!({"n": 7, "gone": "x"})));
+        assert_eq!(
+            shown,
+            BTreeMap::from([
+                ("day".to_owned(), String::new()),
+                ("n".to_owned(), "7".to_owned()),
+                ("country".to_owned(), "de".to_owned()),
+                ("strict".to_owned(), String::new()),
+            ])
+        );
+        assert_eq!(param_texts(&declared, &Map::new())["n"], "1");
+    }
+
+    #[test]
+    fn a_value_left_at_its_default_is_not_stored_so_it_follows_the_version() {
+        let declared = declared();
+        let mut texts = param_texts(&declared, &Map::new());
+        assert_eq!(params_to_save(&declared, &texts), Map::new());
+        texts.insert("n".into(), "5".into());
+        texts.insert("day".into(), "2026-10-01".into());
+        texts.insert("stray".into(), "x".into());
+        assert_eq!(
+            params_to_save(&declared, &texts),
+            object(json!({"n": 5, "day": "2026-10-01"}))
+        );
+        // Cleared: the default again.
+        texts.insert("n".into(), " ".into());
+        assert_eq!(
+            params_to_save(&declared, &texts),
+            object(json!({"day": "2026-10-01"}))
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_goes_as_typed_for_the_server_to_name() {
+        let declared = declared();
+        let texts = BTreeMap::from([("n".to_owned(), "4.5".to_owned())]);
+        let sent = params_to_save(&declared, &texts);
+        assert_eq!(sent, object(json!({"n": "4.5"})));
+        let errors = crate::params::check_run_params(&declared, &sent).unwrap_err();
+        assert_eq!(errors[0].field, "params.n");
+        assert_eq!(errors[0].message, "`n` must be an integer");
+    }
+
+    #[test]
+    fn stored_names_the_version_does_not_declare_are_told_and_problems_without_an_input_kept() {
+        let declared = declared();
+        let given = object(json!({"n": 2, "region": "eu", "old": 1}));
+        assert_eq!(undeclared(&declared, &given), ["old", "region"]);
+        assert!(undeclared(&[], &Map::new()).is_empty());
+        let errors = vec![
+            FieldError::new("params.n", "type", "`n` must be an integer"),
+            FieldError::new("params.region", "unknown_param", "no `region`"),
+            FieldError::new("params", "loading", "wait"),
+            FieldError::new("cron", "syntax", "field 1"),
+        ];
+        let left: Vec<_> = unplaced(&declared, &errors)
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(left, ["params.region", "params"]);
     }
 
     #[test]
@@ -176,8 +307,7 @@ mod tests {
                 when_busy: when_busy.into(),
                 ..Values::of(&defaults())
             }
-            .input()
-            .unwrap()
+            .input(Map::new())
         };
         let spaced = typed(" 7 ", "12", "latest", "queue");
         assert_eq!(spaced.max_active_runs, 7);
