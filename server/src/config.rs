@@ -156,6 +156,17 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_FETCH_TIMEOUT_SECONDS", default_value_t = 300)]
     pub fetch_timeout_seconds: u64,
 
+    /// Longest any task may run, in seconds: the timeout of every component
+    /// that sets none, and the cap of those that set a longer one.
+    #[arg(long, env = "TRELLIS_TASK_TIMEOUT_SECONDS", default_value_t = 6 * 3600)]
+    pub task_timeout_seconds: u64,
+
+    #[command(flatten)]
+    pub process_limits: ProcessLimitArgs,
+
+    #[command(flatten)]
+    pub sql_limits: SqlLimitArgs,
+
     /// The address users reach Trellis at, e.g. `https://trellis.example.com`.
     /// With `https` the session cookie is marked `Secure`; single sign-on
     /// redirects back to it. Defaults to `http://<listen address>`.
@@ -229,6 +240,76 @@ impl DbArgs {
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("trellis.db").display()
             ),
+        }
+    }
+}
+
+/// Resource limits (rlimits) of each process the local executor starts,
+/// set in the child before it runs the component's program; 0 is unlimited.
+#[derive(Debug, Clone, Args)]
+pub struct ProcessLimitArgs {
+    /// Largest address space (virtual memory) of a task's process, in bytes.
+    /// JVM-based components (Spark, Java) reserve far more than they use:
+    /// raise it, or 0 for unlimited, when they run locally.
+    #[arg(long, env = "TRELLIS_TASK_MAX_ADDRESS_SPACE_BYTES", default_value_t = 4 << 30)]
+    pub task_max_address_space_bytes: u64,
+
+    /// CPU seconds a task's process may use (all its threads together);
+    /// past it the process gets SIGXCPU.
+    #[arg(long, env = "TRELLIS_TASK_MAX_CPU_SECONDS", default_value_t = 6 * 3600)]
+    pub task_max_cpu_seconds: u64,
+
+    /// Largest file a task's process may write, in bytes; past it the
+    /// process gets SIGXFSZ.
+    #[arg(long, env = "TRELLIS_TASK_MAX_FILE_BYTES", default_value_t = 10 << 30)]
+    pub task_max_file_bytes: u64,
+
+    /// Files a task's process may hold open at once.
+    #[arg(long, env = "TRELLIS_TASK_MAX_OPEN_FILES", default_value_t = 1024)]
+    pub task_max_open_files: u64,
+
+    /// Processes and threads the server's user may have when a task's
+    /// process starts another (RLIMIT_NPROC counts all of that user's, not
+    /// the task's own, and does not apply to root).
+    #[arg(long, env = "TRELLIS_TASK_MAX_PROCESSES", default_value_t = 4096)]
+    pub task_max_processes: u64,
+}
+
+impl ProcessLimitArgs {
+    pub fn limits(&self) -> crate::executors::local::ProcessLimits {
+        crate::executors::local::ProcessLimits {
+            address_space_bytes: self.task_max_address_space_bytes,
+            cpu_seconds: self.task_max_cpu_seconds,
+            file_bytes: self.task_max_file_bytes,
+            open_files: self.task_max_open_files,
+            processes: self.task_max_processes,
+        }
+    }
+}
+
+/// Bounds of one `transform.sql` query.
+#[derive(Debug, Clone, Args)]
+pub struct SqlLimitArgs {
+    /// Longest a `transform.sql` query may run (writing its result
+    /// included), in seconds.
+    #[arg(long, env = "TRELLIS_SQL_TIMEOUT_SECONDS", default_value_t = 600)]
+    pub sql_timeout_seconds: u64,
+
+    /// Most rows a `transform.sql` query may write.
+    #[arg(long, env = "TRELLIS_SQL_MAX_ROWS", default_value_t = 100_000_000)]
+    pub sql_max_rows: u64,
+
+    /// Largest dataset a `transform.sql` query may write, in bytes.
+    #[arg(long, env = "TRELLIS_SQL_MAX_BYTES", default_value_t = 4 << 30)]
+    pub sql_max_bytes: u64,
+}
+
+impl SqlLimitArgs {
+    pub fn limits(&self) -> crate::components::env::SqlLimits {
+        crate::components::env::SqlLimits {
+            timeout: std::time::Duration::from_secs(self.sql_timeout_seconds.max(1)),
+            max_rows: self.sql_max_rows.max(1),
+            max_bytes: self.sql_max_bytes.max(1),
         }
     }
 }
@@ -563,6 +644,41 @@ mod tests {
         assert_eq!(args.db.url(), "postgres://u:db-pw-1@127.0.0.1/db");
         let oidc = args.auth_settings(addr).unwrap().oidc.unwrap();
         assert_eq!(oidc.client_secret.unwrap().expose(), "client-secret-5");
+    }
+
+    #[test]
+    fn resource_limits_default_to_the_documented_values() {
+        let cli = Cli::try_parse_from(["trellis", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(args.task_timeout_seconds, 6 * 3600);
+        assert_eq!(
+            args.process_limits.limits(),
+            crate::executors::local::ProcessLimits::default()
+        );
+        assert_eq!(
+            args.sql_limits.limits(),
+            crate::components::env::SqlLimits::default()
+        );
+
+        let cli = Cli::try_parse_from([
+            "trellis",
+            "serve",
+            "--task-max-address-space-bytes",
+            "0",
+            "--sql-timeout-seconds",
+            "60",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(args.process_limits.limits().address_space_bytes, 0);
+        assert_eq!(
+            args.sql_limits.limits().timeout,
+            std::time::Duration::from_secs(60)
+        );
     }
 
     #[test]

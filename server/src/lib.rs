@@ -81,6 +81,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_running_per_tenant: args.max_running_tasks_per_tenant,
         fetch_max_bytes: args.fetch_max_bytes,
         fetch_timeout: std::time::Duration::from_secs(args.fetch_timeout_seconds),
+        task_timeout: std::time::Duration::from_secs(args.task_timeout_seconds.max(1)),
+        process_limits: args.process_limits.limits(),
+        sql_limits: args.sql_limits.limits(),
         sealer: std::sync::Arc::new(secrets::Sealer::load(
             args.secret_key.as_ref().map(Secret::expose),
             &args.db.data_dir,

@@ -32,7 +32,8 @@ pub struct ComponentType {
     /// Wait before the first retry; each further retry waits twice as long.
     #[serde(default = "default_retry_delay")]
     pub retry_delay_seconds: f64,
-    /// A run of it that takes longer is killed and fails.
+    /// A run of it that takes longer is killed and fails. The platform's
+    /// task timeout caps it, and applies when it is unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<f64>,
 }

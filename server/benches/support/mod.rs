@@ -26,6 +26,9 @@ pub fn engine_settings(dir: &Path) -> EngineSettings {
         max_running_per_tenant: 16,
         fetch_max_bytes: 1 << 30,
         fetch_timeout: Duration::from_secs(300),
+        task_timeout: Duration::from_secs(6 * 3600),
+        process_limits: Default::default(),
+        sql_limits: Default::default(),
         sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
         emr_polling: Default::default(),
     }

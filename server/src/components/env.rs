@@ -11,6 +11,39 @@ pub const DEFAULT_FETCH_MAX_BYTES: u64 = 1 << 30;
 /// Longest download or upload by default.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Bounds of one `transform.sql` query: how long it may run (writing its
+/// result included), and how many rows and bytes it may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlLimits {
+    pub timeout: Duration,
+    pub max_rows: u64,
+    pub max_bytes: u64,
+}
+
+impl Default for SqlLimits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(600),
+            max_rows: 100_000_000,
+            max_bytes: 4 << 30,
+        }
+    }
+}
+
+impl SqlLimits {
+    /// The variables that carry these limits to a step.
+    pub fn env(&self) -> [(String, String); 3] {
+        [
+            (
+                "TRELLIS_SQL_TIMEOUT_SECONDS".into(),
+                self.timeout.as_secs_f64().to_string(),
+            ),
+            ("TRELLIS_SQL_MAX_ROWS".into(), self.max_rows.to_string()),
+            ("TRELLIS_SQL_MAX_BYTES".into(), self.max_bytes.to_string()),
+        ]
+    }
+}
+
 /// The environment a step runs in.
 #[derive(Debug, Clone)]
 pub struct StepEnv {
@@ -19,11 +52,13 @@ pub struct StepEnv {
     pub producer: Option<Producer>,
     pub fetch_max_bytes: u64,
     pub fetch_timeout: Duration,
+    pub sql: SqlLimits,
 }
 
 impl StepEnv {
     /// Reads `TRELLIS_TENANT_DIR` (required), `TRELLIS_RUN`, `TRELLIS_NODE`,
-    /// `TRELLIS_FETCH_MAX_BYTES` and `TRELLIS_FETCH_TIMEOUT_SECONDS`.
+    /// `TRELLIS_FETCH_MAX_BYTES`, `TRELLIS_FETCH_TIMEOUT_SECONDS` and the
+    /// [`SqlLimits`] variables.
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let tenant_dir = var("TRELLIS_TENANT_DIR").map(PathBuf::from).ok_or(
@@ -46,13 +81,19 @@ impl StepEnv {
                 })
                 .transpose()
         };
+        let sql = SqlLimits::default();
         Ok(Self {
             tenant_dir,
             producer,
             fetch_max_bytes: number("TRELLIS_FETCH_MAX_BYTES")?
                 .map_or(DEFAULT_FETCH_MAX_BYTES, |n| n as u64),
             fetch_timeout: number("TRELLIS_FETCH_TIMEOUT_SECONDS")?
-                .map_or(DEFAULT_FETCH_TIMEOUT, Duration::from_secs_f64),
+                .map_or(DEFAULT_FETCH_TIMEOUT, duration),
+            sql: SqlLimits {
+                timeout: number("TRELLIS_SQL_TIMEOUT_SECONDS")?.map_or(sql.timeout, duration),
+                max_rows: number("TRELLIS_SQL_MAX_ROWS")?.map_or(sql.max_rows, |n| n as u64),
+                max_bytes: number("TRELLIS_SQL_MAX_BYTES")?.map_or(sql.max_bytes, |n| n as u64),
+            },
         })
     }
 
@@ -75,6 +116,11 @@ impl StepEnv {
         std::fs::create_dir_all(&dir)?;
         Ok(dir)
     }
+}
+
+/// Seconds as a duration, saturating rather than panicking on a huge value.
+fn duration(seconds: f64) -> Duration {
+    Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
 }
 
 /// Checks the shape of a user-written relative path.

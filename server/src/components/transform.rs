@@ -3,9 +3,11 @@
 //! database that holds the inputs and nothing else: attaching other
 //! databases is switched off, and only one statement that reads is allowed.
 //! The database is a temporary file with a small page cache (rather than
-//! memory) so that memory stays flat however large the inputs are.
+//! memory) so that memory stays flat however large the inputs are. The query
+//! is bounded ([`SqlLimits`]): a progress handler stops it past its time
+//! budget, and it stops writing past its rows and bytes.
 
-use super::env::StepEnv;
+use super::env::{SqlLimits, StepEnv};
 use super::{fail, Progress, StepError};
 use crate::datasets::{column_names, valid_name, DatasetWriter, StoredDataset};
 use app::api::datasets::ColumnType;
@@ -13,6 +15,12 @@ use clap::Args;
 use rusqlite::limits::Limit;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::Connection;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// SQLite virtual-machine steps between looks at the clock.
+const PROGRESS_STEPS: i32 = 10_000;
 
 #[derive(Debug, Clone, Args)]
 pub struct TransformArgs {
@@ -134,9 +142,17 @@ fn transform(env: &StepEnv, inputs: &[String], sql: &str, output: &str) -> Resul
     println!("transform.sql: running the query");
     let mut writer = DatasetWriter::create(&root, output, names)?;
     let mut progress = Progress::new("transform.sql", None);
-    let mut rows = stmt.query([]).map_err(sql_error)?;
+    let budget = Budget::start(&conn, env.sql);
+    let mut rows = stmt.query([]).map_err(|e| budget.error(e))?;
     let mut cells: Vec<String> = vec![String::new(); booleans.len()];
-    while let Some(row) = rows.next().map_err(sql_error)? {
+    let mut bytes: u64 = 0;
+    while let Some(row) = rows.next().map_err(|e| budget.error(e))? {
+        if writer.rows() >= env.sql.max_rows {
+            return fail(format!(
+                "stopped: the query returns more than {} rows, the most a query may write",
+                env.sql.max_rows
+            ));
+        }
         for (i, cell) in cells.iter_mut().enumerate() {
             cell.clear();
             match row.get_ref(i).map_err(sql_error)? {
@@ -150,8 +166,18 @@ fn transform(env: &StepEnv, inputs: &[String], sql: &str, output: &str) -> Resul
                 ValueRef::Text(t) | ValueRef::Blob(t) => cell.push_str(&String::from_utf8_lossy(t)),
             }
         }
+        // The cells and their separators: what the row adds to the file,
+        // give or take quoting.
+        bytes += cells.iter().map(|c| c.len() as u64 + 1).sum::<u64>();
+        if bytes > env.sql.max_bytes {
+            return fail(format!(
+                "stopped: the query's result is larger than {}, the most a query may write",
+                super::human_bytes(env.sql.max_bytes)
+            ));
+        }
         writer.write_row(cells.iter().map(String::as_str))?;
-        progress.tick(writer.rows(), 0);
+        progress.tick(writer.rows(), bytes);
+        budget.check()?;
     }
     drop(rows);
     let meta = writer.finish(env.producer.clone())?;
@@ -162,6 +188,65 @@ fn transform(env: &StepEnv, inputs: &[String], sql: &str, output: &str) -> Resul
         meta.columns.len()
     );
     Ok(())
+}
+
+/// The query's time budget: SQLite's progress handler interrupts the
+/// statement once the deadline has passed, and the loop that writes rows
+/// checks it too (a query can return rows fast and forever).
+struct Budget {
+    limit: std::time::Duration,
+    deadline: Option<Instant>,
+    expired: Arc<AtomicBool>,
+}
+
+impl Budget {
+    fn start(conn: &Connection, limits: SqlLimits) -> Self {
+        // A deadline past what `Instant` can hold is no deadline at all.
+        let deadline = Instant::now().checked_add(limits.timeout);
+        let expired = Arc::new(AtomicBool::new(false));
+        if let Some(deadline) = deadline {
+            let flag = expired.clone();
+            conn.progress_handler(
+                PROGRESS_STEPS,
+                Some(move || {
+                    let past = Instant::now() >= deadline;
+                    if past {
+                        flag.store(true, Ordering::Relaxed);
+                    }
+                    past
+                }),
+            );
+        }
+        Self {
+            limit: limits.timeout,
+            deadline,
+            expired,
+        }
+    }
+
+    fn message(&self) -> String {
+        format!(
+            "stopped: the query ran past its {} s budget",
+            self.limit.as_secs_f64()
+        )
+    }
+
+    /// What a failed step of the query means: the budget ran out, or the
+    /// SQL is wrong.
+    fn error(&self, e: rusqlite::Error) -> StepError {
+        if self.expired.load(Ordering::Relaxed) {
+            StepError::Failed(self.message())
+        } else {
+            sql_error(e)
+        }
+    }
+
+    fn check(&self) -> Result<(), StepError> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => fail(self.message()),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Copies one dataset into a table of the same name, with typed columns.

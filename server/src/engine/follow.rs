@@ -1,7 +1,7 @@
 //! Watching a node's work to its end: timeouts, retries with backoff, and
 //! stop requests.
 
-use super::{Engine, Policy, RunCtx};
+use super::{Engine, Policy, RunCtx, Timeout};
 use crate::db::runs::TaskChange;
 use crate::executors::emr::StepRef;
 use crate::executors::{CancelMode, ExecError, Executor, ExternalRef, Outcome};
@@ -84,7 +84,7 @@ impl Engine {
         ctx: &RunCtx,
         node: &str,
         external: &ExternalRef,
-        timeout: Option<f64>,
+        timeout: Timeout,
         stop: &mut watch::Receiver<Option<CancelMode>>,
     ) -> Outcome {
         match external {
@@ -165,23 +165,18 @@ impl Narration for StepLog<'_> {
 }
 
 /// Waits for one attempt's end: stops the work (forcefully) when it
-/// outlives its timeout, and as asked when the run is stopped; work that
-/// the executor cannot stop is followed to its end.
+/// outlives its timeout (every task has one), and as asked when the run is
+/// stopped; work that the executor cannot stop is followed to its end.
 async fn watch_attempt<E: Executor, N: Narration>(
     executor: &E,
     work: &E::Work,
-    timeout: Option<f64>,
+    timeout: Timeout,
     narration: &N,
     stop: &mut watch::Receiver<Option<CancelMode>>,
 ) -> Outcome {
     let ended = executor.watch(work);
     tokio::pin!(ended);
-    let deadline = async {
-        match timeout {
-            Some(t) => tokio::time::sleep(seconds(t)).await,
-            None => std::future::pending().await,
-        }
-    };
+    let deadline = tokio::time::sleep(seconds(timeout.seconds));
     tokio::pin!(deadline);
     let mut timed_out = false;
     let already = *stop.borrow();
@@ -198,11 +193,7 @@ async fn watch_attempt<E: Executor, N: Narration>(
                 narration.ended(&outcome);
                 return match outcome {
                     Outcome::Cancelled if timed_out && !stopping => Outcome::Failed {
-                        error: format!(
-                            "timed out after {} s and was {}",
-                            timeout.unwrap_or_default(),
-                            N::TIMED_OUT
-                        ),
+                        error: format!("timed out after {timeout} and was {}", N::TIMED_OUT),
                     },
                     other => other,
                 };

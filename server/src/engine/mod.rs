@@ -52,6 +52,13 @@ pub struct EngineSettings {
     pub fetch_max_bytes: u64,
     /// Longest download or upload of a data step.
     pub fetch_timeout: Duration,
+    /// Longest any task may run: the timeout of components that set none,
+    /// and the cap of those that set a longer one.
+    pub task_timeout: Duration,
+    /// Resource limits of each local task's process.
+    pub process_limits: crate::executors::local::ProcessLimits,
+    /// Bounds of one `transform.sql` query.
+    pub sql_limits: crate::components::env::SqlLimits,
     /// Seals and opens secrets at rest (connection keys).
     pub sealer: Arc<crate::secrets::Sealer>,
     /// How often watched EMR steps are looked at.
@@ -63,7 +70,48 @@ pub struct EngineSettings {
 struct Policy {
     retries: u32,
     delay: f64,
-    timeout: Option<f64>,
+    timeout: Timeout,
+}
+
+/// How long one attempt may run, and whether that is the platform's limit
+/// (the component set none, or a longer one) rather than the component's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Timeout {
+    seconds: f64,
+    platform: bool,
+}
+
+impl std::fmt::Display for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} s", self.seconds)?;
+        if self.platform {
+            f.write_str(" (the platform's task timeout)")?;
+        }
+        Ok(())
+    }
+}
+
+impl Policy {
+    /// `component`'s policy (none: no retries) under the platform's task
+    /// timeout: a component may lower its timeout, never raise it.
+    fn of(component: Option<&ComponentType>, platform: Duration) -> Self {
+        let platform = platform.as_secs_f64();
+        let timeout = match component.and_then(|c| c.timeout_seconds) {
+            Some(own) if own < platform => Timeout {
+                seconds: own,
+                platform: false,
+            },
+            _ => Timeout {
+                seconds: platform,
+                platform: true,
+            },
+        };
+        Self {
+            retries: component.map_or(0, |c| c.retries),
+            delay: component.map_or(0.0, |c| c.retry_delay_seconds),
+            timeout,
+        }
+    }
 }
 
 /// What the tasks of one run share.
@@ -113,7 +161,8 @@ struct Inner {
 
 impl Engine {
     pub fn new(db: Db, bus: EventBus, settings: EngineSettings) -> Self {
-        let local = LocalExecutor::new(settings.trellis_bin.clone(), settings.log_limit);
+        let local = LocalExecutor::new(settings.trellis_bin.clone(), settings.log_limit)
+            .with_limits(settings.process_limits);
         let stops = Mutex::new(HashMap::new());
         let slots = Slots::new(settings.max_running, settings.max_running_per_tenant);
         let emr = Arc::new(crate::executors::emr::EmrExecutor::new(
@@ -338,5 +387,62 @@ impl Engine {
         RunDriver::new(self.clone(), ctx, version.dag, &stored)
             .drive(&stored)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Policy, Timeout};
+    use app::types::component::ComponentType;
+    use std::time::Duration;
+
+    fn component(timeout: Option<f64>) -> ComponentType {
+        let mut c: ComponentType = serde_json::from_value(serde_json::json!({
+            "key": "c", "name": "C", "category": "Testing",
+            "retries": 2, "retry_delay_seconds": 1.5,
+        }))
+        .unwrap();
+        c.timeout_seconds = timeout;
+        c
+    }
+
+    #[test]
+    fn components_may_lower_the_platform_timeout_never_raise_it() {
+        let platform = Duration::from_secs(600);
+        let timeout = |c: Option<&ComponentType>| Policy::of(c, platform).timeout;
+        let own = |seconds| Timeout {
+            seconds,
+            platform: false,
+        };
+        let capped = Timeout {
+            seconds: 600.0,
+            platform: true,
+        };
+        assert_eq!(timeout(Some(&component(Some(30.0)))), own(30.0));
+        assert_eq!(timeout(Some(&component(None))), capped);
+        assert_eq!(timeout(Some(&component(Some(7.0 * 86400.0)))), capped);
+        assert_eq!(timeout(Some(&component(Some(f64::NAN)))), capped);
+        assert_eq!(timeout(None), capped, "a missing component still times out");
+
+        let policy = Policy::of(Some(&component(None)), platform);
+        assert_eq!((policy.retries, policy.delay), (2, 1.5));
+        assert_eq!(Policy::of(None, platform).retries, 0);
+    }
+
+    #[test]
+    fn a_timeout_says_whose_it_is() {
+        let own = Timeout {
+            seconds: 0.5,
+            platform: false,
+        };
+        let platform = Timeout {
+            seconds: 21600.0,
+            platform: true,
+        };
+        assert_eq!(own.to_string(), "0.5 s");
+        assert_eq!(
+            platform.to_string(),
+            "21600 s (the platform's task timeout)"
+        );
     }
 }

@@ -163,14 +163,17 @@ impl Engine {
                     "TRELLIS_FETCH_TIMEOUT_SECONDS".into(),
                     settings.fetch_timeout.as_secs_f64().to_string(),
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(settings.sql_limits.env())
+            .collect(),
             workdir: tenant_dir.join("work"),
             log_path: self.log_path(tenant, run, &app::types::dag::submit_key(&node.id)),
         })
     }
 
     /// Follows a node's submitted work to its end (with its component's
-    /// retries and timeout) in `watching`.
+    /// retries, and its timeout under the platform's) in `watching`.
     pub(super) async fn follow(
         &self,
         ctx: &RunCtx,
@@ -181,17 +184,7 @@ impl Engine {
             .graph
             .node(&work.node)
             .and_then(|n| ctx.component(&n.component));
-        let policy = component
-            .map(|c| Policy {
-                retries: c.retries,
-                delay: c.retry_delay_seconds,
-                timeout: c.timeout_seconds,
-            })
-            .unwrap_or(Policy {
-                retries: 0,
-                delay: 0.0,
-                timeout: None,
-            });
+        let policy = Policy::of(component, self.inner.settings.task_timeout);
         let (engine, ctx) = (self.clone(), ctx.clone());
         watching.spawn(async move {
             let outcome = engine

@@ -1,10 +1,12 @@
 //! The local executor: each task is a child process in its own process group,
 //! started from an argv (never a shell) with a clean environment, its output
 //! in the task log. Stopping signals the whole group, so nothing it started
-//! outlives it.
+//! outlives it. Each child runs under resource limits ([`ProcessLimits`]) set
+//! before its program starts.
 
 use super::log::{pump, LogFile};
 use super::{CancelMode, ExecError, Executor, ExternalRef, Outcome, TaskSpec};
+use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::collections::{HashMap, VecDeque};
@@ -19,6 +21,83 @@ use tokio::sync::watch;
 /// The `PATH` a child sees; nothing else is inherited from the server.
 const CHILD_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
+/// Resource limits of each child process (rlimits); 0 is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessLimits {
+    /// Address space (virtual memory), in bytes.
+    pub address_space_bytes: u64,
+    /// CPU time, all threads together, in seconds; past it, SIGXCPU.
+    pub cpu_seconds: u64,
+    /// Largest file written, in bytes; past it, SIGXFSZ.
+    pub file_bytes: u64,
+    /// Files open at once.
+    pub open_files: u64,
+    /// Processes and threads of the server's user (system-wide, not per
+    /// task) above which the child cannot start another; root is exempt.
+    pub processes: u64,
+}
+
+impl Default for ProcessLimits {
+    fn default() -> Self {
+        Self {
+            address_space_bytes: 4 << 30,
+            cpu_seconds: 6 * 3600,
+            file_bytes: 10 << 30,
+            open_files: 1024,
+            processes: 4096,
+        }
+    }
+}
+
+/// Seconds of CPU past the soft limit (SIGXCPU, which a process may catch)
+/// before the hard limit kills it.
+const CPU_HARD_MARGIN: u64 = 5;
+
+impl ProcessLimits {
+    /// No limits at all.
+    pub const UNLIMITED: Self = Self {
+        address_space_bytes: 0,
+        cpu_seconds: 0,
+        file_bytes: 0,
+        open_files: 0,
+        processes: 0,
+    };
+
+    /// Each limit as (resource, soft, hard): the hard limit equals the soft
+    /// one (the child cannot raise it) except for CPU time, whose soft limit
+    /// signals and whose hard limit kills. Core dumps are always off: a
+    /// process killed by a limit must not write one into the tenant's folder.
+    fn rlimits(&self) -> Vec<(Resource, u64, u64)> {
+        let mut limits = vec![(Resource::RLIMIT_CORE, 0, 0)];
+        let mut add = |resource, value: u64, margin: u64| {
+            if value > 0 {
+                limits.push((resource, value, value.saturating_add(margin)));
+            }
+        };
+        add(Resource::RLIMIT_AS, self.address_space_bytes, 0);
+        add(Resource::RLIMIT_CPU, self.cpu_seconds, CPU_HARD_MARGIN);
+        add(Resource::RLIMIT_FSIZE, self.file_bytes, 0);
+        add(Resource::RLIMIT_NOFILE, self.open_files, 0);
+        add(Resource::RLIMIT_NPROC, self.processes, 0);
+        limits
+    }
+}
+
+/// Applies `limits` to the calling process, never above the hard limits it
+/// already has (only root may raise those). Runs in the forked child before
+/// exec: system calls only, no allocation.
+fn apply(limits: &[(Resource, u64, u64)]) -> std::io::Result<()> {
+    for &(resource, soft, hard) in limits {
+        let (_, current_hard) = getrlimit(resource)?;
+        let cap = |v: u64| match current_hard {
+            RLIM_INFINITY => v,
+            h => v.min(h),
+        };
+        setrlimit(resource, cap(soft), cap(hard))?;
+    }
+    Ok(())
+}
+
 struct Running {
     outcome: watch::Receiver<Option<Outcome>>,
     cancelled: Arc<AtomicBool>,
@@ -28,16 +107,24 @@ pub struct LocalExecutor {
     /// The binary that `trellis` as a program name means.
     trellis: PathBuf,
     log_limit: u64,
+    limits: ProcessLimits,
     running: Mutex<HashMap<u32, Running>>,
 }
 
 impl LocalExecutor {
+    /// An executor whose children run under the default [`ProcessLimits`].
     pub fn new(trellis: PathBuf, log_limit: u64) -> Self {
         Self {
             trellis,
             log_limit,
+            limits: ProcessLimits::default(),
             running: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same executor with its children under `limits`.
+    pub fn with_limits(self, limits: ProcessLimits) -> Self {
+        Self { limits, ..self }
     }
 
     fn program(&self, name: &str) -> PathBuf {
@@ -68,13 +155,55 @@ fn signal_group(pid: u32, signal: Signal) {
     let _ = killpg(Pid::from_raw(pid as i32), signal);
 }
 
-fn describe_exit(status: std::process::ExitStatus, stderr_tail: &VecDeque<String>) -> Outcome {
+/// How a process that ended by `signal` ended, in words; a limit it
+/// exceeded is named with its value.
+fn killed_by(signal: i32, limits: &ProcessLimits) -> String {
+    match Signal::try_from(signal) {
+        Ok(Signal::SIGXCPU) if limits.cpu_seconds > 0 => format!(
+            "killed: exceeded the CPU time limit of {} s (SIGXCPU)",
+            limits.cpu_seconds
+        ),
+        Ok(Signal::SIGXFSZ) if limits.file_bytes > 0 => format!(
+            "killed: exceeded the file size limit of {} (SIGXFSZ)",
+            crate::components::human_bytes(limits.file_bytes)
+        ),
+        Ok(Signal::SIGKILL) if limits.cpu_seconds > 0 => format!(
+            "killed by signal {signal} (SIGKILL; past the CPU time limit of {} s, or out of memory)",
+            limits.cpu_seconds
+        ),
+        Ok(named) => format!("killed by signal {signal} ({named})"),
+        Err(_) => format!("killed by signal {signal}"),
+    }
+}
+
+/// How a process that exited with `code` ended: a shell reports a command
+/// it ran that a signal killed as 128 + the signal.
+fn exited_with(code: i32, limits: &ProcessLimits) -> String {
+    let hint = match code.checked_sub(128).map(Signal::try_from) {
+        Some(Ok(Signal::SIGXCPU)) if limits.cpu_seconds > 0 => format!(
+            "; a process it ran was likely killed for exceeding the CPU time limit of {} s",
+            limits.cpu_seconds
+        ),
+        Some(Ok(Signal::SIGXFSZ)) if limits.file_bytes > 0 => format!(
+            "; a process it ran was likely killed for exceeding the file size limit of {}",
+            crate::components::human_bytes(limits.file_bytes)
+        ),
+        _ => String::new(),
+    };
+    format!("exited with code {code}{hint}")
+}
+
+fn describe_exit(
+    status: std::process::ExitStatus,
+    stderr_tail: &VecDeque<String>,
+    limits: &ProcessLimits,
+) -> Outcome {
     if status.success() {
         return Outcome::Succeeded;
     }
     let how = match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with code {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (Some(code), _) => exited_with(code, limits),
+        (None, Some(signal)) => killed_by(signal, limits),
         _ => "ended abnormally".to_owned(),
     };
     let error = if stderr_tail.is_empty() {
@@ -105,7 +234,9 @@ impl Executor for LocalExecutor {
             .map_err(io("the task log"))?;
 
         let program = self.program(&task.program);
-        let mut child = Command::new(&program)
+        let rlimits = self.limits.rlimits();
+        let mut command = Command::new(&program);
+        command
             .args(&task.args)
             .env_clear()
             .env("PATH", CHILD_PATH)
@@ -114,14 +245,19 @@ impl Executor for LocalExecutor {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .map_err(|source| ExecError::Spawn {
-                program: program.display().to_string(),
-                source,
-            })?;
+            .process_group(0);
+        // SAFETY: `apply` only makes the getrlimit/setrlimit system calls,
+        // which are async-signal-safe, on memory allocated before the fork.
+        unsafe {
+            command.pre_exec(move || apply(&rlimits));
+        }
+        let mut child = command.spawn().map_err(|source| ExecError::Spawn {
+            program: program.display().to_string(),
+            source,
+        })?;
         let pid = child.id().expect("a just-spawned child has a pid");
 
+        let limits = self.limits;
         let (tx, rx) = watch::channel(None);
         let cancelled = Arc::new(AtomicBool::new(false));
         self.running.lock().expect("executor lock").insert(
@@ -145,7 +281,7 @@ impl Executor for LocalExecutor {
             signal_group(pid, Signal::SIGKILL);
             let outcome = match status {
                 _ if cancelled.load(Ordering::SeqCst) => Outcome::Cancelled,
-                Ok(status) => describe_exit(status, &tail),
+                Ok(status) => describe_exit(status, &tail, &limits),
                 Err(e) => Outcome::Failed {
                     error: format!("waiting for the process failed: {e}"),
                 },
@@ -191,5 +327,63 @@ impl Executor for LocalExecutor {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::ExitStatus;
+
+    fn ended(raw: i32, stderr: &[&str]) -> String {
+        let tail = stderr.iter().map(|s| s.to_string()).collect();
+        let limits = ProcessLimits {
+            cpu_seconds: 60,
+            file_bytes: 2_000_000,
+            ..ProcessLimits::default()
+        };
+        match describe_exit(ExitStatus::from_raw(raw), &tail, &limits) {
+            Outcome::Failed { error } => error,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_exit_names_the_limit_that_caused_it() {
+        assert_eq!(
+            ended(Signal::SIGXCPU as i32, &[]),
+            "killed: exceeded the CPU time limit of 60 s (SIGXCPU)"
+        );
+        assert_eq!(
+            ended(Signal::SIGXFSZ as i32, &["writing"]),
+            "writing\n(killed: exceeded the file size limit of 2.0 MB (SIGXFSZ))"
+        );
+        assert_eq!(
+            ended(Signal::SIGSEGV as i32, &[]),
+            "killed by signal 11 (SIGSEGV)"
+        );
+        assert_eq!(
+            ended(Signal::SIGKILL as i32, &[]),
+            "killed by signal 9 (SIGKILL; past the CPU time limit of 60 s, or out of memory)"
+        );
+        assert_eq!(ended(3 << 8, &[]), "exited with code 3");
+        assert_eq!(
+            ended((128 + Signal::SIGXCPU as i32) << 8, &[]),
+            "exited with code 152; a process it ran was likely killed for exceeding the CPU time limit of 60 s"
+        );
+    }
+
+    #[test]
+    fn zero_is_unlimited_and_cpu_keeps_a_margin_to_its_hard_limit() {
+        let rlimits = ProcessLimits::UNLIMITED.rlimits();
+        assert_eq!(
+            rlimits,
+            [(Resource::RLIMIT_CORE, 0, 0)],
+            "only core dumps stay off"
+        );
+        let rlimits = ProcessLimits::default().rlimits();
+        assert!(rlimits.contains(&(Resource::RLIMIT_CPU, 21_600, 21_605)));
+        assert!(rlimits.contains(&(Resource::RLIMIT_AS, 4 << 30, 4 << 30)));
+        assert!(rlimits.contains(&(Resource::RLIMIT_NOFILE, 1024, 1024)));
     }
 }

@@ -36,6 +36,15 @@ fn help_lists_every_command_and_setting() {
         "DATABASE_URL",
         "TRELLIS_FETCH_MAX_BYTES",
         "TRELLIS_FETCH_TIMEOUT_SECONDS",
+        "TRELLIS_TASK_TIMEOUT_SECONDS",
+        "TRELLIS_TASK_MAX_ADDRESS_SPACE_BYTES",
+        "TRELLIS_TASK_MAX_CPU_SECONDS",
+        "TRELLIS_TASK_MAX_FILE_BYTES",
+        "TRELLIS_TASK_MAX_OPEN_FILES",
+        "TRELLIS_TASK_MAX_PROCESSES",
+        "TRELLIS_SQL_TIMEOUT_SECONDS",
+        "TRELLIS_SQL_MAX_ROWS",
+        "TRELLIS_SQL_MAX_BYTES",
     ] {
         assert!(
             help.contains(word),

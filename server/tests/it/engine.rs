@@ -23,11 +23,11 @@ on_both_backends!(
     a_stop_cancels_the_run_and_its_processes
 );
 
-struct Fixture {
-    app: TestApp,
-    engine: Engine,
-    bus: EventBus,
-    tenant: TenantId,
+pub(crate) struct Fixture {
+    pub app: TestApp,
+    pub engine: Engine,
+    pub bus: EventBus,
+    pub tenant: TenantId,
     _data: tempfile::TempDir,
 }
 
@@ -36,14 +36,24 @@ async fn fixture(backend: Backend) -> Fixture {
 }
 
 async fn fixture_with(backend: Backend, max_running: usize, per_tenant: usize) -> Fixture {
+    fixture_on(backend, |settings| EngineSettings {
+        max_running,
+        max_running_per_tenant: per_tenant,
+        ..settings
+    })
+    .await
+}
+
+/// An engine of its own over a fresh database, on the test settings as
+/// `settings` changes them.
+pub(crate) async fn fixture_on(
+    backend: Backend,
+    settings: impl FnOnce(EngineSettings) -> EngineSettings,
+) -> Fixture {
     let app = TestApp::start(backend).await;
     let data = tempfile::tempdir().unwrap();
     let bus = EventBus::new(1024);
-    let settings = EngineSettings {
-        max_running,
-        max_running_per_tenant: per_tenant,
-        ..engine_settings(data.path().to_owned())
-    };
+    let settings = settings(engine_settings(data.path().to_owned()));
     let engine = Engine::new(app.db.clone(), bus.clone(), settings);
     let tenant = app.demo_tenant().await;
     Fixture {
@@ -56,7 +66,7 @@ async fn fixture_with(backend: Backend, max_running: usize, per_tenant: usize) -
 }
 
 /// Publishes `graph` as version 1 of a new process and starts a run of it.
-async fn run_of(f: &Fixture, graph: serde_json::Value) -> RunId {
+pub(crate) async fn run_of(f: &Fixture, graph: serde_json::Value) -> RunId {
     let admin = f.app.admin().await;
     run_in(f, &admin, "demo", &f.tenant, graph).await
 }
@@ -121,7 +131,7 @@ async fn run_in(
     run
 }
 
-async fn until(f: &Fixture, run: &RunId, done: impl Fn(&Run) -> bool) -> Run {
+pub(crate) async fn until(f: &Fixture, run: &RunId, done: impl Fn(&Run) -> bool) -> Run {
     let started = Instant::now();
     loop {
         let r = runs::get(&f.app.db, &f.tenant, run).await.unwrap().unwrap();
@@ -334,9 +344,23 @@ async fn tenants_take_turns_within_the_limits(backend: Backend) {
     assert!(small_start < &big_starts[3], "the small run gets a turn before the big one's later tasks: {small_start} vs {big_starts:?}");
 }
 
+/// Registers `component` in the catalog, as the platform admin.
+pub(crate) async fn add_component(f: &Fixture, component: serde_json::Value) {
+    let admin = f.app.admin().await;
+    let reply = f
+        .app
+        .as_user(
+            &admin,
+            axum::http::Method::POST,
+            "/api/v1/admin/components",
+            Some(component),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+}
+
 /// Registers a component that fails until its `succeed_on`-th run.
 async fn add_components(f: &Fixture) {
-    let admin = f.app.admin().await;
     let flaky = json!({
         "key": "test.flaky", "name": "Flaky", "category": "Testing",
         "params": [{"name": "succeed_on", "type": "integer", "required": true}],
@@ -349,16 +373,7 @@ async fn add_components(f: &Fixture) {
         "timeout_seconds": 0.5
     });
     for c in [flaky, slow] {
-        let reply = f
-            .app
-            .as_user(
-                &admin,
-                axum::http::Method::POST,
-                "/api/v1/admin/components",
-                Some(c),
-            )
-            .await;
-        assert_eq!(reply.status, 201, "{}", reply.text());
+        add_component(f, c).await;
     }
 }
 

@@ -19,6 +19,7 @@ mod datasets_api;
 mod emr;
 mod engine;
 mod foundation;
+mod limits;
 mod local_executor;
 mod openapi;
 mod params;

@@ -119,6 +119,9 @@ pub fn engine_settings(data_dir: PathBuf) -> EngineSettings {
         max_running_per_tenant: 16,
         fetch_max_bytes: 1 << 20,
         fetch_timeout: Duration::from_secs(5),
+        task_timeout: Duration::from_secs(6 * 3600),
+        process_limits: Default::default(),
+        sql_limits: Default::default(),
         sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
         emr_polling: server::executors::emr::Polling {
             min: Duration::from_millis(50),
