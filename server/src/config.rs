@@ -156,6 +156,14 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_FETCH_TIMEOUT_SECONDS", default_value_t = 300)]
     pub fetch_timeout_seconds: u64,
 
+    /// Internal addresses that data steps' URLs and connections' AWS
+    /// endpoints may reach, comma-separated: address ranges, addresses, host
+    /// names (e.g. `127.0.0.1/32,10.0.0.0/8,internal.example`). Loopback,
+    /// link-local (cloud metadata), private, carrier-grade NAT, unique-local,
+    /// multicast and other special addresses are refused otherwise.
+    #[arg(long, env = "TRELLIS_OUTBOUND_ALLOW", default_value = "")]
+    pub outbound_allow: crate::outbound::Allow,
+
     /// The address users reach Trellis at, e.g. `https://trellis.example.com`.
     /// With `https` the session cookie is marked `Secure`; single sign-on
     /// redirects back to it. Defaults to `http://<listen address>`.

@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod executors;
 pub mod http;
+pub mod outbound;
 pub mod scheduler;
 pub mod secrets;
 pub mod state;
@@ -81,6 +82,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_running_per_tenant: args.max_running_tasks_per_tenant,
         fetch_max_bytes: args.fetch_max_bytes,
         fetch_timeout: std::time::Duration::from_secs(args.fetch_timeout_seconds),
+        outbound: outbound::Guard::new(args.outbound_allow.clone()),
         sealer: std::sync::Arc::new(secrets::Sealer::load(
             args.secret_key.as_ref().map(Secret::expose),
             &args.db.data_dir,

@@ -15,7 +15,8 @@ use std::time::Duration;
 use tower::ServiceExt;
 
 /// The engine's settings in benchmarks: the real `trellis` binary, room for
-/// large fetches. A benchmark that needs other limits overrides fields.
+/// large fetches, the loopback servers (the AWS emulator) allowed. A
+/// benchmark that needs other limits overrides fields.
 pub fn engine_settings(dir: &Path) -> EngineSettings {
     EngineSettings {
         data_dir: dir.to_owned(),
@@ -26,6 +27,7 @@ pub fn engine_settings(dir: &Path) -> EngineSettings {
         max_running_per_tenant: 16,
         fetch_max_bytes: 1 << 30,
         fetch_timeout: Duration::from_secs(300),
+        outbound: server::outbound::Guard::new("127.0.0.1/32,::1/128".parse().unwrap()),
         sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
         emr_polling: Default::default(),
     }

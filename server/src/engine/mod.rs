@@ -52,6 +52,8 @@ pub struct EngineSettings {
     pub fetch_max_bytes: u64,
     /// Longest download or upload of a data step.
     pub fetch_timeout: Duration,
+    /// Which internal addresses data steps and connections may reach.
+    pub outbound: crate::outbound::Guard,
     /// Seals and opens secrets at rest (connection keys).
     pub sealer: Arc<crate::secrets::Sealer>,
     /// How often watched EMR steps are looked at.
@@ -120,6 +122,7 @@ impl Engine {
             db.clone(),
             settings.sealer.clone(),
             settings.emr_polling,
+            settings.outbound.clone(),
         ));
         Self {
             inner: Arc::new(Inner {
@@ -168,6 +171,11 @@ impl Engine {
 
     pub fn sealer(&self) -> &crate::secrets::Sealer {
         &self.inner.settings.sealer
+    }
+
+    /// The check on addresses tenants choose (data step URLs, AWS endpoints).
+    pub fn outbound(&self) -> &crate::outbound::Guard {
+        &self.inner.settings.outbound
     }
 
     pub fn stop_grace(&self) -> Duration {

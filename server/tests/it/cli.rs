@@ -36,6 +36,7 @@ fn help_lists_every_command_and_setting() {
         "DATABASE_URL",
         "TRELLIS_FETCH_MAX_BYTES",
         "TRELLIS_FETCH_TIMEOUT_SECONDS",
+        "TRELLIS_OUTBOUND_ALLOW",
     ] {
         assert!(
             help.contains(word),

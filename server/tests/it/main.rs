@@ -29,4 +29,5 @@ mod run_store;
 mod runs_api;
 mod scheduler_servers;
 mod schedules;
+mod ssrf;
 mod transitions;
