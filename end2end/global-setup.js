@@ -81,6 +81,9 @@ module.exports = async () => {
     TRELLIS_EMR_POLL_MAX_SECONDS: '0.5',
     // Every spec signs in as the admin; the limiter has its own Rust tests.
     TRELLIS_LOGIN_ATTEMPTS_PER_MINUTE: '600',
+    // The AWS emulator listens on loopback, which tenants may not reach
+    // unless the platform allows it.
+    TRELLIS_OUTBOUND_ALLOW: '127.0.0.1/32,::1/128',
   };
   delete env.DATABASE_URL;
   const server = spawn(

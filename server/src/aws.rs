@@ -19,6 +19,8 @@ pub struct Target {
     pub static_keys: Option<(String, String)>,
     /// Names the assumed-role session (`trellis-<tenant>`), for CloudTrail.
     pub session_name: String,
+    /// Checks `endpoint_url`'s addresses: the tenant chose them.
+    pub outbound: crate::outbound::Guard,
 }
 
 /// Secrets stay out of logs.
@@ -40,12 +42,14 @@ impl std::fmt::Debug for Target {
 
 impl Target {
     /// The stored connection with its secrets opened; `session_name` names
-    /// the assumed-role session (for CloudTrail).
+    /// the assumed-role session (for CloudTrail), `outbound` checks the
+    /// addresses of its endpoint.
     pub fn open(
         stored: &crate::db::connections::Stored,
         sealer: &crate::secrets::Sealer,
         tenant: &app::types::TenantId,
         session_name: String,
+        outbound: &crate::outbound::Guard,
     ) -> anyhow::Result<Target> {
         let open = |v: &Option<String>| {
             v.as_deref()
@@ -65,7 +69,36 @@ impl Target {
                 .clone()
                 .zip(open(&stored.secret_access_key)?),
             session_name,
+            outbound: outbound.clone(),
         })
+    }
+
+    /// The connection's own endpoint, when it has one, with an HTTP client
+    /// that connects only to its checked addresses. AWS's own endpoints
+    /// (chosen by the SDK from the region) keep the default client.
+    fn endpoint(
+        &self,
+    ) -> Result<
+        Option<(
+            String,
+            aws_smithy_runtime_api::client::http::SharedHttpClient,
+        )>,
+        Failure,
+    > {
+        let Some(url) = &self.endpoint_url else {
+            return Ok(None);
+        };
+        let refused = |message: String| Failure {
+            field: "endpoint_url",
+            code: "refused",
+            message,
+        };
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| refused(format!("`{url}` is not a URL: {e}")))?;
+        self.outbound
+            .check_url(&parsed)
+            .map_err(|r| refused(r.to_string()))?;
+        Ok(Some((url.clone(), self.outbound.aws_http_client())))
     }
 }
 
@@ -75,7 +108,8 @@ impl Target {
 pub struct Failure {
     /// `role_arn`, `cluster_id`, `endpoint_url`, `access_key_id`, `region`.
     pub field: &'static str,
-    /// `access_denied`, `unknown_cluster`, `unreachable`, `aws_error`.
+    /// `access_denied`, `unknown_cluster`, `unreachable`, `refused` (an
+    /// internal endpoint address), `aws_error`.
     pub code: &'static str,
     pub message: String,
 }
@@ -90,12 +124,19 @@ pub struct Assumed {
 
 fn classify<
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 >(
     err: SdkError<E, R>,
     what: &str,
     field: &'static str,
 ) -> Failure {
+    if let Some(refusal) = crate::outbound::refusal_in(&err) {
+        return Failure {
+            field: "endpoint_url",
+            code: "refused",
+            message: format!("{what}: {refusal}"),
+        };
+    }
     match &err {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("Unknown");
@@ -132,7 +173,7 @@ fn classify<
 }
 
 /// The platform's own credentials for this connection.
-async fn base_config(target: &Target) -> aws_config::SdkConfig {
+async fn base_config(target: &Target) -> Result<aws_config::SdkConfig, Failure> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(target.region.clone()))
         .timeout_config(
@@ -150,16 +191,16 @@ async fn base_config(target: &Target) -> aws_config::SdkConfig {
             "trellis-connection",
         ));
     }
-    if let Some(url) = &target.endpoint_url {
-        loader = loader.endpoint_url(url.clone());
+    if let Some((url, client)) = target.endpoint()? {
+        loader = loader.endpoint_url(url).http_client(client);
     }
-    loader.load().await
+    Ok(loader.load().await)
 }
 
 /// Assumes the connection's role (or, without one, uses the platform's own
 /// credentials as they are).
 pub async fn assume(target: &Target) -> Result<Assumed, Failure> {
-    let base = base_config(target).await;
+    let base = base_config(target).await?;
     let Some(role) = &target.role_arn else {
         let provider = base.credentials_provider().ok_or(Failure {
             field: "access_key_id",
@@ -211,7 +252,7 @@ pub async fn assume(target: &Target) -> Result<Assumed, Failure> {
 }
 
 /// An EMR client acting with `assumed`.
-pub fn emr(target: &Target, assumed: &Assumed) -> aws_sdk_emr::Client {
+pub fn emr(target: &Target, assumed: &Assumed) -> Result<aws_sdk_emr::Client, Failure> {
     let mut config = aws_sdk_emr::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(target.region.clone()))
@@ -222,16 +263,16 @@ pub fn emr(target: &Target, assumed: &Assumed) -> aws_sdk_emr::Client {
                 .connect_timeout(Duration::from_secs(5))
                 .build(),
         );
-    if let Some(url) = &target.endpoint_url {
-        config = config.endpoint_url(url.clone());
+    if let Some((url, client)) = target.endpoint()? {
+        config = config.endpoint_url(url).http_client(client);
     }
-    aws_sdk_emr::Client::from_conf(config.build())
+    Ok(aws_sdk_emr::Client::from_conf(config.build()))
 }
 
 /// "Test connection": assume the role, describe the cluster.
 pub async fn test(target: &Target) -> Result<ConnectionTest, Failure> {
     let assumed = assume(target).await?;
-    let out = emr(target, &assumed)
+    let out = emr(target, &assumed)?
         .describe_cluster()
         .cluster_id(&target.cluster_id)
         .send()

@@ -166,6 +166,13 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub sql_limits: SqlLimitArgs,
+    /// Internal addresses that data steps' URLs and connections' AWS
+    /// endpoints may reach, comma-separated: address ranges, addresses, host
+    /// names (e.g. `127.0.0.1/32,10.0.0.0/8,internal.example`). Loopback,
+    /// link-local (cloud metadata), private, carrier-grade NAT, unique-local,
+    /// multicast and other special addresses are refused otherwise.
+    #[arg(long, env = "TRELLIS_OUTBOUND_ALLOW", default_value = "")]
+    pub outbound_allow: crate::outbound::Allow,
 
     /// The address users reach Trellis at, e.g. `https://trellis.example.com`.
     /// With `https` the session cookie is marked `Secure`; single sign-on

@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod executors;
 pub mod http;
+pub mod outbound;
 pub mod scheduler;
 pub mod secrets;
 pub mod state;
@@ -84,6 +85,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         task_timeout: std::time::Duration::from_secs(args.task_timeout_seconds.max(1)),
         process_limits: args.process_limits.limits(),
         sql_limits: args.sql_limits.limits(),
+        outbound: outbound::Guard::new(args.outbound_allow.clone()),
         sealer: std::sync::Arc::new(secrets::Sealer::load(
             args.secret_key.as_ref().map(Secret::expose),
             &args.db.data_dir,

@@ -15,7 +15,8 @@ use std::time::Duration;
 use tower::ServiceExt;
 
 /// The engine's settings in benchmarks: the real `trellis` binary, room for
-/// large fetches. A benchmark that needs other limits overrides fields.
+/// large fetches, the loopback servers (the AWS emulator) allowed. A
+/// benchmark that needs other limits overrides fields.
 pub fn engine_settings(dir: &Path) -> EngineSettings {
     EngineSettings {
         data_dir: dir.to_owned(),
@@ -29,6 +30,7 @@ pub fn engine_settings(dir: &Path) -> EngineSettings {
         task_timeout: Duration::from_secs(6 * 3600),
         process_limits: Default::default(),
         sql_limits: Default::default(),
+        outbound: server::outbound::Guard::new("127.0.0.1/32,::1/128".parse().unwrap()),
         sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
         emr_polling: Default::default(),
     }

@@ -53,12 +53,15 @@ pub struct StepEnv {
     pub fetch_max_bytes: u64,
     pub fetch_timeout: Duration,
     pub sql: SqlLimits,
+    /// Which internal addresses URLs may reach, as the platform allows.
+    pub outbound: crate::outbound::Guard,
 }
 
 impl StepEnv {
     /// Reads `TRELLIS_TENANT_DIR` (required), `TRELLIS_RUN`, `TRELLIS_NODE`,
-    /// `TRELLIS_FETCH_MAX_BYTES`, `TRELLIS_FETCH_TIMEOUT_SECONDS` and the
-    /// [`SqlLimits`] variables.
+    /// `TRELLIS_FETCH_MAX_BYTES`, `TRELLIS_FETCH_TIMEOUT_SECONDS`,
+    /// `TRELLIS_OUTBOUND_ALLOW` (unset: no internal address is allowed) and
+    /// the [`SqlLimits`] variables.
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let tenant_dir = var("TRELLIS_TENANT_DIR").map(PathBuf::from).ok_or(
@@ -82,7 +85,12 @@ impl StepEnv {
                 .transpose()
         };
         let sql = SqlLimits::default();
+        let allow = var(crate::outbound::SETTING)
+            .unwrap_or_default()
+            .parse()
+            .map_err(|e| format!("{}: {e}", crate::outbound::SETTING))?;
         Ok(Self {
+            outbound: crate::outbound::Guard::new(allow),
             tenant_dir,
             producer,
             fetch_max_bytes: number("TRELLIS_FETCH_MAX_BYTES")?

@@ -64,7 +64,7 @@ pub async fn run(args: ExportArgs) -> Result<(), StepError> {
                 ExportFormat::Jsonl => "application/x-ndjson",
             };
             println!("export.file: posting {rows} rows to {url}");
-            let status = upload(url, tmp.path(), content_type, env.fetch_timeout)
+            let status = upload(&env, url, tmp.path(), content_type)
                 .await
                 .map_err(StepError::Failed)?;
             println!("export.file: {url} accepted the export ({status})");

@@ -84,7 +84,7 @@ pub async fn run(args: IngestArgs) -> Result<(), StepError> {
         Location::Http(url) => {
             staged = tempfile::NamedTempFile::new_in(env.work_dir()?)?;
             println!("ingest.file: downloading {url}");
-            let bytes = download(url, staged.path(), env.fetch_max_bytes, env.fetch_timeout)
+            let bytes = download(&env, url, staged.path())
                 .await
                 .map_err(StepError::Failed)?;
             println!("ingest.file: downloaded {}", super::human_bytes(bytes));

@@ -1,9 +1,11 @@
 //! Sources and destinations outside the tenant's folders: http(s) URLs
-//! (bounded in size and time) and S3 (which needs the tenant's AWS connection).
+//! (bounded in size and time, through the outbound guard) and S3 (which
+//! needs the tenant's AWS connection).
 
+use super::env::StepEnv;
+use crate::outbound;
 use futures::StreamExt;
 use std::path::Path;
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// Where a user's location string points.
@@ -35,18 +37,24 @@ pub fn s3_unavailable(url: &str) -> String {
     )
 }
 
-fn client(timeout: Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(30)))
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .user_agent(concat!("trellis/", env!("CARGO_PKG_VERSION")))
-        .build()
+/// The guarded client, with `url` checked; its host is checked as it is
+/// resolved, and every redirect again.
+fn client(env: &StepEnv, url: &str) -> Result<reqwest::Client, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    env.outbound
+        .check_url(&parsed)
+        .map_err(|refusal| format!("{url}: {refusal}"))?;
+    env.outbound
+        .http_client(env.fetch_timeout)
         .map_err(|e| format!("cannot make an HTTP client: {e}"))
 }
 
+/// What went wrong, without the remote's answer: a refusal as it is, a
+/// timeout or connection failure in a few words.
 fn describe(url: &str, e: reqwest::Error) -> String {
-    if e.is_timeout() {
+    if let Some(refusal) = outbound::refusal_in(&e) {
+        format!("{url}: {refusal}")
+    } else if e.is_timeout() {
         format!("{url}: no complete answer within the time limit")
     } else if e.is_connect() {
         format!("{url}: cannot connect ({})", root_cause(&e))
@@ -63,15 +71,11 @@ fn root_cause(e: &dyn std::error::Error) -> String {
     cause.to_string()
 }
 
-/// Downloads `url` into `dest`, refusing more than `max_bytes` or more than
-/// `timeout` in all; answers the bytes written.
-pub async fn download(
-    url: &str,
-    dest: &Path,
-    max_bytes: u64,
-    timeout: Duration,
-) -> Result<u64, String> {
-    let response = client(timeout)?
+/// Downloads `url` into `dest`, refusing more than the step's download limit
+/// or more than its time limit in all; answers the bytes written.
+pub async fn download(env: &StepEnv, url: &str, dest: &Path) -> Result<u64, String> {
+    let max_bytes = env.fetch_max_bytes;
+    let response = client(env, url)?
         .get(url)
         .send()
         .await
@@ -105,12 +109,13 @@ pub async fn download(
     Ok(written)
 }
 
-/// POSTs the file at `path` to `url` as `content_type`, streaming it.
+/// POSTs the file at `path` to `url` as `content_type`, streaming it. A
+/// refusing answer is reported by its status only: its body is the remote's.
 pub async fn upload(
+    env: &StepEnv,
     url: &str,
     path: &Path,
     content_type: &str,
-    timeout: Duration,
 ) -> Result<u16, String> {
     let file = tokio::fs::File::open(path)
         .await
@@ -121,7 +126,7 @@ pub async fn upload(
         .map_err(|e| format!("cannot read the export: {e}"))?
         .len();
     let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
-    let response = client(timeout)?
+    let response = client(env, url)?
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, content_type)
         .header(reqwest::header::CONTENT_LENGTH, length)
@@ -131,9 +136,7 @@ pub async fn upload(
         .map_err(|e| describe(url, e))?;
     let status = response.status();
     if !status.is_success() {
-        let text = response.text().await.unwrap_or_default();
-        let excerpt: String = text.chars().take(300).collect();
-        return Err(format!("POST {url} answered {status}: {}", excerpt.trim()));
+        return Err(format!("POST {url} answered {status}"));
     }
     Ok(status.as_u16())
 }

@@ -59,6 +59,8 @@ pub struct EngineSettings {
     pub process_limits: crate::executors::local::ProcessLimits,
     /// Bounds of one `transform.sql` query.
     pub sql_limits: crate::components::env::SqlLimits,
+    /// Which internal addresses data steps and connections may reach.
+    pub outbound: crate::outbound::Guard,
     /// Seals and opens secrets at rest (connection keys).
     pub sealer: Arc<crate::secrets::Sealer>,
     /// How often watched EMR steps are looked at.
@@ -169,6 +171,7 @@ impl Engine {
             db.clone(),
             settings.sealer.clone(),
             settings.emr_polling,
+            settings.outbound.clone(),
         ));
         Self {
             inner: Arc::new(Inner {
@@ -217,6 +220,11 @@ impl Engine {
 
     pub fn sealer(&self) -> &crate::secrets::Sealer {
         &self.inner.settings.sealer
+    }
+
+    /// The check on addresses tenants choose (data step URLs, AWS endpoints).
+    pub fn outbound(&self) -> &crate::outbound::Guard {
+        &self.inner.settings.outbound
     }
 
     pub fn stop_grace(&self) -> Duration {

@@ -163,6 +163,10 @@ impl Engine {
                     "TRELLIS_FETCH_TIMEOUT_SECONDS".into(),
                     settings.fetch_timeout.as_secs_f64().to_string(),
                 ),
+                (
+                    crate::outbound::SETTING.into(),
+                    settings.outbound.allow().to_string(),
+                ),
             ]
             .into_iter()
             .chain(settings.sql_limits.env())

@@ -6,6 +6,7 @@ use super::json::Json;
 use crate::access::{AdminAccess, TenantAccess};
 use crate::aws;
 use crate::db::connections::{self, Fields, Stored};
+use crate::outbound;
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::access::AuditAction;
@@ -51,7 +52,7 @@ fn is_role_arn(arn: &str) -> bool {
 
 /// Checks the input; answers the fields to store (secrets sealed), keeping
 /// `current`'s secrets where the input leaves them out.
-fn fields(
+async fn fields(
     state: &AppState,
     access: &TenantAccess,
     input: ConnectionInput,
@@ -115,14 +116,27 @@ fn fields(
         .endpoint_url
         .map(|u| u.trim().to_owned())
         .filter(|u| !u.is_empty());
-    if endpoint_url.as_deref().is_some_and(|u| {
-        !(u.starts_with("https://") || u.starts_with("http://")) || u.contains(char::is_whitespace)
-    }) {
-        errors.push(FieldError::new(
-            "endpoint_url",
-            "pattern",
-            "an http(s) URL, or empty for AWS's own endpoints",
-        ));
+    if let Some(url) = endpoint_url.as_deref() {
+        let shaped = (url.starts_with("https://") || url.starts_with("http://"))
+            && !url.contains(char::is_whitespace);
+        let checked = if shaped {
+            state.engine.outbound().check_reachable(url).await
+        } else {
+            Err(outbound::Refusal::NotHttp(url.to_owned()))
+        };
+        match checked {
+            Ok(()) => {}
+            Err(outbound::Refusal::NotHttp(_)) => errors.push(FieldError::new(
+                "endpoint_url",
+                "pattern",
+                "an http(s) URL, or empty for AWS's own endpoints",
+            )),
+            Err(refusal) => errors.push(FieldError::new(
+                "endpoint_url",
+                "refused",
+                refusal.to_string(),
+            )),
+        }
     }
     let context = access.tenant.as_str();
     let sealer = state.engine.sealer();
@@ -228,7 +242,7 @@ async fn create(
     access: AdminAccess,
     Json(input): Json<ConnectionInput>,
 ) -> Result<(StatusCode, axum::Json<Connection>)> {
-    let f = fields(&state, &access, input, None)?;
+    let f = fields(&state, &access, input, None).await?;
     let id = connections::insert(&state.db, &access.tenant, &f)
         .await
         .map_err(|e| name_taken(e, &f.name))?;
@@ -279,7 +293,7 @@ async fn replace(
     Json(input): Json<ConnectionInput>,
 ) -> Result<axum::Json<Connection>> {
     let current = load(&state, &access, &id).await?;
-    let f = fields(&state, &access, input, Some(&current))?;
+    let f = fields(&state, &access, input, Some(&current)).await?;
     connections::update(&state.db, &access.tenant, &id, &f)
         .await
         .map_err(|e| name_taken(e, &f.name))?;
@@ -341,6 +355,7 @@ async fn test(
         state.engine.sealer(),
         &access.tenant,
         format!("trellis-{}", access.slug),
+        state.engine.outbound(),
     )?;
     match aws::test(&target).await {
         Ok(found) => Ok(axum::Json(found)),

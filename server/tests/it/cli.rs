@@ -45,6 +45,7 @@ fn help_lists_every_command_and_setting() {
         "TRELLIS_SQL_TIMEOUT_SECONDS",
         "TRELLIS_SQL_MAX_ROWS",
         "TRELLIS_SQL_MAX_BYTES",
+        "TRELLIS_OUTBOUND_ALLOW",
     ] {
         assert!(
             help.contains(word),

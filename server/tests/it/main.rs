@@ -30,4 +30,5 @@ mod run_store;
 mod runs_api;
 mod scheduler_servers;
 mod schedules;
+mod ssrf;
 mod transitions;

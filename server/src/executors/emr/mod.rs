@@ -82,6 +82,8 @@ pub struct EmrExecutor {
     db: Db,
     sealer: Arc<Sealer>,
     polling: Polling,
+    /// Checks connections' endpoints.
+    outbound: crate::outbound::Guard,
     /// Assumed credentials per (tenant, connection), with the target they are for.
     cache: Mutex<HashMap<(TenantId, ConnectionId), (Target, Assumed)>>,
     /// The steps being watched, per cluster; one poller per cluster reads
@@ -119,11 +121,17 @@ const BATCH: usize = 10;
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
 impl EmrExecutor {
-    pub fn new(db: Db, sealer: Arc<Sealer>, polling: Polling) -> Self {
+    pub fn new(
+        db: Db,
+        sealer: Arc<Sealer>,
+        polling: Polling,
+        outbound: crate::outbound::Guard,
+    ) -> Self {
         EmrExecutor {
             db,
             sealer,
             polling,
+            outbound,
             cache: Mutex::new(HashMap::new()),
             watched: Mutex::new(HashMap::new()),
         }
@@ -139,7 +147,8 @@ impl EmrExecutor {
             "trellis-{}",
             tenant.as_str().chars().take(50).collect::<String>()
         );
-        Target::open(&stored, &self.sealer, tenant, session).map_err(|e| e.to_string())
+        Target::open(&stored, &self.sealer, tenant, session, &self.outbound)
+            .map_err(|e| e.to_string())
     }
 
     /// An EMR client for the connection, assuming its role only when the
@@ -172,7 +181,8 @@ impl EmrExecutor {
                 (target, assumed)
             }
         };
-        Ok((aws::emr(&target, &assumed), target))
+        let client = aws::emr(&target, &assumed).map_err(|f| f.message)?;
+        Ok((client, target))
     }
 
     /// Forgets cached credentials (a connection changed, or AWS refused them).

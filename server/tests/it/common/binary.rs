@@ -23,6 +23,7 @@ pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
         .env_remove("DATABASE_URL")
         .env("TRELLIS_EMR_POLL_MIN_SECONDS", "0.05")
         .env("TRELLIS_EMR_POLL_MAX_SECONDS", "0.2")
+        .env("TRELLIS_OUTBOUND_ALLOW", super::LOOPBACK_ALLOWED)
         .envs(env.iter().copied())
         .args([
             "serve",

@@ -107,8 +107,14 @@ pub async fn fresh_database(backend: Backend) -> TestDb {
     TestDb { url, dir }
 }
 
+/// The loopback addresses the test suite's own servers (HTTP sources, the
+/// AWS emulator) listen on: allowed by the platform setting, as an operator
+/// would allow an internal service.
+pub const LOOPBACK_ALLOWED: &str = "127.0.0.1/32,::1/128";
+
 /// The engine's settings in tests: the real `trellis` binary, small limits,
-/// fast EMR polling. A test that needs other limits overrides fields.
+/// fast EMR polling, the loopback servers allowed. A test that needs other
+/// limits overrides fields.
 pub fn engine_settings(data_dir: PathBuf) -> EngineSettings {
     EngineSettings {
         data_dir,
@@ -122,6 +128,7 @@ pub fn engine_settings(data_dir: PathBuf) -> EngineSettings {
         task_timeout: Duration::from_secs(6 * 3600),
         process_limits: Default::default(),
         sql_limits: Default::default(),
+        outbound: server::outbound::Guard::new(LOOPBACK_ALLOWED.parse().unwrap()),
         sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
         emr_polling: server::executors::emr::Polling {
             min: Duration::from_millis(50),
@@ -166,6 +173,18 @@ impl Reply {
     }
 }
 
+fn test_state(db: &Db, engine: EngineSettings) -> AppState {
+    let leptos = server::state::leptos_options(
+        "127.0.0.1:0".parse().unwrap(),
+        std::path::Path::new("target/site"),
+    );
+    let http = HttpSettings {
+        max_body_bytes: 64 * 1024,
+        ..HttpSettings::default()
+    };
+    AppState::new(db.clone(), leptos, http, engine)
+}
+
 impl TestApp {
     pub async fn start(backend: Backend) -> TestApp {
         let database = fresh_database(backend).await;
@@ -180,22 +199,27 @@ impl TestApp {
 
     /// The application over `db` exactly as it is (no migration, no bootstrap).
     pub fn over(db: Db, database: TestDb) -> TestApp {
-        let leptos = server::state::leptos_options(
-            "127.0.0.1:0".parse().unwrap(),
-            std::path::Path::new("target/site"),
-        );
         let engine = engine_settings(database.data_dir());
-        let http = HttpSettings {
-            max_body_bytes: 64 * 1024,
-            ..HttpSettings::default()
-        };
-        let state = AppState::new(db.clone(), leptos, http, engine);
+        let state = test_state(&db, engine);
         TestApp {
             router: server::router(state.clone()),
             db,
             database,
             state,
         }
+    }
+
+    /// The same database served again, with the platform allowing only
+    /// `allow` of the internal addresses (`TRELLIS_OUTBOUND_ALLOW`; empty:
+    /// none). Sessions carry over; connection secrets sealed before do not.
+    pub fn allowing(mut self, allow: &str) -> TestApp {
+        let engine = EngineSettings {
+            outbound: server::outbound::Guard::new(allow.parse().unwrap()),
+            ..engine_settings(self.database.data_dir())
+        };
+        self.state = test_state(&self.db, engine);
+        self.router = server::router(self.state.clone());
+        self
     }
 
     /// The same application with its scheduler on `clock` (tests drive
