@@ -176,3 +176,39 @@ test('platform admins create tenants and users on the admin page', async ({ page
   await expect(page.getByTestId('member-row').filter({ hasText: 'gina' }).getByRole('combobox')).toHaveValue('tenant_admin');
   await page.getByTestId('tenant-switcher').selectOption('demo');
 });
+
+test('platform admins reset passwords and disable users; users change their own password', async ({ browser, page }) => {
+  await signIn(page);
+  expect([201, 409]).toContain((await api(page, 'POST', '/api/v1/admin/users', { username: 'pat', password: 'pat-password-1' })).status);
+  expect([200, 201]).toContain((await api(page, 'PUT', '/api/v1/tenants/demo/members/pat', { role: 'viewer' })).status);
+  await page.getByTestId('nav').getByRole('link', { name: 'Admin' }).click();
+  await page.getByTestId('password-reset-user').selectOption('pat');
+  await page.getByTestId('password-reset-new').fill('pat-password-2');
+  await page.getByTestId('password-reset-submit').click();
+  await expect(page.getByTestId('password-reset-done')).toContainText('pat');
+
+  // Pat changes it on the profile page: the current one is required.
+  const context = await browser.newContext();
+  const pat = await context.newPage();
+  await signInAs(pat, 'pat', 'pat-password-2');
+  await pat.getByTestId('user').click();
+  await pat.getByTestId('menu-profile').click();
+  await pat.getByTestId('password-current').fill('not-my-password');
+  await pat.getByTestId('password-new').fill('pat-password-3');
+  await pat.getByTestId('password-change').click();
+  await expect(pat.getByTestId('password-error')).toContainText('not your current password');
+  await pat.getByTestId('password-current').fill('pat-password-2');
+  await pat.getByTestId('password-new').fill('pat-password-3');
+  await pat.getByTestId('password-change').click();
+  await expect(pat.getByTestId('password-changed')).toBeVisible();
+  expect((await api(pat, 'GET', '/api/v1/me')).status).toBe(200);
+
+  // Disabled, pat's session stops at once; enabled again for other runs.
+  const row = page.getByTestId('user-row').filter({ hasText: 'pat' });
+  await row.getByTestId('user-toggle').click();
+  await expect(row).toHaveAttribute('data-disabled', 'true');
+  expect((await api(pat, 'GET', '/api/v1/me')).status).toBe(401);
+  await row.getByTestId('user-toggle').click();
+  await expect(row).toHaveAttribute('data-disabled', 'false');
+  await context.close();
+});

@@ -9,6 +9,7 @@
 
 use crate::config::AuthSettings;
 use crate::db::{audit, memberships, sessions, tokens, users, Db};
+use crate::limiter::Limiter;
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use app::api::access::{AuditAction, AuditVia};
@@ -20,12 +21,10 @@ use axum::http::{header, HeaderMap};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use base64::Engine;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
-use std::num::NonZeroU32;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const SESSION_COOKIE: &str = "trellis_session";
 /// Readable by the page's script, which echoes it in [`CSRF_HEADER`].
@@ -106,46 +105,47 @@ pub struct AuthState {
     pub settings: AuthSettings,
     /// The single sign-on provider's metadata, discovered at first use.
     pub oidc_metadata: tokio::sync::OnceCell<openidconnect::core::CoreProviderMetadata>,
-    by_username: DefaultKeyedRateLimiter<String>,
-    by_address: DefaultKeyedRateLimiter<String>,
+    by_username: Limiter,
+    by_address: Limiter,
 }
 
 impl AuthState {
     pub fn new(settings: AuthSettings) -> Arc<Self> {
-        let per_minute =
-            NonZeroU32::new(settings.login_attempts_per_minute.max(1)).expect("at least one");
-        let per_address =
-            NonZeroU32::new(settings.login_attempts_per_minute.max(1) * 5).expect("at least one");
+        let per_minute = settings.login_attempts_per_minute.max(1);
+        let minute = Duration::from_secs(60);
+        let keys = settings.login_tracked_keys;
         Arc::new(Self {
-            settings,
             oidc_metadata: tokio::sync::OnceCell::new(),
-            by_username: RateLimiter::keyed(Quota::per_minute(per_minute)),
-            by_address: RateLimiter::keyed(Quota::per_minute(per_address)),
+            by_username: Limiter::new(per_minute, minute, keys),
+            by_address: Limiter::new(per_minute.saturating_mul(5), minute, keys),
+            settings,
         })
     }
 
     /// Counts a sign-in attempt; 429 with the wait when over the limit.
     pub fn sign_in_attempt(&self, username: &str, address: Option<&str>) -> Result<()> {
-        use governor::clock::{Clock, DefaultClock};
-        let clock = DefaultClock::default();
-        let wait = |not_until: governor::NotUntil<_>| {
-            not_until.wait_time_from(clock.now()).as_secs().max(1)
-        };
+        let now = Instant::now();
+        let wait = |left: Duration| left.as_secs_f64().ceil().max(1.0) as u64;
         if let Some(address) = address {
-            if let Err(e) = self.by_address.check_key(&address.to_owned()) {
+            if let Err(left) = self.by_address.check(address, now) {
                 return Err(Error::TooManyRequests {
                     message: "too many sign-in attempts from this address".into(),
-                    retry_after: wait(e),
+                    retry_after: wait(left),
                 });
             }
         }
-        if let Err(e) = self.by_username.check_key(&username.to_lowercase()) {
+        if let Err(left) = self.by_username.check(&username.to_lowercase(), now) {
             return Err(Error::TooManyRequests {
                 message: format!("too many sign-in attempts for `{username}`"),
-                retry_after: wait(e),
+                retry_after: wait(left),
             });
         }
         Ok(())
+    }
+
+    /// How many usernames and client addresses the sign-in limits track.
+    pub fn tracked_sign_in_keys(&self) -> (usize, usize) {
+        (self.by_username.len(), self.by_address.len())
     }
 
     /// The session and CSRF cookies for a new session.

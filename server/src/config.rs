@@ -193,6 +193,19 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
     pub login_attempts_per_minute: u32,
 
+    /// Proxies whose `X-Forwarded-For` is believed, comma-separated CIDR
+    /// blocks or addresses (`10.0.0.0/8,192.0.2.7`). A request from one of
+    /// them counts as coming from the right-most forwarded address that is
+    /// not itself listed; any other request counts as coming from its
+    /// socket's address, whatever it forwards. Empty: no proxy is trusted.
+    #[arg(
+        long,
+        env = "TRELLIS_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = crate::client_ip::parse_proxy
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     #[command(flatten)]
     pub oidc: OidcArgs,
 
@@ -460,6 +473,11 @@ pub struct AuthSettings {
     /// Mark cookies `Secure` (Trellis is reached over https).
     pub secure_cookies: bool,
     pub login_attempts_per_minute: u32,
+    /// Most usernames (and, apart, client addresses) the sign-in limits
+    /// track at once.
+    pub login_tracked_keys: usize,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where users reach Trellis, without a trailing `/`.
     pub public_url: String,
     pub oidc: Option<OidcSettings>,
@@ -472,6 +490,8 @@ impl Default for AuthSettings {
             idle_timeout: std::time::Duration::from_secs(3600),
             secure_cookies: false,
             login_attempts_per_minute: 10,
+            login_tracked_keys: 10_000,
+            trusted_proxies: Vec::new(),
             public_url: "http://127.0.0.1:3000".into(),
             oidc: None,
         }
@@ -559,6 +579,8 @@ impl ServeArgs {
             idle_timeout: std::time::Duration::from_secs(u64::from(self.session_idle_minutes) * 60),
             secure_cookies: public_url.starts_with("https://"),
             login_attempts_per_minute: self.login_attempts_per_minute.max(1),
+            login_tracked_keys: AuthSettings::default().login_tracked_keys,
+            trusted_proxies: self.trusted_proxies.clone(),
             public_url,
             oidc,
         })
@@ -686,6 +708,24 @@ mod tests {
             args.sql_limits.limits().timeout,
             std::time::Duration::from_secs(60)
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_blocks_checked_at_start() {
+        let parse = |list: &str| {
+            Cli::try_parse_from(["trellis", "serve", "--trusted-proxies", list]).map(|cli| {
+                let Command::Serve(args) = cli.command else {
+                    panic!("expected serve")
+                };
+                let addr: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+                args.auth_settings(addr).unwrap().trusted_proxies
+            })
+        };
+        let proxies = parse("10.0.0.0/8, 192.0.2.7,fd00::/8").unwrap();
+        let shown: Vec<String> = proxies.iter().map(|p| p.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]);
+        let refused = parse("10.0.0.0/8,proxy.local").unwrap_err().to_string();
+        assert!(refused.contains("proxy.local"), "{refused}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod airflow;
 pub mod aws;
+pub mod client_ip;
 pub mod components;
 pub mod config;
 pub mod datasets;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod executors;
 pub mod http;
+pub mod limiter;
 pub mod outbound;
 pub mod scheduler;
 pub mod secrets;

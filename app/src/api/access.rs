@@ -62,6 +62,10 @@ pub struct User {
     /// Whether the user is linked to a single sign-on identity.
     pub sso: bool,
     pub created_at: String,
+    /// When a platform admin disabled the user; `null` while enabled. A
+    /// disabled user cannot sign in and none of their sessions or API
+    /// tokens is accepted.
+    pub disabled_at: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -73,6 +77,28 @@ pub struct NewUser {
     pub password: Option<String>,
     #[serde(default)]
     pub platform_admin: bool,
+}
+
+/// A platform admin's changes to a user; absent fields stay as they are.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UserChange {
+    /// `true` disables the user (their sessions end, their API tokens stop
+    /// working, sign-in is refused); `false` enables them again.
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    /// A new password (at least 10 characters); the user's sessions end.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A user's change of their own password.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// At least 10 characters (and at most 1024).
+    pub new_password: String,
 }
 
 /// A user's membership of a tenant.
@@ -188,6 +214,9 @@ text_enum!(
         #[serde(rename = "sign_in.failed")]
         SignInFailed => "sign_in.failed",
         SignOut => "sign_out",
+        /// A user changed their own password.
+        #[serde(rename = "password.change")]
+        PasswordChange => "password.change",
         #[serde(rename = "process.create")]
         ProcessCreate => "process.create",
         #[serde(rename = "process.archive")]
@@ -232,16 +261,26 @@ text_enum!(
         /// A platform admin's action, in no tenant's log.
         #[serde(rename = "user.create")]
         UserCreate => "user.create",
+        /// A platform admin's action, in no tenant's log.
+        #[serde(rename = "user.disable")]
+        UserDisable => "user.disable",
+        /// A platform admin's action, in no tenant's log.
+        #[serde(rename = "user.enable")]
+        UserEnable => "user.enable",
+        /// A platform admin's action, in no tenant's log.
+        #[serde(rename = "user.password_reset")]
+        UserPasswordReset => "user.password_reset",
     }
 );
 
 impl AuditAction {
-    /// The sign-ins and sign-outs, recorded in no tenant and shown in the
-    /// log of every tenant the user belongs to.
+    /// The sign-ins, sign-outs and password changes, recorded in no tenant
+    /// and shown in the log of every tenant the user belongs to.
     pub const SESSION: &'static [AuditAction] = &[
         AuditAction::SignIn,
         AuditAction::SignOut,
         AuditAction::SignInFailed,
+        AuditAction::PasswordChange,
     ];
 }
 
@@ -250,6 +289,7 @@ pub const AUDIT_ACTIONS: &[AuditAction] = &[
     AuditAction::SignIn,
     AuditAction::SignInFailed,
     AuditAction::SignOut,
+    AuditAction::PasswordChange,
     AuditAction::ProcessCreate,
     AuditAction::ProcessArchive,
     AuditAction::Publish,
@@ -289,6 +329,9 @@ mod tests {
             AuditAction::TenantCreate,
             AuditAction::TenantChange,
             AuditAction::UserCreate,
+            AuditAction::UserDisable,
+            AuditAction::UserEnable,
+            AuditAction::UserPasswordReset,
         ];
         for action in AuditAction::ALL {
             assert_ne!(

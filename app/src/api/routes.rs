@@ -4,7 +4,7 @@
 
 use crate::api::access::{
     ApiToken, AuditEvent, AuthMethods, CreatedApiToken, Member, NewApiToken, NewTenant, NewUser,
-    SetMember, Tenant, TenantChange, User,
+    PasswordChange, SetMember, Tenant, TenantChange, User, UserChange,
 };
 use crate::api::auth::{LoginRequest, Me};
 use crate::api::backfills::{Backfill, BackfillPreview, CancelQuery, NewBackfill};
@@ -45,6 +45,11 @@ pub async fn logout() -> ApiResult<()> {
     client::post("/api/v1/auth/logout", &()).await
 }
 
+/// Changes the signed-in user's password; their other sessions end.
+pub async fn change_password(body: &PasswordChange) -> ApiResult<()> {
+    client::put("/api/v1/me/password", body).await
+}
+
 pub async fn my_tokens() -> ApiResult<Vec<ApiToken>> {
     client::get("/api/v1/me/tokens").await
 }
@@ -77,6 +82,11 @@ pub async fn users() -> ApiResult<Vec<User>> {
 
 pub async fn create_user(body: &NewUser) -> ApiResult<User> {
     client::post("/api/v1/admin/users", body).await
+}
+
+/// Disables or enables a user, or sets their password.
+pub async fn change_user(username: &str, body: &UserChange) -> ApiResult<User> {
+    client::patch(&format!("/api/v1/admin/users/{username}"), body).await
 }
 
 pub async fn create_component(body: &ComponentType) -> ApiResult<ComponentType> {

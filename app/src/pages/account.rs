@@ -1,6 +1,7 @@
-//! The signed-in user's own page: who they are, and their API tokens.
+//! The signed-in user's own page: who they are, their password, and their
+//! API tokens.
 
-use crate::api::access::{ApiToken, CreatedApiToken, NewApiToken};
+use crate::api::access::{ApiToken, CreatedApiToken, NewApiToken, PasswordChange};
 use crate::api::routes;
 use crate::components::load::{alert_with, fetch, loaded, loading, show};
 use crate::components::time;
@@ -40,10 +41,53 @@ pub fn ProfilePage() -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
+            <ChangePassword/>
             <Tokens/>
         }
         .into_any(),
     }
+    }
+}
+
+/// Changes the user's own password; their other sessions end.
+#[component]
+fn ChangePassword() -> impl IntoView {
+    let (current, new) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let status = RwSignal::new(None::<Result<String, String>>);
+    let change = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let body = PasswordChange {
+            current_password: current.get_untracked(),
+            new_password: new.get_untracked(),
+        };
+        leptos::task::spawn_local(async move {
+            match routes::change_password(&body).await {
+                Ok(()) => {
+                    current.set(String::new());
+                    new.set(String::new());
+                    status.set(Some(Ok(
+                        "Password changed; your other sessions have ended.".into(),
+                    )));
+                }
+                Err(e) => status.set(Some(Err(e.message()))),
+            }
+        });
+    };
+    view! {
+        <h2>"Password"</h2>
+        <form class="inline" on:submit=change data-testid="password-form">
+            <input aria-label="Current password" placeholder="Current password" type="password" required
+                autocomplete="current-password" data-testid="password-current"
+                prop:value=move || current.get() on:input=move |ev| current.set(event_target_value(&ev))/>
+            <input aria-label="New password" placeholder="New password (10 characters or more)" type="password" required
+                autocomplete="new-password" data-testid="password-new"
+                prop:value=move || new.get() on:input=move |ev| new.set(event_target_value(&ev))/>
+            <button type="submit" data-testid="password-change">"Change password"</button>
+        </form>
+        {move || status.get().map(|s| match s {
+            Ok(m) => view! { <p class="ok" data-testid="password-changed">{m}</p> }.into_any(),
+            Err(m) => alert_with("password-error", m),
+        })}
     }
 }
 

@@ -1,12 +1,12 @@
-//! Platform administration: tenants (with their task limits), users, and
-//! the component catalog.
+//! Platform administration: tenants (with their task limits), users (with
+//! disabling and password resets), and the component catalog.
 
-use crate::api::access::{NewTenant, NewUser, Tenant, TenantChange, User};
+use crate::api::access::{NewTenant, NewUser, Tenant, TenantChange, User, UserChange};
 use crate::api::routes;
 use crate::components::catalog_context::TenantCatalog;
 use crate::components::load::{alert, alert_with, fetch, loaded, show};
 use crate::components::time;
-use crate::session::Session;
+use crate::session::{Session, SignIn};
 use crate::types::component::ComponentType;
 use crate::types::ComponentKey;
 use leptos::prelude::*;
@@ -160,6 +160,26 @@ fn Users() -> impl IntoView {
             }
         });
     };
+    let session = Session::get();
+    let me = move || match session.state.get() {
+        SignIn::SignedIn(me) => me.username,
+        _ => String::new(),
+    };
+    let set_disabled = move |username: String, disabled: bool| {
+        let body = UserChange {
+            disabled: Some(disabled),
+            password: None,
+        };
+        leptos::task::spawn_local(async move {
+            match routes::change_user(&username, &body).await {
+                Ok(_) => {
+                    error.set(None);
+                    reload();
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
     view! {
         <h2>"Users"</h2>
         <form class="inline" on:submit=create data-testid="user-form">
@@ -175,7 +195,10 @@ fn Users() -> impl IntoView {
         {move || error.get().map(|e| alert_with("user-error", e))}
         {show(users, move |list| view! {
                 <table class="list" data-testid="user-list">
-                    <thead><tr><th>"User"</th><th>"Platform admin"</th><th>"Signs in with"</th><th>"Created"</th></tr></thead>
+                    <thead><tr>
+                        <th>"User"</th><th>"Platform admin"</th><th>"Signs in with"</th><th>"Created"</th>
+                        <th>"Status"</th><th></th>
+                    </tr></thead>
                     <tbody>
                         {list.into_iter().map(|u| {
                             let how = match (u.has_password, u.sso) {
@@ -184,17 +207,81 @@ fn Users() -> impl IntoView {
                                 (false, true) => "single sign-on",
                                 (false, false) => "nothing yet",
                             };
+                            let disabled = u.disabled_at.is_some();
+                            let status = u.disabled_at.as_deref().map_or("active".to_owned(), |at| {
+                                format!("disabled {}", time::minutes(at))
+                            });
+                            let name = u.username.clone();
+                            let own = me() == u.username;
                             view! {
-                                <tr data-testid="user-row">
-                                    <td>{u.username}</td>
+                                <tr data-testid="user-row" data-disabled=disabled.to_string()>
+                                    <td>{u.username.clone()}</td>
                                     <td>{if u.platform_admin { "yes" } else { "" }}</td>
                                     <td>{how}</td>
                                     <td>{time::minutes(&u.created_at)}</td>
+                                    <td>{status}</td>
+                                    <td>{(!own).then(|| view! {
+                                        <button class="link" data-testid="user-toggle"
+                                            aria-label=format!("{} {}", if disabled { "Enable" } else { "Disable" }, u.username)
+                                            on:click=move |_| set_disabled(name.clone(), !disabled)>
+                                            {if disabled { "Enable" } else { "Disable" }}
+                                        </button>
+                                    })}</td>
                                 </tr>
                             }
                         }).collect_view()}
                     </tbody>
                 </table>
+        })}
+        <PasswordReset users/>
+    }
+}
+
+/// Sets a user's password (their sessions end).
+#[component]
+fn PasswordReset(users: crate::components::load::Loaded<Vec<User>>) -> impl IntoView {
+    let (who, password) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let status = RwSignal::new(None::<Result<String, String>>);
+    let reset = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let username = who.get_untracked();
+        if username.is_empty() {
+            return status.set(Some(Err("Choose a user".into())));
+        }
+        let body = UserChange {
+            disabled: None,
+            password: Some(password.get_untracked()),
+        };
+        leptos::task::spawn_local(async move {
+            match routes::change_user(&username, &body).await {
+                Ok(_) => {
+                    password.set(String::new());
+                    status.set(Some(Ok(format!(
+                        "New password set for `{username}`; their sessions have ended."
+                    ))));
+                }
+                Err(e) => status.set(Some(Err(e.message()))),
+            }
+        });
+    };
+    view! {
+        <h3>"Reset a password"</h3>
+        <form class="inline" on:submit=reset data-testid="password-reset-form">
+            <select aria-label="User whose password to set" data-testid="password-reset-user"
+                on:change=move |ev| who.set(event_target_value(&ev))>
+                <option value="">"Choose a user…"</option>
+                {move || users.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|u| view! {
+                    <option value=u.username.clone() selected=move || who.get() == u.username>{u.username.clone()}</option>
+                }).collect_view()}
+            </select>
+            <input aria-label="New password" placeholder="New password (10 characters or more)" type="password" required
+                autocomplete="new-password" data-testid="password-reset-new"
+                prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
+            <button type="submit" data-testid="password-reset-submit">"Set password"</button>
+        </form>
+        {move || status.get().map(|s| match s {
+            Ok(m) => view! { <p class="ok" data-testid="password-reset-done">{m}</p> }.into_any(),
+            Err(m) => alert_with("password-reset-error", m),
         })}
     }
 }

@@ -55,16 +55,6 @@ pub async fn of_user(db: &Db, user: &UserId) -> sqlx::Result<Vec<TenantMembershi
     .collect()
 }
 
-pub async fn role(db: &Db, tenant: &TenantId, user: &UserId) -> sqlx::Result<Option<Role>> {
-    sqlx::query("SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2")
-        .bind(tenant.as_str())
-        .bind(user.as_str())
-        .fetch_optional(&db.pool)
-        .await?
-        .map(|r| text(&r, "role"))
-        .transpose()
-}
-
 /// The tenant with `slug` and the user's role in it (`None` when not a
 /// member); `None` overall when there is no such tenant.
 pub async fn tenant_role(
@@ -90,48 +80,113 @@ pub async fn tenant_role(
     Ok(Some((TenantId::new(row.try_get::<String, _>("id")?), role)))
 }
 
-pub async fn admin_count(db: &Db, tenant: &TenantId) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND role = 'tenant_admin'",
+/// Why a membership change was not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The user is the tenant's only tenant admin.
+    LastAdmin,
+    /// The user is not a member (for a removal).
+    NotMember,
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+/// Begins a change of the tenant's memberships. It writes first: SQLite
+/// then holds its write lock, PostgreSQL the tenant's row, for the whole
+/// transaction, so changes to one tenant's members take turns and two
+/// admins demoting each other cannot both see the other one remain.
+async fn begin_change<'c>(db: &'c Db, tenant: &TenantId) -> sqlx::Result<Tx<'c>> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// The user's role, and whether another member is a tenant admin.
+async fn standing(
+    tx: &mut Tx<'_>,
+    tenant: &TenantId,
+    user: &UserId,
+) -> sqlx::Result<(Option<Role>, bool)> {
+    let role = sqlx::query("SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant.as_str())
+        .bind(user.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| text::<Role>(&r, "role"))
+        .transpose()?;
+    let others: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND user_id <> $2 \
+         AND role = 'tenant_admin'",
     )
     .bind(tenant.as_str())
-    .fetch_one(&db.pool)
-    .await
+    .bind(user.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((role, others > 0))
 }
 
 /// Sets the user's role in the tenant; true when the membership is new.
-pub async fn set(db: &Db, tenant: &TenantId, user: &UserId, role: Role) -> sqlx::Result<bool> {
-    let changed =
+/// Refused when it would leave the tenant without a tenant admin.
+pub async fn set(
+    db: &Db,
+    tenant: &TenantId,
+    user: &UserId,
+    role: Role,
+) -> sqlx::Result<Result<bool, Refused>> {
+    let mut tx = begin_change(db, tenant).await?;
+    let (current, other_admin) = standing(&mut tx, tenant, user).await?;
+    if current == Some(Role::TenantAdmin) && role != Role::TenantAdmin && !other_admin {
+        tx.rollback().await?;
+        return Ok(Err(Refused::LastAdmin));
+    }
+    if current.is_some() {
         sqlx::query("UPDATE memberships SET role = $3 WHERE tenant_id = $1 AND user_id = $2")
             .bind(tenant.as_str())
             .bind(user.as_str())
             .bind(role.as_str())
-            .execute(&db.pool)
-            .await?
-            .rows_affected();
-    if changed > 0 {
-        return Ok(false);
-    }
-    sqlx::query(
-        "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(tenant.as_str())
-    .bind(user.as_str())
-    .bind(role.as_str())
-    .bind(now())
-    .execute(&db.pool)
-    .await?;
-    Ok(true)
-}
-
-pub async fn remove(db: &Db, tenant: &TenantId, user: &UserId) -> sqlx::Result<bool> {
-    let gone = sqlx::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        sqlx::query(
+            "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        )
         .bind(tenant.as_str())
         .bind(user.as_str())
-        .execute(&db.pool)
-        .await?
-        .rows_affected();
-    Ok(gone > 0)
+        .bind(role.as_str())
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Ok(current.is_none()))
+}
+
+/// Removes the user from the tenant, unless they are its last tenant admin.
+pub async fn remove(
+    db: &Db,
+    tenant: &TenantId,
+    user: &UserId,
+) -> sqlx::Result<Result<(), Refused>> {
+    let mut tx = begin_change(db, tenant).await?;
+    let refused = match standing(&mut tx, tenant, user).await? {
+        (None, _) => Some(Refused::NotMember),
+        (Some(Role::TenantAdmin), false) => Some(Refused::LastAdmin),
+        _ => None,
+    };
+    if let Some(refused) = refused {
+        tx.rollback().await?;
+        return Ok(Err(refused));
+    }
+    sqlx::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant.as_str())
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(()))
 }
 
 /// Sets a user's memberships to exactly `wanted` (tenant slug, role);

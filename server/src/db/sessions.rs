@@ -5,6 +5,7 @@ use super::users::{identity, Identity, IDENTITY};
 use super::{now, Db};
 use crate::time::Timestamp;
 use app::api::access::SignInMethod;
+use app::types::UserId;
 use chrono::Duration;
 use sqlx::Row;
 
@@ -50,6 +51,17 @@ pub async fn delete(db: &Db, token_hash: &str) -> sqlx::Result<()> {
         .map(|_| ())
 }
 
+/// Ends every session of the user but `except` (the one asking, when it
+/// stays signed in).
+pub async fn end_all(db: &Db, user: &UserId, except: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+        .bind(user.as_str())
+        .bind(except.unwrap_or_default())
+        .execute(&db.pool)
+        .await
+        .map(|_| ())
+}
+
 /// A live session: its user and its CSRF token.
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -57,15 +69,16 @@ pub struct Live {
     pub csrf: String,
 }
 
-/// The session with `token_hash` if it has not expired and was seen after
-/// `idle_cutoff`. Marks the session as seen now, at most once every 30
+/// The session with `token_hash` if it has not expired, was seen after
+/// `idle_cutoff` and its user is not disabled. Marks the session as seen now, at most once every 30
 /// seconds.
 pub async fn live(db: &Db, token_hash: &str, idle_cutoff: Timestamp) -> sqlx::Result<Option<Live>> {
     let at = now();
     let row = sqlx::query(&format!(
         "SELECT {IDENTITY}, s.csrf_token, s.last_seen_at \
          FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3"
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
+         AND u.disabled_at IS NULL"
     ))
     .bind(token_hash)
     .bind(&at)

@@ -76,17 +76,20 @@ pub async fn list(
     q.fetch_all(&db.pool).await?.iter().map(from_row).collect()
 }
 
-/// Every token a user made, in any tenant, newest first.
-pub async fn of_user(db: &Db, user: &UserId) -> sqlx::Result<Vec<ApiToken>> {
-    sqlx::query(&format!(
-        "SELECT {COLUMNS} {FROM} WHERE k.user_id = $1 ORDER BY k.created_at DESC, k.id DESC"
-    ))
-    .bind(user.as_str())
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(from_row)
-    .collect()
+/// Every token a user made, newest first: in any tenant, or only in `tenant`.
+pub async fn of_user(
+    db: &Db,
+    user: &UserId,
+    tenant: Option<&TenantId>,
+) -> sqlx::Result<Vec<ApiToken>> {
+    let mut q = Sql::new(format!("SELECT {COLUMNS} {FROM} WHERE k.user_id = "));
+    q.bind(user.as_str().to_owned());
+    if let Some(tenant) = tenant {
+        q.push(" AND k.tenant_id = ")
+            .bind(tenant.as_str().to_owned());
+    }
+    q.push(" ORDER BY k.created_at DESC, k.id DESC");
+    q.fetch_all(&db.pool).await?.iter().map(from_row).collect()
 }
 
 /// A tenant's token and the user it belongs to.
@@ -130,14 +133,16 @@ pub struct Live {
     pub role: Role,
 }
 
-/// The token with `token_hash` if it is neither revoked nor expired.
+/// The token with `token_hash` if it is neither revoked nor expired and
+/// its user is not disabled.
 /// Records the use, at most once a minute.
 pub async fn live(db: &Db, token_hash: &str) -> sqlx::Result<Option<Live>> {
     let at = now();
     let row = sqlx::query(&format!(
         "SELECT {IDENTITY}, k.id, k.tenant_id, k.role, k.last_used_at \
          FROM api_tokens k JOIN users u ON u.id = k.user_id \
-         WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)"
+         WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2) \
+         AND u.disabled_at IS NULL"
     ))
     .bind(token_hash)
     .bind(&at)

@@ -26,7 +26,7 @@ pub(super) fn identity(row: &AnyRow) -> sqlx::Result<Identity> {
 }
 
 const COLUMNS: &str = "username, platform_admin, password_hash IS NOT NULL AS has_password, \
-     oidc_subject IS NOT NULL AS sso, created_at";
+     oidc_subject IS NOT NULL AS sso, created_at, disabled_at";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<User> {
     Ok(User {
@@ -35,7 +35,19 @@ fn from_row(row: &AnyRow) -> sqlx::Result<User> {
         has_password: flag(row, "has_password")?,
         sso: flag(row, "sso")?,
         created_at: row.try_get("created_at")?,
+        disabled_at: row.try_get("disabled_at")?,
     })
+}
+
+/// The user called `username`.
+pub async fn by_username(db: &Db, username: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE username = $1"))
+        .bind(username)
+        .fetch_optional(&db.pool)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
 /// Every user, by username.
@@ -109,6 +121,38 @@ pub async fn credentials(db: &Db, username: &str) -> sqlx::Result<Option<Credent
             })
         })
         .transpose()
+}
+
+/// Whether a platform admin has disabled the user.
+pub async fn disabled(db: &Db, id: &UserId) -> sqlx::Result<bool> {
+    let at: Option<Option<String>> =
+        sqlx::query_scalar("SELECT disabled_at FROM users WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(at.flatten().is_some())
+}
+
+/// Disables the user (keeping when it first happened) or enables them.
+pub async fn set_disabled(db: &Db, id: &UserId, disabled: bool) -> sqlx::Result<()> {
+    let query = if disabled {
+        sqlx::query("UPDATE users SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL")
+            .bind(id.as_str())
+            .bind(now())
+    } else {
+        sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1").bind(id.as_str())
+    };
+    query.execute(&db.pool).await.map(|_| ())
+}
+
+/// Replaces the user's password hash (Argon2id).
+pub async fn set_password(db: &Db, id: &UserId, password_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(password_hash)
+        .execute(&db.pool)
+        .await
+        .map(|_| ())
 }
 
 /// The user linked to a single sign-on identity.

@@ -30,19 +30,21 @@ pub fn token_context(tenant: &TenantId, run: &RunId) -> String {
     format!("airflow-callback:{}:{run}", tenant.as_str())
 }
 
-/// How long a task may take when its component sets no timeout, for the
-/// callback token's lifetime.
-const DEFAULT_TASK_SECONDS: f64 = 6.0 * 3600.0;
 /// What a callback token's lifetime adds to the run's own budget.
 const TOKEN_MARGIN_SECONDS: f64 = 3600.0;
 /// No callback token lives longer than this.
 const TOKEN_MAX_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
 
-/// The longest a run of `graph` can take: every node's timeout (or the
-/// default) times its tries, plus the waits between them, one after the
-/// other; plus a margin. A run's callback token expires that long after the
-/// run was stored.
-pub fn callback_lifetime(graph: &ProcessGraph, components: &[ComponentType]) -> chrono::Duration {
+/// The longest a run of `graph` can take: every node's timeout (its
+/// component's, at most the platform's `task_timeout`) times its tries, plus
+/// the waits between them, one after the other; plus a margin. A run's
+/// callback token expires that long after the run was stored.
+pub fn callback_lifetime(
+    graph: &ProcessGraph,
+    components: &[ComponentType],
+    task_timeout: std::time::Duration,
+) -> chrono::Duration {
+    let platform = task_timeout.as_secs_f64();
     let seconds: f64 = graph
         .nodes
         .iter()
@@ -50,7 +52,7 @@ pub fn callback_lifetime(graph: &ProcessGraph, components: &[ComponentType]) -> 
             let c = components.iter().find(|c| c.key == n.component);
             let timeout = c
                 .and_then(|c| c.timeout_seconds)
-                .unwrap_or(DEFAULT_TASK_SECONDS);
+                .map_or(platform, |t| t.min(platform));
             let retries = c.map_or(0, |c| c.retries);
             let delay = c.map_or(0.0, |c| c.retry_delay_seconds);
             let waits: f64 = (0..retries).map(|i| delay * 2f64.powi(i as i32)).sum();
@@ -599,7 +601,11 @@ async fn trigger(
     let components = processes::components_of(&engine.inner.db, version).await?;
     let expires = token_expiry(
         &stored.created_at,
-        callback_lifetime(&version.graph, &components),
+        callback_lifetime(
+            &version.graph,
+            &components,
+            engine.inner.settings.task_timeout,
+        ),
     );
     let callback = (
         airflow.callback_url(run),
@@ -669,13 +675,21 @@ mod tests {
         }))
         .unwrap();
         let noop = components.iter().find(|c| c.key == "noop").unwrap();
-        let per_node =
-            noop.timeout_seconds.unwrap_or(DEFAULT_TASK_SECONDS) * f64::from(noop.retries + 1);
+        let platform = 6.0 * 3600.0;
+        let per_node = noop
+            .timeout_seconds
+            .map_or(platform, |t: f64| t.min(platform))
+            * f64::from(noop.retries + 1);
         let waits: f64 = (0..noop.retries)
             .map(|i| noop.retry_delay_seconds * 2f64.powi(i as i32))
             .sum();
         assert_eq!(
-            callback_lifetime(&graph, &components).num_seconds(),
+            callback_lifetime(
+                &graph,
+                &components,
+                std::time::Duration::from_secs(6 * 3600)
+            )
+            .num_seconds(),
             (2.0 * (per_node + waits) + TOKEN_MARGIN_SECONDS) as i64
         );
         assert_eq!(

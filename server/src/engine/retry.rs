@@ -154,7 +154,11 @@ impl Engine {
         // token included: once that token has expired, its reports would be
         // refused.
         let components = crate::db::processes::components_of(&self.inner.db, version).await?;
-        let lifetime = super::airflow::callback_lifetime(&version.graph, &components);
+        let lifetime = super::airflow::callback_lifetime(
+            &version.graph,
+            &components,
+            self.inner.settings.task_timeout,
+        );
         let expires = super::airflow::token_expiry(&stored.created_at, lifetime);
         if expires < chrono::Utc::now().timestamp() + 600 {
             return Ok(Err(RetryRefused::NotRunnable(

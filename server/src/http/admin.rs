@@ -1,12 +1,13 @@
-//! Platform administration: tenants and users.
+//! Platform administration: tenants and users (creating, disabling,
+//! resetting passwords).
 
 use super::doc::{Forbidden, Invalid, NotFound, Unauthorized};
 use super::json::Json;
-use crate::access::PlatformAdmin;
-use crate::db::{audit, bootstrap::hash_password, tenants, users};
+use crate::access::{PlatformAdmin, Via};
+use crate::db::{audit, bootstrap::hash_password, sessions, tenants, users};
 use crate::state::AppState;
 use crate::{Error, Result};
-use app::api::access::{AuditAction, NewTenant, NewUser, Tenant, TenantChange, User};
+use app::api::access::{AuditAction, NewTenant, NewUser, Tenant, TenantChange, User, UserChange};
 use app::api::{FieldError, Problem};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tenants, create_tenant))
         .routes(routes!(change_tenant))
         .routes(routes!(list_users, create_user))
+        .routes(routes!(change_user))
 }
 
 /// Checks a slug: lower-case letters, digits and `-`, starting with a letter
@@ -192,6 +194,17 @@ pub fn check_username(username: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
+/// Checks a new password: 10 to 1024 characters.
+pub fn check_password(field: &str, password: &str, errors: &mut Vec<FieldError>) {
+    if !(10..=1024).contains(&password.chars().count()) {
+        errors.push(FieldError::new(
+            field,
+            "length",
+            "at least 10 characters (and at most 1024)",
+        ));
+    }
+}
+
 /// Creates a user (platform admins).
 #[utoipa::path(post, path = "/admin/users", tag = "admin", request_body = NewUser, responses(
     (status = 201, body = User),
@@ -207,13 +220,7 @@ async fn create_user(
     let mut errors = Vec::new();
     check_username(&body.username, &mut errors);
     if let Some(password) = &body.password {
-        if !(10..=1024).contains(&password.chars().count()) {
-            errors.push(FieldError::new(
-                "password",
-                "length",
-                "at least 10 characters (and at most 1024)",
-            ));
-        }
+        check_password("password", password, &mut errors);
     }
     done(errors)?;
     let hash = match body.password {
@@ -236,10 +243,66 @@ async fn create_user(
         e => e.into(),
     })?;
     record(&state, &admin, AuditAction::UserCreate, &body.username).await;
-    let user = users::list(&state.db)
+    let user = users::by_username(&state.db, &body.username)
         .await?
-        .into_iter()
-        .find(|u| u.username == body.username)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("a new user was not found")))?;
     Ok((StatusCode::CREATED, axum::Json(user)))
+}
+
+/// Disables or enables a user, or sets a new password (platform admins).
+/// Disabling ends the user's sessions and stops their API tokens at once;
+/// a new password ends their sessions.
+#[utoipa::path(patch, path = "/admin/users/{username}", tag = "admin", request_body = UserChange,
+    params(("username" = String, Path, description = "The user")), responses(
+    (status = 200, body = User),
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Invalid))]
+async fn change_user(
+    State(state): State<AppState>,
+    admin: PlatformAdmin,
+    Path(username): Path<String>,
+    Json(body): Json<UserChange>,
+) -> Result<axum::Json<User>> {
+    let id = users::id_of(&state.db, &username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("user `{username}`")))?;
+    let mut errors = Vec::new();
+    if body.disabled == Some(true) && id == admin.0.user_id {
+        errors.push(FieldError::new(
+            "disabled",
+            "own_account",
+            "you cannot disable your own account",
+        ));
+    }
+    if let Some(password) = &body.password {
+        check_password("password", password, &mut errors);
+    }
+    done(errors)?;
+    // The admin's own session survives a reset of their own password.
+    let keep = match &admin.0.via {
+        Via::Session { token_hash } if id == admin.0.user_id => Some(token_hash.as_str()),
+        _ => None,
+    };
+    if let Some(password) = body.password {
+        let hash = hash_password(password).await?;
+        users::set_password(&state.db, &id, &hash).await?;
+        sessions::end_all(&state.db, &id, keep).await?;
+        record(&state, &admin, AuditAction::UserPasswordReset, &username).await;
+    }
+    if let Some(disabled) = body.disabled {
+        users::set_disabled(&state.db, &id, disabled).await?;
+        let action = if disabled {
+            sessions::end_all(&state.db, &id, None).await?;
+            AuditAction::UserDisable
+        } else {
+            AuditAction::UserEnable
+        };
+        record(&state, &admin, action, &username).await;
+    }
+    let user = users::by_username(&state.db, &username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("user `{username}`")))?;
+    Ok(axum::Json(user))
 }

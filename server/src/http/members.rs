@@ -3,7 +3,8 @@
 
 use super::doc::{Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
-use crate::access::{new_token, AdminAccess, Caller, TenantAccess, TOKEN_PREFIX};
+use crate::access::{new_token, AdminAccess, Caller, TenantAccess, Via, TOKEN_PREFIX};
+use crate::db::memberships::Refused;
 use crate::db::{audit, memberships, tokens, users};
 use crate::state::AppState;
 use crate::time::Timestamp;
@@ -50,22 +51,12 @@ async fn user_of(state: &AppState, username: &str) -> Result<app::types::UserId>
         .ok_or_else(|| Error::NotFound(format!("user `{username}`")))
 }
 
-/// Refuses a change that would leave the tenant without a tenant admin.
-async fn keep_an_admin(
-    state: &AppState,
-    access: &AdminAccess,
-    user: &app::types::UserId,
-) -> Result<()> {
-    let current = memberships::role(&state.db, &access.tenant, user).await?;
-    if current == Some(Role::TenantAdmin)
-        && memberships::admin_count(&state.db, &access.tenant).await? <= 1
-    {
-        return Err(Error::Conflict {
-            field: Some("role".into()),
-            message: format!("`{}` must keep one tenant admin", access.slug),
-        });
+/// The answer to a change that would leave the tenant without a tenant admin.
+fn last_admin(access: &AdminAccess) -> Error {
+    Error::Conflict {
+        field: Some("role".into()),
+        message: format!("`{}` must keep one tenant admin", access.slug),
     }
-    Ok(())
 }
 
 /// Adds a user to the tenant or changes their role (tenant admins).
@@ -75,7 +66,7 @@ async fn keep_an_admin(
     (status = 200, description = "The role changed", body = Member),
     (status = 201, description = "A new member", body = Member),
     Unauthorized,
-    Forbidden,
+    (status = 403, description = "Not a tenant admin, or an API token (tokens cannot change members)", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The tenant would have no tenant admin left", body = Problem, content_type = "application/problem+json"),
     Invalid))]
@@ -85,11 +76,11 @@ async fn set_member(
     Path((_, username)): Path<(String, String)>,
     Json(body): Json<SetMember>,
 ) -> Result<(StatusCode, axum::Json<Member>)> {
+    access.caller.require_session("change members")?;
     let user = user_of(&state, &username).await?;
-    if body.role != Role::TenantAdmin {
-        keep_an_admin(&state, &access, &user).await?;
-    }
-    let created = memberships::set(&state.db, &access.tenant, &user, body.role).await?;
+    let created = memberships::set(&state.db, &access.tenant, &user, body.role)
+        .await?
+        .map_err(|_| last_admin(&access))?;
     access
         .audit(
             &state.db,
@@ -117,7 +108,7 @@ async fn set_member(
     responses(
     (status = 204, description = "Removed"),
     Unauthorized,
-    Forbidden,
+    (status = 403, description = "Not a tenant admin, or an API token (tokens cannot change members)", body = Problem, content_type = "application/problem+json"),
     NotFound,
     (status = 409, description = "The tenant would have no tenant admin left", body = Problem, content_type = "application/problem+json")))]
 async fn remove_member(
@@ -125,10 +116,12 @@ async fn remove_member(
     access: AdminAccess,
     Path((_, username)): Path<(String, String)>,
 ) -> Result<StatusCode> {
+    access.caller.require_session("change members")?;
     let user = user_of(&state, &username).await?;
-    keep_an_admin(&state, &access, &user).await?;
-    if !memberships::remove(&state.db, &access.tenant, &user).await? {
-        return Err(Error::NotFound(format!("member `{username}`")));
+    match memberships::remove(&state.db, &access.tenant, &user).await? {
+        Ok(()) => {}
+        Err(Refused::NotMember) => return Err(Error::NotFound(format!("member `{username}`"))),
+        Err(Refused::LastAdmin) => return Err(last_admin(&access)),
     }
     access
         .audit(&state.db, AuditAction::MemberRemove, &username, None)
@@ -259,7 +252,8 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Every API token you made, in any tenant.
+/// Every API token you made, in any tenant; called with a token, only
+/// those of the token's own tenant.
 #[utoipa::path(get, path = "/me/tokens", tag = "tokens", responses(
     (status = 200, body = [ApiToken]),
     Unauthorized))]
@@ -267,8 +261,12 @@ async fn my_tokens(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<Vec<ApiToken>>> {
+    let tenant = match &caller.via {
+        Via::Token { tenant, .. } => Some(tenant),
+        Via::Session { .. } => None,
+    };
     Ok(axum::Json(
-        tokens::of_user(&state.db, &caller.user_id).await?,
+        tokens::of_user(&state.db, &caller.user_id, tenant).await?,
     ))
 }
 

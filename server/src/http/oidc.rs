@@ -331,7 +331,8 @@ async fn find_or_create(
     } else if new {
         if let Some(slug) = &oidc.default_tenant {
             if let Some((tenant, _)) = tenants::by_slug(db, slug).await? {
-                memberships::set(db, &tenant, &user, oidc.default_role).await?;
+                // A new user is no one's last admin: never refused.
+                let _joined = memberships::set(db, &tenant, &user, oidc.default_role).await?;
             }
         }
     }

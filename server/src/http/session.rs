@@ -1,24 +1,26 @@
 //! Sign-in, sign-out and "who am I": a server-side session behind an
 //! `HttpOnly`, `SameSite=Lax` cookie.
 
+use super::admin::check_password;
 use super::doc::{Invalid, Unauthorized};
 use super::json::Json;
-use crate::access::{new_token, Caller, Via, CSRF_COOKIE, SESSION_COOKIE};
+use crate::access::{new_token, AuthState, Caller, Via, CSRF_COOKIE, SESSION_COOKIE};
+use crate::db::bootstrap::hash_password;
 use crate::db::{audit, memberships, sessions, tenants, users};
 use crate::state::AppState;
 use crate::{Error, Result};
-use app::api::access::{AuditAction, AuditVia, AuthMethods, SignInMethod};
+use app::api::access::{AuditAction, AuditVia, AuthMethods, PasswordChange, SignInMethod};
 use app::api::auth::{LoginRequest, Me, TenantMembership};
 use app::api::{FieldError, Problem};
 use app::types::UserId;
 use argon2::{password_hash::PasswordHash, Argon2, PasswordVerifier};
-use axum::extract::ConnectInfo;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, FromRef, State};
 use axum::http::StatusCode;
 use axum::http::{header, HeaderMap};
 use axum_extra::extract::cookie::Cookie;
 use axum_extra::extract::CookieJar;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// No username is longer (local ones are at most 64 characters).
@@ -29,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(change_password))
         .routes(routes!(methods))
 }
 
@@ -51,21 +54,34 @@ async fn verify(password: String, hash: Option<String>) -> bool {
     .unwrap_or(false)
 }
 
-/// The client's network address, when the server knows it.
+/// The client's network address, when the server knows it: the socket's
+/// peer, or what a trusted proxy forwarded (see [`crate::client_ip`]).
 pub struct ClientAddress(pub Option<String>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+impl<S> axum::extract::FromRequestParts<S> for ClientAddress
+where
+    S: Send + Sync,
+    Arc<AuthState>: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        state: &S,
     ) -> std::result::Result<Self, Self::Rejection> {
+        let auth = Arc::<AuthState>::from_ref(state);
         Ok(ClientAddress(
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string()),
+                .map(|ConnectInfo(peer)| {
+                    crate::client_ip::client_ip(
+                        peer.ip(),
+                        &parts.headers,
+                        &auth.settings.trusted_proxies,
+                    )
+                    .to_string()
+                }),
         ))
     }
 }
@@ -101,6 +117,11 @@ pub async fn open_session(
     user_id: &UserId,
     method: SignInMethod,
 ) -> Result<(CookieJar, Me)> {
+    if users::disabled(&state.db, user_id).await? {
+        return Err(Error::Forbidden(
+            "this account is disabled; a platform admin can enable it again".into(),
+        ));
+    }
     let (token, token_hash) = new_token();
     let (csrf, _) = new_token();
     sessions::create(
@@ -142,7 +163,7 @@ pub async fn open_session(
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, description = "Signed in", body = Me),
     (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"),
-    (status = 403, description = "Sent from another site", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "Sent from another site, or the account is disabled", body = Problem, content_type = "application/problem+json"),
     Invalid,
     (status = 429, description = "Too many attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn login(
@@ -248,6 +269,68 @@ async fn methods(State(state): State<AppState>) -> axum::Json<AuthMethods> {
 #[utoipa::path(get, path = "/me", tag = "auth", responses((status = 200, body = Me), Unauthorized))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Me>> {
     Ok(axum::Json(me_of(&state, &caller).await?))
+}
+
+/// Changes your own password: the current one is required, and every other
+/// session of yours ends (this one stays). Attempts count against the
+/// sign-in limits.
+#[utoipa::path(put, path = "/me/password", tag = "auth", request_body = PasswordChange, responses(
+    (status = 204, description = "Changed; your other sessions have ended"),
+    Unauthorized,
+    (status = 403, description = "Called with an API token, or without the CSRF token", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The current password is wrong (`current_password`), or the new one is not allowed (`new_password`)", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "Too many attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+async fn change_password(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    caller: Caller,
+    Json(body): Json<PasswordChange>,
+) -> Result<StatusCode> {
+    let Via::Session { token_hash } = &caller.via else {
+        return Err(Error::Forbidden(
+            "API tokens cannot change a password; sign in as the user".into(),
+        ));
+    };
+    let mut errors = Vec::new();
+    check_password("new_password", &body.new_password, &mut errors);
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    state
+        .auth
+        .sign_in_attempt(&caller.username, address.as_deref())?;
+    let hash = users::credentials(&state.db, &caller.username)
+        .await?
+        .and_then(|c| c.password_hash);
+    let Some(hash) = hash else {
+        return Err(Error::Validation(vec![FieldError::new(
+            "current_password",
+            "none",
+            "you sign in through single sign-on and have no password here",
+        )]));
+    };
+    if !verify(body.current_password, Some(hash)).await {
+        return Err(Error::Validation(vec![FieldError::new(
+            "current_password",
+            "wrong",
+            "this is not your current password",
+        )]));
+    }
+    let hash = hash_password(body.new_password).await?;
+    users::set_password(&state.db, &caller.user_id, &hash).await?;
+    sessions::end_all(&state.db, &caller.user_id, Some(token_hash)).await?;
+    audit::record(
+        &state.db,
+        audit::Entry {
+            tenant: None,
+            actor: &audit::Actor::from(&caller),
+            action: AuditAction::PasswordChange,
+            target: None,
+            detail: None,
+        },
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The user and the tenants they work in: their memberships by slug, then

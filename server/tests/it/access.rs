@@ -40,11 +40,13 @@ fn required() -> BTreeMap<&'static str, Needs> {
         ("POST /api/v1/auth/logout", Anyone),
         ("GET /api/v1/me", SignedIn),
         ("GET /api/v1/me/tokens", SignedIn),
+        ("PUT /api/v1/me/password", SignedIn),
         ("GET /api/v1/admin/tenants", PlatformAdmin),
         ("POST /api/v1/admin/tenants", PlatformAdmin),
         ("PATCH /api/v1/admin/tenants/{slug}", PlatformAdmin),
         ("GET /api/v1/admin/users", PlatformAdmin),
         ("POST /api/v1/admin/users", PlatformAdmin),
+        ("PATCH /api/v1/admin/users/{username}", PlatformAdmin),
         ("POST /api/v1/admin/components", PlatformAdmin),
         ("PUT /api/v1/admin/components/{key}", PlatformAdmin),
         ("GET /api/v1/tenants/{tenant}/audit", TenantAdmin),
@@ -656,12 +658,14 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
                 None => Body::empty(),
             };
             let reply = w.app.send(builder.body(body).unwrap()).await;
-            // Tokens may not manage tokens at all, whoever's they are.
-            let expected = if who == "token" && path.contains("/tokens/") {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::NOT_FOUND
-            };
+            // Tokens may not manage tokens or members at all, whoever's
+            // they are.
+            let expected =
+                if who == "token" && (path.contains("/tokens/") || path.contains("/members/")) {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::NOT_FOUND
+                };
             assert_eq!(
                 reply.status,
                 expected,

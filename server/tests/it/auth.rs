@@ -200,4 +200,142 @@ mod limits {
             .starts_with("too many sign-in attempts for `admin`"));
         app.member("demo", "erin", "editor").await;
     }
+
+    /// A sign-in attempt for `username` from the socket address `peer`,
+    /// forwarding `forwarded` as `X-Forwarded-For`.
+    async fn attempt_from(
+        app: &TestApp,
+        peer: &str,
+        forwarded: Option<&str>,
+        username: &str,
+    ) -> crate::common::Reply {
+        let body = json!({"username": username, "password": "guess"}).to_string();
+        let mut request = axum::http::Request::post("/api/v1/auth/login")
+            .header("content-type", "application/json")
+            .header("content-length", body.len());
+        if let Some(forwarded) = forwarded {
+            request = request.header("x-forwarded-for", forwarded);
+        }
+        let mut request = request.body(axum::body::Body::from(body)).unwrap();
+        let peer: std::net::SocketAddr = peer.parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        app.send(request).await
+    }
+
+    /// Made-up usernames cannot grow the limiter's table without bound, nor
+    /// push a username under attack out of it.
+    #[tokio::test]
+    async fn many_distinct_usernames_do_not_grow_the_limits_past_their_bound() {
+        let app = TestApp::start(Backend::Sqlite)
+            .await
+            .with_auth(|auth| auth.login_tracked_keys = 20);
+        for _ in 0..10 {
+            let reply = app
+                .call(
+                    Method::POST,
+                    "/api/v1/auth/login",
+                    json!({"username": "admin", "password": "guess"}).to_string(),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        }
+        for i in 0..200 {
+            let reply = app
+                .call(
+                    Method::POST,
+                    "/api/v1/auth/login",
+                    json!({"username": format!("made-up-{i}"), "password": "guess"}).to_string(),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+            let (usernames, _) = app.state.auth.tracked_sign_in_keys();
+            assert!(usernames <= 20, "{usernames} usernames tracked");
+        }
+        let still = app
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                json!({"username": "admin", "password": "admin-password"}).to_string(),
+            )
+            .await;
+        assert_eq!(
+            still.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            still.text()
+        );
+    }
+
+    /// Anyone can write `X-Forwarded-For`: from a peer that is not a
+    /// trusted proxy it is ignored and the socket's address is limited.
+    #[tokio::test]
+    async fn forwarded_addresses_from_untrusted_peers_are_ignored() {
+        let app = TestApp::start(Backend::Sqlite)
+            .await
+            .with_auth(|auth| auth.login_attempts_per_minute = 2);
+        // Two per username, ten per address: ten distinct users pass.
+        for i in 0..10 {
+            let forwarded = format!("203.0.113.{i}");
+            let reply = attempt_from(
+                &app,
+                "198.51.100.1:4000",
+                Some(&forwarded),
+                &format!("u{i}"),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+        }
+        let limited = attempt_from(&app, "198.51.100.1:4001", Some("203.0.113.77"), "u77").await;
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            limited.json()["detail"],
+            "too many sign-in attempts from this address"
+        );
+        // Another socket address is not limited.
+        let other = attempt_from(&app, "198.51.100.2:4000", None, "u78").await;
+        assert_eq!(other.status, StatusCode::UNAUTHORIZED);
+    }
+
+    /// Behind a trusted proxy each forwarded client is limited apart, by
+    /// the right-most address the proxy did not add itself.
+    #[tokio::test]
+    async fn forwarded_addresses_from_trusted_proxies_are_used() {
+        let app = TestApp::start(Backend::Sqlite).await.with_auth(|auth| {
+            auth.login_attempts_per_minute = 2;
+            auth.trusted_proxies = vec![server::client_ip::parse_proxy("198.51.100.0/24").unwrap()];
+        });
+        for i in 0..20 {
+            // What the client wrote itself (left) proves nothing.
+            let forwarded = format!("10.9.9.9, 203.0.113.{i}");
+            let reply = attempt_from(
+                &app,
+                "198.51.100.1:4000",
+                Some(&forwarded),
+                &format!("u{i}"),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+        }
+        for i in 0..10 {
+            let forwarded = format!("10.{i}.0.1, 203.0.113.200");
+            let reply = attempt_from(
+                &app,
+                "198.51.100.9:4000",
+                Some(&forwarded),
+                &format!("v{i}"),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+        }
+        let limited = attempt_from(&app, "198.51.100.1:4000", Some("203.0.113.200"), "v99").await;
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            limited.json()["detail"],
+            "too many sign-in attempts from this address"
+        );
+        let (_, addresses) = app.state.auth.tracked_sign_in_keys();
+        assert_eq!(addresses, 21, "one per forwarded client, none per proxy");
+    }
 }

@@ -6,6 +6,7 @@
 mod common;
 
 mod access;
+mod account_control;
 mod accounts;
 mod airflow_e2e;
 mod airflow_file;

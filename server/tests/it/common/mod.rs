@@ -234,6 +234,15 @@ impl TestApp {
         self
     }
 
+    /// The same application with other sign-in settings (limits, trusted
+    /// proxies).
+    pub fn with_auth(mut self, change: impl FnOnce(&mut server::config::AuthSettings)) -> TestApp {
+        change(&mut self.state.http.auth);
+        self.state.auth = server::access::AuthState::new(self.state.http.auth.clone());
+        self.router = server::router(self.state.clone());
+        self
+    }
+
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
