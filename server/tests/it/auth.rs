@@ -289,9 +289,10 @@ mod limits {
         }
         let limited = attempt_from(&app, "198.51.100.1:4001", Some("203.0.113.77"), "u77").await;
         assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(
-            limited.json()["detail"],
-            "too many sign-in attempts from this address"
+        let detail = limited.json()["detail"].as_str().unwrap().to_owned();
+        assert!(
+            detail.starts_with("too many sign-in attempts from this address"),
+            "{detail}"
         );
         // Another socket address is not limited.
         let other = attempt_from(&app, "198.51.100.2:4000", None, "u78").await;
@@ -331,9 +332,10 @@ mod limits {
         }
         let limited = attempt_from(&app, "198.51.100.1:4000", Some("203.0.113.200"), "v99").await;
         assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(
-            limited.json()["detail"],
-            "too many sign-in attempts from this address"
+        let detail = limited.json()["detail"].as_str().unwrap().to_owned();
+        assert!(
+            detail.starts_with("too many sign-in attempts from this address"),
+            "{detail}"
         );
         let (_, addresses) = app.state.auth.tracked_sign_in_keys();
         assert_eq!(addresses, 21, "one per forwarded client, none per proxy");
