@@ -189,14 +189,37 @@ pub async fn remove(
     Ok(Ok(()))
 }
 
-/// Sets a user's memberships to exactly `wanted` (tenant slug, role);
-/// tenants that do not exist are ignored.
+/// Sets a user's memberships to `wanted` (tenant slug, role) — single
+/// sign-on's roles claim; tenants that do not exist are ignored. A tenant
+/// never loses its last tenant admin this way: where the user is that
+/// admin, the membership stays (and a warning is logged).
 pub async fn replace(db: &Db, user: &UserId, wanted: &[(String, Role)]) -> sqlx::Result<()> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM memberships WHERE user_id = $1")
-        .bind(user.as_str())
-        .execute(&mut *tx)
-        .await?;
+    let kept: Vec<String> = sqlx::query_scalar(
+        "SELECT t.slug FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
+         WHERE m.user_id = $1 AND m.role = 'tenant_admin' AND NOT EXISTS (SELECT 1 FROM memberships o \
+         WHERE o.tenant_id = m.tenant_id AND o.role = 'tenant_admin' AND o.user_id <> $1)",
+    )
+    .bind(user.as_str())
+    .fetch_all(&mut *tx)
+    .await?;
+    for slug in &kept {
+        if !wanted
+            .iter()
+            .any(|(s, r)| s == slug && *r == Role::TenantAdmin)
+        {
+            tracing::warn!(user = %user.as_str(), tenant = %slug,
+                "single sign-on no longer makes this user a tenant admin, but they are the tenant's last: kept");
+        }
+    }
+    sqlx::query(
+        "DELETE FROM memberships WHERE user_id = $1 AND NOT (role = 'tenant_admin' AND NOT EXISTS \
+         (SELECT 1 FROM memberships o WHERE o.tenant_id = memberships.tenant_id \
+          AND o.role = 'tenant_admin' AND o.user_id <> $1))",
+    )
+    .bind(user.as_str())
+    .execute(&mut *tx)
+    .await?;
     let at = now();
     for (slug, role) in wanted {
         sqlx::query(

@@ -14,7 +14,60 @@ on_both_backends!(
     api_tokens_cannot_change_members,
     a_tenants_token_lists_only_that_tenants_tokens,
     two_admins_demoting_each_other_leave_one_tenant_admin,
+    single_sign_on_never_removes_a_tenants_last_admin,
 );
+
+async fn single_sign_on_never_removes_a_tenants_last_admin(backend: Backend) {
+    use app::types::Role;
+    let app = TestApp::start(backend).await;
+    let (_, owner) = server::db::bootstrap::demo_owner(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let role = |app: &TestApp| {
+        let (db, owner) = (app.db.clone(), owner.clone());
+        async move {
+            server::db::memberships::tenant_role(&db, "demo", &owner)
+                .await
+                .unwrap()
+                .and_then(|(_, role)| role)
+        }
+    };
+    assert_eq!(role(&app).await, Some(Role::TenantAdmin));
+    // The provider's roles claim no longer names the demo tenant at all.
+    server::db::memberships::replace(&app.db, &owner, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        role(&app).await,
+        Some(Role::TenantAdmin),
+        "the last admin stays"
+    );
+    // With another admin, the claim is followed.
+    let admin = app.admin().await;
+    let other = app
+        .as_user(
+            &admin,
+            Method::POST,
+            "/api/v1/admin/users",
+            Some(json!({"username": "ida", "password": "ida-password-1"})),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.text());
+    let set = app
+        .as_user(
+            &admin,
+            Method::PUT,
+            &format!("{DEMO}/members/ida"),
+            Some(json!({"role": "tenant_admin"})),
+        )
+        .await;
+    assert!(set.status.is_success(), "{}", set.text());
+    server::db::memberships::replace(&app.db, &owner, &[("demo".into(), Role::Editor)])
+        .await
+        .unwrap();
+    assert_eq!(role(&app).await, Some(Role::Editor));
+}
 
 const DEMO: &str = "/api/v1/tenants/demo";
 
