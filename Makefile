@@ -1,5 +1,5 @@
 # The commands of the README. What they do lives in scripts/.
-.PHONY: run test check test-fast dev
+.PHONY: run test check test-fast dev fuzz
 
 ## Build Trellis and start it at http://127.0.0.1:3000 on SQLite (demo tenant).
 run:
@@ -21,3 +21,8 @@ test-fast:
 ## Serve on SQLite (demo tenant), rebuilding and restarting on every change.
 dev:
 	@scripts/dev.sh
+
+## Fuzz every API operation from the OpenAPI document (schemathesis) against
+## a throwaway server on SQLite.
+fuzz:
+	@scripts/fuzz.sh

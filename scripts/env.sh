@@ -147,3 +147,15 @@ ensure_test_tools() {
         (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error)
     fi
 }
+
+# The API fuzzer `make fuzz` runs (schemathesis, driven by the OpenAPI
+# document), in a virtualenv of its own.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_fuzz_tools() {
+    if ! "$TOOLS/fuzz-venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+        command -v python3 >/dev/null || ensure_apt python3 python3-venv
+        say "installing schemathesis $SCHEMATHESIS_VERSION (from PyPI)"
+        python3 -m venv "$TOOLS/fuzz-venv"
+        "$TOOLS/fuzz-venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+    fi
+}

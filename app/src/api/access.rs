@@ -20,9 +20,19 @@ pub struct Tenant {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewTenant {
     /// Lower-case letters, digits and `-`, 1 to 63 characters; used in URLs.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"))]
     pub slug: String,
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        )
+    )]
     pub name: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 10000))]
     pub max_concurrent_tasks: Option<i64>,
 }
 
@@ -31,10 +41,18 @@ pub struct NewTenant {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TenantChange {
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        )
+    )]
     pub name: Option<String>,
     /// `null` returns the tenant to the server's default.
     #[serde(default, with = "double_option")]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>, minimum = 1, maximum = 10000))]
     pub max_concurrent_tasks: Option<Option<i64>>,
 }
 
@@ -71,9 +89,12 @@ pub struct User {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewUser {
+    /// 1 to 64 letters, digits, `.`, `_`, `-` or `@`.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[A-Za-z0-9._@-]{1,64}$"))]
     pub username: String,
     /// At least 10 characters. Leave out for users who only sign in by SSO.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(min_length = 10, max_length = 1024))]
     pub password: Option<String>,
     #[serde(default)]
     pub platform_admin: bool,
@@ -89,6 +110,7 @@ pub struct UserChange {
     pub disabled: Option<bool>,
     /// A new password (at least 10 characters); the user's sessions end.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(min_length = 10, max_length = 1024))]
     pub password: Option<String>,
 }
 
@@ -98,6 +120,7 @@ pub struct UserChange {
 pub struct PasswordChange {
     pub current_password: String,
     /// At least 10 characters (and at most 1024).
+    #[cfg_attr(feature = "ssr", schema(min_length = 10, max_length = 1024))]
     pub new_password: String,
 }
 
@@ -137,11 +160,20 @@ pub struct ApiToken {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewApiToken {
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        )
+    )]
     pub name: String,
     /// No higher than the creator's own role in the tenant.
     pub role: Role,
-    /// Days until the token stops working; absent for no expiry.
+    /// Days until the token stops working (1 to 3650); absent for no expiry.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 3650))]
     pub expires_in_days: Option<i64>,
 }
 
@@ -169,7 +201,9 @@ pub struct AuditEvent {
     pub action: AuditAction,
     /// What it was done to (a process id, a run id, a username …).
     pub target: Option<String>,
-    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    /// What else is worth knowing (the new role, the run's version …);
+    /// `null` when there is nothing.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub detail: Option<serde_json::Value>,
 }
 

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
+    /// Local usernames have at most 64 characters; longer ones are refused
+    /// (422) before anything else.
+    #[cfg_attr(feature = "ssr", schema(max_length = 64))]
     pub username: String,
     pub password: String,
 }

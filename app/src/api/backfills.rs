@@ -51,6 +51,7 @@ pub struct NewBackfill {
     pub timezone: Option<String>,
     /// The version every run runs; the latest when left out.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
     pub version: Option<i64>,
     /// Run parameters of every run (checked against the version's
     /// declarations).
@@ -59,6 +60,7 @@ pub struct NewBackfill {
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Runs of the backfill active at once (1 to 100).
     #[serde(default = "one")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
     pub max_active_runs: i64,
     #[serde(default)]
     pub order: BackfillOrder,

@@ -34,10 +34,26 @@ pub struct Connection {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectionInput {
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        )
+    )]
     pub name: String,
     /// An AWS region such as `eu-west-1`.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]+(-[a-z0-9]+)+-[0-9]+$"))]
     pub region: String,
+    /// A role ARN such as `arn:aws:iam::123456789012:role/trellis`; empty for none.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = r"^(arn:aws[^:]*:iam:[^:]*:[0-9]{12}:role/.*[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000].*)?$"
+        )
+    )]
     pub role_arn: Option<String>,
     #[serde(
         default,
@@ -48,17 +64,22 @@ pub struct ConnectionInput {
     pub external_id: Option<Option<String>>,
     /// 900 to 43200 seconds (default 3600).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 900, maximum = 43200))]
     pub session_duration_seconds: Option<i64>,
     /// The EMR cluster, `j-…`.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^j-[A-Za-z0-9]+$"))]
     pub cluster_id: String,
     /// The Airflow connection id for the cluster's AWS credentials in Airflow
     /// (default `aws_default`).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[A-Za-z0-9_.-]{0,250}$"))]
     pub airflow_conn_id: Option<String>,
     /// For private endpoints (and tests): where to send STS and EMR calls.
     #[serde(default)]
     pub endpoint_url: Option<String>,
+    /// 16 to 128 letters and digits (`AKIA…`), with `secret_access_key`.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^([A-Za-z0-9]{16,128})?$"))]
     pub access_key_id: Option<String>,
     #[serde(
         default,

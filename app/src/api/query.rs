@@ -28,12 +28,15 @@ fn finish(mut out: form_urlencoded::Serializer<String>) -> String {
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
 pub struct RunListQuery {
     /// Only runs of this version.
+    #[cfg_attr(feature = "ssr", param(minimum = 1))]
     pub version: Option<i64>,
     /// Only runs in this state.
     pub state: Option<RunState>,
     /// Page size, 1 to 200 (default 50).
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 200))]
     pub limit: Option<i64>,
     /// Runs to skip (default 0).
+    #[cfg_attr(feature = "ssr", param(minimum = 0))]
     pub offset: Option<i64>,
 }
 
@@ -85,6 +88,7 @@ pub struct AuditQuery {
     /// Only entries older than this entry id (the last one of the previous page).
     pub before: Option<String>,
     /// At most this many entries (1–500, default 100).
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 500))]
     pub limit: Option<i64>,
 }
 
@@ -111,7 +115,9 @@ impl AuditQuery {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
 pub struct PreviewQuery {
-    /// The cron expression.
+    /// The cron expression. Required: without one the answer is 422 naming
+    /// `cron` (an `Option` so that the problem names the field).
+    #[cfg_attr(feature = "ssr", param(required = true))]
     pub cron: Option<String>,
     /// An IANA time zone (default `UTC`).
     pub timezone: Option<String>,

@@ -189,6 +189,7 @@ pub struct TaskRun {
 pub struct StartRun {
     /// The version to run; the latest when left out.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
     pub version: Option<i64>,
     /// Values of the process's declared parameters (checked against the
     /// declarations of the version; defaults fill what is left out).

@@ -51,6 +51,7 @@ pub struct ScheduleInput {
     pub enabled: bool,
     /// Pin to this version; `null` runs the latest version at fire time.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
     pub version: Option<i64>,
     /// Run parameters of every run the schedule starts.
     #[serde(default)]
@@ -61,6 +62,7 @@ pub struct ScheduleInput {
     /// 1 to 100 (default 1): active runs of the process at which a fire
     /// waits or is skipped.
     #[serde(default = "one")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
     pub max_active_runs: i64,
     #[serde(default)]
     pub when_busy: WhenBusy,

@@ -1,9 +1,13 @@
 //! What many routes share in the OpenAPI document, written once: the
-//! `{tenant}` path parameter and the problem responses every guarded route
-//! can give. The types are only described, never built.
+//! `{tenant}` path parameter, the problem responses every guarded route can
+//! give, and the ones a whole class of routes gives (added by [`complete`]).
+//! The types are only described, never built.
 #![allow(dead_code)]
 
 use app::api::Problem;
+use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::OpenApi;
+use utoipa::IntoResponses;
 
 /// The `{tenant}` path segment.
 #[derive(utoipa::IntoParams)]
@@ -57,3 +61,82 @@ pub struct Conflict(Problem);
     content_type = "application/problem+json"
 )]
 pub struct Invalid(Problem);
+
+/// 400: the request does not parse: the body is not JSON, or a query
+/// string or path segment is not of its type.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 400,
+    description = "Malformed: the body is not valid JSON, or the query string or a path segment does not parse",
+    content_type = "application/problem+json"
+)]
+pub struct BadRequest(Problem);
+
+/// 413: the body is over the server's limit (`TRELLIS_MAX_BODY_BYTES`).
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 413,
+    description = "The body is larger than the server accepts",
+    content_type = "application/problem+json"
+)]
+pub struct PayloadTooLarge(Problem);
+
+/// 415: a body sent as something other than JSON.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 415,
+    description = "The body is not sent as application/json",
+    content_type = "application/problem+json"
+)]
+pub struct UnsupportedMediaType(Problem);
+
+/// 429: a limit was reached; `Retry-After` says when to try again.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 429,
+    description = "Too many attempts; try again after Retry-After seconds",
+    content_type = "application/problem+json",
+    headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))
+)]
+pub struct TooManyRequests(Problem);
+
+/// Adds what a whole class of routes can answer, so that no route can
+/// forget it: every route with a JSON body can answer 400 (not JSON), 413
+/// (too large), 415 (not sent as JSON) and 422 (not of its shape); every
+/// route with a path or query parameter can answer 400 (does not parse).
+/// A route's own description of a status wins.
+pub fn complete(doc: &mut OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let has_parameters = operation.parameters.as_ref().is_some_and(|p| {
+                p.iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query))
+            });
+            let mut shared = Vec::new();
+            if operation.request_body.is_some() {
+                shared.extend([
+                    BadRequest::responses(),
+                    PayloadTooLarge::responses(),
+                    UnsupportedMediaType::responses(),
+                    Invalid::responses(),
+                ]);
+            } else if has_parameters {
+                shared.push(BadRequest::responses());
+            }
+            for (status, response) in shared.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .entry(status)
+                    .or_insert(response);
+            }
+        }
+    }
+}

@@ -77,10 +77,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(schedules::router())
         .merge(backfills::router())
         .merge(datasets::router());
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/api/v1", v1)
-        .split_for_parts()
+        .split_for_parts();
+    doc::complete(&mut openapi);
+    (routes, openapi)
 }
 
 /// The whole application, exactly as production serves it.

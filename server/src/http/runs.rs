@@ -339,7 +339,7 @@ fn to_sse(event: &RunEvent) -> Event {
 /// The run's events as `text/event-stream`; `Last-Event-ID` resumes after it.
 #[utoipa::path(get, path = "/tenants/{tenant}/runs/{run}/events", tag = "runs",
     params(super::doc::TenantPath, ("run" = String, Path, description = "The run id"),
-        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event number")),
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0, description = "Resume after this event number")),
     responses((status = 200, description = "An event stream; each event's id is its number", content_type = "text/event-stream", body = RunEvent),
         super::doc::Unauthorized,
         super::doc::NotFound))]

@@ -2,7 +2,7 @@
 //! `HttpOnly`, `SameSite=Lax` cookie.
 
 use super::admin::check_password;
-use super::doc::{Invalid, Unauthorized};
+use super::doc::{Invalid, TooManyRequests, Unauthorized};
 use super::json::Json;
 use crate::access::{new_token, AuthState, Caller, Via, CSRF_COOKIE, SESSION_COOKIE};
 use crate::db::bootstrap::hash_password;
@@ -165,7 +165,7 @@ pub async fn open_session(
     (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "Sent from another site, or the account is disabled", body = Problem, content_type = "application/problem+json"),
     Invalid,
-    (status = 429, description = "Too many attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    TooManyRequests))]
 async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -279,7 +279,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<
     Unauthorized,
     (status = 403, description = "Called with an API token, or without the CSRF token", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "The current password is wrong (`current_password`), or the new one is not allowed (`new_password`)", body = Problem, content_type = "application/problem+json"),
-    (status = 429, description = "Too many attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    TooManyRequests))]
 async fn change_password(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,

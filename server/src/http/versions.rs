@@ -297,7 +297,7 @@ async fn version(
 
 /// A version: its graph and compiled DAG.
 #[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/versions/{number}", tag = "versions",
-    params(TenantPath, ("process" = String, Path, description = "The process id"), ("number" = i64, Path, description = "The version number")),
+    params(TenantPath, ("process" = String, Path, description = "The process id"), ("number" = i64, Path, minimum = 1, description = "The version number")),
     responses((status = 200, body = Version), Unauthorized, NotFound, Invalid))]
 async fn read(
     State(state): State<AppState>,
@@ -314,7 +314,7 @@ async fn read(
 /// version's connection). Any version on EMR renders; the same version always
 /// gives the same file.
 #[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/versions/{number}/airflow.py", tag = "versions",
-    params(TenantPath, ("process" = String, Path, description = "The process id"), ("number" = i64, Path, description = "The version number")),
+    params(TenantPath, ("process" = String, Path, description = "The process id"), ("number" = i64, Path, minimum = 1, description = "The version number")),
     responses((status = 200, description = "The DAG file", content_type = "text/x-python"), Unauthorized, NotFound,
               (status = 409, description = "The version does not run on EMR, or its connection is gone", body = Problem, content_type = "application/problem+json"), Invalid))]
 async fn airflow_file(
@@ -344,7 +344,7 @@ async fn airflow_file(
 
 /// What changed from version `a` to version `b`.
 #[utoipa::path(get, path = "/tenants/{tenant}/processes/{process}/versions/{a}/diff/{b}", tag = "versions",
-    params(TenantPath, ("process" = String, Path, description = "The process id"), ("a" = i64, Path, description = "From version"), ("b" = i64, Path, description = "To version")),
+    params(TenantPath, ("process" = String, Path, description = "The process id"), ("a" = i64, Path, minimum = 1, description = "From version"), ("b" = i64, Path, minimum = 1, description = "To version")),
     responses((status = 200, body = VersionDiff), Unauthorized, NotFound, Invalid))]
 async fn diff(
     State(state): State<AppState>,

@@ -1,7 +1,8 @@
 //! The OpenAPI document describes every API route the router serves.
 
 use crate::common::{Backend, TestApp};
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
 
 #[tokio::test]
 async fn the_document_lists_every_endpoint_with_its_errors() {
@@ -151,4 +152,291 @@ async fn every_documented_route_is_served() {
             assert!(routed, "{method} {concrete} is routed: {}", reply.text());
         }
     }
+}
+
+/// Operations anyone may call without signing in.
+const PUBLIC: [&str; 7] = [
+    "GET /healthz",
+    "GET /readyz",
+    "GET /api/v1/auth/methods",
+    "GET /api/v1/auth/oidc/login",
+    "GET /api/v1/auth/oidc/callback",
+    "POST /api/v1/auth/login",
+    "POST /api/v1/auth/logout",
+];
+
+/// Every operation of the document as (`METHOD path`, operation).
+fn operations(doc: &serde_json::Value) -> Vec<(String, &serde_json::Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            out.push((format!("{} {path}", method.to_uppercase()), operation));
+        }
+    }
+    out
+}
+
+fn documents(operation: &serde_json::Value, status: &str) -> bool {
+    operation["responses"][status]["content"]
+        .get("application/problem+json")
+        .is_some()
+}
+
+/// Whether a schema lets `null` through (OpenAPI 3.1 `type: [.., "null"]`,
+/// a `oneOf` with a null member, or 3.0's `nullable`).
+fn nullable(schema: &serde_json::Value) -> bool {
+    let null_type = |s: &serde_json::Value| match &s["type"] {
+        serde_json::Value::String(t) => t == "null",
+        serde_json::Value::Array(types) => types.iter().any(|t| t == "null"),
+        _ => false,
+    };
+    null_type(schema)
+        || schema["nullable"] == true
+        || ["oneOf", "anyOf"].iter().any(|k| {
+            schema[*k]
+                .as_array()
+                .is_some_and(|members| members.iter().any(null_type))
+        })
+}
+
+fn parameter<'a>(operation: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    operation["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("parameter {name}"))
+}
+
+#[tokio::test]
+async fn every_status_a_route_can_answer_is_documented() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let doc = app.get("/api/v1/openapi.json").await.json();
+    let mut with_body = 0;
+    for (name, operation) in operations(&doc) {
+        if operation.get("requestBody").is_some() {
+            for status in ["400", "413", "415", "422"] {
+                assert!(documents(operation, status), "{name} documents {status}");
+            }
+            with_body += 1;
+        }
+        let parsed = operation["parameters"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["in"] == "query" || p["in"] == "path"));
+        if parsed {
+            assert!(documents(operation, "400"), "{name} documents 400");
+        }
+        if !PUBLIC.contains(&name.as_str()) {
+            assert!(documents(operation, "401"), "{name} documents 401");
+        }
+    }
+    assert!(with_body > 20, "{with_body} operations with a body");
+    let paths = &doc["paths"];
+    for (path, method) in [
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/me/password", "put"),
+    ] {
+        let limited = &paths[path][method];
+        assert!(documents(limited, "429"), "{method} {path} documents 429");
+        assert!(
+            limited["responses"]["429"]["headers"]
+                .get("Retry-After")
+                .is_some(),
+            "{path}: {}",
+            limited["responses"]["429"]
+        );
+    }
+
+    // And the server answers them as documented.
+    let admin = app.admin().await;
+    let processes = "/api/v1/tenants/demo/processes";
+    let mut wrong_type = Request::builder()
+        .method(Method::POST)
+        .uri(processes)
+        .header("cookie", &admin.cookie)
+        .header("x-csrf-token", &admin.csrf)
+        .header("content-type", "text/plain")
+        .body(Body::from(r#"{"name": "p"}"#))
+        .unwrap();
+    assert_eq!(
+        app.send(wrong_type).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    wrong_type = Request::builder()
+        .method(Method::POST)
+        .uri(processes)
+        .header("cookie", &admin.cookie)
+        .header("x-csrf-token", &admin.csrf)
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"name": "#))
+        .unwrap();
+    assert_eq!(app.send(wrong_type).await.status, StatusCode::BAD_REQUEST);
+    let shape = app
+        .as_user(
+            &admin,
+            Method::POST,
+            processes,
+            Some(serde_json::json!({"name": 7})),
+        )
+        .await;
+    assert_eq!(
+        shape.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        shape.text()
+    );
+    let created = app
+        .as_user(
+            &admin,
+            Method::POST,
+            processes,
+            Some(serde_json::json!({"name": "documented"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let runs = format!("{processes}/{id}/runs");
+    let unparsed = app.get_as(&admin, &format!("{runs}?limit=many")).await;
+    assert_eq!(
+        unparsed.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        unparsed.text()
+    );
+    assert_eq!(
+        unparsed.header("content-type"),
+        "application/problem+json",
+        "{}",
+        unparsed.text()
+    );
+    let out_of_range = app.get_as(&admin, &format!("{runs}?limit=201")).await;
+    assert_eq!(out_of_range.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let list = &paths["/api/v1/tenants/{tenant}/processes/{process}/runs"]["get"];
+    for status in ["400", "422"] {
+        assert!(documents(list, status), "the run list documents {status}");
+    }
+}
+
+#[tokio::test]
+async fn bounds_required_parameters_and_nulls_are_in_the_document() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let doc = app.get("/api/v1/openapi.json").await.json();
+    let paths = &doc["paths"];
+    let tenant = "/api/v1/tenants/{tenant}";
+
+    let runs = &paths[format!("{tenant}/processes/{{process}}/runs")]["get"];
+    let limit = &parameter(runs, "limit")["schema"];
+    assert_eq!(
+        (limit["minimum"].as_f64(), limit["maximum"].as_f64()),
+        (Some(1.0), Some(200.0)),
+        "{limit}"
+    );
+    assert_eq!(
+        parameter(runs, "version")["schema"]["minimum"].as_f64(),
+        Some(1.0)
+    );
+    let audit = &paths[format!("{tenant}/audit")]["get"];
+    assert_eq!(
+        parameter(audit, "limit")["schema"]["maximum"].as_f64(),
+        Some(500.0)
+    );
+    for (path, names) in [
+        ("/processes/{process}/versions/{number}", &["number"][..]),
+        (
+            "/processes/{process}/versions/{number}/airflow.py",
+            &["number"],
+        ),
+        ("/processes/{process}/versions/{a}/diff/{b}", &["a", "b"]),
+    ] {
+        let read = &paths[format!("{tenant}{path}")]["get"];
+        for name in names {
+            let schema = &parameter(read, name)["schema"];
+            assert_eq!(
+                schema["minimum"].as_f64(),
+                Some(1.0),
+                "{path} {name}: {schema}"
+            );
+        }
+    }
+    let preview = &paths[format!("{tenant}/schedules/preview")]["get"];
+    assert_eq!(parameter(preview, "cron")["required"], true);
+    assert_ne!(parameter(preview, "timezone")["required"], true);
+
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field, bound, value) in [
+        ("StartRun", "version", "minimum", 1.0),
+        ("ScheduleInput", "max_active_runs", "maximum", 100.0),
+        ("NewBackfill", "max_active_runs", "maximum", 100.0),
+        ("NewApiToken", "name", "maxLength", 100.0),
+        ("NewApiToken", "expires_in_days", "maximum", 3650.0),
+        ("CreateProcess", "name", "maxLength", 200.0),
+        ("PublishRequest", "message", "maxLength", 2000.0),
+        ("LoginRequest", "username", "maxLength", 64.0),
+        ("PasswordChange", "new_password", "minLength", 10.0),
+        (
+            "ConnectionInput",
+            "session_duration_seconds",
+            "maximum",
+            43200.0,
+        ),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert_eq!(
+            property[bound].as_f64(),
+            Some(value),
+            "{schema}.{field}: {property}"
+        );
+    }
+    for pattern in [
+        &schemas["NewTenant"]["properties"]["slug"]["pattern"],
+        &schemas["NewUser"]["properties"]["username"]["pattern"],
+        &schemas["ConnectionInput"]["properties"]["region"]["pattern"],
+    ] {
+        assert!(pattern.is_string(), "{pattern}");
+    }
+
+    // What the server sends as null, the document lets be null.
+    for (schema, field) in [
+        ("AuditEvent", "detail"),
+        ("AuditEvent", "target"),
+        ("DatasetDetail", "quality"),
+        ("User", "disabled_at"),
+        ("Version", "deployment"),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert!(
+            nullable(property),
+            "{schema}.{field} is nullable: {property}"
+        );
+    }
+    // Archiving records an audit entry with nothing more to say.
+    let admin = app.admin().await;
+    let processes = "/api/v1/tenants/demo/processes";
+    let body = serde_json::json!({"name": "archived"});
+    let created = app
+        .as_user(&admin, Method::POST, processes, Some(body))
+        .await;
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let archived = app
+        .as_user(&admin, Method::DELETE, &format!("{processes}/{id}"), None)
+        .await;
+    assert_eq!(
+        archived.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        archived.text()
+    );
+    let log = app
+        .get_as(&admin, "/api/v1/tenants/demo/audit?action=process.archive")
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.text());
+    let entries = log.json();
+    assert!(
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["target"] == id.as_str() && e["detail"].is_null()),
+        "the archive's entry has a null detail: {entries}"
+    );
 }
