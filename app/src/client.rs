@@ -170,8 +170,8 @@ pub async fn get_text(path: &str) -> ApiResult<String> {
 }
 
 /// Calls `on_event` with the data of every event on the stream at `path`
-/// until the returned handle is dropped or aborted. The browser reconnects by
-/// itself, sending `Last-Event-ID`, so no event is lost or repeated.
+/// until the returned handle is dropped or aborted, or the server ends the
+/// stream (a run's ends with the run; open it again after a retry).
 pub fn subscribe(
     path: String,
     on_event: impl Fn(String) + 'static,

@@ -41,6 +41,8 @@ pub enum Via {
     },
     Token {
         id: String,
+        /// What the caller presented, hashed: a live stream presents it again.
+        token_hash: String,
         tenant: TenantId,
         role: Role,
     },
@@ -66,16 +68,41 @@ impl Caller {
     }
 }
 
-impl From<tokens::Live> for Caller {
-    fn from(token: tokens::Live) -> Self {
-        Caller::new(
-            token.user,
-            Via::Token {
-                id: token.id,
-                tenant: token.tenant,
-                role: token.role,
-            },
-        )
+impl Caller {
+    /// Who holds the live API token with `token_hash` (401 when it is
+    /// unknown, revoked or expired, or its user is disabled).
+    async fn by_token(db: &Db, token_hash: String) -> Result<Caller> {
+        let token = tokens::live(db, &token_hash).await?.ok_or_else(|| {
+            Error::Unauthorized("the API token is unknown, revoked or expired".into())
+        })?;
+        let via = Via::Token {
+            id: token.id,
+            token_hash,
+            tenant: token.tenant,
+            role: token.role,
+        };
+        Ok(Caller::new(token.user, via))
+    }
+
+    /// The live session with `token_hash` and its CSRF token (401 when it
+    /// has ended or its user is disabled).
+    async fn by_session(db: &Db, auth: &AuthState, token_hash: String) -> Result<(Caller, String)> {
+        let session = sessions::live(db, &token_hash, idle_cutoff(auth.settings.idle_timeout))
+            .await?
+            .ok_or_else(|| Error::Unauthorized("the session has ended; sign in again".into()))?;
+        let caller = Caller::new(session.user, Via::Session { token_hash });
+        Ok((caller, session.csrf))
+    }
+
+    /// The caller as the credential it presented identifies it now: the
+    /// lookup a request makes, made again (a live stream re-checks with it).
+    pub async fn again(&self, db: &Db, auth: &AuthState) -> Result<Caller> {
+        match &self.via {
+            Via::Token { token_hash, .. } => Caller::by_token(db, token_hash.clone()).await,
+            Via::Session { token_hash } => {
+                Ok(Caller::by_session(db, auth, token_hash.clone()).await?.0)
+            }
+        }
     }
 }
 
@@ -234,12 +261,7 @@ where
         }
         let db = Db::from_ref(state);
         let caller = if let Some(token) = bearer(parts)? {
-            tokens::live(&db, &hash_token(&token))
-                .await?
-                .map(Caller::from)
-                .ok_or_else(|| {
-                    Error::Unauthorized("the API token is unknown, revoked or expired".into())
-                })?
+            Caller::by_token(&db, hash_token(&token)).await?
         } else {
             let jar = CookieJar::from_headers(&parts.headers);
             let token = jar
@@ -247,26 +269,21 @@ where
                 .map(|c| c.value().to_owned())
                 .ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
             let auth = Arc::<AuthState>::from_ref(state);
-            let token_hash = hash_token(&token);
-            let session = sessions::live(&db, &token_hash, idle_cutoff(auth.settings.idle_timeout))
-                .await?
-                .ok_or_else(|| {
-                    Error::Unauthorized("the session has ended; sign in again".into())
-                })?;
+            let (caller, csrf) = Caller::by_session(&db, &auth, hash_token(&token)).await?;
             if !parts.method.is_safe() {
                 let sent = parts
                     .headers
                     .get(CSRF_HEADER)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                if session.csrf.is_empty() || !same_secret(sent, &session.csrf) {
+                if csrf.is_empty() || !same_secret(sent, &csrf) {
                     return Err(Error::Forbidden(format!(
                         "a signed-in browser must send the `{CSRF_COOKIE}` cookie's value in the \
                          X-CSRF-Token header with this request"
                     )));
                 }
             }
-            Caller::new(session.user, Via::Session { token_hash })
+            caller
         };
         parts.extensions.insert(caller.clone());
         Ok(caller)
@@ -384,11 +401,18 @@ where
             .find(|(name, _)| *name == "tenant")
             .map(|(_, value)| value.to_owned())
             .ok_or_else(|| Error::BadRequest("the path names no tenant".into()))?;
+        TenantAccess::of(&Db::from_ref(state), caller, slug).await
+    }
+}
+
+impl TenantAccess {
+    /// `caller`'s access to the tenant `slug` (404 when they are not a
+    /// member, or their token is for another tenant).
+    async fn of(db: &Db, caller: Caller, slug: String) -> Result<TenantAccess> {
         let not_found = || Error::NotFound(format!("tenant `{slug}`"));
-        let (tenant, membership) =
-            memberships::tenant_role(&Db::from_ref(state), &slug, &caller.user_id)
-                .await?
-                .ok_or_else(not_found)?;
+        let (tenant, membership) = memberships::tenant_role(db, &slug, &caller.user_id)
+            .await?
+            .ok_or_else(not_found)?;
         let own = match (membership, caller.platform_admin) {
             (_, true) => Role::TenantAdmin,
             (Some(role), false) => role,
@@ -417,6 +441,19 @@ where
             role,
             caller,
         })
+    }
+
+    /// Looks the caller's credential and membership up again, exactly as a
+    /// new request would; the error such a request would get when the
+    /// access is gone (session ended, token revoked, user disabled, no
+    /// longer a member).
+    pub async fn recheck(&self, db: &Db, auth: &AuthState) -> Result<()> {
+        let caller = self.caller.again(db, auth).await?;
+        let now = TenantAccess::of(db, caller, self.slug.clone()).await?;
+        if now.tenant != self.tenant {
+            return Err(Error::NotFound(format!("tenant `{}`", self.slug)));
+        }
+        Ok(())
     }
 }
 

@@ -144,6 +144,17 @@ pub struct ServeArgs {
     )]
     pub max_running_tasks_per_tenant: usize,
 
+    /// Live streams (run and tenant event streams, log following) one user
+    /// may have open at once on this server; more answer 429.
+    #[arg(long, env = "TRELLIS_MAX_STREAMS_PER_USER", default_value_t = 20)]
+    pub max_streams_per_user: usize,
+
+    /// How often an open live stream checks again that its caller may still
+    /// read it (session or token live, user enabled, still a member), in
+    /// seconds; a stream whose access is gone ends.
+    #[arg(long, env = "TRELLIS_STREAM_RECHECK_SECONDS", default_value_t = 30)]
+    pub stream_recheck_seconds: u64,
+
     /// Largest task log, in bytes; further output is cut off with a marker.
     #[arg(long, env = "TRELLIS_TASK_LOG_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub task_log_max_bytes: u64,
@@ -454,6 +465,7 @@ pub struct OidcArgs {
 pub struct HttpSettings {
     pub max_body_bytes: usize,
     pub auth: AuthSettings,
+    pub streams: StreamSettings,
 }
 
 impl Default for HttpSettings {
@@ -461,6 +473,25 @@ impl Default for HttpSettings {
         Self {
             max_body_bytes: 2 * 1024 * 1024,
             auth: AuthSettings::default(),
+            streams: StreamSettings::default(),
+        }
+    }
+}
+
+/// Bounds of live streams (run and tenant events, log following).
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    /// Streams one user may have open at once on this server.
+    pub max_per_user: usize,
+    /// How often an open stream checks its caller's access again.
+    pub recheck: std::time::Duration,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            max_per_user: 20,
+            recheck: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod outbound;
 pub mod scheduler;
 pub mod secrets;
 pub mod state;
+pub mod streams;
 pub mod time;
 
 pub use error::{Error, Result};
@@ -107,6 +108,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         HttpSettings {
             max_body_bytes: args.max_body_bytes,
             auth: args.auth_settings(addr)?,
+            streams: config::StreamSettings {
+                max_per_user: args.max_streams_per_user.max(1),
+                recheck: std::time::Duration::from_secs(args.stream_recheck_seconds.max(1)),
+            },
         },
         engine,
     )

@@ -17,6 +17,8 @@ pub struct AppState {
     pub bus: EventBus,
     pub auth: std::sync::Arc<crate::access::AuthState>,
     pub scheduler: crate::scheduler::Scheduler,
+    /// Open live streams per user, bounded by `http.streams`.
+    pub streams: crate::streams::Streams,
     /// Cancelled when the server shuts down; long-lived tasks watch it.
     pub shutdown: CancellationToken,
 }
@@ -33,9 +35,11 @@ impl AppState {
             std::sync::Arc::new(crate::scheduler::SystemClock),
             crate::scheduler::SchedulerSettings::default(),
         );
+        let streams = crate::streams::Streams::new(http.streams.clone());
         Self {
             auth,
             scheduler,
+            streams,
             db,
             leptos,
             http,
@@ -43,6 +47,16 @@ impl AppState {
             bus,
             shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Opens a live stream for `access`: one of the caller's stream slots
+    /// (429 when none is left), its access re-checked while it is open.
+    pub fn stream_lease(
+        &self,
+        access: &crate::access::TenantAccess,
+    ) -> crate::Result<crate::streams::Lease> {
+        self.streams
+            .lease(access, &self.db, &self.auth, &self.shutdown)
     }
 
     /// Replaces the scheduler: another clock (tests), other settings.

@@ -86,6 +86,22 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
             })
         }
     };
+    // The stream ends with the run; a retry makes the run go on, so its
+    // events are followed again.
+    {
+        let follow = follow.clone();
+        Effect::new(move |was_finished: Option<bool>| {
+            let finished = model.with(|m| matches!(m, Some(Ok(m)) if m.finished()));
+            let loaded = model.with(|m| matches!(m, Some(Ok(_))));
+            if was_finished == Some(true) && !finished && loaded {
+                if let Some(ended) = live.get_value() {
+                    ended.abort();
+                }
+                live.set_value(Some(follow()));
+            }
+            finished
+        });
+    }
     {
         let (tenant, id) = (tenant.clone(), id.clone());
         Effect::new(move |_| {

@@ -90,7 +90,8 @@ impl Engine {
         match external {
             ExternalRef::Emr(step) => {
                 let log = self.log_path(&ctx.tenant, &ctx.run, &app::types::dag::submit_key(node));
-                let story = StepLog { log, step };
+                let signal = self.inner.bus.logs().signal(&log);
+                let story = StepLog { log, step, signal };
                 story.note(format!(
                     "submitted as EMR step {} on cluster {}",
                     step.step, step.cluster
@@ -127,6 +128,7 @@ impl Narration for Quiet {
 struct StepLog<'a> {
     log: PathBuf,
     step: &'a StepRef,
+    signal: crate::events::LogSignal,
 }
 
 impl StepLog<'_> {
@@ -142,6 +144,7 @@ impl StepLog<'_> {
         {
             let _ = writeln!(f, "[trellis] {text}");
         }
+        self.signal.grew();
     }
 }
 

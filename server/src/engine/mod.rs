@@ -164,7 +164,8 @@ struct Inner {
 impl Engine {
     pub fn new(db: Db, bus: EventBus, settings: EngineSettings) -> Self {
         let local = LocalExecutor::new(settings.trellis_bin.clone(), settings.log_limit)
-            .with_limits(settings.process_limits);
+            .with_limits(settings.process_limits)
+            .with_log_watch(bus.logs().clone());
         let stops = Mutex::new(HashMap::new());
         let slots = Slots::new(settings.max_running, settings.max_running_per_tenant);
         let emr = Arc::new(crate::executors::emr::EmrExecutor::new(

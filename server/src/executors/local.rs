@@ -109,6 +109,8 @@ pub struct LocalExecutor {
     log_limit: u64,
     limits: ProcessLimits,
     running: Mutex<HashMap<u32, Running>>,
+    /// Told when a task's log grows.
+    logs: crate::events::LogWatch,
 }
 
 impl LocalExecutor {
@@ -119,7 +121,13 @@ impl LocalExecutor {
             log_limit,
             limits: ProcessLimits::default(),
             running: Mutex::new(HashMap::new()),
+            logs: crate::events::LogWatch::default(),
         }
+    }
+
+    /// The same executor telling `logs` when a task's log grows.
+    pub fn with_log_watch(self, logs: crate::events::LogWatch) -> Self {
+        Self { logs, ..self }
     }
 
     /// The same executor with its children under `limits`.
@@ -232,6 +240,7 @@ impl Executor for LocalExecutor {
         let log = LogFile::create(&task.log_path, self.log_limit)
             .await
             .map_err(io("the task log"))?;
+        log.lock().await.signal_to(self.logs.signal(&task.log_path));
 
         let program = self.program(&task.program);
         let rlimits = self.limits.rlimits();

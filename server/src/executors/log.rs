@@ -18,6 +18,8 @@ pub struct LogFile {
     written: u64,
     limit: u64,
     truncated: bool,
+    /// Wakes the log's followers after each write.
+    signal: Option<crate::events::LogSignal>,
 }
 
 impl LogFile {
@@ -31,7 +33,13 @@ impl LogFile {
             written: 0,
             limit,
             truncated: false,
+            signal: None,
         })))
+    }
+
+    /// Wakes `signal`'s followers after each write.
+    pub fn signal_to(&mut self, signal: crate::events::LogSignal) {
+        self.signal = Some(signal);
     }
 
     async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -52,7 +60,11 @@ impl LogFile {
             self.written = self.limit;
             self.truncated = true;
         }
-        self.file.flush().await
+        self.file.flush().await?;
+        if let Some(signal) = &self.signal {
+            signal.grew();
+        }
+        Ok(())
     }
 }
 

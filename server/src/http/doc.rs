@@ -140,3 +140,13 @@ pub fn complete(doc: &mut OpenApi) {
         }
     }
 }
+
+/// 429: the caller already has as many live streams open as a user may.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 429,
+    description = "The user has as many live streams open as allowed (`TRELLIS_MAX_STREAMS_PER_USER`); close one",
+    content_type = "application/problem+json",
+    headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))
+)]
+pub struct TooManyStreams(Problem);

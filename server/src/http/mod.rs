@@ -11,6 +11,7 @@ mod datasets;
 mod doc;
 mod health;
 pub mod json;
+mod live;
 mod members;
 mod oidc;
 mod problem;
@@ -72,6 +73,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(processes::router())
         .merge(versions::router())
         .merge(runs::router())
+        .merge(live::router())
         .merge(retry::router())
         .merge(airflow::router())
         .merge(schedules::router())

@@ -1,27 +1,20 @@
-//! Runs: start one of a version, list and read them, stop one, and follow its
-//! events live over SSE (with `Last-Event-ID` replay from the database).
+//! Runs: start one of a version, list and read them, stop one (following
+//! them live is `live`'s).
 
 use super::json::Json;
 use crate::access::{EditorAccess, TenantAccess};
 use crate::db::{processes, runs};
 use crate::engine::prepare::{prepare, When};
-use crate::events::Published;
 use crate::executors::CancelMode;
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::access::AuditAction;
 use app::api::query::{RunListQuery as ListQuery, StopQuery};
-use app::api::runs::{Run, RunEvent, RunSummary, StartRun, StopMode};
+use app::api::runs::{Run, RunSummary, StartRun, StopMode};
 use app::api::{FieldError, Problem};
-use app::types::{ProcessId, RunId, TaskKey, TenantId};
+use app::types::{ProcessId, RunId};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
-use serde::Deserialize;
-use std::collections::VecDeque;
-use std::convert::Infallible;
-use tokio::sync::broadcast;
+use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -29,9 +22,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, start))
         .routes(routes!(read))
         .routes(routes!(stop))
-        .routes(routes!(events))
-        .routes(routes!(tenant_events))
-        .routes(routes!(task_log))
 }
 
 pub(super) async fn get_run(state: &AppState, access: &TenantAccess, id: &RunId) -> Result<Run> {
@@ -279,219 +269,4 @@ async fn stop(
         StatusCode::ACCEPTED,
         axum::Json(get_run(&state, &access, &run).await?),
     ))
-}
-
-/// What a follower still has to send, and how far it got.
-struct Follow {
-    state: AppState,
-    tenant: TenantId,
-    run: RunId,
-    live: broadcast::Receiver<Published>,
-    backlog: VecDeque<RunEvent>,
-    last: i64,
-}
-
-impl Follow {
-    async fn refill(&mut self) {
-        if let Ok(events) =
-            runs::events_after(&self.state.db, &self.tenant, &self.run, self.last).await
-        {
-            self.backlog.extend(events);
-        }
-    }
-
-    /// The next event in order: from the backlog, else live; a gap in the live
-    /// numbering is filled from the database, so nothing is skipped or repeated.
-    async fn next(&mut self) -> Option<RunEvent> {
-        loop {
-            if let Some(event) = self.backlog.pop_front() {
-                if event.seq == self.last + 1 {
-                    self.last = event.seq;
-                    return Some(event);
-                }
-                continue;
-            }
-            match self.live.recv().await {
-                Ok(p) if p.tenant == self.tenant && p.event.run == self.run => {
-                    if p.event.seq == self.last + 1 {
-                        self.last = p.event.seq;
-                        return Some(p.event);
-                    }
-                    if p.event.seq > self.last {
-                        self.refill().await;
-                    }
-                }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => self.refill().await,
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    }
-}
-
-fn to_sse(event: &RunEvent) -> Event {
-    Event::default()
-        .id(event.seq.to_string())
-        .json_data(event)
-        .unwrap_or_else(|_| Event::default())
-}
-
-/// The run's events as `text/event-stream`; `Last-Event-ID` resumes after it.
-#[utoipa::path(get, path = "/tenants/{tenant}/runs/{run}/events", tag = "runs",
-    params(super::doc::TenantPath, ("run" = String, Path, description = "The run id"),
-        ("Last-Event-ID" = Option<i64>, Header, minimum = 0, description = "Resume after this event number")),
-    responses((status = 200, description = "An event stream; each event's id is its number", content_type = "text/event-stream", body = RunEvent),
-        super::doc::Unauthorized,
-        super::doc::NotFound))]
-async fn events(
-    State(state): State<AppState>,
-    access: TenantAccess,
-    Path((_, run)): Path<(String, RunId)>,
-    headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>> {
-    get_run(&state, &access, &run).await?;
-    let last = match headers
-        .get("last-event-id")
-        .map(|v| v.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()))
-    {
-        None => 0,
-        Some(Some(n)) if n >= 0 => n,
-        Some(_) => {
-            return Err(Error::BadRequest(
-                "Last-Event-ID must be an event number".into(),
-            ))
-        }
-    };
-    // Subscribe before replaying, so nothing committed in between is missed.
-    let live = state.bus.subscribe();
-    let mut follow = Follow {
-        state,
-        tenant: access.tenant,
-        run,
-        live,
-        backlog: VecDeque::new(),
-        last,
-    };
-    follow.refill().await;
-    let stream = futures::stream::unfold(follow, |mut f| async move {
-        let event = f.next().await?;
-        Some((Ok(to_sse(&event)), f))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
-}
-
-/// Run-level state changes of every run of the tenant, live (for list pages).
-#[utoipa::path(get, path = "/tenants/{tenant}/events", tag = "runs",
-    params(super::doc::TenantPath),
-    responses((status = 200, description = "An event stream of run state changes", content_type = "text/event-stream", body = RunEvent),
-        super::doc::Unauthorized,
-        super::doc::NotFound))]
-async fn tenant_events(
-    State(state): State<AppState>,
-    access: TenantAccess,
-) -> Sse<impl Stream<Item = std::result::Result<Event, Infallible>>> {
-    let live = state.bus.subscribe();
-    let stream = futures::stream::unfold((live, access.tenant), |(mut live, tenant)| async move {
-        loop {
-            match live.recv().await {
-                Ok(p) if p.tenant == tenant && p.event.task.is_none() => {
-                    let event = Event::default()
-                        .json_data(&p.event)
-                        .unwrap_or_else(|_| Event::default());
-                    return Some((Ok(event), (live, tenant)));
-                }
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::default())
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-struct LogQuery {
-    /// Keep the response open and send new output until the task ends.
-    #[serde(default)]
-    follow: bool,
-}
-
-/// A task's log (its process's stdout and stderr), as plain text.
-#[utoipa::path(get, path = "/tenants/{tenant}/runs/{run}/tasks/{task}/log", tag = "runs",
-    params(super::doc::TenantPath, ("run" = String, Path, description = "The run id"),
-        ("task" = String, Path, description = "The task key"), LogQuery),
-    responses((status = 200, description = "The log so far (or, with follow, until the task ends)", content_type = "text/plain"),
-        super::doc::Unauthorized,
-        super::doc::NotFound))]
-async fn task_log(
-    State(state): State<AppState>,
-    access: TenantAccess,
-    Path((_, run, task)): Path<(String, RunId, TaskKey)>,
-    Query(q): Query<LogQuery>,
-) -> Result<axum::response::Response> {
-    use axum::response::IntoResponse;
-    let stored = get_run(&state, &access, &run).await?;
-    let found = stored
-        .tasks
-        .iter()
-        .find(|t| t.key == task)
-        .ok_or_else(|| Error::NotFound(format!("task `{task}` of run `{run}`")))?;
-    let Some(node) = found.node.clone() else {
-        return Err(Error::NotFound(format!(
-            "a log for task `{task}` (it runs no process)"
-        )));
-    };
-    let path = state
-        .engine
-        .log_path(&access.tenant, &run, &app::types::dag::submit_key(&node));
-    let headers = [(
-        axum::http::header::CONTENT_TYPE,
-        "text/plain; charset=utf-8",
-    )];
-    if !q.follow {
-        let text = tokio::fs::read(&path).await.unwrap_or_default();
-        return Ok((headers, text).into_response());
-    }
-    let watch_key = app::types::dag::watch_key(&node);
-    let follow = (state, access.tenant, run, watch_key, path, 0u64, false);
-    let stream = futures::stream::unfold(
-        follow,
-        |(state, tenant, run, key, path, offset, ended)| async move {
-            use tokio::io::{AsyncReadExt, AsyncSeekExt};
-            loop {
-                let mut chunk = Vec::new();
-                if let Ok(mut file) = tokio::fs::File::open(&path).await {
-                    if file.seek(std::io::SeekFrom::Start(offset)).await.is_ok() {
-                        let _ = file.read_to_end(&mut chunk).await;
-                    }
-                }
-                if !chunk.is_empty() {
-                    let next = offset + chunk.len() as u64;
-                    return Some((
-                        Ok::<_, Infallible>(axum::body::Bytes::from(chunk)),
-                        (state, tenant, run, key, path, next, ended),
-                    ));
-                }
-                if ended {
-                    return None;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                let done = match runs::get(&state.db, &tenant, &run).await {
-                    Ok(Some(r)) => r
-                        .tasks
-                        .iter()
-                        .find(|t| t.key == key)
-                        .is_none_or(|t| t.state.is_terminal()),
-                    _ => true,
-                };
-                // One more read after the end, for what was written just before it.
-                if done {
-                    return Some((
-                        Ok(axum::body::Bytes::new()),
-                        (state, tenant, run, key, path, offset, true),
-                    ));
-                }
-            }
-        },
-    );
-    Ok((headers, axum::body::Body::from_stream(stream)).into_response())
 }

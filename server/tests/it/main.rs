@@ -32,4 +32,5 @@ mod runs_api;
 mod scheduler_servers;
 mod schedules;
 mod ssrf;
+mod streams;
 mod transitions;

@@ -243,6 +243,17 @@ impl TestApp {
         self
     }
 
+    /// The same application with other bounds on live streams.
+    pub fn with_streams(
+        mut self,
+        change: impl FnOnce(&mut server::config::StreamSettings),
+    ) -> TestApp {
+        change(&mut self.state.http.streams);
+        self.state.streams = server::streams::Streams::new(self.state.http.streams.clone());
+        self.router = server::router(self.state.clone());
+        self
+    }
+
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
