@@ -31,5 +31,6 @@ mod run_store;
 mod runs_api;
 mod scheduler_servers;
 mod schedules;
+mod sso;
 mod ssrf;
 mod transitions;
