@@ -130,8 +130,8 @@ pub struct TenantAccess {
 /// Settings and sign-in rate limits, shared by every request.
 pub struct AuthState {
     pub settings: AuthSettings,
-    /// The single sign-on provider's metadata, discovered at first use.
-    pub oidc_metadata: tokio::sync::OnceCell<openidconnect::core::CoreProviderMetadata>,
+    /// The single sign-on provider's metadata and keys, when it is configured.
+    pub oidc: Option<Arc<crate::oidc_provider::Provider>>,
     by_username: Limiter,
     by_address: Limiter,
 }
@@ -142,7 +142,10 @@ impl AuthState {
         let minute = Duration::from_secs(60);
         let keys = settings.login_tracked_keys;
         Arc::new(Self {
-            oidc_metadata: tokio::sync::OnceCell::new(),
+            oidc: settings
+                .oidc
+                .as_ref()
+                .map(|o| Arc::new(crate::oidc_provider::Provider::new(&o.issuer, o.refresh))),
             by_username: Limiter::new(per_minute, minute, keys),
             by_address: Limiter::new(per_minute.saturating_mul(5), minute, keys),
             settings,

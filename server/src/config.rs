@@ -458,6 +458,16 @@ pub struct OidcArgs {
         default_value = "Sign in with single sign-on"
     )]
     pub label: String,
+
+    /// How often the provider's metadata and signing keys are read again
+    /// (they are also read again, at most every 30 s, when an ID token's
+    /// signature does not verify with the keys held).
+    #[arg(
+        long = "oidc-refresh-seconds",
+        env = "TRELLIS_OIDC_REFRESH_SECONDS",
+        default_value_t = 3600
+    )]
+    pub refresh_seconds: u64,
 }
 
 /// What the HTTP layer needs to know, independent of how it was configured.
@@ -539,6 +549,8 @@ pub struct OidcSettings {
     pub default_role: app::types::Role,
     pub username_claim: String,
     pub label: String,
+    /// How often the provider's metadata and keys are read again.
+    pub refresh: std::time::Duration,
 }
 
 impl ServeArgs {
@@ -601,6 +613,7 @@ impl ServeArgs {
                 })?,
                 username_claim: self.oidc.username_claim.clone(),
                 label: self.oidc.label.clone(),
+                refresh: std::time::Duration::from_secs(self.oidc.refresh_seconds.max(1)),
             }),
             (Some(_), None) => anyhow::bail!("TRELLIS_OIDC_ISSUER is set but TRELLIS_OIDC_CLIENT_ID is not"),
             _ => None,

@@ -20,6 +20,7 @@ pub mod events;
 pub mod executors;
 pub mod http;
 pub mod limiter;
+pub mod oidc_provider;
 pub mod outbound;
 pub mod scheduler;
 pub mod secrets;
@@ -138,6 +139,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = state.shutdown.clone();
     state.engine.spawn_lease(lease, shutdown.clone());
     state.scheduler.spawn(shutdown.clone());
+    if let Some(provider) = &state.auth.oidc {
+        provider.clone().spawn_refresh(shutdown.clone());
+    }
 
     let engine = state.engine.clone();
     print_welcome(addr, &created);

@@ -7,6 +7,7 @@ mod airflow;
 mod backfills;
 mod catalog;
 mod connections;
+mod csp;
 mod datasets;
 mod doc;
 mod health;
@@ -105,9 +106,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
-        .leptos_routes(&state, routes, move || app::shell(leptos.clone()))
+        .leptos_routes(&state, routes, move || csp::shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
+            csp::shell,
         ))
         .with_state(state)
         .layer(
@@ -137,10 +138,8 @@ async fn security_headers(mut response: Response, https: bool) -> Response {
     };
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::X_FRAME_OPTIONS, "DENY");
-    set(
-        header::CONTENT_SECURITY_POLICY,
-        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
-    );
+    // Pages set their own, fuller policy with the response's script nonce.
+    set(header::CONTENT_SECURITY_POLICY, csp::SHORT);
     set(header::REFERRER_POLICY, "strict-origin-when-cross-origin");
     if https {
         set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");

@@ -8,6 +8,7 @@ use super::admin::check_username;
 use super::session::open_session;
 use crate::config::OidcSettings;
 use crate::db::{memberships, tenants, users};
+use crate::oidc_provider::http_client;
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::access::SignInMethod;
@@ -21,8 +22,8 @@ use axum_extra::extract::CookieJar;
 use base64::Engine;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -54,53 +55,29 @@ fn settings(state: &AppState) -> Result<&OidcSettings> {
         .ok_or_else(|| Error::NotFound("single sign-on (it is not configured)".into()))
 }
 
-fn http_client() -> Result<openidconnect::reqwest::Client> {
-    openidconnect::reqwest::ClientBuilder::new()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(|e| Error::Internal(e.into()))
-}
-
-/// The provider's metadata, read once and kept.
-async fn metadata(state: &AppState, oidc: &OidcSettings) -> Result<CoreProviderMetadata> {
-    let found = state
+/// The provider's metadata and keys, as last read.
+fn provider(state: &AppState) -> Result<&crate::oidc_provider::Provider> {
+    state
         .auth
-        .oidc_metadata
-        .get_or_try_init(|| async {
-            let issuer = IssuerUrl::new(oidc.issuer.clone())
-                .map_err(|e| Error::Unavailable(format!("the OIDC issuer URL is invalid: {e}")))?;
-            CoreProviderMetadata::discover_async(issuer, &http_client()?)
-                .await
-                .map_err(|e| {
-                    tracing::warn!(error = %e, issuer = %oidc.issuer, "OIDC discovery failed");
-                    Error::Unavailable(format!(
-                        "the single sign-on provider at {} does not answer: {e}",
-                        oidc.issuer
-                    ))
-                })
-        })
-        .await?;
-    Ok(found.clone())
+        .oidc
+        .as_deref()
+        .ok_or_else(|| Error::NotFound("single sign-on (it is not configured)".into()))
 }
 
-async fn client(
-    state: &AppState,
-    oidc: &OidcSettings,
-) -> Result<
-    CoreClient<
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    >,
-> {
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+fn client(state: &AppState, oidc: &OidcSettings, metadata: CoreProviderMetadata) -> Result<Client> {
     let redirect = RedirectUrl::new(format!("{}{CALLBACK}", state.auth.settings.public_url))
         .map_err(|e| Error::Internal(anyhow::anyhow!("the callback URL is invalid: {e}")))?;
     Ok(CoreClient::from_provider_metadata(
-        metadata(state, oidc).await?,
+        metadata,
         ClientId::new(oidc.client_id.clone()),
         oidc.client_secret
             .as_ref()
@@ -144,7 +121,7 @@ async fn login(
     Query(q): Query<LoginQuery>,
 ) -> Result<(CookieJar, Redirect)> {
     let oidc = settings(&state)?;
-    let client = client(&state, oidc).await?;
+    let client = client(&state, oidc, provider(&state)?.metadata().await?)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = client
         .authorize_url(
@@ -244,8 +221,9 @@ async fn finish(
             "the sign-on answer does not belong to this browser; try again".into(),
         ));
     }
-    let client = client(state, oidc).await?;
-    let tokens = client
+    let provider = provider(state)?;
+    let first = client(state, oidc, provider.metadata().await?)?;
+    let tokens = first
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|e| Error::Unavailable(format!("the provider has no token endpoint: {e}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier))
@@ -254,10 +232,25 @@ async fn finish(
         .map_err(|e| Error::Unauthorized(format!("the provider did not accept the code: {e}")))?;
     let id_token = openidconnect::TokenResponse::id_token(&tokens)
         .ok_or_else(|| Error::Unauthorized("the provider sent no ID token".into()))?;
-    let claims = id_token
-        .claims(&client.id_token_verifier(), &Nonce::new(flow.nonce))
-        .map_err(|e| Error::Unauthorized(format!("the ID token is not valid: {e}")))?;
-    let subject = format!("{} {}", oidc.issuer, claims.subject().as_str());
+    let nonce = Nonce::new(flow.nonce);
+    let invalid =
+        |e: ClaimsVerificationError| Error::Unauthorized(format!("the ID token is not valid: {e}"));
+    let subject = match id_token.claims(&first.id_token_verifier(), &nonce) {
+        Ok(claims) => claims.subject().as_str().to_owned(),
+        // Signed with a key Trellis has not read yet: the provider may have
+        // rotated its keys. Read them again (rate-limited) and retry once.
+        Err(ClaimsVerificationError::SignatureVerification(e)) => {
+            let Some(metadata) = provider.refresh_after_signature_failure().await? else {
+                return Err(invalid(ClaimsVerificationError::SignatureVerification(e)));
+            };
+            let refreshed = client(state, oidc, metadata)?;
+            let verifier = refreshed.id_token_verifier();
+            let claims = id_token.claims(&verifier, &nonce).map_err(invalid)?;
+            claims.subject().as_str().to_owned()
+        }
+        Err(e) => return Err(invalid(e)),
+    };
+    let subject = format!("{} {subject}", oidc.issuer);
     // The signature and nonce are verified above; read the claims Trellis
     // maps (which may be custom) from the token's payload.
     let payload = id_token

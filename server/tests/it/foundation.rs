@@ -402,3 +402,62 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
         .unwrap();
     assert_eq!(fk, 1);
 }
+
+/// A page allows its own scripts by a nonce that is new on every response
+/// and that every script of the page carries; other answers keep the short
+/// policy.
+#[tokio::test]
+async fn pages_allow_their_scripts_by_a_fresh_nonce() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let mut seen: Vec<String> = Vec::new();
+    for path in ["/", "/", "/login", "/no-such-page"] {
+        let reply = app.get(path).await;
+        let policy = reply.header("content-security-policy").to_owned();
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: no nonce in `{policy}`"))
+            .to_owned();
+        assert!(nonce.len() >= 16, "{path}: a short nonce `{nonce}`");
+        for directive in [
+            "default-src 'self'",
+            "'wasm-unsafe-eval'",
+            "style-src 'self';",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(
+                policy.contains(directive),
+                "{path}: {directive} in `{policy}`"
+            );
+        }
+        assert!(!policy.contains("unsafe-inline"), "{path}: `{policy}`");
+
+        let html = reply.text();
+        let scripts: Vec<&str> = html
+            .split("<script")
+            .skip(1)
+            .map(|tag| tag.split('>').next().unwrap_or_default())
+            .collect();
+        assert!(!scripts.is_empty(), "{path} has its hydration script");
+        for tag in scripts {
+            assert!(
+                tag.contains(&format!("nonce=\"{nonce}\"")),
+                "{path}: <script{tag}> lacks the nonce of `{policy}`"
+            );
+        }
+        assert!(!html.contains(" style=\""), "{path}: an inline style");
+        assert!(!seen.contains(&nonce), "{path}: nonce `{nonce}` used twice");
+        seen.push(nonce);
+    }
+
+    for path in ["/healthz", "/api/v1/nothing-here"] {
+        assert_eq!(
+            app.get(path).await.header("content-security-policy"),
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+            "{path}"
+        );
+    }
+}

@@ -31,6 +31,7 @@ mod run_store;
 mod runs_api;
 mod scheduler_servers;
 mod schedules;
+mod sso;
 mod ssrf;
 mod streams;
 mod transitions;

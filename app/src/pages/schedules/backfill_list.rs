@@ -137,9 +137,18 @@ fn ProgressBar(progress: Progress) -> impl IntoView {
             <div class="bar-track" role="progressbar" data-testid="backfill-progress"
                 aria-valuemin="0" aria-valuemax=progress.total aria-valuenow=progress.ended()
                 aria-valuetext=label.clone() aria-label="Fires through">
-                {progress.segments().into_iter().map(|(class, n)| view! {
-                    <span class=format!("segment {class}") style=format!("width: {:.2}%", n as f64 * 100.0 / total)></span>
-                }).collect_view()}
+                // Drawn, not styled: the Content-Security-Policy allows no inline styles.
+                <svg class="bar-parts" viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true">
+                    {progress.segments().into_iter().scan(0.0, |x, (class, n)| {
+                        let width = n as f64 * 100.0 / total;
+                        let at = *x;
+                        *x += width;
+                        Some(view! {
+                            <rect class=format!("segment {class}") x=format!("{at:.2}") y="0"
+                                width=format!("{width:.2}") height="1"></rect>
+                        })
+                    }).collect_view()}
+                </svg>
             </div>
             <span class="muted" data-testid="backfill-progress-label">{label}</span>
         </div>
