@@ -84,7 +84,15 @@ module.exports = async () => {
     // The AWS emulator listens on loopback, which tenants may not reach
     // unless the platform allows it.
     TRELLIS_OUTBOUND_ALLOW: '127.0.0.1/32,::1/128',
+    // The AWS emulator's keys are the server's own credentials: they only
+    // assume the roles connections name (with the tenant's external id).
+    AWS_ACCESS_KEY_ID: 'AKIAEMULATORTESTKEY1',
+    AWS_SECRET_ACCESS_KEY: 'emulator-secret',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    TRELLIS_AWS_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:role/trellis-server',
   };
+  // Static keys on connections stay refused, as on a default platform.
+  delete env.TRELLIS_ALLOW_STATIC_AWS_KEYS;
   delete env.DATABASE_URL;
   const server = spawn(
     bin,

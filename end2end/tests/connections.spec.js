@@ -13,33 +13,53 @@ async function emulatorCluster() {
   return (await r.json()).cluster_id;
 }
 
-test('a tenant admin adds a connection, tests it, and sees what AWS says when it is wrong', async ({ page }) => {
+test('a tenant admin adds a connection, tests it, and sees what AWS says when it is wrong', async ({ page, context }) => {
   const cluster = await emulatorCluster();
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   await signIn(page);
   await page.getByTestId('nav').getByRole('link', { name: 'Connections' }).click();
+
+  // The tenant's external id, made by Trellis, in a trust policy ready to paste.
+  const externalId = (await page.getByTestId('external-id').textContent()).trim();
+  expect(externalId).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  const trust = JSON.parse(await page.getByTestId('trust-policy').textContent());
+  expect(trust.Statement[0].Principal.AWS).toBe('arn:aws:iam::111111111111:role/trellis-server');
+  expect(trust.Statement[0].Condition.StringEquals['sts:ExternalId']).toBe(externalId);
+  await page.getByTestId('copy-trust-policy').click();
+  await expect(page.getByTestId('copy-trust-policy')).toHaveText('Copied');
+  expect(JSON.parse(await page.evaluate(() => navigator.clipboard.readText()))).toEqual(trust);
+
   await page.getByTestId('connection-new').click();
+  await expect(page.getByTestId('connection-external-id')).toHaveCount(0);
   await page.getByTestId('connection-name').fill('E2E EMR');
   await page.getByTestId('connection-role').fill('arn:aws:iam::123456789012:role/trellis');
-  await page.getByTestId('connection-external-id').fill('e2e-external-id');
   await page.getByTestId('connection-cluster').fill(cluster);
   await page.getByTestId('connection-endpoint').fill(process.env.TRELLIS_EMULATOR_URL);
+  // Static keys are not allowed on this platform.
   await page.getByTestId('connection-access-key').fill('AKIAEMULATORTESTKEY1');
   await page.getByTestId('connection-secret-key').fill('emulator-secret');
+  await page.getByTestId('connection-save').click();
+  await expect(page.getByTestId('connection-error')).toContainText('static AWS keys are not allowed');
+  await page.getByTestId('connection-access-key').fill('');
+  await page.getByTestId('connection-secret-key').fill('');
   await page.getByTestId('connection-save').click();
 
   const row = page.getByTestId('connection-row').filter({ hasText: 'E2E EMR' });
   await expect(row).toContainText(cluster);
-  await expect(row).toContainText('external id, static keys set');
+  // The role's least-privilege permissions: steps on this one cluster.
+  await row.getByTestId('connection-policy').locator('summary').click();
+  const permissions = JSON.parse(await row.getByTestId('permissions-policy').textContent());
+  expect(permissions.Statement[0].Resource).toBe(`arn:aws:elasticmapreduce:us-east-1:123456789012:cluster/${cluster}`);
   await row.getByTestId('connection-test').click();
   await expect(page.getByTestId('connection-test-result')).toContainText('Reached cluster trellis-e2e — WAITING');
+  const assumed = await (await fetch(`${process.env.TRELLIS_EMULATOR_URL}/trellis-emulator/sts/assumed`)).json();
+  expect(assumed.at(-1).external_id).toBe(externalId);
 
-  // A wrong cluster id: the secrets are kept, and the test says what is wrong.
+  // A wrong cluster id: the test says what is wrong.
   await row.getByTestId('connection-edit').click();
-  await expect(page.getByTestId('connection-external-id')).toHaveValue('');
   await page.getByTestId('connection-cluster').fill('j-NOSUCHCLUSTER');
   await page.getByTestId('connection-save').click();
   await expect(row).toContainText('j-NOSUCHCLUSTER');
-  await expect(row).toContainText('external id, static keys set');
   await row.getByTestId('connection-test').click();
   await expect(page.getByTestId('connection-test-result')).toContainText('no EMR cluster j-NOSUCHCLUSTER in us-east-1');
   await page.screenshot({ path: path.join(__dirname, '..', 'screenshots', 'connections.png'), fullPage: true });
@@ -59,6 +79,7 @@ test('members who are not tenant admins see connections but cannot change or tes
   await signIn(admin);
   const made = await api(admin, 'POST', '/api/v1/tenants/demo/connections', {
     name: 'Read-only view', region: 'eu-west-1', cluster_id: 'j-READONLY',
+    role_arn: 'arn:aws:iam::123456789012:role/trellis',
   });
   expect([201, 409]).toContain(made.status);
   // An editor of the demo tenant.
@@ -72,6 +93,9 @@ test('members who are not tenant admins see connections but cannot change or tes
   await expect(row).toBeVisible();
   await expect(page.getByTestId('connection-new')).toHaveCount(0);
   await expect(row.getByTestId('connection-test')).toHaveCount(0);
+  // The external id is for tenant admins.
+  await expect(page.getByTestId('aws-access')).toHaveCount(0);
+  expect((await api(page, 'GET', '/api/v1/tenants/demo/connections/external-id')).status).toBe(403);
   const id = (await api(page, 'GET', '/api/v1/tenants/demo/connections')).body.find((c) => c.name === 'Read-only view').id;
   expect((await api(page, 'POST', `/api/v1/tenants/demo/connections/${id}/test`)).status).toBe(403);
   expect((await api(page, 'DELETE', `/api/v1/tenants/demo/connections/${id}`)).status).toBe(403);
@@ -88,7 +112,6 @@ test('a process set to run on EMR runs there as steps, live in the run view', as
   const connection = await api(page, 'POST', '/api/v1/tenants/demo/connections', {
     name: 'E2E runs', region: 'us-east-1', role_arn: 'arn:aws:iam::123456789012:role/trellis',
     cluster_id: cluster, endpoint_url: process.env.TRELLIS_EMULATOR_URL,
-    access_key_id: 'AKIAEMULATORTESTKEY1', secret_access_key: 'emulator-secret',
   });
   expect(connection.status).toBe(201);
   const graph = {
@@ -133,6 +156,7 @@ test('a process set to run on Airflow is saved so, and publishing says why not w
   await signIn(page);
   const connection = await api(page, 'POST', '/api/v1/tenants/demo/connections', {
     name: 'E2E for Airflow', region: 'us-east-1', cluster_id: 'j-AIRFLOWE2E', airflow_conn_id: 'mwaa_emr',
+    role_arn: 'arn:aws:iam::123456789012:role/trellis',
   });
   expect(connection.status).toBe(201);
   expect(connection.body.airflow_conn_id).toBe('mwaa_emr');

@@ -85,7 +85,6 @@ async fn main() {
     let (status, connection, _) = call(&router, "POST", "/api/v1/tenants/demo/connections", &cookie, Some(json!({
         "name": "bench", "region": "us-east-1", "role_arn": "arn:aws:iam::123456789012:role/trellis",
         "cluster_id": cluster, "endpoint_url": url,
-        "access_key_id": "AKIAEMULATORTESTKEY1", "secret_access_key": "emulator-secret",
     }))).await;
     assert_eq!(status, 201, "{connection}");
     let nodes: Vec<Value> = (0..per_run)

@@ -1,22 +1,61 @@
-//! Reaching a tenant's AWS account: the platform's own credentials (static
-//! keys on the connection, or the default chain), `AssumeRole` into the
-//! tenant's role, and EMR clients with the assumed credentials.
+//! Reaching a tenant's AWS account, following AWS's confused-deputy
+//! guidance: Trellis's own credentials (or, where the platform allows them,
+//! the connection's static keys) serve only to `AssumeRole` into the
+//! tenant's role, always with the tenant's external id; every call for the
+//! tenant runs with the assumed role's credentials.
 
 use app::api::connections::ConnectionTest;
+use app::types::TenantId;
 use aws_sdk_emr::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_emr::error::{ProvideErrorMetadata, SdkError};
 use std::time::Duration;
+
+/// The platform's side of reaching tenants' accounts.
+#[derive(Clone, Default)]
+pub struct Platform {
+    /// Whether connections may carry static keys
+    /// (`TRELLIS_ALLOW_STATIC_AWS_KEYS`); they then call `AssumeRole` in
+    /// place of the server's own credentials.
+    pub allow_static_keys: bool,
+    /// The server's AWS principal that tenants' roles trust, shown in the
+    /// trust policy (`TRELLIS_AWS_PRINCIPAL_ARN`).
+    pub principal_arn: Option<String>,
+    /// The server's own credentials; `None`: AWS's default chain
+    /// (environment, profile, instance or task role).
+    pub credentials: Option<Credentials>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("allow_static_keys", &self.allow_static_keys)
+            .field("principal_arn", &self.principal_arn)
+            .field(
+                "credentials",
+                &self
+                    .credentials
+                    .as_ref()
+                    .map(|c| (c.access_key_id().to_owned(), "***")),
+            )
+            .finish()
+    }
+}
 
 /// Everything needed to call AWS for one connection, secrets opened.
 #[derive(Clone)]
 pub struct Target {
     pub region: String,
-    pub role_arn: Option<String>,
-    pub external_id: Option<String>,
+    pub role_arn: String,
+    /// The tenant's external id, sent with every `AssumeRole`.
+    pub external_id: String,
     pub session_seconds: i64,
     pub cluster_id: String,
     pub endpoint_url: Option<String>,
+    /// The connection's own keys (only where the platform allows them).
     pub static_keys: Option<(String, String)>,
+    /// The server's own credentials (`None`: the default chain); used only
+    /// to assume the role.
+    pub platform_credentials: Option<Credentials>,
     /// Names the assumed-role session (`trellis-<tenant>`), for CloudTrail.
     pub session_name: String,
     /// Checks `endpoint_url`'s addresses: the tenant chose them.
@@ -29,7 +68,7 @@ impl std::fmt::Debug for Target {
         f.debug_struct("Target")
             .field("region", &self.region)
             .field("role_arn", &self.role_arn)
-            .field("external_id", &self.external_id.as_ref().map(|_| "***"))
+            .field("external_id", &"***")
             .field("cluster_id", &self.cluster_id)
             .field("endpoint_url", &self.endpoint_url)
             .field(
@@ -40,36 +79,72 @@ impl std::fmt::Debug for Target {
     }
 }
 
+/// What opening a stored connection needs besides the connection.
+pub struct Opening<'a> {
+    pub tenant: &'a TenantId,
+    /// The tenant's external id (`db::tenants::aws_external_id`).
+    pub external_id: String,
+    /// Names the assumed-role session, for CloudTrail.
+    pub session_name: String,
+    pub sealer: &'a crate::secrets::Sealer,
+    /// Checks the addresses of the connection's endpoint.
+    pub outbound: &'a crate::outbound::Guard,
+    pub platform: &'a Platform,
+}
+
 impl Target {
-    /// The stored connection with its secrets opened; `session_name` names
-    /// the assumed-role session (for CloudTrail), `outbound` checks the
-    /// addresses of its endpoint.
+    /// The stored connection with its secrets opened, or why the platform
+    /// will not use it: it names no role to assume, or it carries static
+    /// keys the platform does not allow.
     pub fn open(
         stored: &crate::db::connections::Stored,
-        sealer: &crate::secrets::Sealer,
-        tenant: &app::types::TenantId,
-        session_name: String,
-        outbound: &crate::outbound::Guard,
-    ) -> anyhow::Result<Target> {
-        let open = |v: &Option<String>| {
-            v.as_deref()
-                .map(|s| sealer.open(tenant.as_str(), s))
-                .transpose()
-        };
+        with: &Opening<'_>,
+    ) -> Result<Target, Failure> {
         let c = &stored.public;
+        let role_arn = c.role_arn.clone().ok_or_else(|| Failure {
+            field: "role_arn",
+            code: "required",
+            message: format!(
+                "connection `{}` names no role to assume: Trellis never uses its own AWS identity \
+                 for a tenant's work; give it a role that trusts Trellis with the tenant's external id",
+                c.name
+            ),
+        })?;
+        let has_keys = c.access_key_id.is_some() || stored.secret_access_key.is_some();
+        if has_keys && !with.platform.allow_static_keys {
+            return Err(Failure {
+                field: "access_key_id",
+                code: "not_allowed",
+                message: format!(
+                    "connection `{}` carries static AWS keys, which this platform does not allow \
+                     (TRELLIS_ALLOW_STATIC_AWS_KEYS): remove them; Trellis assumes the role itself",
+                    c.name
+                ),
+            });
+        }
+        let secret = stored
+            .secret_access_key
+            .as_deref()
+            .map(|s| with.sealer.open(with.tenant.as_str(), s))
+            .transpose()
+            .map_err(|e| Failure {
+                field: "secret_access_key",
+                code: "unreadable",
+                message: format!(
+                    "the stored secret access key cannot be opened with this server's key: {e}"
+                ),
+            })?;
         Ok(Target {
             region: c.region.clone(),
-            role_arn: c.role_arn.clone(),
-            external_id: open(&stored.external_id)?,
+            role_arn,
+            external_id: with.external_id.clone(),
             session_seconds: c.session_duration_seconds,
             cluster_id: c.cluster_id.clone(),
             endpoint_url: c.endpoint_url.clone(),
-            static_keys: c
-                .access_key_id
-                .clone()
-                .zip(open(&stored.secret_access_key)?),
-            session_name,
-            outbound: outbound.clone(),
+            static_keys: c.access_key_id.clone().zip(secret),
+            platform_credentials: with.platform.credentials.clone(),
+            session_name: with.session_name.clone(),
+            outbound: with.outbound.clone(),
         })
     }
 
@@ -172,8 +247,10 @@ fn classify<
     }
 }
 
-/// The platform's own credentials for this connection.
-async fn base_config(target: &Target) -> Result<aws_config::SdkConfig, Failure> {
+/// The credentials that may call `AssumeRole` for this connection: its
+/// static keys where allowed, else the server's own. Nothing else is ever
+/// called with them.
+async fn assuming_config(target: &Target) -> Result<aws_config::SdkConfig, Failure> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(target.region.clone()))
         .timeout_config(
@@ -190,6 +267,8 @@ async fn base_config(target: &Target) -> Result<aws_config::SdkConfig, Failure> 
             None,
             "trellis-connection",
         ));
+    } else if let Some(own) = &target.platform_credentials {
+        loader = loader.credentials_provider(own.clone());
     }
     if let Some((url, client)) = target.endpoint()? {
         loader = loader.endpoint_url(url).http_client(client);
@@ -197,38 +276,25 @@ async fn base_config(target: &Target) -> Result<aws_config::SdkConfig, Failure> 
     Ok(loader.load().await)
 }
 
-/// Assumes the connection's role (or, without one, uses the platform's own
-/// credentials as they are).
-pub async fn assume(target: &Target) -> Result<Assumed, Failure> {
-    let base = base_config(target).await?;
-    let Some(role) = &target.role_arn else {
-        let provider = base.credentials_provider().ok_or(Failure {
-            field: "access_key_id",
-            code: "access_denied",
-            message: "no credentials: set static keys or give the server AWS credentials".into(),
-        })?;
-        use aws_credential_types::provider::ProvideCredentials;
-        let credentials = provider.provide_credentials().await.map_err(|e| Failure {
-            field: "access_key_id",
-            code: "access_denied",
-            message: format!("no usable AWS credentials: {e}"),
-        })?;
-        return Ok(Assumed {
-            expires: credentials.expiry(),
-            credentials,
-            identity: None,
-        });
-    };
-    let sts = aws_sdk_sts::Client::new(&base);
-    let mut request = sts
-        .assume_role()
-        .role_arn(role)
+/// The `AssumeRole` request for `target`: its role, its session name and
+/// duration, and always the tenant's external id.
+fn assume_role_request(
+    sts: &aws_sdk_sts::Client,
+    target: &Target,
+) -> aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder {
+    sts.assume_role()
+        .role_arn(&target.role_arn)
         .role_session_name(&target.session_name)
-        .duration_seconds(target.session_seconds.clamp(900, 43_200) as i32);
-    if let Some(external) = &target.external_id {
-        request = request.external_id(external);
-    }
-    let out = request
+        .external_id(&target.external_id)
+        .duration_seconds(target.session_seconds.clamp(900, 43_200) as i32)
+}
+
+/// Assumes the connection's role with the tenant's external id.
+pub async fn assume(target: &Target) -> Result<Assumed, Failure> {
+    let base = assuming_config(target).await?;
+    let sts = aws_sdk_sts::Client::new(&base);
+    let role = &target.role_arn;
+    let out = assume_role_request(&sts, target)
         .send()
         .await
         .map_err(|e| classify(e, &format!("assuming role {role}"), "role_arn"))?;
@@ -251,7 +317,8 @@ pub async fn assume(target: &Target) -> Result<Assumed, Failure> {
     })
 }
 
-/// An EMR client acting with `assumed`.
+/// An EMR client acting with `assumed`, and with nothing else: no default
+/// chain behind it.
 pub fn emr(target: &Target, assumed: &Assumed) -> Result<aws_sdk_emr::Client, Failure> {
     let mut config = aws_sdk_emr::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -302,4 +369,114 @@ pub async fn test(target: &Target) -> Result<ConnectionTest, Failure> {
             .to_owned(),
         identity: assumed.identity,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::connections::Stored;
+    use app::api::connections::Connection;
+
+    fn stored(role: Option<&str>, keys: Option<(&str, &str)>) -> Stored {
+        Stored {
+            public: Connection {
+                id: "c1".into(),
+                name: "prod".into(),
+                region: "eu-west-1".into(),
+                role_arn: role.map(str::to_owned),
+                session_duration_seconds: 3600,
+                cluster_id: "j-1".into(),
+                airflow_conn_id: "aws_default".into(),
+                endpoint_url: None,
+                access_key_id: keys.map(|k| k.0.to_owned()),
+                has_secret_access_key: keys.is_some(),
+                created_at: String::new(),
+                updated_at: String::new(),
+                permissions_policy: serde_json::Value::Null,
+            },
+            secret_access_key: keys.map(|k| k.1.to_owned()),
+        }
+    }
+
+    fn open(stored: &Stored, platform: &Platform) -> Result<Target, Failure> {
+        let sealer = crate::secrets::Sealer::random();
+        let tenant = TenantId::new("t1".to_owned());
+        let sealed = Stored {
+            secret_access_key: stored
+                .secret_access_key
+                .as_deref()
+                .map(|s| sealer.seal(tenant.as_str(), s)),
+            ..stored.clone()
+        };
+        Target::open(
+            &sealed,
+            &Opening {
+                tenant: &tenant,
+                external_id: "tenant-external-id".into(),
+                session_name: "trellis-t1".into(),
+                sealer: &sealer,
+                outbound: &crate::outbound::Guard::new("".parse().unwrap()),
+                platform,
+            },
+        )
+    }
+
+    #[test]
+    fn a_connection_without_a_role_is_never_used() {
+        let refused = open(&stored(None, None), &Platform::default()).unwrap_err();
+        assert_eq!((refused.field, refused.code), ("role_arn", "required"));
+        assert!(refused.message.contains("names no role"), "{refused}");
+    }
+
+    #[test]
+    fn static_keys_are_used_only_where_the_platform_allows_them() {
+        let with_keys = stored(
+            Some("arn:aws:iam::123456789012:role/r"),
+            Some(("AKIA1", "s")),
+        );
+        let refused = open(&with_keys, &Platform::default()).unwrap_err();
+        assert_eq!(
+            (refused.field, refused.code),
+            ("access_key_id", "not_allowed")
+        );
+        assert!(
+            refused.message.contains("TRELLIS_ALLOW_STATIC_AWS_KEYS"),
+            "{refused}"
+        );
+        let allowing = Platform {
+            allow_static_keys: true,
+            ..Platform::default()
+        };
+        let target = open(&with_keys, &allowing).unwrap();
+        assert_eq!(target.static_keys, Some(("AKIA1".into(), "s".into())));
+    }
+
+    #[test]
+    fn assume_role_always_carries_the_tenants_external_id() {
+        let target = open(
+            &stored(Some("arn:aws:iam::123456789012:role/r"), None),
+            &Platform::default(),
+        )
+        .unwrap();
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("eu-west-1"))
+                .build(),
+        );
+        let request = assume_role_request(&sts, &target);
+        assert_eq!(
+            request.get_external_id().as_deref(),
+            Some("tenant-external-id")
+        );
+        assert_eq!(
+            request.get_role_arn().as_deref(),
+            Some("arn:aws:iam::123456789012:role/r")
+        );
+        assert_eq!(
+            request.get_role_session_name().as_deref(),
+            Some("trellis-t1")
+        );
+        assert!(!format!("{target:?}").contains("tenant-external-id"));
+    }
 }

@@ -249,6 +249,24 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_SCHEDULE_CATCHUP_MAX", default_value_t = 50)]
     pub schedule_catchup_max: usize,
 
+    /// Let tenant connections carry static AWS keys, which then call
+    /// `AssumeRole` in place of the server's own credentials. Off: a
+    /// connection with keys is refused when saved, and one stored with keys
+    /// is refused when used. Either way every connection assumes a role.
+    #[arg(long, env = "TRELLIS_ALLOW_STATIC_AWS_KEYS")]
+    pub allow_static_aws_keys: bool,
+
+    /// The Trellis server's AWS principal (the IAM role or user whose
+    /// credentials the server runs with), e.g.
+    /// `arn:aws:iam::111111111111:role/trellis-server`: tenants' roles must
+    /// trust it. Shown in the trust policy on the Connections page; without
+    /// it the policy holds a placeholder. The server's credentials come from
+    /// AWS's default chain (`AWS_ACCESS_KEY_ID`…, a profile, an instance or
+    /// task role) and are used for nothing but assuming tenants' roles (and
+    /// the platform's own Airflow uploads).
+    #[arg(long, env = "TRELLIS_AWS_PRINCIPAL_ARN")]
+    pub aws_principal_arn: Option<String>,
+
     /// Key for secrets at rest (connection keys): base64 of 32 random bytes,
     /// e.g. `openssl rand -base64 32`. Without it, one is made on first
     /// start in `<data-dir>/secret.key`; servers sharing a database must

@@ -102,6 +102,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .max(0.01),
             ),
         },
+        aws: aws::Platform {
+            allow_static_keys: args.allow_static_aws_keys,
+            principal_arn: args.aws_principal_arn.clone(),
+            credentials: None,
+        },
     };
     let state = AppState::new(
         db,

@@ -1,7 +1,11 @@
-//! Tenant AWS connections: how Trellis reaches a tenant's EMR cluster.
+//! Tenant AWS connections: how Trellis reaches a tenant's EMR cluster, and
+//! the IAM policies the tenant's role needs for it (AWS's confused-deputy
+//! guidance: a role per tenant, trusting Trellis only with the tenant's own
+//! external id).
 
 use crate::types::ConnectionId;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 /// A connection as the API shows it: never its secrets.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -11,26 +15,31 @@ pub struct Connection {
     pub id: ConnectionId,
     pub name: String,
     pub region: String,
-    /// The role Trellis assumes in the tenant's account.
+    /// The role Trellis assumes in the tenant's account (`null` only on
+    /// connections saved before a role was required: they cannot be used).
     pub role_arn: Option<String>,
-    /// Whether an external id is set (its value is never shown).
-    pub has_external_id: bool,
     pub session_duration_seconds: i64,
     pub cluster_id: String,
     /// The Airflow connection id the rendered Airflow DAG files use for the
     /// cluster's AWS credentials (in the tenant's Airflow / MWAA).
     pub airflow_conn_id: String,
     pub endpoint_url: Option<String>,
-    /// The static access key id, when the deployment uses static keys.
+    /// The static access key id, when the platform allows static keys
+    /// (they then call `AssumeRole` instead of Trellis's own credentials).
     pub access_key_id: Option<String>,
     /// Whether a secret access key is set (its value is never shown).
     pub has_secret_access_key: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// The least-privilege permissions policy the role needs: the EMR step
+    /// calls on this one cluster, S3 read/write under a prefix to name.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub permissions_policy: Value,
 }
 
 /// A new connection, or (for `PUT`) its replacement. For `PUT`, an absent
-/// `external_id` or `secret_access_key` keeps the stored one; `null` clears it.
+/// `secret_access_key` keeps the stored one; `null` clears it. There is no
+/// external id to give: Trellis sends the tenant's own with every `AssumeRole`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectionInput {
@@ -46,7 +55,8 @@ pub struct ConnectionInput {
     /// An AWS region such as `eu-west-1`.
     #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]+(-[a-z0-9]+)+-[0-9]+$"))]
     pub region: String,
-    /// A role ARN such as `arn:aws:iam::123456789012:role/trellis`; empty for none.
+    /// The role Trellis assumes (required), e.g.
+    /// `arn:aws:iam::123456789012:role/trellis`.
     #[serde(default)]
     #[cfg_attr(
         feature = "ssr",
@@ -55,13 +65,6 @@ pub struct ConnectionInput {
         )
     )]
     pub role_arn: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "secret_field"
-    )]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
-    pub external_id: Option<Option<String>>,
     /// 900 to 43200 seconds (default 3600).
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(minimum = 900, maximum = 43200))]
@@ -77,7 +80,9 @@ pub struct ConnectionInput {
     /// For private endpoints (and tests): where to send STS and EMR calls.
     #[serde(default)]
     pub endpoint_url: Option<String>,
-    /// 16 to 128 letters and digits (`AKIA…`), with `secret_access_key`.
+    /// Static keys, only where the platform allows them
+    /// (`TRELLIS_ALLOW_STATIC_AWS_KEYS`); 16 to 128 letters and digits
+    /// (`AKIA…`), with `secret_access_key`.
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(pattern = r"^([A-Za-z0-9]{16,128})?$"))]
     pub access_key_id: Option<String>,
@@ -115,4 +120,134 @@ pub struct ConnectionTest {
     pub cluster_name: String,
     /// The identity the calls were made as (the assumed role's session).
     pub identity: Option<String>,
+}
+
+/// What a tenant admin pastes into the tenant's role: the tenant's external
+/// id (made by Trellis, the same for all the tenant's connections) and the
+/// trust policy that lets Trellis, and only with that id, assume the role.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ExternalId {
+    /// Sent as `sts:ExternalId` with every `AssumeRole` for the tenant.
+    pub external_id: String,
+    /// The Trellis server's AWS principal the role must trust; `null` when
+    /// the platform has not said (`TRELLIS_AWS_PRINCIPAL_ARN`): the trust
+    /// policy then holds a placeholder to replace.
+    pub principal_arn: Option<String>,
+    /// The role's trust policy, ready to paste.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub trust_policy: Value,
+}
+
+/// Stands for the Trellis principal in a trust policy when the platform
+/// has not named it.
+pub const PRINCIPAL_PLACEHOLDER: &str =
+    "arn:aws:iam::<TRELLIS-ACCOUNT-ID>:role/<trellis-server-role>";
+
+/// Stands for the S3 locations a role's steps read and write.
+pub const S3_PLACEHOLDER: &str = "<your-bucket>/<trellis-prefix>";
+
+/// The trust policy letting `principal` assume a role only with `external_id`.
+pub fn trust_policy(principal: Option<&str>, external_id: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": principal.unwrap_or(PRINCIPAL_PLACEHOLDER)},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+        }],
+    })
+}
+
+/// The least-privilege permissions policy of a connection's role: adding,
+/// reading and cancelling steps on its one cluster (the account and
+/// partition taken from the role), S3 read/write under one prefix.
+pub fn permissions_policy(role_arn: Option<&str>, region: &str, cluster_id: &str) -> Value {
+    let parts: Vec<&str> = role_arn.unwrap_or_default().split(':').collect();
+    let partition = parts.get(1).filter(|p| !p.is_empty()).unwrap_or(&"aws");
+    let account = parts.get(4).filter(|a| !a.is_empty()).unwrap_or(&"*");
+    let cluster =
+        format!("arn:{partition}:elasticmapreduce:{region}:{account}:cluster/{cluster_id}");
+    let (bucket, prefix) = S3_PLACEHOLDER
+        .split_once('/')
+        .unwrap_or((S3_PLACEHOLDER, ""));
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TrellisStepsOnOneCluster",
+                "Effect": "Allow",
+                "Action": [
+                    "elasticmapreduce:AddJobFlowSteps",
+                    "elasticmapreduce:DescribeStep",
+                    "elasticmapreduce:ListSteps",
+                    "elasticmapreduce:CancelSteps",
+                    "elasticmapreduce:DescribeCluster",
+                ],
+                "Resource": cluster,
+            },
+            {
+                "Sid": "TrellisDataReadWrite",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": format!("arn:{partition}:s3:::{bucket}/{prefix}/*"),
+            },
+            {
+                "Sid": "TrellisDataList",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": format!("arn:{partition}:s3:::{bucket}"),
+                "Condition": {"StringLike": {"s3:prefix": [format!("{prefix}/*")]}},
+            },
+        ],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trust_policy_demands_the_tenants_external_id() {
+        let p = trust_policy(Some("arn:aws:iam::111111111111:role/trellis-server"), "abc");
+        let s = &p["Statement"][0];
+        assert_eq!(
+            s["Principal"]["AWS"],
+            "arn:aws:iam::111111111111:role/trellis-server"
+        );
+        assert_eq!(s["Action"], "sts:AssumeRole");
+        assert_eq!(s["Condition"]["StringEquals"]["sts:ExternalId"], "abc");
+        let unnamed = trust_policy(None, "abc");
+        assert_eq!(
+            unnamed["Statement"][0]["Principal"]["AWS"],
+            PRINCIPAL_PLACEHOLDER
+        );
+    }
+
+    #[test]
+    fn the_permissions_policy_names_only_the_connections_cluster() {
+        let p = permissions_policy(
+            Some("arn:aws-cn:iam::123456789012:role/trellis"),
+            "cn-north-1",
+            "j-2AXXXXXXGAPLF",
+        );
+        let emr = &p["Statement"][0];
+        assert_eq!(
+            emr["Resource"],
+            "arn:aws-cn:elasticmapreduce:cn-north-1:123456789012:cluster/j-2AXXXXXXGAPLF"
+        );
+        let actions: Vec<&str> = emr["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert!(actions.iter().all(|a| a.starts_with("elasticmapreduce:")));
+        assert!(!actions.iter().any(|a| a.contains('*')), "{actions:?}");
+        assert_eq!(
+            p["Statement"][1]["Resource"],
+            "arn:aws-cn:s3:::<your-bucket>/<trellis-prefix>/*"
+        );
+    }
 }

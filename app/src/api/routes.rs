@@ -8,7 +8,7 @@ use crate::api::access::{
 };
 use crate::api::auth::{LoginRequest, Me};
 use crate::api::backfills::{Backfill, BackfillPreview, CancelQuery, NewBackfill};
-use crate::api::connections::{Connection, ConnectionInput, ConnectionTest};
+use crate::api::connections::{Connection, ConnectionInput, ConnectionTest, ExternalId};
 use crate::api::datasets::DatasetDetail;
 use crate::api::processes::{
     CreateProcess, Process, ProcessSummary, PublishRequest, UpdateProcess, Version, VersionDiff,
@@ -124,6 +124,11 @@ pub async fn audit(tenant: &str, query: &AuditQuery) -> ApiResult<Vec<AuditEvent
 
 pub async fn connections(tenant: &str) -> ApiResult<Vec<Connection>> {
     client::get(&at(tenant, "connections")).await
+}
+
+/// The tenant's external id and the trust policy for its roles (tenant admins).
+pub async fn external_id(tenant: &str) -> ApiResult<ExternalId> {
+    client::get(&at(tenant, "connections/external-id")).await
 }
 
 pub async fn create_connection(tenant: &str, body: &ConnectionInput) -> ApiResult<Connection> {

@@ -3,6 +3,7 @@
 pub mod badge;
 pub mod canvas;
 pub mod catalog_context;
+pub mod copy;
 pub mod load;
 pub mod node_panel;
 pub mod param_input;

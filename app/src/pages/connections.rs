@@ -1,8 +1,10 @@
 //! The tenant's AWS connections: every member sees them; tenant admins
-//! create, change, test and delete them. Secrets can be set, never read.
+//! create, change, test and delete them, and see the tenant's external id
+//! with the trust policy its roles need. Secrets can be set, never read.
 
-use crate::api::connections::{Connection, ConnectionInput, ConnectionTest};
+use crate::api::connections::{Connection, ConnectionInput, ConnectionTest, ExternalId};
 use crate::api::routes;
+use crate::components::copy::CopyButton;
 use crate::components::load::{alert_with, fetch, loaded, show};
 use crate::session::{Session, WithTenant};
 use crate::types::Role;
@@ -13,7 +15,8 @@ pub fn ConnectionsPage() -> impl IntoView {
     view! {
         <h1>"Connections"</h1>
         <p class="muted">
-            "How Trellis reaches a tenant's Amazon EMR cluster: the role it assumes in your AWS account and the cluster it runs steps on."
+            "How Trellis reaches a tenant's Amazon EMR cluster: the role it assumes in your AWS account and the cluster it runs steps on. "
+            "Trellis assumes the role with its own identity and this tenant's external id, and does all of the tenant's work with the role's credentials only."
         </p>
         <WithTenant children=|tenant| view! { <ConnectionList tenant/> }/>
     }
@@ -25,7 +28,6 @@ struct Form {
     name: RwSignal<String>,
     region: RwSignal<String>,
     role_arn: RwSignal<String>,
-    external_id: RwSignal<String>,
     session: RwSignal<String>,
     cluster_id: RwSignal<String>,
     airflow_conn_id: RwSignal<String>,
@@ -40,7 +42,6 @@ impl Form {
             name: RwSignal::new(String::new()),
             region: RwSignal::new("us-east-1".into()),
             role_arn: RwSignal::new(String::new()),
-            external_id: RwSignal::new(String::new()),
             session: RwSignal::new("3600".into()),
             cluster_id: RwSignal::new(String::new()),
             airflow_conn_id: RwSignal::new("aws_default".into()),
@@ -67,7 +68,6 @@ impl Form {
         self.access_key_id
             .set(text(c.and_then(|c| c.access_key_id.as_ref())));
         // Secrets are never shown: empty means "keep what is stored".
-        self.external_id.set(String::new());
         self.secret_access_key.set(String::new());
     }
 
@@ -88,7 +88,6 @@ impl Form {
             name: self.name.get_untracked(),
             region: self.region.get_untracked(),
             role_arn: optional(self.role_arn),
-            external_id: secret(self.external_id),
             session_duration_seconds: session,
             cluster_id: self.cluster_id.get_untracked(),
             airflow_conn_id: optional(self.airflow_conn_id),
@@ -193,7 +192,11 @@ fn ConnectionList(tenant: String) -> impl IntoView {
         }
     };
 
+    let access_tenant = tenant.clone();
     view! {
+        <Show when=admin>
+            <AwsAccess tenant=access_tenant.clone()/>
+        </Show>
         <Show when=admin>
             <button data-testid="connection-new" on:click=move |_| { form.fill(None); editing.set(Some(None)); }>
                 "New connection"
@@ -207,15 +210,13 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                     {field("Name", "connection-name", form.name, false, "prod-emr")}
                     {field("Region", "connection-region", form.region, false, "eu-west-1")}
                     {field("Role ARN to assume", "connection-role", form.role_arn, false, "arn:aws:iam::123456789012:role/trellis")}
-                    {field("External id", "connection-external-id", form.external_id, true,
-                        if target.is_some() { "leave empty to keep" } else { "as the role's trust policy demands" })}
                     {field("Session duration (seconds)", "connection-session", form.session, false, "3600")}
                     {field("EMR cluster id", "connection-cluster", form.cluster_id, false, "j-2AXXXXXXGAPLF")}
                     {field("Airflow connection id", "connection-airflow-conn", form.airflow_conn_id, false, "for DAG files run on Airflow / MWAA")}
                     {field("Endpoint URL (optional)", "connection-endpoint", form.endpoint_url, false, "for private endpoints")}
-                    {field("Access key id (optional)", "connection-access-key", form.access_key_id, false, "only for static keys")}
+                    {field("Access key id (optional)", "connection-access-key", form.access_key_id, false, "only where the platform allows static keys")}
                     {field("Secret access key", "connection-secret-key", form.secret_access_key, true,
-                        if target.is_some() { "leave empty to keep" } else { "only for static keys" })}
+                        if target.is_some() { "leave empty to keep" } else { "only where the platform allows static keys" })}
                     <div class="toolbar">
                         <button type="submit" data-testid="connection-save">"Save"</button>
                         <button type="button" on:click=move |_| editing.set(None)>"Cancel"</button>
@@ -231,24 +232,28 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                 let (remove, test) = (remove.clone(), test.clone());
                 view! {
                     <table class="list" data-testid="connection-list">
-                        <thead><tr><th>"Name"</th><th>"Region"</th><th>"Role"</th><th>"Cluster"</th><th>"Secrets"</th><th></th></tr></thead>
+                        <thead><tr><th>"Name"</th><th>"Region"</th><th>"Role"</th><th>"Cluster"</th><th>"Static keys"</th><th>"Role's permissions"</th><th></th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|c| {
                                 let (remove, test) = (remove.clone(), test.clone());
                                 let id = c.id.to_string();
                                 let (id_test, id_delete, id_result) = (id.clone(), id.clone(), id);
                                 let editable = c.clone();
-                                let secrets = [
-                                    c.has_external_id.then_some("external id"),
-                                    c.has_secret_access_key.then_some("static keys"),
-                                ].into_iter().flatten().collect::<Vec<_>>().join(", ");
+                                let policy = pretty(&c.permissions_policy);
                                 view! {
                                     <tr data-testid="connection-row">
                                         <td>{c.name.clone()}</td>
                                         <td>{c.region.clone()}</td>
                                         <td><code>{c.role_arn.clone().unwrap_or_default()}</code></td>
                                         <td><code>{c.cluster_id.clone()}</code></td>
-                                        <td class="muted">{if secrets.is_empty() { "none".to_owned() } else { format!("{secrets} set") }}</td>
+                                        <td class="muted">{if c.has_secret_access_key { "set" } else { "none" }}</td>
+                                        <td>
+                                            <details data-testid="connection-policy">
+                                                <summary>"Permissions policy"</summary>
+                                                <pre data-testid="permissions-policy">{policy.clone()}</pre>
+                                                <CopyButton text=policy testid="copy-permissions-policy"/>
+                                            </details>
+                                        </td>
                                         <td>
                                             <Show when=admin>
                                                 <button class="link" data-testid="connection-test" on:click={
@@ -267,7 +272,7 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                                         </td>
                                     </tr>
                                     {move || tested.get().filter(|(id, _)| *id == id_result).map(|(_, result)| view! {
-                                        <tr data-testid="connection-test-result"><td colspan="6">{match result {
+                                        <tr data-testid="connection-test-result"><td colspan="7">{match result {
                                             Ok(t) => view! { <span class="ok">"Reached cluster " {t.cluster_name} " — " {t.cluster_state}</span> }.into_any(),
                                             Err(e) => view! { <span class="error" role="alert">{e}</span> }.into_any(),
                                         }}</td></tr>
@@ -278,5 +283,47 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                     </table>
                 }.into_any()
         })}
+    }
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// The tenant's external id and the trust policy to give its roles, with
+/// copy buttons (tenant admins).
+#[component]
+fn AwsAccess(tenant: String) -> impl IntoView {
+    let access = loaded::<ExternalId>();
+    Effect::new(move |_| {
+        let tenant = tenant.clone();
+        fetch(access, async move { routes::external_id(&tenant).await });
+    });
+    view! {
+        <section class="panel" data-testid="aws-access">
+            <h2>"Trusting Trellis"</h2>
+            {show(access, |a| {
+                let policy = pretty(&a.trust_policy);
+                view! {
+                    <p>
+                        "Each role a connection names must trust Trellis with this tenant's external id. "
+                        "Trellis makes the id and sends it with every AssumeRole; nobody types it."
+                    </p>
+                    <p>
+                        "External id: " <code data-testid="external-id">{a.external_id.clone()}</code> " "
+                        <CopyButton text=a.external_id.clone() testid="copy-external-id"/>
+                    </p>
+                    <p>"The role's trust policy:"</p>
+                    <pre data-testid="trust-policy">{policy.clone()}</pre>
+                    <CopyButton text=policy testid="copy-trust-policy"/>
+                    {a.principal_arn.is_none().then(|| view! {
+                        <p class="muted" data-testid="principal-missing">
+                            "The platform has not named its AWS principal (TRELLIS_AWS_PRINCIPAL_ARN): ask its operator, and replace the placeholder."
+                        </p>
+                    })}
+                    <p class="muted">"Each connection below shows the permissions policy its role needs."</p>
+                }
+            })}
+        </section>
     }
 }

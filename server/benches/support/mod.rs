@@ -33,6 +33,18 @@ pub fn engine_settings(dir: &Path) -> EngineSettings {
         outbound: server::outbound::Guard::new("127.0.0.1/32,::1/128".parse().unwrap()),
         sealer: std::sync::Arc::new(server::secrets::Sealer::random()),
         emr_polling: Default::default(),
+        // The AWS emulator's keys as the server's own credentials: they
+        // only assume the connections' roles.
+        aws: server::aws::Platform {
+            credentials: Some(aws_sdk_emr::config::Credentials::new(
+                "AKIAEMULATORTESTKEY1",
+                "emulator-secret",
+                None,
+                None,
+                "bench",
+            )),
+            ..Default::default()
+        },
     }
 }
 

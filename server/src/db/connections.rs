@@ -1,4 +1,5 @@
-//! Tenant AWS connections, secrets sealed (see `crate::secrets`).
+//! Tenant AWS connections, secrets sealed (see `crate::secrets`). The
+//! external id is the tenant's, not the connection's (`tenants::aws_external_id`).
 
 use super::{new_id, now, Db};
 use app::api::connections::Connection;
@@ -7,10 +8,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// A connection as stored: secrets still sealed.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct Stored {
     pub public: Connection,
-    pub external_id: Option<String>,
     pub secret_access_key: Option<String>,
 }
 
@@ -18,8 +18,7 @@ pub struct Stored {
 pub struct Fields {
     pub name: String,
     pub region: String,
-    pub role_arn: Option<String>,
-    pub external_id: Option<String>,
+    pub role_arn: String,
     pub session_seconds: i64,
     pub cluster_id: String,
     pub airflow_conn_id: String,
@@ -28,21 +27,27 @@ pub struct Fields {
     pub secret_access_key: Option<String>,
 }
 
-const COLUMNS: &str = "id, name, region, role_arn, external_id, session_seconds, cluster_id, \
+const COLUMNS: &str = "id, name, region, role_arn, session_seconds, cluster_id, \
      endpoint_url, access_key_id, secret_access_key, created_at, updated_at, airflow_conn_id";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
-    let external_id: Option<String> = row.try_get("external_id")?;
     let secret_access_key: Option<String> = row.try_get("secret_access_key")?;
+    let region: String = row.try_get("region")?;
+    let role_arn: Option<String> = row.try_get("role_arn")?;
+    let cluster_id: String = row.try_get("cluster_id")?;
     Ok(Stored {
         public: Connection {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
-            region: row.try_get("region")?,
-            role_arn: row.try_get("role_arn")?,
-            has_external_id: external_id.is_some(),
+            permissions_policy: app::api::connections::permissions_policy(
+                role_arn.as_deref(),
+                &region,
+                &cluster_id,
+            ),
+            region,
+            role_arn,
             session_duration_seconds: row.try_get("session_seconds")?,
-            cluster_id: row.try_get("cluster_id")?,
+            cluster_id,
             airflow_conn_id: row.try_get("airflow_conn_id")?,
             endpoint_url: row.try_get("endpoint_url")?,
             access_key_id: row.try_get("access_key_id")?,
@@ -50,7 +55,6 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         },
-        external_id,
         secret_access_key,
     })
 }
@@ -80,16 +84,15 @@ pub async fn insert(db: &Db, tenant: &TenantId, c: &Fields) -> sqlx::Result<Conn
     let id = ConnectionId::new(new_id());
     let at = now();
     sqlx::query(
-        "INSERT INTO connections (id, tenant_id, name, region, role_arn, external_id, session_seconds, \
+        "INSERT INTO connections (id, tenant_id, name, region, role_arn, session_seconds, \
          cluster_id, endpoint_url, access_key_id, secret_access_key, created_at, updated_at, \
-         airflow_conn_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
+         airflow_conn_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
     )
     .bind(&id)
     .bind(tenant.as_str())
     .bind(&c.name)
     .bind(&c.region)
     .bind(&c.role_arn)
-    .bind(&c.external_id)
     .bind(c.session_seconds)
     .bind(&c.cluster_id)
     .bind(&c.endpoint_url)
@@ -109,9 +112,9 @@ pub async fn update(
     c: &Fields,
 ) -> sqlx::Result<bool> {
     let changed = sqlx::query(
-        "UPDATE connections SET name = $3, region = $4, role_arn = $5, external_id = $6, \
-         session_seconds = $7, cluster_id = $8, endpoint_url = $9, access_key_id = $10, \
-         secret_access_key = $11, updated_at = $12, airflow_conn_id = $13 \
+        "UPDATE connections SET name = $3, region = $4, role_arn = $5, \
+         session_seconds = $6, cluster_id = $7, endpoint_url = $8, access_key_id = $9, \
+         secret_access_key = $10, updated_at = $11, airflow_conn_id = $12 \
          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.as_str())
@@ -119,7 +122,6 @@ pub async fn update(
     .bind(&c.name)
     .bind(&c.region)
     .bind(&c.role_arn)
-    .bind(&c.external_id)
     .bind(c.session_seconds)
     .bind(&c.cluster_id)
     .bind(&c.endpoint_url)

@@ -92,3 +92,32 @@ pub async fn task_limits(db: &Db) -> sqlx::Result<Vec<(TenantId, i64)>> {
     })
     .collect()
 }
+
+/// The tenant's external id for AWS, made (32 random bytes, base64url) the
+/// first time it is asked for; concurrent first asks agree on one.
+pub async fn aws_external_id(db: &Db, tenant: &TenantId) -> sqlx::Result<String> {
+    let read = || async {
+        sqlx::query_scalar::<_, Option<String>>("SELECT aws_external_id FROM tenants WHERE id = $1")
+            .bind(tenant.as_str())
+            .fetch_one(&db.pool)
+            .await
+    };
+    if let Some(id) = read().await? {
+        return Ok(id);
+    }
+    let made = {
+        use base64::Engine;
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    sqlx::query(
+        "UPDATE tenants SET aws_external_id = $2 WHERE id = $1 AND aws_external_id IS NULL",
+    )
+    .bind(tenant.as_str())
+    .bind(&made)
+    .execute(&db.pool)
+    .await?;
+    read().await?.ok_or(sqlx::Error::RowNotFound)
+}

@@ -65,6 +65,9 @@ pub struct EngineSettings {
     pub sealer: Arc<crate::secrets::Sealer>,
     /// How often watched EMR steps are looked at.
     pub emr_polling: crate::executors::emr::Polling,
+    /// How tenants' AWS accounts are reached: the server's own credentials
+    /// (for `AssumeRole` only), whether static keys are allowed.
+    pub aws: crate::aws::Platform,
 }
 
 /// A component's retry and timeout policy.
@@ -173,6 +176,7 @@ impl Engine {
             settings.sealer.clone(),
             settings.emr_polling,
             settings.outbound.clone(),
+            settings.aws.clone(),
         ));
         Self {
             inner: Arc::new(Inner {
@@ -226,6 +230,23 @@ impl Engine {
     /// The check on addresses tenants choose (data step URLs, AWS endpoints).
     pub fn outbound(&self) -> &crate::outbound::Guard {
         &self.inner.settings.outbound
+    }
+
+    /// How tenants' AWS accounts are reached.
+    pub fn aws(&self) -> &crate::aws::Platform {
+        &self.inner.settings.aws
+    }
+
+    /// A connection changed: its cached credentials go, so the next call
+    /// through it uses its new settings.
+    pub fn connection_changed(&self, tenant: &TenantId, connection: &app::types::ConnectionId) {
+        self.inner.emr.forget(tenant, connection);
+    }
+
+    /// A connection was deleted: its cached credentials go and every watch
+    /// of a step through it ends now, failed; nothing calls AWS with it again.
+    pub fn connection_deleted(&self, tenant: &TenantId, connection: &app::types::ConnectionId) {
+        self.inner.emr.drop_connection(tenant, connection);
     }
 
     pub fn stop_grace(&self) -> Duration {

@@ -1,5 +1,7 @@
 //! Tenant AWS connections: tenant admins create, change, test and delete
-//! them; every member can list them (to pick one). Secrets are write-only.
+//! them, and read the tenant's external id and trust policy; every member
+//! can list them (to pick one). Secrets are write-only. Every connection
+//! assumes a role; static keys only where the platform allows them.
 
 use super::doc::{Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
@@ -10,7 +12,7 @@ use crate::outbound;
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::access::AuditAction;
-use app::api::connections::{Connection, ConnectionInput, ConnectionTest};
+use app::api::connections::{Connection, ConnectionInput, ConnectionTest, ExternalId};
 use app::api::{FieldError, Problem};
 use app::types::ConnectionId;
 use axum::extract::{Path, State};
@@ -20,6 +22,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
+        .routes(routes!(external_id))
         .routes(routes!(read, replace, remove))
         .routes(routes!(test))
 }
@@ -73,8 +76,16 @@ async fn fields(
     let role_arn = input
         .role_arn
         .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
-    if role_arn.as_deref().is_some_and(|r| !is_role_arn(r)) {
+        .filter(|r| !r.is_empty())
+        .unwrap_or_default();
+    if role_arn.is_empty() {
+        errors.push(FieldError::new(
+            "role_arn",
+            "required",
+            "a role for Trellis to assume, trusting it with this tenant's external id: \
+             Trellis never uses its own AWS identity for a tenant's work",
+        ));
+    } else if !is_role_arn(&role_arn) {
         errors.push(FieldError::new(
             "role_arn",
             "pattern",
@@ -140,47 +151,45 @@ async fn fields(
     }
     let context = access.tenant.as_str();
     let sealer = state.engine.sealer();
-    let external_id = match input.external_id {
-        None => current.and_then(|c| c.external_id.clone()),
-        Some(None) => None,
-        Some(Some(v)) if v.is_empty() => None,
-        Some(Some(v)) => {
-            if !(2..=1224).contains(&v.len()) || v.contains(char::is_whitespace) {
-                errors.push(FieldError::new(
-                    "external_id",
-                    "pattern",
-                    "2 to 1224 characters without spaces",
-                ));
-            }
-            Some(sealer.seal(context, &v))
-        }
-    };
     let access_key_id = input
         .access_key_id
         .map(|k| k.trim().to_owned())
         .filter(|k| !k.is_empty());
-    if access_key_id.as_deref().is_some_and(|k| {
-        !(16..=128).contains(&k.len()) || !k.bytes().all(|b| b.is_ascii_alphanumeric())
-    }) {
-        errors.push(FieldError::new(
-            "access_key_id",
-            "pattern",
-            "an access key id such as `AKIA…` (16 to 128 letters and digits)",
-        ));
-    }
-    let secret_access_key = match input.secret_access_key {
-        None => current.and_then(|c| c.secret_access_key.clone()),
-        Some(None) => None,
-        Some(Some(v)) if v.is_empty() => None,
-        Some(Some(v)) => Some(sealer.seal(context, &v)),
+    let given_secret = input.secret_access_key.map(|v| v.filter(|v| !v.is_empty()));
+    let (access_key_id, secret_access_key) = if state.engine.aws().allow_static_keys {
+        if access_key_id.as_deref().is_some_and(|k| {
+            !(16..=128).contains(&k.len()) || !k.bytes().all(|b| b.is_ascii_alphanumeric())
+        }) {
+            errors.push(FieldError::new(
+                "access_key_id",
+                "pattern",
+                "an access key id such as `AKIA…` (16 to 128 letters and digits)",
+            ));
+        }
+        let secret = match given_secret {
+            None => current.and_then(|c| c.secret_access_key.clone()),
+            Some(v) => v.map(|v| sealer.seal(context, &v)),
+        };
+        if access_key_id.is_some() != secret.is_some() {
+            errors.push(FieldError::new(
+                "secret_access_key",
+                "required",
+                "static keys need both the access key id and the secret access key",
+            ));
+        }
+        (access_key_id, secret)
+    } else {
+        // Keys stored while they were allowed go with the next change.
+        if access_key_id.is_some() || given_secret.flatten().is_some() {
+            errors.push(FieldError::new(
+                "access_key_id",
+                "not_allowed",
+                "static AWS keys are not allowed on this platform: leave them out; \
+                 Trellis assumes the role with its own identity and this tenant's external id",
+            ));
+        }
+        (None, None)
     };
-    if access_key_id.is_some() != secret_access_key.is_some() {
-        errors.push(FieldError::new(
-            "secret_access_key",
-            "required",
-            "static keys need both the access key id and the secret access key",
-        ));
-    }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
@@ -188,7 +197,6 @@ async fn fields(
         name,
         region: input.region,
         role_arn,
-        external_id,
         session_seconds,
         cluster_id,
         airflow_conn_id,
@@ -260,6 +268,28 @@ async fn create(
     ))
 }
 
+/// The tenant's external id (made by Trellis, sent with every
+/// `AssumeRole` into the tenant's roles) and the trust policy to give each
+/// role, naming the Trellis principal and demanding that id (tenant admins).
+#[utoipa::path(get, path = "/tenants/{tenant}/connections/external-id", tag = "connections",
+    params(TenantPath), responses(
+    (status = 200, body = ExternalId),
+    Unauthorized,
+    Forbidden,
+    NotFound))]
+async fn external_id(
+    State(state): State<AppState>,
+    access: AdminAccess,
+) -> Result<axum::Json<ExternalId>> {
+    let external_id = crate::db::tenants::aws_external_id(&state.db, &access.tenant).await?;
+    let principal_arn = state.engine.aws().principal_arn.clone();
+    Ok(axum::Json(ExternalId {
+        trust_policy: app::api::connections::trust_policy(principal_arn.as_deref(), &external_id),
+        external_id,
+        principal_arn,
+    }))
+}
+
 /// A connection (no secrets).
 #[utoipa::path(get, path = "/tenants/{tenant}/connections/{connection}", tag = "connections",
     params(TenantPath, ("connection" = String, Path, description = "The connection's id")),
@@ -275,8 +305,9 @@ async fn read(
     Ok(axum::Json(load(&state, &access, &id).await?.public))
 }
 
-/// Replaces a connection (tenant admins). Leave out `external_id` or
-/// `secret_access_key` to keep them; send `null` to remove them.
+/// Replaces a connection (tenant admins). Leave out `secret_access_key` to
+/// keep it; send `null` to remove it. Its cached credentials go: the next
+/// call through it uses the new settings.
 #[utoipa::path(put, path = "/tenants/{tenant}/connections/{connection}", tag = "connections", request_body = ConnectionInput,
     params(TenantPath, ("connection" = String, Path, description = "The connection's id")),
     responses(
@@ -297,6 +328,7 @@ async fn replace(
     connections::update(&state.db, &access.tenant, &id, &f)
         .await
         .map_err(|e| name_taken(e, &f.name))?;
+    state.engine.connection_changed(&access.tenant, &id);
     access
         .audit(
             &state.db,
@@ -308,7 +340,8 @@ async fn replace(
     Ok(axum::Json(load(&state, &access, &id).await?.public))
 }
 
-/// Deletes a connection (tenant admins).
+/// Deletes a connection (tenant admins). Its use stops at once: watches of
+/// its steps fail, and nothing calls AWS with it again.
 #[utoipa::path(delete, path = "/tenants/{tenant}/connections/{connection}", tag = "connections",
     params(TenantPath, ("connection" = String, Path, description = "The connection's id")),
     responses(
@@ -323,6 +356,7 @@ async fn remove(
 ) -> Result<StatusCode> {
     let current = load(&state, &access, &id).await?;
     connections::delete(&state.db, &access.tenant, &id).await?;
+    state.engine.connection_deleted(&access.tenant, &id);
     access
         .audit(
             &state.db,
@@ -334,8 +368,10 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Tests a connection: assumes its role and describes its cluster. A
-/// failure on the AWS side answers 502 naming the field to look at.
+/// Tests a connection: assumes its role (with the tenant's external id) and
+/// describes its cluster with the role's credentials. A connection the
+/// platform will not use (no role, static keys not allowed) answers 422; a
+/// failure on the AWS side answers 502; both name the field to look at.
 #[utoipa::path(post, path = "/tenants/{tenant}/connections/{connection}/test", tag = "connections",
     params(TenantPath, ("connection" = String, Path, description = "The connection's id")),
     responses(
@@ -343,6 +379,7 @@ async fn remove(
     Unauthorized,
     Forbidden,
     NotFound,
+    Invalid,
     (status = 502, description = "AWS refused or could not be reached; `errors` names the field and why", body = Problem, content_type = "application/problem+json")))]
 async fn test(
     State(state): State<AppState>,
@@ -350,13 +387,22 @@ async fn test(
     Path((_, id)): Path<(String, ConnectionId)>,
 ) -> Result<axum::Json<ConnectionTest>> {
     let current = load(&state, &access, &id).await?;
-    let target = aws::Target::open(
-        &current,
-        state.engine.sealer(),
-        &access.tenant,
-        format!("trellis-{}", access.slug),
-        state.engine.outbound(),
-    )?;
+    let external_id = crate::db::tenants::aws_external_id(&state.db, &access.tenant).await?;
+    let opening = aws::Opening {
+        tenant: &access.tenant,
+        external_id,
+        session_name: format!("trellis-{}", access.slug),
+        sealer: state.engine.sealer(),
+        outbound: state.engine.outbound(),
+        platform: state.engine.aws(),
+    };
+    let target = aws::Target::open(&current, &opening).map_err(|refused| {
+        Error::Validation(vec![FieldError::new(
+            refused.field,
+            refused.code,
+            refused.message,
+        )])
+    })?;
     match aws::test(&target).await {
         Ok(found) => Ok(axum::Json(found)),
         Err(failure) => Err(Error::Upstream(FieldError::new(

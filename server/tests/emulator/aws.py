@@ -21,6 +21,9 @@ adds, on top of the real moto server:
     POST /trellis-emulator/emr/cluster {"region"}    makes a cluster waiting for steps
     POST /trellis-emulator/sts/deny   {"role_arn"}   AssumeRole of it answers AccessDenied
     GET  /trellis-emulator/calls      {"<Action>": count, ...}
+    GET  /trellis-emulator/sts/assumed every AssumeRole: role_arn, external_id, session_name,
+                                      access_key_id (the key that signed it)
+    GET  /trellis-emulator/signers    every EMR call: action, access_key_id (the key that signed it)
     GET  /trellis-emulator/emr/steps  every step added: id, name, state, jar, args
   and moto's own POST /moto-api/reset, which also resets all of the above.
 
@@ -29,7 +32,9 @@ Usage: python aws.py [--port N]   (prints `ready <port>` once listening)
 
 import argparse
 import collections
+import io
 import json
+import re
 import sys
 import threading
 from datetime import timedelta
@@ -59,6 +64,8 @@ auto = dict(DEFAULTS)
 steps = {}  # step id -> Step, every step added since the last reset
 denied_roles = set()
 calls = collections.Counter()
+assumed = []  # every AssumeRole asked for, with the key that signed it
+signers = []  # every EMR call, with the key that signed it
 
 
 def reset():
@@ -68,6 +75,8 @@ def reset():
         steps.clear()
         denied_roles.clear()
         calls.clear()
+        del assumed[:]
+        del signers[:]
 
 
 def set_state(step, state, failure=None):
@@ -242,17 +251,42 @@ def json_response(start_response, status, body):
     return [data]
 
 
-def sts_denied(environ):
-    """AccessDenied for AssumeRole of a denied role, as STS words it."""
-    if environ.get("REQUEST_METHOD") != "POST" or not denied_roles:
-        return None
+def signer(environ):
+    """The access key id a SigV4-signed request names."""
+    m = re.search(r"Credential=([^/,\s]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+    return m.group(1) if m else None
+
+
+def form_of(environ):
+    """A POST's form fields (the body is put back for moto)."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return {}
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
-    # Put the body back for moto.
-    import io
-
     environ["wsgi.input"] = io.BytesIO(body)
-    form = parse_qs(body.decode("utf-8", "replace"))
+    return parse_qs(body.decode("utf-8", "replace"))
+
+
+def record(environ, form):
+    """Notes who signed each EMR call and every AssumeRole asked for."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    with lock:
+        if target.startswith("ElasticMapReduce."):
+            signers.append({"action": target.split(".", 1)[1], "access_key_id": signer(environ)})
+        if form.get("Action") == ["AssumeRole"]:
+            field = lambda name: form.get(name, [None])[0]
+            assumed.append(
+                {
+                    "role_arn": field("RoleArn"),
+                    "external_id": field("ExternalId"),
+                    "session_name": field("RoleSessionName"),
+                    "access_key_id": signer(environ),
+                }
+            )
+
+
+def sts_denied(form):
+    """AccessDenied for AssumeRole of a denied role, as STS words it."""
     if form.get("Action") == ["AssumeRole"] and form.get("RoleArn", [""])[0] in denied_roles:
         arn = form["RoleArn"][0]
         return (
@@ -271,7 +305,9 @@ def application(moto_app):
             return control(environ, start_response, path[len("/trellis-emulator/"):])
         if path == "/moto-api/reset":
             reset()
-        denied = sts_denied(environ)
+        form = form_of(environ) if "form-urlencoded" in environ.get("CONTENT_TYPE", "") else {}
+        record(environ, form)
+        denied = sts_denied(form)
         if denied is not None:
             data = denied.encode()
             start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
@@ -321,6 +357,10 @@ def control(environ, start_response, what):
             return json_response(start_response, "200 OK", {"denied": sorted(denied_roles)})
         if what == "calls":
             return json_response(start_response, "200 OK", dict(calls))
+        if what == "sts/assumed":
+            return json_response(start_response, "200 OK", list(assumed))
+        if what == "signers":
+            return json_response(start_response, "200 OK", list(signers))
     return json_response(start_response, "404 Not Found", {"error": f"unknown control {what}"})
 
 

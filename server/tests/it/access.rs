@@ -65,6 +65,10 @@ fn required() -> BTreeMap<&'static str, Needs> {
         ("GET /api/v1/tenants/{tenant}/connections", Viewer),
         ("POST /api/v1/tenants/{tenant}/connections", TenantAdmin),
         (
+            "GET /api/v1/tenants/{tenant}/connections/external-id",
+            TenantAdmin,
+        ),
+        (
             "GET /api/v1/tenants/{tenant}/connections/{connection}",
             Viewer,
         ),
@@ -287,8 +291,8 @@ async fn world(backend: Backend) -> World {
             &format!("{DEMO}/connections"),
             Some(
                 json!({"name": "secret-emr", "region": "eu-west-1", "cluster_id": "j-SECRET",
-                        "endpoint_url": "http://127.0.0.1:1",
-                        "access_key_id": "AKIAEMULATORTESTKEY1", "secret_access_key": "s3cr3t"}),
+                        "role_arn": "arn:aws:iam::123456789012:role/secret-role",
+                        "endpoint_url": "http://127.0.0.1:1"}),
             ),
         )
         .await;
@@ -338,7 +342,16 @@ async fn world(backend: Backend) -> World {
         ("key", "noop".to_owned()),
         ("slug", "demo".to_owned()),
     ]);
+    // The tenant's AWS external id: its admins' to see, nobody else's.
+    let external_id = app
+        .get_as(&admin, &format!("{DEMO}/connections/external-id"))
+        .await
+        .json()["external_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let secrets = vec![
+        external_id,
         id,
         run,
         server::demo::REVENUE_PROCESS.to_owned(),

@@ -16,6 +16,8 @@ on_both_backends!(
     when_emr_refuses_to_cancel_the_task_log_says_so,
     where_a_process_runs_is_checked_at_publish,
     a_retry_adds_steps_only_for_what_failed,
+    a_deleted_connection_stops_its_watches_at_once,
+    a_changed_connection_is_used_as_changed_from_its_next_call,
 );
 
 const DEMO: &str = "/api/v1/tenants/demo";
@@ -430,4 +432,139 @@ fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::SeqCst)
+}
+
+/// The AssumeRole calls made so far, as (role, external id).
+async fn assumed(aws: &Emulator) -> Vec<(String, String)> {
+    aws.read("sts/assumed")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["role_arn"].as_str().unwrap().to_owned(),
+                a["external_id"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn a_deleted_connection_stops_its_watches_at_once(backend: Backend) {
+    let s = setup(
+        backend,
+        json!({"enabled": true, "pending_seconds": 0.05, "running_seconds": 600}),
+    )
+    .await;
+    let graph = json!({"connection": s.connection, "nodes": [{"id": "long", "component": "sleep", "params": {"seconds": 3600}}], "edges": []});
+    let path = published(&s, graph).await;
+    let run = s.app.start_run(&s.admin, &path).await;
+    s.app
+        .wait_for_run(&s.admin, &run, |r| task(r, "W_long")["state"] == "running")
+        .await;
+    // The step is being watched.
+    let started = std::time::Instant::now();
+    while s.aws.read("calls").await["ListSteps"].as_u64().unwrap_or(0) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the step is never read"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let gone = s
+        .app
+        .as_user(
+            &s.admin,
+            Method::DELETE,
+            &format!("{DEMO}/connections/{}", s.connection),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let done = s
+        .app
+        .wait_for_run_within(&s.admin, &run, Duration::from_secs(3), ended)
+        .await;
+    assert_eq!(done["state"], "failed", "{done}");
+    let error = task(&done, "W_long")["error"].as_str().unwrap();
+    assert!(error.contains("the connection was deleted"), "{error}");
+
+    // Nothing calls AWS with it any more.
+    let (calls, assumes) = (s.aws.read("calls").await, assumed(&s.aws).await.len());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(s.aws.read("calls").await, calls);
+    assert_eq!(assumed(&s.aws).await.len(), assumes);
+}
+
+async fn a_changed_connection_is_used_as_changed_from_its_next_call(backend: Backend) {
+    let s = setup(backend, fast()).await;
+    let external_id = s
+        .app
+        .get_as(&s.admin, &format!("{DEMO}/connections/external-id"))
+        .await
+        .json()["external_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let graph = json!({"connection": s.connection, "nodes": [{"id": "a", "component": "noop"}], "edges": []});
+    let path = published(&s, graph).await;
+    let first = s.app.start_run(&s.admin, &path).await;
+    let done = s.app.wait_for_run(&s.admin, &first, ended).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let role = crate::common::emulator::ROLE_ARN;
+    assert_eq!(
+        assumed(&s.aws).await,
+        [(role.to_owned(), external_id.clone())],
+        "one AssumeRole, its credentials kept for the whole run"
+    );
+
+    let other = "arn:aws:iam::123456789012:role/trellis-other";
+    let mut body = s.aws.connection_body(&s.cluster);
+    body["role_arn"] = json!(other);
+    let changed = s
+        .app
+        .as_user(
+            &s.admin,
+            Method::PUT,
+            &format!("{DEMO}/connections/{}", s.connection),
+            Some(body),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    let second = s.app.start_run(&s.admin, &path).await;
+    let done = s.app.wait_for_run(&s.admin, &second, ended).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(
+        assumed(&s.aws).await.last().cloned(),
+        Some((other.to_owned(), external_id)),
+        "the changed role, with the same tenant external id"
+    );
+
+    // A role AWS refuses: the next submit says so, without stale credentials.
+    s.aws.control("sts/deny", json!({"role_arn": role})).await;
+    let mut body = s.aws.connection_body(&s.cluster);
+    body["role_arn"] = json!(role);
+    let back = s
+        .app
+        .as_user(
+            &s.admin,
+            Method::PUT,
+            &format!("{DEMO}/connections/{}", s.connection),
+            Some(body),
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.text());
+    let third = s.app.start_run(&s.admin, &path).await;
+    let done = s.app.wait_for_run(&s.admin, &third, ended).await;
+    assert_eq!(done["state"], "failed", "{done}");
+    let error = task(&done, "C_a")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+        + task(&done, "W_a")["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("not authorized to perform: sts:AssumeRole"),
+        "{done}"
+    );
 }

@@ -40,6 +40,7 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "GET /api/v1/tenants/{tenant}/audit",
         "GET /api/v1/tenants/{tenant}/components",
         "GET /api/v1/tenants/{tenant}/connections",
+        "GET /api/v1/tenants/{tenant}/connections/external-id",
         "GET /api/v1/tenants/{tenant}/connections/{connection}",
         "GET /api/v1/tenants/{tenant}/datasets",
         "GET /api/v1/tenants/{tenant}/datasets/{name}",

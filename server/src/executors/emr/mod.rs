@@ -1,6 +1,7 @@
 //! The `emr` executor: a node's work as a step on the tenant's EMR cluster,
 //! reached through the tenant's connection (its role assumed with STS, the
-//! credentials kept until shortly before they expire).
+//! credentials kept until shortly before they expire, or until the
+//! connection changes or is deleted — read again before every use).
 //!
 //! Submit names every step `trellis:<run>:<task>:<attempt>`, so a submit
 //! that crashed before its step id was recorded can find the step by name
@@ -10,8 +11,8 @@
 //! `CancelSteps` and keeps watching until EMR reports the step ended.
 
 use super::{CancelMode, ExecError, Executor, Outcome};
-use crate::aws::{self, Assumed, Target};
-use crate::db::{connections, Db};
+use crate::aws::{self, Assumed, Opening, Target};
+use crate::db::{connections, tenants, Db};
 use crate::secrets::Sealer;
 use app::types::{ConnectionId, TenantId};
 use aws_sdk_emr::types::{
@@ -84,11 +85,16 @@ pub struct EmrExecutor {
     polling: Polling,
     /// Checks connections' endpoints.
     outbound: crate::outbound::Guard,
-    /// Assumed credentials per (tenant, connection), with the target they are for.
-    cache: Mutex<HashMap<(TenantId, ConnectionId), (Target, Assumed)>>,
+    /// The server's own credentials (for `AssumeRole` only) and what it allows.
+    platform: aws::Platform,
+    /// Assumed credentials per (tenant, connection), with the stored
+    /// connection and the target they are for.
+    cache: Mutex<HashMap<(TenantId, ConnectionId), Cached>>,
     /// The steps being watched, per cluster; one poller per cluster reads
     /// their states in batches.
     watched: Mutex<HashMap<ClusterKey, Watched>>,
+    /// Numbers each new [`Watched`] entry.
+    generations: std::sync::atomic::AtomicU64,
 }
 
 /// A cluster as reached through one tenant connection.
@@ -99,12 +105,55 @@ struct ClusterKey {
     cluster: String,
 }
 
+#[derive(Clone)]
+struct Cached {
+    stored: connections::Stored,
+    target: Target,
+    assumed: Assumed,
+}
+
 #[derive(Default)]
 struct Watched {
     /// Each watched step: who waits for its end, and when to read it next.
     steps: HashMap<String, Watch>,
     /// Whether a poller is running for the cluster.
     polling: bool,
+    /// Tells this entry from a later one for the same cluster, so a poller
+    /// whose watches were ended (the connection was deleted) stops.
+    generation: u64,
+}
+
+/// Why a connection could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnError {
+    /// It is gone: nothing is called with it again.
+    Deleted,
+    /// Anything else, in words for the task log.
+    Failed(String),
+}
+
+/// What the watches of a deleted connection's steps end with.
+pub const DELETED: &str = "the connection was deleted";
+
+impl std::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnError::Deleted => f.write_str(DELETED),
+            ConnError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+impl From<ConnError> for String {
+    fn from(e: ConnError) -> String {
+        e.to_string()
+    }
+}
+
+impl From<String> for ConnError {
+    fn from(message: String) -> ConnError {
+        ConnError::Failed(message)
+    }
 }
 
 struct Watch {
@@ -126,39 +175,61 @@ impl EmrExecutor {
         sealer: Arc<Sealer>,
         polling: Polling,
         outbound: crate::outbound::Guard,
+        platform: aws::Platform,
     ) -> Self {
         EmrExecutor {
             db,
             sealer,
             polling,
             outbound,
+            platform,
             cache: Mutex::new(HashMap::new()),
             watched: Mutex::new(HashMap::new()),
+            generations: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    /// The connection's target with its secrets opened.
-    async fn target(&self, tenant: &TenantId, connection: &ConnectionId) -> Result<Target, String> {
-        let stored = connections::get(&self.db, tenant, connection)
+    /// The stored connection's target, or why it may not be used.
+    async fn target(
+        &self,
+        tenant: &TenantId,
+        stored: &connections::Stored,
+    ) -> Result<Target, ConnError> {
+        let external_id = tenants::aws_external_id(&self.db, tenant)
             .await
-            .map_err(|e| format!("reading connection {connection}: {e}"))?
-            .ok_or_else(|| format!("connection {connection} no longer exists"))?;
-        let session = format!(
+            .map_err(|e| format!("reading the tenant's external id: {e}"))?;
+        let session_name = format!(
             "trellis-{}",
             tenant.as_str().chars().take(50).collect::<String>()
         );
-        Target::open(&stored, &self.sealer, tenant, session, &self.outbound)
-            .map_err(|e| e.to_string())
+        let opening = Opening {
+            tenant,
+            external_id,
+            session_name,
+            sealer: &self.sealer,
+            outbound: &self.outbound,
+            platform: &self.platform,
+        };
+        Target::open(stored, &opening).map_err(|f| ConnError::Failed(f.message))
     }
 
-    /// An EMR client for the connection, assuming its role only when the
-    /// cached credentials are missing or about to expire.
+    /// An EMR client for the connection as it is stored now (read before
+    /// every use, so a change or a deletion — on any server — takes effect
+    /// at once), assuming its role only when the cached credentials are
+    /// missing, about to expire, or for other settings.
     pub async fn client(
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
-    ) -> Result<(aws_sdk_emr::Client, Target), String> {
+    ) -> Result<(aws_sdk_emr::Client, Target), ConnError> {
         let key = (tenant.clone(), connection.clone());
+        let Some(stored) = connections::get(&self.db, tenant, connection)
+            .await
+            .map_err(|e| format!("reading connection {connection}: {e}"))?
+        else {
+            self.forget(tenant, connection);
+            return Err(ConnError::Deleted);
+        };
         let cached = self
             .cache
             .lock()
@@ -170,14 +241,18 @@ impl EmrExecutor {
                 .is_none_or(|t| t > SystemTime::now() + RENEW_BEFORE)
         };
         let (target, assumed) = match cached {
-            Some((target, assumed)) if fresh(&assumed) => (target, assumed),
+            Some(c) if c.stored == stored && fresh(&c.assumed) => (c.target, c.assumed),
             _ => {
-                let target = self.target(tenant, connection).await?;
+                let target = self.target(tenant, &stored).await?;
                 let assumed = aws::assume(&target).await.map_err(|f| f.message)?;
-                self.cache
-                    .lock()
-                    .expect("credentials cache")
-                    .insert(key, (target.clone(), assumed.clone()));
+                self.cache.lock().expect("credentials cache").insert(
+                    key,
+                    Cached {
+                        stored,
+                        target: target.clone(),
+                        assumed: assumed.clone(),
+                    },
+                );
                 (target, assumed)
             }
         };
@@ -191,6 +266,41 @@ impl EmrExecutor {
             .lock()
             .expect("credentials cache")
             .remove(&(tenant.clone(), connection.clone()));
+    }
+
+    /// A deleted connection: its credentials are forgotten and the watches
+    /// of its steps end now, failed; their pollers stop without another call.
+    pub fn drop_connection(&self, tenant: &TenantId, connection: &ConnectionId) {
+        self.forget(tenant, connection);
+        self.end_watches(tenant, connection);
+    }
+
+    /// Fails every watch of a step through the connection: it was deleted.
+    fn end_watches(&self, tenant: &TenantId, connection: &ConnectionId) {
+        let ended: Vec<(ClusterKey, Watched)> = {
+            let mut watched = self.watched.lock().expect("watched steps");
+            let keys: Vec<ClusterKey> = watched
+                .keys()
+                .filter(|k| &k.tenant == tenant && &k.connection == connection)
+                .cloned()
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| watched.remove(&k).map(|w| (k, w)))
+                .collect()
+        };
+        for (key, entry) in ended {
+            for (step, watch) in entry.steps {
+                for sender in watch.waiting {
+                    let _ = sender.send(Outcome::Failed {
+                        error: format!(
+                            "{DELETED}: step {step} on cluster {} is no longer watched \
+                             (it may still be running there)",
+                            key.cluster
+                        ),
+                    });
+                }
+            }
+        }
     }
 
     /// Adds the step; answers its reference.

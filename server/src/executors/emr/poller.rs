@@ -19,7 +19,12 @@ impl EmrExecutor {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut watched = self.watched.lock().expect("watched steps");
-            let entry = watched.entry(key.clone()).or_default();
+            let entry = watched.entry(key.clone()).or_insert_with(|| Watched {
+                generation: self
+                    .generations
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                ..Watched::default()
+            });
             let interval = self.polling.min;
             entry
                 .steps
@@ -31,25 +36,29 @@ impl EmrExecutor {
                 })
                 .waiting
                 .push(tx);
-            !std::mem::replace(&mut entry.polling, true)
+            (!std::mem::replace(&mut entry.polling, true)).then_some(entry.generation)
         };
-        if start {
+        if let Some(generation) = start {
             let executor = self.clone();
-            tokio::spawn(async move { executor.poll(key).await });
+            tokio::spawn(async move { executor.poll(key, generation).await });
         }
         rx.await.unwrap_or(Outcome::Failed {
             error: "the EMR poller stopped".into(),
         })
     }
 
-    /// Follows one cluster's watched steps until none is left.
-    async fn poll(self: Arc<Self>, key: ClusterKey) {
+    /// Follows one cluster's watched steps until none is left, or until
+    /// they were ended (their connection was deleted).
+    async fn poll(self: Arc<Self>, key: ClusterKey, generation: u64) {
         let mut errors = 0;
         loop {
             let now = tokio::time::Instant::now();
             let due: Vec<String> = {
                 let mut watched = self.watched.lock().expect("watched steps");
-                let entry = watched.get_mut(&key).expect("a polled cluster is watched");
+                let Some(entry) = watched.get_mut(&key).filter(|e| e.generation == generation)
+                else {
+                    return;
+                };
                 entry.steps.retain(|_, w| {
                     w.waiting.retain(|s| !s.is_closed());
                     !w.waiting.is_empty()
@@ -70,7 +79,11 @@ impl EmrExecutor {
                     Ok(ended) => {
                         errors = 0;
                         let mut watched = self.watched.lock().expect("watched steps");
-                        let entry = watched.get_mut(&key).expect("a polled cluster is watched");
+                        let Some(entry) =
+                            watched.get_mut(&key).filter(|e| e.generation == generation)
+                        else {
+                            return;
+                        };
                         for (id, outcome) in ended {
                             for sender in entry
                                 .steps
@@ -90,13 +103,20 @@ impl EmrExecutor {
                             }
                         }
                     }
-                    Err(error) => {
+                    Err(ConnError::Deleted) => {
+                        self.end_watches(&key.tenant, &key.connection);
+                        return;
+                    }
+                    Err(ConnError::Failed(error)) => {
                         errors += 1;
                         self.forget(&key.tenant, &key.connection);
                         tracing::warn!(%error, cluster = %key.cluster, "reading EMR step states failed; trying again");
                         if errors >= 10 {
                             let mut watched = self.watched.lock().expect("watched steps");
-                            if let Some(entry) = watched.remove(&key) {
+                            let ours = watched
+                                .get(&key)
+                                .is_some_and(|e| e.generation == generation);
+                            if let Some(entry) = ours.then(|| watched.remove(&key)).flatten() {
                                 for sender in entry.steps.into_values().flat_map(|w| w.waiting) {
                                     let _ = sender.send(Outcome::Failed {
                                         error: format!("lost track of the step: {error}"),
@@ -129,7 +149,7 @@ impl EmrExecutor {
         &self,
         key: &ClusterKey,
         ids: &[String],
-    ) -> Result<Vec<(String, Outcome)>, String> {
+    ) -> Result<Vec<(String, Outcome)>, ConnError> {
         let (client, _) = self.client(&key.tenant, &key.connection).await?;
         let mut ended = Vec::new();
         for chunk in ids.chunks(BATCH) {
@@ -140,10 +160,10 @@ impl EmrExecutor {
                 .send()
                 .await
                 .map_err(|e| {
-                    format!(
+                    ConnError::Failed(format!(
                         "listing steps: {}",
                         aws_sdk_emr::error::DisplayErrorContext(&e)
-                    )
+                    ))
                 })?;
             for summary in out.steps() {
                 let (Some(id), Some(status)) = (summary.id(), summary.status()) else {

@@ -24,6 +24,12 @@ pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
         .env("TRELLIS_EMR_POLL_MIN_SECONDS", "0.05")
         .env("TRELLIS_EMR_POLL_MAX_SECONDS", "0.2")
         .env("TRELLIS_OUTBOUND_ALLOW", super::LOOPBACK_ALLOWED)
+        // The AWS emulator's keys are the server's own credentials (they
+        // only assume the connections' roles).
+        .env("AWS_ACCESS_KEY_ID", super::emulator::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", super::emulator::SECRET_ACCESS_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("TRELLIS_AWS_PRINCIPAL_ARN", super::PRINCIPAL_ARN)
         .envs(env.iter().copied())
         .args([
             "serve",

@@ -10,9 +10,13 @@ pub struct Emulator {
     pub url: String,
 }
 
-/// The static keys the tests' connections use (moto accepts any).
+/// The keys the tests give the server as its own AWS credentials (moto
+/// accepts any); connections assume a role with them.
 pub const ACCESS_KEY_ID: &str = "AKIAEMULATORTESTKEY1";
 pub const SECRET_ACCESS_KEY: &str = "emulator-secret";
+
+/// The role the tests' connections assume (moto assumes any).
+pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/trellis";
 
 impl Emulator {
     pub fn start() -> Emulator {
@@ -64,7 +68,9 @@ impl Emulator {
         serde_json::from_str(&reply.text().await.unwrap()).unwrap()
     }
 
-    /// Reads the emulator's control API (`calls`, `emr/steps`).
+    /// Reads the emulator's control API (`calls`, `emr/steps`,
+    /// `sts/assumed`: every AssumeRole with its role, external id and
+    /// signing key; `signers`: the key that signed each EMR call).
     pub async fn read(&self, path: &str) -> serde_json::Value {
         let reply = reqwest::get(format!("{}/trellis-emulator/{path}", self.url))
             .await
@@ -72,13 +78,13 @@ impl Emulator {
         serde_json::from_str(&reply.text().await.unwrap()).unwrap()
     }
 
-    /// Creates the demo tenant's connection to `cluster` through the API; its id.
+    /// A connection to `cluster` through the emulator: a role to assume,
+    /// no keys (the server's own credentials assume it).
     pub fn connection_body(&self, cluster: &str) -> serde_json::Value {
         serde_json::json!({
             "name": "emulated-emr", "region": "us-east-1",
-            "role_arn": "arn:aws:iam::123456789012:role/trellis", "external_id": "ext-123",
+            "role_arn": ROLE_ARN,
             "cluster_id": cluster, "endpoint_url": self.url,
-            "access_key_id": ACCESS_KEY_ID, "secret_access_key": SECRET_ACCESS_KEY,
         })
     }
 

@@ -112,9 +112,30 @@ pub async fn fresh_database(backend: Backend) -> TestDb {
 /// would allow an internal service.
 pub const LOOPBACK_ALLOWED: &str = "127.0.0.1/32,::1/128";
 
+/// The Trellis principal tenants' roles trust, in tests.
+pub const PRINCIPAL_ARN: &str = "arn:aws:iam::111111111111:role/trellis-server";
+
+/// The platform's AWS side in tests: the AWS emulator's keys are the
+/// server's own credentials (they only assume the connections' roles),
+/// static keys on connections are not allowed.
+pub fn aws_platform() -> server::aws::Platform {
+    server::aws::Platform {
+        allow_static_keys: false,
+        principal_arn: Some(PRINCIPAL_ARN.into()),
+        credentials: Some(aws_sdk_emr::config::Credentials::new(
+            emulator::ACCESS_KEY_ID,
+            emulator::SECRET_ACCESS_KEY,
+            None,
+            None,
+            "trellis-tests",
+        )),
+    }
+}
+
 /// The engine's settings in tests: the real `trellis` binary, small limits,
-/// fast EMR polling, the loopback servers allowed. A test that needs other
-/// limits overrides fields.
+/// fast EMR polling, the loopback servers allowed, the emulator's keys as
+/// the server's AWS credentials. A test that needs other limits overrides
+/// fields.
 pub fn engine_settings(data_dir: PathBuf) -> EngineSettings {
     EngineSettings {
         data_dir,
@@ -134,6 +155,7 @@ pub fn engine_settings(data_dir: PathBuf) -> EngineSettings {
             min: Duration::from_millis(50),
             max: Duration::from_millis(250),
         },
+        aws: aws_platform(),
     }
 }
 
@@ -217,6 +239,17 @@ impl TestApp {
             outbound: server::outbound::Guard::new(allow.parse().unwrap()),
             ..engine_settings(self.database.data_dir())
         };
+        self.state = test_state(&self.db, engine);
+        self.router = server::router(self.state.clone());
+        self
+    }
+
+    /// The same database served again with the platform's AWS side changed
+    /// (e.g. static keys allowed). Sessions carry over; connection secrets
+    /// sealed before do not.
+    pub fn with_aws(mut self, change: impl FnOnce(&mut server::aws::Platform)) -> TestApp {
+        let mut engine = engine_settings(self.database.data_dir());
+        change(&mut engine.aws);
         self.state = test_state(&self.db, engine);
         self.router = server::router(self.state.clone());
         self
