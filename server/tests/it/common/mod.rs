@@ -124,6 +124,7 @@ pub fn engine_settings(data_dir: PathBuf) -> EngineSettings {
         max_running: 64,
         max_running_per_tenant: 16,
         fetch_max_bytes: 1 << 20,
+        tenant_quota_bytes: 0,
         fetch_timeout: Duration::from_secs(5),
         task_timeout: Duration::from_secs(6 * 3600),
         process_limits: Default::default(),
@@ -217,6 +218,15 @@ impl TestApp {
             outbound: server::outbound::Guard::new(allow.parse().unwrap()),
             ..engine_settings(self.database.data_dir())
         };
+        self.state = test_state(&self.db, engine);
+        self.router = server::router(self.state.clone());
+        self
+    }
+
+    /// The same database served again with the engine's settings as
+    /// `change` makes them.
+    pub fn with_engine(mut self, change: impl FnOnce(EngineSettings) -> EngineSettings) -> TestApp {
+        let engine = change(engine_settings(self.database.data_dir()));
         self.state = test_state(&self.db, engine);
         self.router = server::router(self.state.clone());
         self
