@@ -156,7 +156,17 @@ test('platform admins create tenants and users on the admin page', async ({ page
   await page.getByTestId('tenant-create').click();
   const globex = page.getByTestId('tenant-row').filter({ hasText: 'globex' });
   await expect(globex).toContainText('Globex');
-  await expect(globex.getByRole('textbox')).toHaveValue('3');
+  await expect(globex.getByLabel('Task limit of globex')).toHaveValue('3');
+  // Its disk: nothing used yet, under the platform default, until it gets its own quota.
+  await expect(globex.getByTestId('tenant-usage')).toHaveText('0 B of 53.7 GB (0%)');
+  await expect(globex.getByTestId('tenant-quota')).toHaveAttribute('placeholder', 'default (53.7 GB)');
+  await globex.getByTestId('tenant-quota').fill('2 GB');
+  await globex.getByTestId('tenant-quota').blur();
+  await expect(globex.getByTestId('tenant-usage')).toHaveText('0 B of 2.0 GB (0%)');
+  await expect(globex.getByTestId('tenant-quota')).toHaveValue('2.0 GB');
+  await globex.getByTestId('tenant-quota').fill('lots');
+  await globex.getByTestId('tenant-quota').blur();
+  await expect(page.getByTestId('tenant-error')).toContainText('Disk quota:');
 
   await page.getByTestId('user-name').fill('gina');
   await page.getByTestId('user-password').fill('short');

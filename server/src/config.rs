@@ -163,6 +163,12 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_FETCH_MAX_BYTES", default_value_t = 1 << 30)]
     pub fetch_max_bytes: u64,
 
+    /// Bytes each tenant's folder (datasets, data files, exports, task logs)
+    /// may hold, unless a platform admin gives the tenant its own quota; a
+    /// data step that would go past it fails. 0: unlimited. Default 50 GiB.
+    #[arg(long, env = "TRELLIS_TENANT_QUOTA_BYTES", default_value_t = 50 << 30)]
+    pub tenant_quota_bytes: u64,
+
     /// Longest a data step's download or upload may take, in seconds.
     #[arg(long, env = "TRELLIS_FETCH_TIMEOUT_SECONDS", default_value_t = 300)]
     pub fetch_timeout_seconds: u64,

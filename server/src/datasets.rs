@@ -2,8 +2,10 @@
 //! `data.csv` (a header, then one row per line; an empty field is null) and
 //! `dataset.json` (the manifest: schema, counts, who wrote it). Writers build
 //! a hidden folder next to it and swap it in whole, so readers never see a
-//! half-written dataset.
+//! half-written dataset. What a writer writes counts against the step's disk
+//! quota budget; one that would overrun it is never swapped in.
 
+use crate::quota::{Budget, Metered};
 use crate::time::Timestamp;
 use app::api::datasets::{Column, ColumnType, Dataset, DatasetDetail, Producer, Reject};
 use serde_json::Value;
@@ -160,8 +162,9 @@ pub struct DatasetWriter {
     name: String,
     staging: PathBuf,
     target: PathBuf,
-    data: csv::Writer<BufWriter<File>>,
-    rejects: Option<csv::Writer<BufWriter<File>>>,
+    data: csv::Writer<BufWriter<Metered<File>>>,
+    rejects: Option<csv::Writer<BufWriter<Metered<File>>>>,
+    budget: Budget,
     columns: Vec<String>,
     inference: Vec<Inference>,
     rows: u64,
@@ -169,17 +172,30 @@ pub struct DatasetWriter {
 }
 
 impl DatasetWriter {
-    /// Starts writing dataset `name` under `root` (the tenant's datasets folder).
+    /// Starts writing dataset `name` under `root` (the tenant's datasets
+    /// folder), with no disk quota.
     pub fn create(root: &Path, name: &str, columns: Vec<String>) -> io::Result<Self> {
+        Self::create_within(root, name, columns, Budget::default())
+    }
+
+    /// Starts writing dataset `name` under `root`, its files counted against
+    /// `budget`: past it nothing more is written, and [`Self::finish`] fails.
+    pub fn create_within(
+        root: &Path,
+        name: &str,
+        columns: Vec<String>,
+        budget: Budget,
+    ) -> io::Result<Self> {
         fs::create_dir_all(root)?;
         let staging = root.join(format!(".tmp-{name}-{}", uuid::Uuid::new_v4().simple()));
         fs::create_dir(&staging)?;
         let mut data = csv::Writer::from_writer(BufWriter::with_capacity(
             256 * 1024,
-            File::create(staging.join(DATA_FILE))?,
+            Metered::new(File::create(staging.join(DATA_FILE))?, budget.clone()),
         ));
         data.write_record(&columns)?;
         Ok(Self {
+            budget,
             name: name.to_owned(),
             target: root.join(name),
             staging,
@@ -235,9 +251,9 @@ impl DatasetWriter {
     /// Records a source row that could not be read: its line, why, and its text.
     pub fn reject(&mut self, line: u64, reason: &str, raw: &[u8]) -> io::Result<()> {
         if self.rejects.is_none() {
-            let mut w = csv::Writer::from_writer(BufWriter::new(File::create(
-                self.staging.join(REJECTS_FILE),
-            )?));
+            let file = File::create(self.staging.join(REJECTS_FILE))?;
+            let mut w =
+                csv::Writer::from_writer(BufWriter::new(Metered::new(file, self.budget.clone())));
             w.write_record(["line", "reason", "raw"])?;
             self.rejects = Some(w);
         }
@@ -251,12 +267,22 @@ impl DatasetWriter {
         Ok(())
     }
 
-    /// Writes the manifest and swaps the new data in for the old.
+    /// Whether the rows so far are already past the quota budget (give or
+    /// take what is still buffered).
+    pub fn over_quota(&self) -> bool {
+        self.budget.over()
+    }
+
+    /// Writes the manifest and swaps the new data in for the old; past the
+    /// quota budget, fails and leaves the old data in place.
     pub fn finish(mut self, produced_by: Option<Producer>) -> io::Result<Dataset> {
         self.data.flush()?;
         if let Some(rejects) = self.rejects.as_mut() {
             rejects.flush()?;
         }
+        self.budget
+            .check("dataset", true)
+            .map_err(io::Error::other)?;
         let size_bytes = fs::metadata(self.staging.join(DATA_FILE))?.len();
         let dataset = Dataset {
             name: self.name.clone(),
@@ -534,5 +560,36 @@ mod tests {
             .collect();
         assert_eq!(names, ["orders"]);
         assert_eq!(list(dir.path()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_dataset_past_its_quota_budget_is_never_swapped_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = DatasetWriter::create(dir.path(), "orders", vec!["id".into()]).unwrap();
+        w.write_row(["1"]).unwrap();
+        w.finish(None).unwrap();
+
+        let budget = Budget::new(Some(crate::quota::Allowance {
+            quota: 1000,
+            used: 990,
+        }));
+        let mut w =
+            DatasetWriter::create_within(dir.path(), "orders", vec!["id".into()], budget).unwrap();
+        for i in 0..100 {
+            w.write_row([i.to_string().as_str()]).unwrap();
+        }
+        // `id\n` and 100 rows: 3 + 10 × 2 + 90 × 3 = 293 bytes, 283 more than left.
+        let error = w.finish(None).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "the tenant's disk quota of 1.0 kB is used up (990 B used); this dataset would need 283 B more"
+        );
+        let stored = StoredDataset::open(dir.path(), "orders").unwrap();
+        assert_eq!(stored.meta.rows, 1, "the old dataset stays");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["orders"]);
     }
 }

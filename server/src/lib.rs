@@ -22,6 +22,7 @@ pub mod http;
 pub mod limiter;
 pub mod oidc_provider;
 pub mod outbound;
+pub mod quota;
 pub mod scheduler;
 pub mod secrets;
 pub mod state;
@@ -85,6 +86,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_running: args.max_running_tasks,
         max_running_per_tenant: args.max_running_tasks_per_tenant,
         fetch_max_bytes: args.fetch_max_bytes,
+        tenant_quota_bytes: args.tenant_quota_bytes,
         fetch_timeout: std::time::Duration::from_secs(args.fetch_timeout_seconds),
         task_timeout: std::time::Duration::from_secs(args.task_timeout_seconds.max(1)),
         process_limits: args.process_limits.limits(),

@@ -12,6 +12,18 @@ pub struct Tenant {
     pub name: String,
     /// Tasks of this tenant running at once; `null` is the server's default.
     pub max_concurrent_tasks: Option<i64>,
+    /// The tenant's own disk quota in bytes (0: unlimited); `null` is the
+    /// platform default.
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
+    pub quota_bytes: Option<i64>,
+    /// The disk quota that applies, in bytes: the tenant's own or the
+    /// platform default (0: unlimited).
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
+    pub effective_quota_bytes: i64,
+    /// Bytes in the tenant's folder (datasets, data files, exports, task
+    /// logs), measured at most every 30 seconds.
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
+    pub usage_bytes: i64,
     pub members: i64,
     pub created_at: String,
 }
@@ -51,9 +63,22 @@ pub struct TenantChange {
     )]
     pub name: Option<String>,
     /// `null` returns the tenant to the server's default.
-    #[serde(default, with = "double_option")]
+    #[serde(
+        default,
+        with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>, minimum = 1, maximum = 10000))]
     pub max_concurrent_tasks: Option<Option<i64>>,
+    /// The tenant's own disk quota in bytes, 0 for unlimited; `null`
+    /// returns the tenant to the platform default.
+    #[serde(
+        default,
+        with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>, minimum = 0))]
+    pub quota_bytes: Option<Option<i64>>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).

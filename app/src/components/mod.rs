@@ -1,6 +1,7 @@
 //! Reusable UI pieces.
 
 pub mod badge;
+pub mod bytes;
 pub mod canvas;
 pub mod catalog_context;
 pub mod copy;

@@ -1,8 +1,10 @@
-//! Platform administration: tenants (with their task limits), users (with
-//! disabling and password resets), and the component catalog.
+//! Platform administration: tenants (with their task limits, disk quotas and
+//! usage), users (with disabling and password resets), and the component
+//! catalog.
 
 use crate::api::access::{NewTenant, NewUser, Tenant, TenantChange, User, UserChange};
 use crate::api::routes;
+use crate::components::bytes;
 use crate::components::catalog_context::TenantCatalog;
 use crate::components::load::{alert, alert_with, fetch, loaded, show};
 use crate::components::time;
@@ -26,6 +28,38 @@ pub fn AdminPage() -> impl IntoView {
 
 fn limit_text(limit: Option<i64>) -> String {
     limit.map_or("default".to_owned(), |n| n.to_string())
+}
+
+/// A quota as typed: empty for the platform default, `unlimited` or `0`, or
+/// a size such as `50 GiB`.
+fn parse_quota(text: &str) -> Result<Option<i64>, String> {
+    match text.trim() {
+        "" => Ok(None),
+        t if t.eq_ignore_ascii_case("unlimited") => Ok(Some(0)),
+        t => bytes::parse(t)
+            .map(|n| Some(n as i64))
+            .map_err(|e| format!("Disk quota: {e}, or empty for the default")),
+    }
+}
+
+fn quota_text(bytes: i64) -> String {
+    match bytes {
+        0 => "unlimited".to_owned(),
+        n => bytes::human(n.max(0) as u64),
+    }
+}
+
+/// `1.2 GB of 50.0 GB (2%)`, `1.2 GB (unlimited)`.
+fn usage_text(t: &Tenant) -> String {
+    let used = bytes::human(t.usage_bytes.max(0) as u64);
+    match t.effective_quota_bytes {
+        q if q <= 0 => format!("{used} (no quota)"),
+        q => format!(
+            "{used} of {} ({:.0}%)",
+            bytes::human(q as u64),
+            t.usage_bytes as f64 * 100.0 / q as f64
+        ),
+    }
 }
 
 #[component]
@@ -74,15 +108,7 @@ fn Tenants() -> impl IntoView {
             }
         });
     };
-    let change_limit = move |slug: String, text: String| {
-        let max_concurrent_tasks = match parse_limit(text) {
-            Ok(l) => l,
-            Err(e) => return error.set(Some(e)),
-        };
-        let body = TenantChange {
-            name: None,
-            max_concurrent_tasks: Some(max_concurrent_tasks),
-        };
+    let change = move |slug: String, body: TenantChange| {
         leptos::task::spawn_local(async move {
             match routes::change_tenant(&slug, &body).await {
                 Ok(_) => {
@@ -92,6 +118,28 @@ fn Tenants() -> impl IntoView {
                 Err(e) => error.set(Some(e.message())),
             }
         });
+    };
+    let change_limit = move |slug: String, text: String| {
+        let max_concurrent_tasks = match parse_limit(text) {
+            Ok(l) => l,
+            Err(e) => return error.set(Some(e)),
+        };
+        let body = TenantChange {
+            max_concurrent_tasks: Some(max_concurrent_tasks),
+            ..Default::default()
+        };
+        change(slug, body);
+    };
+    let change_quota = move |slug: String, text: String| {
+        let quota_bytes = match parse_quota(&text) {
+            Ok(q) => q,
+            Err(e) => return error.set(Some(e)),
+        };
+        let body = TenantChange {
+            quota_bytes: Some(quota_bytes),
+            ..Default::default()
+        };
+        change(slug, body);
     };
     view! {
         <h2>"Tenants"</h2>
@@ -107,10 +155,16 @@ fn Tenants() -> impl IntoView {
         {move || error.get().map(|e| alert_with("tenant-error", e))}
         {show(tenants, move |list| view! {
                 <table class="list" data-testid="tenant-list">
-                    <thead><tr><th>"Slug"</th><th>"Name"</th><th>"Members"</th><th>"Tasks at once"</th><th>"Created"</th></tr></thead>
+                    <thead><tr><th>"Slug"</th><th>"Name"</th><th>"Members"</th><th>"Tasks at once"</th><th>"Disk used"</th><th>"Disk quota"</th><th>"Created"</th></tr></thead>
                     <tbody>
                         {list.into_iter().map(|t| {
                             let slug = t.slug.clone();
+                            let quota_slug = t.slug.clone();
+                            let default_quota = if t.quota_bytes.is_none() {
+                                format!("default ({})", quota_text(t.effective_quota_bytes))
+                            } else {
+                                "default".to_owned()
+                            };
                             view! {
                                 <tr data-testid="tenant-row">
                                     <td>{t.slug.clone()}</td>
@@ -121,6 +175,13 @@ fn Tenants() -> impl IntoView {
                                             placeholder=limit_text(None)
                                             value=t.max_concurrent_tasks.map(|n| n.to_string()).unwrap_or_default()
                                             on:change=move |ev| change_limit(slug.clone(), event_target_value(&ev))/>
+                                    </td>
+                                    <td data-testid="tenant-usage">{usage_text(&t)}</td>
+                                    <td>
+                                        <input aria-label=format!("Disk quota of {}", t.slug) class="narrow"
+                                            data-testid="tenant-quota" placeholder=default_quota
+                                            value=t.quota_bytes.map(quota_text).unwrap_or_default()
+                                            on:change=move |ev| change_quota(quota_slug.clone(), event_target_value(&ev))/>
                                     </td>
                                     <td>{time::minutes(&t.created_at)}</td>
                                 </tr>
@@ -349,5 +410,43 @@ fn Catalog() -> impl IntoView {
             Ok(m) => view! { <p class="ok">{m}</p> }.into_any(),
             Err(m) => alert(m),
         })}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quota_is_typed_as_a_size_or_left_to_the_default() {
+        assert_eq!(parse_quota(""), Ok(None));
+        assert_eq!(parse_quota("unlimited"), Ok(Some(0)));
+        assert_eq!(parse_quota("2 GB"), Ok(Some(2_000_000_000)));
+        assert!(parse_quota("lots").unwrap_err().starts_with("Disk quota: "));
+        // What the page shows reads back as the same quota, give or take rounding.
+        assert_eq!(
+            parse_quota(&quota_text(2_000_000_000)),
+            Ok(Some(2_000_000_000))
+        );
+        assert_eq!(parse_quota(&quota_text(0)), Ok(Some(0)));
+    }
+
+    #[test]
+    fn usage_reads_against_the_quota() {
+        let tenant = |usage_bytes, effective_quota_bytes| Tenant {
+            slug: "t".into(),
+            name: "T".into(),
+            max_concurrent_tasks: None,
+            quota_bytes: None,
+            effective_quota_bytes,
+            usage_bytes,
+            members: 1,
+            created_at: String::new(),
+        };
+        assert_eq!(
+            usage_text(&tenant(1_500_000, 10_000_000)),
+            "1.5 MB of 10.0 MB (15%)"
+        );
+        assert_eq!(usage_text(&tenant(320, 0)), "320 B (no quota)");
     }
 }

@@ -26,6 +26,7 @@ pub fn engine_settings(dir: &Path) -> EngineSettings {
         max_running: 64,
         max_running_per_tenant: 16,
         fetch_max_bytes: 1 << 30,
+        tenant_quota_bytes: 0,
         fetch_timeout: Duration::from_secs(300),
         task_timeout: Duration::from_secs(6 * 3600),
         process_limits: Default::default(),

@@ -55,13 +55,15 @@ pub struct StepEnv {
     pub sql: SqlLimits,
     /// Which internal addresses URLs may reach, as the platform allows.
     pub outbound: crate::outbound::Guard,
+    /// The tenant's disk quota and usage at the step's start (`None`: unlimited).
+    pub quota: Option<crate::quota::Allowance>,
 }
 
 impl StepEnv {
     /// Reads `TRELLIS_TENANT_DIR` (required), `TRELLIS_RUN`, `TRELLIS_NODE`,
     /// `TRELLIS_FETCH_MAX_BYTES`, `TRELLIS_FETCH_TIMEOUT_SECONDS`,
-    /// `TRELLIS_OUTBOUND_ALLOW` (unset: no internal address is allowed) and
-    /// the [`SqlLimits`] variables.
+    /// `TRELLIS_OUTBOUND_ALLOW` (unset: no internal address is allowed),
+    /// the [`SqlLimits`] variables and the quota's (unset: unlimited).
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let tenant_dir = var("TRELLIS_TENANT_DIR").map(PathBuf::from).ok_or(
@@ -89,8 +91,10 @@ impl StepEnv {
             .unwrap_or_default()
             .parse()
             .map_err(|e| format!("{}: {e}", crate::outbound::SETTING))?;
+        let quota = crate::quota::Allowance::from_vars(var)?;
         Ok(Self {
             outbound: crate::outbound::Guard::new(allow),
+            quota,
             tenant_dir,
             producer,
             fetch_max_bytes: number("TRELLIS_FETCH_MAX_BYTES")?
@@ -103,6 +107,11 @@ impl StepEnv {
                 max_bytes: number("TRELLIS_SQL_MAX_BYTES")?.map_or(sql.max_bytes, |n| n as u64),
             },
         })
+    }
+
+    /// A fresh budget of the tenant's disk quota, for one step's writes.
+    pub fn budget(&self) -> crate::quota::Budget {
+        crate::quota::Budget::new(self.quota)
     }
 
     /// Input files users provide.

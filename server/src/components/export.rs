@@ -1,10 +1,12 @@
 //! `export.file`: a dataset as CSV or JSON Lines, to the tenant's export
-//! folder or by HTTP POST to a URL.
+//! folder or by HTTP POST to a URL. Either way the file is written first,
+//! within the tenant's disk quota.
 
 use super::env::{new_file, StepEnv};
 use super::remote::{locate, s3_unavailable, upload, Location};
 use super::{fail, human_bytes, Progress, StepError};
 use crate::datasets::{typed, StoredDataset};
+use crate::quota::{Budget, Metered};
 use app::api::datasets::ColumnType;
 use clap::{Args, ValueEnum};
 use std::io::{BufWriter, Write};
@@ -35,6 +37,7 @@ pub async fn run(args: ExportArgs) -> Result<(), StepError> {
         ))
     })?;
     let format = args.format;
+    let budget = env.budget();
     match locate(&args.destination) {
         Location::S3(url) => fail(s3_unavailable(url)),
         Location::Local(path) => {
@@ -43,7 +46,7 @@ pub async fn run(args: ExportArgs) -> Result<(), StepError> {
             let (rows, bytes) =
                 tokio::task::spawn_blocking(move || -> Result<(u64, u64), StepError> {
                     let mut tmp = tempfile::NamedTempFile::new_in(&folder)?;
-                    let rows = write(&dataset, format, tmp.as_file_mut())?;
+                    let rows = write(&dataset, format, tmp.as_file_mut(), &budget)?;
                     let bytes = tmp.as_file().metadata()?.len();
                     tmp.persist(&target).map_err(|e| e.error)?;
                     Ok((rows, bytes))
@@ -58,7 +61,9 @@ pub async fn run(args: ExportArgs) -> Result<(), StepError> {
         }
         Location::Http(url) => {
             let mut tmp = tempfile::NamedTempFile::new_in(env.work_dir()?)?;
-            let rows = tokio::task::block_in_place(|| write(&dataset, format, tmp.as_file_mut()))?;
+            let rows = tokio::task::block_in_place(|| {
+                write(&dataset, format, tmp.as_file_mut(), &budget)
+            })?;
             let content_type = match format {
                 ExportFormat::Csv => "text/csv; charset=utf-8",
                 ExportFormat::Jsonl => "application/x-ndjson",
@@ -73,13 +78,15 @@ pub async fn run(args: ExportArgs) -> Result<(), StepError> {
     }
 }
 
-/// Writes the dataset to `out`; answers the rows written.
+/// Writes the dataset to `out` within `budget` (past it, fails having
+/// counted all it would need); answers the rows written.
 fn write(
     dataset: &StoredDataset,
     format: ExportFormat,
     out: &mut std::fs::File,
+    budget: &Budget,
 ) -> Result<u64, StepError> {
-    let mut out = BufWriter::with_capacity(256 * 1024, out);
+    let mut out = BufWriter::with_capacity(256 * 1024, Metered::new(out, budget.clone()));
     let mut progress = Progress::new("export.file", Some(dataset.meta.size_bytes));
     let mut rows = 0;
     match format {
@@ -119,5 +126,6 @@ fn write(
         }
     }
     out.flush()?;
+    budget.check("export", true).map_err(StepError::Failed)?;
     Ok(rows)
 }

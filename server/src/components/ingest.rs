@@ -4,12 +4,13 @@ use super::env::{existing_file, StepEnv};
 use super::remote::{download, locate, s3_unavailable, Location};
 use super::{fail, Progress, StepError};
 use crate::datasets::{column_names, valid_name, DatasetWriter};
+use crate::quota::Budget;
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -77,6 +78,8 @@ pub async fn run(args: IngestArgs) -> Result<(), StepError> {
         q => Some(single_byte(q, "quote")?),
     };
 
+    // The staged download and the dataset draw on one quota budget.
+    let budget = env.budget();
     // Remote sources are staged in the work folder first, within limits.
     let staged;
     let (path, name) = match locate(&args.source) {
@@ -84,7 +87,7 @@ pub async fn run(args: IngestArgs) -> Result<(), StepError> {
         Location::Http(url) => {
             staged = tempfile::NamedTempFile::new_in(env.work_dir()?)?;
             println!("ingest.file: downloading {url}");
-            let bytes = download(&env, url, staged.path())
+            let bytes = download(&env, url, staged.path(), &budget)
                 .await
                 .map_err(StepError::Failed)?;
             println!("ingest.file: downloaded {}", super::human_bytes(bytes));
@@ -107,17 +110,19 @@ pub async fn run(args: IngestArgs) -> Result<(), StepError> {
     let total = std::fs::metadata(&path)?.len();
     let progress = Progress::new("ingest.file", Some(total));
     let source = args.source.clone();
-    let dataset = args.dataset.clone();
+    let target = Target {
+        root: env.datasets_dir(),
+        name: args.dataset.clone(),
+        budget,
+    };
     let on_error = args.on_error;
     tokio::task::spawn_blocking(move || {
-        let root = env.datasets_dir();
         let writer = if jsonl {
-            ingest_jsonl(&path, &root, &dataset, on_error, progress)?
+            ingest_jsonl(&path, &target, on_error, progress)?
         } else {
             ingest_csv(
                 &path,
-                &root,
-                &dataset,
+                &target,
                 delimiter,
                 quote,
                 args.header,
@@ -150,6 +155,19 @@ pub async fn run(args: IngestArgs) -> Result<(), StepError> {
     .map_err(|e| StepError::Failed(format!("ingest stopped: {e}")))?
 }
 
+/// Where the rows go: dataset `name` under `root`, within `budget`.
+struct Target {
+    root: PathBuf,
+    name: String,
+    budget: Budget,
+}
+
+impl Target {
+    fn create(&self, columns: Vec<String>) -> std::io::Result<DatasetWriter> {
+        DatasetWriter::create_within(&self.root, &self.name, columns, self.budget.clone())
+    }
+}
+
 fn malformed(
     on_error: OnError,
     writer: &mut DatasetWriter,
@@ -169,11 +187,9 @@ fn malformed(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn ingest_csv(
     path: &Path,
-    root: &Path,
-    dataset: &str,
+    target: &Target,
     delimiter: u8,
     quote: Option<u8>,
     header: bool,
@@ -201,7 +217,7 @@ fn ingest_csv(
     } else {
         (1..=width).map(|i| format!("column_{i}")).collect()
     };
-    let mut writer = DatasetWriter::create(root, dataset, column_names(names))?;
+    let mut writer = target.create(column_names(names))?;
     let mut pending = !header;
     loop {
         if !pending && !reader.read_byte_record(&mut record)? {
@@ -302,8 +318,7 @@ fn cell(value: &Value) -> String {
 
 fn ingest_jsonl(
     path: &Path,
-    root: &Path,
-    dataset: &str,
+    target: &Target,
     on_error: OnError,
     mut progress: Progress,
 ) -> Result<DatasetWriter, StepError> {
@@ -333,7 +348,7 @@ fn ingest_jsonl(
     if names.is_empty() && line == 0 {
         return fail("the source is empty");
     }
-    let mut writer = DatasetWriter::create(root, dataset, column_names(names.clone()))?;
+    let mut writer = target.create(column_names(names.clone()))?;
     let mut reader = BufReader::with_capacity(256 * 1024, File::open(path)?);
     let (mut line, mut bytes) = (0u64, 0u64);
     let mut row: Vec<String> = vec![String::new(); names.len()];

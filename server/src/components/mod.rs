@@ -82,18 +82,7 @@ async fn sleep(seconds: f64) -> Result<(), StepError> {
 
 /// `1.5 MB`, `320 B`.
 pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    app::components::bytes::human(bytes)
 }
 
 /// Prints a progress line to the task log every few seconds.

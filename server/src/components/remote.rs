@@ -71,9 +71,15 @@ fn root_cause(e: &dyn std::error::Error) -> String {
     cause.to_string()
 }
 
-/// Downloads `url` into `dest`, refusing more than the step's download limit
-/// or more than its time limit in all; answers the bytes written.
-pub async fn download(env: &StepEnv, url: &str, dest: &Path) -> Result<u64, String> {
+/// Downloads `url` into `dest`, refusing more than the step's download limit,
+/// more than its disk quota `budget` allows, or more than its time limit in
+/// all; answers the bytes written.
+pub async fn download(
+    env: &StepEnv,
+    url: &str,
+    dest: &Path,
+    budget: &crate::quota::Budget,
+) -> Result<u64, String> {
     let max_bytes = env.fetch_max_bytes;
     let response = client(env, url)?
         .get(url)
@@ -85,8 +91,11 @@ pub async fn download(env: &StepEnv, url: &str, dest: &Path) -> Result<u64, Stri
         return Err(format!("GET {url} answered {status}"));
     }
     let too_big = || format!("{url} is larger than the download limit of {max_bytes} bytes");
-    if response.content_length().is_some_and(|n| n > max_bytes) {
-        return Err(too_big());
+    if let Some(length) = response.content_length() {
+        if length > max_bytes {
+            return Err(too_big());
+        }
+        budget.fits("download", length)?;
     }
     let mut file = tokio::fs::File::create(dest)
         .await
@@ -98,6 +107,9 @@ pub async fn download(env: &StepEnv, url: &str, dest: &Path) -> Result<u64, Stri
         written += chunk.len() as u64;
         if written > max_bytes {
             return Err(too_big());
+        }
+        if !budget.add(chunk.len() as u64) {
+            budget.check("download", false)?;
         }
         file.write_all(&chunk)
             .await

@@ -140,7 +140,8 @@ fn transform(env: &StepEnv, inputs: &[String], sql: &str, output: &str) -> Resul
         .collect();
     let names = column_names(stmt.column_names().into_iter().map(str::to_owned));
     println!("transform.sql: running the query");
-    let mut writer = DatasetWriter::create(&root, output, names)?;
+    let quota = env.budget();
+    let mut writer = DatasetWriter::create_within(&root, output, names, quota.clone())?;
     let mut progress = Progress::new("transform.sql", None);
     let budget = Budget::start(&conn, env.sql);
     let mut rows = stmt.query([]).map_err(|e| budget.error(e))?;
@@ -176,6 +177,7 @@ fn transform(env: &StepEnv, inputs: &[String], sql: &str, output: &str) -> Resul
             ));
         }
         writer.write_row(cells.iter().map(String::as_str))?;
+        quota.check("dataset", false).map_err(StepError::Failed)?;
         progress.tick(writer.rows(), bytes);
         budget.check()?;
     }

@@ -6,7 +6,7 @@ use app::types::TenantId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-const COLUMNS: &str = "t.id, t.slug, t.name, t.max_concurrent_tasks, t.created_at, \
+const COLUMNS: &str = "t.id, t.slug, t.name, t.max_concurrent_tasks, t.quota_bytes, t.created_at, \
      (SELECT COUNT(*) FROM memberships m WHERE m.tenant_id = t.id) AS members";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Tenant> {
@@ -14,6 +14,10 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Tenant> {
         slug: row.try_get("slug")?,
         name: row.try_get("name")?,
         max_concurrent_tasks: row.try_get("max_concurrent_tasks")?,
+        quota_bytes: row.try_get("quota_bytes")?,
+        // Filled in from the engine, which measures the tenant's folder.
+        effective_quota_bytes: 0,
+        usage_bytes: 0,
         created_at: row.try_get("created_at")?,
         members: row.try_get("members")?,
     })
@@ -21,11 +25,20 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Tenant> {
 
 /// Every tenant, by slug.
 pub async fn list(db: &Db) -> sqlx::Result<Vec<Tenant>> {
+    Ok(list_with_ids(db)
+        .await?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect())
+}
+
+/// Every tenant with its id, by slug.
+pub async fn list_with_ids(db: &Db) -> sqlx::Result<Vec<(TenantId, Tenant)>> {
     sqlx::query(&format!("SELECT {COLUMNS} FROM tenants t ORDER BY t.slug"))
         .fetch_all(&db.pool)
         .await?
         .iter()
-        .map(from_row)
+        .map(|r| Ok((TenantId::new(r.try_get::<String, _>("id")?), from_row(r)?)))
         .collect()
 }
 
@@ -74,6 +87,27 @@ pub async fn update(
         .execute(&db.pool)
         .await
         .map(|_| ())
+}
+
+/// Sets the tenant's own disk quota (`None`: the platform default).
+pub async fn set_quota(db: &Db, tenant: &TenantId, quota_bytes: Option<i64>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE tenants SET quota_bytes = $2 WHERE id = $1")
+        .bind(tenant.as_str())
+        .bind(quota_bytes)
+        .execute(&db.pool)
+        .await
+        .map(|_| ())
+}
+
+/// The tenant's own disk quota, if it has one.
+pub async fn quota_bytes(db: &Db, tenant: &TenantId) -> sqlx::Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar::<_, Option<i64>>("SELECT quota_bytes FROM tenants WHERE id = $1")
+            .bind(tenant.as_str())
+            .fetch_optional(&db.pool)
+            .await?
+            .flatten(),
+    )
 }
 
 /// Every tenant's own limit on running tasks, where it has one.

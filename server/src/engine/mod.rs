@@ -50,6 +50,9 @@ pub struct EngineSettings {
     pub max_running_per_tenant: usize,
     /// Largest download of a data step, in bytes.
     pub fetch_max_bytes: u64,
+    /// Bytes a tenant's folder may hold unless the tenant has its own quota
+    /// (0: unlimited).
+    pub tenant_quota_bytes: u64,
     /// Longest download or upload of a data step.
     pub fetch_timeout: Duration,
     /// Longest any task may run: the timeout of components that set none,
@@ -162,6 +165,8 @@ struct Inner {
     server_id: String,
     /// The Airflow deployment processes may choose to run on.
     airflow: std::sync::OnceLock<Arc<crate::airflow::Airflow>>,
+    /// Each tenant's folder size, as last measured.
+    usage: crate::quota::Usage,
 }
 
 impl Engine {
@@ -189,6 +194,7 @@ impl Engine {
                 stops,
                 server_id: crate::db::new_id(),
                 airflow: std::sync::OnceLock::new(),
+                usage: Default::default(),
             }),
         }
     }
@@ -260,6 +266,32 @@ impl Engine {
             .data_dir
             .join("tenants")
             .join(tenant.as_str())
+    }
+
+    /// Bytes under the tenant's folder, measured at most every
+    /// [`crate::quota::USAGE_TTL`].
+    pub async fn disk_usage(&self, tenant: &TenantId) -> u64 {
+        self.inner.usage.of(tenant, &self.tenant_dir(tenant)).await
+    }
+
+    /// The disk quota of a tenant whose own is `own` (`None`: the platform
+    /// default); 0 is unlimited.
+    pub fn quota_of(&self, own: Option<i64>) -> u64 {
+        own.map_or(self.inner.settings.tenant_quota_bytes, |n| {
+            u64::try_from(n).unwrap_or(0)
+        })
+    }
+
+    /// What a step of `tenant` may write (`None`: no quota applies).
+    async fn allowance(&self, tenant: &TenantId) -> sqlx::Result<Option<crate::quota::Allowance>> {
+        let own = crate::db::tenants::quota_bytes(&self.inner.db, tenant).await?;
+        Ok(match self.quota_of(own) {
+            0 => None,
+            quota => Some(crate::quota::Allowance {
+                quota,
+                used: self.disk_usage(tenant).await,
+            }),
+        })
     }
 
     /// Where a task's log is written.

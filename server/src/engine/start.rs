@@ -115,10 +115,13 @@ impl Engine {
             fault("emr-after-submit");
             return Ok(submitted.map(ExternalRef::Emr).map_err(|e| e.to_string()));
         }
-        let spec = match self.task_spec(tenant, run, node, values, component) {
+        let mut spec = match self.task_spec(tenant, run, node, values, component) {
             Ok(spec) => spec,
             Err(e) => return Ok(Err(e)),
         };
+        if let Some(allowance) = self.allowance(tenant).await? {
+            spec.env.extend(allowance.env());
+        }
         Ok(self
             .inner
             .local

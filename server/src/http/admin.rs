@@ -9,6 +9,7 @@ use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::access::{AuditAction, NewTenant, NewUser, Tenant, TenantChange, User, UserChange};
 use app::api::{FieldError, Problem};
+use app::types::TenantId;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -56,6 +57,25 @@ fn check_limit(limit: Option<i64>, errors: &mut Vec<FieldError>) {
     }
 }
 
+fn check_quota(quota: Option<i64>, errors: &mut Vec<FieldError>) {
+    if quota.is_some_and(|n| n < 0) {
+        errors.push(FieldError::new(
+            "quota_bytes",
+            "range",
+            "0 (unlimited) or more bytes, or null for the platform default",
+        ));
+    }
+}
+
+/// `tenant` with its disk usage and the quota that applies.
+async fn with_usage(state: &AppState, id: &TenantId, mut tenant: Tenant) -> Tenant {
+    let engine = &state.engine;
+    tenant.usage_bytes = i64::try_from(engine.disk_usage(id).await).unwrap_or(i64::MAX);
+    tenant.effective_quota_bytes =
+        i64::try_from(engine.quota_of(tenant.quota_bytes)).unwrap_or(i64::MAX);
+    tenant
+}
+
 fn done(errors: Vec<FieldError>) -> Result<()> {
     if errors.is_empty() {
         Ok(())
@@ -79,7 +99,7 @@ async fn record(state: &AppState, admin: &PlatformAdmin, action: AuditAction, ta
     .await;
 }
 
-/// Every tenant (platform admins).
+/// Every tenant, with its disk usage (platform admins).
 #[utoipa::path(get, path = "/admin/tenants", tag = "admin", responses(
     (status = 200, body = [Tenant]),
     Unauthorized,
@@ -88,7 +108,11 @@ async fn list_tenants(
     State(state): State<AppState>,
     _admin: PlatformAdmin,
 ) -> Result<axum::Json<Vec<Tenant>>> {
-    Ok(axum::Json(tenants::list(&state.db).await?))
+    let mut list = Vec::new();
+    for (id, tenant) in tenants::list_with_ids(&state.db).await? {
+        list.push(with_usage(&state, &id, tenant).await);
+    }
+    Ok(axum::Json(list))
 }
 
 /// Creates a tenant (platform admins). Add its first tenant admin with
@@ -127,13 +151,16 @@ async fn create_tenant(
         .engine
         .set_tenant_limit(&id, body.max_concurrent_tasks);
     record(&state, &admin, AuditAction::TenantCreate, &body.slug).await;
-    let (_, tenant) = tenants::by_slug(&state.db, &body.slug)
+    let (id, tenant) = tenants::by_slug(&state.db, &body.slug)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("a new tenant was not found")))?;
-    Ok((StatusCode::CREATED, axum::Json(tenant)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(with_usage(&state, &id, tenant).await),
+    ))
 }
 
-/// Renames a tenant or changes its limit (platform admins).
+/// Renames a tenant or changes its task limit or disk quota (platform admins).
 #[utoipa::path(patch, path = "/admin/tenants/{slug}", tag = "admin", request_body = TenantChange,
     params(("slug" = String, Path, description = "The tenant's slug")), responses(
     (status = 200, body = Tenant),
@@ -157,14 +184,20 @@ async fn change_tenant(
     let mut errors = Vec::new();
     check_name(&name, &mut errors);
     check_limit(limit, &mut errors);
+    if let Some(quota) = body.quota_bytes {
+        check_quota(quota, &mut errors);
+    }
     done(errors)?;
     tenants::update(&state.db, &id, name.trim(), limit).await?;
+    if let Some(quota) = body.quota_bytes {
+        tenants::set_quota(&state.db, &id, quota).await?;
+    }
     state.engine.set_tenant_limit(&id, limit);
     record(&state, &admin, AuditAction::TenantChange, &slug).await;
     let (_, tenant) = tenants::by_slug(&state.db, &slug)
         .await?
         .ok_or_else(|| Error::NotFound(format!("tenant `{slug}`")))?;
-    Ok(axum::Json(tenant))
+    Ok(axum::Json(with_usage(&state, &id, tenant).await))
 }
 
 /// Every user (platform admins).

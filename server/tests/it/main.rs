@@ -25,6 +25,7 @@ mod local_executor;
 mod openapi;
 mod params;
 mod processes;
+mod quota;
 mod recovery;
 mod retry;
 mod run_store;

@@ -145,6 +145,7 @@ pub fn engine_settings(data_dir: PathBuf) -> EngineSettings {
         max_running: 64,
         max_running_per_tenant: 16,
         fetch_max_bytes: 1 << 20,
+        tenant_quota_bytes: 0,
         fetch_timeout: Duration::from_secs(5),
         task_timeout: Duration::from_secs(6 * 3600),
         process_limits: Default::default(),
@@ -244,15 +245,23 @@ impl TestApp {
         self
     }
 
-    /// The same database served again with the platform's AWS side changed
-    /// (e.g. static keys allowed). Sessions carry over; connection secrets
-    /// sealed before do not.
-    pub fn with_aws(mut self, change: impl FnOnce(&mut server::aws::Platform)) -> TestApp {
-        let mut engine = engine_settings(self.database.data_dir());
-        change(&mut engine.aws);
+    /// The same database served again with the engine's settings as
+    /// `change` makes them.
+    pub fn with_engine(mut self, change: impl FnOnce(EngineSettings) -> EngineSettings) -> TestApp {
+        let engine = change(engine_settings(self.database.data_dir()));
         self.state = test_state(&self.db, engine);
         self.router = server::router(self.state.clone());
         self
+    }
+
+    /// The same database served again with the platform's AWS side changed
+    /// (e.g. static keys allowed). Sessions carry over; connection secrets
+    /// sealed before do not.
+    pub fn with_aws(self, change: impl FnOnce(&mut server::aws::Platform)) -> TestApp {
+        self.with_engine(|mut engine| {
+            change(&mut engine.aws);
+            engine
+        })
     }
 
     /// The same application with its scheduler on `clock` (tests drive
