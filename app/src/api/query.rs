@@ -26,6 +26,7 @@ fn finish(mut out: form_urlencoded::Serializer<String>) -> String {
 /// `GET …/processes/{process}/runs`
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct RunListQuery {
     /// Only runs of this version.
     #[cfg_attr(feature = "ssr", param(minimum = 1))]
@@ -54,6 +55,7 @@ impl RunListQuery {
 /// `POST …/runs/{run}/stop`
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct StopQuery {
     /// `force` kills at once instead of SIGTERM then SIGKILL after the grace
     /// period (`graceful`, the default). Text rather than [`StopMode`], so
@@ -79,6 +81,7 @@ impl StopQuery {
 /// `GET …/audit`
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct AuditQuery {
     /// Only what this username did.
     pub user: Option<String>,
@@ -114,6 +117,7 @@ impl AuditQuery {
 /// `GET …/schedules/preview`
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct PreviewQuery {
     /// The cron expression. Required: without one the answer is 422 naming
     /// `cron` (an `Option` so that the problem names the field).

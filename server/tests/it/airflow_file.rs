@@ -54,7 +54,7 @@ async fn a_version_on_emr_renders_as_an_airflow_dag_file(backend: Backend) {
     let conn = connection(
         &app,
         &admin,
-        json!({"name": "prod", "region": "eu-west-1", "cluster_id": "j-3KQ7PROD",
+        json!({"name": "prod", "region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/trellis", "cluster_id": "j-3KQ7PROD",
                "airflow_conn_id": "mwaa_prod_emr"}),
     )
     .await;
@@ -181,7 +181,7 @@ async fn versions_that_cannot_render_are_refused_with_the_reason(backend: Backen
     let conn = connection(
         &app,
         &admin,
-        json!({"name": "gone", "region": "eu-west-1", "cluster_id": "j-GONE"}),
+        json!({"name": "gone", "region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/trellis", "cluster_id": "j-GONE"}),
     )
     .await;
     let emr = published(
@@ -237,7 +237,7 @@ async fn the_airflow_connection_id_is_checked(backend: Backend) {
             Method::POST,
             &format!("{DEMO}/connections"),
             Some(
-                json!({"name": "x", "region": "eu-west-1", "cluster_id": "j-X",
+                json!({"name": "x", "region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/trellis", "cluster_id": "j-X",
                         "airflow_conn_id": "no spaces/allowed"}),
             ),
         )
@@ -247,7 +247,7 @@ async fn the_airflow_connection_id_is_checked(backend: Backend) {
     let id = connection(
         &app,
         &admin,
-        json!({"name": "x", "region": "eu-west-1", "cluster_id": "j-X"}),
+        json!({"name": "x", "region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/trellis", "cluster_id": "j-X"}),
     )
     .await;
     let path = format!("{DEMO}/connections/{id}");
@@ -261,7 +261,7 @@ async fn the_airflow_connection_id_is_checked(backend: Backend) {
             Method::PUT,
             &path,
             Some(
-                json!({"name": "x", "region": "eu-west-1", "cluster_id": "j-X",
+                json!({"name": "x", "region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/trellis", "cluster_id": "j-X",
                         "airflow_conn_id": "emr.prod-1"}),
             ),
         )

@@ -390,7 +390,7 @@ async fn a_connection_must_name_a_role_and_carries_no_keys_unless_allowed(backen
     );
     assert_eq!(used.json()["errors"][0]["field"], "access_key_id");
     assert!(
-        used.json()["detail"]
+        used.json()["errors"][0]["message"]
             .as_str()
             .unwrap()
             .contains("static AWS keys"),
@@ -418,7 +418,7 @@ async fn a_connection_must_name_a_role_and_carries_no_keys_unless_allowed(backen
     );
     assert_eq!(roleless.json()["errors"][0]["field"], "role_arn");
     assert!(
-        roleless.json()["detail"]
+        roleless.json()["errors"][0]["message"]
             .as_str()
             .unwrap()
             .contains("names no role to assume"),
