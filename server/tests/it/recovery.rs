@@ -4,7 +4,9 @@
 //! dies at any point of the submit path never leaves a step submitted twice.
 
 use crate::common::alive;
-use crate::common::binary::{call, published, sign_in, start, start_run, start_with, wait_for};
+use crate::common::binary::{
+    call, published, sign_in, start, start_run, start_with, try_call, wait_for,
+};
 use crate::common::{ended, task};
 use serde_json::json;
 use std::process::Command;
@@ -100,7 +102,18 @@ fn no_emr_step_is_submitted_twice_whatever_point_the_server_dies_at() {
         assert_eq!(status, 201, "{connection}");
         let graph = json!({"connection": connection["id"], "nodes": [{"id": "a", "component": "noop"}], "edges": []});
         let path = published(&addr, &cookie, "p", graph);
-        let id = start_run(&addr, &cookie, &path);
+        // The server may die at the fault before it answers the start.
+        let started = try_call(
+            &addr,
+            "POST",
+            &format!("{path}/runs"),
+            &cookie,
+            Some(json!({})),
+        );
+        let id = started.map(|(status, _, run)| {
+            assert_eq!(status, 201, "{run}");
+            run["id"].as_str().unwrap().to_owned()
+        });
 
         // The fault aborts the server at that point of the submit.
         let started = Instant::now();
@@ -121,6 +134,10 @@ fn no_emr_step_is_submitted_twice_whatever_point_the_server_dies_at() {
 
         let mut second = start(data.path());
         let cookie = sign_in(&second.addr);
+        let id = id.unwrap_or_else(|| {
+            let (_, _, runs) = call(&second.addr, "GET", &format!("{path}/runs"), &cookie, None);
+            runs[0]["id"].as_str().unwrap().to_owned()
+        });
         let done = wait_for(&second.addr, &cookie, &id, ended);
         assert_eq!(done["state"], "succeeded", "{point}: {done}");
         let steps = rt.block_on(aws.read("emr/steps"));

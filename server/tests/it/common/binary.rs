@@ -86,7 +86,20 @@ pub fn call(
     cookie: &str,
     body: Option<Value>,
 ) -> (u16, String, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
+    try_call(addr, method, path, cookie, body)
+        .unwrap_or_else(|| panic!("{method} {path}: the server closed the connection unanswered"))
+}
+
+/// [`call`], or `None` when the server closed the connection without an
+/// answer (it died while handling the request).
+pub fn try_call(
+    addr: &str,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    body: Option<Value>,
+) -> Option<(u16, String, Value)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let csrf = cookie
         .split("; ")
@@ -100,8 +113,8 @@ pub fn call(
     )
     .unwrap();
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
     let status = head[9..12].parse().unwrap();
     let cookie = head
         .lines()
@@ -109,11 +122,11 @@ pub fn call(
         .map(|c| c.split(';').next().unwrap().to_owned())
         .collect::<Vec<_>>()
         .join("; ");
-    (
+    Some((
         status,
         cookie,
         serde_json::from_str(body).unwrap_or(Value::Null),
-    )
+    ))
 }
 
 /// Creates the demo tenant's process `name` with `graph` and publishes it;
