@@ -22,8 +22,9 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 ensure_fuzz_tools
-say "building the server (cargo build -p server)"
-cargo build -p server --bin trellis
+ensure_build_tools
+say "building (cargo leptos build, as make run does)"
+cargo leptos build
 BIN="$CARGO_TARGET_DIR/debug/trellis"
 
 OUT="$ROOT/target/fuzz"

@@ -40,8 +40,10 @@ fn one() -> i64 {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewBackfill {
     /// The first instant of the range (RFC 3339); its fires count.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub start: String,
     /// The last instant of the range (RFC 3339); its fires count.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub end: String,
     /// Cron expression and zone of the fires; both default to the process's
     /// schedule.
@@ -113,6 +115,16 @@ pub struct Backfill {
     pub runs: BTreeMap<String, i64>,
 }
 
+text_enum!(
+    /// What cancelling a backfill does to its runs.
+    CancelMode, "cancel mode" {
+        /// Only what has not started is cancelled.
+        Pending => "pending",
+        /// Its active runs are stopped too.
+        Stop => "stop",
+    }
+);
+
 /// `POST …/backfills/{backfill}/cancel?mode=`
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
@@ -120,5 +132,6 @@ pub struct Backfill {
 pub struct CancelQuery {
     /// `pending` (the default) cancels what has not started; `stop` also
     /// stops the backfill's active runs.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<CancelMode>))]
     pub mode: Option<String>,
 }

@@ -61,7 +61,9 @@ pub struct ConnectionInput {
     #[cfg_attr(
         feature = "ssr",
         schema(
-            pattern = r"^(arn:aws[^:]*:iam:[^:]*:[0-9]{12}:role/.*[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000].*)?$"
+            value_type = String,
+            required = true,
+            pattern = r"^arn:aws[^:]*:iam:[^:]*:[0-9]{12}:role/.*[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000].*$"
         )
     )]
     pub role_arn: Option<String>,

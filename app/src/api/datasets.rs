@@ -61,7 +61,7 @@ pub struct Dataset {
 pub struct DatasetDetail {
     #[serde(flatten)]
     pub dataset: Dataset,
-    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<Object>>))]
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<serde_json::Value>>))]
     pub preview: Vec<Vec<serde_json::Value>>,
     /// The first rows the ingest rejected, with why.
     pub rejects: Vec<Reject>,

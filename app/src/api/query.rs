@@ -60,6 +60,7 @@ pub struct StopQuery {
     /// `force` kills at once instead of SIGTERM then SIGKILL after the grace
     /// period (`graceful`, the default). Text rather than [`StopMode`], so
     /// that an unknown mode is a validation error naming the field.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<StopMode>))]
     pub mode: Option<String>,
 }
 
@@ -121,7 +122,7 @@ impl AuditQuery {
 pub struct PreviewQuery {
     /// The cron expression. Required: without one the answer is 422 naming
     /// `cron` (an `Option` so that the problem names the field).
-    #[cfg_attr(feature = "ssr", param(required = true))]
+    #[cfg_attr(feature = "ssr", param(required = true, min_length = 1))]
     pub cron: Option<String>,
     /// An IANA time zone (default `UTC`).
     pub timezone: Option<String>,

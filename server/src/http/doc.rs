@@ -150,3 +150,16 @@ pub fn complete(doc: &mut OpenApi) {
     headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))
 )]
 pub struct TooManyStreams(Problem);
+
+/// One server-sent event as a stream carries it (`text/event-stream`):
+/// `data` is one JSON-encoded [`app::api::runs::RunEvent`], `id` its number.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SseEvent {
+    /// The event's number (`seq`), for `Last-Event-ID`.
+    id: Option<String>,
+    /// Always `message`.
+    event: Option<String>,
+    /// A `RunEvent` as JSON.
+    data: String,
+}

@@ -115,7 +115,7 @@ fn to_sse(event: &RunEvent) -> Event {
 #[utoipa::path(get, path = "/tenants/{tenant}/runs/{run}/events", tag = "runs",
     params(super::doc::TenantPath, ("run" = String, Path, description = "The run id"),
         ("Last-Event-ID" = Option<i64>, Header, minimum = 0, description = "Resume after this event number")),
-    responses((status = 200, description = "An event stream; each event's id is its number; it ends after the run's final event", content_type = "text/event-stream", body = RunEvent),
+    responses((status = 200, description = "An event stream; each event's id is its number; it ends after the run's final event", content_type = "text/event-stream", body = super::doc::SseEvent),
         (status = 204, description = "The run has ended and nothing follows `Last-Event-ID`"),
         (status = 400, description = "`Last-Event-ID` is not an event number", body = app::api::Problem, content_type = "application/problem+json"),
         super::doc::Unauthorized,
@@ -169,7 +169,7 @@ async fn events(
 /// pages), until the caller's access ends.
 #[utoipa::path(get, path = "/tenants/{tenant}/events", tag = "runs",
     params(super::doc::TenantPath),
-    responses((status = 200, description = "An event stream of run state changes", content_type = "text/event-stream", body = RunEvent),
+    responses((status = 200, description = "An event stream of run state changes", content_type = "text/event-stream", body = super::doc::SseEvent),
         super::doc::Unauthorized,
         super::doc::NotFound,
         super::doc::TooManyStreams))]
