@@ -40,10 +40,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
+/// Integral numbers written with a fraction (`813.0`) become integers, as
+/// JSON Schema counts them (so an `integer` field takes them).
+fn integral(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| !n.is_i64() && !n.is_u64()) {
+                if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    *n = serde_json::Number::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral),
+        Value::Object(map) => map.values_mut().for_each(integral),
+        _ => {}
+    }
+}
+
 /// Parses `bytes` as `T`, naming the field on a shape error.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    integral(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -68,4 +88,30 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             Error::Validation(vec![FieldError::new(field, code, message)])
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Body {
+        n: i64,
+        f: f64,
+        any: serde_json::Value,
+    }
+
+    #[test]
+    fn integral_numbers_with_a_fraction_are_integers() {
+        let body: Body = parse(br#"{"n": 813.0, "f": 2.5, "any": [1.0, 1e300, 0.5]}"#).unwrap();
+        assert_eq!(body.n, 813);
+        assert_eq!(body.f, 2.5);
+        assert_eq!(body.any, serde_json::json!([1, 1e300, 0.5]));
+        let Err(Error::Validation(errors)) = parse::<Body>(br#"{"n": 1.5, "f": 1, "any": null}"#)
+        else {
+            panic!("1.5 is no integer")
+        };
+        assert_eq!(errors[0].field, "n");
+        assert!(matches!(parse::<Body>(b"{"), Err(Error::BadRequest(_))));
+    }
 }

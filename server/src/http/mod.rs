@@ -58,7 +58,9 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "schedules", description = "When processes run by themselves"),
         (name = "backfills", description = "One run per fire time over a range"),
         (name = "datasets", description = "Datasets the data components wrote"),
-    )
+    ),
+    // Enums that only query parameters name (by `value_type`).
+    components(schemas(app::api::runs::StopMode, app::api::backfills::CancelMode))
 )]
 struct ApiDoc;
 
