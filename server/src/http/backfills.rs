@@ -29,23 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
 }
 
-async fn live_process(
-    state: &AppState,
-    access: &TenantAccess,
-    process: &ProcessId,
-) -> Result<String> {
-    let row = processes::get(&state.db, &access.tenant, process)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("process `{process}`")))?;
-    if row.summary.archived {
-        return Err(Error::Conflict {
-            field: None,
-            message: format!("process `{process}` is archived"),
-        });
-    }
-    Ok(row.summary.name)
-}
-
 fn invalid(field: &str, code: &str, message: impl Into<String>) -> Error {
     Error::Validation(vec![FieldError::new(field, code, message)])
 }
@@ -181,7 +164,7 @@ async fn create(
     Path((_, process)): Path<(String, ProcessId)>,
     Json(input): Json<NewBackfill>,
 ) -> Result<Response> {
-    live_process(&state, &access, &process).await?;
+    super::schedules::live_process(&state, &access, &process).await?;
     let checked = check(&state, &access, &process, &input).await?;
     let (first, last) = (checked.fires[0], checked.fires[checked.fires.len() - 1]);
     if input.dry_run {

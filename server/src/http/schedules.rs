@@ -61,7 +61,12 @@ async fn view(state: &AppState, s: schedules::Stored) -> Result<Schedule> {
     })
 }
 
-async fn live_process(state: &AppState, access: &TenantAccess, process: &ProcessId) -> Result<()> {
+/// The process, unless it does not exist (404) or is archived (409).
+pub(super) async fn live_process(
+    state: &AppState,
+    access: &TenantAccess,
+    process: &ProcessId,
+) -> Result<processes::ProcessRow> {
     let row = processes::get(&state.db, &access.tenant, process)
         .await?
         .ok_or_else(|| Error::NotFound(format!("process `{process}`")))?;
@@ -71,7 +76,7 @@ async fn live_process(state: &AppState, access: &TenantAccess, process: &Process
             message: format!("process `{process}` is archived"),
         });
     }
-    Ok(())
+    Ok(row)
 }
 
 /// The process's schedule.
