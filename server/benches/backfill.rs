@@ -13,18 +13,7 @@ mod support;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::call;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn parse(t: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc)
-}
+use support::{call, env, parse};
 
 fn ms(a: &str, b: &str) -> f64 {
     (parse(b) - parse(a)).num_microseconds().unwrap() as f64 / 1000.0

@@ -12,18 +12,7 @@ mod support;
 use chrono::{DateTime, Timelike, Utc};
 use serde_json::json;
 use std::time::Instant;
-use support::call;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn parse(t: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc)
-}
+use support::{call, env, parse};
 
 fn children_cpu() -> f64 {
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)

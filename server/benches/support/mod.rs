@@ -139,3 +139,18 @@ pub fn usage() -> (f64, f64) {
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
+
+/// The number in environment variable `name` (a benchmark's size), else `default`.
+pub fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// An RFC 3339 time as stored.
+pub fn parse(t: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}

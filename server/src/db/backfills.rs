@@ -102,16 +102,28 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Backfill> {
     })
 }
 
-/// Fills in the run counts by state of each backfill.
-async fn with_runs(db: &Db, mut list: Vec<Backfill>) -> sqlx::Result<Vec<Backfill>> {
-    for b in &mut list {
-        let rows = sqlx::query(
-            "SELECT state, COUNT(*) AS n FROM runs WHERE backfill_id = $1 GROUP BY state",
-        )
-        .bind(&b.id)
-        .fetch_all(&db.pool)
-        .await?;
-        for row in rows {
+/// Fills in the run counts by state of each backfill of `process`, in one
+/// query.
+async fn with_runs(
+    db: &Db,
+    tenant: &TenantId,
+    process: &ProcessId,
+    mut list: Vec<Backfill>,
+) -> sqlx::Result<Vec<Backfill>> {
+    if list.is_empty() {
+        return Ok(list);
+    }
+    let rows = sqlx::query(
+        "SELECT backfill_id, state, COUNT(*) AS n FROM runs \
+         WHERE tenant_id = $1 AND process_id = $2 AND backfill_id IS NOT NULL GROUP BY backfill_id, state",
+    )
+    .bind(tenant.as_str())
+    .bind(process)
+    .fetch_all(&db.pool)
+    .await?;
+    for row in rows {
+        let id: String = row.try_get("backfill_id")?;
+        if let Some(b) = list.iter_mut().find(|b| b.id == id) {
             b.runs.insert(row.try_get("state")?, row.try_get("n")?);
         }
     }
@@ -128,7 +140,7 @@ pub async fn list(db: &Db, tenant: &TenantId, process: &ProcessId) -> sqlx::Resu
     .fetch_all(&db.pool)
     .await?;
     let list = rows.iter().map(from_row).collect::<sqlx::Result<_>>()?;
-    with_runs(db, list).await
+    with_runs(db, tenant, process, list).await
 }
 
 /// One backfill of a process.
@@ -149,7 +161,7 @@ pub async fn get(
     let Some(b) = row.as_ref().map(from_row).transpose()? else {
         return Ok(None);
     };
-    Ok(with_runs(db, vec![b]).await?.pop())
+    Ok(with_runs(db, tenant, process, vec![b]).await?.pop())
 }
 
 /// Cancels a running backfill: its fires that have not started never will.

@@ -2,11 +2,10 @@
 //! has fewer than `max_active_runs` runs active, each run stored in the
 //! transaction that claims its fire, and ends `done` when nothing is left.
 
-use super::{parse_time, Scheduler};
+use super::{FireOf, Scheduler};
 use crate::db::backfills;
 use crate::db::runs::NewRun;
 use crate::engine::fault;
-use crate::engine::prepare::{prepare, When};
 use app::types::Trigger;
 
 impl Scheduler {
@@ -37,28 +36,20 @@ impl Scheduler {
                 }
                 continue;
             };
-            let timing = self.timing(&b.cron, &b.timezone);
             for at in next {
-                let Some(fire) = parse_time(&at) else {
-                    continue;
+                let fire = FireOf {
+                    cron: &b.cron,
+                    timezone: &b.timezone,
+                    process_name: &b.process_name,
+                    params: &b.params,
                 };
-                let when = When::Fire {
-                    at: fire,
-                    previous: timing.as_ref().and_then(|t| t.previous_before(fire)),
-                    zone: timing.as_ref().map_or(chrono_tz::UTC, |t| t.timezone()),
+                let (id, resolved) = match self.prepare_fire(fire, &version, &at).await? {
+                    Ok(prepared) => prepared,
+                    Err(why) => {
+                        backfills::drop_fire(db, &b.id, &at, &why).await?;
+                        continue;
+                    }
                 };
-                let (id, resolved) =
-                    match prepare(db, &version, &b.process_name, &b.params, when).await? {
-                        Ok(prepared) => prepared,
-                        Err(errors) => {
-                            let why: Vec<String> = errors
-                                .iter()
-                                .map(|e| format!("{}: {}", e.field, e.message))
-                                .collect();
-                            backfills::drop_fire(db, &b.id, &at, &why.join("; ")).await?;
-                            continue;
-                        }
-                    };
                 let params = serde_json::Value::Object(b.params.clone());
                 let new = NewRun {
                     id,

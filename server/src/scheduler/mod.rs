@@ -381,22 +381,40 @@ impl Scheduler {
         v: &processes::VersionRow,
         at: &str,
     ) -> anyhow::Result<Result<(RunId, Resolved), String>> {
+        let fire = FireOf {
+            cron: &s.cron,
+            timezone: &s.timezone,
+            process_name: &s.process_name,
+            params: &s.params,
+        };
+        self.prepare_fire(fire, v, at).await
+    }
+
+    /// The run of a fire at `at` (a schedule's or a backfill's): its id and
+    /// what it resolves — the fire's date in the zone and the data interval
+    /// from the previous fire; or why it cannot start, for the fire's record.
+    async fn prepare_fire(
+        &self,
+        f: FireOf<'_>,
+        v: &processes::VersionRow,
+        at: &str,
+    ) -> anyhow::Result<Result<(RunId, Resolved), String>> {
         let fire =
             parse_time(at).ok_or_else(|| anyhow::anyhow!("fire time `{at}` does not parse"))?;
-        let timing = self.timing(&s.cron, &s.timezone);
+        let timing = self.timing(f.cron, f.timezone);
         let when = When::Fire {
             at: fire,
             previous: timing.as_ref().and_then(|t| t.previous_before(fire)),
             zone: timing.map_or(chrono_tz::UTC, |t| t.timezone()),
         };
-        let prepared = prepare(&self.inner.db, v, &s.process_name, &s.params, when).await?;
+        let prepared = prepare(&self.inner.db, v, f.process_name, f.params, when).await?;
         Ok(prepared.map_err(|errors| {
             let reasons: Vec<String> = errors
                 .iter()
                 .map(|e| format!("{}: {}", e.field, e.message))
                 .collect();
             format!(
-                "the schedule's parameters do not fit version {}: {}",
+                "the parameters do not fit version {}: {}",
                 v.summary.number,
                 reasons.join("; ")
             )
@@ -538,6 +556,14 @@ impl Scheduler {
         self.launch(s, id, event);
         Ok(true)
     }
+}
+
+/// What preparing a fire's run needs besides its version.
+struct FireOf<'a> {
+    cron: &'a str,
+    timezone: &'a str,
+    process_name: &'a str,
+    params: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 /// Fires recorded per transaction.
