@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting and clippy (scripts/check.sh), unit
-# and integration tests (SQLite and a throwaway PostgreSQL), then the browser
+# and integration tests (SQLite and a throwaway PostgreSQL), the API fuzzer
+# (scripts/fuzz.sh, with a fixed seed), then the browser
 # tests in Debian's Chromium against the debug build and again against the
 # release build (optimised bundle, as deployed).
 set -euo pipefail
@@ -18,6 +19,8 @@ say "unit and integration tests: server (SQLite and PostgreSQL)"
 cargo test -p server
 say "building the site for the browser tests"
 cargo leptos build
+say "fuzzing the API from its OpenAPI document (schemathesis; fixed seed, 20 examples per operation)"
+FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-20}" "$ROOT/scripts/fuzz.sh" --seed "${FUZZ_SEED:-20261130}"
 say "browser tests (Playwright + Chromium), debug build"
 (cd end2end && TRELLIS_BIN="$CARGO_TARGET_DIR/debug/trellis" TRELLIS_SITE_ROOT="$ROOT/target/site" npx playwright test)
 say "building the release site"

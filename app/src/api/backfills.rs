@@ -48,8 +48,10 @@ pub struct NewBackfill {
     /// Cron expression and zone of the fires; both default to the process's
     /// schedule.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<crate::api::timing::CronExpression>))]
     pub cron: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<crate::api::timing::TimeZoneName>))]
     pub timezone: Option<String>,
     /// The version every run runs; the latest when left out.
     #[serde(default)]

@@ -81,7 +81,12 @@ pub struct ConnectionInput {
     pub airflow_conn_id: Option<String>,
     /// For private endpoints (and tests): where to send STS and EMR calls.
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schema(pattern = r"^(https?://[^\s]+)?$"))]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = r"^(https?://([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*)?$"
+        )
+    )]
     pub endpoint_url: Option<String>,
     /// Static keys, only where the platform allows them
     /// (`TRELLIS_ALLOW_STATIC_AWS_KEYS`); 16 to 128 letters and digits

@@ -11,5 +11,6 @@ pub mod query;
 pub mod routes;
 pub mod runs;
 pub mod schedules;
+pub mod timing;
 
 pub use problem::{FieldError, Problem};

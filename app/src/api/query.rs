@@ -86,8 +86,10 @@ impl StopQuery {
 pub struct AuditQuery {
     /// Only what this username did.
     pub user: Option<String>,
-    /// Only this action (empty: any). Text rather than [`AuditAction`], so
-    /// that an unknown action is a validation error naming the field.
+    /// Only this action (left out or empty: any, as a form sends "any").
+    /// Text rather than [`AuditAction`], so that an unknown action is a
+    /// validation error naming the field.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<AuditActionFilter>))]
     pub action: Option<String>,
     /// Only entries older than this entry id (the last one of the previous page).
     pub before: Option<String>,
@@ -95,6 +97,25 @@ pub struct AuditQuery {
     #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 500))]
     pub limit: Option<i64>,
 }
+
+/// How the document states the audit `action` filter: an action, or empty.
+#[cfg(feature = "ssr")]
+pub struct AuditActionFilter;
+
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for AuditActionFilter {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let values = std::iter::once("").chain(AuditAction::ALL.iter().map(|a| a.as_str()));
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(values))
+            .description(Some("An audit action; empty for any."))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for AuditActionFilter {}
 
 impl AuditQuery {
     /// The action asked for; `None` for any.
@@ -122,9 +143,13 @@ impl AuditQuery {
 pub struct PreviewQuery {
     /// The cron expression. Required: without one the answer is 422 naming
     /// `cron` (an `Option` so that the problem names the field).
-    #[cfg_attr(feature = "ssr", param(required = true, min_length = 1))]
+    #[cfg_attr(
+        feature = "ssr",
+        param(required = true, value_type = crate::api::timing::CronExpression)
+    )]
     pub cron: Option<String>,
     /// An IANA time zone (default `UTC`).
+    #[cfg_attr(feature = "ssr", param(value_type = Option<crate::api::timing::TimeZoneName>))]
     pub timezone: Option<String>,
 }
 

@@ -44,10 +44,10 @@ fn one() -> i64 {
 pub struct ScheduleInput {
     /// 5 fields (minute hour day-of-month month day-of-week), or 6 with
     /// seconds first; `@daily` and the like.
-    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::api::timing::CronExpression))]
     pub cron: String,
     /// An IANA time zone, such as `Europe/Berlin`.
-    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::api::timing::TimeZoneName))]
     pub timezone: String,
     #[serde(default = "yes")]
     pub enabled: bool,

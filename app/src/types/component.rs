@@ -9,9 +9,13 @@ use serde_json::Value;
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ComponentType {
     /// Catalog key such as `ingest.file`: `[a-z0-9_.-]{1,64}`.
-    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, pattern = r"^[a-z0-9_.-]{1,64}$"))]
     pub key: ComponentKey,
+    /// Not blank.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"\S"))]
     pub name: String,
+    /// Not blank.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"\S"))]
     pub category: String,
     #[serde(default)]
     pub description: String,
@@ -28,13 +32,16 @@ pub struct ComponentType {
     pub emr: Option<EmrStepTemplate>,
     /// How often a failed run of it is tried again (0 to 10).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(maximum = 10))]
     pub retries: u32,
     /// Wait before the first retry; each further retry waits twice as long.
     #[serde(default = "default_retry_delay")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 3600))]
     pub retry_delay_seconds: f64,
     /// A run of it that takes longer is killed and fails. The platform's
     /// task timeout caps it, and applies when it is unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(exclusive_minimum = 0, maximum = 604800))]
     pub timeout_seconds: Option<f64>,
 }
 
@@ -46,6 +53,8 @@ fn default_retry_delay() -> f64 {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ParamSpec {
+    /// 1 to 64 letters, digits or `_`; unique in the component.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[A-Za-z0-9_]{1,64}$"))]
     pub name: String,
     #[serde(default)]
     pub label: String,
@@ -92,6 +101,7 @@ pub enum ParamKind {
     },
     Boolean,
     Enum {
+        #[cfg_attr(feature = "ssr", schema(min_items = 1))]
         values: Vec<String>,
     },
 }

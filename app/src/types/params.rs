@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 pub struct ProcessParam {
     /// `[a-z][a-z0-9_]{0,63}`, unique in the process; nodes refer to it as
     /// `{{ params.<name> }}`.
+    // No pattern in the document: a draft may hold a name being typed
+    // (its `problems` say what is wrong); publishing checks it.
     pub name: String,
     #[serde(rename = "type")]
     pub kind: ParamType,

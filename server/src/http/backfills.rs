@@ -3,6 +3,7 @@
 
 use super::doc::{Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
+use super::query::Query;
 use crate::access::{EditorAccess, TenantAccess};
 use crate::db::backfills::{self, NewBackfill as Stored};
 use crate::db::{processes, schedules};
@@ -17,7 +18,7 @@ use app::api::backfills::{Backfill, BackfillPreview, CancelQuery, NewBackfill, M
 use app::api::runs::StopMode;
 use app::api::{FieldError, Problem};
 use app::types::ProcessId;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -90,7 +91,7 @@ async fn check(
     let Some(cron) = cron else {
         errors.push(FieldError::new(
             "cron",
-            "required",
+            "no_schedule",
             "the process has no schedule to take the cron expression from; give one",
         ));
         return Err(Error::Validation(errors));

@@ -6,7 +6,9 @@
 
 use app::api::Problem;
 use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::OpenApi;
+use utoipa::openapi::RefOr;
 use utoipa::IntoResponses;
 
 /// The `{tenant}` path segment.
@@ -103,8 +105,11 @@ pub struct TooManyRequests(Problem);
 /// Adds what a whole class of routes can answer, so that no route can
 /// forget it: every route with a JSON body can answer 400 (not JSON), 413
 /// (too large), 415 (not sent as JSON) and 422 (not of its shape); every
-/// route with a path or query parameter can answer 400 (does not parse).
-/// A route's own description of a status wins.
+/// route with a path or query parameter can answer 400 (does not parse),
+/// every route with a query parameter 422 (one holds the NUL character).
+/// A route's own description of a status wins. An optional header is
+/// absent or a value, never `null` (a header cannot be null; the derive
+/// marks an `Option` as nullable).
 pub fn complete(doc: &mut OpenApi) {
     for item in doc.paths.paths.values_mut() {
         let operations = [
@@ -119,7 +124,32 @@ pub fn complete(doc: &mut OpenApi) {
                 p.iter()
                     .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query))
             });
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.parameter_in == ParameterIn::Header {
+                    if let Some(RefOr::T(Schema::Object(object))) = &mut parameter.schema {
+                        if let SchemaType::Array(types) = &object.schema_type {
+                            let types: Vec<Type> = types
+                                .iter()
+                                .filter(|t| **t != Type::Null)
+                                .cloned()
+                                .collect();
+                            object.schema_type = match types.as_slice() {
+                                [one] => SchemaType::Type(one.clone()),
+                                _ => SchemaType::Array(types),
+                            };
+                        }
+                    }
+                }
+            }
+            let has_query = operation
+                .parameters
+                .as_ref()
+                .is_some_and(|p| p.iter().any(|p| p.parameter_in == ParameterIn::Query));
             let mut shared = Vec::new();
+            if has_query {
+                // A text parameter holding the NUL character (`query::Query`).
+                shared.push(Invalid::responses());
+            }
             if operation.request_body.is_some() {
                 shared.extend([
                     BadRequest::responses(),

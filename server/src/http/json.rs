@@ -36,6 +36,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
                     413 => Error::PayloadTooLarge(e.body_text()),
                     _ => Error::BadRequest(e.body_text()),
                 })?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            // serde would read a struct from an array of its fields in
+            // order; every body of this API is an object.
+            return Err(Error::Validation(vec![FieldError::new(
+                "",
+                "type",
+                "the body must be a JSON object",
+            )]));
+        }
         parse(&bytes).map(Json)
     }
 }
@@ -58,10 +67,46 @@ fn integral(value: &mut serde_json::Value) {
     }
 }
 
+/// The path (as serde names it) of the first string or key holding the NUL
+/// character, which PostgreSQL cannot store and SQLite's `length()` stops
+/// at: refused everywhere, so that no table or JSON column meets one.
+pub(super) fn nul_at(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(path.to_owned())
+            } else {
+                nul_at(item, &join(key))
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// Parses `bytes` as `T`, naming the field on a shape error.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    if let Some(field) = nul_at(&value, "") {
+        return Err(Error::Validation(vec![FieldError::new(
+            field,
+            "nul",
+            "text cannot hold the NUL character (U+0000)",
+        )]));
+    }
     integral(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -113,5 +158,18 @@ mod tests {
         };
         assert_eq!(errors[0].field, "n");
         assert!(matches!(parse::<Body>(b"{"), Err(Error::BadRequest(_))));
+    }
+
+    #[test]
+    fn the_nul_character_is_refused_where_it_is() {
+        let Err(Error::Validation(errors)) =
+            parse::<Body>(br#"{"n": 1, "f": 1, "any": {"a": [1, "x\u0000y"]}}"#)
+        else {
+            panic!("a NUL is refused")
+        };
+        assert_eq!(
+            (errors[0].field.as_str(), errors[0].code.as_str()),
+            ("any.a[1]", "nul")
+        );
     }
 }

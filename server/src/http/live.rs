@@ -3,6 +3,7 @@
 //! tenant, and a task's log followed as it is written. Each holds one of the
 //! caller's stream slots and ends when the caller's access does.
 
+use super::query::Query;
 use super::runs::get_run;
 use crate::access::TenantAccess;
 use crate::db::runs;
@@ -11,7 +12,7 @@ use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::runs::{EventState, RunEvent};
 use app::types::{RunId, TaskKey, TenantId};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -195,7 +196,7 @@ async fn tenant_events(State(state): State<AppState>, access: TenantAccess) -> R
         .into_response())
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Deserialize, serde::Serialize, utoipa::IntoParams)]
 struct LogQuery {
     /// Keep the response open and send new output until the task ends.
     #[serde(default)]

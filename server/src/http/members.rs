@@ -3,6 +3,7 @@
 
 use super::doc::{Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
+use super::query::Query;
 use crate::access::{new_token, AdminAccess, Caller, TenantAccess, Via, TOKEN_PREFIX};
 use crate::db::memberships::Refused;
 use crate::db::{audit, memberships, tokens, users};
@@ -15,7 +16,7 @@ use app::api::access::{
 use app::api::query::AuditQuery;
 use app::api::{FieldError, Problem};
 use app::types::Role;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 

@@ -17,6 +17,7 @@ mod members;
 mod oidc;
 mod problem;
 mod processes;
+mod query;
 mod retry;
 mod runs;
 mod schedules;
@@ -60,7 +61,13 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "datasets", description = "Datasets the data components wrote"),
     ),
     // Enums that only query parameters name (by `value_type`).
-    components(schemas(app::api::runs::StopMode, app::api::backfills::CancelMode))
+    components(schemas(
+        app::api::runs::StopMode,
+        app::api::backfills::CancelMode,
+        app::api::timing::CronExpression,
+        app::api::timing::TimeZoneName,
+        app::api::query::AuditActionFilter
+    ))
 )]
 struct ApiDoc;
 
@@ -122,10 +129,23 @@ pub fn router(state: AppState) -> Router {
                     security_headers(r, https)
                 }))
                 .layer(middleware::from_fn(problem::normalize))
+                .layer(middleware::from_fn(refuse_nul))
                 .layer(CatchPanicLayer::new())
                 .layer(RequestBodyLimitLayer::new(limit))
                 .layer(DefaultBodyLimit::max(limit)),
         )
+}
+
+/// The NUL character, which PostgreSQL cannot store or compare, never
+/// reaches a handler from the URL's path: a segment holding one names no
+/// object (404). Bodies: [`json::parse`]; query strings: [`query::Query`].
+async fn refuse_nul(req: Request, next: axum::middleware::Next) -> Response {
+    use axum::response::IntoResponse;
+    if req.uri().path().to_ascii_lowercase().contains("%00") {
+        return Error::NotFound("an object whose name holds the NUL character".into())
+            .into_response();
+    }
+    next.run(req).await
 }
 
 /// Headers every answer carries: no framing by other sites, no content-type

@@ -3,6 +3,7 @@
 
 use super::doc::{Conflict, Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
+use super::query::Query;
 use crate::access::{EditorAccess, TenantAccess};
 use crate::db::{catalog, processes};
 use crate::state::AppState;
@@ -12,7 +13,7 @@ use app::api::processes::{CreateProcess, Process, ProcessSummary, UpdateProcess}
 use app::api::FieldError;
 use app::types::ProcessId;
 use app::validate::{validate_graph, Limits};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -79,7 +80,7 @@ pub async fn load(state: &AppState, access: &TenantAccess, id: &ProcessId) -> Re
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 struct ListQuery {
     #[serde(default)]
     archived: bool,

@@ -2,6 +2,7 @@
 //! them live is `live`'s).
 
 use super::json::Json;
+use super::query::Query;
 use crate::access::{EditorAccess, TenantAccess};
 use crate::db::{processes, runs};
 use crate::engine::prepare::{prepare, When};
@@ -13,7 +14,7 @@ use app::api::query::{RunListQuery as ListQuery, StopQuery};
 use app::api::runs::{Run, RunSummary, StartRun, StopMode};
 use app::api::{FieldError, Problem};
 use app::types::{ProcessId, RunId};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -193,6 +194,13 @@ async fn list(
             "offset",
             "range",
             "offset cannot be negative",
+        )]));
+    }
+    if q.version.is_some_and(|v| v < 1) {
+        return Err(Error::Validation(vec![FieldError::new(
+            "version",
+            "range",
+            "version numbers start at 1",
         )]));
     }
     processes::get(&state.db, &access.tenant, &process)

@@ -3,6 +3,7 @@
 
 use super::doc::{Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
+use super::query::Query;
 use crate::access::{AdminAccess, TenantAccess};
 use crate::db::{processes, schedules};
 use crate::scheduler::timing::Timing;
@@ -14,7 +15,7 @@ use app::api::query::PreviewQuery;
 use app::api::schedules::{Schedule, ScheduleInput, SchedulePreview};
 use app::api::{FieldError, Problem};
 use app::types::ProcessId;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 

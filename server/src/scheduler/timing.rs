@@ -36,6 +36,65 @@ const FIELDS_6: [&str; 6] = [
     "day of week",
 ];
 
+/// The values a field takes, by position in a 6-field expression.
+const BOUNDS: [(u16, u16); 6] = [(0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (0, 6)];
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/// A field's value as a number: digits, or a month or weekday name.
+fn value_of(text: &str, position: usize) -> Option<u16> {
+    let upper = text.to_ascii_uppercase();
+    let names: &[&str] = match position {
+        4 => &MONTHS,
+        5 => &WEEKDAYS,
+        _ => &[],
+    };
+    let first = if position == 4 { 1 } else { 0 };
+    names
+        .iter()
+        .position(|n| *n == upper)
+        .map(|i| i as u16 + first)
+        .or_else(|| text.parse().ok())
+}
+
+/// Rewrites every range that ends before it starts into the two ranges it
+/// means (`22-2` → `22-23,0-2`, `FRI-MON` → `5-6,0-1`), which the parser
+/// would refuse; everything else is left as written.
+fn wrap_ranges(cron: &str) -> String {
+    let fields: Vec<&str> = cron.split_whitespace().collect();
+    let skip = match fields.len() {
+        5 => 1,
+        6 => 0,
+        _ => return cron.trim().to_string(),
+    };
+    let wrapped: Vec<String> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let position = i + skip;
+            let (min, max) = BOUNDS[position];
+            let parts: Vec<String> = field
+                .split(',')
+                .map(|part| {
+                    let Some((a, b)) = part.split_once('-') else {
+                        return part.to_string();
+                    };
+                    match (value_of(a, position), value_of(b, position)) {
+                        (Some(a), Some(b)) if a > b && a <= max && b >= min => {
+                            format!("{a}-{max},{min}-{b}")
+                        }
+                        _ => part.to_string(),
+                    }
+                })
+                .collect();
+            parts.join(",")
+        })
+        .collect();
+    wrapped.join(" ")
+}
+
 fn parser() -> CronParser {
     CronParser::builder()
         .seconds(Seconds::Optional)
@@ -88,6 +147,7 @@ impl Timing {
     /// Parses `cron` in `timezone`; the errors name the field (`cron` or
     /// `timezone`) and, for the expression, which of its fields is wrong.
     pub fn parse(cron: &str, timezone: &str) -> Result<Timing, Vec<FieldError>> {
+        let cron = &wrap_ranges(cron);
         let mut errors = Vec::new();
         let tz = timezone.parse::<Tz>().map_err(|_| {
             errors.push(FieldError::new(
@@ -252,6 +312,57 @@ mod tests {
             .into_iter()
             .map(|t| t.format("%Y-%m-%dT%H:%MZ").to_string())
             .collect()
+    }
+
+    #[test]
+    fn ranges_that_end_before_they_start_wrap() {
+        assert_eq!(wrap_ranges("0 22-2 * * FRI-MON"), "0 22-23,0-2 * * 5-6,0-1");
+        assert_eq!(
+            wrap_ranges(" 0 0 28-3 NOV-FEB * "),
+            "0 0 28-31,1-3 11-12,1-2 *"
+        );
+        assert_eq!(
+            wrap_ranges("1-5/2 9-17 * * MON-FRI"),
+            "1-5/2 9-17 * * MON-FRI"
+        );
+        assert_eq!(
+            fires("0 23-1 * * *", "UTC", "2026-06-01T12:00:00Z", 3),
+            [
+                "2026-06-01T23:00Z",
+                "2026-06-02T00:00Z",
+                "2026-06-02T01:00Z"
+            ]
+        );
+        // Friday 2026-06-05 to Monday 2026-06-08.
+        assert_eq!(
+            fires("0 6 * * FRI-MON", "UTC", "2026-06-02T12:00:00Z", 4),
+            [
+                "2026-06-05T06:00Z",
+                "2026-06-06T06:00Z",
+                "2026-06-07T06:00Z",
+                "2026-06-08T06:00Z"
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        /// What the OpenAPI document promises: every expression its
+        /// pattern admits parses, in every documented zone; the only refusal
+        /// left is an expression that never matches a date.
+        #[test]
+        fn every_documented_expression_parses(
+            cron in proptest::string::string_regex(
+                app::api::timing::cron_pattern().trim_start_matches('^').trim_end_matches('$'),
+            ).unwrap(),
+            zone in proptest::sample::select(chrono_tz::TZ_VARIANTS.to_vec()),
+        ) {
+            if let Err(errors) = Timing::parse(&cron, zone.name()) {
+                proptest::prop_assert!(
+                    errors.iter().all(|e| e.field == "cron" && e.code == "never"),
+                    "{cron:?} in {}: {errors:?}", zone.name()
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The OpenAPI document describes every API route the router serves.
 
 use crate::common::{Backend, TestApp};
+
+on_both_backends!(the_nul_character_is_refused_wherever_it_comes_from);
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 
@@ -452,4 +454,151 @@ async fn bounds_required_parameters_and_nulls_are_in_the_document() {
             .any(|e| e["target"] == id.as_str() && e["detail"].is_null()),
         "the archive's entry has a null detail: {entries}"
     );
+}
+
+/// What the fuzzer (`make fuzz`) found, kept found: the document states
+/// the grammar of a cron expression, the zone names, the audit actions and
+/// a header that cannot be null as the server reads them, and the server
+/// refuses what the document does not allow.
+#[tokio::test]
+async fn the_document_and_the_server_agree_on_what_the_fuzzer_found() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let doc = app.get("/api/v1/openapi.json").await.json();
+    let schemas = &doc["components"]["schemas"];
+    let paths = &doc["paths"];
+    let tenant = "/api/v1/tenants/{tenant}";
+
+    assert_eq!(
+        schemas["CronExpression"]["pattern"],
+        app::api::timing::cron_pattern()
+    );
+    let zones = schemas["TimeZoneName"]["enum"].as_array().unwrap();
+    assert_eq!(zones.len(), chrono_tz::TZ_VARIANTS.len());
+    for zone in ["UTC", "Europe/Berlin", "America/New_York"] {
+        assert!(zones.iter().any(|z| z == zone), "{zone}");
+    }
+    let refers = |schema: &serde_json::Value, name: &str| {
+        schema
+            .to_string()
+            .contains(&format!("#/components/schemas/{name}"))
+    };
+    for schema in ["ScheduleInput", "NewBackfill"] {
+        let properties = &schemas[schema]["properties"];
+        assert!(
+            refers(&properties["cron"], "CronExpression"),
+            "{schema}: {properties}"
+        );
+        assert!(
+            refers(&properties["timezone"], "TimeZoneName"),
+            "{schema}: {properties}"
+        );
+    }
+    let preview = &paths[format!("{tenant}/schedules/preview")]["get"];
+    assert!(refers(
+        &parameter(preview, "cron")["schema"],
+        "CronExpression"
+    ));
+    assert!(refers(
+        &parameter(preview, "timezone")["schema"],
+        "TimeZoneName"
+    ));
+    let audit = &paths[format!("{tenant}/audit")]["get"];
+    assert!(refers(
+        &parameter(audit, "action")["schema"],
+        "AuditActionFilter"
+    ));
+    let events = &paths[format!("{tenant}/runs/{{run}}/events")]["get"];
+    let last_event = &parameter(events, "Last-Event-ID")["schema"];
+    assert!(!nullable(last_event), "{last_event}");
+    assert_eq!(last_event["type"], "integer");
+
+    let admin = app.admin().await;
+    let path = app
+        .published(
+            &admin,
+            "p",
+            serde_json::json!({"nodes": [{"id": "a", "component": "noop"}], "edges": []}),
+            serde_json::json!({}),
+        )
+        .await;
+    for (method, uri, body, field) in [
+        // serde would read a struct from an array of its fields.
+        (
+            Method::POST,
+            format!("{path}/runs"),
+            Some(serde_json::json!([null, null])),
+            "",
+        ),
+        (
+            Method::GET,
+            format!("{path}/runs?version=0"),
+            None,
+            "version",
+        ),
+    ] {
+        let reply = app.as_user(&admin, method, &uri, body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{uri}: {}",
+            reply.text()
+        );
+        assert_eq!(reply.json()["errors"][0]["field"], field, "{uri}");
+    }
+    // A range that ends before it starts wraps, as the document says.
+    let reply = app
+        .as_user(
+            &admin,
+            Method::GET,
+            "/api/v1/tenants/demo/schedules/preview?cron=0+22-2+*+*+FRI-MON&timezone=UTC",
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+/// PostgreSQL can neither store nor compare text holding U+0000 (and
+/// SQLite's `length()` stops at it): a body, a query parameter or a path
+/// segment holding one is refused, never a 500.
+async fn the_nul_character_is_refused_wherever_it_comes_from(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let connection = serde_json::json!({
+        "name": "a\0b", "region": "eu-west-1", "cluster_id": "j-ABC",
+        "role_arn": "arn:aws:iam::123456789012:role/trellis"
+    });
+    for (method, uri, body, status, field) in [
+        (
+            Method::POST,
+            "/api/v1/tenants/demo/connections",
+            Some(connection),
+            422,
+            "name",
+        ),
+        (
+            Method::GET,
+            "/api/v1/tenants/demo/audit?user=x%00",
+            None,
+            422,
+            "user",
+        ),
+        (
+            Method::GET,
+            "/api/v1/tenants/demo/processes/x%00y",
+            None,
+            404,
+            "",
+        ),
+        (Method::GET, "/api/v1/tenants/demo/processes", None, 200, ""),
+    ] {
+        let reply = app.as_user(&admin, method, uri, body).await;
+        assert_eq!(reply.status.as_u16(), status, "{uri}: {}", reply.text());
+        if status == 422 {
+            let error = &reply.json()["errors"][0];
+            assert_eq!(
+                (error["field"].as_str(), error["code"].as_str()),
+                (Some(field), Some("nul"))
+            );
+        }
+    }
 }
