@@ -1,5 +1,5 @@
 # The commands of the README. What they do lives in scripts/.
-.PHONY: run test check test-fast dev fuzz
+.PHONY: run test check test-fast dev fuzz bundle-size
 
 ## Build Trellis and start it at http://127.0.0.1:3000 on SQLite (demo tenant).
 run:
@@ -26,3 +26,8 @@ dev:
 ## a throwaway server on SQLite.
 fuzz:
 	@scripts/fuzz.sh
+
+## The browser bundle's sizes (raw, gzip, brotli) against its budget; run
+## after `cargo leptos build --release`.
+bundle-size:
+	@scripts/bundle-size.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting and clippy (scripts/check.sh), unit
 # and integration tests (SQLite and a throwaway PostgreSQL), the API fuzzer
-# (scripts/fuzz.sh, with a fixed seed), then the browser
+# (scripts/fuzz.sh, with a fixed seed), the release bundle's size budget
+# (scripts/bundle-size.sh), then the browser
 # tests in Debian's Chromium against the debug build and again against the
 # release build (optimised bundle, as deployed).
 set -euo pipefail
@@ -25,5 +26,7 @@ say "browser tests (Playwright + Chromium), debug build"
 (cd end2end && TRELLIS_BIN="$CARGO_TARGET_DIR/debug/trellis" TRELLIS_SITE_ROOT="$ROOT/target/site" npx playwright test)
 say "building the release site"
 cargo leptos build --release
+say "the release bundle against its size budget"
+"$ROOT/scripts/bundle-size.sh"
 say "browser tests (Playwright + Chromium), release build"
 (cd end2end && TRELLIS_BIN="$CARGO_TARGET_DIR/release/trellis" TRELLIS_SITE_ROOT="$ROOT/target/site" npx playwright test)
