@@ -46,18 +46,15 @@ impl Engine {
                         .node
                         .as_deref()
                         .is_some_and(|n| unfinished(&app::types::dag::watch_key(n)));
-                if let (true, Some(pid)) = (
+                // Only the very process recorded: not one on another
+                // host, nor one that has reused its PID since.
+                if let (true, Some(process)) = (
                     orphan,
                     task.external_ref
                         .as_deref()
-                        .and_then(|r| r.strip_prefix("pid:")),
+                        .and_then(crate::executors::local::ProcessRef::parse),
                 ) {
-                    if let Ok(pid) = pid.parse::<i32>() {
-                        let _ = nix::sys::signal::killpg(
-                            nix::unistd::Pid::from_raw(pid),
-                            nix::sys::signal::Signal::SIGKILL,
-                        );
-                    }
+                    process.kill_if_running_here();
                 }
                 if task.state == TaskState::UpForRetry {
                     // Its next attempt was never submitted; the driver takes it from the queue.

@@ -1,6 +1,11 @@
 //! Slots for running tasks: a global limit and a per-tenant limit, granted
 //! round-robin between tenants, so one tenant's thousand-task run cannot
 //! starve another tenant's small one.
+//!
+//! The grant is the slot: a waiter is sent the [`Slot`] itself, so a waiter
+//! that gives up (its run was stopped) between the grant and receiving it
+//! drops the slot with the channel, which frees it. Counting a slot taken
+//! and sending a signal instead leaked one slot per such race.
 
 use app::types::TenantId;
 use std::collections::{HashMap, VecDeque};
@@ -17,7 +22,7 @@ struct State {
     /// Tenants with a limit of their own.
     limits: HashMap<TenantId, usize>,
     running: HashMap<TenantId, usize>,
-    waiting: HashMap<TenantId, VecDeque<oneshot::Sender<()>>>,
+    waiting: HashMap<TenantId, VecDeque<oneshot::Sender<Slot>>>,
     /// Tenants with waiters, in the order they are served next.
     turn: VecDeque<TenantId>,
 }
@@ -26,16 +31,22 @@ struct State {
 pub struct Slot {
     slots: Arc<Slots>,
     tenant: TenantId,
+    /// Whether dropping it frees a slot: false only for a grant its waiter
+    /// was gone for, which `dispatch` takes back itself (under the lock).
+    counted: bool,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
         let mut state = self.slots.state.lock().expect("slots lock");
         if let Some(n) = state.running.get_mut(&self.tenant) {
             *n -= 1;
         }
         state.free += 1;
-        state.dispatch();
+        state.dispatch(&self.slots);
     }
 }
 
@@ -50,8 +61,15 @@ impl State {
         *self.running.entry(tenant.clone()).or_default() += 1;
     }
 
+    fn give_back(&mut self, tenant: &TenantId) {
+        self.free += 1;
+        if let Some(n) = self.running.get_mut(tenant) {
+            *n -= 1;
+        }
+    }
+
     /// Grants free slots to waiters, one tenant at a time in turn.
-    fn dispatch(&mut self) {
+    fn dispatch(&mut self, slots: &Arc<Slots>) {
         let mut passes = self.turn.len();
         while self.free > 0 && passes > 0 {
             let Some(tenant) = self.turn.pop_front() else {
@@ -68,9 +86,20 @@ impl State {
                 .expect("a tenant in turn has waiters");
             match queue.pop_front() {
                 Some(waiter) => {
-                    if waiter.send(()).is_ok() {
-                        self.take(&tenant);
-                        passes = self.turn.len() + 1;
+                    self.take(&tenant);
+                    let slot = Slot {
+                        slots: slots.clone(),
+                        tenant: tenant.clone(),
+                        counted: true,
+                    };
+                    match waiter.send(slot) {
+                        Ok(()) => passes = self.turn.len() + 1,
+                        Err(mut slot) => {
+                            // The waiter is gone: take the slot back here,
+                            // under the lock its drop would take.
+                            slot.counted = false;
+                            self.give_back(&tenant);
+                        }
                     }
                     if self.waiting[&tenant].is_empty() {
                         self.waiting.remove(&tenant);
@@ -101,43 +130,42 @@ impl Slots {
     }
 
     /// Gives `tenant` a limit of its own (at least 1), or (`None`) the default.
-    pub fn set_limit(&self, tenant: &TenantId, limit: Option<usize>) {
+    pub fn set_limit(self: &Arc<Self>, tenant: &TenantId, limit: Option<usize>) {
         let mut state = self.state.lock().expect("slots lock");
         match limit {
             Some(n) => state.limits.insert(tenant.clone(), n.max(1)),
             None => state.limits.remove(tenant),
         };
-        state.dispatch();
+        state.dispatch(self);
     }
 
-    /// Waits for a slot for `tenant`.
+    /// Waits for a slot for `tenant`. Dropping the future at any point
+    /// (a stop) leaves no slot taken.
     pub async fn acquire(self: &Arc<Self>, tenant: &TenantId) -> Slot {
         let granted = {
             let mut state = self.state.lock().expect("slots lock");
             if state.can_run(tenant) && !state.waiting.contains_key(tenant) {
                 state.take(tenant);
-                None
-            } else {
-                let (tx, rx) = oneshot::channel();
-                if !state.waiting.contains_key(tenant) {
-                    state.turn.push_back(tenant.clone());
-                }
-                state
-                    .waiting
-                    .entry(tenant.clone())
-                    .or_default()
-                    .push_back(tx);
-                Some(rx)
+                return Slot {
+                    slots: self.clone(),
+                    tenant: tenant.clone(),
+                    counted: true,
+                };
             }
+            let (tx, rx) = oneshot::channel();
+            if !state.waiting.contains_key(tenant) {
+                state.turn.push_back(tenant.clone());
+            }
+            state
+                .waiting
+                .entry(tenant.clone())
+                .or_default()
+                .push_back(tx);
+            rx
         };
-        if let Some(rx) = granted {
-            // The sender lives in the queue until it is granted.
-            let _ = rx.await;
-        }
-        Slot {
-            slots: self.clone(),
-            tenant: tenant.clone(),
-        }
+        // The sender lives in the queue until it is granted, and the queue
+        // lives as long as `self`.
+        granted.await.expect("a queued waiter is always granted")
     }
 }
 
@@ -162,6 +190,41 @@ mod tests {
         let second = tokio::time::timeout(Duration::from_millis(50), slots.acquire(&small));
         assert!(second.await.is_ok(), "back to the default of 4");
         drop(held);
+    }
+
+    /// A stop that wins the race against a grant (the waiter is granted a
+    /// slot, then dropped before it receives it) frees that slot: after a
+    /// thousand such races the whole limit is still there.
+    #[tokio::test]
+    async fn a_grant_racing_a_stop_never_leaks_the_slot() {
+        let slots = Slots::new(2, 2);
+        let tenant = t("a");
+        let mut held = slots.acquire(&tenant).await;
+        let _other = slots.acquire(&tenant).await;
+        for _ in 0..1000 {
+            let mut waiter = Box::pin(slots.acquire(&tenant));
+            assert!(
+                futures::poll!(&mut waiter).is_pending(),
+                "both slots are held"
+            );
+            drop(held); // the grant goes to the waiter …
+            drop(waiter); // … whose run is stopped before it receives it
+            held = tokio::time::timeout(Duration::from_millis(500), slots.acquire(&tenant))
+                .await
+                .expect("the slot came back");
+        }
+        drop(held);
+        drop(_other);
+        let mut all = Vec::new();
+        for _ in 0..2 {
+            all.push(
+                tokio::time::timeout(Duration::from_millis(500), slots.acquire(&tenant))
+                    .await
+                    .expect("the full limit is still available"),
+            );
+        }
+        let state = slots.state.lock().unwrap();
+        assert_eq!((state.free, state.running[&tenant]), (0, 2));
     }
 
     fn t(name: &str) -> TenantId {

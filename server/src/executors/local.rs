@@ -147,15 +147,91 @@ impl LocalExecutor {
         &self,
         external: &ExternalRef,
     ) -> Result<(watch::Receiver<Option<Outcome>>, Arc<AtomicBool>), ExecError> {
-        let ExternalRef::Pid(pid) = external else {
+        let ExternalRef::Pid(process) = external else {
             return Err(ExecError::Unknown(external.clone()));
         };
         let running = self.running.lock().expect("executor lock");
         running
-            .get(pid)
+            .get(&process.pid)
             .map(|r| (r.outcome.clone(), r.cancelled.clone()))
             .ok_or_else(|| ExecError::Unknown(external.clone()))
     }
+}
+
+/// A local process as recorded with its task: its PID, the boot it ran in
+/// and its start time (in clock ticks since boot, `/proc/<pid>/stat`), so
+/// that a recovery never signals another host's process, or one that has
+/// reused the PID since. Written `pid:<pid>@<boot id>:<start>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessRef {
+    pub pid: u32,
+    pub boot: String,
+    pub start: u64,
+}
+
+impl ProcessRef {
+    /// The running process `pid` of this boot.
+    pub fn of(pid: u32) -> ProcessRef {
+        ProcessRef {
+            pid,
+            boot: boot_id(),
+            start: start_time(pid).unwrap_or_default(),
+        }
+    }
+
+    /// Reads a recorded reference; `None` for anything else (including a
+    /// bare `pid:<n>` that names no boot).
+    pub fn parse(text: &str) -> Option<ProcessRef> {
+        let (pid, rest) = text.strip_prefix("pid:")?.split_once('@')?;
+        let (boot, start) = rest.rsplit_once(':')?;
+        Some(ProcessRef {
+            pid: pid.parse().ok()?,
+            boot: boot.to_owned(),
+            start: start.parse().ok()?,
+        })
+    }
+
+    /// Whether it is still the very process recorded: same boot, and the
+    /// process with its PID started at the recorded time.
+    pub fn is_running_here(&self) -> bool {
+        self.boot == boot_id() && start_time(self.pid) == Some(self.start)
+    }
+
+    /// Kills its process group, only when [`is_running_here`](Self::is_running_here).
+    pub fn kill_if_running_here(&self) -> bool {
+        let here = self.is_running_here();
+        if here {
+            signal_group(self.pid, Signal::SIGKILL);
+        }
+        here
+    }
+}
+
+impl std::fmt::Display for ProcessRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid:{}@{}:{}", self.pid, self.boot, self.start)
+    }
+}
+
+/// This boot's id (Linux's `/proc/sys/kernel/random/boot_id`, the same for
+/// every process until the host restarts; a container sees its host's).
+fn boot_id() -> String {
+    static BOOT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
+    })
+    .clone()
+}
+
+/// When process `pid` started, in clock ticks after boot (field 22 of
+/// `/proc/<pid>/stat`, counted after the command name, which may hold
+/// spaces and parentheses).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn signal_group(pid: u32, signal: Signal) {
@@ -265,6 +341,7 @@ impl Executor for LocalExecutor {
             source,
         })?;
         let pid = child.id().expect("a just-spawned child has a pid");
+        let process = ProcessRef::of(pid);
 
         let limits = self.limits;
         let (tx, rx) = watch::channel(None);
@@ -297,7 +374,7 @@ impl Executor for LocalExecutor {
             };
             let _ = tx.send(Some(outcome));
         });
-        Ok(ExternalRef::Pid(pid))
+        Ok(ExternalRef::Pid(process))
     }
 
     async fn watch(&self, external: &ExternalRef) -> Result<Outcome, ExecError> {
@@ -311,15 +388,18 @@ impl Executor for LocalExecutor {
             .unwrap_or(Outcome::Failed {
                 error: "the process's watcher ended without an outcome".into(),
             });
-        if let ExternalRef::Pid(pid) = external {
-            self.running.lock().expect("executor lock").remove(pid);
+        if let ExternalRef::Pid(process) = external {
+            self.running
+                .lock()
+                .expect("executor lock")
+                .remove(&process.pid);
         }
         Ok(ended)
     }
 
     async fn cancel(&self, external: &ExternalRef, mode: CancelMode) -> Result<(), ExecError> {
         let (mut outcome, cancelled) = self.entry(external)?;
-        let ExternalRef::Pid(pid) = *external else {
+        let ExternalRef::Pid(ProcessRef { pid, .. }) = *external else {
             return Err(ExecError::Unknown(external.clone()));
         };
         cancelled.store(true, Ordering::SeqCst);
@@ -342,7 +422,39 @@ impl Executor for LocalExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt as _;
     use std::process::ExitStatus;
+
+    /// A recorded process is the one running here only with the same boot
+    /// and the same start time: another host's process, or one that reused
+    /// the PID, is never signalled.
+    #[test]
+    fn a_process_reference_names_one_process_of_one_boot() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let here = ProcessRef::of(child.id());
+        assert!(here.start > 0 && !here.boot.is_empty(), "{here}");
+        assert_eq!(ProcessRef::parse(&here.to_string()), Some(here.clone()));
+        assert!(here.is_running_here());
+        let reused = ProcessRef {
+            start: here.start + 1,
+            ..here.clone()
+        };
+        let elsewhere = ProcessRef {
+            boot: "another-host".into(),
+            ..here.clone()
+        };
+        assert!(!reused.kill_if_running_here() && !elsewhere.kill_if_running_here());
+        assert!(child.try_wait().unwrap().is_none(), "still running");
+        assert!(here.kill_if_running_here());
+        child.wait().unwrap();
+        assert!(!here.is_running_here(), "gone once reaped");
+        // A bare PID names no boot: it is never acted on.
+        assert_eq!(ProcessRef::parse("pid:12"), None);
+    }
 
     fn ended(raw: i32, stderr: &[&str]) -> String {
         let tail = stderr.iter().map(|s| s.to_string()).collect();

@@ -31,7 +31,7 @@ pub struct TaskSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExternalRef {
     /// A local child process; it leads its own process group.
-    Pid(u32),
+    Pid(local::ProcessRef),
     /// A step on a tenant's EMR cluster.
     Emr(emr::StepRef),
 }
@@ -39,7 +39,7 @@ pub enum ExternalRef {
 impl std::fmt::Display for ExternalRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ExternalRef::Pid(pid) => write!(f, "pid:{pid}"),
+            ExternalRef::Pid(process) => process.fmt(f),
             ExternalRef::Emr(step) => step.fmt(f),
         }
     }

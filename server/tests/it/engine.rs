@@ -243,8 +243,7 @@ async fn a_stop_cancels_the_run_and_its_processes(backend: Backend) {
         .unwrap()
         .external_ref
         .as_deref()
-        .unwrap()["pid:".len()..]
-        .parse()
+        .map(|r| server::executors::local::ProcessRef::parse(r).unwrap().pid)
         .unwrap();
 
     let started = Instant::now();
@@ -448,8 +447,7 @@ async fn work_past_its_timeout_is_killed_and_fails(backend: Backend) {
         .unwrap()
         .external_ref
         .as_deref()
-        .unwrap()["pid:".len()..]
-        .parse()
+        .map(|r| server::executors::local::ProcessRef::parse(r).unwrap().pid)
         .unwrap();
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
 }

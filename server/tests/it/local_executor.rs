@@ -2,7 +2,7 @@
 //! environment, and stops that leave no process of the task behind.
 
 use crate::common::alive;
-use server::executors::local::LocalExecutor;
+use server::executors::local::{LocalExecutor, ProcessRef};
 use server::executors::{CancelMode, ExecError, Executor, ExternalRef, Outcome, TaskSpec};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -98,7 +98,7 @@ async fn a_graceful_stop_ends_the_whole_process_group() {
         .submit(&spec(dir.path(), "/bin/sh", &["-c", script]))
         .await
         .unwrap();
-    let ExternalRef::Pid(pid) = external else {
+    let ExternalRef::Pid(ProcessRef { pid, .. }) = external else {
         panic!("a local process")
     };
     let grandchild: u32 = wait_for_file(&dir.path().join("work/grandchild.pid"))
@@ -157,7 +157,7 @@ async fn a_process_that_ignores_sigterm_is_killed_after_the_grace_period() {
         took >= Duration::from_millis(400) && took < Duration::from_secs(5),
         "took {took:?}"
     );
-    let ExternalRef::Pid(pid) = external else {
+    let ExternalRef::Pid(ProcessRef { pid, .. }) = external else {
         panic!("a local process")
     };
     assert!(!alive(pid));
@@ -209,9 +209,14 @@ async fn unknown_programs_and_references_are_errors() {
         .await
         .unwrap_err();
     assert!(matches!(err, ExecError::Spawn { .. }), "{err}");
-    let err = exec.watch(&ExternalRef::Pid(999_999)).await.unwrap_err();
+    let unknown = ProcessRef {
+        pid: 999_999,
+        boot: "b".into(),
+        start: 1,
+    };
+    let err = exec.watch(&ExternalRef::Pid(unknown)).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no process pid:999999 is known to this server"
+        "no process pid:999999@b:1 is known to this server"
     );
 }

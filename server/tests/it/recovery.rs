@@ -25,8 +25,9 @@ fn a_killed_server_resumes_its_runs_to_a_final_state() {
     let running = wait_for(&addr, &cookie, &id, |r| {
         task(r, "W_long")["state"] == "running"
     });
-    let pid: u32 = task(&running, "C_long")["external_ref"].as_str().unwrap()["pid:".len()..]
-        .parse()
+    let pid: u32 = task(&running, "C_long")["external_ref"]
+        .as_str()
+        .map(|r| server::executors::local::ProcessRef::parse(r).unwrap().pid)
         .unwrap();
     assert!(alive(pid));
 
