@@ -109,6 +109,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             principal_arn: args.aws_principal_arn.clone(),
             credentials: None,
         },
+        db_retry: std::time::Duration::from_secs(120),
     };
     let state = AppState::new(
         db,

@@ -87,6 +87,32 @@ impl Db {
         Ok(Db { pool, backend })
     }
 
+    /// Whether `error` may go away by itself, so that the statement is worth
+    /// trying again: the connection or the pool failed, or (SQLite) the
+    /// database was busy or locked past the busy timeout, or (PostgreSQL) a
+    /// connection exception, a serialization failure, a deadlock or a
+    /// server shutting down or overloaded. A constraint or a bug is not.
+    pub fn is_transient(&self, error: &sqlx::Error) -> bool {
+        match error {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => true,
+            sqlx::Error::Database(e) => {
+                let code = e.code().unwrap_or_default();
+                match self.backend {
+                    // Extended result codes keep the primary one in the low byte.
+                    Backend::Sqlite => code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6)),
+                    Backend::Postgres => {
+                        code.starts_with("08")
+                            || matches!(
+                                &*code,
+                                "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
+                            )
+                    }
+                }
+            }
+            _ => false,
+        }
+    }
+
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         MIGRATOR.run(&self.pool).await

@@ -36,7 +36,7 @@ pub struct NewRun<'a> {
 }
 
 /// Fields a task transition may set besides its state.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub struct TaskChange<'a> {
     pub attempt: Option<i64>,
     pub external_ref: Option<&'a str>,

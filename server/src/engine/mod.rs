@@ -71,6 +71,10 @@ pub struct EngineSettings {
     /// How tenants' AWS accounts are reached: the server's own credentials
     /// (for `AssumeRole` only), whether static keys are allowed.
     pub aws: crate::aws::Platform,
+    /// How long a run's driver keeps trying a state change the database
+    /// refuses for a passing reason (busy, a lost connection) before it
+    /// gives the run up; the run then fails with the reason.
+    pub db_retry: Duration,
 }
 
 /// A component's retry and timeout policy.
@@ -313,8 +317,22 @@ impl Engine {
         let engine = self.clone();
         let mine = rx.clone();
         tokio::spawn(async move {
-            if let Err(e) = engine.drive(&tenant, &run, rx).await {
-                tracing::error!(run = %run, error = ?e, "run driver failed");
+            // The driver runs as a task of its own, so that this supervisor
+            // sees it end however it ends — a panic included — and never
+            // leaves its run active with nobody driving it.
+            let driver = {
+                let (engine, tenant, run) = (engine.clone(), tenant.clone(), run.clone());
+                tokio::spawn(async move { engine.drive(&tenant, &run, rx).await })
+            };
+            let reason = match driver.await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(format!("{e:#}")),
+                Err(e) if e.is_panic() => Some("its driver panicked".to_owned()),
+                Err(_) => None, // the runtime is shutting down
+            };
+            if let Some(reason) = reason {
+                tracing::error!(run = %run, error = %reason, "run driver failed; the run is given up");
+                engine.give_up(&tenant, &run, &reason).await;
             }
             // A retry may have launched the run again meanwhile: its stop
             // channel is not this driver's to remove.
@@ -355,15 +373,44 @@ impl Engine {
         to: TaskState,
         change: TaskChange<'_>,
     ) -> sqlx::Result<bool> {
-        let event = runs::set_task_state(&self.inner.db, tenant, run, key, to, change).await?;
+        let db = &self.inner.db;
+        let event = self
+            .durably(|| runs::set_task_state(db, tenant, run, key, to, change))
+            .await?;
         Ok(self.publish(tenant, event))
     }
 
     /// Moves a run to `to` when the run state machine allows it, and
     /// publishes the change; whether it moved.
     async fn run_state(&self, tenant: &TenantId, run: &RunId, to: RunState) -> sqlx::Result<bool> {
-        let event = runs::set_run_state(&self.inner.db, tenant, run, to).await?;
+        let db = &self.inner.db;
+        let event = self
+            .durably(|| runs::set_run_state(db, tenant, run, to))
+            .await?;
         Ok(self.publish(tenant, event))
+    }
+
+    /// Runs `write` until it succeeds, trying again after a transient
+    /// database error (with a growing wait) for up to `db_retry`.
+    async fn durably<T, W>(&self, mut write: impl FnMut() -> W) -> sqlx::Result<T>
+    where
+        W: std::future::Future<Output = sqlx::Result<T>>,
+    {
+        let started = std::time::Instant::now();
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match write().await {
+                Err(e)
+                    if self.inner.db.is_transient(&e)
+                        && started.elapsed() < self.inner.settings.db_retry =>
+                {
+                    tracing::warn!(error = %e, ?wait, "the database refused a state change; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn publish(&self, tenant: &TenantId, event: Option<RunEvent>) -> bool {

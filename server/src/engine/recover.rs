@@ -3,7 +3,8 @@
 use super::Engine;
 use crate::db::processes;
 use crate::db::runs::{self, TaskChange};
-use app::types::{RunId, TaskKey, TaskKind, TaskState};
+use crate::executors::local::ProcessRef;
+use app::types::{RunId, RunState, TaskKey, TaskKind, TaskState, TenantId};
 
 impl Engine {
     /// Takes over the runs a stopped server process left unfinished (see
@@ -50,9 +51,7 @@ impl Engine {
                 // host, nor one that has reused its PID since.
                 if let (true, Some(process)) = (
                     orphan,
-                    task.external_ref
-                        .as_deref()
-                        .and_then(crate::executors::local::ProcessRef::parse),
+                    task.external_ref.as_deref().and_then(ProcessRef::parse),
                 ) {
                     process.kill_if_running_here();
                 }
@@ -135,6 +134,69 @@ impl Engine {
                 .await?;
             }
         }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Ends a run whose driver died — on an error it could not get past
+    /// (the database refusing longer than `db_retry`, say) or a panic — so
+    /// that it never stays active with nobody driving it: its local
+    /// processes are killed, a running task fails with `reason`, a waiting
+    /// one is skipped, and the run fails (or, if it was being stopped, is
+    /// cancelled). The database may be what failed: this keeps trying, with
+    /// a growing wait, until it is done. (A step on EMR or a DAG run on
+    /// Airflow is left to end there; the run's page says why it was given
+    /// up.)
+    pub(super) async fn give_up(&self, tenant: &TenantId, run: &RunId, reason: &str) {
+        let mut wait = std::time::Duration::from_millis(200);
+        while let Err(e) = self.try_give_up(tenant, run, reason).await {
+            tracing::warn!(run = %run, error = %e, ?wait, "giving a run up failed; trying again");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(30));
+        }
+    }
+
+    async fn try_give_up(&self, tenant: &TenantId, run: &RunId, reason: &str) -> sqlx::Result<()> {
+        let Some(stored) = runs::get(&self.inner.db, tenant, run).await? else {
+            return Ok(());
+        };
+        if stored.state.is_terminal() {
+            return Ok(());
+        }
+        let working: Vec<&str> = stored
+            .tasks
+            .iter()
+            .filter(|t| t.kind == TaskKind::Watch && !t.state.is_terminal())
+            .filter_map(|t| t.node.as_deref())
+            .collect();
+        for task in &stored.tasks {
+            let process = task.external_ref.as_deref().and_then(ProcessRef::parse);
+            if let (Some(process), Some(node)) = (process, task.node.as_deref()) {
+                if working.contains(&node) {
+                    process.kill_if_running_here();
+                }
+            }
+        }
+        let error = format!("Trellis gave this run up: {reason}");
+        for task in stored.tasks.iter().filter(|t| !t.state.is_terminal()) {
+            let (to, change) = if task.state == TaskState::Running {
+                let failed = TaskChange {
+                    error: Some(&error),
+                    ..Default::default()
+                };
+                (TaskState::Failed, failed)
+            } else {
+                (TaskState::Skipped, TaskChange::default())
+            };
+            self.task(tenant, run, &task.key, to, change).await?;
+        }
+        let to = if stored.state == RunState::Cancelling {
+            RunState::Cancelled
+        } else {
+            RunState::Failed
+        };
+        self.run_state(tenant, run, to).await?;
         Ok(())
     }
 }

@@ -451,3 +451,70 @@ async fn work_past_its_timeout_is_killed_and_fails(backend: Backend) {
         .unwrap();
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
 }
+
+/// Holds SQLite's write lock from a connection of its own for `hold` (past
+/// the server's 5 s busy timeout, its writes fail with "database is
+/// locked"), as a long migration or a backup would; reads go on (WAL).
+async fn lock_database_for(f: &Fixture, hold: Duration) -> tokio::task::JoinHandle<()> {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::AnyConnection::connect(&f.app.database.url)
+        .await
+        .unwrap();
+    conn.execute("BEGIN EXCLUSIVE").await.unwrap();
+    tokio::spawn(async move {
+        tokio::time::sleep(hold).await;
+        conn.execute("COMMIT").await.unwrap();
+    })
+}
+
+fn nap_then_next() -> serde_json::Value {
+    json!({"nodes": [{"id": "nap", "component": "sleep", "params": {"seconds": 0.5}}, {"id": "next", "component": "noop"}],
+           "edges": [{"from": "nap", "to": "next"}]})
+}
+
+/// A database that refuses writes for a while does not end a run: its
+/// driver tries the state change again until the database takes it.
+#[tokio::test]
+async fn a_database_busy_for_a_while_does_not_end_a_run() {
+    let f = fixture(Backend::Sqlite).await;
+    let run = run_of(&f, nap_then_next()).await;
+    until(&f, &run, |r| state_of(r, "W_nap") == TaskState::Running).await;
+    let lock = lock_database_for(&f, Duration::from_secs(7)).await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    lock.await.unwrap();
+    assert_eq!(done.state, RunState::Succeeded, "{done:#?}");
+    assert_eq!(state_of(&done, "C_next"), TaskState::Succeeded);
+}
+
+/// A driver that has to give up (the database refused longer than
+/// `db_retry`) never leaves its run active: once the database is back, the
+/// run fails with the reason, what was waiting is skipped, and no slot is
+/// left taken.
+#[tokio::test]
+async fn a_driver_that_gives_up_fails_its_run_with_the_reason() {
+    let f = fixture_on(Backend::Sqlite, |s| EngineSettings {
+        db_retry: Duration::from_secs(1),
+        max_running: 1,
+        max_running_per_tenant: 1,
+        ..s
+    })
+    .await;
+    let run = run_of(&f, nap_then_next()).await;
+    until(&f, &run, |r| state_of(r, "W_nap") == TaskState::Running).await;
+    let lock = lock_database_for(&f, Duration::from_secs(8)).await;
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    lock.await.unwrap();
+    assert_eq!(done.state, RunState::Failed, "{done:#?}");
+    let nap = done.tasks.iter().find(|t| t.key == "W_nap").unwrap();
+    assert_eq!(nap.state, TaskState::Failed);
+    let error = nap.error.as_deref().unwrap_or_default();
+    assert!(
+        error.starts_with("Trellis gave this run up") && error.contains("locked"),
+        "{error}"
+    );
+    assert_eq!(state_of(&done, "C_next"), TaskState::Skipped);
+    // The one slot is free again: another run runs.
+    let again = run_of(&f, nap_then_next()).await;
+    let done = until(&f, &again, |r| r.state.is_terminal()).await;
+    assert_eq!(done.state, RunState::Succeeded, "{done:#?}");
+}

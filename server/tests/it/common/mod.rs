@@ -157,6 +157,7 @@ pub fn engine_settings(data_dir: PathBuf) -> EngineSettings {
             max: Duration::from_millis(250),
         },
         aws: aws_platform(),
+        db_retry: std::time::Duration::from_secs(30),
     }
 }
 
