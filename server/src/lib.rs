@@ -146,6 +146,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let shutdown = state.shutdown.clone();
     state.engine.spawn_lease(lease, shutdown.clone());
+    // Stops received by another server reach the runs this one drives.
+    state
+        .engine
+        .spawn_stop_watch(std::time::Duration::from_millis(500), shutdown.clone());
     state.scheduler.spawn(shutdown.clone());
     if let Some(provider) = &state.auth.oidc {
         provider.clone().spawn_refresh(shutdown.clone());

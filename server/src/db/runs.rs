@@ -4,7 +4,7 @@
 
 use super::sql::Sql;
 use super::{json, now, optional_json, text, Db};
-use app::api::runs::{EventState, Run, RunEvent, RunSummary, TaskRun};
+use app::api::runs::{EventState, Run, RunEvent, RunSummary, StopMode, TaskRun};
 use app::types::dag::Dag;
 use app::types::params::Resolved;
 use app::types::{
@@ -140,11 +140,55 @@ pub async fn set_run_state(
     run: &RunId,
     to: RunState,
 ) -> sqlx::Result<Option<RunEvent>> {
+    transition(db, tenant, run, to, None).await
+}
+
+/// Asks `run` to stop (→ `cancelling`, as [`set_run_state`]), keeping `mode`
+/// with it for whichever server drives the run ([`stop_requests`]).
+pub async fn request_stop(
+    db: &Db,
+    tenant: &TenantId,
+    run: &RunId,
+    mode: StopMode,
+) -> sqlx::Result<Option<RunEvent>> {
+    transition(db, tenant, run, RunState::Cancelling, Some(mode)).await
+}
+
+/// The stops asked for on the runs `owner` drives.
+pub async fn stop_requests(db: &Db, owner: &str) -> sqlx::Result<Vec<(TenantId, RunId, StopMode)>> {
+    sqlx::query(
+        "SELECT tenant_id, id, stop_mode FROM runs \
+         WHERE owner = $1 AND state = 'cancelling' AND stop_mode IS NOT NULL",
+    )
+    .bind(owner)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok((
+            TenantId::new(row.try_get::<String, _>("tenant_id")?),
+            row.try_get("id")?,
+            text(row, "stop_mode")?,
+        ))
+    })
+    .collect()
+}
+
+async fn transition(
+    db: &Db,
+    tenant: &TenantId,
+    run: &RunId,
+    to: RunState,
+    stop: Option<StopMode>,
+) -> sqlx::Result<Option<RunEvent>> {
     let at = now();
     // Owned arguments: the builder takes one lifetime for all of them, and
     // the state names are `&'static`.
     let mut sql = Sql::new("UPDATE runs SET state = ");
     sql.bind(to.as_str());
+    if let Some(mode) = stop {
+        sql.push(", stop_mode = ").bind(mode.as_str());
+    }
     match to {
         RunState::Running => {
             sql.push(", started_at = COALESCE(started_at, ")
@@ -252,7 +296,7 @@ pub struct Retry<'a> {
 pub async fn retry(db: &Db, r: Retry<'_>) -> sqlx::Result<Option<Vec<RunEvent>>> {
     let at = now();
     let mut sql = Sql::new(
-        "UPDATE runs SET state = 'queued', finished_at = NULL, retries = retries + 1, retried_by = ",
+        "UPDATE runs SET state = 'queued', finished_at = NULL, stop_mode = NULL, retries = retries + 1, retried_by = ",
     );
     sql.bind(r.by.as_str().to_owned())
         .push(", retried_at = ")

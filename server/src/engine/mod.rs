@@ -354,13 +354,55 @@ impl Engine {
         run: &RunId,
         mode: CancelMode,
     ) -> sqlx::Result<Option<()>> {
-        if !self.run_state(tenant, run, RunState::Cancelling).await? {
+        let db = &self.inner.db;
+        let event = self
+            .durably(|| runs::request_stop(db, tenant, run, mode.mode()))
+            .await?;
+        if !self.publish(tenant, event) {
             return Ok(None);
         }
-        if let Some(tx) = self.inner.stops.lock().expect("stops lock").get(run) {
-            let _ = tx.send(Some(mode));
-        }
+        // The request is in the database; the server driving the run acts
+        // on it: this one at once, another at its next look (`spawn_stop_watch`).
+        self.act_on_stop(run, mode);
         Ok(Some(()))
+    }
+
+    /// Hands a stop to the run's driver, when this server drives the run and
+    /// has not handed it one yet.
+    fn act_on_stop(&self, run: &RunId, mode: CancelMode) {
+        if let Some(tx) = self.inner.stops.lock().expect("stops lock").get(run) {
+            tx.send_if_modified(|current| {
+                let first = current.is_none();
+                if first {
+                    *current = Some(mode);
+                }
+                first
+            });
+        }
+    }
+
+    /// Looks every `every` for stops asked of the runs this server drives —
+    /// received by any server, as they are stored — and hands them to their
+    /// drivers, until `shutdown`.
+    pub fn spawn_stop_watch(&self, every: Duration, shutdown: tokio_util::sync::CancellationToken) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                match runs::stop_requests(&engine.inner.db, engine.server_id()).await {
+                    Ok(requests) => {
+                        for (_, run, mode) in requests {
+                            let grace = engine.inner.settings.stop_grace;
+                            engine.act_on_stop(&run, CancelMode::new(mode, grace));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "looking for stop requests failed"),
+                }
+            }
+        });
     }
 
     /// Moves a task to `to` when the task state machine allows it from the

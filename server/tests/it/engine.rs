@@ -20,7 +20,8 @@ on_both_backends!(
     tenants_take_turns_within_the_limits,
     a_chain_runs_in_order,
     a_failure_skips_downstream_and_fails_the_run,
-    a_stop_cancels_the_run_and_its_processes
+    a_stop_cancels_the_run_and_its_processes,
+    a_stop_received_by_another_server_stops_the_run
 );
 
 pub(crate) struct Fixture {
@@ -225,6 +226,58 @@ async fn a_failure_skips_downstream_and_fails_the_run(backend: Backend) {
         TaskState::Succeeded,
         "PExit always runs"
     );
+}
+
+/// A stop received by another server (sharing the database) reaches the run
+/// where it runs: the request is stored, and the server driving the run
+/// acts on it at its next look, in the mode asked for.
+async fn a_stop_received_by_another_server_stops_the_run(backend: Backend) {
+    let f = fixture(backend).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    f.engine
+        .spawn_stop_watch(Duration::from_millis(100), shutdown.clone());
+    let other = Engine::new(
+        f.app.db.clone(),
+        EventBus::new(64),
+        engine_settings(f._data.path().to_owned()),
+    );
+    assert_ne!(other.server_id(), f.engine.server_id());
+    let run = run_of(
+        &f,
+        json!({"nodes": [{"id": "long", "component": "sleep", "params": {"seconds": 60}}, {"id": "later", "component": "noop"}],
+               "edges": [{"from": "long", "to": "later"}]}),
+    )
+    .await;
+    let running = until(&f, &run, |r| state_of(r, "W_long") == TaskState::Running).await;
+    let pid = running
+        .tasks
+        .iter()
+        .find(|t| t.key == "C_long")
+        .and_then(|t| t.external_ref.as_deref())
+        .and_then(server::executors::local::ProcessRef::parse)
+        .unwrap()
+        .pid;
+
+    let started = Instant::now();
+    let stopped = other
+        .stop(&f.tenant, &run, CancelMode::Force)
+        .await
+        .unwrap();
+    assert!(stopped.is_some());
+    let done = until(&f, &run, |r| r.state.is_terminal()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(done.state, RunState::Cancelled);
+    assert_eq!(state_of(&done, "W_long"), TaskState::Cancelled);
+    assert_eq!(state_of(&done, "C_later"), TaskState::Cancelled);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the step's process is gone"
+    );
+    shutdown.cancel();
 }
 
 async fn a_stop_cancels_the_run_and_its_processes(backend: Backend) {
