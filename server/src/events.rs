@@ -4,7 +4,7 @@
 //! and then follows the bus misses nothing.
 
 use app::api::runs::RunEvent;
-use app::types::TenantId;
+use app::types::{RunId, TenantId};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,18 +20,53 @@ pub struct Published {
 pub struct EventBus {
     tx: broadcast::Sender<Published>,
     logs: LogWatch,
+    /// The last event number published of each run, so that an event heard
+    /// from the database (another server's, or this one's own echo) is
+    /// published once.
+    last: Arc<Mutex<HashMap<RunId, i64>>>,
 }
+
+/// The PostgreSQL channel committed events are announced on.
+pub const PG_CHANNEL: &str = "trellis_run_events";
+
+/// Runs remembered by [`EventBus::publish`] before the memory is cleared (a
+/// cleared memory may publish an echo twice; live streams skip what they
+/// have seen, by number).
+const REMEMBERED_RUNS: usize = 100_000;
 
 impl EventBus {
     pub fn new(capacity: usize) -> Self {
         Self {
             tx: broadcast::channel(capacity).0,
             logs: LogWatch::default(),
+            last: Arc::default(),
+        }
+    }
+
+    /// Publishes an event committed elsewhere — by another server, or the
+    /// database's echo of this one's — unless it was published already.
+    pub fn publish_heard(&self, tenant: &TenantId, event: RunEvent) {
+        let seen = self
+            .last
+            .lock()
+            .expect("bus lock")
+            .get(&event.run)
+            .is_some_and(|last| *last >= event.seq);
+        if !seen {
+            self.publish(tenant, event);
         }
     }
 
     /// Publishes a committed event (no one listening is fine).
     pub fn publish(&self, tenant: &TenantId, event: RunEvent) {
+        {
+            let mut last = self.last.lock().expect("bus lock");
+            if last.len() >= REMEMBERED_RUNS && !last.contains_key(&event.run) {
+                last.clear();
+            }
+            let seq = last.entry(event.run.clone()).or_default();
+            *seq = (*seq).max(event.seq);
+        }
         let _ = self.tx.send(Published {
             tenant: tenant.clone(),
             event,
@@ -191,4 +226,63 @@ mod tests {
         let mut again = watch.follow(path);
         assert!(!woken(&mut again).await, "earlier writes are not replayed");
     }
+}
+
+/// On PostgreSQL, every server hears every committed event: each event is
+/// announced on [`PG_CHANNEL`] by the transaction that stores it, and this
+/// listener reads the run's events after the last it published from the
+/// table (filling any gap a lost announcement left) and publishes them on
+/// `bus`, so live streams and the tenant stream on this server follow runs
+/// that other servers drive. On SQLite (one server) there is nothing to do.
+pub fn spawn_pg_bridge(
+    url: String,
+    db: crate::db::Db,
+    bus: EventBus,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    if db.backend != crate::db::Backend::Postgres {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut wait = std::time::Duration::from_millis(200);
+        loop {
+            let heard = async {
+                let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+                listener.listen(PG_CHANNEL).await?;
+                tracing::info!("following the runs of every server (PostgreSQL notifications)");
+                loop {
+                    let note = listener.recv().await?;
+                    let mut parts = note.payload().split('\t');
+                    let (Some(tenant), Some(run), Some(Ok(seq))) = (
+                        parts.next(),
+                        parts.next(),
+                        parts.next().map(str::parse::<i64>),
+                    ) else {
+                        continue;
+                    };
+                    let (tenant, run) = (TenantId::new(tenant), RunId::from(run.to_owned()));
+                    let last = bus.last.lock().expect("bus lock").get(&run).copied();
+                    if last.is_some_and(|last| last >= seq) {
+                        continue;
+                    }
+                    let after = last.unwrap_or(seq - 1).min(seq - 1);
+                    for event in crate::db::runs::events_after(&db, &tenant, &run, after).await? {
+                        bus.publish_heard(&tenant, event);
+                    }
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), anyhow::Error>(())
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                result = heard => {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, ?wait, "following other servers' events failed; trying again");
+                    }
+                }
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(10));
+        }
+    });
 }

@@ -146,6 +146,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let shutdown = state.shutdown.clone();
     state.engine.spawn_lease(lease, shutdown.clone());
+    // Events committed by other servers reach this one's live streams.
+    events::spawn_pg_bridge(
+        args.db.url(),
+        state.db.clone(),
+        state.bus.clone(),
+        shutdown.clone(),
+    );
     // Stops received by another server reach the runs this one drives.
     state
         .engine

@@ -67,6 +67,15 @@ async fn append_event(
         .bind(at)
         .execute(&mut **tx)
         .await?;
+    if tx.backend_name() == "PostgreSQL" {
+        // Delivered at commit, in commit order, to every server listening
+        // (`events::spawn_pg_bridge`); the event itself is read from the table.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::events::PG_CHANNEL)
+            .bind(format!("{}\t{run}\t{seq}", tenant.as_str()))
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(RunEvent {
         seq,
         run: run.clone(),

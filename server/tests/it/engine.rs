@@ -571,3 +571,73 @@ async fn a_driver_that_gives_up_fails_its_run_with_the_reason() {
     let done = until(&f, &again, |r| r.state.is_terminal()).await;
     assert_eq!(done.state, RunState::Succeeded, "{done:#?}");
 }
+
+/// Collects `run`'s events from `bus` until the run's final state.
+async fn heard_until_the_end(
+    bus: &mut tokio::sync::broadcast::Receiver<server::events::Published>,
+    run: &RunId,
+) -> Vec<i64> {
+    let mut seqs = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let p = tokio::time::timeout(left, bus.recv())
+            .await
+            .expect("the run's events keep coming")
+            .unwrap();
+        if p.event.run != *run {
+            continue;
+        }
+        seqs.push(p.event.seq);
+        if p.event.task.is_none()
+            && matches!(
+                p.event.state.to_string().as_str(),
+                "succeeded" | "failed" | "cancelled"
+            )
+        {
+            return seqs;
+        }
+    }
+}
+
+/// On PostgreSQL every server hears every committed event: a server that
+/// does not drive a run publishes its whole event log, in order, from the
+/// database's announcements; the driving server, which hears its own echo,
+/// publishes nothing twice.
+#[tokio::test]
+async fn another_server_hears_every_event_of_a_run_it_does_not_drive() {
+    if crate::common::skipped(Backend::Postgres, "another_server_hears_every_event") {
+        return;
+    }
+    let f = fixture(Backend::Postgres).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let elsewhere = EventBus::new(1024);
+    for bus in [&elsewhere, &f.bus] {
+        server::events::spawn_pg_bridge(
+            f.app.database.url.clone(),
+            f.app.db.clone(),
+            bus.clone(),
+            shutdown.clone(),
+        );
+    }
+    let mut there = elsewhere.subscribe();
+    let mut here = f.bus.subscribe();
+    tokio::time::sleep(Duration::from_secs(1)).await; // the listeners connect
+    let run = run_of(
+        &f,
+        json!({"nodes": [{"id": "a", "component": "noop"}, {"id": "b", "component": "sleep", "params": {"seconds": 0.2}}],
+               "edges": [{"from": "a", "to": "b"}]}),
+    )
+    .await;
+    let there = heard_until_the_end(&mut there, &run).await;
+    let here = heard_until_the_end(&mut here, &run).await;
+    let stored: Vec<i64> = runs::events_after(&f.app.db, &f.tenant, &run, 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(there, stored, "another server hears every event, in order");
+    assert_eq!(here, stored, "the driving server publishes each event once");
+    shutdown.cancel();
+}

@@ -138,6 +138,61 @@ fn two_servers_on_one_postgres_fire_each_time_once_and_take_over_runs() {
     assert!(times.len() >= 4, "{times:?}");
     assert_contiguous(&times);
 
+    // A run server A drives, followed live on B: B's event stream carries
+    // every event, in order, to the run's end (PostgreSQL announces each
+    // committed event to every server).
+    let short = process(
+        &a,
+        &cookie_a,
+        "Short",
+        json!({"id": "nap", "component": "sleep", "params": {"seconds": 2}}),
+    );
+    let id = start_run(&a.addr, &cookie_a, &short);
+    let began = Instant::now();
+    let stream = event_stream(&b.addr, &cookie_b, &id);
+    assert!(
+        began.elapsed() < Duration::from_secs(15),
+        "the stream ends with the run"
+    );
+    let ids: Vec<i64> = stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("id:"))
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "{stream}");
+    assert!(
+        stream.contains(r#""task":null"#) && stream.contains(r#""state":"succeeded""#),
+        "the run's end reaches B: {stream}"
+    );
+
+    // A stop sent to B stops the work A drives, at once.
+    let nap = process(
+        &a,
+        &cookie_a,
+        "Nap",
+        json!({"id": "nap", "component": "sleep", "params": {"seconds": 60}}),
+    );
+    let id = start_run(&a.addr, &cookie_a, &nap);
+    wait_for(&a.addr, &cookie_a, &id, |r| {
+        task(r, "W_nap")["state"] == "running"
+    });
+    let began = Instant::now();
+    let (status, _, _) = call(
+        &b.addr,
+        "POST",
+        &format!("/api/v1/tenants/demo/runs/{id}/stop?mode=force"),
+        &cookie_b,
+        None,
+    );
+    assert_eq!(status, 202);
+    let done = wait_for(&b.addr, &cookie_b, &id, ended);
+    assert_eq!(done["state"], "cancelled", "{done}");
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+
     // A run server A drives, A killed: B takes it over and ends it.
     let long = process(
         &a,
@@ -163,4 +218,36 @@ fn two_servers_on_one_postgres_fire_each_time_once_and_take_over_runs() {
     );
     assert_eq!(task(&done, "PExit")["state"], "succeeded");
     terminate(b);
+}
+
+/// The run's event stream (`text/event-stream`) as read from `addr` until
+/// the server ends it, or for 20 seconds at most.
+fn event_stream(addr: &str, cookie: &str, run: &str) -> String {
+    use std::io::{Read, Write};
+    let host = addr.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/v1/tenants/demo/runs/{run}/events HTTP/1.1\r\nHost: {host}\r\n\
+         Cookie: {cookie}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let (mut body, mut buf) = (Vec::new(), [0u8; 4096]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => body.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("reading the event stream: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
