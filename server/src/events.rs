@@ -170,64 +170,6 @@ impl Drop for LogFollower {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    async fn woken(f: &mut LogFollower) -> bool {
-        tokio::time::timeout(Duration::from_millis(50), f.grown())
-            .await
-            .is_ok()
-    }
-
-    #[tokio::test]
-    async fn a_write_wakes_the_followers_of_that_log_only() {
-        let watch = LogWatch::default();
-        let (a, b) = (Path::new("/logs/a.log"), Path::new("/logs/b.log"));
-        let mut first = watch.follow(a);
-        let mut second = watch.follow(a);
-        let mut other = watch.follow(b);
-        assert!(!woken(&mut first).await, "nothing written yet");
-
-        watch.signal(a).grew();
-        assert!(woken(&mut first).await);
-        assert!(woken(&mut second).await);
-        assert!(!woken(&mut other).await, "another log did not grow");
-        assert!(!woken(&mut first).await, "one write wakes once");
-    }
-
-    #[tokio::test]
-    async fn a_write_before_waiting_is_not_lost() {
-        let watch = LogWatch::default();
-        let path = Path::new("/logs/a.log");
-        let mut follower = watch.follow(path);
-        let signal = watch.signal(path);
-        signal.grew();
-        signal.grew();
-        assert!(woken(&mut follower).await);
-    }
-
-    #[tokio::test]
-    async fn the_last_follower_leaving_forgets_the_log() {
-        let watch = LogWatch::default();
-        let path = Path::new("/logs/a.log");
-        let signal = watch.signal(path);
-        signal.grew();
-        assert_eq!(watch.followed(), 0, "writing keeps nothing");
-        let first = watch.follow(path);
-        let second = watch.follow(path);
-        assert_eq!(watch.followed(), 1);
-        drop(first);
-        assert_eq!(watch.followed(), 1, "one follower is left");
-        drop(second);
-        assert_eq!(watch.followed(), 0);
-        signal.grew();
-        let mut again = watch.follow(path);
-        assert!(!woken(&mut again).await, "earlier writes are not replayed");
-    }
-}
-
 /// On PostgreSQL, every server hears every committed event: each event is
 /// announced on [`PG_CHANNEL`] by the transaction that stores it, and this
 /// listener reads the run's events after the last it published from the
@@ -285,4 +227,62 @@ pub fn spawn_pg_bridge(
             wait = (wait * 2).min(std::time::Duration::from_secs(10));
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    async fn woken(f: &mut LogFollower) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), f.grown())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_write_wakes_the_followers_of_that_log_only() {
+        let watch = LogWatch::default();
+        let (a, b) = (Path::new("/logs/a.log"), Path::new("/logs/b.log"));
+        let mut first = watch.follow(a);
+        let mut second = watch.follow(a);
+        let mut other = watch.follow(b);
+        assert!(!woken(&mut first).await, "nothing written yet");
+
+        watch.signal(a).grew();
+        assert!(woken(&mut first).await);
+        assert!(woken(&mut second).await);
+        assert!(!woken(&mut other).await, "another log did not grow");
+        assert!(!woken(&mut first).await, "one write wakes once");
+    }
+
+    #[tokio::test]
+    async fn a_write_before_waiting_is_not_lost() {
+        let watch = LogWatch::default();
+        let path = Path::new("/logs/a.log");
+        let mut follower = watch.follow(path);
+        let signal = watch.signal(path);
+        signal.grew();
+        signal.grew();
+        assert!(woken(&mut follower).await);
+    }
+
+    #[tokio::test]
+    async fn the_last_follower_leaving_forgets_the_log() {
+        let watch = LogWatch::default();
+        let path = Path::new("/logs/a.log");
+        let signal = watch.signal(path);
+        signal.grew();
+        assert_eq!(watch.followed(), 0, "writing keeps nothing");
+        let first = watch.follow(path);
+        let second = watch.follow(path);
+        assert_eq!(watch.followed(), 1);
+        drop(first);
+        assert_eq!(watch.followed(), 1, "one follower is left");
+        drop(second);
+        assert_eq!(watch.followed(), 0);
+        signal.grew();
+        let mut again = watch.follow(path);
+        assert!(!woken(&mut again).await, "earlier writes are not replayed");
+    }
 }
