@@ -20,17 +20,42 @@ pub struct Published {
 pub struct EventBus {
     tx: broadcast::Sender<Published>,
     logs: LogWatch,
-    /// The last event number published of each run, so that an event heard
-    /// from the database (another server's, or this one's own echo) is
-    /// published once.
-    last: Arc<Mutex<HashMap<RunId, i64>>>,
+    /// The event numbers published of each run, so that an event heard
+    /// from the database (another server's, or this one's own echo, which
+    /// may come before this server publishes it) is published once.
+    published: Arc<Mutex<HashMap<RunId, Seen>>>,
+}
+
+/// The numbers of one run's events published lately.
+#[derive(Default)]
+struct Seen {
+    max: i64,
+    recent: std::collections::VecDeque<i64>,
+}
+
+impl Seen {
+    /// How many numbers are remembered; an older one counts as published.
+    const KEEP: usize = 256;
+
+    /// Records `seq`; false when it was published already.
+    fn record(&mut self, seq: i64) -> bool {
+        if seq <= self.max - Self::KEEP as i64 || self.recent.contains(&seq) {
+            return false;
+        }
+        if self.recent.len() == Self::KEEP {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(seq);
+        self.max = self.max.max(seq);
+        true
+    }
 }
 
 /// The PostgreSQL channel committed events are announced on.
 pub const PG_CHANNEL: &str = "trellis_run_events";
 
 /// Runs remembered by [`EventBus::publish`] before the memory is cleared (a
-/// cleared memory may publish an echo twice; live streams skip what they
+/// cleared memory may publish an echo twice; run streams skip what they
 /// have seen, by number).
 const REMEMBERED_RUNS: usize = 100_000;
 
@@ -39,33 +64,26 @@ impl EventBus {
         Self {
             tx: broadcast::channel(capacity).0,
             logs: LogWatch::default(),
-            last: Arc::default(),
+            published: Arc::default(),
         }
     }
 
-    /// Publishes an event committed elsewhere — by another server, or the
-    /// database's echo of this one's — unless it was published already.
-    pub fn publish_heard(&self, tenant: &TenantId, event: RunEvent) {
-        let seen = self
-            .last
-            .lock()
-            .expect("bus lock")
-            .get(&event.run)
-            .is_some_and(|last| *last >= event.seq);
-        if !seen {
-            self.publish(tenant, event);
-        }
-    }
-
-    /// Publishes a committed event (no one listening is fine).
+    /// Publishes a committed event (no one listening is fine), once: an
+    /// event published already — heard from the database as well as
+    /// published by the server that stored it — is not published again.
     pub fn publish(&self, tenant: &TenantId, event: RunEvent) {
         {
-            let mut last = self.last.lock().expect("bus lock");
-            if last.len() >= REMEMBERED_RUNS && !last.contains_key(&event.run) {
-                last.clear();
+            let mut published = self.published.lock().expect("bus lock");
+            if published.len() >= REMEMBERED_RUNS && !published.contains_key(&event.run) {
+                published.clear();
             }
-            let seq = last.entry(event.run.clone()).or_default();
-            *seq = (*seq).max(event.seq);
+            if !published
+                .entry(event.run.clone())
+                .or_default()
+                .record(event.seq)
+            {
+                return;
+            }
         }
         let _ = self.tx.send(Published {
             tenant: tenant.clone(),
@@ -203,13 +221,17 @@ pub fn spawn_pg_bridge(
                         continue;
                     };
                     let (tenant, run) = (TenantId::new(tenant), RunId::from(run.to_owned()));
-                    let last = bus.last.lock().expect("bus lock").get(&run).copied();
-                    if last.is_some_and(|last| last >= seq) {
-                        continue;
-                    }
+                    // From the last published (a lost announcement leaves
+                    // no gap), or this one for a run not seen before.
+                    let last = bus
+                        .published
+                        .lock()
+                        .expect("bus lock")
+                        .get(&run)
+                        .map(|s| s.max);
                     let after = last.unwrap_or(seq - 1).min(seq - 1);
                     for event in crate::db::runs::events_after(&db, &tenant, &run, after).await? {
-                        bus.publish_heard(&tenant, event);
+                        bus.publish(&tenant, event);
                     }
                 }
                 #[allow(unreachable_code)]
@@ -238,6 +260,30 @@ mod tests {
         tokio::time::timeout(Duration::from_millis(50), f.grown())
             .await
             .is_ok()
+    }
+
+    #[test]
+    fn each_event_is_published_once_in_whatever_order_it_comes() {
+        let bus = EventBus::new(64);
+        let mut heard = bus.subscribe();
+        let tenant = TenantId::new("t");
+        let event = |seq| RunEvent {
+            seq,
+            run: RunId::from("r"),
+            task: None,
+            state: app::api::runs::EventState::Run(app::types::RunState::Running),
+            at: String::new(),
+        };
+        // 2 is published by its server and heard from the database; 5 is
+        // stored after 4 and published first.
+        for seq in [1, 2, 2, 3, 5, 4, 5, 1] {
+            bus.publish(&tenant, event(seq));
+        }
+        let mut seqs = Vec::new();
+        while let Ok(p) = heard.try_recv() {
+            seqs.push(p.event.seq);
+        }
+        assert_eq!(seqs, [1, 2, 3, 5, 4]);
     }
 
     #[tokio::test]

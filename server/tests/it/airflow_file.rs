@@ -288,9 +288,12 @@ async fn the_report_route_takes_only_the_runs_own_token(backend: Backend) {
         runs.push(app.start_run(&admin, &path).await);
     }
     let run = &runs[0];
-    // Reports are taken while the run is active.
-    app.wait_for_run(&admin, run, |r| r["state"] == "running")
-        .await;
+    // Reports are taken while the run is active (and its `PEntry` has
+    // ended, which the late report below must not reopen).
+    app.wait_for_run(&admin, run, |r| {
+        r["state"] == "running" && crate::common::task(r, "PEntry")["state"] == "succeeded"
+    })
+    .await;
     let (tenant, _) = server::db::tenants::by_slug(&app.db, "demo")
         .await
         .unwrap()
