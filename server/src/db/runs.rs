@@ -173,13 +173,7 @@ pub async fn stop_requests(db: &Db, owner: &str) -> sqlx::Result<Vec<(TenantId, 
     .fetch_all(&db.pool)
     .await?
     .iter()
-    .map(|row| {
-        Ok((
-            TenantId::new(row.try_get::<String, _>("tenant_id")?),
-            row.try_get("id")?,
-            text(row, "stop_mode")?,
-        ))
-    })
+    .map(|row| run_and(row, "stop_mode"))
     .collect()
 }
 
@@ -562,12 +556,19 @@ pub async fn claim_orphans(db: &Db, me: &str) -> sqlx::Result<Vec<(TenantId, Run
     .fetch_all(&db.pool)
     .await?
     .iter()
-    .map(|row| {
-        Ok((
-            TenantId::new(row.try_get::<String, _>("tenant_id")?),
-            row.try_get("id")?,
-            text(row, "state")?,
-        ))
-    })
+    .map(|row| run_and(row, "state"))
     .collect()
+}
+
+/// A row's tenant, run id and the text enum in `column`.
+fn run_and<T>(row: &AnyRow, column: &str) -> sqlx::Result<(TenantId, RunId, T)>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    Ok((
+        TenantId::new(row.try_get::<String, _>("tenant_id")?),
+        row.try_get("id")?,
+        text(row, column)?,
+    ))
 }

@@ -147,6 +147,23 @@ pub(crate) async fn until(f: &Fixture, run: &RunId, done: impl Fn(&Run) -> bool)
     }
 }
 
+/// The PID of the local process `key` (a submit task) started.
+fn pid_of(run: &Run, key: &str) -> u32 {
+    run.tasks
+        .iter()
+        .find(|t| t.key == key)
+        .and_then(|t| t.external_ref.as_deref())
+        .and_then(server::executors::local::ProcessRef::parse)
+        .unwrap_or_else(|| panic!("{key} started a local process"))
+        .pid
+}
+
+/// A minute-long sleep, then a node that waits for it.
+fn long_then_later() -> serde_json::Value {
+    json!({"nodes": [{"id": "long", "component": "sleep", "params": {"seconds": 60}}, {"id": "later", "component": "noop"}],
+           "edges": [{"from": "long", "to": "later"}]})
+}
+
 fn state_of(run: &Run, key: &str) -> TaskState {
     run.tasks.iter().find(|t| t.key == key).unwrap().state
 }
@@ -242,21 +259,9 @@ async fn a_stop_received_by_another_server_stops_the_run(backend: Backend) {
         engine_settings(f._data.path().to_owned()),
     );
     assert_ne!(other.server_id(), f.engine.server_id());
-    let run = run_of(
-        &f,
-        json!({"nodes": [{"id": "long", "component": "sleep", "params": {"seconds": 60}}, {"id": "later", "component": "noop"}],
-               "edges": [{"from": "long", "to": "later"}]}),
-    )
-    .await;
+    let run = run_of(&f, long_then_later()).await;
     let running = until(&f, &run, |r| state_of(r, "W_long") == TaskState::Running).await;
-    let pid = running
-        .tasks
-        .iter()
-        .find(|t| t.key == "C_long")
-        .and_then(|t| t.external_ref.as_deref())
-        .and_then(server::executors::local::ProcessRef::parse)
-        .unwrap()
-        .pid;
+    let pid = pid_of(&running, "C_long");
 
     let started = Instant::now();
     let stopped = other
@@ -282,22 +287,9 @@ async fn a_stop_received_by_another_server_stops_the_run(backend: Backend) {
 
 async fn a_stop_cancels_the_run_and_its_processes(backend: Backend) {
     let f = fixture(backend).await;
-    let run = run_of(
-        &f,
-        json!({"nodes": [{"id": "long", "component": "sleep", "params": {"seconds": 60}}, {"id": "later", "component": "noop"}],
-               "edges": [{"from": "long", "to": "later"}]}),
-    )
-    .await;
+    let run = run_of(&f, long_then_later()).await;
     let running = until(&f, &run, |r| state_of(r, "W_long") == TaskState::Running).await;
-    let pid: u32 = running
-        .tasks
-        .iter()
-        .find(|t| t.key == "C_long")
-        .unwrap()
-        .external_ref
-        .as_deref()
-        .map(|r| server::executors::local::ProcessRef::parse(r).unwrap().pid)
-        .unwrap();
+    let pid = pid_of(&running, "C_long");
 
     let started = Instant::now();
     let stopped = f
@@ -493,15 +485,7 @@ async fn work_past_its_timeout_is_killed_and_fails(backend: Backend) {
         w.error.as_deref(),
         Some("timed out after 0.5 s and was killed")
     );
-    let pid: u32 = done
-        .tasks
-        .iter()
-        .find(|t| t.key == "C_z")
-        .unwrap()
-        .external_ref
-        .as_deref()
-        .map(|r| server::executors::local::ProcessRef::parse(r).unwrap().pid)
-        .unwrap();
+    let pid = pid_of(&done, "C_z");
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
 }
 
