@@ -106,11 +106,7 @@ pub struct AuditActionFilter;
 impl utoipa::PartialSchema for AuditActionFilter {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         let values = std::iter::once("").chain(AuditAction::ALL.iter().map(|a| a.as_str()));
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(values))
-            .description(Some("An audit action; empty for any."))
-            .into()
+        crate::api::timing::text_choice(values, "An audit action; empty for any.")
     }
 }
 

@@ -73,12 +73,24 @@ impl utoipa::PartialSchema for TimeZoneName {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         let mut names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
         names.sort_unstable();
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(names))
-            .description(Some("An IANA time zone, such as `Europe/Berlin` or `UTC`."))
-            .into()
+        text_choice(
+            names,
+            "An IANA time zone, such as `Europe/Berlin` or `UTC`.",
+        )
     }
+}
+
+/// A string schema that takes one of `values`.
+#[cfg(feature = "ssr")]
+pub(crate) fn text_choice<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values))
+        .description(Some(description))
+        .into()
 }
 
 #[cfg(feature = "ssr")]

@@ -70,7 +70,7 @@ fn integral(value: &mut serde_json::Value) {
 /// The path (as serde names it) of the first string or key holding the NUL
 /// character, which PostgreSQL cannot store and SQLite's `length()` stops
 /// at: refused everywhere, so that no table or JSON column meets one.
-pub(super) fn nul_at(value: &serde_json::Value, path: &str) -> Option<String> {
+fn nul_at(value: &serde_json::Value, path: &str) -> Option<String> {
     use serde_json::Value;
     let join = |key: &str| {
         if path.is_empty() {
@@ -96,17 +96,24 @@ pub(super) fn nul_at(value: &serde_json::Value, path: &str) -> Option<String> {
     }
 }
 
+/// A 422 naming the first field of `value` whose text holds NUL (request
+/// bodies here, query strings in `query::Query`).
+pub(super) fn refuse_nul(value: &serde_json::Value) -> Result<(), Error> {
+    match nul_at(value, "") {
+        Some(field) => Err(Error::Validation(vec![FieldError::new(
+            field,
+            "nul",
+            "text cannot hold the NUL character (U+0000)",
+        )])),
+        None => Ok(()),
+    }
+}
+
 /// Parses `bytes` as `T`, naming the field on a shape error.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::BadRequest(format!("the body is not valid JSON: {e}")))?;
-    if let Some(field) = nul_at(&value, "") {
-        return Err(Error::Validation(vec![FieldError::new(
-            field,
-            "nul",
-            "text cannot hold the NUL character (U+0000)",
-        )]));
-    }
+    refuse_nul(&value)?;
     integral(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();

@@ -1,10 +1,8 @@
 //! A query-string extractor: axum's, plus the rule the JSON bodies follow
-//! (`json::nul_at`): a parameter the route reads never holds the NUL
+//! (`json::refuse_nul`): a parameter the route reads never holds the NUL
 //! character, which PostgreSQL cannot compare; it is a 422 naming the
 //! parameter. Parameters a route does not read are not looked at.
 
-use crate::Error;
-use app::api::FieldError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -22,14 +20,7 @@ impl<T: DeserializeOwned + Serialize, S: Send + Sync> FromRequestParts<S> for Qu
                 .await
                 .map_err(IntoResponse::into_response)?;
         let read = serde_json::to_value(&value).unwrap_or_default();
-        if let Some(field) = super::json::nul_at(&read, "") {
-            return Err(Error::Validation(vec![FieldError::new(
-                field,
-                "nul",
-                "text cannot hold the NUL character (U+0000)",
-            )])
-            .into_response());
-        }
+        super::json::refuse_nul(&read).map_err(IntoResponse::into_response)?;
         Ok(Query(value))
     }
 }
