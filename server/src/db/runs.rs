@@ -43,7 +43,75 @@ pub struct TaskChange<'a> {
     pub error: Option<&'a str>,
 }
 
-/// Appends the next event of `run` inside `tx`.
+/// The ownership epoch of a run as a driver holds it: every takeover (a
+/// server claiming a stopped server's runs, a retry) bumps the run's epoch,
+/// and a write made under an older one is refused with [`Fenced`].
+pub type Epoch = i64;
+
+/// A driver's write refused because the run was taken over since it began
+/// driving it (its epoch is no longer the run's).
+#[derive(Debug)]
+pub struct Fenced {
+    pub run: RunId,
+    pub held: Epoch,
+}
+
+impl std::fmt::Display for Fenced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "run {} was taken over by another server (this one held epoch {})",
+            self.run, self.held
+        )
+    }
+}
+
+impl std::error::Error for Fenced {}
+
+fn fenced(run: &RunId, held: Epoch) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(Fenced {
+        run: run.clone(),
+        held,
+    }))
+}
+
+/// Whether `e` is a write refused by [`Fenced`].
+pub fn is_fenced(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Decode(inner) if inner.is::<Fenced>())
+}
+
+/// Whether `e` (an error from anywhere in a driver) is a refusal by [`Fenced`].
+pub fn fenced_in(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| c.downcast_ref::<sqlx::Error>().is_some_and(is_fenced) || c.is::<Fenced>())
+}
+
+/// A write that changed nothing: refused by [`Fenced`] when the run's epoch
+/// is no longer `fence` (else the state machine refused it).
+async fn check_fence(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantId,
+    run: &RunId,
+    fence: Option<Epoch>,
+) -> sqlx::Result<()> {
+    let Some(held) = fence else {
+        return Ok(());
+    };
+    let epoch: Option<i64> =
+        sqlx::query_scalar("SELECT epoch FROM runs WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(run)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match epoch {
+        Some(epoch) if epoch != held => Err(fenced(run, held)),
+        _ => Ok(()),
+    }
+}
+
+/// Appends the next event of `run` inside `tx`; with `fence`, only while the
+/// run's epoch is still that one ([`Fenced`] otherwise, and the caller's
+/// transaction is rolled back).
 async fn append_event(
     tx: &mut Transaction<'static, Any>,
     tenant: &TenantId,
@@ -51,13 +119,23 @@ async fn append_event(
     task: Option<&TaskKey>,
     state: EventState,
     at: &str,
+    fence: Option<Epoch>,
 ) -> sqlx::Result<RunEvent> {
-    let seq: i64 =
-        sqlx::query_scalar("UPDATE runs SET last_seq = last_seq + 1 WHERE tenant_id = $1 AND id = $2 RETURNING last_seq")
-            .bind(tenant.as_str())
-            .bind(run)
-            .fetch_one(&mut **tx)
-            .await?;
+    let mut sql = Sql::new("UPDATE runs SET last_seq = last_seq + 1 WHERE tenant_id = ");
+    sql.bind(tenant.as_str().to_owned())
+        .push(" AND id = ")
+        .bind(run.to_owned());
+    if let Some(held) = fence {
+        sql.push(" AND epoch = ").bind(held);
+    }
+    sql.push(" RETURNING last_seq");
+    let Some(row) = sql.fetch_all(&mut **tx).await?.into_iter().next() else {
+        return Err(match fence {
+            Some(held) => fenced(run, held),
+            None => sqlx::Error::RowNotFound,
+        });
+    };
+    let seq: i64 = row.try_get("last_seq")?;
     sqlx::query("INSERT INTO events (run_id, seq, tenant_id, task_key, state, at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(run)
         .bind(seq)
@@ -136,20 +214,21 @@ pub async fn create_in(
         .execute(&mut **tx)
         .await?;
     }
-    let event = append_event(tx, r.tenant, &id, None, RunState::Queued.into(), &at).await?;
+    let event = append_event(tx, r.tenant, &id, None, RunState::Queued.into(), &at, None).await?;
     Ok((id, event))
 }
 
 /// Moves the run to `to` from any state the run state machine
 /// ([`RunState::can_become`]) allows; `None` (and nothing stored) when the
-/// run is in none of them.
+/// run is in none of them. A driver passes the epoch it holds as `fence`.
 pub async fn set_run_state(
     db: &Db,
     tenant: &TenantId,
     run: &RunId,
     to: RunState,
+    fence: Option<Epoch>,
 ) -> sqlx::Result<Option<RunEvent>> {
-    transition(db, tenant, run, to, None).await
+    transition(db, tenant, run, to, None, fence).await
 }
 
 /// Asks `run` to stop (→ `cancelling`, as [`set_run_state`]), keeping `mode`
@@ -160,7 +239,7 @@ pub async fn request_stop(
     run: &RunId,
     mode: StopMode,
 ) -> sqlx::Result<Option<RunEvent>> {
-    transition(db, tenant, run, RunState::Cancelling, Some(mode)).await
+    transition(db, tenant, run, RunState::Cancelling, Some(mode), None).await
 }
 
 /// The stops asked for on the runs `owner` drives.
@@ -183,6 +262,7 @@ async fn transition(
     run: &RunId,
     to: RunState,
     stop: Option<StopMode>,
+    fence: Option<Epoch>,
 ) -> sqlx::Result<Option<RunEvent>> {
     let at = now();
     // Owned arguments: the builder takes one lifetime for all of them, and
@@ -212,16 +292,18 @@ async fn transition(
         .push(" RETURNING id");
     let mut tx = db.pool.begin().await?;
     if sql.fetch_all(&mut *tx).await?.is_empty() {
+        check_fence(&mut tx, tenant, run, fence).await?;
         return Ok(None);
     }
-    let event = append_event(&mut tx, tenant, run, None, to.into(), &at).await?;
+    let event = append_event(&mut tx, tenant, run, None, to.into(), &at, fence).await?;
     tx.commit().await?;
     Ok(Some(event))
 }
 
 /// Moves a task to `to` from any state the task state machine
 /// ([`TaskState::can_become`]) allows, with `change`; `None` (and nothing
-/// stored) when the task is in none of them.
+/// stored) when the task is in none of them. A driver passes the epoch it
+/// holds as `fence`.
 pub async fn set_task_state(
     db: &Db,
     tenant: &TenantId,
@@ -229,6 +311,7 @@ pub async fn set_task_state(
     task: &TaskKey,
     to: TaskState,
     change: TaskChange<'_>,
+    fence: Option<Epoch>,
 ) -> sqlx::Result<Option<RunEvent>> {
     let at = now();
     // Owned arguments: the builder takes one lifetime for all of them, and
@@ -264,9 +347,10 @@ pub async fn set_task_state(
         .push(" RETURNING task_key");
     let mut tx = db.pool.begin().await?;
     if sql.fetch_all(&mut *tx).await?.is_empty() {
+        check_fence(&mut tx, tenant, run, fence).await?;
         return Ok(None);
     }
-    let event = append_event(&mut tx, tenant, run, Some(task), to.into(), &at).await?;
+    let event = append_event(&mut tx, tenant, run, Some(task), to.into(), &at, fence).await?;
     tx.commit().await?;
     Ok(Some(event))
 }
@@ -299,7 +383,7 @@ pub struct Retry<'a> {
 pub async fn retry(db: &Db, r: Retry<'_>) -> sqlx::Result<Option<Vec<RunEvent>>> {
     let at = now();
     let mut sql = Sql::new(
-        "UPDATE runs SET state = 'queued', finished_at = NULL, stop_mode = NULL, retries = retries + 1, retried_by = ",
+        "UPDATE runs SET state = 'queued', finished_at = NULL, stop_mode = NULL, retries = retries + 1, epoch = epoch + 1, retried_by = ",
     );
     sql.bind(r.by.as_str().to_owned())
         .push(", retried_at = ")
@@ -317,8 +401,18 @@ pub async fn retry(db: &Db, r: Retry<'_>) -> sqlx::Result<Option<Vec<RunEvent>>>
     if sql.fetch_all(&mut *tx).await?.is_empty() {
         return Ok(None);
     }
-    let mut events =
-        vec![append_event(&mut tx, r.tenant, r.run, None, RunState::Queued.into(), &at).await?];
+    let mut events = vec![
+        append_event(
+            &mut tx,
+            r.tenant,
+            r.run,
+            None,
+            RunState::Queued.into(),
+            &at,
+            None,
+        )
+        .await?,
+    ];
     for task in r.tasks {
         let reference = if r.keep_ref == Some(task) {
             ""
@@ -347,6 +441,7 @@ pub async fn retry(db: &Db, r: Retry<'_>) -> sqlx::Result<Option<Vec<RunEvent>>>
             Some(task),
             TaskState::Pending.into(),
             &at,
+            None,
         )
         .await?;
         events.push(event);
@@ -546,18 +641,57 @@ pub async fn list(db: &Db, tenant: &TenantId, f: RunFilter<'_>) -> sqlx::Result<
 }
 
 /// Takes over the unfinished runs no live server drives (their server
-/// stopped heartbeating, or they predate ownership): (tenant, run, state).
-pub async fn claim_orphans(db: &Db, me: &str) -> sqlx::Result<Vec<(TenantId, RunId, RunState)>> {
+/// stopped heartbeating, or they predate ownership), bumping each one's
+/// epoch: (tenant, run, the epoch `me` now holds).
+pub async fn claim_orphans(db: &Db, me: &str) -> sqlx::Result<Vec<(TenantId, RunId, Epoch)>> {
     sqlx::query(
-        "UPDATE runs SET owner = $1 WHERE state IN ('queued', 'running', 'cancelling') \
-         AND (owner IS NULL OR owner NOT IN (SELECT id FROM servers)) RETURNING tenant_id, id, state",
+        "UPDATE runs SET owner = $1, epoch = epoch + 1 WHERE state IN ('queued', 'running', 'cancelling') \
+         AND (owner IS NULL OR owner NOT IN (SELECT id FROM servers)) RETURNING tenant_id, id, epoch",
     )
     .bind(me)
     .fetch_all(&db.pool)
     .await?
     .iter()
-    .map(|row| run_and(row, "state"))
+    .map(|row| {
+        Ok((
+            TenantId::new(row.try_get::<String, _>("tenant_id")?),
+            row.try_get("id")?,
+            row.try_get("epoch")?,
+        ))
+    })
     .collect()
+}
+
+/// Who drives `run` and under which epoch (`None`: no such run).
+pub async fn ownership(db: &Db, run: &RunId) -> sqlx::Result<Option<(Option<String>, Epoch)>> {
+    sqlx::query("SELECT owner, epoch FROM runs WHERE id = $1")
+        .bind(run)
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|row| Ok((row.try_get("owner")?, row.try_get("epoch")?)))
+        .transpose()
+}
+
+/// Of the runs `me` drives under the epochs in `held`, those it has lost:
+/// another server owns them now, or a later epoch.
+pub async fn lost(db: &Db, me: &str, held: &[(RunId, Epoch)]) -> sqlx::Result<Vec<RunId>> {
+    let mut lost = Vec::new();
+    for chunk in held.chunks(500) {
+        let mut sql = Sql::new("SELECT id, owner, epoch FROM runs WHERE id IN ");
+        sql.bind_list(chunk.iter().map(|(run, _)| run.to_owned()));
+        for row in sql.fetch_all(&db.pool).await? {
+            let (id, owner, epoch): (RunId, Option<String>, Epoch) = (
+                row.try_get("id")?,
+                row.try_get("owner")?,
+                row.try_get("epoch")?,
+            );
+            let held = chunk.iter().find(|(run, _)| *run == id).map(|(_, e)| *e);
+            if owner.as_deref() != Some(me) || held != Some(epoch) {
+                lost.push(id);
+            }
+        }
+    }
+    Ok(lost)
 }
 
 /// A row's tenant, run id and the text enum in `column`.

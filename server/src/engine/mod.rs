@@ -151,6 +151,15 @@ impl RunCtx {
     }
 }
 
+/// A run this server drives: how its driver is asked to stop, the epoch
+/// it holds the run under (once it has read it), and how it is told that
+/// another server took the run over.
+struct Driving {
+    stop: watch::Sender<Option<CancelMode>>,
+    epoch: Option<runs::Epoch>,
+    lost: tokio_util::sync::CancellationToken,
+}
+
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
@@ -163,8 +172,8 @@ struct Inner {
     emr: Arc<crate::executors::emr::EmrExecutor>,
     settings: EngineSettings,
     slots: Arc<Slots>,
-    /// Stop requests of the runs this server drives.
-    stops: Mutex<HashMap<RunId, watch::Sender<Option<CancelMode>>>>,
+    /// The runs this server drives.
+    driving: Mutex<HashMap<RunId, Driving>>,
     /// This server process, as the owner of the runs it drives.
     server_id: String,
     /// The Airflow deployment processes may choose to run on.
@@ -178,7 +187,6 @@ impl Engine {
         let local = LocalExecutor::new(settings.trellis_bin.clone(), settings.log_limit)
             .with_limits(settings.process_limits)
             .with_log_watch(bus.logs().clone());
-        let stops = Mutex::new(HashMap::new());
         let slots = Slots::new(settings.max_running, settings.max_running_per_tenant);
         let emr = Arc::new(crate::executors::emr::EmrExecutor::new(
             db.clone(),
@@ -195,7 +203,7 @@ impl Engine {
                 emr,
                 settings,
                 slots,
-                stops,
+                driving: Mutex::new(HashMap::new()),
                 server_id: crate::db::new_id(),
                 airflow: std::sync::OnceLock::new(),
                 usage: Default::default(),
@@ -309,41 +317,76 @@ impl Engine {
     /// Starts driving a stored, queued run.
     pub fn launch(&self, tenant: TenantId, run: RunId) {
         let (tx, rx) = watch::channel(None);
-        self.inner
-            .stops
-            .lock()
-            .expect("stops lock")
-            .insert(run.clone(), tx);
+        let lost = tokio_util::sync::CancellationToken::new();
+        let driving = Driving {
+            stop: tx,
+            epoch: None,
+            lost: lost.clone(),
+        };
+        self.driving().insert(run.clone(), driving);
         let engine = self.clone();
         let mine = rx.clone();
         tokio::spawn(async move {
             // The driver runs as a task of its own, so that this supervisor
             // sees it end however it ends — a panic included — and never
             // leaves its run active with nobody driving it.
-            let driver = {
+            let mut driver = {
                 let (engine, tenant, run) = (engine.clone(), tenant.clone(), run.clone());
                 tokio::spawn(async move { engine.drive(&tenant, &run, rx).await })
             };
-            let reason = match driver.await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(format!("{e:#}")),
-                Err(e) if e.is_panic() => Some("its driver panicked".to_owned()),
-                Err(_) => None, // the runtime is shutting down
+            let ended = tokio::select! {
+                ended = &mut driver => Some(ended),
+                _ = lost.cancelled() => {
+                    driver.abort();
+                    let _ = driver.await;
+                    None
+                }
+            };
+            let reason = match ended {
+                None => {
+                    engine.lost(&run, "another server took it over");
+                    None
+                }
+                Some(Ok(Err(e))) if runs::fenced_in(&e) => {
+                    engine.lost(&run, &format!("{e:#}"));
+                    None
+                }
+                Some(Ok(Ok(()))) => None,
+                Some(Ok(Err(e))) => Some(format!("{e:#}")),
+                Some(Err(e)) if e.is_panic() => Some("its driver panicked".to_owned()),
+                Some(Err(_)) => None, // the runtime is shutting down
             };
             if let Some(reason) = reason {
                 tracing::error!(run = %run, error = %reason, "run driver failed; the run is given up");
                 engine.give_up(&tenant, &run, &reason).await;
             }
-            // A retry may have launched the run again meanwhile: its stop
-            // channel is not this driver's to remove.
-            let mut stops = engine.inner.stops.lock().expect("stops lock");
-            if stops
+            // A retry may have launched the run again meanwhile: its entry
+            // is not this driver's to remove.
+            let mut driving = engine.driving();
+            if driving
                 .get(&run)
-                .is_some_and(|tx| tx.subscribe().same_channel(&mine))
+                .is_some_and(|d| d.stop.subscribe().same_channel(&mine))
             {
-                stops.remove(&run);
+                driving.remove(&run);
             }
         });
+    }
+
+    fn driving(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, Driving>> {
+        self.inner.driving.lock().expect("driving lock")
+    }
+
+    /// The epoch this server holds `run` under, when it drives it.
+    fn fence(&self, run: &RunId) -> Option<runs::Epoch> {
+        self.driving().get(run).and_then(|d| d.epoch)
+    }
+
+    /// A run this server drove was taken over by another: its driver has
+    /// stopped writing; its local processes are killed (the new owner does
+    /// not watch them, and must not see their work done twice).
+    fn lost(&self, run: &RunId, why: &str) {
+        let killed = self.inner.local.kill_run(run);
+        tracing::warn!(run = %run, killed, why, "stopped driving a run another server took over");
     }
 
     /// Asks a queued or running run to stop; `None` when it has already ended
@@ -370,8 +413,8 @@ impl Engine {
     /// Hands a stop to the run's driver, when this server drives the run and
     /// has not handed it one yet.
     fn act_on_stop(&self, run: &RunId, mode: CancelMode) {
-        if let Some(tx) = self.inner.stops.lock().expect("stops lock").get(run) {
-            tx.send_if_modified(|current| {
+        if let Some(driving) = self.driving().get(run) {
+            driving.stop.send_if_modified(|current| {
                 let first = current.is_none();
                 if first {
                     *current = Some(mode);
@@ -401,8 +444,31 @@ impl Engine {
                     }
                     Err(e) => tracing::warn!(error = %e, "looking for stop requests failed"),
                 }
+                if let Err(e) = engine.find_lost().await {
+                    tracing::warn!(error = %e, "looking for runs taken over failed");
+                }
             }
         });
+    }
+
+    /// Tells the drivers of runs another server has taken over (this one
+    /// stalled past its lease, say) that they lost them, without waiting for
+    /// their next write to be refused.
+    async fn find_lost(&self) -> sqlx::Result<()> {
+        let held: Vec<(RunId, runs::Epoch)> = self
+            .driving()
+            .iter()
+            .filter_map(|(run, d)| Some((run.clone(), d.epoch?)))
+            .collect();
+        if held.is_empty() {
+            return Ok(());
+        }
+        for run in runs::lost(&self.inner.db, self.server_id(), &held).await? {
+            if let Some(driving) = self.driving().get(&run) {
+                driving.lost.cancel();
+            }
+        }
+        Ok(())
     }
 
     /// Moves a task to `to` when the task state machine allows it from the
@@ -415,9 +481,24 @@ impl Engine {
         to: TaskState,
         change: TaskChange<'_>,
     ) -> sqlx::Result<bool> {
+        let fence = self.fence(run);
+        self.task_fenced(tenant, run, key, to, change, fence).await
+    }
+
+    /// [`task`](Self::task) under the epoch `fence` (recovery writes under
+    /// the epoch of its claim, before a driver holds it).
+    async fn task_fenced(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+        key: &TaskKey,
+        to: TaskState,
+        change: TaskChange<'_>,
+        fence: Option<runs::Epoch>,
+    ) -> sqlx::Result<bool> {
         let db = &self.inner.db;
         let event = self
-            .durably(|| runs::set_task_state(db, tenant, run, key, to, change))
+            .durably(|| runs::set_task_state(db, tenant, run, key, to, change, fence))
             .await?;
         Ok(self.publish(tenant, event))
     }
@@ -426,8 +507,9 @@ impl Engine {
     /// publishes the change; whether it moved.
     async fn run_state(&self, tenant: &TenantId, run: &RunId, to: RunState) -> sqlx::Result<bool> {
         let db = &self.inner.db;
+        let fence = self.fence(run);
         let event = self
-            .durably(|| runs::set_run_state(db, tenant, run, to))
+            .durably(|| runs::set_run_state(db, tenant, run, to, fence))
             .await?;
         Ok(self.publish(tenant, event))
     }
@@ -512,6 +594,22 @@ impl Engine {
         stop: watch::Receiver<Option<CancelMode>>,
     ) -> anyhow::Result<()> {
         let db = &self.inner.db;
+        // Every write of this driver is conditional on the epoch the run has
+        // now; a run another server owns is that server's to drive.
+        match runs::ownership(db, run).await? {
+            Some((Some(owner), epoch)) if owner == self.server_id() => {
+                if let Some(driving) = self.driving().get_mut(run) {
+                    if driving.stop.subscribe().same_channel(&stop) {
+                        driving.epoch = Some(epoch);
+                    }
+                }
+            }
+            Some((owner, _)) => {
+                tracing::info!(run = %run, ?owner, "not driving a run another server owns");
+                return Ok(());
+            }
+            None => anyhow::bail!("run {run} not found"),
+        }
         let stored = runs::get(db, tenant, run)
             .await?
             .ok_or_else(|| anyhow::anyhow!("run {run} not found"))?;

@@ -16,9 +16,31 @@ impl Engine {
     pub async fn recover(&self) -> anyhow::Result<usize> {
         let db = &self.inner.db;
         let inflight = runs::claim_orphans(db, self.server_id()).await?;
-        for (tenant, run, _) in &inflight {
+        for (tenant, run, epoch) in &inflight {
+            match self.resume(tenant, run, *epoch).await {
+                Err(e) if runs::fenced_in(&e) => {
+                    tracing::info!(run = %run, "another server claimed the run meanwhile");
+                }
+                other => other?,
+            }
+        }
+        Ok(inflight.len())
+    }
+
+    /// Makes a claimed run drivable again (see [`recover`](Self::recover))
+    /// and launches it. Written under the epoch of this claim: a server
+    /// that claimed the run after this one did wins.
+    async fn resume(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+        epoch: runs::Epoch,
+    ) -> anyhow::Result<()> {
+        let db = &self.inner.db;
+        let fence = Some(epoch);
+        {
             let Some(stored) = runs::get(db, tenant, run).await? else {
-                continue;
+                return Ok(());
             };
             let connection = processes::version_get(db, tenant, &stored.process, stored.version)
                 .await?
@@ -29,7 +51,8 @@ impl Engine {
                     // recorded steps (see `drive`), and a submit that was under
                     // way adopts its step if EMR has it, or submits it now.
                     if task.kind == TaskKind::Submit && task.state == TaskState::Running {
-                        self.resume_submit(tenant, run, task, connection).await?;
+                        self.resume_submit(tenant, run, task, connection, fence)
+                            .await?;
                         continue;
                     }
                     if task.kind == TaskKind::Watch && task.state == TaskState::Running {
@@ -58,7 +81,7 @@ impl Engine {
                 if task.state == TaskState::UpForRetry {
                     // Its next attempt was never submitted; the driver takes it from the queue.
                     let change = TaskChange::default();
-                    self.task(tenant, run, &task.key, TaskState::Queued, change)
+                    self.task_fenced(tenant, run, &task.key, TaskState::Queued, change, fence)
                         .await?;
                 }
                 if task.state == TaskState::Running {
@@ -70,14 +93,14 @@ impl Engine {
                         error: Some(&error),
                         ..Default::default()
                     };
-                    self.task(tenant, run, &task.key, TaskState::Failed, change)
+                    self.task_fenced(tenant, run, &task.key, TaskState::Failed, change, fence)
                         .await?;
                 }
             }
             tracing::info!(run = %run, "resuming a run left unfinished by a previous server");
             self.launch(tenant.clone(), run.clone());
         }
-        Ok(inflight.len())
+        Ok(())
     }
 
     /// A submit to EMR that a stopped server left under way: adopt the step
@@ -89,6 +112,7 @@ impl Engine {
         run: &RunId,
         task: &app::api::runs::TaskRun,
         connection: &app::types::ConnectionId,
+        fence: Option<runs::Epoch>,
     ) -> anyhow::Result<()> {
         let Some(node) = task.node.as_deref() else {
             return Ok(());
@@ -109,7 +133,7 @@ impl Engine {
                     external_ref: Some(&text),
                     ..Default::default()
                 };
-                self.task(tenant, run, &task.key, TaskState::Succeeded, change)
+                self.task_fenced(tenant, run, &task.key, TaskState::Succeeded, change, fence)
                     .await?;
             }
             None => {
@@ -122,16 +146,11 @@ impl Engine {
                     attempt: Some(i64::from(attempt - 1)),
                     ..Default::default()
                 };
-                self.task(tenant, run, &task.key, TaskState::UpForRetry, change)
+                self.task_fenced(tenant, run, &task.key, TaskState::UpForRetry, change, fence)
                     .await?;
-                self.task(
-                    tenant,
-                    run,
-                    &task.key,
-                    TaskState::Queued,
-                    TaskChange::default(),
-                )
-                .await?;
+                let queued = TaskChange::default();
+                self.task_fenced(tenant, run, &task.key, TaskState::Queued, queued, fence)
+                    .await?;
             }
         }
         Ok(())
@@ -151,6 +170,11 @@ impl Engine {
     pub(super) async fn give_up(&self, tenant: &TenantId, run: &RunId, reason: &str) {
         let mut wait = std::time::Duration::from_millis(200);
         while let Err(e) = self.try_give_up(tenant, run, reason).await {
+            if runs::is_fenced(&e) {
+                // Another server took the run over: it is that server's now.
+                self.lost(run, &e.to_string());
+                return;
+            }
             tracing::warn!(run = %run, error = %e, ?wait, "giving a run up failed; trying again");
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(std::time::Duration::from_secs(30));

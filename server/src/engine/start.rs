@@ -176,6 +176,7 @@ impl Engine {
             .collect(),
             workdir: tenant_dir.join("work"),
             log_path: self.log_path(tenant, run, &app::types::dag::submit_key(&node.id)),
+            run: Some(run.clone()),
         })
     }
 
@@ -226,14 +227,24 @@ impl Engine {
         let watched = (task.kind == TaskKind::Watch)
             .then(|| refs.get(&node).map(|r| r.to_string()))
             .flatten();
-        self.begin(
-            &ctx.tenant,
-            &ctx.run,
-            &task.key,
-            watched.as_deref(),
-            attempt,
-        )
-        .await?;
+        let began = self
+            .begin(
+                &ctx.tenant,
+                &ctx.run,
+                &task.key,
+                watched.as_deref(),
+                attempt,
+            )
+            .await?;
+        if !began {
+            // Only this driver moves its run's tasks; one it cannot start
+            // was moved by another writer, and its work must not run twice.
+            anyhow::bail!(
+                "task {} of run {} was moved by another writer; this driver stops",
+                task.key,
+                ctx.run
+            );
+        }
         let outcome = match task.kind {
             TaskKind::Entry | TaskKind::Exit => Outcome::Succeeded,
             TaskKind::Submit => match self.submit(ctx, &node, attempt).await? {

@@ -101,6 +101,7 @@ fn apply(limits: &[(Resource, u64, u64)]) -> std::io::Result<()> {
 struct Running {
     outcome: watch::Receiver<Option<Outcome>>,
     cancelled: Arc<AtomicBool>,
+    run: Option<app::types::RunId>,
 }
 
 pub struct LocalExecutor {
@@ -141,6 +142,24 @@ impl LocalExecutor {
         } else {
             PathBuf::from(name)
         }
+    }
+
+    /// Kills (SIGKILL, whole process group) every process this executor
+    /// runs for `run`, and stops following them; how many there were.
+    pub fn kill_run(&self, run: &app::types::RunId) -> usize {
+        let mut running = self.running.lock().expect("executor lock");
+        let pids: Vec<u32> = running
+            .iter()
+            .filter(|(_, r)| r.run.as_ref() == Some(run))
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in &pids {
+            if let Some(r) = running.remove(pid) {
+                r.cancelled.store(true, Ordering::SeqCst);
+                signal_group(*pid, Signal::SIGKILL);
+            }
+        }
+        pids.len()
     }
 
     fn entry(
@@ -351,6 +370,7 @@ impl Executor for LocalExecutor {
             Running {
                 outcome: rx,
                 cancelled: cancelled.clone(),
+                run: task.run.clone(),
             },
         );
 

@@ -25,6 +25,9 @@ pub struct TaskSpec {
     pub workdir: PathBuf,
     /// Where stdout and stderr go.
     pub log_path: PathBuf,
+    /// The run the task belongs to: its processes end when this server
+    /// loses the run to another ([`local::LocalExecutor::kill_run`]).
+    pub run: Option<app::types::RunId>,
 }
 
 /// What identifies submitted work outside Trellis.

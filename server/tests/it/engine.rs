@@ -21,7 +21,9 @@ on_both_backends!(
     a_chain_runs_in_order,
     a_failure_skips_downstream_and_fails_the_run,
     a_stop_cancels_the_run_and_its_processes,
-    a_stop_received_by_another_server_stops_the_run
+    a_stop_received_by_another_server_stops_the_run,
+    a_server_that_lost_its_run_stops_driving_it,
+    a_stale_write_is_refused_and_ends_its_driver
 );
 
 pub(crate) struct Fixture {
@@ -283,6 +285,83 @@ async fn a_stop_received_by_another_server_stops_the_run(backend: Backend) {
         "the step's process is gone"
     );
     shutdown.cancel();
+}
+
+/// Another server takes `run` over, as one does after this server stalled
+/// past its lease (a new owner, a later epoch).
+async fn take_over(f: &Fixture, run: &RunId) {
+    sqlx::query("UPDATE runs SET owner = 'another-server', epoch = epoch + 1 WHERE id = $1")
+        .bind(run)
+        .execute(&f.app.db.pool)
+        .await
+        .unwrap();
+}
+
+/// Every event stored for `run`, as (task, state).
+async fn stored_events(f: &Fixture, run: &RunId) -> Vec<String> {
+    runs::events_after(&f.app.db, &f.tenant, run, 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| format!("{:?}:{}", e.task, e.state.as_str()))
+        .collect()
+}
+
+async fn a_server_that_lost_its_run_stops_driving_it(backend: Backend) {
+    let f = fixture(backend).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    f.engine
+        .spawn_stop_watch(Duration::from_millis(100), shutdown.clone());
+    let run = run_of(&f, long_then_later()).await;
+    let running = until(&f, &run, |r| state_of(r, "W_long") == TaskState::Running).await;
+    let pid = pid_of(&running, "C_long");
+    let before = stored_events(&f, &run).await;
+
+    take_over(&f, &run).await;
+    let began = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "the lost run's process is killed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Its end (killed) is not recorded, nor anything after it: the run is
+    // the new owner's to recover.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stored_events(&f, &run).await, before);
+    let after = runs::get(&f.app.db, &f.tenant, &run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.state, RunState::Running);
+    assert_eq!(state_of(&after, "W_long"), TaskState::Running);
+    assert_eq!(state_of(&after, "C_later"), TaskState::Pending);
+    shutdown.cancel();
+}
+
+async fn a_stale_write_is_refused_and_ends_its_driver(backend: Backend) {
+    // No look for lost runs here: the driver learns it at its next write.
+    let f = fixture(backend).await;
+    let graph = json!({"nodes": [{"id": "short", "component": "sleep", "params": {"seconds": 1}}, {"id": "later", "component": "noop"}],
+                       "edges": [{"from": "short", "to": "later"}]});
+    let run = run_of(&f, graph).await;
+    until(&f, &run, |r| state_of(r, "W_short") == TaskState::Running).await;
+    let before = stored_events(&f, &run).await;
+
+    take_over(&f, &run).await;
+    // The step ends after a second; recording its end is refused (the
+    // task row's change is rolled back with the event), and the driver
+    // stops there rather than start `later` or give the run up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(stored_events(&f, &run).await, before);
+    let after = runs::get(&f.app.db, &f.tenant, &run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.state, RunState::Running);
+    assert_eq!(state_of(&after, "W_short"), TaskState::Running);
+    assert_eq!(state_of(&after, "C_later"), TaskState::Pending);
 }
 
 async fn a_stop_cancels_the_run_and_its_processes(backend: Backend) {

@@ -33,6 +33,7 @@ async fn run_limited(dir: &Path, limits: ProcessLimits, script: &str) -> (Outcom
         env: vec![],
         workdir: dir.join("work"),
         log_path: dir.join("logs/task.log"),
+        run: None,
     };
     let started = Instant::now();
     let pid = exec.submit(&spec).await.unwrap();

@@ -18,6 +18,7 @@ fn spec(dir: &Path, program: &str, args: &[&str]) -> TaskSpec {
         env: vec![("TRELLIS_RUN".into(), "run-1".into())],
         workdir: dir.join("work"),
         log_path: dir.join("logs/task.log"),
+        run: None,
     }
 }
 

@@ -104,13 +104,13 @@ async fn transitions_are_guarded_and_numbered(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (tenant, run) = start_run(&app).await;
     let db = &app.db;
-    let e = runs::set_run_state(db, &tenant, &run, RunState::Running)
+    let e = runs::set_run_state(db, &tenant, &run, RunState::Running, None)
         .await
         .unwrap()
         .unwrap();
     assert_eq!((e.seq, e.state.as_str()), (2, "running"));
     assert!(
-        runs::set_run_state(db, &tenant, &run, RunState::Running)
+        runs::set_run_state(db, &tenant, &run, RunState::Running, None)
             .await
             .unwrap()
             .is_none(),
@@ -129,6 +129,7 @@ async fn transitions_are_guarded_and_numbered(backend: Backend) {
         &TaskKey::from("C_a"),
         TaskState::Queued,
         TaskChange::default(),
+        None,
     )
     .await
     .unwrap()
@@ -140,6 +141,7 @@ async fn transitions_are_guarded_and_numbered(backend: Backend) {
         &TaskKey::from("C_a"),
         TaskState::Running,
         change,
+        None,
     )
     .await
     .unwrap()
@@ -163,6 +165,7 @@ async fn transitions_are_guarded_and_numbered(backend: Backend) {
         &TaskKey::from("C_a"),
         TaskState::Failed,
         failed,
+        None,
     )
     .await
     .unwrap()
@@ -203,6 +206,7 @@ async fn concurrent_writers_never_reuse_a_number(backend: Backend) {
                 &TaskKey::from(key),
                 TaskState::Queued,
                 TaskChange::default(),
+                None,
             )
             .await
             .unwrap()
@@ -244,7 +248,7 @@ async fn other_tenants_see_no_run(backend: Backend) {
         .await
         .unwrap()
         .is_empty());
-    let moved = runs::set_run_state(&app.db, &acme, &run, RunState::Running)
+    let moved = runs::set_run_state(&app.db, &acme, &run, RunState::Running, None)
         .await
         .unwrap();
     assert!(

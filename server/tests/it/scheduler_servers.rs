@@ -220,6 +220,102 @@ fn two_servers_on_one_postgres_fire_each_time_once_and_take_over_runs() {
     terminate(b);
 }
 
+#[test]
+fn a_server_paused_past_its_lease_writes_nothing_to_the_runs_it_lost() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    if crate::common::skipped(
+        crate::common::Backend::Postgres,
+        "a_server_paused_past_its_lease_writes_nothing_to_the_runs_it_lost",
+    ) {
+        return;
+    }
+    let url = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(crate::common::pg::fresh_database());
+    let data = tempfile::tempdir().unwrap();
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        (
+            "TRELLIS_SECRET_KEY",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ),
+        ("TRELLIS_SERVER_LEASE_SECONDS", "3"),
+        // One task at a time: `second` waits for `first`'s slot.
+        ("TRELLIS_MAX_RUNNING_TASKS_PER_TENANT", "1"),
+    ];
+    let a = start_with(data.path(), &env);
+    let b = start_with(data.path(), &env);
+    let cookie_a = sign_in(&a.addr);
+    let cookie_b = sign_in(&b.addr);
+    // Each execution of a node's work leaves a mark in the shared folder.
+    let mark = json!({
+        "key": "test.mark", "name": "Mark", "category": "Testing",
+        "params": [{"name": "seconds", "type": "integer", "required": true}],
+        "local": {"program": "/bin/sh", "args": ["-c", "echo $TRELLIS_NODE >> ../marks; sleep {seconds}"]}
+    });
+    let (status, _, body) = call(
+        &a.addr,
+        "POST",
+        "/api/v1/admin/components",
+        &cookie_a,
+        Some(mark),
+    );
+    assert_eq!(status, 201, "{body}");
+    let graph = json!({"nodes": [
+            {"id": "first", "component": "test.mark", "params": {"seconds": 60}},
+            {"id": "second", "component": "test.mark", "params": {"seconds": 0}}],
+        "edges": []});
+    let path = published(&a.addr, &cookie_a, "Marks", graph);
+    let id = start_run(&a.addr, &cookie_a, &path);
+    wait_for(&a.addr, &cookie_a, &id, |r| {
+        task(r, "W_first")["state"] == "running" && task(r, "C_second")["state"] == "queued"
+    });
+
+    // A stalls past its lease; B takes the run over and ends it.
+    let pid_a = Pid::from_raw(a.child.id() as i32);
+    kill(pid_a, Signal::SIGSTOP).unwrap();
+    let done = wait_for(&b.addr, &cookie_b, &id, ended);
+    assert_eq!(done["state"], "failed", "{done}");
+    assert_eq!(task(&done, "W_second")["state"], "succeeded", "{done}");
+    let lines = |stream: String| -> Vec<String> {
+        stream
+            .lines()
+            .filter(|l| l.starts_with("data:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let events = lines(event_stream(&b.addr, &cookie_b, &id));
+    assert!(events.len() > 10, "{events:?}");
+
+    // A wakes up: it learns it lost the run and writes nothing to it.
+    kill(pid_a, Signal::SIGCONT).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        lines(event_stream(&b.addr, &cookie_b, &id)),
+        events,
+        "the paused server added nothing"
+    );
+    let marks: String = std::fs::read_dir(data.path().join("tenants"))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("marks")).ok())
+        .collect();
+    let mut marks: Vec<&str> = marks.lines().collect();
+    marks.sort();
+    assert_eq!(marks, ["first", "second"], "each node's work ran once");
+    // A is alive and serving.
+    let (status, _, _) = call(
+        &a.addr,
+        "GET",
+        &format!("/api/v1/tenants/demo/runs/{id}"),
+        &cookie_a,
+        None,
+    );
+    assert_eq!(status, 200);
+    terminate(a);
+    terminate(b);
+}
+
 /// The run's event stream (`text/event-stream`) as read from `addr` until
 /// the server ends it, or for 20 seconds at most.
 fn event_stream(addr: &str, cookie: &str, run: &str) -> String {

@@ -40,7 +40,7 @@ async fn move_task(
     to: TaskState,
 ) -> bool {
     let key = TaskKey::from(key);
-    runs::set_task_state(&app.db, tenant, run, &key, to, TaskChange::default())
+    runs::set_task_state(&app.db, tenant, run, &key, to, TaskChange::default(), None)
         .await
         .unwrap()
         .is_some()
@@ -69,6 +69,7 @@ async fn illegal_moves_are_refused_and_store_nothing(backend: Backend) {
         &TaskKey::from("C_a"),
         TaskState::Queued,
         TaskChange::default(),
+        None,
     )
     .await
     .unwrap()
@@ -90,23 +91,25 @@ async fn illegal_moves_are_refused_and_store_nothing(backend: Backend) {
     assert_eq!(task_state(&app, t, r, "C_a").await, TaskState::Succeeded);
     assert_eq!(event_count(&app, t, r).await, 4);
 
-    let refused = runs::set_run_state(&app.db, t, r, RunState::Succeeded)
+    let refused = runs::set_run_state(&app.db, t, r, RunState::Succeeded, None)
         .await
         .unwrap();
     assert!(
         refused.is_none(),
         "a queued run cannot succeed without running"
     );
-    assert!(runs::set_run_state(&app.db, t, r, RunState::Running)
+    assert!(runs::set_run_state(&app.db, t, r, RunState::Running, None)
         .await
         .unwrap()
         .is_some());
-    assert!(runs::set_run_state(&app.db, t, r, RunState::Succeeded)
-        .await
-        .unwrap()
-        .is_some());
+    assert!(
+        runs::set_run_state(&app.db, t, r, RunState::Succeeded, None)
+            .await
+            .unwrap()
+            .is_some()
+    );
     for to in [RunState::Running, RunState::Cancelling, RunState::Failed] {
-        let moved = runs::set_run_state(&app.db, t, r, to).await.unwrap();
+        let moved = runs::set_run_state(&app.db, t, r, to, None).await.unwrap();
         assert!(moved.is_none(), "an ended run stays ended, not {to}");
     }
     assert_eq!(run_state(&app, t, r).await, RunState::Succeeded);
@@ -155,7 +158,7 @@ async fn the_store_accepts_exactly_the_tables_moves(backend: Backend) {
     for from in RunState::ALL {
         for to in RunState::ALL {
             place(&app, r, None, from.as_str()).await;
-            let moved = runs::set_run_state(&app.db, t, r, *to)
+            let moved = runs::set_run_state(&app.db, t, r, *to, None)
                 .await
                 .unwrap()
                 .is_some();
