@@ -336,6 +336,29 @@ pub fn emr(target: &Target, assumed: &Assumed) -> Result<aws_sdk_emr::Client, Fa
     Ok(aws_sdk_emr::Client::from_conf(config.build()))
 }
 
+/// An S3 client acting with `assumed` (and nothing else), on the
+/// connection's endpoint when it has one (path-style there: an emulator or
+/// a private endpoint has no per-bucket host names).
+pub fn s3(target: &Target, assumed: &Assumed) -> Result<aws_sdk_s3::Client, Failure> {
+    let mut config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(target.region.clone()))
+        .credentials_provider(assumed.credentials.clone())
+        .timeout_config(
+            aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .connect_timeout(Duration::from_secs(5))
+                .build(),
+        );
+    if let Some((url, client)) = target.endpoint()? {
+        config = config
+            .endpoint_url(url)
+            .http_client(client)
+            .force_path_style(true);
+    }
+    Ok(aws_sdk_s3::Client::from_conf(config.build()))
+}
+
 /// "Test connection": assume the role, describe the cluster.
 pub async fn test(target: &Target) -> Result<ConnectionTest, Failure> {
     let assumed = assume(target).await?;

@@ -155,6 +155,10 @@ pub const PRINCIPAL_PLACEHOLDER: &str =
 /// Stands for the S3 locations a role's steps read and write.
 pub const S3_PLACEHOLDER: &str = "<your-bucket>/<trellis-prefix>";
 
+/// Stands for the cluster's log location (its `LogUri`), where Trellis reads
+/// the logs EMR ships of each step.
+pub const LOG_PLACEHOLDER: &str = "<log-bucket>/<log-prefix>";
+
 /// The trust policy letting `principal` assume a role only with `external_id`.
 pub fn trust_policy(principal: Option<&str>, external_id: &str) -> Value {
     json!({
@@ -170,7 +174,8 @@ pub fn trust_policy(principal: Option<&str>, external_id: &str) -> Value {
 
 /// The least-privilege permissions policy of a connection's role: adding,
 /// reading and cancelling steps on its one cluster (the account and
-/// partition taken from the role), S3 read/write under one prefix.
+/// partition taken from the role), S3 read/write under one prefix, reading
+/// the cluster's shipped step logs.
 pub fn permissions_policy(role_arn: Option<&str>, region: &str, cluster_id: &str) -> Value {
     let parts: Vec<&str> = role_arn.unwrap_or_default().split(':').collect();
     let partition = parts.get(1).filter(|p| !p.is_empty()).unwrap_or(&"aws");
@@ -200,6 +205,12 @@ pub fn permissions_policy(role_arn: Option<&str>, region: &str, cluster_id: &str
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 "Resource": format!("arn:{partition}:s3:::{bucket}/{prefix}/*"),
+            },
+            {
+                "Sid": "TrellisStepLogsRead",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": format!("arn:{partition}:s3:::{LOG_PLACEHOLDER}/{cluster_id}/steps/*"),
             },
             {
                 "Sid": "TrellisDataList",

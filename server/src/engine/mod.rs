@@ -306,6 +306,19 @@ impl Engine {
         })
     }
 
+    /// What an EMR step wrote (its `stderr`, `stdout`, and `controller`
+    /// when it failed), read from its cluster's log location with the
+    /// tenant's role, each part bounded like a local task's log.
+    pub async fn emr_step_log(
+        &self,
+        tenant: &TenantId,
+        step: &crate::executors::emr::StepRef,
+        failed: bool,
+    ) -> Result<String, String> {
+        let limit = self.inner.settings.log_limit;
+        self.inner.emr.step_log(tenant, step, failed, limit).await
+    }
+
     /// Where a task's log is written.
     pub fn log_path(&self, tenant: &TenantId, run: &RunId, task: &TaskKey) -> PathBuf {
         self.tenant_dir(tenant)

@@ -38,68 +38,66 @@ impl Engine {
     ) -> anyhow::Result<()> {
         let db = &self.inner.db;
         let fence = Some(epoch);
-        {
-            let Some(stored) = runs::get(db, tenant, run).await? else {
-                return Ok(());
-            };
-            let connection = processes::version_get(db, tenant, &stored.process, stored.version)
-                .await?
-                .and_then(|v| v.graph.connection);
-            for task in &stored.tasks {
-                if let Some(connection) = &connection {
-                    // EMR steps outlive this server: watches resume on their
-                    // recorded steps (see `drive`), and a submit that was under
-                    // way adopts its step if EMR has it, or submits it now.
-                    if task.kind == TaskKind::Submit && task.state == TaskState::Running {
-                        self.resume_submit(tenant, run, task, connection, fence)
-                            .await?;
-                        continue;
-                    }
-                    if task.kind == TaskKind::Watch && task.state == TaskState::Running {
-                        continue;
-                    }
-                }
-                let unfinished = |key: &TaskKey| {
-                    stored
-                        .tasks
-                        .iter()
-                        .any(|t| t.key == *key && !t.state.is_terminal())
-                };
-                let orphan = task.kind == TaskKind::Submit
-                    && task
-                        .node
-                        .as_deref()
-                        .is_some_and(|n| unfinished(&app::types::dag::watch_key(n)));
-                // Only the very process recorded: not one on another
-                // host, nor one that has reused its PID since.
-                if let (true, Some(process)) = (
-                    orphan,
-                    task.external_ref.as_deref().and_then(ProcessRef::parse),
-                ) {
-                    process.kill_if_running_here();
-                }
-                if task.state == TaskState::UpForRetry {
-                    // Its next attempt was never submitted; the driver takes it from the queue.
-                    let change = TaskChange::default();
-                    self.task_fenced(tenant, run, &task.key, TaskState::Queued, change, fence)
+        let Some(stored) = runs::get(db, tenant, run).await? else {
+            return Ok(());
+        };
+        let connection = processes::version_get(db, tenant, &stored.process, stored.version)
+            .await?
+            .and_then(|v| v.graph.connection);
+        for task in &stored.tasks {
+            if let Some(connection) = &connection {
+                // EMR steps outlive this server: watches resume on their
+                // recorded steps (see `drive`), and a submit that was under
+                // way adopts its step if EMR has it, or submits it now.
+                if task.kind == TaskKind::Submit && task.state == TaskState::Running {
+                    self.resume_submit(tenant, run, task, connection, fence)
                         .await?;
+                    continue;
                 }
-                if task.state == TaskState::Running {
-                    let error = format!(
-                        "Trellis restarted while this task was running; its work{} was stopped and its outcome is unknown",
-                        task.external_ref.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
-                    );
-                    let change = TaskChange {
-                        error: Some(&error),
-                        ..Default::default()
-                    };
-                    self.task_fenced(tenant, run, &task.key, TaskState::Failed, change, fence)
-                        .await?;
+                if task.kind == TaskKind::Watch && task.state == TaskState::Running {
+                    continue;
                 }
             }
-            tracing::info!(run = %run, "resuming a run left unfinished by a previous server");
-            self.launch(tenant.clone(), run.clone());
+            let unfinished = |key: &TaskKey| {
+                stored
+                    .tasks
+                    .iter()
+                    .any(|t| t.key == *key && !t.state.is_terminal())
+            };
+            let orphan = task.kind == TaskKind::Submit
+                && task
+                    .node
+                    .as_deref()
+                    .is_some_and(|n| unfinished(&app::types::dag::watch_key(n)));
+            // Only the very process recorded: not one on another
+            // host, nor one that has reused its PID since.
+            if let (true, Some(process)) = (
+                orphan,
+                task.external_ref.as_deref().and_then(ProcessRef::parse),
+            ) {
+                process.kill_if_running_here();
+            }
+            if task.state == TaskState::UpForRetry {
+                // Its next attempt was never submitted; the driver takes it from the queue.
+                let change = TaskChange::default();
+                self.task_fenced(tenant, run, &task.key, TaskState::Queued, change, fence)
+                    .await?;
+            }
+            if task.state == TaskState::Running {
+                let error = format!(
+                    "Trellis restarted while this task was running; its work{} was stopped and its outcome is unknown",
+                    task.external_ref.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                );
+                let change = TaskChange {
+                    error: Some(&error),
+                    ..Default::default()
+                };
+                self.task_fenced(tenant, run, &task.key, TaskState::Failed, change, fence)
+                    .await?;
+            }
         }
+        tracing::info!(run = %run, "resuming a run left unfinished by a previous server");
+        self.launch(tenant.clone(), run.clone());
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Live streams: a run's events over SSE (with `Last-Event-ID` replay from
 //! the database, ending with the run), every run's state changes of a
-//! tenant, and a task's log followed as it is written. Each holds one of the
+//! tenant, and a task's log followed as it is written (an EMR step's, as its
+//! cluster shipped it to S3). Each holds one of the
 //! caller's stream slots and ends when the caller's access does.
 
 use super::query::Query;
@@ -8,10 +9,11 @@ use super::runs::get_run;
 use crate::access::TenantAccess;
 use crate::db::runs;
 use crate::events::{LogFollower, Published};
+use crate::executors::emr::StepRef;
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::runs::{EventState, RunEvent};
-use app::types::{RunId, TaskKey, TenantId};
+use app::types::{RunId, TaskKey, TaskState, TenantId};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -203,7 +205,11 @@ struct LogQuery {
     follow: bool,
 }
 
-/// A task's log (its process's stdout and stderr), as plain text.
+/// A task's log (its process's stdout and stderr), as plain text. For a
+/// step on EMR: Trellis's notes on the step, then its `stderr`, `stdout` (and
+/// `controller` when it failed) as the cluster shipped them to its log
+/// location on S3, read with the tenant's role — or a note that EMR has not
+/// shipped them yet (they arrive minutes after the step ends).
 #[utoipa::path(get, path = "/tenants/{tenant}/runs/{run}/tasks/{task}/log", tag = "runs",
     params(super::doc::TenantPath, ("run" = String, Path, description = "The run id"),
         ("task" = String, Path, description = "The task key"), LogQuery),
@@ -228,13 +234,34 @@ async fn task_log(
             "a log for task `{task}` (it runs no process)"
         )));
     };
-    let path = state
-        .engine
-        .log_path(&access.tenant, &run, &app::types::dag::submit_key(&node));
     let headers = [(
         axum::http::header::CONTENT_TYPE,
         "text/plain; charset=utf-8",
     )];
+    let path = state
+        .engine
+        .log_path(&access.tenant, &run, &app::types::dag::submit_key(&node));
+    // A step on EMR: Trellis's notes on it, then what the cluster shipped to
+    // its log location (read as it is now; following it is looking again).
+    let step = stored
+        .tasks
+        .iter()
+        .filter(|t| t.node.as_deref() == Some(node.as_str()))
+        .find_map(|t| t.external_ref.as_deref().and_then(StepRef::parse));
+    if let Some(step) = step {
+        let failed = stored
+            .tasks
+            .iter()
+            .any(|t| t.node.as_deref() == Some(node.as_str()) && t.state == TaskState::Failed);
+        let mut text = tokio::fs::read(&path).await.unwrap_or_default();
+        let shipped = state
+            .engine
+            .emr_step_log(&access.tenant, &step, failed)
+            .await
+            .unwrap_or_else(|e| format!("Reading the step's logs from its cluster failed: {e}\n"));
+        text.extend_from_slice(shipped.as_bytes());
+        return Ok((headers, text).into_response());
+    }
     if !q.follow {
         let text = tokio::fs::read(&path).await.unwrap_or_default();
         return Ok((headers, text).into_response());

@@ -18,6 +18,7 @@ on_both_backends!(
     a_retry_adds_steps_only_for_what_failed,
     a_deleted_connection_stops_its_watches_at_once,
     a_changed_connection_is_used_as_changed_from_its_next_call,
+    an_emr_tasks_log_is_what_the_cluster_shipped,
 );
 
 const DEMO: &str = "/api/v1/tenants/demo";
@@ -567,4 +568,83 @@ async fn a_changed_connection_is_used_as_changed_from_its_next_call(backend: Bac
         error.contains("not authorized to perform: sts:AssumeRole"),
         "{done}"
     );
+}
+
+/// Gzips `text`, as EMR ships a log.
+fn gzipped(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap()
+}
+
+async fn an_emr_tasks_log_is_what_the_cluster_shipped(backend: Backend) {
+    let s = setup(
+        backend,
+        json!({"enabled": true, "pending_seconds": 0.1, "running_seconds": 0.2, "final": "FAILED"}),
+    )
+    .await;
+    let s3 = s.aws.s3("us-east-1");
+    s3.create_bucket()
+        .bucket("trellis-emr-logs")
+        .send()
+        .await
+        .unwrap();
+    let graph = json!({"connection": s.connection, "nodes": [{"id": "a", "component": "noop"}], "edges": []});
+    let path = published(&s, graph).await;
+    let run = s.app.start_run(&s.admin, &path).await;
+    let done = s.app.wait_for_run(&s.admin, &run, ended).await;
+    assert_eq!(done["state"], "failed");
+    let step = step_of(&done, "C_a");
+    let log_path = format!("{DEMO}/runs/{run}/tasks/W_a/log");
+    let folder = format!("s3://trellis-emr-logs/clusters/{}/steps/{step}/", s.cluster);
+
+    // Minutes pass before EMR ships a step's logs: the panel says so.
+    let log = s.app.as_user(&s.admin, Method::GET, &log_path, None).await;
+    assert_eq!(log.status, StatusCode::OK);
+    let text = log.text();
+    assert!(
+        text.contains(&format!("EMR has not shipped the logs of step {step} yet")),
+        "{text}"
+    );
+    assert!(text.contains(&folder), "{text}");
+
+    // Shipped: stderr, stdout and (the step failed) EMR's controller log,
+    // each under its location; the submit task shows the same.
+    let key = format!("clusters/{}/steps/{step}", s.cluster);
+    for (file, text) in [
+        ("stderr", "Traceback: ValueError: bad row 17\n"),
+        ("stdout", "read 1200 rows\n"),
+        ("controller", "INFO Step failed with exitCode 1\n"),
+    ] {
+        s3.put_object()
+            .bucket("trellis-emr-logs")
+            .key(format!("{key}/{file}.gz"))
+            .body(gzipped(text).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    for task in ["W_a", "C_a"] {
+        let log_path = format!("{DEMO}/runs/{run}/tasks/{task}/log");
+        let log = s.app.as_user(&s.admin, Method::GET, &log_path, None).await;
+        assert_eq!(log.status, StatusCode::OK);
+        let text = log.text();
+        let stderr = text.find(&format!(
+            "=== stderr ({folder}stderr.gz) ===\nTraceback: ValueError: bad row 17\n"
+        ));
+        let stdout = text.find(&format!(
+            "=== stdout ({folder}stdout.gz) ===\nread 1200 rows\n"
+        ));
+        let controller = text.find("=== controller (");
+        assert!(
+            stderr.is_some() && stdout > stderr && controller > stdout,
+            "{text}"
+        );
+        assert!(text.contains("INFO Step failed with exitCode 1"), "{text}");
+        assert!(
+            text.find("submitted as EMR step") < stderr,
+            "Trellis's own notes come first: {text}"
+        );
+    }
 }

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 
+mod logs;
 mod poller;
 
 /// How often a watched step's state is read: from `min`, growing by half per
@@ -213,15 +214,27 @@ impl EmrExecutor {
         Target::open(stored, &opening).map_err(|f| ConnError::Failed(f.message))
     }
 
-    /// An EMR client for the connection as it is stored now (read before
-    /// every use, so a change or a deletion — on any server — takes effect
-    /// at once), assuming its role only when the cached credentials are
-    /// missing, about to expire, or for other settings.
+    /// An EMR client for the connection as it is stored now (see
+    /// [`access`](Self::access)).
     pub async fn client(
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
     ) -> Result<(aws_sdk_emr::Client, Target), ConnError> {
+        let (target, assumed) = self.access(tenant, connection).await?;
+        let client = aws::emr(&target, &assumed).map_err(|f| f.message)?;
+        Ok((client, target))
+    }
+
+    /// The connection as it is stored now (read before every use, so a
+    /// change or a deletion — on any server — takes effect at once) and the
+    /// credentials of its role, assumed only when the cached ones are
+    /// missing, about to expire, or for other settings.
+    async fn access(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionId,
+    ) -> Result<(Target, Assumed), ConnError> {
         let key = (tenant.clone(), connection.clone());
         let Some(stored) = connections::get(&self.db, tenant, connection)
             .await
@@ -240,7 +253,7 @@ impl EmrExecutor {
             a.expires
                 .is_none_or(|t| t > SystemTime::now() + RENEW_BEFORE)
         };
-        let (target, assumed) = match cached {
+        Ok(match cached {
             Some(c) if c.stored == stored && fresh(&c.assumed) => (c.target, c.assumed),
             _ => {
                 let target = self.target(tenant, &stored).await?;
@@ -255,9 +268,7 @@ impl EmrExecutor {
                 );
                 (target, assumed)
             }
-        };
-        let client = aws::emr(&target, &assumed).map_err(|f| f.message)?;
-        Ok((client, target))
+        })
     }
 
     /// Forgets cached credentials (a connection changed, or AWS refused them).

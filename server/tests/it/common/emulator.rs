@@ -15,6 +15,9 @@ pub struct Emulator {
 pub const ACCESS_KEY_ID: &str = "AKIAEMULATORTESTKEY1";
 pub const SECRET_ACCESS_KEY: &str = "emulator-secret";
 
+/// Where the tests' clusters ship their logs.
+pub const LOG_URI: &str = "s3://trellis-emr-logs/clusters/";
+
 /// The role the tests' connections assume (moto assumes any).
 pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/trellis";
 
@@ -104,7 +107,26 @@ impl Emulator {
         aws_sdk_emr::Client::from_conf(config)
     }
 
-    /// Starts an EMR cluster in `region` that waits for steps; its id.
+    /// An S3 client with the server's keys (path-style, as the emulator needs).
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new(
+                ACCESS_KEY_ID,
+                SECRET_ACCESS_KEY,
+                None,
+                None,
+                "test",
+            ))
+            .endpoint_url(&self.url)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// Starts an EMR cluster in `region` that waits for steps and ships its
+    /// logs to [`LOG_URI`]; its id.
     pub async fn cluster(&self, region: &str) -> String {
         use aws_sdk_emr::types::JobFlowInstancesConfig;
         let out = self
@@ -114,6 +136,7 @@ impl Emulator {
             .release_label("emr-7.0.0")
             .job_flow_role("EMR_EC2_DefaultRole")
             .service_role("EMR_DefaultRole")
+            .log_uri(LOG_URI)
             .instances(
                 JobFlowInstancesConfig::builder()
                     .master_instance_type("m5.xlarge")
