@@ -264,6 +264,34 @@ async fn transition(
     stop: Option<StopMode>,
     fence: Option<Epoch>,
 ) -> sqlx::Result<Option<RunEvent>> {
+    let mut tx = db.pool.begin().await?;
+    let moved = transition_in(&mut tx, tenant, run, to, stop, fence).await?;
+    if moved.is_some() {
+        tx.commit().await?;
+    }
+    Ok(moved)
+}
+
+/// [`set_run_state`] inside the caller's transaction (which a batch of
+/// state changes shares; see `engine::commit`).
+pub async fn run_state_in(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantId,
+    run: &RunId,
+    to: RunState,
+    fence: Option<Epoch>,
+) -> sqlx::Result<Option<RunEvent>> {
+    transition_in(tx, tenant, run, to, None, fence).await
+}
+
+async fn transition_in(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantId,
+    run: &RunId,
+    to: RunState,
+    stop: Option<StopMode>,
+    fence: Option<Epoch>,
+) -> sqlx::Result<Option<RunEvent>> {
     let at = now();
     // Owned arguments: the builder takes one lifetime for all of them, and
     // the state names are `&'static`.
@@ -290,13 +318,11 @@ async fn transition(
         .push(" AND state IN ")
         .bind_list(RunState::sources(to).map(RunState::as_str))
         .push(" RETURNING id");
-    let mut tx = db.pool.begin().await?;
-    if sql.fetch_all(&mut *tx).await?.is_empty() {
-        check_fence(&mut tx, tenant, run, fence).await?;
+    if sql.fetch_all(&mut **tx).await?.is_empty() {
+        check_fence(tx, tenant, run, fence).await?;
         return Ok(None);
     }
-    let event = append_event(&mut tx, tenant, run, None, to.into(), &at, fence).await?;
-    tx.commit().await?;
+    let event = append_event(tx, tenant, run, None, to.into(), &at, fence).await?;
     Ok(Some(event))
 }
 
@@ -306,6 +332,25 @@ async fn transition(
 /// holds as `fence`.
 pub async fn set_task_state(
     db: &Db,
+    tenant: &TenantId,
+    run: &RunId,
+    task: &TaskKey,
+    to: TaskState,
+    change: TaskChange<'_>,
+    fence: Option<Epoch>,
+) -> sqlx::Result<Option<RunEvent>> {
+    let mut tx = db.pool.begin().await?;
+    let moved = task_state_in(&mut tx, tenant, run, task, to, change, fence).await?;
+    if moved.is_some() {
+        tx.commit().await?;
+    }
+    Ok(moved)
+}
+
+/// [`set_task_state`] inside the caller's transaction (which a batch of
+/// state changes shares; see `engine::commit`).
+pub async fn task_state_in(
+    tx: &mut Transaction<'static, Any>,
     tenant: &TenantId,
     run: &RunId,
     task: &TaskKey,
@@ -345,13 +390,11 @@ pub async fn set_task_state(
         .push(" AND state IN ")
         .bind_list(TaskState::sources(to).map(TaskState::as_str))
         .push(" RETURNING task_key");
-    let mut tx = db.pool.begin().await?;
-    if sql.fetch_all(&mut *tx).await?.is_empty() {
-        check_fence(&mut tx, tenant, run, fence).await?;
+    if sql.fetch_all(&mut **tx).await?.is_empty() {
+        check_fence(tx, tenant, run, fence).await?;
         return Ok(None);
     }
-    let event = append_event(&mut tx, tenant, run, Some(task), to.into(), &at, fence).await?;
-    tx.commit().await?;
+    let event = append_event(tx, tenant, run, Some(task), to.into(), &at, fence).await?;
     Ok(Some(event))
 }
 

@@ -3,8 +3,9 @@
 //! for a slot), records what the watches report, cancels what has not
 //! started when the run is stopped, and ends the run with `PExit`.
 
+use super::commit::Move;
 use super::slots::Slot;
-use super::start::{Ready, Work};
+use super::start::{Started, Work};
 use super::{Engine, RunCtx};
 use crate::db::runs::TaskChange;
 use crate::executors::emr::StepRef;
@@ -20,16 +21,6 @@ use tokio::task::{JoinError, JoinSet};
 /// What a watch hands back when its work ended: the watch task, how the
 /// work ended, and the slot it held (freed once the end is recorded).
 pub(super) type Watched = (TaskKey, Outcome, Option<Slot>);
-
-/// What looking at one task did.
-enum Step {
-    /// Nothing: the task is not ready, or not waiting.
-    Idle,
-    /// The task moved on.
-    Progressed,
-    /// The run was stopped while the task waited for a slot.
-    Stopped,
-}
 
 pub(super) struct RunDriver {
     engine: Engine,
@@ -101,7 +92,7 @@ impl RunDriver {
                 break;
             }
             tokio::select! {
-                Some(done) = self.watching.join_next() => self.watched(done).await?,
+                Some(done) = self.watching.join_next() => self.watched_ready(done).await?,
                 _ = self.stop.changed() => {}
             }
         }
@@ -152,73 +143,138 @@ impl RunDriver {
         Ok(())
     }
 
-    /// Looks at every task once; whether any moved on (or the run was
+    /// Looks at every task once: skips those that can never run, and starts
+    /// every ready one at once (a submit only with a slot free now), so their
+    /// state changes share batches. When none could start but a submit
+    /// waits for a slot, waits for one (recording other tasks' ends
+    /// meanwhile) and starts it. Whether any task moved on (or the run was
     /// stopped meanwhile).
     async fn advance(&mut self) -> anyhow::Result<bool> {
         let dag = self.dag.clone();
         let mut progressed = false;
+        let mut ready: Vec<(&DagTask, Option<Slot>)> = Vec::new();
+        let mut waiting: Vec<&DagTask> = Vec::new();
         for task in dag.tasks.iter().filter(|t| t.kind != TaskKind::Exit) {
-            match self.advance_task(task).await? {
-                Step::Idle => {}
-                Step::Progressed => progressed = true,
-                Step::Stopped => return Ok(true),
+            let state = self.states[&task.key];
+            if !matches!(state, TaskState::Pending | TaskState::Queued) {
+                continue;
+            }
+            let deps: Vec<TaskState> = task.depends_on.iter().map(|d| self.states[d]).collect();
+            if deps.iter().any(|s| unsuccessful(*s)) {
+                // Only a task that never queued is skipped.
+                if state == TaskState::Pending && self.set(&task.key, TaskState::Skipped).await? {
+                    self.states.insert(task.key.clone(), TaskState::Skipped);
+                    progressed = true;
+                }
+                continue;
+            }
+            if !deps.iter().all(|s| *s == TaskState::Succeeded) {
+                continue;
+            }
+            match task.kind {
+                TaskKind::Submit => match self.engine.inner.slots.try_acquire(&self.ctx.tenant) {
+                    Some(slot) => ready.push((task, Some(slot))),
+                    None => waiting.push(task),
+                },
+                // A watch holds its node's slot until the work ends.
+                TaskKind::Watch => {
+                    let slot = task.node.as_ref().and_then(|n| self.held.remove(n));
+                    ready.push((task, slot));
+                }
+                _ => ready.push((task, None)),
             }
         }
-        Ok(progressed)
+        // Submits without a slot are queued until one is free.
+        let pending: Vec<&DagTask> = waiting
+            .iter()
+            .copied()
+            .filter(|t| self.states[&t.key] == TaskState::Pending)
+            .collect();
+        if !pending.is_empty() {
+            self.queue(&pending).await?;
+        }
+        if ready.is_empty() {
+            let Some((first, others)) = waiting.split_first() else {
+                return Ok(progressed);
+            };
+            // Nothing could start: wait for a slot, or for work to end.
+            let Some(slot) = self.acquire_slot().await? else {
+                return Ok(true);
+            };
+            ready.push((first, Some(slot)));
+            let slots = self.engine.inner.slots.clone();
+            for task in others {
+                let Some(slot) = slots.try_acquire(&self.ctx.tenant) else {
+                    break;
+                };
+                ready.push((task, Some(slot)));
+            }
+        }
+        self.start_all(ready).await?;
+        Ok(true)
     }
 
-    /// Skips a waiting task whose upstream did not succeed, or starts it
-    /// once every upstream succeeded.
-    async fn advance_task(&mut self, task: &DagTask) -> anyhow::Result<Step> {
-        let state = self.states[&task.key];
-        if !matches!(state, TaskState::Pending | TaskState::Queued) {
-            return Ok(Step::Idle);
-        }
-        let deps: Vec<TaskState> = task.depends_on.iter().map(|d| self.states[d]).collect();
-        if deps.iter().any(|s| unsuccessful(*s)) {
-            // Only a task that never queued is skipped.
-            if state == TaskState::Pending && self.set(&task.key, TaskState::Skipped).await? {
-                self.states.insert(task.key.clone(), TaskState::Skipped);
-                return Ok(Step::Progressed);
-            }
-            return Ok(Step::Idle);
-        }
-        if !deps.iter().all(|s| *s == TaskState::Succeeded) {
-            return Ok(Step::Idle);
-        }
-        let node = task.node.clone().unwrap_or_default();
-        if task.kind == TaskKind::Submit {
-            // Queued until a slot is free (or the run is stopped).
-            if state == TaskState::Pending {
-                self.set(&task.key, TaskState::Queued).await?;
-            }
-            self.states.insert(task.key.clone(), TaskState::Queued);
-            let Some(slot) = self.acquire_slot().await? else {
-                return Ok(Step::Stopped);
-            };
-            self.held.insert(node.clone(), slot);
-        }
-        // A watch holds its node's slot until the work ends.
-        let slot = match task.kind {
-            TaskKind::Watch => self.held.remove(&node),
-            _ => None,
-        };
-        let attempt = self.next_attempt(task);
-        self.attempts.insert(task.key.clone(), attempt);
-        let ready = Ready {
-            task,
-            attempt,
-            slot,
-        };
-        let state = self
+    /// Moves `tasks` from pending to queued, in one write.
+    async fn queue(&mut self, tasks: &[&DagTask]) -> anyhow::Result<()> {
+        let moves: Vec<Move> = tasks
+            .iter()
+            .map(|t| Move::task(&t.key, TaskState::Queued, TaskChange::default()))
+            .collect();
+        let fence = self.engine.fence(&self.ctx.run);
+        let moved = self
             .engine
-            .start(&self.ctx, ready, &mut self.refs, &mut self.watching)
+            .write(&self.ctx.tenant, &self.ctx.run, &moves, fence)
             .await?;
-        if state.is_terminal() && state != TaskState::Succeeded {
-            self.held.remove(&node);
+        for (task, moved) in tasks.iter().zip(moved) {
+            if moved {
+                self.states.insert(task.key.clone(), TaskState::Queued);
+            }
         }
-        self.states.insert(task.key.clone(), state);
-        Ok(Step::Progressed)
+        Ok(())
+    }
+
+    /// Starts `ready` tasks together and records what each start did.
+    async fn start_all(&mut self, ready: Vec<(&DagTask, Option<Slot>)>) -> anyhow::Result<()> {
+        let mut starts = Vec::with_capacity(ready.len());
+        for (task, _) in &ready {
+            let attempt = self.next_attempt(task);
+            self.attempts.insert(task.key.clone(), attempt);
+            let watched = match (task.kind, &task.node) {
+                (TaskKind::Watch, Some(node)) => self.refs.get(node).cloned(),
+                _ => None,
+            };
+            starts.push(self.engine.start_task(&self.ctx, task, attempt, watched));
+        }
+        let started = futures::future::join_all(starts).await;
+        for ((task, slot), started) in ready.into_iter().zip(started) {
+            let node = task.node.clone().unwrap_or_default();
+            match started? {
+                Started::Ended(state) => {
+                    self.states.insert(task.key.clone(), state);
+                }
+                Started::Submitted(external) => {
+                    self.refs.insert(node.clone(), external);
+                    self.states.insert(task.key.clone(), TaskState::Succeeded);
+                    if let Some(slot) = slot {
+                        self.held.insert(node, slot);
+                    }
+                }
+                Started::Watching(external) => {
+                    self.states.insert(task.key.clone(), TaskState::Running);
+                    let work = Work {
+                        key: task.key.clone(),
+                        node,
+                        external,
+                        attempt: self.attempts[&task.key],
+                        slot,
+                    };
+                    self.engine
+                        .follow(&self.ctx, work, &mut self.watching)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The attempt `task` starts as. A node's submit counts on from the
@@ -235,27 +291,48 @@ impl RunDriver {
         }
     }
 
-    /// Waits for a slot, recording other tasks' ends meanwhile; `None` when
-    /// the run is stopped first.
+    /// Waits for a slot, or for watched work to end (recorded, with every
+    /// other end that is in: their slots are free again), or for a stop;
+    /// `None` unless a slot came. Giving up the wait frees a slot granted
+    /// meanwhile.
     async fn acquire_slot(&mut self) -> anyhow::Result<Option<Slot>> {
         let (slots, tenant) = (self.engine.inner.slots.clone(), self.ctx.tenant.clone());
-        let acquire = slots.acquire(&tenant);
-        tokio::pin!(acquire);
-        loop {
-            tokio::select! {
-                slot = &mut acquire => return Ok(Some(slot)),
-                Some(done) = self.watching.join_next() => self.watched(done).await?,
-                _ = self.stop.changed() => return Ok(None),
+        tokio::select! {
+            slot = slots.acquire(&tenant) => Ok(Some(slot)),
+            Some(done) = self.watching.join_next() => {
+                self.watched_ready(done).await?;
+                Ok(None)
             }
+            _ = self.stop.changed() => Ok(None),
         }
     }
 
-    /// Records how a watched task ended; its slot is freed only afterwards.
-    async fn watched(&mut self, done: Result<Watched, JoinError>) -> anyhow::Result<()> {
-        let (key, outcome, _slot) = done?;
+    /// Records `done` and every other watched end that is in, together.
+    async fn watched_ready(&mut self, done: Result<Watched, JoinError>) -> anyhow::Result<()> {
+        let mut ends = vec![done];
+        while let Some(more) = self.watching.try_join_next() {
+            ends.push(more);
+        }
+        self.watched_all(ends).await
+    }
+
+    /// Records how watched tasks ended, together; their slots are freed
+    /// only afterwards.
+    async fn watched_all(&mut self, ends: Vec<Result<Watched, JoinError>>) -> anyhow::Result<()> {
+        let ends = ends
+            .into_iter()
+            .collect::<Result<Vec<Watched>, JoinError>>()?;
         let (tenant, run) = (&self.ctx.tenant, &self.ctx.run);
-        if self.engine.finish(tenant, run, &key, &outcome).await? {
-            self.states.insert(key, ended(&outcome));
+        let engine = &self.engine;
+        let finished = futures::future::join_all(
+            ends.iter()
+                .map(|(key, outcome, _)| engine.finish(tenant, run, key, outcome)),
+        )
+        .await;
+        for ((key, outcome, _slot), moved) in ends.into_iter().zip(finished) {
+            if moved? {
+                self.states.insert(key, ended(&outcome));
+            }
         }
         Ok(())
     }

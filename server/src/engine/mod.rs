@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub mod airflow;
+mod commit;
 mod driver;
 mod follow;
 mod lease;
@@ -174,6 +175,9 @@ struct Inner {
     slots: Arc<Slots>,
     /// The runs this server drives.
     driving: Mutex<HashMap<RunId, Driving>>,
+    /// Writes the drivers' state changes in batches (started on first use,
+    /// inside the runtime).
+    commit: std::sync::OnceLock<commit::Committer>,
     /// This server process, as the owner of the runs it drives.
     server_id: String,
     /// The Airflow deployment processes may choose to run on.
@@ -204,6 +208,7 @@ impl Engine {
                 settings,
                 slots,
                 driving: Mutex::new(HashMap::new()),
+                commit: std::sync::OnceLock::new(),
                 server_id: crate::db::new_id(),
                 airflow: std::sync::OnceLock::new(),
                 usage: Default::default(),
@@ -509,22 +514,33 @@ impl Engine {
         change: TaskChange<'_>,
         fence: Option<runs::Epoch>,
     ) -> sqlx::Result<bool> {
-        let db = &self.inner.db;
-        let event = self
-            .durably(|| runs::set_task_state(db, tenant, run, key, to, change, fence))
-            .await?;
-        Ok(self.publish(tenant, event))
+        let moves = [commit::Move::task(key, to, change)];
+        Ok(self.write(tenant, run, &moves, fence).await?[0])
     }
 
     /// Moves a run to `to` when the run state machine allows it, and
     /// publishes the change; whether it moved.
     async fn run_state(&self, tenant: &TenantId, run: &RunId, to: RunState) -> sqlx::Result<bool> {
-        let db = &self.inner.db;
         let fence = self.fence(run);
-        let event = self
-            .durably(|| runs::set_run_state(db, tenant, run, to, fence))
-            .await?;
-        Ok(self.publish(tenant, event))
+        let moves = [commit::Move::Run(to)];
+        Ok(self.write(tenant, run, &moves, fence).await?[0])
+    }
+
+    /// Writes `moves` of `run` in order (in the next batch of state changes,
+    /// see `commit`), trying again after passing database errors; whether
+    /// each one moved. Their events are published once durable.
+    async fn write(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+        moves: &[commit::Move],
+        fence: Option<runs::Epoch>,
+    ) -> sqlx::Result<Vec<bool>> {
+        let committer = self.inner.commit.get_or_init(|| {
+            commit::Committer::spawn(self.inner.db.clone(), self.inner.bus.clone())
+        });
+        self.durably(|| committer.write(tenant, run, moves.to_vec(), fence))
+            .await
     }
 
     /// Runs `write` until it succeeds, trying again after a transient
@@ -573,10 +589,12 @@ impl Engine {
             external_ref,
             error: None,
         };
-        self.task(tenant, run, key, TaskState::Queued, TaskChange::default())
-            .await?;
-        self.task(tenant, run, key, TaskState::Running, running)
-            .await
+        // One write: both changes share a batch.
+        let moves = [
+            commit::Move::task(key, TaskState::Queued, TaskChange::default()),
+            commit::Move::task(key, TaskState::Running, running),
+        ];
+        Ok(self.write(tenant, run, &moves, self.fence(run)).await?[1])
     }
 
     /// Records how a task's work ended.

@@ -139,18 +139,32 @@ impl Slots {
         state.dispatch(self);
     }
 
+    /// A slot for `tenant` now, if one is free and nothing of `tenant`'s
+    /// waits for one already (those come first).
+    pub fn try_acquire(self: &Arc<Self>, tenant: &TenantId) -> Option<Slot> {
+        let mut state = self.state.lock().expect("slots lock");
+        self.grant_now(&mut state, tenant)
+    }
+
+    fn grant_now(self: &Arc<Self>, state: &mut State, tenant: &TenantId) -> Option<Slot> {
+        if !state.can_run(tenant) || state.waiting.contains_key(tenant) {
+            return None;
+        }
+        state.take(tenant);
+        Some(Slot {
+            slots: self.clone(),
+            tenant: tenant.clone(),
+            counted: true,
+        })
+    }
+
     /// Waits for a slot for `tenant`. Dropping the future at any point
     /// (a stop) leaves no slot taken.
     pub async fn acquire(self: &Arc<Self>, tenant: &TenantId) -> Slot {
         let granted = {
             let mut state = self.state.lock().expect("slots lock");
-            if state.can_run(tenant) && !state.waiting.contains_key(tenant) {
-                state.take(tenant);
-                return Slot {
-                    slots: self.clone(),
-                    tenant: tenant.clone(),
-                    counted: true,
-                };
+            if let Some(slot) = self.grant_now(&mut state, tenant) {
+                return slot;
             }
             let (tx, rx) = oneshot::channel();
             if !state.waiting.contains_key(tenant) {

@@ -13,7 +13,6 @@ use app::types::dag::DagTask;
 use app::types::graph::Node;
 use app::types::{ConnectionId, RunId, TaskKey, TaskKind, TaskState, TenantId};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 use tokio::task::JoinSet;
 
 /// The name of attempt `attempt` of a node's EMR step. Unique per run, task
@@ -64,15 +63,6 @@ fn step_spec(
             action_on_failure: emr.action_on_failure.clone(),
         },
     })
-}
-
-/// A task the driver starts: which, as which attempt (attempts continue
-/// across retries of the run, so no EMR step name repeats), and the slot its
-/// node's submit took (a watch holds it until the work ends).
-pub(super) struct Ready<'a> {
-    pub task: &'a DagTask,
-    pub attempt: u32,
-    pub slot: Option<Slot>,
 }
 
 /// A node's submitted work to follow: its watch task, the attempt the work
@@ -210,31 +200,22 @@ impl Engine {
         Ok(())
     }
 
-    /// Starts one ready task; answers the state it is in afterwards.
-    pub(super) async fn start(
+    /// Starts one ready task (attempt `attempt`; a watch follows the work
+    /// `watched` its submit started). Needs nothing of the driver's but
+    /// what it is given, so a driver starts all its ready tasks at once
+    /// and their state changes share batches; the driver applies what it
+    /// answers.
+    pub(super) async fn start_task(
         &self,
         ctx: &RunCtx,
-        ready: Ready<'_>,
-        refs: &mut HashMap<String, ExternalRef>,
-        watching: &mut JoinSet<Watched>,
-    ) -> anyhow::Result<TaskState> {
-        let Ready {
-            task,
-            attempt,
-            slot,
-        } = ready;
+        task: &DagTask,
+        attempt: u32,
+        watched: Option<ExternalRef>,
+    ) -> anyhow::Result<Started> {
         let node = task.node.clone().unwrap_or_default();
-        let watched = (task.kind == TaskKind::Watch)
-            .then(|| refs.get(&node).map(|r| r.to_string()))
-            .flatten();
+        let noted = watched.as_ref().map(ToString::to_string);
         let began = self
-            .begin(
-                &ctx.tenant,
-                &ctx.run,
-                &task.key,
-                watched.as_deref(),
-                attempt,
-            )
+            .begin(&ctx.tenant, &ctx.run, &task.key, noted.as_deref(), attempt)
             .await?;
         if !began {
             // Only this driver moves its run's tasks; one it cannot start
@@ -250,7 +231,6 @@ impl Engine {
             TaskKind::Submit => match self.submit(ctx, &node, attempt).await? {
                 Ok(external) => {
                     let text = external.to_string();
-                    refs.insert(node, external);
                     let change = TaskChange {
                         external_ref: Some(&text),
                         ..Default::default()
@@ -264,31 +244,29 @@ impl Engine {
                     )
                     .await?;
                     fault("emr-after-record");
-                    return Ok(TaskState::Succeeded);
+                    return Ok(Started::Submitted(external));
                 }
                 Err(error) => Outcome::Failed { error },
             },
-            TaskKind::Watch => {
-                let Some(external) = refs.get(&node).cloned() else {
-                    let error = format!("node `{node}` has no recorded process to watch");
-                    self.finish(&ctx.tenant, &ctx.run, &task.key, &Outcome::Failed { error })
-                        .await?;
-                    return Ok(TaskState::Failed);
-                };
-                let work = Work {
-                    key: task.key.clone(),
-                    node,
-                    external,
-                    attempt,
-                    slot,
-                };
-                self.follow(ctx, work, watching).await?;
-                return Ok(TaskState::Running);
-            }
+            TaskKind::Watch => match watched {
+                Some(external) => return Ok(Started::Watching(external)),
+                None => Outcome::Failed {
+                    error: format!("node `{node}` has no recorded process to watch"),
+                },
+            },
         };
-        let state = super::driver::ended(&outcome);
         self.finish(&ctx.tenant, &ctx.run, &task.key, &outcome)
             .await?;
-        Ok(state)
+        Ok(Started::Ended(super::driver::ended(&outcome)))
     }
+}
+
+/// What starting a task did.
+pub(super) enum Started {
+    /// It ended at once in this state (bookkeeping, or a failed start).
+    Ended(TaskState),
+    /// A submit started this work; its watch follows it next.
+    Submitted(ExternalRef),
+    /// A watch is to follow this work.
+    Watching(ExternalRef),
 }
