@@ -13,6 +13,7 @@ mod airflow_file;
 mod airflow_import;
 mod auth;
 mod backfills;
+mod chaos;
 mod cli;
 mod connections;
 mod data_steps;
