@@ -58,7 +58,8 @@ async fn http(
     (cookie, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-async fn start_run(addr: &str, cookie: &str, name: &str, graph: Value) -> String {
+/// Publishes `graph` as version 1 of a new process; the process's API path.
+async fn published(addr: &str, cookie: &str, name: &str, graph: Value) -> String {
     let (_, p) = http(
         addr,
         "POST",
@@ -79,6 +80,11 @@ async fn start_run(addr: &str, cookie: &str, name: &str, graph: Value) -> String
         Some(json!({})),
     )
     .await;
+    path
+}
+
+async fn start_run(addr: &str, cookie: &str, name: &str, graph: Value) -> String {
+    let path = published(addr, cookie, name, graph).await;
     let (_, run) = http(
         addr,
         "POST",
@@ -212,24 +218,11 @@ async fn main() {
     let edges: Vec<Value> = (1..20)
         .map(|i| json!({"from": format!("s{:02}", i - 1), "to": format!("s{i:02}")}))
         .collect();
-    let (_, p) = http(
+    let path = published(
         &addr,
-        "POST",
-        "/api/v1/tenants/demo/processes",
         &cookie,
-        Some(json!({"name": "sse", "graph": {"nodes": nodes, "edges": edges}})),
-    )
-    .await;
-    let path = format!(
-        "/api/v1/tenants/demo/processes/{}",
-        p["id"].as_str().unwrap()
-    );
-    http(
-        &addr,
-        "POST",
-        &format!("{path}/versions"),
-        &cookie,
-        Some(json!({})),
+        "sse",
+        json!({"nodes": nodes, "edges": edges}),
     )
     .await;
     // The clients follow the tenant-wide stream, connected before the run starts.
@@ -322,26 +315,8 @@ async fn main() {
     assert_eq!(fan.await.unwrap()["state"], "succeeded");
 
     // 4. 1,000 runs started at once: request → PEntry running.
-    let (_, p) = http(
-        &addr,
-        "POST",
-        "/api/v1/tenants/demo/processes",
-        &cookie,
-        Some(json!({"name": "burst", "graph": {"nodes": [{"id": "one", "component": "noop"}], "edges": []}})),
-    )
-    .await;
-    let path = format!(
-        "/api/v1/tenants/demo/processes/{}",
-        p["id"].as_str().unwrap()
-    );
-    http(
-        &addr,
-        "POST",
-        &format!("{path}/versions"),
-        &cookie,
-        Some(json!({})),
-    )
-    .await;
+    let burst = json!({"nodes": [{"id": "one", "component": "noop"}], "edges": []});
+    let path = published(&addr, &cookie, "burst", burst).await;
     let mut posts = Vec::new();
     for _ in 0..1000 {
         let (addr, cookie, path) = (addr.clone(), cookie.clone(), path.clone());

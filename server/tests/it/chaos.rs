@@ -8,71 +8,34 @@
 //! gap-free; every live stream on the undisturbed server received its run's
 //! whole log.
 
-use crate::common::binary::{call, published, sign_in, start_with, Server};
+use crate::common::binary::{
+    call, event_stream, postgres_for, published, sign_in, start_sharing, Server,
+};
 use crate::common::{ended, task};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// What the test changes in each server.
-fn settings(url: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("DATABASE_URL", url.to_owned()),
-        (
-            "TRELLIS_SECRET_KEY",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
-        ),
-        ("TRELLIS_SERVER_LEASE_SECONDS", "2".to_owned()),
-        // Few slots: runs wait their turn, so the chaos meets them queued
-        // as well as running.
-        ("TRELLIS_MAX_RUNNING_TASKS_PER_TENANT", "8".to_owned()),
-    ]
-}
-
+/// A server of the test: on the shared database and data folder, a 2 s
+/// lease, and few task slots, so the chaos meets runs queued as well as
+/// running.
 fn start(data: &Path, url: &str) -> Server {
-    let env = settings(url);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    start_with(data, &env)
+    let env = [
+        ("TRELLIS_SERVER_LEASE_SECONDS", "2"),
+        ("TRELLIS_MAX_RUNNING_TASKS_PER_TENANT", "8"),
+    ];
+    start_sharing(data, url, &env)
 }
 
 /// A run's live event stream on `addr`, read on a thread until the server
-/// ends it (or 150 s pass): the `data:` lines.
+/// ends it (or 150 s pass): its events.
 fn follow(addr: &str, cookie: &str, run: &str) -> std::thread::JoinHandle<Vec<Value>> {
-    let (host, cookie, run) = (
-        addr.trim_start_matches("http://").to_owned(),
-        cookie.to_owned(),
-        run.to_owned(),
-    );
+    let (addr, cookie, run) = (addr.to_owned(), cookie.to_owned(), run.to_owned());
     std::thread::spawn(move || {
-        let mut stream = std::net::TcpStream::connect(&host).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_millis(500)))
-            .unwrap();
-        write!(
-            stream,
-            "GET /api/v1/tenants/demo/runs/{run}/events HTTP/1.1\r\nHost: {host}\r\n\
-             Cookie: {cookie}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let (mut body, mut buf) = (Vec::new(), [0u8; 8192]);
-        let deadline = Instant::now() + Duration::from_secs(150);
-        while Instant::now() < deadline {
-            match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => body.extend_from_slice(&buf[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => break,
-            }
-        }
-        String::from_utf8_lossy(&body)
+        event_stream(&addr, &cookie, &run, Duration::from_secs(150))
             .lines()
             .filter_map(|l| l.strip_prefix("data: "))
             .filter_map(|d| serde_json::from_str(d).ok())
@@ -88,15 +51,11 @@ fn stored_events(addr: &str, cookie: &str, run: &str) -> Vec<Value> {
 
 #[test]
 fn three_servers_under_kills_and_pauses_end_every_run_and_run_no_work_twice() {
-    if crate::common::skipped(
-        crate::common::Backend::Postgres,
-        "three_servers_under_kills_and_pauses_end_every_run_and_run_no_work_twice",
-    ) {
+    let Some(url) =
+        postgres_for("three_servers_under_kills_and_pauses_end_every_run_and_run_no_work_twice")
+    else {
         return;
-    }
-    let url = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(crate::common::pg::fresh_database());
+    };
     let data = tempfile::tempdir().unwrap();
     let mut servers: Vec<Server> = (0..3).map(|_| start(data.path(), &url)).collect();
     let steady = servers[2].addr.clone();

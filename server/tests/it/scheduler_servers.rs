@@ -3,7 +3,10 @@
 //! on one PostgreSQL database firing the same schedule, one of them killed.
 //! Every fire time gets exactly one run, and every run ends.
 
-use crate::common::binary::{call, published, sign_in, start_run, start_with, wait_for, Server};
+use crate::common::binary::{
+    call, event_stream, postgres_for, published, sign_in, start_run, start_sharing, start_with,
+    wait_for, Server,
+};
 use crate::common::{ended, task};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -103,26 +106,15 @@ fn a_server_killed_between_fire_and_run_start_fires_nothing_twice() {
 
 #[test]
 fn two_servers_on_one_postgres_fire_each_time_once_and_take_over_runs() {
-    if crate::common::skipped(
-        crate::common::Backend::Postgres,
-        "two_servers_on_one_postgres_fire_each_time_once_and_take_over_runs",
-    ) {
+    let Some(url) =
+        postgres_for("two_servers_on_one_postgres_fire_each_time_once_and_take_over_runs")
+    else {
         return;
-    }
-    let url = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(crate::common::pg::fresh_database());
+    };
     let data = tempfile::tempdir().unwrap();
-    let env = [
-        ("DATABASE_URL", url.as_str()),
-        (
-            "TRELLIS_SECRET_KEY",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        ),
-        ("TRELLIS_SERVER_LEASE_SECONDS", "3"),
-    ];
-    let mut a = start_with(data.path(), &env);
-    let b = start_with(data.path(), &env);
+    let env = [("TRELLIS_SERVER_LEASE_SECONDS", "3")];
+    let mut a = start_sharing(data.path(), &url, &env);
+    let b = start_sharing(data.path(), &url, &env);
     let cookie_a = sign_in(&a.addr);
     let cookie_b = sign_in(&b.addr);
     let path = process(
@@ -149,7 +141,7 @@ fn two_servers_on_one_postgres_fire_each_time_once_and_take_over_runs() {
     );
     let id = start_run(&a.addr, &cookie_a, &short);
     let began = Instant::now();
-    let stream = event_stream(&b.addr, &cookie_b, &id);
+    let stream = event_stream(&b.addr, &cookie_b, &id, Duration::from_secs(20));
     assert!(
         began.elapsed() < Duration::from_secs(15),
         "the stream ends with the run"
@@ -224,28 +216,19 @@ fn two_servers_on_one_postgres_fire_each_time_once_and_take_over_runs() {
 fn a_server_paused_past_its_lease_writes_nothing_to_the_runs_it_lost() {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
-    if crate::common::skipped(
-        crate::common::Backend::Postgres,
-        "a_server_paused_past_its_lease_writes_nothing_to_the_runs_it_lost",
-    ) {
+    let Some(url) =
+        postgres_for("a_server_paused_past_its_lease_writes_nothing_to_the_runs_it_lost")
+    else {
         return;
-    }
-    let url = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(crate::common::pg::fresh_database());
+    };
     let data = tempfile::tempdir().unwrap();
     let env = [
-        ("DATABASE_URL", url.as_str()),
-        (
-            "TRELLIS_SECRET_KEY",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        ),
         ("TRELLIS_SERVER_LEASE_SECONDS", "3"),
         // One task at a time: `second` waits for `first`'s slot.
         ("TRELLIS_MAX_RUNNING_TASKS_PER_TENANT", "1"),
     ];
-    let a = start_with(data.path(), &env);
-    let b = start_with(data.path(), &env);
+    let a = start_sharing(data.path(), &url, &env);
+    let b = start_sharing(data.path(), &url, &env);
     let cookie_a = sign_in(&a.addr);
     let cookie_b = sign_in(&b.addr);
     // Each execution of a node's work leaves a mark in the shared folder.
@@ -285,14 +268,24 @@ fn a_server_paused_past_its_lease_writes_nothing_to_the_runs_it_lost() {
             .map(str::to_owned)
             .collect()
     };
-    let events = lines(event_stream(&b.addr, &cookie_b, &id));
+    let events = lines(event_stream(
+        &b.addr,
+        &cookie_b,
+        &id,
+        Duration::from_secs(20),
+    ));
     assert!(events.len() > 10, "{events:?}");
 
     // A wakes up: it learns it lost the run and writes nothing to it.
     kill(pid_a, Signal::SIGCONT).unwrap();
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        lines(event_stream(&b.addr, &cookie_b, &id)),
+        lines(event_stream(
+            &b.addr,
+            &cookie_b,
+            &id,
+            Duration::from_secs(20)
+        )),
         events,
         "the paused server added nothing"
     );
@@ -314,36 +307,4 @@ fn a_server_paused_past_its_lease_writes_nothing_to_the_runs_it_lost() {
     assert_eq!(status, 200);
     terminate(a);
     terminate(b);
-}
-
-/// The run's event stream (`text/event-stream`) as read from `addr` until
-/// the server ends it, or for 20 seconds at most.
-fn event_stream(addr: &str, cookie: &str, run: &str) -> String {
-    use std::io::{Read, Write};
-    let host = addr.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /api/v1/tenants/demo/runs/{run}/events HTTP/1.1\r\nHost: {host}\r\n\
-         Cookie: {cookie}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let (mut body, mut buf) = (Vec::new(), [0u8; 4096]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => body.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => panic!("reading the event stream: {e}"),
-        }
-    }
-    String::from_utf8_lossy(&body).into_owned()
 }

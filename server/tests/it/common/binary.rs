@@ -228,3 +228,61 @@ pub fn request(
     }
     Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
 }
+
+/// A fresh PostgreSQL database for the servers of `test`; `None` when the
+/// PostgreSQL tests are skipped.
+pub fn postgres_for(test: &str) -> Option<String> {
+    if super::skipped(super::Backend::Postgres, test) {
+        return None;
+    }
+    let url = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(super::pg::fresh_database());
+    Some(url)
+}
+
+/// A server on the database `url` and the data folder `data`, as one of
+/// several sharing them (the same secret key), with `env` besides.
+pub fn start_sharing(data: &Path, url: &str, env: &[(&str, &str)]) -> Server {
+    let shared = [
+        ("DATABASE_URL", url),
+        (
+            "TRELLIS_SECRET_KEY",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ),
+    ];
+    let all: Vec<(&str, &str)> = shared.iter().chain(env).copied().collect();
+    start_with(data, &all)
+}
+
+/// The run's event stream (`text/event-stream`) as read from `addr` until
+/// the server ends it, or for `max` at most.
+pub fn event_stream(addr: &str, cookie: &str, run: &str, max: Duration) -> String {
+    let host = addr.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/v1/tenants/demo/runs/{run}/events HTTP/1.1\r\nHost: {host}\r\n\
+         Cookie: {cookie}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let (mut body, mut buf) = (Vec::new(), [0u8; 4096]);
+    let deadline = Instant::now() + max;
+    while Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => body.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            // The server went away (killed): what came is what there is.
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
