@@ -13,6 +13,15 @@ pub struct Server {
     pub addr: String,
 }
 
+/// A server a test leaves behind (it failed, or did not stop it) is killed,
+/// so it holds no port, database connection or task process after the test.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn start(data: &Path) -> Server {
     start_with(data, &[])
 }
