@@ -86,16 +86,28 @@ pub fn fenced_in(e: &anyhow::Error) -> bool {
         .any(|c| c.downcast_ref::<sqlx::Error>().is_some_and(is_fenced) || c.is::<Fenced>())
 }
 
-/// A write that changed nothing: refused by [`Fenced`] when the run's epoch
-/// is no longer `fence` (else the state machine refused it).
-async fn check_fence(
+/// Runs `update` (a conditional state change of `run` or of its `task`)
+/// and, when it moved, appends its event as `state`, under `fence`. When it
+/// moved nothing: refused by [`Fenced`] if the run's epoch is no longer
+/// `fence`, else `None` (the state machine refused it).
+#[allow(clippy::too_many_arguments)]
+async fn record(
     tx: &mut Transaction<'static, Any>,
+    update: Sql<'_>,
     tenant: &TenantId,
     run: &RunId,
+    task: Option<&TaskKey>,
+    state: EventState,
+    at: &str,
     fence: Option<Epoch>,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Option<RunEvent>> {
+    if !update.fetch_all(&mut **tx).await?.is_empty() {
+        return append_event(tx, tenant, run, task, state, at, fence)
+            .await
+            .map(Some);
+    }
     let Some(held) = fence else {
-        return Ok(());
+        return Ok(None);
     };
     let epoch: Option<i64> =
         sqlx::query_scalar("SELECT epoch FROM runs WHERE tenant_id = $1 AND id = $2")
@@ -105,7 +117,7 @@ async fn check_fence(
             .await?;
     match epoch {
         Some(epoch) if epoch != held => Err(fenced(run, held)),
-        _ => Ok(()),
+        _ => Ok(None),
     }
 }
 
@@ -318,12 +330,7 @@ async fn transition_in(
         .push(" AND state IN ")
         .bind_list(RunState::sources(to).map(RunState::as_str))
         .push(" RETURNING id");
-    if sql.fetch_all(&mut **tx).await?.is_empty() {
-        check_fence(tx, tenant, run, fence).await?;
-        return Ok(None);
-    }
-    let event = append_event(tx, tenant, run, None, to.into(), &at, fence).await?;
-    Ok(Some(event))
+    record(tx, sql, tenant, run, None, to.into(), &at, fence).await
 }
 
 /// Moves a task to `to` from any state the task state machine
@@ -390,12 +397,7 @@ pub async fn task_state_in(
         .push(" AND state IN ")
         .bind_list(TaskState::sources(to).map(TaskState::as_str))
         .push(" RETURNING task_key");
-    if sql.fetch_all(&mut **tx).await?.is_empty() {
-        check_fence(tx, tenant, run, fence).await?;
-        return Ok(None);
-    }
-    let event = append_event(tx, tenant, run, Some(task), to.into(), &at, fence).await?;
-    Ok(Some(event))
+    record(tx, sql, tenant, run, Some(task), to.into(), &at, fence).await
 }
 
 /// What retrying an ended run stores.

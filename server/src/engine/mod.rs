@@ -8,7 +8,6 @@ use crate::db::{processes, Db};
 use crate::events::EventBus;
 use crate::executors::local::LocalExecutor;
 use crate::executors::{CancelMode, Outcome};
-use app::api::runs::RunEvent;
 use app::types::component::ComponentType;
 use app::types::graph::{Node, ProcessGraph};
 use app::types::{ComponentKey, RunId, RunState, TaskKey, TaskState, TenantId};
@@ -416,12 +415,13 @@ impl Engine {
         mode: CancelMode,
     ) -> sqlx::Result<Option<()>> {
         let db = &self.inner.db;
-        let event = self
+        let Some(event) = self
             .durably(|| runs::request_stop(db, tenant, run, mode.mode()))
-            .await?;
-        if !self.publish(tenant, event) {
+            .await?
+        else {
             return Ok(None);
-        }
+        };
+        self.inner.bus.publish(tenant, event);
         // The request is in the database; the server driving the run acts
         // on it: this one at once, another at its next look (`spawn_stop_watch`).
         self.act_on_stop(run, mode);
@@ -564,14 +564,6 @@ impl Engine {
                 other => return other,
             }
         }
-    }
-
-    fn publish(&self, tenant: &TenantId, event: Option<RunEvent>) -> bool {
-        let moved = event.is_some();
-        if let Some(event) = event {
-            self.inner.bus.publish(tenant, event);
-        }
-        moved
     }
 
     /// (pending →) queued → running (as attempt `attempt`), as a task that is

@@ -224,6 +224,54 @@ impl LocalExecutor {
         pids.len()
     }
 
+    /// The command that starts `task`'s program under this executor's
+    /// limits (through [`limiter`] when the host has it), in its own process
+    /// group, with only the task's environment and its output piped.
+    fn command(&self, task: &TaskSpec) -> Result<Command, ExecError> {
+        let program = self.program(&task.program);
+        let rlimits = self.limits.rlimits();
+        let spawn_error = |source| ExecError::Spawn {
+            program: program.display().to_string(),
+            source,
+        };
+        let mut command = match limiter() {
+            Some(limiter) => {
+                let found = resolve(&program, &task.workdir).ok_or_else(|| {
+                    spawn_error(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "no such executable program",
+                    ))
+                })?;
+                let mut command = Command::new(limiter);
+                command
+                    .args(limiter_args(&rlimits).map_err(spawn_error)?)
+                    .arg(found);
+                command
+            }
+            None => {
+                let mut command = Command::new(&program);
+                // SAFETY: `apply` only makes the getrlimit/setrlimit system
+                // calls, which are async-signal-safe, on memory allocated
+                // before the fork.
+                unsafe {
+                    command.pre_exec(move || apply(&rlimits));
+                }
+                command
+            }
+        };
+        command
+            .args(&task.args)
+            .env_clear()
+            .env("PATH", CHILD_PATH)
+            .envs(task.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&task.workdir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        Ok(command)
+    }
+
     fn entry(
         &self,
         external: &ExternalRef,
@@ -399,48 +447,13 @@ impl Executor for LocalExecutor {
             .map_err(io("the task log"))?;
         log.lock().await.signal_to(self.logs.signal(&task.log_path));
 
-        let program = self.program(&task.program);
-        let rlimits = self.limits.rlimits();
-        let spawn_error = |source| ExecError::Spawn {
-            program: program.display().to_string(),
-            source,
-        };
-        let mut command = match limiter() {
-            Some(limiter) => {
-                let found = resolve(&program, &task.workdir).ok_or_else(|| {
-                    spawn_error(std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        "no such executable program",
-                    ))
-                })?;
-                let mut command = Command::new(limiter);
-                command
-                    .args(limiter_args(&rlimits).map_err(spawn_error)?)
-                    .arg(found);
-                command
-            }
-            None => {
-                let mut command = Command::new(&program);
-                // SAFETY: `apply` only makes the getrlimit/setrlimit system
-                // calls, which are async-signal-safe, on memory allocated
-                // before the fork.
-                unsafe {
-                    command.pre_exec(move || apply(&rlimits));
-                }
-                command
-            }
-        };
-        command
-            .args(&task.args)
-            .env_clear()
-            .env("PATH", CHILD_PATH)
-            .envs(task.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&task.workdir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let mut child = command.spawn().map_err(spawn_error)?;
+        let mut child = self
+            .command(task)?
+            .spawn()
+            .map_err(|source| ExecError::Spawn {
+                program: self.program(&task.program).display().to_string(),
+                source,
+            })?;
         let pid = child.id().expect("a just-spawned child has a pid");
         let process = ProcessRef::of(pid);
 

@@ -21,6 +21,11 @@ pub const LOG_URI: &str = "s3://trellis-emr-logs/clusters/";
 /// The role the tests' connections assume (moto assumes any).
 pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/trellis";
 
+/// The server's own keys, as a credentials provider.
+fn server_keys() -> Credentials {
+    Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "test")
+}
+
 impl Emulator {
     pub fn start() -> Emulator {
         let python = std::env::var("TRELLIS_EMULATOR_PYTHON").unwrap_or_else(|_| {
@@ -95,13 +100,7 @@ impl Emulator {
         let config = aws_sdk_emr::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
-            .credentials_provider(Credentials::new(
-                ACCESS_KEY_ID,
-                SECRET_ACCESS_KEY,
-                None,
-                None,
-                "test",
-            ))
+            .credentials_provider(server_keys())
             .endpoint_url(&self.url)
             .build();
         aws_sdk_emr::Client::from_conf(config)
@@ -112,13 +111,7 @@ impl Emulator {
         let config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(aws_sdk_s3::config::Region::new(region.to_owned()))
-            .credentials_provider(Credentials::new(
-                ACCESS_KEY_ID,
-                SECRET_ACCESS_KEY,
-                None,
-                None,
-                "test",
-            ))
+            .credentials_provider(server_keys())
             .endpoint_url(&self.url)
             .force_path_style(true)
             .build();
