@@ -49,28 +49,47 @@ impl Engine {
                 _ = stop.wait_for(Option::is_some) => return Outcome::Cancelled,
             }
             attempt += 1;
-            let _ = self
-                .task(
-                    &ctx.tenant,
-                    &ctx.run,
-                    key,
-                    TaskState::Queued,
-                    TaskChange::default(),
-                )
-                .await;
+            // The next attempt is recorded before its work starts, and only
+            // a driver whose writes still land starts it: a server that
+            // lost the run meanwhile (fenced) or dies after the start never
+            // leaves work behind that its task does not count.
+            let queued = TaskChange {
+                attempt: Some(i64::from(attempt)),
+                ..Default::default()
+            };
+            let requeued = self.task(&ctx.tenant, &ctx.run, key, TaskState::Queued, queued);
+            if !matches!(requeued.await, Ok(true)) {
+                return outcome;
+            }
             let submitted = match self.submit(ctx, node, attempt).await {
                 Ok(result) => result,
                 Err(e) => Err(e.to_string()),
             };
             let text = submitted.as_ref().map(|r| r.to_string()).ok();
             let change = TaskChange {
-                attempt: Some(attempt as i64),
                 external_ref: text.as_deref(),
-                error: None,
+                ..Default::default()
             };
-            let _ = self
-                .task(&ctx.tenant, &ctx.run, key, TaskState::Running, change)
-                .await;
+            let running = self.task(&ctx.tenant, &ctx.run, key, TaskState::Running, change);
+            if !matches!(running.await, Ok(true)) {
+                // Work no task counts must not go on.
+                let stopped = match &submitted {
+                    Ok(work @ ExternalRef::Pid(_)) => {
+                        self.inner.local.cancel(work, CancelMode::Force).await
+                    }
+                    Ok(ExternalRef::Emr(step)) => {
+                        let steps = self.inner.emr.tenant(&ctx.tenant);
+                        steps.cancel(step, CancelMode::Force).await
+                    }
+                    Err(_) => Ok(()),
+                };
+                if let Err(e) = stopped {
+                    tracing::warn!(run = %ctx.run, error = %e, "stopping an unrecorded attempt failed");
+                }
+                return Outcome::Failed {
+                    error: "this server could not record the next attempt's start".into(),
+                };
+            }
             match submitted {
                 Ok(next) => external = next,
                 Err(error) => return Outcome::Failed { error },

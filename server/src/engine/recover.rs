@@ -64,11 +64,16 @@ impl Engine {
                     .iter()
                     .any(|t| t.key == *key && !t.state.is_terminal())
             };
-            let orphan = task.kind == TaskKind::Submit
-                && task
+            // A node's first attempt is on its submit, a retry's on its
+            // watch.
+            let orphan = match task.kind {
+                TaskKind::Submit => task
                     .node
                     .as_deref()
-                    .is_some_and(|n| unfinished(&app::types::dag::watch_key(n)));
+                    .is_some_and(|n| unfinished(&app::types::dag::watch_key(n))),
+                TaskKind::Watch => !task.state.is_terminal(),
+                _ => false,
+            };
             // Only the very process recorded: not one on another
             // host, nor one that has reused its PID since.
             if let (true, Some(process)) = (

@@ -23,7 +23,8 @@ on_both_backends!(
     a_stop_cancels_the_run_and_its_processes,
     a_stop_received_by_another_server_stops_the_run,
     a_server_that_lost_its_run_stops_driving_it,
-    a_stale_write_is_refused_and_ends_its_driver
+    a_stale_write_is_refused_and_ends_its_driver,
+    a_stale_driver_starts_no_further_attempt
 );
 
 pub(crate) struct Fixture {
@@ -362,6 +363,35 @@ async fn a_stale_write_is_refused_and_ends_its_driver(backend: Backend) {
     assert_eq!(after.state, RunState::Running);
     assert_eq!(state_of(&after, "W_short"), TaskState::Running);
     assert_eq!(state_of(&after, "C_later"), TaskState::Pending);
+}
+
+async fn a_stale_driver_starts_no_further_attempt(backend: Backend) {
+    // The run is taken over while its work waits to be tried again: the
+    // old driver's next attempt is refused before it starts, so the work
+    // ran once, in the one attempt its task counts.
+    let f = fixture(backend).await;
+    add_component(
+        &f,
+        json!({
+            "key": "test.fails", "name": "Fails", "category": "Testing", "params": [],
+            "local": {"program": "/bin/sh", "args": ["-c", "echo ran >> stale-attempts; exit 1"]},
+            "retries": 2, "retry_delay_seconds": 1.5
+        }),
+    )
+    .await;
+    let graph = json!({"nodes": [{"id": "x", "component": "test.fails"}], "edges": []});
+    let run = run_of(&f, graph).await;
+    until(&f, &run, |r| state_of(r, "W_x") == TaskState::UpForRetry).await;
+    let before = stored_events(&f, &run).await;
+
+    take_over(&f, &run).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(stored_events(&f, &run).await, before, "the old driver wrote nothing more");
+    let after = runs::get(&f.app.db, &f.tenant, &run).await.unwrap().unwrap();
+    let w = after.tasks.iter().find(|t| t.key == "W_x").unwrap();
+    assert_eq!((w.state, w.attempt), (TaskState::UpForRetry, 1));
+    let marks = std::fs::read_to_string(f.engine.tenant_dir(&f.tenant).join("work/stale-attempts")).unwrap();
+    assert_eq!(marks.lines().count(), 1, "the work ran once");
 }
 
 async fn a_stop_cancels_the_run_and_its_processes(backend: Backend) {
