@@ -32,8 +32,9 @@ STATED_RULES = [
     (r"version", r"not_found"),
     # A retry starts from a node of the run's own version.
     (r"from_node", r"not_found"),
-    # A backfill range ends after it starts (two fields).
-    (r"end", r"order"),
+    # A backfill range ends after it starts, as does a runs list's time
+    # range (two fields each).
+    (r"end|to", r"order"),
     # A backfill range holds at least one fire of its cron expression.
     (r"end", r"no_runs"),
     # A backfill without a cron expression takes the process's schedule's.

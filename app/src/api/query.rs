@@ -2,7 +2,7 @@
 //! deserializes them, the browser builds them with `to_query`.
 
 use crate::api::access::AuditAction;
-use crate::api::runs::StopMode;
+use crate::api::runs::{RunOrigin, StopMode};
 use crate::types::{RunState, UnknownVariant};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +51,139 @@ impl RunListQuery {
         finish(out)
     }
 }
+
+/// `GET …/runs` (the tenant's runs, across processes) and, without
+/// `before` and `limit`, `GET …/runs/daily`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct TenantRunQuery {
+    /// Only runs of this process (its id).
+    pub process: Option<String>,
+    /// Only runs of this version number (of `process`, or of any process).
+    #[cfg_attr(feature = "ssr", param(minimum = 1))]
+    pub version: Option<i64>,
+    /// Only runs in these states, comma-separated (`failed,cancelled`).
+    #[cfg_attr(feature = "ssr", param(value_type = Option<RunStates>))]
+    pub state: Option<String>,
+    /// Only runs started so, comma-separated: `manual`, `api`,
+    /// `schedule`, `backfill`, `retry` (retried, or run again).
+    #[cfg_attr(feature = "ssr", param(value_type = Option<RunOrigins>))]
+    pub trigger: Option<String>,
+    /// Only runs started by this username.
+    #[cfg_attr(feature = "ssr", param(max_length = 200))]
+    pub started_by: Option<String>,
+    /// Only runs created at or after this time (RFC 3339).
+    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, format = DateTime))]
+    pub from: Option<String>,
+    /// Only runs created before this time (RFC 3339).
+    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, format = DateTime))]
+    pub to: Option<String>,
+    /// Only runs whose process's name holds this text (any case).
+    #[cfg_attr(feature = "ssr", param(max_length = 200))]
+    pub q: Option<String>,
+    /// The page after this one: the `next` of the previous page.
+    #[cfg_attr(feature = "ssr", param(pattern = r"^[^~]*~[^~]*$"))]
+    pub before: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 200))]
+    pub limit: Option<i64>,
+}
+
+impl TenantRunQuery {
+    /// The states asked for (none: any); the first unknown one otherwise.
+    pub fn states(&self) -> Result<Vec<RunState>, UnknownVariant> {
+        list(self.state.as_deref())
+    }
+
+    /// The origins asked for (none: any); the first unknown one otherwise.
+    pub fn triggers(&self) -> Result<Vec<RunOrigin>, UnknownVariant> {
+        list(self.trigger.as_deref())
+    }
+
+    /// The same filters, another page.
+    pub fn page(&self, before: Option<String>) -> Self {
+        Self {
+            before,
+            ..self.clone()
+        }
+    }
+
+    pub fn to_query(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        let text = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        pair(&mut out, "process", text(&self.process));
+        pair(&mut out, "version", self.version.map(|v| v.to_string()));
+        pair(&mut out, "state", text(&self.state));
+        pair(&mut out, "trigger", text(&self.trigger));
+        pair(&mut out, "started_by", text(&self.started_by));
+        pair(&mut out, "from", text(&self.from));
+        pair(&mut out, "to", text(&self.to));
+        pair(&mut out, "q", text(&self.q));
+        pair(&mut out, "before", text(&self.before));
+        pair(&mut out, "limit", self.limit.map(|v| v.to_string()));
+        finish(out)
+    }
+}
+
+/// A comma-separated list of `T`s; empty (or left out) for none.
+fn list<T: std::str::FromStr<Err = UnknownVariant>>(
+    text: Option<&str>,
+) -> Result<Vec<T>, UnknownVariant> {
+    text.unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::parse)
+        .collect()
+}
+
+/// How the document states a comma-separated list of run states.
+#[cfg(feature = "ssr")]
+pub struct RunStates;
+
+/// How the document states a comma-separated list of run origins.
+#[cfg(feature = "ssr")]
+pub struct RunOrigins;
+
+/// A string schema: `values` joined by commas, or empty.
+#[cfg(feature = "ssr")]
+fn comma_list<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let one = values.into_iter().collect::<Vec<_>>().join("|");
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!("^(({one})(,({one}))*)?$")))
+        .description(Some(description))
+        .into()
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for RunStates {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        comma_list(
+            RunState::ALL.iter().map(|s| s.as_str()),
+            "Run states, comma-separated; empty for any.",
+        )
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for RunStates {}
+
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for RunOrigins {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        comma_list(
+            RunOrigin::ALL.iter().map(|s| s.as_str()),
+            "What started the runs, comma-separated; empty for any.",
+        )
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for RunOrigins {}
 
 /// `POST …/runs/{run}/stop`
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@ use crate::api::processes::{
     CreateProcess, Process, ProcessSummary, PublishRequest, UpdateProcess, Version, VersionDiff,
     VersionSummary,
 };
-use crate::api::query::{AuditQuery, PreviewQuery, RunListQuery, StopQuery};
-use crate::api::runs::{RetryRun, Run, RunSummary, StartRun};
+use crate::api::query::{AuditQuery, PreviewQuery, RunListQuery, StopQuery, TenantRunQuery};
+use crate::api::runs::{RetryRun, Run, RunDay, RunPage, RunSummary, StartRun};
 use crate::api::schedules::{Schedule, ScheduleInput, SchedulePreview};
 use crate::client::{self, ApiResult};
 use crate::types::component::ComponentType;
@@ -228,6 +228,20 @@ pub async fn process_runs(
 
 pub async fn run(tenant: &str, id: &str) -> ApiResult<Run> {
     client::get(&at(tenant, &format!("runs/{id}"))).await
+}
+
+/// A page of the tenant's runs across its processes, newest first.
+pub async fn tenant_runs(tenant: &str, query: &TenantRunQuery) -> ApiResult<RunPage> {
+    client::get(&at(tenant, &format!("runs{}", query.to_query()))).await
+}
+
+/// The tenant's runs per day (filtered as `query`), by how they ended.
+pub async fn runs_per_day(tenant: &str, query: &TenantRunQuery) -> ApiResult<Vec<RunDay>> {
+    let query = TenantRunQuery {
+        limit: None,
+        ..query.page(None)
+    };
+    client::get(&at(tenant, &format!("runs/daily{}", query.to_query()))).await
 }
 
 pub async fn stop_run(tenant: &str, id: &str, query: &StopQuery) -> ApiResult<Run> {

@@ -229,6 +229,68 @@ pub struct RunSummary {
     /// For a run of a backfill: the backfill's id (its trigger is `schedule`).
     #[serde(default)]
     pub backfill: Option<String>,
+    /// The name of the run's process.
+    #[serde(default)]
+    pub process_name: String,
+    /// How often the run was retried from its failed part.
+    #[serde(default)]
+    pub retries: i64,
+    /// For a run started again from another ("Run again"): that run.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub rerun_of: Option<RunId>,
+}
+
+impl RunSummary {
+    /// What started the run, as the runs list filters by it.
+    pub fn origin(&self) -> RunOrigin {
+        if self.backfill.is_some() {
+            RunOrigin::Backfill
+        } else if self.retries > 0 || self.rerun_of.is_some() {
+            RunOrigin::Retry
+        } else {
+            match self.trigger {
+                Trigger::Manual => RunOrigin::Manual,
+                Trigger::Schedule => RunOrigin::Schedule,
+                Trigger::Api => RunOrigin::Api,
+            }
+        }
+    }
+}
+
+text_enum!(
+    /// What started a run, as the tenant's runs list filters by it: a
+    /// person (`manual`), an API token (`api`), its schedule, a backfill,
+    /// or a retry of an earlier run (retried in place, or run again).
+    RunOrigin, "trigger" {
+        Manual => "manual",
+        Api => "api",
+        Schedule => "schedule",
+        Backfill => "backfill",
+        Retry => "retry",
+    }
+);
+
+/// One page of the tenant's runs, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RunPage {
+    pub runs: Vec<RunSummary>,
+    /// The `before` of the next page; none on the last one.
+    pub next: Option<String>,
+}
+
+/// The runs created on one day (UTC) by how they ended.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RunDay {
+    /// `2026-11-30`
+    pub day: String,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    /// Not ended yet (queued, running or stopping).
+    pub active: i64,
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use crate::pages::{
     process_editor::EditorPage,
     processes::ProcessesPage,
     run::RunPage,
+    runs::RunsPage,
     schedules::{ProcessSchedulePage, SchedulesPage},
 };
 use crate::session::{Session, SignIn};
@@ -48,6 +49,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The navigation entries of the header, in order.
 pub const NAV: &[(&str, &str)] = &[
     ("/processes", "Processes"),
+    ("/runs", "Runs"),
     ("/schedules", "Schedules"),
     ("/connections", "Connections"),
 ];
@@ -155,6 +157,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/processes/:id/versions") view=VersionsPage/>
                         <Route path=path!("/processes/:id/runs") view=ProcessRunsPage/>
                         <Route path=path!("/processes/:id/schedule") view=ProcessSchedulePage/>
+                        <Route path=StaticSegment("runs") view=RunsPage/>
                         <Route path=path!("/runs/:id") view=RunPage/>
                         <Route path=StaticSegment("schedules") view=SchedulesPage/>
                         <Route path=StaticSegment("connections") view=ConnectionsPage/>

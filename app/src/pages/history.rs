@@ -297,7 +297,7 @@ fn ProcessRuns(tenant: String, id: String) -> impl IntoView {
                     <tbody>
                         {list.into_iter().map(|r| view! {
                             <tr data-testid="run-row">
-                                <td><a href=format!("/runs/{}", r.id)>{r.id.as_str().get(..8).unwrap_or(r.id.as_str()).to_owned()}</a></td>
+                                <td><a href=format!("/runs/{}", r.id)>{r.id.short().to_owned()}</a></td>
                                 <td>{format!("v{}", r.version)}</td>
                                 <td><StateBadge state=r.state.to_string()/></td>
                                 <td data-testid="run-trigger">{if r.backfill.is_some() { "backfill".to_owned() } else { r.trigger.to_string() }}{r.scheduled_for.as_deref().map(|t| format!(" · {} UTC", time::seconds(t)))}</td>

@@ -11,4 +11,5 @@ pub mod placeholder;
 pub mod process_editor;
 pub mod processes;
 pub mod run;
+pub mod runs;
 pub mod schedules;

@@ -125,3 +125,27 @@ mod tests {
         assert_eq!(back.to_string(), "0190a5c4-run");
     }
 }
+
+impl RunId {
+    /// The run as people tell runs apart at a glance: its id's last eight
+    /// characters (its first ones are its creation time, shared by the
+    /// runs of the same moment).
+    pub fn short(&self) -> &str {
+        let id = self.as_str();
+        id.get(id.len().saturating_sub(8)..).unwrap_or(id)
+    }
+}
+
+#[cfg(test)]
+mod short_tests {
+    use super::RunId;
+
+    #[test]
+    fn runs_of_the_same_moment_look_different() {
+        let a = RunId::new("01a22cdc-6bad-72c2-a8ac-016498021e34");
+        let b = RunId::new("01a22cdc-6bad-72c2-a8ac-0164980abc12");
+        assert_eq!(a.short(), "98021e34");
+        assert_ne!(a.short(), b.short());
+        assert_eq!(RunId::new("abc").short(), "abc");
+    }
+}

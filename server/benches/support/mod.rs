@@ -61,7 +61,12 @@ pub async fn app_state(dir: &Path, max_running_per_tenant: usize) -> server::App
 /// The application over a fresh SQLite database in `dir`, its engine on `engine`.
 pub async fn app_state_with(dir: &Path, engine: EngineSettings) -> server::AppState {
     let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
-    let db = server::open_db(&url).await.unwrap();
+    app_state_on(&url, engine).await
+}
+
+/// The application over the empty database at `url` (SQLite or PostgreSQL).
+pub async fn app_state_on(url: &str, engine: EngineSettings) -> server::AppState {
+    let db = server::open_db(url).await.unwrap();
     server::db::bootstrap::bootstrap(&db, Some("pw".into()))
         .await
         .unwrap();

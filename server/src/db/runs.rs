@@ -4,7 +4,7 @@
 
 use super::sql::Sql;
 use super::{json, now, optional_json, text, Db};
-use app::api::runs::{EventState, Run, RunEvent, RunSummary, StopMode, TaskRun};
+use app::api::runs::{EventState, Run, RunDay, RunEvent, RunOrigin, RunSummary, StopMode, TaskRun};
 use app::types::dag::Dag;
 use app::types::params::Resolved;
 use app::types::{
@@ -577,8 +577,10 @@ fn task_from_row(row: &AnyRow) -> sqlx::Result<TaskRun> {
 
 const RUN_COLUMNS: &str =
     "r.id, r.process_id, r.version_number, r.state, r.trigger_type, u.username, \
-     r.created_at, r.started_at, r.finished_at, r.scheduled_for, r.backfill_id";
-const RUN_FROM: &str = "FROM runs r LEFT JOIN users u ON u.id = r.created_by";
+     r.created_at, r.started_at, r.finished_at, r.scheduled_for, r.backfill_id, \
+     p.name AS process_name, r.retries, r.rerun_of";
+const RUN_FROM: &str = "FROM runs r LEFT JOIN users u ON u.id = r.created_by \
+                        JOIN processes p ON p.id = r.process_id";
 
 fn summary_from_row(row: &AnyRow) -> sqlx::Result<RunSummary> {
     Ok(RunSummary {
@@ -593,6 +595,9 @@ fn summary_from_row(row: &AnyRow) -> sqlx::Result<RunSummary> {
         finished_at: row.try_get("finished_at")?,
         scheduled_for: row.try_get("scheduled_for")?,
         backfill: row.try_get("backfill_id")?,
+        process_name: row.try_get("process_name")?,
+        retries: row.try_get("retries")?,
+        rerun_of: row.try_get("rerun_of")?,
     })
 }
 
@@ -609,7 +614,7 @@ pub async fn tenant_of(db: &Db, run: &RunId) -> sqlx::Result<Option<TenantId>> {
 /// A run with its task runs, in DAG order.
 pub async fn get(db: &Db, tenant: &TenantId, run: &RunId) -> sqlx::Result<Option<Run>> {
     let row = sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS}, r.params, r.resolved, r.retries, r.retried_at, r.rerun_of, \
+        "SELECT {RUN_COLUMNS}, r.params, r.resolved, r.retried_at, \
          (SELECT username FROM users WHERE id = r.retried_by) AS retried_by \
          {RUN_FROM} WHERE r.tenant_id = $1 AND r.id = $2"
     ))
@@ -643,10 +648,10 @@ pub async fn get(db: &Db, tenant: &TenantId, run: &RunId) -> sqlx::Result<Option
         scheduled_for: s.scheduled_for,
         backfill: s.backfill,
         resolved: optional_json(&row, "resolved")?,
-        retries: row.try_get("retries")?,
+        retries: s.retries,
         retried_by: row.try_get("retried_by")?,
         retried_at: row.try_get("retried_at")?,
-        rerun_of: row.try_get("rerun_of")?,
+        rerun_of: s.rerun_of,
         tasks,
     }))
 }
@@ -683,6 +688,179 @@ pub async fn list(db: &Db, tenant: &TenantId, f: RunFilter<'_>) -> sqlx::Result<
         .iter()
         .map(summary_from_row)
         .collect()
+}
+
+/// Filters of the tenant's runs list (and of its runs per day).
+#[derive(Debug, Default)]
+pub struct TenantRunFilter {
+    pub process: Option<ProcessId>,
+    pub version: Option<i64>,
+    /// Any of these states (none: any state).
+    pub states: Vec<RunState>,
+    /// Any of these origins (none: any).
+    pub origins: Vec<RunOrigin>,
+    /// The username that started the run.
+    pub started_by: Option<String>,
+    /// Created at or after this time, and before `to` (stored form).
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Text the process's name holds, any case.
+    pub text: Option<String>,
+}
+
+impl TenantRunFilter {
+    /// `AND …` for each filter set, on `runs r` joined with `processes p`.
+    fn push(&self, sql: &mut Sql<'_>) {
+        if let Some(process) = &self.process {
+            sql.push(" AND r.process_id = ").bind(process.to_owned());
+        }
+        if let Some(v) = self.version {
+            sql.push(" AND r.version_number = ").bind(v);
+        }
+        if !self.states.is_empty() {
+            sql.push(" AND r.state IN ")
+                .bind_list(self.states.iter().map(|s| s.as_str()));
+        }
+        if !self.origins.is_empty() {
+            sql.push(" AND (");
+            for (i, origin) in self.origins.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push(match origin {
+                    RunOrigin::Backfill => "r.backfill_id IS NOT NULL",
+                    RunOrigin::Retry => "(r.backfill_id IS NULL AND (r.retries > 0 OR r.rerun_of IS NOT NULL))",
+                    _ => "(r.backfill_id IS NULL AND r.retries = 0 AND r.rerun_of IS NULL AND r.trigger_type = ",
+                });
+                let trigger = match origin {
+                    RunOrigin::Manual => Trigger::Manual,
+                    RunOrigin::Api => Trigger::Api,
+                    RunOrigin::Schedule => Trigger::Schedule,
+                    RunOrigin::Backfill | RunOrigin::Retry => continue,
+                };
+                sql.bind(trigger.as_str()).push(")");
+            }
+            sql.push(")");
+        }
+        if let Some(name) = &self.started_by {
+            sql.push(" AND u.username = ").bind(name.to_owned());
+        }
+        if let Some(from) = &self.from {
+            sql.push(" AND r.created_at >= ").bind(from.to_owned());
+        }
+        if let Some(to) = &self.to {
+            sql.push(" AND r.created_at < ").bind(to.to_owned());
+        }
+        if let Some(text) = &self.text {
+            let escaped = text
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            sql.push(" AND LOWER(p.name) LIKE ")
+                .bind(format!("%{escaped}%"))
+                .push(" ESCAPE '\\'");
+        }
+    }
+}
+
+/// Where a page of the tenant's runs starts: after the run created at
+/// `created_at` with id `id` (newest first), as `next` gave it.
+pub struct Cursor {
+    pub created_at: String,
+    pub id: String,
+}
+
+impl Cursor {
+    /// `created_at~id`, the `next` of a page.
+    pub fn of(run: &RunSummary) -> String {
+        format!("{}~{}", run.created_at, run.id)
+    }
+
+    /// Reads a `next`; `None` when the text is not one.
+    pub fn parse(text: &str) -> Option<Cursor> {
+        let (created_at, id) = text.split_once('~')?;
+        (!id.contains('~')).then(|| Cursor {
+            created_at: created_at.to_owned(),
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// A page of the tenant's runs, newest first (by creation, then id: a
+/// page never moves when runs are added), with the `next` page's cursor.
+pub async fn list_tenant(
+    db: &Db,
+    tenant: &TenantId,
+    filter: &TenantRunFilter,
+    before: Option<&Cursor>,
+    limit: i64,
+) -> sqlx::Result<(Vec<RunSummary>, Option<String>)> {
+    let mut sql = Sql::new(format!(
+        "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.tenant_id = "
+    ));
+    sql.bind(tenant.as_str().to_owned());
+    filter.push(&mut sql);
+    if let Some(c) = before {
+        sql.push(" AND (r.created_at < ")
+            .bind(c.created_at.clone())
+            .push(" OR (r.created_at = ")
+            .bind(c.created_at.clone())
+            .push(" AND r.id < ")
+            .bind(c.id.clone())
+            .push("))");
+    }
+    // One more than the page: whether there is a next one.
+    sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
+        .bind(limit + 1);
+    let mut runs = sql
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(summary_from_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    let next = if runs.len() as i64 > limit {
+        runs.truncate(limit as usize);
+        runs.last().map(Cursor::of)
+    } else {
+        None
+    };
+    Ok((runs, next))
+}
+
+/// The tenant's runs (under `filter`) per day of creation (UTC), by how
+/// they ended, oldest day first; days without runs are left out.
+pub async fn per_day(
+    db: &Db,
+    tenant: &TenantId,
+    filter: &TenantRunFilter,
+) -> sqlx::Result<Vec<RunDay>> {
+    let mut sql = Sql::new(format!(
+        "SELECT substr(r.created_at, 1, 10) AS day, r.state, COUNT(*) AS runs {RUN_FROM} WHERE r.tenant_id = "
+    ));
+    sql.bind(tenant.as_str().to_owned());
+    filter.push(&mut sql);
+    sql.push(" GROUP BY substr(r.created_at, 1, 10), r.state ORDER BY day");
+    let mut days: Vec<RunDay> = Vec::new();
+    for row in sql.fetch_all(&db.pool).await? {
+        let day: String = row.try_get("day")?;
+        let state: RunState = text(&row, "state")?;
+        let runs: i64 = row.try_get("runs")?;
+        if days.last().is_none_or(|d| d.day != day) {
+            days.push(RunDay {
+                day,
+                ..Default::default()
+            });
+        }
+        let counts = days.last_mut().expect("pushed above");
+        match state {
+            RunState::Succeeded => counts.succeeded += runs,
+            RunState::Failed => counts.failed += runs,
+            RunState::Cancelled => counts.cancelled += runs,
+            _ => counts.active += runs,
+        }
+    }
+    Ok(days)
 }
 
 /// Takes over the unfinished runs no live server drives (their server

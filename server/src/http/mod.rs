@@ -66,7 +66,9 @@ use utoipa_axum::router::OpenApiRouter;
         app::api::backfills::CancelMode,
         app::api::timing::CronExpression,
         app::api::timing::TimeZoneName,
-        app::api::query::AuditActionFilter
+        app::api::query::AuditActionFilter,
+        app::api::query::RunStates,
+        app::api::query::RunOrigins
     ))
 )]
 struct ApiDoc;

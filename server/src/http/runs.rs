@@ -8,10 +8,11 @@ use crate::db::{processes, runs};
 use crate::engine::prepare::{prepare, When};
 use crate::executors::CancelMode;
 use crate::state::AppState;
+use crate::time::Timestamp;
 use crate::{Error, Result};
 use app::api::access::AuditAction;
-use app::api::query::{RunListQuery as ListQuery, StopQuery};
-use app::api::runs::{Run, RunSummary, StartRun, StopMode};
+use app::api::query::{RunListQuery as ListQuery, StopQuery, TenantRunQuery};
+use app::api::runs::{Run, RunDay, RunPage, RunSummary, StartRun, StopMode};
 use app::api::{FieldError, Problem};
 use app::types::{ProcessId, RunId};
 use axum::extract::{Path, State};
@@ -21,6 +22,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, start))
+        .routes(routes!(tenant_list))
+        .routes(routes!(daily))
         .routes(routes!(read))
         .routes(routes!(stop))
 }
@@ -215,6 +218,121 @@ async fn list(
     };
     Ok(axum::Json(
         runs::list(&state.db, &access.tenant, filter).await?,
+    ))
+}
+
+/// The filters of `q`, or every problem with them.
+fn tenant_filter(q: &TenantRunQuery) -> Result<runs::TenantRunFilter> {
+    let mut errors = Vec::new();
+    let states = q.states().unwrap_or_else(|e| {
+        let known: Vec<&str> = app::types::RunState::ALL.iter().map(|s| s.as_str()).collect();
+        let message = format!("`{}` is not a run state ({})", e.value, known.join(", "));
+        errors.push(FieldError::new("state", "enum", message));
+        Vec::new()
+    });
+    let origins = q.triggers().unwrap_or_else(|e| {
+        let known: Vec<&str> = app::api::runs::RunOrigin::ALL.iter().map(|s| s.as_str()).collect();
+        let message = format!("`{}` is not a trigger ({})", e.value, known.join(", "));
+        errors.push(FieldError::new("trigger", "enum", message));
+        Vec::new()
+    });
+    if q.version.is_some_and(|v| v < 1) {
+        errors.push(FieldError::new("version", "range", "version numbers start at 1"));
+    }
+    let mut time = |field: &'static str, text: &Option<String>| {
+        let at = Timestamp::parse(text.as_deref()?);
+        if at.is_none() {
+            errors.push(FieldError::new(field, "format", "a time such as 2026-11-30T00:00:00Z"));
+        }
+        at
+    };
+    let (from, to) = (time("from", &q.from), time("to", &q.to));
+    if let (Some(from), Some(to)) = (from, to) {
+        if to <= from {
+            errors.push(FieldError::new("to", "order", "the range ends before it starts"));
+        }
+    }
+    for (field, text) in [("started_by", &q.started_by), ("q", &q.q)] {
+        if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+            errors.push(FieldError::new(field, "length", "at most 200 characters"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let text = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    Ok(runs::TenantRunFilter {
+        process: text(&q.process).map(ProcessId::new),
+        version: q.version,
+        states,
+        origins,
+        started_by: text(&q.started_by),
+        from: from.map(|t| t.to_string()),
+        to: to.map(|t| t.to_string()),
+        text: text(&q.q).map(|t| t.trim().to_owned()),
+    })
+}
+
+/// The tenant's runs across its processes, newest first, a page at a
+/// time (`next` is the following page's `before`).
+#[utoipa::path(get, path = "/tenants/{tenant}/runs", tag = "runs",
+    params(super::doc::TenantPath, TenantRunQuery),
+    responses((status = 200, body = RunPage),
+        super::doc::Unauthorized,
+        super::doc::NotFound,
+        super::doc::Invalid))]
+async fn tenant_list(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Query(q): Query<TenantRunQuery>,
+) -> Result<axum::Json<RunPage>> {
+    let limit = q.limit.unwrap_or(50);
+    let mut errors = Vec::new();
+    if !(1..=200).contains(&limit) {
+        errors.push(FieldError::new("limit", "range", "limit must be between 1 and 200"));
+    }
+    let cursor = q.before.as_deref().map(runs::Cursor::parse);
+    if let Some(None) = cursor {
+        errors.push(FieldError::new(
+            "before",
+            "format",
+            "not a page of this list: pass the `next` of the previous page",
+        ));
+    }
+    let filter = match tenant_filter(&q) {
+        Ok(filter) if errors.is_empty() => filter,
+        Ok(_) => return Err(Error::Validation(errors)),
+        Err(Error::Validation(more)) => {
+            errors.extend(more);
+            return Err(Error::Validation(errors));
+        }
+        Err(e) => return Err(e),
+    };
+    let (runs, next) =
+        runs::list_tenant(&state.db, &access.tenant, &filter, cursor.flatten().as_ref(), limit)
+            .await?;
+    Ok(axum::Json(RunPage { runs, next }))
+}
+
+/// The tenant's runs (filtered as the list) per day of creation (UTC), by
+/// how they ended: the last 30 days unless `from` says otherwise.
+#[utoipa::path(get, path = "/tenants/{tenant}/runs/daily", tag = "runs",
+    params(super::doc::TenantPath, TenantRunQuery),
+    responses((status = 200, body = [RunDay]),
+        super::doc::Unauthorized,
+        super::doc::NotFound,
+        super::doc::Invalid))]
+async fn daily(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Query(q): Query<TenantRunQuery>,
+) -> Result<axum::Json<Vec<RunDay>>> {
+    let mut filter = tenant_filter(&q)?;
+    if filter.from.is_none() {
+        filter.from = Some(Timestamp::ago(chrono::Duration::days(30)).to_string());
+    }
+    Ok(axum::Json(
+        runs::per_day(&state.db, &access.tenant, &filter).await?,
     ))
 }
 

@@ -31,6 +31,7 @@ mod recovery;
 mod retry;
 mod run_store;
 mod runs_api;
+mod tenant_runs;
 mod scheduler_servers;
 mod schedules;
 mod sso;

@@ -58,6 +58,8 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "GET /api/v1/tenants/{tenant}/processes/{process}/versions/{a}/diff/{b}",
         "GET /api/v1/tenants/{tenant}/processes/{process}/versions/{number}",
         "GET /api/v1/tenants/{tenant}/processes/{process}/versions/{number}/airflow.py",
+        "GET /api/v1/tenants/{tenant}/runs",
+        "GET /api/v1/tenants/{tenant}/runs/daily",
         "GET /api/v1/tenants/{tenant}/runs/{run}",
         "GET /api/v1/tenants/{tenant}/runs/{run}/events",
         "GET /api/v1/tenants/{tenant}/runs/{run}/tasks/{task}/log",

@@ -26,7 +26,7 @@ pub fn RunFacts(run: Run) -> impl IntoView {
         view! { <p class="muted" data-testid="run-retries">{format!("Retried {times}{by}{at}")}</p> }
     });
     let rerun = run.rerun_of.clone().map(|of| {
-        let short = of.as_str().get(..8).unwrap_or(of.as_str()).to_owned();
+        let short = of.short().to_owned();
         view! {
             <p class="muted" data-testid="rerun-of">
                 "Runs again " <a href=format!("/runs/{of}")>{format!("run {short}")}</a>
