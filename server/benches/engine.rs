@@ -196,10 +196,23 @@ async fn main() {
     // Publishing the 1,000-node version is timed apart: the run's makespan
     // is from its request to its end.
     let publishing = Instant::now();
-    let path = published(&addr, &cookie, "fan", json!({"nodes": nodes, "edges": edges})).await;
+    let path = published(
+        &addr,
+        &cookie,
+        "fan",
+        json!({"nodes": nodes, "edges": edges}),
+    )
+    .await;
     let publish = publishing.elapsed().as_secs_f64();
     let started = Instant::now();
-    let (_, run) = http(&addr, "POST", &format!("{path}/runs"), &cookie, Some(json!({}))).await;
+    let (_, run) = http(
+        &addr,
+        "POST",
+        &format!("{path}/runs"),
+        &cookie,
+        Some(json!({})),
+    )
+    .await;
     let run = run["id"].as_str().expect("a run").to_owned();
     let done = wait_done(&addr, &cookie, &run).await;
     let makespan = started.elapsed().as_secs_f64();

@@ -158,10 +158,10 @@ fn TenantRuns(tenant: String) -> impl IntoView {
             let tenant = tenant.clone();
             leptos::task::spawn_local(async move {
                 let page = routes::tenant_runs(&tenant, &q).await;
-                let per_day = routes::runs_per_day(&tenant, &q).await;
                 if round.try_get_value() != Some(n) {
                     return;
                 }
+                now.set(now_ms());
                 match page {
                     Ok(page) => {
                         let active: BTreeSet<String> =
@@ -173,8 +173,11 @@ fn TenantRuns(tenant: String) -> impl IntoView {
                     }
                     Err(e) => first.set(Some(Err(e))),
                 }
-                days.set(Some(per_day));
-                now.set(now_ms());
+                // The chart comes after the list it sums up.
+                let per_day = routes::runs_per_day(&tenant, &q).await;
+                if round.try_get_value() == Some(n) {
+                    days.set(Some(per_day));
+                }
             });
         }
     };
@@ -259,7 +262,11 @@ fn TenantRuns(tenant: String) -> impl IntoView {
                 let mut failed = Vec::new();
                 for id in &ids {
                     if let Err(e) = routes::stop_run(&tenant, id, &StopQuery::default()).await {
-                        failed.push(format!("{}: {}", crate::types::RunId::new(id.as_str()).short(), e.message()));
+                        failed.push(format!(
+                            "{}: {}",
+                            crate::types::RunId::new(id.as_str()).short(),
+                            e.message()
+                        ));
                     }
                 }
                 let _ = error.try_set((!failed.is_empty()).then(|| failed.join("; ")));
@@ -449,7 +456,12 @@ fn TenantRuns(tenant: String) -> impl IntoView {
 
 /// `days` with the days of the range that had no runs, in order: from
 /// `from` (or 30 days before `now`) to the day before `to` (or `now`'s).
-fn every_day(days: Vec<RunDay>, from: Option<&str>, to: Option<&str>, now: Option<f64>) -> Vec<RunDay> {
+fn every_day(
+    days: Vec<RunDay>,
+    from: Option<&str>,
+    to: Option<&str>,
+    now: Option<f64>,
+) -> Vec<RunDay> {
     const DAY: f64 = 86_400_000.0;
     let first = from
         .and_then(time::epoch_ms)
@@ -467,7 +479,10 @@ fn every_day(days: Vec<RunDay>, from: Option<&str>, to: Option<&str>, now: Optio
     let mut at = first;
     while at <= last {
         if let Some(day) = day_of(at) {
-            had.entry(day.clone()).or_insert(RunDay { day, ..Default::default() });
+            had.entry(day.clone()).or_insert(RunDay {
+                day,
+                ..Default::default()
+            });
         }
         at += DAY;
     }
@@ -477,7 +492,10 @@ fn every_day(days: Vec<RunDay>, from: Option<&str>, to: Option<&str>, now: Optio
 /// Runs per day as stacked bars (succeeded, failed, cancelled, not ended).
 #[component]
 fn RunsChart(days: Vec<RunDay>) -> impl IntoView {
-    if days.iter().all(|d| d.succeeded + d.failed + d.cancelled + d.active == 0) {
+    if days
+        .iter()
+        .all(|d| d.succeeded + d.failed + d.cancelled + d.active == 0)
+    {
         return view! { <p class="muted" data-testid="runs-chart-empty">"No runs in this range."</p> }
             .into_any();
     }
@@ -541,9 +559,18 @@ mod tests {
 
     #[test]
     fn a_day_field_becomes_the_range_of_whole_utc_days() {
-        assert_eq!(day_start("2026-11-30", false).as_deref(), Some("2026-11-30T00:00:00Z"));
-        assert_eq!(day_start("2026-11-30", true).as_deref(), Some("2026-12-01T00:00:00Z"));
-        assert_eq!(day_start("2024-02-28", true).as_deref(), Some("2024-02-29T00:00:00Z"));
+        assert_eq!(
+            day_start("2026-11-30", false).as_deref(),
+            Some("2026-11-30T00:00:00Z")
+        );
+        assert_eq!(
+            day_start("2026-11-30", true).as_deref(),
+            Some("2026-12-01T00:00:00Z")
+        );
+        assert_eq!(
+            day_start("2024-02-28", true).as_deref(),
+            Some("2024-02-29T00:00:00Z")
+        );
         assert_eq!(day_start("nonsense", false), None);
         assert_eq!(day_of(0.0).as_deref(), Some("1970-01-01"));
     }

@@ -225,31 +225,49 @@ async fn list(
 fn tenant_filter(q: &TenantRunQuery) -> Result<runs::TenantRunFilter> {
     let mut errors = Vec::new();
     let states = q.states().unwrap_or_else(|e| {
-        let known: Vec<&str> = app::types::RunState::ALL.iter().map(|s| s.as_str()).collect();
+        let known: Vec<&str> = app::types::RunState::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
         let message = format!("`{}` is not a run state ({})", e.value, known.join(", "));
         errors.push(FieldError::new("state", "enum", message));
         Vec::new()
     });
     let origins = q.triggers().unwrap_or_else(|e| {
-        let known: Vec<&str> = app::api::runs::RunOrigin::ALL.iter().map(|s| s.as_str()).collect();
+        let known: Vec<&str> = app::api::runs::RunOrigin::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
         let message = format!("`{}` is not a trigger ({})", e.value, known.join(", "));
         errors.push(FieldError::new("trigger", "enum", message));
         Vec::new()
     });
     if q.version.is_some_and(|v| v < 1) {
-        errors.push(FieldError::new("version", "range", "version numbers start at 1"));
+        errors.push(FieldError::new(
+            "version",
+            "range",
+            "version numbers start at 1",
+        ));
     }
     let mut time = |field: &'static str, text: &Option<String>| {
         let at = Timestamp::parse(text.as_deref()?);
         if at.is_none() {
-            errors.push(FieldError::new(field, "format", "a time such as 2026-11-30T00:00:00Z"));
+            errors.push(FieldError::new(
+                field,
+                "format",
+                "a time such as 2026-11-30T00:00:00Z",
+            ));
         }
         at
     };
     let (from, to) = (time("from", &q.from), time("to", &q.to));
     if let (Some(from), Some(to)) = (from, to) {
         if to <= from {
-            errors.push(FieldError::new("to", "order", "the range ends before it starts"));
+            errors.push(FieldError::new(
+                "to",
+                "order",
+                "the range ends before it starts",
+            ));
         }
     }
     for (field, text) in [("started_by", &q.started_by), ("q", &q.q)] {
@@ -289,7 +307,11 @@ async fn tenant_list(
     let limit = q.limit.unwrap_or(50);
     let mut errors = Vec::new();
     if !(1..=200).contains(&limit) {
-        errors.push(FieldError::new("limit", "range", "limit must be between 1 and 200"));
+        errors.push(FieldError::new(
+            "limit",
+            "range",
+            "limit must be between 1 and 200",
+        ));
     }
     let cursor = q.before.as_deref().map(runs::Cursor::parse);
     if let Some(None) = cursor {
@@ -308,9 +330,14 @@ async fn tenant_list(
         }
         Err(e) => return Err(e),
     };
-    let (runs, next) =
-        runs::list_tenant(&state.db, &access.tenant, &filter, cursor.flatten().as_ref(), limit)
-            .await?;
+    let (runs, next) = runs::list_tenant(
+        &state.db,
+        &access.tenant,
+        &filter,
+        cursor.flatten().as_ref(),
+        limit,
+    )
+    .await?;
     Ok(axum::Json(RunPage { runs, next }))
 }
 

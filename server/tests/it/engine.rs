@@ -386,11 +386,19 @@ async fn a_stale_driver_starts_no_further_attempt(backend: Backend) {
 
     take_over(&f, &run).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(stored_events(&f, &run).await, before, "the old driver wrote nothing more");
-    let after = runs::get(&f.app.db, &f.tenant, &run).await.unwrap().unwrap();
+    assert_eq!(
+        stored_events(&f, &run).await,
+        before,
+        "the old driver wrote nothing more"
+    );
+    let after = runs::get(&f.app.db, &f.tenant, &run)
+        .await
+        .unwrap()
+        .unwrap();
     let w = after.tasks.iter().find(|t| t.key == "W_x").unwrap();
     assert_eq!((w.state, w.attempt), (TaskState::UpForRetry, 1));
-    let marks = std::fs::read_to_string(f.engine.tenant_dir(&f.tenant).join("work/stale-attempts")).unwrap();
+    let marks = std::fs::read_to_string(f.engine.tenant_dir(&f.tenant).join("work/stale-attempts"))
+        .unwrap();
     assert_eq!(marks.lines().count(), 1, "the work ran once");
 }
 
