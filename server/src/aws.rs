@@ -292,7 +292,11 @@ fn assume_role_request(
 /// Assumes the connection's role with the tenant's external id.
 pub async fn assume(target: &Target) -> Result<Assumed, Failure> {
     let base = assuming_config(target).await?;
-    let sts = aws_sdk_sts::Client::new(&base);
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&base)
+            .interceptor(crate::metrics::AwsCalls)
+            .build(),
+    );
     let role = &target.role_arn;
     let out = assume_role_request(&sts, target)
         .send()
@@ -321,6 +325,7 @@ pub async fn assume(target: &Target) -> Result<Assumed, Failure> {
 /// chain behind it.
 pub fn emr(target: &Target, assumed: &Assumed) -> Result<aws_sdk_emr::Client, Failure> {
     let mut config = aws_sdk_emr::Config::builder()
+        .interceptor(crate::metrics::AwsCalls)
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(target.region.clone()))
         .credentials_provider(assumed.credentials.clone())
@@ -341,6 +346,7 @@ pub fn emr(target: &Target, assumed: &Assumed) -> Result<aws_sdk_emr::Client, Fa
 /// a private endpoint has no per-bucket host names).
 pub fn s3(target: &Target, assumed: &Assumed) -> Result<aws_sdk_s3::Client, Failure> {
     let mut config = aws_sdk_s3::Config::builder()
+        .interceptor(crate::metrics::AwsCalls)
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(target.region.clone()))
         .credentials_provider(assumed.credentials.clone())

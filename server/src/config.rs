@@ -128,6 +128,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// When set, `GET /metrics` answers only `Authorization: Bearer <this>`.
+    #[arg(long, env = "TRELLIS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Seconds a graceful stop waits after SIGTERM before it kills a task.
     #[arg(long, env = "TRELLIS_STOP_GRACE_SECONDS", default_value_t = 10)]
     pub stop_grace_seconds: u64,
@@ -500,6 +504,8 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     pub auth: AuthSettings,
     pub streams: StreamSettings,
+    /// The bearer token `GET /metrics` asks for; open without one.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -508,6 +514,7 @@ impl Default for HttpSettings {
             max_body_bytes: 2 * 1024 * 1024,
             auth: AuthSettings::default(),
             streams: StreamSettings::default(),
+            metrics_token: None,
         }
     }
 }

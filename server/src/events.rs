@@ -72,6 +72,13 @@ impl EventBus {
     /// event published already — heard from the database as well as
     /// published by the server that stored it — is not published again.
     pub fn publish(&self, tenant: &TenantId, event: RunEvent) {
+        crate::metrics::run_event(tenant, &event);
+        self.relay(tenant, event);
+    }
+
+    /// Publishes an event another server committed (heard from the
+    /// database), once; [`publish`](Self::publish) is for this server's own.
+    fn relay(&self, tenant: &TenantId, event: RunEvent) {
         {
             let mut published = self.published.lock().expect("bus lock");
             if published.len() >= REMEMBERED_RUNS && !published.contains_key(&event.run) {
@@ -231,7 +238,7 @@ pub fn spawn_pg_bridge(
                         .map(|s| s.max);
                     let after = last.unwrap_or(seq - 1).min(seq - 1);
                     for event in crate::db::runs::events_after(&db, &tenant, &run, after).await? {
-                        bus.publish(&tenant, event);
+                        bus.relay(&tenant, event);
                     }
                 }
                 #[allow(unreachable_code)]

@@ -20,6 +20,7 @@ pub mod events;
 pub mod executors;
 pub mod http;
 pub mod limiter;
+pub mod metrics;
 pub mod oidc_provider;
 pub mod outbound;
 pub mod quota;
@@ -121,6 +122,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 max_per_user: args.max_streams_per_user.max(1),
                 recheck: std::time::Duration::from_secs(args.stream_recheck_seconds.max(1)),
             },
+            metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
         },
         engine,
     )
@@ -158,6 +160,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .engine
         .spawn_stop_watch(std::time::Duration::from_millis(500), shutdown.clone());
     state.scheduler.spawn(shutdown.clone());
+    metrics::spawn_upkeep(shutdown.clone());
     if let Some(provider) = &state.auth.oidc {
         provider.clone().spawn_refresh(shutdown.clone());
     }

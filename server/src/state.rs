@@ -25,6 +25,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db, leptos: LeptosOptions, http: HttpSettings, engine: EngineSettings) -> Self {
+        // Counting starts before anything happens (see `metrics`).
+        crate::metrics::handle();
         let bus = EventBus::new(4096);
         let engine = Engine::new(db.clone(), bus.clone(), engine);
         let auth = crate::access::AuthState::new(http.auth.clone());

@@ -40,6 +40,7 @@ impl Streams {
             });
         }
         *count += 1;
+        crate::metrics::live_streams(1.0);
         Ok(Slot {
             streams: self.clone(),
             user: user.clone(),
@@ -95,6 +96,7 @@ pub struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        crate::metrics::live_streams(-1.0);
         let mut open = self.streams.open.lock().expect("streams lock");
         if let Some(count) = open.get_mut(&self.user) {
             *count -= 1;

@@ -120,9 +120,12 @@ impl AirflowApi {
                 request = request.json(body);
             }
             let reply = request.send().await.map_err(|e| {
+                crate::metrics::airflow_call(method.as_str(), path, "unreachable");
                 ApiError(format!("Airflow at {} cannot be reached: {e}", self.base))
             })?;
             let status = reply.status();
+            let outcome = if status.is_success() { "ok" } else { "error" };
+            crate::metrics::airflow_call(method.as_str(), path, outcome);
             if status == reqwest::StatusCode::UNAUTHORIZED && !fresh {
                 continue;
             }

@@ -52,7 +52,9 @@ impl Airflow {
                     ))
                     .load()
                     .await;
-                let mut config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(true);
+                let mut config = aws_sdk_s3::config::Builder::from(&shared)
+                    .force_path_style(true)
+                    .interceptor(crate::metrics::AwsCalls);
                 if let Some(url) = &self.settings.s3_endpoint_url {
                     config = config.endpoint_url(url);
                 }

@@ -15,6 +15,7 @@ use app::types::dag::{submit_key, watch_key, Dag, DagTask};
 use app::types::{RunState, TaskKey, TaskKind, TaskState};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 
@@ -37,6 +38,8 @@ pub(super) struct RunDriver {
     held: HashMap<String, Slot>,
     watching: JoinSet<Watched>,
     stop: watch::Receiver<Option<CancelMode>>,
+    /// When each submit waiting for a slot was queued (for its queue wait).
+    queued_at: HashMap<TaskKey, Instant>,
 }
 
 impl RunDriver {
@@ -70,6 +73,7 @@ impl RunDriver {
             held: HashMap::new(),
             watching: JoinSet::new(),
             stop,
+            queued_at: HashMap::new(),
         }
     }
 
@@ -228,6 +232,7 @@ impl RunDriver {
         for (task, moved) in tasks.iter().zip(moved) {
             if moved {
                 self.states.insert(task.key.clone(), TaskState::Queued);
+                self.queued_at.insert(task.key.clone(), Instant::now());
             }
         }
         Ok(())
@@ -236,7 +241,21 @@ impl RunDriver {
     /// Starts `ready` tasks together and records what each start did.
     async fn start_all(&mut self, ready: Vec<(&DagTask, Option<Slot>)>) -> anyhow::Result<()> {
         let mut starts = Vec::with_capacity(ready.len());
+        let executor = if self.ctx.graph.connection.is_some() {
+            "emr"
+        } else {
+            "local"
+        };
         for (task, _) in &ready {
+            if let (TaskKind::Submit, Some(node)) = (task.kind, &task.node) {
+                let waited = self.queued_at.remove(&task.key).map(|at| at.elapsed());
+                let component = self.ctx.graph.node(node).map(|n| n.component.to_string());
+                crate::metrics::task_waited(
+                    component.as_deref().unwrap_or("unknown"),
+                    executor,
+                    waited.unwrap_or_default(),
+                );
+            }
             let attempt = self.next_attempt(task);
             self.attempts.insert(task.key.clone(), attempt);
             let watched = match (task.kind, &task.node) {
@@ -280,13 +299,14 @@ impl RunDriver {
     /// The attempt `task` starts as. A node's submit counts on from the
     /// node's latest attempt (its watch's, whose retries submit again): a
     /// retried run's nodes never repeat an attempt, nor an EMR step name.
-    /// A watch follows the attempt its submit started; PEntry and PExit
-    /// count their own.
+    /// A watch follows the attempt its submit started, or the later one it
+    /// recorded itself (a retry's, queued when its server stopped); PEntry
+    /// and PExit count their own.
     fn next_attempt(&self, task: &DagTask) -> u32 {
         let of = |key: &TaskKey| self.attempts.get(key).copied().unwrap_or(0);
         match (task.kind, task.node.as_deref()) {
             (TaskKind::Submit, Some(node)) => of(&submit_key(node)).max(of(&watch_key(node))) + 1,
-            (TaskKind::Watch, Some(node)) => of(&submit_key(node)).max(1),
+            (TaskKind::Watch, Some(node)) => of(&submit_key(node)).max(of(&task.key)).max(1),
             _ => of(&task.key) + 1,
         }
     }

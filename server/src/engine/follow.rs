@@ -25,10 +25,17 @@ impl Engine {
     ) -> Outcome {
         let mut stop = ctx.stop.clone();
         let mut attempt = first;
+        let component = ctx
+            .graph
+            .node(node)
+            .map_or_else(|| "unknown".to_owned(), |n| n.component.to_string());
         loop {
+            let began = std::time::Instant::now();
             let outcome = self
                 .watch_once(ctx, node, &external, policy.timeout, &mut stop)
                 .await;
+            let (executor, ended) = (executor_of(&external), outcome_of(&outcome));
+            crate::metrics::task_ended(&component, executor, ended, began.elapsed());
             let Outcome::Failed { error } = &outcome else {
                 return outcome;
             };
@@ -244,6 +251,23 @@ async fn watch_attempt<E: Executor, N: Narration>(
 /// bounds were checked can never make the driver panic.
 fn seconds(value: f64) -> Duration {
     Duration::try_from_secs_f64(value.max(0.0)).unwrap_or(Duration::MAX)
+}
+
+/// The executor label of a node's work, for metrics.
+fn executor_of(work: &ExternalRef) -> &'static str {
+    match work {
+        ExternalRef::Emr(_) => "emr",
+        ExternalRef::Pid(_) => "local",
+    }
+}
+
+/// The outcome label of an attempt, for metrics.
+fn outcome_of(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded => "succeeded",
+        Outcome::Failed { .. } => "failed",
+        Outcome::Cancelled => "cancelled",
+    }
 }
 
 #[cfg(test)]

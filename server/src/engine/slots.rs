@@ -44,6 +44,7 @@ impl Drop for Slot {
         let mut state = self.slots.state.lock().expect("slots lock");
         if let Some(n) = state.running.get_mut(&self.tenant) {
             *n -= 1;
+            crate::metrics::slots_in_use(&self.tenant, *n);
         }
         state.free += 1;
         state.dispatch(&self.slots);
@@ -58,13 +59,16 @@ impl State {
 
     fn take(&mut self, tenant: &TenantId) {
         self.free -= 1;
-        *self.running.entry(tenant.clone()).or_default() += 1;
+        let held = self.running.entry(tenant.clone()).or_default();
+        *held += 1;
+        crate::metrics::slots_in_use(tenant, *held);
     }
 
     fn give_back(&mut self, tenant: &TenantId) {
         self.free += 1;
         if let Some(n) = self.running.get_mut(tenant) {
             *n -= 1;
+            crate::metrics::slots_in_use(tenant, *n);
         }
     }
 

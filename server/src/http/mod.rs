@@ -117,7 +117,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
+        .route("/metrics", get(metrics_text))
         .leptos_routes(&state, routes, move || csp::shell(leptos.clone()))
+        .route_layer(middleware::from_fn(count_request))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             csp::shell,
         ))
@@ -136,6 +138,51 @@ pub fn router(state: AppState) -> Router {
                 .layer(RequestBodyLimitLayer::new(limit))
                 .layer(DefaultBodyLimit::max(limit)),
         )
+}
+
+/// Counts every answered request by its route's template (`/api/v1/
+/// tenants/{tenant}/runs/{run}`, never the ids in it) and status.
+async fn count_request(req: Request, next: axum::middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let began = std::time::Instant::now();
+    let response = next.run(req).await;
+    crate::metrics::http_request(&method, &route, response.status().as_u16(), began.elapsed());
+    response
+}
+
+/// The server's metrics in Prometheus's text format; with
+/// `TRELLIS_METRICS_TOKEN` set, only for `Authorization: Bearer <token>`.
+async fn metrics_text(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    use axum::response::IntoResponse;
+    use sha2::{Digest, Sha256};
+    if let Some(token) = &state.http.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compared as digests: equal lengths, nothing learnt from timing.
+        if Sha256::digest(given.as_bytes()) != Sha256::digest(token.as_bytes()) {
+            return Error::Unauthorized("the metrics token is missing or wrong".into())
+                .into_response();
+        }
+    }
+    crate::metrics::db_pool(&state.db);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::handle().render(),
+    )
+        .into_response()
 }
 
 /// The NUL character, which PostgreSQL cannot store or compare, never

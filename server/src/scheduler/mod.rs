@@ -368,7 +368,15 @@ impl Scheduler {
             .iter()
             .zip(recorded)
             // `None`: another server (or an earlier pass) handled this fire.
-            .filter_map(|(p, result)| result.flatten().map(|(id, event)| (p.schedule, id, event)))
+            .filter_map(|(p, result)| result.flatten().map(|(id, event)| (p, id, event)))
+            .map(|(p, id, event)| {
+                let (fired, stored) = (Timestamp::parse(&p.key), Timestamp::parse(&event.at));
+                if let (Some(fired), Some(stored)) = (fired, stored) {
+                    let lag = stored.as_datetime() - fired.as_datetime();
+                    crate::metrics::schedule_lag(lag.to_std().unwrap_or_default());
+                }
+                (p.schedule, id, event)
+            })
             .collect())
     }
 

@@ -154,6 +154,8 @@ fn required() -> BTreeMap<&'static str, Needs> {
         ),
         ("GET /api/v1/tenants/{tenant}/schedules", Viewer),
         ("GET /api/v1/tenants/{tenant}/schedules/preview", Viewer),
+        ("GET /api/v1/tenants/{tenant}/runs", Viewer),
+        ("GET /api/v1/tenants/{tenant}/runs/daily", Viewer),
         ("GET /api/v1/tenants/{tenant}/runs/{run}", Viewer),
         // Authenticated by the run's own callback token, not by a user.
         ("POST /api/v1/airflow/runs/{run}/report", Anyone),

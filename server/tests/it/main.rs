@@ -23,6 +23,7 @@ mod engine;
 mod foundation;
 mod limits;
 mod local_executor;
+mod metrics;
 mod openapi;
 mod params;
 mod processes;
