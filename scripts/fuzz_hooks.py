@@ -35,8 +35,9 @@ STATED_RULES = [
     # A backfill range ends after it starts, as does a runs list's time
     # range (two fields each).
     (r"end|to", r"order"),
-    # A backfill range holds at least one fire of its cron expression.
-    (r"end", r"no_runs"),
+    # A backfill range holds at least one fire of its cron expression, and
+    # at most 1,000.
+    (r"end", r"no_runs|too_many_runs"),
     # A backfill without a cron expression takes the process's schedule's.
     (r"cron", r"no_schedule"),
     # A cron expression of the documented grammar that matches no date

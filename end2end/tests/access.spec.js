@@ -167,6 +167,15 @@ test('platform admins create tenants and users on the admin page', async ({ page
   await globex.getByTestId('tenant-quota').fill('lots');
   await globex.getByTestId('tenant-quota').blur();
   await expect(page.getByTestId('tenant-error')).toContainText('Disk quota:');
+  // How long it keeps ended runs: the platform's default (forever) until it has its own.
+  await expect(globex.getByTestId('tenant-retention')).toHaveAttribute('placeholder', 'default (forever)');
+  await globex.getByTestId('tenant-retention').fill('90');
+  await globex.getByTestId('tenant-retention').blur();
+  await expect.poll(async () => {
+    const tenants = await api(page, 'GET', '/api/v1/admin/tenants');
+    return tenants.body.find((t) => t.slug === 'globex').effective_retention_days;
+  }).toBe(90);
+  await expect(globex.getByTestId('tenant-retention')).toHaveValue('90');
 
   await page.getByTestId('user-name').fill('gina');
   await page.getByTestId('user-password').fill('short');

@@ -128,6 +128,15 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Days ended runs (their events and task logs) are kept, unless a
+    /// tenant has its own retention; 0 keeps them forever.
+    #[arg(long, env = "TRELLIS_RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u32,
+
+    /// Seconds between retention sweeps.
+    #[arg(long, env = "TRELLIS_RETENTION_SWEEP_SECONDS", default_value_t = 3600)]
+    pub retention_sweep_seconds: u64,
+
     /// When set, `GET /metrics` answers only `Authorization: Bearer <this>`.
     #[arg(long, env = "TRELLIS_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,

@@ -111,6 +111,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             credentials: None,
         },
         db_retry: std::time::Duration::from_secs(120),
+        retention_days: args.retention_days,
     };
     let state = AppState::new(
         db,
@@ -161,6 +162,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .spawn_stop_watch(std::time::Duration::from_millis(500), shutdown.clone());
     state.scheduler.spawn(shutdown.clone());
     metrics::spawn_upkeep(shutdown.clone());
+    state.engine.spawn_retention(
+        std::time::Duration::from_secs(args.retention_sweep_seconds.max(1)),
+        shutdown.clone(),
+    );
     if let Some(provider) = &state.auth.oidc {
         provider.clone().spawn_refresh(shutdown.clone());
     }

@@ -206,6 +206,11 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Forgets `tenant`'s figure (files were removed): the next look walks.
+    pub fn forget(&self, tenant: &TenantId) {
+        self.figures.lock().expect("usage lock").remove(tenant);
+    }
+
     /// Bytes under `dir`, the folder of `tenant`.
     pub async fn of(&self, tenant: &TenantId, dir: &Path) -> u64 {
         if let Some((at, bytes)) = self.figures.lock().expect("usage lock").get(tenant) {

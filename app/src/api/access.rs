@@ -24,8 +24,32 @@ pub struct Tenant {
     /// logs), measured at most every 30 seconds.
     #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub usage_bytes: i64,
+    /// Days the tenant keeps its ended runs (0: forever); `null` is the
+    /// platform default.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
+    pub retention_days: Option<i64>,
+    /// The retention that applies, in days: the tenant's own or the
+    /// platform default (0: forever).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
+    pub effective_retention_days: i64,
+    /// What the last retention sweep freed in the tenant.
+    #[serde(default)]
+    pub last_sweep: Option<Sweep>,
     pub members: i64,
     pub created_at: String,
+}
+
+/// What one retention sweep deleted in a tenant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Sweep {
+    pub at: String,
+    /// Ended runs deleted, with their events and task logs.
+    pub runs: i64,
+    /// Bytes of task logs freed.
+    pub bytes: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -79,6 +103,15 @@ pub struct TenantChange {
     )]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>, minimum = 0))]
     pub quota_bytes: Option<Option<i64>>,
+    /// Days the tenant keeps its ended runs, 0 for forever; `null`
+    /// returns the tenant to the platform default.
+    #[serde(
+        default,
+        with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>, minimum = 0, maximum = 36500))]
+    pub retention_days: Option<Option<i64>>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).

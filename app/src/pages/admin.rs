@@ -42,6 +42,43 @@ fn parse_quota(text: &str) -> Result<Option<i64>, String> {
     }
 }
 
+/// A retention as typed: days, `0` for forever, empty for the default.
+fn parse_retention(text: &str) -> Result<Option<i64>, String> {
+    match text.trim() {
+        "" => Ok(None),
+        t => t
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (0..=36_500).contains(d))
+            .map(Some)
+            .ok_or_else(|| {
+                "Keep runs: a number of days (0 keeps them forever), or empty for the default"
+                    .to_owned()
+            }),
+    }
+}
+
+/// `30 days`, `forever`.
+fn retention_text(days: i64) -> String {
+    match days {
+        0 => "forever".to_owned(),
+        1 => "1 day".to_owned(),
+        n => format!("{n} days"),
+    }
+}
+
+/// What the last retention sweep freed: `12 runs, 3.4 MB on 2026-11-30 04:00`.
+fn swept_text(t: &Tenant) -> String {
+    t.last_sweep.as_ref().map_or_else(String::new, |s| {
+        format!(
+            "{} runs, {} on {}",
+            s.runs,
+            bytes::human(s.bytes.max(0) as u64),
+            time::minutes(&s.at)
+        )
+    })
+}
+
 fn quota_text(bytes: i64) -> String {
     match bytes {
         0 => "unlimited".to_owned(),
@@ -141,6 +178,17 @@ fn Tenants() -> impl IntoView {
         };
         change(slug, body);
     };
+    let change_retention = move |slug: String, text: String| {
+        let days = match parse_retention(&text) {
+            Ok(d) => d,
+            Err(e) => return error.set(Some(e)),
+        };
+        let body = TenantChange {
+            retention_days: Some(days),
+            ..Default::default()
+        };
+        change(slug, body);
+    };
     view! {
         <h2>"Tenants"</h2>
         <form class="inline" on:submit=create data-testid="tenant-form">
@@ -155,11 +203,13 @@ fn Tenants() -> impl IntoView {
         {move || error.get().map(|e| alert_with("tenant-error", e))}
         {show(tenants, move |list| view! {
                 <table class="list" data-testid="tenant-list">
-                    <thead><tr><th>"Slug"</th><th>"Name"</th><th>"Members"</th><th>"Tasks at once"</th><th>"Disk used"</th><th>"Disk quota"</th><th>"Created"</th></tr></thead>
+                    <thead><tr><th>"Slug"</th><th>"Name"</th><th>"Members"</th><th>"Tasks at once"</th><th>"Disk used"</th><th>"Disk quota"</th><th>"Keeps runs"</th><th>"Created"</th></tr></thead>
                     <tbody>
                         {list.into_iter().map(|t| {
                             let slug = t.slug.clone();
                             let quota_slug = t.slug.clone();
+                            let retention_slug = t.slug.clone();
+                            let default_retention = format!("default ({})", retention_text(t.effective_retention_days));
                             let default_quota = if t.quota_bytes.is_none() {
                                 format!("default ({})", quota_text(t.effective_quota_bytes))
                             } else {
@@ -182,6 +232,13 @@ fn Tenants() -> impl IntoView {
                                             data-testid="tenant-quota" placeholder=default_quota
                                             value=t.quota_bytes.map(quota_text).unwrap_or_default()
                                             on:change=move |ev| change_quota(quota_slug.clone(), event_target_value(&ev))/>
+                                    </td>
+                                    <td>
+                                        <input aria-label=format!("Days {} keeps ended runs", t.slug) class="narrow"
+                                            data-testid="tenant-retention" placeholder=default_retention
+                                            value=t.retention_days.map(|d| d.to_string()).unwrap_or_default()
+                                            on:change=move |ev| change_retention(retention_slug.clone(), event_target_value(&ev))/>
+                                        <span class="muted" data-testid="tenant-swept">{swept_text(&t)}</span>
                                     </td>
                                     <td>{time::minutes(&t.created_at)}</td>
                                 </tr>
@@ -440,6 +497,9 @@ mod tests {
             quota_bytes: None,
             effective_quota_bytes,
             usage_bytes,
+            retention_days: None,
+            effective_retention_days: 0,
+            last_sweep: None,
             members: 1,
             created_at: String::new(),
         };
@@ -448,5 +508,18 @@ mod tests {
             "1.5 MB of 10.0 MB (15%)"
         );
         assert_eq!(usage_text(&tenant(320, 0)), "320 B (no quota)");
+    }
+
+    #[test]
+    fn a_retention_is_days_forever_or_the_default() {
+        assert_eq!(parse_retention(""), Ok(None));
+        assert_eq!(parse_retention(" 30 "), Ok(Some(30)));
+        assert_eq!(parse_retention("0"), Ok(Some(0)));
+        assert!(parse_retention("-1")
+            .unwrap_err()
+            .starts_with("Keep runs: "));
+        assert!(parse_retention("a month").is_err());
+        assert_eq!(retention_text(0), "forever");
+        assert_eq!(retention_text(30), "30 days");
     }
 }

@@ -47,6 +47,7 @@ pub fn engine_settings(dir: &Path) -> EngineSettings {
             ..Default::default()
         },
         db_retry: std::time::Duration::from_secs(120),
+        retention_days: 0,
     }
 }
 

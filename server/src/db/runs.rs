@@ -863,6 +863,48 @@ pub async fn per_day(
     Ok(days)
 }
 
+/// Up to `limit` of the tenant's runs that ended before `cutoff` (stored
+/// form) and may go: never an active run, never the latest run of its
+/// process.
+pub async fn expired(
+    db: &Db,
+    tenant: &TenantId,
+    cutoff: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<RunId>> {
+    sqlx::query_scalar(
+        "SELECT r.id FROM runs r WHERE r.tenant_id = $1 \
+         AND r.state IN ('succeeded', 'failed', 'cancelled') AND r.finished_at < $2 \
+         AND EXISTS (SELECT 1 FROM runs n WHERE n.tenant_id = r.tenant_id \
+                     AND n.process_id = r.process_id AND n.created_at > r.created_at) \
+         ORDER BY r.finished_at LIMIT $3",
+    )
+    .bind(tenant.as_str())
+    .bind(cutoff)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Deletes the tenant's ended runs `ids` with their task runs and events
+/// (a run that became active again meanwhile, retried, is kept); the runs
+/// deleted.
+pub async fn delete_ended(db: &Db, tenant: &TenantId, ids: &[RunId]) -> sqlx::Result<Vec<RunId>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("DELETE FROM runs WHERE tenant_id = ");
+    sql.bind(tenant.as_str().to_owned())
+        .push(" AND state IN ('succeeded', 'failed', 'cancelled') AND id IN ")
+        .bind_list(ids.iter().map(|id| id.as_str().to_owned()))
+        .push(" RETURNING id");
+    sql.fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect()
+}
+
 /// Takes over the unfinished runs no live server drives (their server
 /// stopped heartbeating, or they predate ownership), bumping each one's
 /// epoch: (tenant, run, the epoch `me` now holds).

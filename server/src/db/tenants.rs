@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 const COLUMNS: &str = "t.id, t.slug, t.name, t.max_concurrent_tasks, t.quota_bytes, t.created_at, \
+     t.retention_days, t.swept_at, t.swept_runs, t.swept_bytes, \
      (SELECT COUNT(*) FROM memberships m WHERE m.tenant_id = t.id) AS members";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Tenant> {
@@ -18,6 +19,16 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Tenant> {
         // Filled in from the engine, which measures the tenant's folder.
         effective_quota_bytes: 0,
         usage_bytes: 0,
+        retention_days: row.try_get("retention_days")?,
+        effective_retention_days: 0,
+        last_sweep: match row.try_get::<Option<String>, _>("swept_at")? {
+            Some(at) => Some(app::api::access::Sweep {
+                at,
+                runs: row.try_get::<Option<i64>, _>("swept_runs")?.unwrap_or(0),
+                bytes: row.try_get::<Option<i64>, _>("swept_bytes")?.unwrap_or(0),
+            }),
+            None => None,
+        },
         created_at: row.try_get("created_at")?,
         members: row.try_get("members")?,
     })
@@ -97,6 +108,45 @@ pub async fn set_quota(db: &Db, tenant: &TenantId, quota_bytes: Option<i64>) -> 
         .execute(&db.pool)
         .await
         .map(|_| ())
+}
+
+/// Sets the tenant's own retention in days (`None`: the platform default).
+pub async fn set_retention(db: &Db, tenant: &TenantId, days: Option<i64>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE tenants SET retention_days = $2 WHERE id = $1")
+        .bind(tenant.as_str())
+        .bind(days)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Every tenant's id with its own retention in days, if it has one.
+pub async fn retentions(db: &Db) -> sqlx::Result<Vec<(TenantId, Option<i64>)>> {
+    sqlx::query("SELECT id, retention_days FROM tenants ORDER BY id")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                TenantId::new(row.try_get::<String, _>("id")?),
+                row.try_get("retention_days")?,
+            ))
+        })
+        .collect()
+}
+
+/// Records what a retention sweep freed in the tenant.
+pub async fn record_sweep(db: &Db, tenant: &TenantId, runs: i64, bytes: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE tenants SET swept_at = $2, swept_runs = $3, swept_bytes = $4 WHERE id = $1",
+    )
+    .bind(tenant.as_str())
+    .bind(now())
+    .bind(runs)
+    .bind(bytes)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
 }
 
 /// The tenant's own disk quota, if it has one.

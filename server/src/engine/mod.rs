@@ -26,6 +26,7 @@ mod follow;
 mod lease;
 pub mod prepare;
 mod recover;
+pub mod retention;
 pub mod retry;
 mod slots;
 mod start;
@@ -75,6 +76,9 @@ pub struct EngineSettings {
     /// refuses for a passing reason (busy, a lost connection) before it
     /// gives the run up; the run then fails with the reason.
     pub db_retry: Duration,
+    /// Days ended runs are kept unless a tenant has its own retention (0:
+    /// forever); see `retention`.
+    pub retention_days: u32,
 }
 
 /// A component's retry and timeout policy.

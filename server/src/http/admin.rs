@@ -73,6 +73,7 @@ async fn with_usage(state: &AppState, id: &TenantId, mut tenant: Tenant) -> Tena
     tenant.usage_bytes = i64::try_from(engine.disk_usage(id).await).unwrap_or(i64::MAX);
     tenant.effective_quota_bytes =
         i64::try_from(engine.quota_of(tenant.quota_bytes)).unwrap_or(i64::MAX);
+    tenant.effective_retention_days = i64::from(engine.retention_of(tenant.retention_days));
     tenant
 }
 
@@ -160,7 +161,8 @@ async fn create_tenant(
     ))
 }
 
-/// Renames a tenant or changes its task limit or disk quota (platform admins).
+/// Renames a tenant or changes its task limit, disk quota or retention
+/// (platform admins).
 #[utoipa::path(patch, path = "/admin/tenants/{slug}", tag = "admin", request_body = TenantChange,
     params(("slug" = String, Path, description = "The tenant's slug")), responses(
     (status = 200, body = Tenant),
@@ -187,10 +189,22 @@ async fn change_tenant(
     if let Some(quota) = body.quota_bytes {
         check_quota(quota, &mut errors);
     }
+    if let Some(Some(days)) = body.retention_days {
+        if !(0..=36_500).contains(&days) {
+            errors.push(FieldError::new(
+                "retention_days",
+                "range",
+                "0 (forever) to 36500 days, or null for the platform default",
+            ));
+        }
+    }
     done(errors)?;
     tenants::update(&state.db, &id, name.trim(), limit).await?;
     if let Some(quota) = body.quota_bytes {
         tenants::set_quota(&state.db, &id, quota).await?;
+    }
+    if let Some(days) = body.retention_days {
+        tenants::set_retention(&state.db, &id, days).await?;
     }
     state.engine.set_tenant_limit(&id, limit);
     record(&state, &admin, AuditAction::TenantChange, &slug).await;

@@ -221,9 +221,26 @@ async fn list(
     ))
 }
 
-/// The filters of `q`, or every problem with them.
-fn tenant_filter(q: &TenantRunQuery) -> Result<runs::TenantRunFilter> {
+/// The filters and page of `q` (page size, where it starts), or every
+/// problem with them.
+fn tenant_filter(q: &TenantRunQuery) -> Result<(runs::TenantRunFilter, i64, Option<runs::Cursor>)> {
     let mut errors = Vec::new();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        errors.push(FieldError::new(
+            "limit",
+            "range",
+            "limit must be between 1 and 200",
+        ));
+    }
+    let cursor = q.before.as_deref().map(runs::Cursor::parse);
+    if let Some(None) = cursor {
+        errors.push(FieldError::new(
+            "before",
+            "format",
+            "not a page of this list: pass the `next` of the previous page",
+        ));
+    }
     let states = q.states().unwrap_or_else(|e| {
         let known: Vec<&str> = app::types::RunState::ALL
             .iter()
@@ -279,7 +296,7 @@ fn tenant_filter(q: &TenantRunQuery) -> Result<runs::TenantRunFilter> {
         return Err(Error::Validation(errors));
     }
     let text = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
-    Ok(runs::TenantRunFilter {
+    let filter = runs::TenantRunFilter {
         process: text(&q.process).map(ProcessId::new),
         version: q.version,
         states,
@@ -288,7 +305,8 @@ fn tenant_filter(q: &TenantRunQuery) -> Result<runs::TenantRunFilter> {
         from: from.map(|t| t.to_string()),
         to: to.map(|t| t.to_string()),
         text: text(&q.q).map(|t| t.trim().to_owned()),
-    })
+    };
+    Ok((filter, limit, cursor.flatten()))
 }
 
 /// The tenant's runs across its processes, newest first, a page at a
@@ -304,45 +322,15 @@ async fn tenant_list(
     access: TenantAccess,
     Query(q): Query<TenantRunQuery>,
 ) -> Result<axum::Json<RunPage>> {
-    let limit = q.limit.unwrap_or(50);
-    let mut errors = Vec::new();
-    if !(1..=200).contains(&limit) {
-        errors.push(FieldError::new(
-            "limit",
-            "range",
-            "limit must be between 1 and 200",
-        ));
-    }
-    let cursor = q.before.as_deref().map(runs::Cursor::parse);
-    if let Some(None) = cursor {
-        errors.push(FieldError::new(
-            "before",
-            "format",
-            "not a page of this list: pass the `next` of the previous page",
-        ));
-    }
-    let filter = match tenant_filter(&q) {
-        Ok(filter) if errors.is_empty() => filter,
-        Ok(_) => return Err(Error::Validation(errors)),
-        Err(Error::Validation(more)) => {
-            errors.extend(more);
-            return Err(Error::Validation(errors));
-        }
-        Err(e) => return Err(e),
-    };
-    let (runs, next) = runs::list_tenant(
-        &state.db,
-        &access.tenant,
-        &filter,
-        cursor.flatten().as_ref(),
-        limit,
-    )
-    .await?;
+    let (filter, limit, cursor) = tenant_filter(&q)?;
+    let (runs, next) =
+        runs::list_tenant(&state.db, &access.tenant, &filter, cursor.as_ref(), limit).await?;
     Ok(axum::Json(RunPage { runs, next }))
 }
 
 /// The tenant's runs (filtered as the list) per day of creation (UTC), by
-/// how they ended: the last 30 days unless `from` says otherwise.
+/// how they ended: the last 30 days unless `from` says otherwise. (`limit`
+/// and `before` are checked as the list's, and count nothing here.)
 #[utoipa::path(get, path = "/tenants/{tenant}/runs/daily", tag = "runs",
     params(super::doc::TenantPath, TenantRunQuery),
     responses((status = 200, body = [RunDay]),
@@ -354,7 +342,7 @@ async fn daily(
     access: TenantAccess,
     Query(q): Query<TenantRunQuery>,
 ) -> Result<axum::Json<Vec<RunDay>>> {
-    let mut filter = tenant_filter(&q)?;
+    let (mut filter, _, _) = tenant_filter(&q)?;
     if filter.from.is_none() {
         filter.from = Some(Timestamp::ago(chrono::Duration::days(30)).to_string());
     }

@@ -29,6 +29,7 @@ mod params;
 mod processes;
 mod quota;
 mod recovery;
+mod retention;
 mod retry;
 mod run_store;
 mod runs_api;

@@ -158,6 +158,7 @@ pub fn engine_settings(data_dir: PathBuf) -> EngineSettings {
         },
         aws: aws_platform(),
         db_retry: std::time::Duration::from_secs(30),
+        retention_days: 0,
     }
 }
 

@@ -1,0 +1,124 @@
+//! Retention: a sweep at a chosen time (a manual clock) deletes the ended
+//! runs older than their tenant's retention, with their events and task
+//! logs — never an active run, never a process's latest run — and says what
+//! it freed on the admin's tenant list.
+
+use crate::common::{ended, Backend, TestApp};
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use server::time::Timestamp;
+
+on_both_backends!(old_ended_runs_go_with_their_events_and_logs);
+
+const DEMO: &str = "/api/v1/tenants/demo";
+
+async fn old_ended_runs_go_with_their_events_and_logs(backend: Backend) {
+    let app = TestApp::start(backend)
+        .await
+        .with_engine(|s| server::engine::EngineSettings {
+            retention_days: 30,
+            ..s
+        });
+    let admin = app.admin().await;
+    let noop = json!({"nodes": [{"id": "a", "component": "noop"}], "edges": []});
+    let nap = json!({"nodes": [{"id": "nap", "component": "sleep", "params": {"seconds": 30}}], "edges": []});
+    let daily = app
+        .published(&admin, "Daily", noop.clone(), json!({}))
+        .await;
+    let once = app.published(&admin, "Once", noop, json!({})).await;
+    let long = app.published(&admin, "Long", nap, json!({})).await;
+
+    // Daily: three ended runs; Once: one; Long: an ended run, then one that
+    // is still running.
+    let mut old = Vec::new();
+    for _ in 0..3 {
+        let run = app.start_run(&admin, &daily).await;
+        app.wait_for_run(&admin, &run, ended).await;
+        old.push(run);
+    }
+    let only = app.start_run(&admin, &once).await;
+    app.wait_for_run(&admin, &only, ended).await;
+    let first_long = app.start_run(&admin, &long).await;
+    let stop = format!("{DEMO}/runs/{first_long}/stop?mode=force");
+    app.as_user(&admin, Method::POST, &stop, None).await;
+    app.wait_for_run(&admin, &first_long, ended).await;
+    let active = app.start_run(&admin, &long).await;
+    let tenants_dir = app.database.data_dir().join("tenants");
+    let log_dir = |run: &str| {
+        std::fs::read_dir(&tenants_dir)
+            .unwrap()
+            .map(|t| t.unwrap().path().join("runs").join(run))
+            .find(|p| p.exists())
+    };
+    assert!(log_dir(&old[0]).is_some(), "a run's task logs are on disk");
+
+    // Nothing is old enough yet.
+    let now = Timestamp::now().as_datetime();
+    let swept = app.state.engine.sweep(Timestamp::from(now)).await.unwrap();
+    assert!(swept.is_empty(), "{swept:?}");
+
+    // 31 days on: the older Daily runs and the stopped Long run go; the
+    // latest Daily run, Once's only run and the running one stay.
+    let later = Timestamp::from(now + chrono::Duration::days(31));
+    let swept = app.state.engine.sweep(later).await.unwrap();
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    assert_eq!(swept[0].runs, 3, "{swept:?}");
+    assert!(swept[0].bytes > 0, "task logs were freed: {swept:?}");
+    for gone in [&old[0], &old[1], &first_long] {
+        let reply = app.get_as(&admin, &format!("{DEMO}/runs/{gone}")).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{gone}");
+        assert!(log_dir(gone).is_none(), "{gone}'s logs are gone");
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE run_id = $1")
+            .bind(gone)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(events, 0, "{gone}'s events are gone");
+    }
+    for kept in [&old[2], &only, &active] {
+        let reply = app.get_as(&admin, &format!("{DEMO}/runs/{kept}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{kept}");
+    }
+    let listed = app.get_as(&admin, &format!("{DEMO}/runs")).await.json();
+    assert_eq!(listed["runs"].as_array().unwrap().len(), 3, "{listed}");
+
+    // The admin sees what it freed, and a tenant of its own keeps forever.
+    let tenants = app.get_as(&admin, "/api/v1/admin/tenants").await.json();
+    let demo = tenants
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["slug"] == "demo")
+        .unwrap()
+        .clone();
+    assert_eq!(demo["retention_days"], serde_json::Value::Null);
+    assert_eq!(demo["effective_retention_days"], 30);
+    assert_eq!(demo["last_sweep"]["runs"], 3, "{demo}");
+    let keep = app
+        .as_user(
+            &admin,
+            Method::PATCH,
+            "/api/v1/admin/tenants/demo",
+            Some(json!({"retention_days": 0})),
+        )
+        .await;
+    assert_eq!(keep.status, StatusCode::OK, "{}", keep.text());
+    assert_eq!(keep.json()["effective_retention_days"], 0);
+    let much_later = Timestamp::from(now + chrono::Duration::days(400));
+    let swept = app.state.engine.sweep(much_later).await.unwrap();
+    assert!(swept.is_empty(), "forever keeps everything: {swept:?}");
+    let bad = app
+        .as_user(
+            &admin,
+            Method::PATCH,
+            "/api/v1/admin/tenants/demo",
+            Some(json!({"retention_days": -1})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.json()["errors"][0]["field"], "retention_days");
+
+    let stop = format!("{DEMO}/runs/{active}/stop?mode=force");
+    app.as_user(&admin, Method::POST, &stop, None).await;
+    app.wait_for_run(&admin, &active, ended).await;
+}
