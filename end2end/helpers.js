@@ -10,8 +10,16 @@ async function signIn(page) {
   await page.getByLabel('Username').fill('admin');
   await page.getByLabel('Password').fill('e2e-password');
   await page.getByTestId('login-submit').click();
+  await landedHome(page, 'admin');
+}
+
+// Signing in lands on Home; the tests then start from the processes list.
+async function landedHome(page, username) {
+  await expect(page).toHaveURL(/:\d+\/$/);
+  await expect(page.getByTestId('home')).toBeVisible();
+  await expect(page.getByTestId('user')).toHaveText(username);
+  await page.getByTestId('nav').getByRole('link', { name: 'Processes' }).click();
   await expect(page).toHaveURL(/\/processes$/);
-  await expect(page.getByTestId('user')).toHaveText('admin');
 }
 
 // Signs in as `username` through the form, in the page's own browser context.
@@ -21,8 +29,7 @@ async function signInAs(page, username, password) {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByTestId('login-submit').click();
-  await expect(page).toHaveURL(/\/processes$/);
-  await expect(page.getByTestId('user')).toHaveText(username);
+  await landedHome(page, username);
 }
 
 // Calls the API as the page's signed-in user, with the CSRF token a page

@@ -62,8 +62,9 @@ test('a viewer signed in by single sign-on sees no Publish or Run, and the API r
   await page.locator('input[name=password]').fill('anything');
   await page.locator('button[type=submit]').click();
   await page.locator('button[type=submit]').click();
-  await expect(page).toHaveURL(/\/processes$/);
+  await expect(page).toHaveURL(/:\d+\/$/);
   await expect(page.getByTestId('user')).toHaveText('ada');
+  await page.getByTestId('nav').getByRole('link', { name: 'Processes' }).click();
   await expect(page.getByTestId('current-tenant')).toHaveText('Demo');
 
   const row = page.getByTestId('process-row').filter({ hasText: 'Daily revenue by country' });

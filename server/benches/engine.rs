@@ -85,6 +85,11 @@ async fn published(addr: &str, cookie: &str, name: &str, graph: Value) -> String
 
 async fn start_run(addr: &str, cookie: &str, name: &str, graph: Value) -> String {
     let path = published(addr, cookie, name, graph).await;
+    run_of(addr, cookie, &path).await
+}
+
+/// Starts a run of the published process at `path`; its id.
+async fn run_of(addr: &str, cookie: &str, path: &str) -> String {
     let (_, run) = http(
         addr,
         "POST",
@@ -205,15 +210,7 @@ async fn main() {
     .await;
     let publish = publishing.elapsed().as_secs_f64();
     let started = Instant::now();
-    let (_, run) = http(
-        &addr,
-        "POST",
-        &format!("{path}/runs"),
-        &cookie,
-        Some(json!({})),
-    )
-    .await;
-    let run = run["id"].as_str().expect("a run").to_owned();
+    let run = run_of(&addr, &cookie, &path).await;
     let done = wait_done(&addr, &cookie, &run).await;
     let makespan = started.elapsed().as_secs_f64();
     assert_eq!(done["state"], "succeeded");

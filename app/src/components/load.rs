@@ -63,3 +63,29 @@ where
         Some(Ok(value)) => content(value).into_any(),
     }
 }
+
+/// Calls `reload` whenever a run of `tenant` changes state, at most once a
+/// second however busy the tenant is, while the calling page is open.
+pub fn on_tenant_change(tenant: &str, reload: impl Fn() + Clone + 'static) {
+    let tenant = tenant.to_owned();
+    Effect::new(move |_| {
+        let pending = StoredValue::new(false);
+        let reload = reload.clone();
+        let handle = crate::api::routes::tenant_events(&tenant, move |_| {
+            if pending.try_get_value() != Some(false) {
+                return;
+            }
+            pending.set_value(true);
+            let reload = reload.clone();
+            set_timeout(
+                move || {
+                    if pending.try_set_value(false).is_none() {
+                        reload();
+                    }
+                },
+                std::time::Duration::from_secs(1),
+            );
+        });
+        on_cleanup(move || handle.abort());
+    });
+}

@@ -53,6 +53,50 @@ pub fn epoch_ms(at: &str) -> Option<f64> {
     Some(((days * 86_400 + h * 3_600 + min * 60 + s) as f64 + frac) * 1000.0)
 }
 
+/// The UTC day (`2026-11-30`) of an epoch time in milliseconds.
+pub fn day_of(ms: f64) -> Option<String> {
+    // Civil date from days (Howard Hinnant's algorithm).
+    let z = (ms / 86_400_000.0).floor() as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (0..=9999)
+        .contains(&y)
+        .then(|| format!("{y:04}-{m:02}-{d:02}"))
+}
+
+/// An epoch time in milliseconds as the API writes times:
+/// `2026-11-30T04:05:06.250Z`.
+pub fn iso_of(ms: f64) -> Option<String> {
+    let day = day_of(ms)?;
+    let ms = ms.floor() as i64;
+    let of_day = ms.rem_euclid(86_400_000);
+    Some(format!(
+        "{day}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3_600_000,
+        of_day % 3_600_000 / 60_000,
+        of_day % 60_000 / 1000,
+        of_day % 1000
+    ))
+}
+
+/// The browser's clock, in milliseconds since the epoch.
+pub fn now_ms() -> Option<f64> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        Some(web_sys::js_sys::Date::now())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +110,15 @@ mod tests {
         );
         assert_eq!(epoch_ms("2000-02-29T00:00:01Z"), Some(951_782_401_000.0));
         assert_eq!(epoch_ms("nonsense"), None);
+    }
+
+    #[test]
+    fn epoch_milliseconds_become_days_and_api_times() {
+        assert_eq!(day_of(0.0).as_deref(), Some("1970-01-01"));
+        let at = epoch_ms("2024-02-29T23:59:58.250Z").unwrap();
+        assert_eq!(day_of(at).as_deref(), Some("2024-02-29"));
+        assert_eq!(iso_of(at).as_deref(), Some("2024-02-29T23:59:58.250Z"));
+        assert_eq!(epoch_ms(&iso_of(at).unwrap()), Some(at));
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub fn LoginPage() -> impl IntoView {
         methods.get().and_then(Result::ok).and_then(|m| m.sso).map(|label| {
             view! {
                 <p class="sso">
-                    <a class="button" rel="external" href="/api/v1/auth/oidc/login?next=/processes" data-testid="sso">{label}</a>
+                    <a class="button" rel="external" href="/api/v1/auth/oidc/login?next=/" data-testid="sso">{label}</a>
                 </p>
                 <p class="muted">"or with a password:"</p>
             }
@@ -50,7 +50,7 @@ pub fn LoginPage() -> impl IntoView {
             match routes::login(&body).await {
                 Ok(me) => {
                     session.state.set(SignIn::SignedIn(me));
-                    navigate("/processes", NavigateOptions::default());
+                    navigate("/", NavigateOptions::default());
                 }
                 Err(e) => error.set(Some(e.message())),
             }

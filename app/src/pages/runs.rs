@@ -8,7 +8,7 @@ use crate::api::query::{StopQuery, TenantRunQuery};
 use crate::api::routes;
 use crate::api::runs::{RunDay, RunOrigin, RunSummary};
 use crate::components::badge::StateBadge;
-use crate::components::load::{alert, loaded, show};
+use crate::components::load::{alert, loaded, on_tenant_change, show};
 use crate::components::time;
 use crate::session::{Session, WithTenant};
 use crate::types::{Role, RunState};
@@ -16,7 +16,6 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 #[component]
 pub fn RunsPage() -> impl IntoView {
@@ -48,36 +47,7 @@ fn query_of(params: &leptos_router::params::ParamsMap) -> TenantRunQuery {
 fn day_start(day: &str, next: bool) -> Option<String> {
     let ms = time::epoch_ms(&format!("{day}T00:00:00Z"))?;
     let ms = if next { ms + 86_400_000.0 } else { ms };
-    Some(day_of(ms)? + "T00:00:00Z")
-}
-
-/// The UTC day (`2026-11-30`) of an epoch time in milliseconds.
-fn day_of(ms: f64) -> Option<String> {
-    // Civil date from days (Howard Hinnant's algorithm).
-    let z = (ms / 86_400_000.0).floor() as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (0..=9999)
-        .contains(&y)
-        .then(|| format!("{y:04}-{m:02}-{d:02}"))
-}
-
-/// The browser's clock, in milliseconds since the epoch.
-fn now_ms() -> Option<f64> {
-    #[cfg(target_arch = "wasm32")]
-    {
-        Some(web_sys::js_sys::Date::now())
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        None
-    }
+    Some(time::day_of(ms)? + "T00:00:00Z")
 }
 
 /// How long a run took, or has been running (until `now`).
@@ -123,7 +93,7 @@ fn TenantRuns(tenant: String) -> impl IntoView {
     let editor = Session::get().can(Role::Editor);
     // Counts loads, so that only the latest one's answer is kept.
     let round = StoredValue::new(0u64);
-    let now = RwSignal::new(now_ms());
+    let now = RwSignal::new(time::now_ms());
 
     // Sets one filter in the address (the list follows the address).
     let set = Callback::new(move |(name, value): (&'static str, String)| {
@@ -161,7 +131,7 @@ fn TenantRuns(tenant: String) -> impl IntoView {
                 if round.try_get_value() != Some(n) {
                     return;
                 }
-                now.set(now_ms());
+                now.set(time::now_ms());
                 match page {
                     Ok(page) => {
                         let active: BTreeSet<String> =
@@ -188,32 +158,8 @@ fn TenantRuns(tenant: String) -> impl IntoView {
             load();
         });
     }
-    // Live: any run of the tenant changing state reloads the list, at most
-    // once a second however busy the tenant is.
-    {
-        let load = load.clone();
-        let tenant = tenant.clone();
-        Effect::new(move |_| {
-            let pending = StoredValue::new(false);
-            let load = load.clone();
-            let handle = routes::tenant_events(&tenant, move |_| {
-                if pending.try_get_value() != Some(false) {
-                    return;
-                }
-                pending.set_value(true);
-                let load = load.clone();
-                set_timeout(
-                    move || {
-                        if pending.try_set_value(false).is_none() {
-                            load();
-                        }
-                    },
-                    Duration::from_secs(1),
-                );
-            });
-            on_cleanup(move || handle.abort());
-        });
-    }
+    // Live: any run of the tenant changing state reloads the list.
+    on_tenant_change(&tenant, load.clone());
     {
         let tenant = tenant.clone();
         Effect::new(move |_| {
@@ -311,7 +257,7 @@ fn TenantRuns(tenant: String) -> impl IntoView {
                 at.as_deref()
                     .and_then(time::epoch_ms)
                     .map(|ms| if next_day { ms - 1.0 } else { ms })
-                    .and_then(day_of)
+                    .and_then(time::day_of)
                     .unwrap_or_default()
             })
         };
@@ -478,7 +424,7 @@ fn every_day(
         days.into_iter().map(|d| (d.day.clone(), d)).collect();
     let mut at = first;
     while at <= last {
-        if let Some(day) = day_of(at) {
+        if let Some(day) = time::day_of(at) {
             had.entry(day.clone()).or_insert(RunDay {
                 day,
                 ..Default::default()
@@ -572,7 +518,6 @@ mod tests {
             Some("2024-02-29T00:00:00Z")
         );
         assert_eq!(day_start("nonsense", false), None);
-        assert_eq!(day_of(0.0).as_deref(), Some("1970-01-01"));
     }
 
     #[test]

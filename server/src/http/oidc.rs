@@ -99,7 +99,7 @@ fn local_path(next: Option<&str>) -> String {
     };
     match next {
         Some(p) if on_this_site(p) => p.to_owned(),
-        _ => "/processes".to_owned(),
+        _ => "/".to_owned(),
     }
 }
 
@@ -349,8 +349,8 @@ mod tests {
             "evil.com",
             "",
         ] {
-            assert_eq!(local_path(Some(elsewhere)), "/processes", "{elsewhere:?}");
+            assert_eq!(local_path(Some(elsewhere)), "/", "{elsewhere:?}");
         }
-        assert_eq!(local_path(None), "/processes");
+        assert_eq!(local_path(None), "/");
     }
 }

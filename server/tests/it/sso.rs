@@ -216,7 +216,7 @@ async fn a_rotated_signing_key_is_read_again_at_the_next_sign_in() {
     let app = trellis(&provider, Duration::from_secs(3600)).await;
 
     let (next, session) = sign_in(&app, &provider).await;
-    assert_eq!(next, "/processes");
+    assert_eq!(next, "/");
     assert_eq!(
         signed_in_as(&app, &session.expect("a session")).await,
         "carol"
@@ -227,7 +227,7 @@ async fn a_rotated_signing_key_is_read_again_at_the_next_sign_in() {
     // not seen. The failed signature makes it read the keys again.
     provider.rotate("b", &["b"]);
     let (next, session) = sign_in(&app, &provider).await;
-    assert_eq!(next, "/processes", "signed in after the rotation");
+    assert_eq!(next, "/", "signed in after the rotation");
     assert_eq!(
         signed_in_as(&app, &session.expect("a session")).await,
         "carol"
@@ -279,7 +279,7 @@ async fn the_provider_is_read_again_on_a_timer_until_shutdown() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (next, _) = sign_in(&app, &provider).await;
-    assert_eq!(next, "/processes");
+    assert_eq!(next, "/");
 
     shutdown.cancel();
     tokio::time::sleep(Duration::from_millis(200)).await;
