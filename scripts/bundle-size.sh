@@ -16,7 +16,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-RATCHET_KB=850
+RATCHET_KB=920
 BUDGET_KB="${BUNDLE_BUDGET_KB:-$RATCHET_KB}"
 PKG="$ROOT/target/site/pkg"
 command -v brotli >/dev/null || ensure_apt brotli
