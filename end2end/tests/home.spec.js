@@ -61,6 +61,13 @@ test('home shows what failed, what runs, what fires next and what was edited, li
   const again = await run(page, broken);
   await expect(page.locator(`[data-testid="home-failed-run"][data-run="${again}"]`)).toBeVisible({ timeout: 20_000 });
 
+  // A run's page names it as people do: its process and its number there.
+  await page.locator(`[data-testid="home-failed-run"][data-run="${again}"]`).getByRole('link').click();
+  await expect(page.getByTestId('run-title')).toHaveText(`Broken load ${tag} #2`);
+  await expect(page.getByTestId('run-started')).toContainText('started ');
+  await expect(page.getByTestId('run-duration')).toHaveText(/\d+(\.\d)? m?s/);
+  await page.goBack();
+
   // The run stopped: it leaves "Running now" by itself.
   expect((await api(page, 'POST', `/api/v1/tenants/demo/runs/${running}/stop?mode=force`)).status).toBe(202);
   await expect(progress).toHaveCount(0, { timeout: 20_000 });

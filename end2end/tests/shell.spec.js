@@ -31,14 +31,32 @@ test('the shell hydrates and responds to clicks', async ({ page }) => {
   expect(errors).toEqual([]);
 });
 
+test('the theme follows the system until the user picks one, which is remembered', async ({ page }) => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(url());
+  const app = page.getByTestId('app');
+  await expect(app).toHaveAttribute('data-hydrated', 'true');
+  await expect(app).toHaveClass(/\bdark\b/);
+  await expect(page.getByTestId('theme-toggle')).toHaveText('Light theme');
+  // Picked light: it stays light after a reload, whatever the system says.
+  await page.getByTestId('theme-toggle').click();
+  await expect(app).not.toHaveClass(/\bdark\b/);
+  await page.reload();
+  await expect(app).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.getByTestId('theme-toggle')).toHaveText('Dark theme');
+  await expect(app).not.toHaveClass(/\bdark\b/);
+});
+
 test('navigation happens in the browser without a reload', async ({ page }) => {
   await page.goto(url());
   await expect(page.getByTestId('app')).toHaveAttribute('data-hydrated', 'true');
   // A client-side route change keeps the page's state; a full reload would reset it.
+  await page.evaluate(() => { window.trellisNoReload = true; });
   await page.getByTestId('theme-toggle').click();
   await page.getByTestId('nav').getByRole('link', { name: 'Schedules' }).click();
   await expect(page).toHaveURL(/\/schedules$/);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Schedules');
   await expect(page.getByTestId('app')).toHaveClass(/\bdark\b/);
   await expect(page.getByTestId('nav').getByRole('link', { name: 'Schedules' })).toHaveAttribute('aria-current', 'page');
+  expect(await page.evaluate(() => window.trellisNoReload)).toBe(true);
 });

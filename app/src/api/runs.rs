@@ -163,6 +163,12 @@ pub struct Run {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
     pub rerun_of: Option<RunId>,
+    /// The name of the run's process.
+    #[serde(default)]
+    pub process_name: String,
+    /// The run's number within its process (1 for its first).
+    #[serde(default)]
+    pub number: i64,
     pub tasks: Vec<TaskRun>,
 }
 
@@ -239,6 +245,9 @@ pub struct RunSummary {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
     pub rerun_of: Option<RunId>,
+    /// The run's number within its process (1 for its first).
+    #[serde(default)]
+    pub number: i64,
 }
 
 impl RunSummary {

@@ -11,4 +11,5 @@ pub mod param_input;
 pub mod run_form;
 pub mod shell;
 pub mod tabs;
+pub mod theme;
 pub mod time;

@@ -110,7 +110,9 @@ pub fn App() -> impl IntoView {
     // tests and styles can tell a live page from server-rendered HTML.
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
+    // Light on the server; in the browser, the user's choice or the system's.
     let (dark, set_dark) = signal(false);
+    Effect::new(move |_| set_dark.set(crate::components::theme::starts_dark()));
     let session = Session::provide();
     crate::components::catalog_context::TenantCatalog::provide(session);
 
@@ -143,7 +145,10 @@ pub fn App() -> impl IntoView {
                     <button
                         class="theme-toggle"
                         data-testid="theme-toggle"
-                        on:click=move |_| set_dark.update(|d| *d = !*d)
+                        on:click=move |_| {
+                            set_dark.update(|d| *d = !*d);
+                            crate::components::theme::remember(dark.get_untracked());
+                        }
                     >
                         {move || if dark.get() { "Light theme" } else { "Dark theme" }}
                     </button>

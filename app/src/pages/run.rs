@@ -197,13 +197,41 @@ fn RunHead(run: Run, progress: (usize, usize)) -> impl IntoView {
         (None, Some(by)) => format!("started by {by} ({})", run.trigger),
         (None, None) => format!("trigger: {}", run.trigger),
     };
+    // The duration ticks while the run has not ended.
+    let now = RwSignal::new(time::now_ms());
+    if run.finished_at.is_none() {
+        if let Ok(tick) = set_interval_with_handle(
+            move || now.set(time::now_ms()),
+            std::time::Duration::from_secs(1),
+        ) {
+            on_cleanup(move || tick.clear());
+        }
+    }
+    let (started, finished) = (run.started_at.clone(), run.finished_at.clone());
+    let took = move || {
+        let start = started.as_deref().and_then(time::epoch_ms)?;
+        let end = finished.as_deref().and_then(time::epoch_ms).or(now.get())?;
+        Some(time::duration((end - start).max(0.0) as i64))
+    };
+    let started_text = run
+        .started_at
+        .as_deref()
+        .map(|t| format!("started {} UTC", time::seconds(t)));
     view! {
         <div class="run-head">
-            <h1>"Run " <a href=format!("/processes/{}", run.process)>{format!("version {}", run.version)}</a></h1>
+            <h1 data-testid="run-title">
+                <a href=format!("/processes/{}/runs", run.process)>{run.process_name.clone()}</a>
+                {format!(" #{}", run.number)}
+            </h1>
+            <span class="muted" data-testid="run-version">
+                <a href=format!("/processes/{}", run.process)>{format!("version {}", run.version)}</a>
+            </span>
             <span data-testid="run-state" data-state=run.state.to_string()><StateBadge state=run.state.to_string()/></span>
             <progress data-testid="run-progress" max=total value=done aria-label="Tasks finished"></progress>
             <span class="muted">{format!("{done} of {} tasks", run.tasks.len())}</span>
             <span class="muted" data-testid="run-trigger">{trigger}</span>
+            {started_text.map(|t| view! { <span class="muted" data-testid="run-started">{t}</span> })}
+            <span class="muted" data-testid="run-duration">{took}</span>
         </div>
         <RunFacts run/>
     }

@@ -194,8 +194,9 @@ pub async fn create_in(
         serde_json::to_string(r.resolved).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(
         "INSERT INTO runs (id, tenant_id, process_id, version_id, version_number, state, trigger_type, params, \
-         created_by, created_at, scheduled_for, owner, resolved, rerun_of) \
-         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12, $13)",
+         created_by, created_at, scheduled_for, owner, resolved, rerun_of, number) \
+         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12, $13, \
+           (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE process_id = $3))",
     )
     .bind(&id)
     .bind(r.tenant.as_str())
@@ -578,7 +579,7 @@ fn task_from_row(row: &AnyRow) -> sqlx::Result<TaskRun> {
 const RUN_COLUMNS: &str =
     "r.id, r.process_id, r.version_number, r.state, r.trigger_type, u.username, \
      r.created_at, r.started_at, r.finished_at, r.scheduled_for, r.backfill_id, \
-     p.name AS process_name, r.retries, r.rerun_of";
+     p.name AS process_name, r.retries, r.rerun_of, r.number";
 const RUN_FROM: &str = "FROM runs r LEFT JOIN users u ON u.id = r.created_by \
                         JOIN processes p ON p.id = r.process_id";
 
@@ -598,6 +599,7 @@ fn summary_from_row(row: &AnyRow) -> sqlx::Result<RunSummary> {
         process_name: row.try_get("process_name")?,
         retries: row.try_get("retries")?,
         rerun_of: row.try_get("rerun_of")?,
+        number: row.try_get::<Option<i64>, _>("number")?.unwrap_or(0),
     })
 }
 
@@ -652,6 +654,8 @@ pub async fn get(db: &Db, tenant: &TenantId, run: &RunId) -> sqlx::Result<Option
         retried_by: row.try_get("retried_by")?,
         retried_at: row.try_get("retried_at")?,
         rerun_of: s.rerun_of,
+        process_name: s.process_name,
+        number: s.number,
         tasks,
     }))
 }

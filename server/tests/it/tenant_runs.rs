@@ -111,6 +111,19 @@ async fn the_tenants_runs_are_one_list_across_processes(backend: Backend) {
         ["Orders daily", "Orders daily", "Billing", "Orders daily"]
     );
     assert_eq!(all["runs"][0]["rerun_of"], r1.as_str());
+    // Each run is numbered within its process.
+    let numbers: Vec<i64> = all["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [3, 2, 1, 1]);
+    let one = app.get_as(&admin, &format!("{RUNS}/{r3}")).await.json();
+    assert_eq!(
+        (one["process_name"].as_str(), one["number"].as_i64()),
+        (Some("Orders daily"), Some(2))
+    );
 
     // Each filter, and filters together.
     let process = format!("process={billing_id}");

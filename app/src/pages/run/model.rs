@@ -173,6 +173,8 @@ mod tests {
             retried_by: None,
             retried_at: None,
             rerun_of: None,
+            process_name: "Daily".into(),
+            number: 1,
             tasks: vec![
                 task("a.submit", TaskKind::Submit, "a"),
                 task("a.watch", TaskKind::Watch, "a"),
