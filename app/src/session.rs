@@ -23,7 +23,8 @@ pub struct Session {
 
 const CHOSEN_KEY: &str = "trellis.tenant";
 
-fn storage() -> Option<web_sys::Storage> {
+/// The browser's local storage (none on the server).
+pub(crate) fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 

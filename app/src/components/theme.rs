@@ -1,11 +1,9 @@
 //! The colour theme: the system's setting (`prefers-color-scheme`) until
 //! the user picks one with the toggle, which the browser then remembers.
 
-const KEY: &str = "trellis.theme";
+use crate::session::storage;
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok()?
-}
+const KEY: &str = "trellis.theme";
 
 /// Whether to show the dark theme: the user's own choice, else the
 /// system's. (`false` where there is no browser, as on the server.)

@@ -11,7 +11,7 @@ use crate::api::runs::{Run, RunSummary};
 use crate::components::badge::StateBadge;
 use crate::components::load::{loaded, on_tenant_change, show};
 use crate::components::time;
-use crate::session::{Session, SignIn, WithTenant};
+use crate::session::{storage, Session, SignIn, WithTenant};
 use crate::types::TaskState;
 use leptos::prelude::*;
 
@@ -76,10 +76,6 @@ struct Needs {
 /// Where the browser keeps when the user last marked failures seen.
 fn seen_key(tenant: &str) -> String {
     format!("trellis.seen.{tenant}")
-}
-
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok()?
 }
 
 /// When the user last marked failures as seen; a day ago on a first visit.
