@@ -27,7 +27,7 @@ dev:
 fuzz:
 	@scripts/fuzz.sh
 
-## The browser bundle's sizes (raw, gzip, brotli) against its budget; run
-## after `cargo leptos build --release`.
+## The browser bundle's sizes (raw, gzip, brotli) per route against their
+## budgets; run after `cargo leptos build --release --split`.
 bundle-size:
 	@scripts/bundle-size.sh

@@ -7,5 +7,5 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 ensure_build_tools
-say "watching (cargo leptos watch)"
-exec cargo leptos watch -- serve --site-root "$ROOT/target/site" --data-dir "$ROOT/data" "$@"
+say "watching (cargo leptos watch --split)"
+exec cargo leptos watch --split -- serve --site-root "$ROOT/target/site" --data-dir "$ROOT/data" "$@"

@@ -28,8 +28,8 @@ cd "$ROOT"
 
 ensure_fuzz_tools
 ensure_build_tools
-say "building (cargo leptos build, as make run does)"
-cargo leptos build
+say "building (cargo leptos build --split, as make run does)"
+cargo leptos build --split
 BIN="$CARGO_TARGET_DIR/debug/trellis"
 
 OUT="$ROOT/target/fuzz"

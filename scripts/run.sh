@@ -5,7 +5,7 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 ensure_build_tools
-say "building (cargo leptos build)"
-cargo leptos build
+say "building (cargo leptos build --split)"
+cargo leptos build --split
 say "starting"
 exec "$CARGO_TARGET_DIR/debug/trellis" serve --site-root "$ROOT/target/site" --data-dir "$ROOT/data" "$@"

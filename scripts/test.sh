@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting and clippy (scripts/check.sh), unit
 # and integration tests (SQLite and a throwaway PostgreSQL), the API fuzzer
-# (scripts/fuzz.sh, with a fixed seed), the release bundle's size budget
-# (scripts/bundle-size.sh), then the browser
+# (scripts/fuzz.sh, with a fixed seed), the release bundle's size budgets
+# per route (scripts/bundle-size.sh), then the browser
 # tests in Debian's Chromium against the debug build and again against the
 # release build (optimised bundle, as deployed).
 set -euo pipefail
@@ -19,13 +19,13 @@ cargo test -p app --features ssr
 say "unit and integration tests: server (SQLite and PostgreSQL)"
 cargo test -p server
 say "building the site for the browser tests"
-cargo leptos build
+cargo leptos build --split
 say "fuzzing the API from its OpenAPI document (schemathesis; fixed seed, 20 examples per operation)"
 FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-20}" "$ROOT/scripts/fuzz.sh" --seed "${FUZZ_SEED:-20261130}"
 say "browser tests (Playwright + Chromium), debug build"
 (cd end2end && TRELLIS_BIN="$CARGO_TARGET_DIR/debug/trellis" TRELLIS_SITE_ROOT="$ROOT/target/site" npx playwright test)
-say "building the release site"
-cargo leptos build --release
+say "building the release site (split by route, precompressed as deployed)"
+cargo leptos build --release --split --precompress
 say "the release bundle against its size budget"
 "$ROOT/scripts/bundle-size.sh"
 say "browser tests (Playwright + Chromium), release build"

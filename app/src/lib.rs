@@ -1,6 +1,10 @@
 //! Trellis shared code: the types the server and the browser agree on, and the
 //! Leptos user interface that the server renders and the browser hydrates.
 
+// Lazily loaded pages hydrate asynchronously: the release build computes the
+// layout of each page's whole hydration future, deeper than the default 128.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod catalog;
 pub mod client;
@@ -8,6 +12,7 @@ pub mod components;
 pub mod diff;
 pub mod editor;
 mod graph_algo;
+pub mod live;
 pub mod pages;
 pub mod params;
 pub mod rules;

@@ -36,7 +36,12 @@ impl Session {
             chosen: RwSignal::new(None),
         };
         provide_context(session);
+        // Only once the page is live: what the session changes must not
+        // reach a route that is still hydrating.
         Effect::new(move |_| {
+            if !crate::live::is_live() {
+                return;
+            }
             session
                 .chosen
                 .set(storage().and_then(|s| s.get_item(CHOSEN_KEY).ok()?));

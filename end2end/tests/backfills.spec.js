@@ -74,6 +74,8 @@ test('an admin previews a backfill, starts it and watches every run succeed', as
     'backfill · 2026-10-03 06:00:00 UTC',
   ]);
   await page.getByTestId('run-row').first().getByRole('link').click();
+  // The run view is loaded on first visit; the list stays until it is there.
+  await expect(page.getByTestId('run-title')).toBeVisible();
   await expect(page.getByTestId('run-trigger')).toContainText(/started by a backfill, for 2026-10-0[123] 06:00:00 UTC/);
   expect(errors).toEqual([]);
 });

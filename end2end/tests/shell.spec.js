@@ -60,3 +60,42 @@ test('navigation happens in the browser without a reload', async ({ page }) => {
   await expect(page.getByTestId('nav').getByRole('link', { name: 'Schedules' })).toHaveAttribute('aria-current', 'page');
   expect(await page.evaluate(() => window.trellisNoReload)).toBe(true);
 });
+
+// The bundle is split by route: a page downloads the first load (shell,
+// sign-in, processes list) and, on the first visit of any other page, that
+// page's own part — never the whole application.
+test('the sign-in page is interactive with only the first load; other pages fetch their part when visited', async ({ page }) => {
+  const fetched = [];
+  page.on('request', (r) => {
+    const file = new URL(r.url()).pathname;
+    if (/\.(wasm|js)$/.test(file)) fetched.push(file.split('/').pop());
+  });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await page.goto(`${url()}/login`);
+  await expect(page.getByTestId('app')).toHaveAttribute('data-hydrated', 'true');
+  expect(fetched.filter((f) => f.startsWith('trellis.'))).toEqual(expect.arrayContaining(['trellis.js', 'trellis.wasm']));
+  expect(fetched.filter((f) => /^(split_|chunk_)/.test(f))).toEqual([]);
+  expect(fetched.length).toBeLessThanOrEqual(3);
+
+  // Signing in lands on Home: its part arrives, the editor's does not.
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill('e2e-password');
+  await page.getByTestId('login-submit').click();
+  await expect(page.getByTestId('home')).toBeVisible();
+  expect(fetched.some((f) => f.startsWith('split___home_view'))).toBe(true);
+  expect(fetched.some((f) => f.startsWith('split___editor_view'))).toBe(false);
+
+  // The processes list is part of the first load: nothing more to fetch.
+  const before = fetched.length;
+  await page.getByTestId('nav').getByRole('link', { name: 'Processes' }).click();
+  await expect(page.getByTestId('process-row').first()).toBeVisible();
+  expect(fetched.slice(before).filter((f) => /\.wasm$/.test(f))).toEqual([]);
+
+  // Opening a process fetches the editor's part, once; the page works.
+  await page.getByTestId('process-row').first().getByRole('link').first().click();
+  await expect(page.getByTestId('palette')).toBeVisible();
+  expect(fetched.filter((f) => f.startsWith('split___editor_view'))).toHaveLength(1);
+  expect(errors).toEqual([]);
+});

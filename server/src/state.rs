@@ -81,6 +81,9 @@ impl AppState {
 /// Leptos settings for a server listening on `addr` and serving the browser
 /// bundle from `site_root`.
 pub fn leptos_options(addr: std::net::SocketAddr, site_root: &std::path::Path) -> LeptosOptions {
+    if let Some(problem) = bundle_problem(site_root) {
+        tracing::error!(site_root = %site_root.display(), "{problem}");
+    }
     LeptosOptions::builder()
         .output_name("trellis")
         .site_root(site_root.to_string_lossy().into_owned())
@@ -88,4 +91,41 @@ pub fn leptos_options(addr: std::net::SocketAddr, site_root: &std::path::Path) -
         .site_addr(addr)
         .env(leptos::config::Env::PROD)
         .build()
+}
+
+/// What is wrong with the browser bundle under `site_root`, if it cannot
+/// work: pages after the first are loaded on demand, which needs the bundle
+/// split (`cargo leptos build --split`); built without it, the browser
+/// cannot load the app at all.
+pub fn bundle_problem(site_root: &std::path::Path) -> Option<String> {
+    let pkg = site_root.join("pkg");
+    let glue = std::fs::read_to_string(pkg.join("trellis.js")).ok()?;
+    let split = pkg.join("__wasm_split_manifest.json").exists();
+    (glue.contains("__wasm_split") && !split).then(|| {
+        "the browser bundle was built without --split, so pages will not load in the browser: \
+         build it with `cargo leptos build --split` (make run does)"
+            .to_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bundle_problem;
+
+    #[test]
+    fn a_bundle_built_without_split_is_reported() {
+        let site = tempfile::tempdir().unwrap();
+        let pkg = site.path().join("pkg");
+        std::fs::create_dir(&pkg).unwrap();
+        // No bundle at all (an API-only server) is not a problem of this kind.
+        assert_eq!(bundle_problem(site.path()), None);
+        std::fs::write(
+            pkg.join("trellis.js"),
+            "import * as s from './__wasm_split.______________________.js';",
+        )
+        .unwrap();
+        assert!(bundle_problem(site.path()).unwrap().contains("--split"));
+        std::fs::write(pkg.join("__wasm_split_manifest.json"), "{}").unwrap();
+        assert_eq!(bundle_problem(site.path()), None);
+    }
 }

@@ -4,24 +4,10 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path, StaticSegment,
+    lazy_route, path, Lazy, LazyRoute, StaticSegment,
 };
 
-use crate::pages::{
-    account::ProfilePage,
-    admin::AdminPage,
-    connections::ConnectionsPage,
-    history::{ProcessRunsPage, VersionsPage},
-    home::HomePage,
-    login::LoginPage,
-    members::{AuditPage, MembersPage},
-    placeholder::Placeholder,
-    process_editor::EditorPage,
-    processes::ProcessesPage,
-    run::RunPage,
-    runs::RunsPage,
-    schedules::{ProcessSchedulePage, SchedulesPage},
-};
+use crate::pages::{login::LoginPage, placeholder::Placeholder, processes::ProcessesPage};
 use crate::session::{Session, SignIn};
 use crate::types::Role;
 
@@ -106,10 +92,10 @@ fn UserCorner() -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser, so this flips once hydration is done:
-    // tests and styles can tell a live page from server-rendered HTML.
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
+    // Flips once the whole page is hydrated, its route's lazily loaded part
+    // included: tests and styles can tell a live page from server-rendered HTML.
+    let hydrated = Signal::derive(crate::live::is_live);
+    let (routing, set_routing) = signal(false);
     // Light on the server; in the browser, the user's choice or the system's.
     let (dark, set_dark) = signal(false);
     Effect::new(move |_| set_dark.set(crate::components::theme::starts_dark()));
@@ -119,7 +105,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/trellis.css"/>
         <Title text="Trellis"/>
-        <Router>
+        <Router set_is_routing=set_routing>
             <div
                 class="app"
                 class:dark=move || dark.get()
@@ -153,23 +139,24 @@ pub fn App() -> impl IntoView {
                         {move || if dark.get() { "Light theme" } else { "Dark theme" }}
                     </button>
                 </header>
-                <main class="content">
+                // Busy while the next page (and its part of the bundle) loads.
+                <main class="content" aria-busy=move || routing.get().to_string()>
                     <Routes fallback=|| view! { <Placeholder title="Page not found"/> }>
-                        <Route path=StaticSegment("") view=HomePage/>
+                        <Route path=StaticSegment("") view={Lazy::<Home>::new()}/>
                         <Route path=StaticSegment("login") view=LoginPage/>
                         <Route path=StaticSegment("processes") view=ProcessesPage/>
-                        <Route path=path!("/processes/:id") view=EditorPage/>
-                        <Route path=path!("/processes/:id/versions") view=VersionsPage/>
-                        <Route path=path!("/processes/:id/runs") view=ProcessRunsPage/>
-                        <Route path=path!("/processes/:id/schedule") view=ProcessSchedulePage/>
-                        <Route path=StaticSegment("runs") view=RunsPage/>
-                        <Route path=path!("/runs/:id") view=RunPage/>
-                        <Route path=StaticSegment("schedules") view=SchedulesPage/>
-                        <Route path=StaticSegment("connections") view=ConnectionsPage/>
-                        <Route path=StaticSegment("admin") view=AdminPage/>
-                        <Route path=StaticSegment("members") view=MembersPage/>
-                        <Route path=StaticSegment("audit") view=AuditPage/>
-                        <Route path=StaticSegment("profile") view=ProfilePage/>
+                        <Route path=path!("/processes/:id") view={Lazy::<Editor>::new()}/>
+                        <Route path=path!("/processes/:id/versions") view={Lazy::<Versions>::new()}/>
+                        <Route path=path!("/processes/:id/runs") view={Lazy::<ProcessRuns>::new()}/>
+                        <Route path=path!("/processes/:id/schedule") view={Lazy::<ProcessSchedule>::new()}/>
+                        <Route path=StaticSegment("runs") view={Lazy::<Runs>::new()}/>
+                        <Route path=path!("/runs/:id") view={Lazy::<Run>::new()}/>
+                        <Route path=StaticSegment("schedules") view={Lazy::<Schedules>::new()}/>
+                        <Route path=StaticSegment("connections") view={Lazy::<Connections>::new()}/>
+                        <Route path=StaticSegment("admin") view={Lazy::<Admin>::new()}/>
+                        <Route path=StaticSegment("members") view={Lazy::<Members>::new()}/>
+                        <Route path=StaticSegment("audit") view={Lazy::<Audit>::new()}/>
+                        <Route path=StaticSegment("profile") view={Lazy::<Profile>::new()}/>
                     </Routes>
                 </main>
                 <footer class="footer" data-testid="footer">
@@ -178,4 +165,43 @@ pub fn App() -> impl IntoView {
             </div>
         </Router>
     }
+}
+
+/// A page the browser loads when it is first visited: built with
+/// `cargo leptos build --split`, each is its own part of the bundle (with the
+/// code only it uses), so the sign-in page and the processes list do not wait
+/// for the canvas, the run view or the admin pages. Without `--split` (and on
+/// the server) it is an ordinary route.
+macro_rules! lazy_page {
+    ($($route:ident => $page:path),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                // As the router runs a page's component: untracked.
+                untrack(|| $page().into_any())
+            }
+        }
+    )*};
+}
+
+lazy_page! {
+    Home => crate::pages::home::HomePage,
+    Editor => crate::pages::process_editor::EditorPage,
+    Versions => crate::pages::history::VersionsPage,
+    ProcessRuns => crate::pages::history::ProcessRunsPage,
+    ProcessSchedule => crate::pages::schedules::ProcessSchedulePage,
+    Runs => crate::pages::runs::RunsPage,
+    Run => crate::pages::run::RunPage,
+    Schedules => crate::pages::schedules::SchedulesPage,
+    Connections => crate::pages::connections::ConnectionsPage,
+    Admin => crate::pages::admin::AdminPage,
+    Members => crate::pages::members::MembersPage,
+    Audit => crate::pages::members::AuditPage,
+    Profile => crate::pages::account::ProfilePage,
 }

@@ -49,8 +49,9 @@ impl Autosave {
         let changes = editor.with_untracked(|e| e.changes);
         set_timeout(
             move || {
-                let still = editor.with_untracked(|e| e.changes) == changes;
-                if still && state.get_untracked() == Save::Pending {
+                // Nothing to do if the page has gone in the meantime.
+                let still = editor.try_with_untracked(|e| e.changes) == Some(changes);
+                if still && state.try_get_untracked() == Some(Save::Pending) {
                     self.save_now(false);
                 }
             },

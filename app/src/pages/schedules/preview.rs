@@ -28,12 +28,13 @@ pub fn PreviewPanel(
         let tenant = tenant.clone();
         set_timeout(
             move || {
-                if typed.get_value() != n {
+                // The page may have gone in the meantime.
+                if typed.try_get_value() != Some(n) {
                     return;
                 }
                 leptos::task::spawn_local(async move {
                     let result = routes::schedule_preview(&tenant, &query).await;
-                    if typed.get_value() == n {
+                    if typed.try_get_value() == Some(n) {
                         preview.set(Some(result.map_err(|e| match e.problem {
                             Some(p) if !p.errors.is_empty() => p.errors,
                             _ => vec![FieldError::new("cron", "unknown", e.message())],
