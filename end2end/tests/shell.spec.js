@@ -98,4 +98,14 @@ test('the sign-in page is interactive with only the first load; other pages fetc
   await expect(page.getByTestId('palette')).toBeVisible();
   expect(fetched.filter((f) => f.startsWith('split___editor_view'))).toHaveLength(1);
   expect(errors).toEqual([]);
+
+  // The parts keep their names across builds: browsers must revalidate
+  // them, so an upgrade never pairs an old first load with a new part.
+  const wasm = await page.request.get(`${url()}/pkg/trellis.wasm`);
+  expect(wasm.status()).toBe(200);
+  expect(wasm.headers()['cache-control']).toBe('no-cache');
+  const again = await page.request.get(`${url()}/pkg/trellis.wasm`, {
+    headers: { 'if-modified-since': wasm.headers()['last-modified'] },
+  });
+  expect(again.status()).toBe(304);
 });

@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod executors;
 pub mod http;
+pub mod launch;
 pub mod limiter;
 pub mod metrics;
 pub mod oidc_provider;

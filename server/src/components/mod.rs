@@ -3,6 +3,7 @@
 //! report success through their exit code. The last lines on stderr become
 //! the task's error, so a failing step ends with one line saying why.
 
+pub mod builtin;
 pub mod env;
 pub mod export;
 pub mod ingest;
@@ -45,17 +46,20 @@ pub fn fail<T>(message: impl Into<String>) -> Result<T, StepError> {
 
 pub async fn run(step: Step) -> ExitCode {
     let result = match step {
-        Step::Noop => {
-            println!("noop: nothing to do");
-            Ok(())
-        }
-        Step::Sleep { seconds } => sleep(seconds).await,
-        Step::Fail { message } => Err(StepError::Failed(message)),
+        Step::Noop => builtin::noop(),
+        Step::Sleep { seconds } => builtin::sleep(seconds),
+        Step::Fail { message } => builtin::fail(message),
         Step::IngestFile(args) => ingest::run(args).await,
         Step::QualityCheck(args) => quality::run(args).await,
         Step::TransformSql(args) => transform::run(args).await,
         Step::ExportFile(args) => export::run(args).await,
     };
+    exit_code(result)
+}
+
+/// How a step's process ends: its error on stderr and the exit code saying
+/// what kind of error it was.
+pub fn exit_code(result: Result<(), StepError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -66,18 +70,6 @@ pub async fn run(step: Step) -> ExitCode {
             }
         }
     }
-}
-
-async fn sleep(seconds: f64) -> Result<(), StepError> {
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(StepError::Usage(format!(
-            "sleep: --seconds must be a non-negative number, got {seconds}"
-        )));
-    }
-    println!("sleep: waiting {seconds} s");
-    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-    println!("sleep: done");
-    Ok(())
 }
 
 /// `1.5 MB`, `320 B`.

@@ -84,12 +84,14 @@ impl ProcessLimits {
 }
 
 /// util-linux's `prlimit`, when this host has it: the program a child is
-/// started through, to set its limits and exec the task's program. Starting
-/// it needs no `fork` of the server (`posix_spawn`, which shares the
-/// server's memory until the exec): a fork copies the server's page tables,
-/// which cost more CPU than anything else in starting a task. Without it,
-/// children are forked and set their limits before exec ([`apply`]).
-fn limiter() -> Option<&'static Path> {
+/// started through, to set its limits and exec the task's program, when
+/// `trellis-launch` is not installed beside `trellis` ([`LocalExecutor::
+/// limiter`]). Starting either needs no `fork` of the server (`posix_spawn`,
+/// which shares the server's memory until the exec): a fork copies the
+/// server's page tables, which cost more CPU than anything else in starting
+/// a task. Without both, children are forked and set their limits before
+/// exec ([`apply`]).
+fn prlimit() -> Option<&'static Path> {
     static LIMITER: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     LIMITER
         .get_or_init(|| {
@@ -198,6 +200,18 @@ impl LocalExecutor {
         Self { limits, ..self }
     }
 
+    /// What a child is started through to set its limits: `trellis-launch`
+    /// beside the `trellis` binary (which also runs the built-in steps
+    /// without starting `trellis`, see [`crate::launch`]), else `prlimit`;
+    /// both take the same options.
+    fn limiter(&self) -> Option<PathBuf> {
+        let launch = self.trellis.with_file_name("trellis-launch");
+        if is_executable(&launch) {
+            return Some(launch);
+        }
+        prlimit().map(Path::to_path_buf)
+    }
+
     fn program(&self, name: &str) -> PathBuf {
         if name == "trellis" {
             self.trellis.clone()
@@ -225,7 +239,7 @@ impl LocalExecutor {
     }
 
     /// The command that starts `task`'s program under this executor's
-    /// limits (through [`limiter`] when the host has it), in its own process
+    /// limits (through [`Self::limiter`] when there is one), in its own process
     /// group, with only the task's environment and its output piped.
     fn command(&self, task: &TaskSpec) -> Result<Command, ExecError> {
         let program = self.program(&task.program);
@@ -234,7 +248,7 @@ impl LocalExecutor {
             program: program.display().to_string(),
             source,
         };
-        let mut command = match limiter() {
+        let mut command = match self.limiter() {
             Some(limiter) => {
                 let found = resolve(&program, &task.workdir).ok_or_else(|| {
                     spawn_error(std::io::Error::new(

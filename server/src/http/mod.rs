@@ -37,6 +37,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeader;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -106,6 +107,7 @@ pub fn router(state: AppState) -> Router {
 
     let routes = generate_route_list(app::App);
     let leptos = state.leptos.clone();
+    let bundle = bundle(&leptos);
     let limit = state.http.max_body_bytes;
     let https = state.http.auth.secure_cookies;
 
@@ -118,6 +120,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .route("/metrics", get(metrics_text))
+        .route_service(
+            &leptos_axum::site_pkg_dir_service_route_path(&leptos),
+            bundle,
+        )
         .leptos_routes(&state, routes, move || csp::shell(leptos.clone()))
         .route_layer(middleware::from_fn(count_request))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
@@ -216,6 +222,23 @@ async fn security_headers(mut response: Response, https: bool) -> Response {
         set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
     }
     response
+}
+
+/// The browser bundle under `/pkg/`, precompressed files first. Its files
+/// keep their names from one build to the next (`trellis.wasm`,
+/// `chunk_12.wasm`) and the parts a page loads must all come from the same
+/// build: browsers revalidate them on every use (`no-cache`; a 304 while
+/// unchanged) instead of guessing from their age that an old copy is still
+/// good, which after an upgrade would pair an old first load with a new
+/// page part.
+fn bundle(
+    options: &leptos::config::LeptosOptions,
+) -> SetResponseHeader<tower_http::services::ServeDir, HeaderValue> {
+    SetResponseHeader::if_not_present(
+        leptos_axum::site_pkg_dir_service(options),
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    )
 }
 
 async fn api_not_found(method: Method, OriginalUri(uri): OriginalUri) -> Error {

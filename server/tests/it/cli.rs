@@ -199,3 +199,84 @@ fn built_in_steps_report_through_exit_codes() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("non-negative"));
 }
+
+fn launch(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_trellis-launch"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_launcher_sets_limits_then_starts_the_program() {
+    let out = launch(&[
+        "--nofile=64:64",
+        "--cpu=30:30",
+        "--",
+        "/bin/sh",
+        "-c",
+        "ulimit -n; ulimit -t",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "64\n30\n");
+
+    let out = launch(&["--", "/no/such/program"]);
+    assert_eq!(out.status.code(), Some(126));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot start /no/such/program"));
+    let out = launch(&["--stack=1:2", "--", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(126));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option --stack=1:2"));
+}
+
+#[test]
+fn the_launcher_runs_builtin_steps_itself_as_trellis_would() {
+    let trellis = env!("CARGO_BIN_EXE_trellis");
+    // An address space far too small for the whole `trellis` binary to
+    // start in: the built-in steps still run, because the launcher runs them.
+    let small = "--as=67108864:67108864";
+    let whole = launch(&[small, "--", trellis, "--help"]);
+    assert!(
+        !whole.status.success(),
+        "trellis itself cannot start in 64 MiB: {whole:?}"
+    );
+
+    let out = launch(&[small, "--", trellis, "step", "noop"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "noop: nothing to do\n"
+    );
+    let out = launch(&[small, "--", trellis, "step", "sleep", "--seconds=0.01"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "sleep: waiting 0.01 s\nsleep: done\n"
+    );
+    let out = launch(&[
+        small,
+        "--",
+        trellis,
+        "step",
+        "fail",
+        "--message=broken on purpose",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "broken on purpose\n");
+
+    // The same answers as `trellis step` gives, wrong input included.
+    for args in [
+        &["step", "sleep", "--seconds=-1"][..],
+        &["step", "noop"],
+        &["step", "fail", "--message=x"],
+    ] {
+        let direct = trellis_step(args);
+        let launched = launch(&[&["--", trellis][..], args].concat());
+        assert_eq!(launched.status.code(), direct.status.code(), "{args:?}");
+        assert_eq!(launched.stdout, direct.stdout, "{args:?}");
+        assert_eq!(launched.stderr, direct.stderr, "{args:?}");
+    }
+}
+
+fn trellis_step(args: &[&str]) -> std::process::Output {
+    trellis().args(args).output().unwrap()
+}
