@@ -12,9 +12,10 @@ thread_local! {
 }
 
 /// True once the whole page is hydrated (tracked: an effect that reads it
-/// runs again then). Always false on the server.
+/// runs again then). Always false on the server, which never reads the
+/// signal (nothing rendered there subscribes to it).
 pub fn is_live() -> bool {
-    LIVE.with(|live| live.get())
+    cfg!(feature = "hydrate") && LIVE.with(|live| live.get())
 }
 
 /// Called by the browser's entry point when hydration has finished.

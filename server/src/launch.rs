@@ -60,18 +60,20 @@ fn refuse(message: &str) -> ExitCode {
     ExitCode::from(CANNOT_START)
 }
 
+/// The limits a task can be given, by their option names (`prlimit`'s).
+pub const LIMITS: [(Resource, &str); 6] = [
+    (Resource::RLIMIT_AS, "as"),
+    (Resource::RLIMIT_CORE, "core"),
+    (Resource::RLIMIT_CPU, "cpu"),
+    (Resource::RLIMIT_FSIZE, "fsize"),
+    (Resource::RLIMIT_NOFILE, "nofile"),
+    (Resource::RLIMIT_NPROC, "nproc"),
+];
+
 /// One limit option, as `prlimit` writes it: `--as=<soft>:<hard>`.
 fn limit(arg: &OsStr) -> Option<(Resource, u64, u64)> {
     let (name, values) = arg.to_str()?.strip_prefix("--")?.split_once('=')?;
-    let resource = match name {
-        "as" => Resource::RLIMIT_AS,
-        "core" => Resource::RLIMIT_CORE,
-        "cpu" => Resource::RLIMIT_CPU,
-        "fsize" => Resource::RLIMIT_FSIZE,
-        "nofile" => Resource::RLIMIT_NOFILE,
-        "nproc" => Resource::RLIMIT_NPROC,
-        _ => return None,
-    };
+    let (resource, _) = LIMITS.into_iter().find(|(_, n)| *n == name)?;
     let (soft, hard) = values.split_once(':')?;
     Some((resource, soft.parse().ok()?, hard.parse().ok()?))
 }

@@ -132,14 +132,11 @@ fn limiter_args(limits: &[(Resource, u64, u64)]) -> std::io::Result<Vec<String>>
             RLIM_INFINITY => v,
             h => v.min(h),
         };
-        let option = match resource {
-            Resource::RLIMIT_CORE => "core",
-            Resource::RLIMIT_AS => "as",
-            Resource::RLIMIT_CPU => "cpu",
-            Resource::RLIMIT_FSIZE => "fsize",
-            Resource::RLIMIT_NOFILE => "nofile",
-            Resource::RLIMIT_NPROC => "nproc",
-            _ => continue,
+        let Some((_, option)) = crate::launch::LIMITS
+            .into_iter()
+            .find(|(r, _)| *r == resource)
+        else {
+            continue;
         };
         args.push(format!("--{option}={}:{}", cap(soft), cap(hard)));
     }
