@@ -80,6 +80,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("listening on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     let leptos = state::leptos_options(addr, &args.site_root);
+    if let Some(problem) = state::bundle_problem(&args.site_root) {
+        tracing::error!(site_root = %args.site_root.display(), "{problem}");
+    }
     let engine = engine::EngineSettings {
         data_dir: args.db.data_dir.clone(),
         stop_grace: std::time::Duration::from_secs(args.stop_grace_seconds),

@@ -81,9 +81,6 @@ impl AppState {
 /// Leptos settings for a server listening on `addr` and serving the browser
 /// bundle from `site_root`.
 pub fn leptos_options(addr: std::net::SocketAddr, site_root: &std::path::Path) -> LeptosOptions {
-    if let Some(problem) = bundle_problem(site_root) {
-        tracing::error!(site_root = %site_root.display(), "{problem}");
-    }
     LeptosOptions::builder()
         .output_name("trellis")
         .site_root(site_root.to_string_lossy().into_owned())

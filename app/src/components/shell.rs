@@ -170,8 +170,8 @@ pub fn App() -> impl IntoView {
 /// A page the browser loads when it is first visited: built with
 /// `cargo leptos build --split`, each is its own part of the bundle (with the
 /// code only it uses), so the sign-in page and the processes list do not wait
-/// for the canvas, the run view or the admin pages. Without `--split` (and on
-/// the server) it is an ordinary route.
+/// for the canvas, the run view or the admin pages. On the server it is an
+/// ordinary route; the browser build must be split (`--split`) to load.
 macro_rules! lazy_page {
     ($($route:ident => $page:path),* $(,)?) => {$(
         struct $route;

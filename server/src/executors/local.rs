@@ -85,12 +85,12 @@ impl ProcessLimits {
 
 /// util-linux's `prlimit`, when this host has it: the program a child is
 /// started through, to set its limits and exec the task's program, when
-/// `trellis-launch` is not installed beside `trellis` ([`LocalExecutor::
-/// limiter`]). Starting either needs no `fork` of the server (`posix_spawn`,
-/// which shares the server's memory until the exec): a fork copies the
-/// server's page tables, which cost more CPU than anything else in starting
-/// a task. Without both, children are forked and set their limits before
-/// exec ([`apply`]).
+/// `trellis-launch` is not installed beside `trellis` ([`limiter`]).
+/// Starting either needs no `fork` of the server (`posix_spawn`, which
+/// shares the server's memory until the exec): a fork copies the server's
+/// page tables, which cost more CPU than anything else in starting a task.
+/// Without both, children are forked and set their limits before exec
+/// ([`apply`]).
 fn prlimit() -> Option<&'static Path> {
     static LIMITER: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     LIMITER
@@ -101,6 +101,18 @@ fn prlimit() -> Option<&'static Path> {
                 .find(|p| is_executable(p))
         })
         .as_deref()
+}
+
+/// What a child is started through to set its limits: `trellis-launch`
+/// beside the `trellis` binary (which also runs the built-in steps without
+/// starting `trellis`, see [`crate::launch`]), else `prlimit`; both take the
+/// same options.
+fn limiter(trellis: &Path) -> Option<PathBuf> {
+    let launch = trellis.with_file_name("trellis-launch");
+    if is_executable(&launch) {
+        return Some(launch);
+    }
+    prlimit().map(Path::to_path_buf)
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -168,6 +180,9 @@ struct Running {
 pub struct LocalExecutor {
     /// The binary that `trellis` as a program name means.
     trellis: PathBuf,
+    /// What children are started through to set their limits, found once
+    /// ([`limiter`]).
+    limiter: Option<PathBuf>,
     log_limit: u64,
     limits: ProcessLimits,
     running: Mutex<HashMap<u32, Running>>,
@@ -179,6 +194,7 @@ impl LocalExecutor {
     /// An executor whose children run under the default [`ProcessLimits`].
     pub fn new(trellis: PathBuf, log_limit: u64) -> Self {
         Self {
+            limiter: limiter(&trellis),
             trellis,
             log_limit,
             limits: ProcessLimits::default(),
@@ -195,18 +211,6 @@ impl LocalExecutor {
     /// The same executor with its children under `limits`.
     pub fn with_limits(self, limits: ProcessLimits) -> Self {
         Self { limits, ..self }
-    }
-
-    /// What a child is started through to set its limits: `trellis-launch`
-    /// beside the `trellis` binary (which also runs the built-in steps
-    /// without starting `trellis`, see [`crate::launch`]), else `prlimit`;
-    /// both take the same options.
-    fn limiter(&self) -> Option<PathBuf> {
-        let launch = self.trellis.with_file_name("trellis-launch");
-        if is_executable(&launch) {
-            return Some(launch);
-        }
-        prlimit().map(Path::to_path_buf)
     }
 
     fn program(&self, name: &str) -> PathBuf {
@@ -236,7 +240,7 @@ impl LocalExecutor {
     }
 
     /// The command that starts `task`'s program under this executor's
-    /// limits (through [`Self::limiter`] when there is one), in its own process
+    /// limits (through [`limiter`] when there is one), in its own process
     /// group, with only the task's environment and its output piped.
     fn command(&self, task: &TaskSpec) -> Result<Command, ExecError> {
         let program = self.program(&task.program);
@@ -245,7 +249,7 @@ impl LocalExecutor {
             program: program.display().to_string(),
             source,
         };
-        let mut command = match self.limiter() {
+        let mut command = match &self.limiter {
             Some(limiter) => {
                 let found = resolve(&program, &task.workdir).ok_or_else(|| {
                     spawn_error(std::io::Error::new(
