@@ -39,6 +39,7 @@ fn big_graph() -> ProcessGraph {
         edges,
         connection: None,
         orchestrator: None,
+        local_steps: false,
         params: vec![],
     }
 }

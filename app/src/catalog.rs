@@ -128,7 +128,7 @@ fn data_components() -> Vec<ComponentType> {
         ],
         vec![
             param("source", "Source", text(None, 2048), None,
-                "A path inside the tenant's data folder (such as samples/orders.csv) or an http(s):// URL. s3:// needs the tenant's AWS connection."),
+                "A path inside the tenant's data folder (such as samples/orders.csv), an http(s):// URL, or s3://bucket/key through the process's connection (a key ending in / reads every object under it)."),
             dataset("dataset", "Dataset", "The dataset to write (replaced if it exists): lower-case letters, digits and _."),
             param("format", "Format", choice(&["auto", "csv", "jsonl"]), Some(json!("auto")),
                 "auto reads .jsonl and .ndjson files as JSON Lines and anything else as CSV."),
@@ -199,7 +199,7 @@ fn data_components() -> Vec<ComponentType> {
             dataset("dataset", "Dataset", "The dataset to export."),
             param("format", "Format", choice(&["csv", "jsonl"]), Some(json!("csv")), "The file format written."),
             param("destination", "Destination", text(None, 2048), None,
-                "A path inside the tenant's export folder (such as reports/daily.csv) or an http(s):// URL to POST to. s3:// needs the tenant's AWS connection."),
+                "A path inside the tenant's export folder (such as reports/daily.csv), an http(s):// URL to POST to, or s3://bucket/key through the process's connection."),
         ],
         &["--dataset={dataset}", "--format={format}", "--destination={destination}"],
         "export_file.py",

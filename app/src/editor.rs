@@ -168,12 +168,13 @@ pub enum Action {
         node: String,
         label: String,
     },
-    /// Runs the process on a connection's EMR cluster (`None`: the embedded engine).
     /// Where the process runs: a connection's EMR cluster (or the embedded
-    /// engine), orchestrated by Trellis or by Airflow.
+    /// engine, with or without a connection's S3 data), orchestrated by
+    /// Trellis or by Airflow.
     SetRunsOn {
         connection: Option<crate::types::ConnectionId>,
         orchestrator: Option<crate::types::graph::Orchestrator>,
+        local_steps: bool,
     },
     /// Declares a new process parameter (a string named `param_<n>`).
     AddProcessParam,
@@ -478,13 +479,19 @@ impl Editor {
             Action::SetRunsOn {
                 connection,
                 orchestrator,
+                local_steps,
             } => {
-                if self.graph.connection == connection && self.graph.orchestrator == orchestrator {
+                let local_steps = local_steps && connection.is_some();
+                if self.graph.connection == connection
+                    && self.graph.orchestrator == orchestrator
+                    && self.graph.local_steps == local_steps
+                {
                     return Outcome::Unchanged;
                 }
                 self.checkpoint();
                 self.graph.connection = connection;
                 self.graph.orchestrator = orchestrator;
+                self.graph.local_steps = local_steps;
                 self.changed()
             }
             Action::AddProcessParam => {

@@ -342,27 +342,131 @@ pub fn emr(target: &Target, assumed: &Assumed) -> Result<aws_sdk_emr::Client, Fa
 }
 
 /// An S3 client acting with `assumed` (and nothing else), on the
-/// connection's endpoint when it has one (path-style there: an emulator or
-/// a private endpoint has no per-bucket host names).
+/// connection's endpoint when it has one.
 pub fn s3(target: &Target, assumed: &Assumed) -> Result<aws_sdk_s3::Client, Failure> {
+    let endpoint = target.endpoint()?;
+    Ok(s3_client(
+        &target.region,
+        assumed.credentials.clone(),
+        endpoint,
+    ))
+}
+
+/// An S3 client with exactly `credentials` (no default chain behind them),
+/// on `endpoint` when given (path-style there: an emulator or a private
+/// endpoint has no per-bucket host names).
+pub fn s3_client(
+    region: &str,
+    credentials: Credentials,
+    endpoint: Option<(
+        String,
+        aws_smithy_runtime_api::client::http::SharedHttpClient,
+    )>,
+) -> aws_sdk_s3::Client {
     let mut config = aws_sdk_s3::Config::builder()
         .interceptor(crate::metrics::AwsCalls)
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(target.region.clone()))
-        .credentials_provider(assumed.credentials.clone())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(credentials)
         .timeout_config(
             aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_secs(30))
+                .operation_attempt_timeout(Duration::from_secs(60))
                 .connect_timeout(Duration::from_secs(5))
                 .build(),
         );
-    if let Some((url, client)) = target.endpoint()? {
+    if let Some((url, client)) = endpoint {
         config = config
             .endpoint_url(url)
             .http_client(client)
             .force_path_style(true);
     }
-    Ok(aws_sdk_s3::Client::from_conf(config.build()))
+    aws_sdk_s3::Client::from_conf(config.build())
+}
+
+/// What a local step of a process with a connection is given to reach the
+/// tenant's S3 data: the assumed role's short-lived credentials (never the
+/// server's: steps start with an empty environment), the region, the
+/// connection's endpoint, and the connection's name for messages. The
+/// standard AWS names, so a custom component's AWS CLI or SDK acts as the
+/// role too; the instance metadata service is switched off for them.
+pub fn step_env(connection: &str, target: &Target, assumed: &Assumed) -> Vec<(String, String)> {
+    let c = &assumed.credentials;
+    let mut env = vec![
+        ("AWS_ACCESS_KEY_ID".to_owned(), c.access_key_id().to_owned()),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_owned(),
+            c.secret_access_key().to_owned(),
+        ),
+        ("AWS_REGION".to_owned(), target.region.clone()),
+        ("AWS_DEFAULT_REGION".to_owned(), target.region.clone()),
+        ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
+        (STEP_CONNECTION.to_owned(), connection.to_owned()),
+    ];
+    if let Some(token) = c.session_token() {
+        env.push(("AWS_SESSION_TOKEN".to_owned(), token.to_owned()));
+    }
+    if let Some(url) = &target.endpoint_url {
+        env.push(("AWS_ENDPOINT_URL".to_owned(), url.clone()));
+    }
+    env
+}
+
+/// Names the connection a step's credentials come from.
+pub const STEP_CONNECTION: &str = "TRELLIS_AWS_CONNECTION";
+
+/// The S3 access a step was given by [`step_env`], read back by the step.
+#[derive(Clone)]
+pub struct StepAws {
+    pub connection: String,
+    pub region: String,
+    pub credentials: Credentials,
+    pub endpoint_url: Option<String>,
+}
+
+impl StepAws {
+    /// `None` when the step was given no connection.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<StepAws> {
+        let connection = var(STEP_CONNECTION)?;
+        Some(StepAws {
+            connection,
+            region: var("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+            credentials: Credentials::new(
+                var("AWS_ACCESS_KEY_ID").unwrap_or_default(),
+                var("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
+                var("AWS_SESSION_TOKEN"),
+                None,
+                "trellis-step",
+            ),
+            endpoint_url: var("AWS_ENDPOINT_URL"),
+        })
+    }
+
+    /// The S3 client of these credentials, reaching the endpoint only
+    /// where `outbound` allows its addresses.
+    pub fn s3(&self, outbound: &crate::outbound::Guard) -> Result<aws_sdk_s3::Client, String> {
+        let endpoint = match &self.endpoint_url {
+            None => None,
+            Some(url) => {
+                let parsed = reqwest::Url::parse(url)
+                    .map_err(|e| format!("the connection's endpoint `{url}` is not a URL: {e}"))?;
+                outbound
+                    .check_url(&parsed)
+                    .map_err(|r| format!("the connection's endpoint: {r}"))?;
+                Some((url.clone(), outbound.aws_http_client()))
+            }
+        };
+        Ok(s3_client(&self.region, self.credentials.clone(), endpoint))
+    }
+}
+
+impl std::fmt::Debug for StepAws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepAws")
+            .field("connection", &self.connection)
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// "Test connection": assume the role, describe the cluster.

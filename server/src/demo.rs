@@ -43,6 +43,7 @@ pub fn revenue_graph() -> ProcessGraph {
     ProcessGraph {
         connection: None,
         orchestrator: None,
+        local_steps: false,
         params: vec![ProcessParam {
             name: "min_amount".into(),
             kind: ParamType::Number,
@@ -120,6 +121,7 @@ pub fn strict_graph() -> ProcessGraph {
     ProcessGraph {
         connection: None,
         orchestrator: None,
+        local_steps: false,
         params: vec![],
         nodes: vec![
             node(

@@ -203,7 +203,12 @@ pub fn permissions_policy(role_arn: Option<&str>, region: &str, cluster_id: &str
             {
                 "Sid": "TrellisDataReadWrite",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:DeleteObject",
+                ],
                 "Resource": format!("arn:{partition}:s3:::{bucket}/{prefix}/*"),
             },
             {

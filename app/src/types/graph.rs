@@ -19,6 +19,11 @@ pub struct ProcessGraph {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
     pub connection: Option<ConnectionId>,
+    /// With a connection: the steps still run on the embedded engine, and
+    /// reach the tenant's S3 data (`s3://` sources and destinations) with
+    /// the connection's role instead of running on its cluster.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local_steps: bool,
     /// Who orchestrates the run: absent for Trellis's own engine, `airflow`
     /// for the Airflow deployment the server is configured with (which then
     /// runs the steps on the connection's cluster).
@@ -73,6 +78,12 @@ pub struct Edge {
 impl ProcessGraph {
     pub fn node(&self, id: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.id == id)
+    }
+
+    /// The connection whose EMR cluster runs the steps; `None` when they
+    /// run on the embedded engine (with or without a connection for S3).
+    pub fn emr_connection(&self) -> Option<&ConnectionId> {
+        self.connection.as_ref().filter(|_| !self.local_steps)
     }
 }
 

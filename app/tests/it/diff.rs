@@ -67,6 +67,7 @@ fn a_parameter_set_or_unset_shows_the_missing_side_as_none() {
         edges: vec![],
         connection: None,
         orchestrator: None,
+        local_steps: false,
         params: vec![],
     };
     let after = app::types::graph::ProcessGraph {
@@ -74,6 +75,7 @@ fn a_parameter_set_or_unset_shows_the_missing_side_as_none() {
         edges: vec![],
         connection: None,
         orchestrator: None,
+        local_steps: false,
         params: vec![],
     };
     let d = diff(&before, &after);

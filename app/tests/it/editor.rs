@@ -453,3 +453,36 @@ fn layout_leaves_a_graph_with_a_cycle_usable() {
         .collect();
     assert_eq!(positions.len(), 3, "no two nodes on one spot");
 }
+
+#[test]
+fn where_a_process_runs_is_one_undoable_choice_and_local_steps_need_a_connection() {
+    let (mut e, _) = pipeline();
+    let set = |e: &mut Editor, connection: Option<&str>, local_steps: bool| {
+        e.apply(Action::SetRunsOn {
+            connection: connection.map(Into::into),
+            orchestrator: None,
+            local_steps,
+        })
+    };
+    assert_eq!(set(&mut e, Some("prod"), true), Outcome::Changed);
+    assert!(e.graph.local_steps);
+    assert_eq!(e.graph.emr_connection(), None);
+    assert_eq!(
+        e.graph.connection.as_ref().map(|c| c.as_str()),
+        Some("prod")
+    );
+    assert_eq!(set(&mut e, Some("prod"), true), Outcome::Unchanged);
+    assert_eq!(set(&mut e, Some("prod"), false), Outcome::Changed);
+    assert_eq!(e.graph.emr_connection().map(|c| c.as_str()), Some("prod"));
+    // Without a connection there is nothing for the steps to reach S3 with.
+    assert_eq!(set(&mut e, None, true), Outcome::Changed);
+    assert!(!e.graph.local_steps && e.graph.connection.is_none());
+    assert_eq!(e.apply(Action::Undo), Outcome::Changed);
+    assert_eq!(e.graph.emr_connection().map(|c| c.as_str()), Some("prod"));
+    // A graph without the choice reads as before, and writes nothing new.
+    let plain = serde_json::to_value(&e.graph).unwrap();
+    assert!(plain.get("local_steps").is_none(), "{plain}");
+    let parsed: ProcessGraph =
+        serde_json::from_value(json!({"connection": "prod", "local_steps": true})).unwrap();
+    assert!(parsed.local_steps && parsed.emr_connection().is_none());
+}

@@ -85,6 +85,7 @@ fn parameters_are_checked_against_the_schema() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
         orchestrator: None,
+        local_steps: false,
         params: vec![],
         nodes: vec![
             node("missing", "test.check", json!({})),
@@ -126,6 +127,7 @@ fn messages_read_well() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
         orchestrator: None,
+        local_steps: false,
         params: vec![],
         nodes: vec![
             node("s", "sleep", json!({"seconds": -1})),
@@ -145,6 +147,7 @@ fn a_parameter_with_a_default_may_be_left_out() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
         orchestrator: None,
+        local_steps: false,
         params: vec![],
         nodes: vec![node("f", "fail", json!({}))],
         edges: vec![],
@@ -225,6 +228,7 @@ fn the_builtin_data_components_flag_bad_rules_and_names_before_publish() {
     let graph = app::types::graph::ProcessGraph {
         connection: None,
         orchestrator: None,
+        local_steps: false,
         params: vec![],
         nodes: vec![
             node(

@@ -25,7 +25,7 @@ pub async fn dag_file(
     row: &VersionRow,
 ) -> Result<String> {
     let n = row.summary.number;
-    let Some(connection) = &row.graph.connection else {
+    let Some(connection) = row.graph.emr_connection() else {
         return Err(Error::Conflict {
             field: Some("connection".into()),
             message: format!(
@@ -118,6 +118,7 @@ mod golden {
                     edges: vec![],
                     connection: Some("prod-emr".into()),
                     orchestrator: None,
+                    local_steps: false,
                     params: vec![],
                 },
             },
@@ -159,6 +160,7 @@ mod golden {
                     ],
                     connection: Some("prod-emr".into()),
                     orchestrator: None,
+                    local_steps: false,
                     params: vec![],
                 },
             },
@@ -175,6 +177,7 @@ mod golden {
                     edges: vec![Edge::new("boom", "after")],
                     connection: Some("prod-emr".into()),
                     orchestrator: None,
+                    local_steps: false,
                     params: vec![],
                 },
             },

@@ -57,6 +57,8 @@ pub struct StepEnv {
     pub outbound: crate::outbound::Guard,
     /// The tenant's disk quota and usage at the step's start (`None`: unlimited).
     pub quota: Option<crate::quota::Allowance>,
+    /// The S3 access of the process's connection (`None`: it has none).
+    pub aws: Option<crate::aws::StepAws>,
 }
 
 impl StepEnv {
@@ -93,6 +95,7 @@ impl StepEnv {
             .map_err(|e| format!("{}: {e}", crate::outbound::SETTING))?;
         let quota = crate::quota::Allowance::from_vars(var)?;
         Ok(Self {
+            aws: crate::aws::StepAws::from_vars(var),
             outbound: crate::outbound::Guard::new(allow),
             quota,
             tenant_dir,

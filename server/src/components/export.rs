@@ -3,8 +3,8 @@
 //! within the tenant's disk quota.
 
 use super::env::{new_file, StepEnv};
-use super::remote::{locate, s3_unavailable, upload, Location};
-use super::{fail, human_bytes, Progress, StepError};
+use super::remote::{locate, upload, Location};
+use super::{human_bytes, Progress, StepError};
 use crate::datasets::{typed, StoredDataset};
 use crate::quota::{Budget, Metered};
 use app::api::datasets::ColumnType;
@@ -39,7 +39,22 @@ pub async fn run(args: ExportArgs) -> Result<(), StepError> {
     let format = args.format;
     let budget = env.budget();
     match locate(&args.destination) {
-        Location::S3(url) => fail(s3_unavailable(url)),
+        Location::S3(url) => {
+            super::s3::S3Url::parse(url).map_err(StepError::Failed)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(env.work_dir()?)?;
+            let rows = tokio::task::block_in_place(|| {
+                write(&dataset, format, tmp.as_file_mut(), &budget)
+            })?;
+            println!("export.file: uploading {rows} rows to {url}");
+            let bytes = super::s3::upload(&env, url, tmp.path(), content_type(format))
+                .await
+                .map_err(StepError::Failed)?;
+            println!(
+                "export.file: wrote {rows} rows ({}) to {url}",
+                human_bytes(bytes)
+            );
+            Ok(())
+        }
         Location::Local(path) => {
             let target = new_file(&env.exports_dir(), path, "export").map_err(StepError::Failed)?;
             let folder = target.parent().expect("a file has a parent").to_path_buf();
@@ -64,17 +79,20 @@ pub async fn run(args: ExportArgs) -> Result<(), StepError> {
             let rows = tokio::task::block_in_place(|| {
                 write(&dataset, format, tmp.as_file_mut(), &budget)
             })?;
-            let content_type = match format {
-                ExportFormat::Csv => "text/csv; charset=utf-8",
-                ExportFormat::Jsonl => "application/x-ndjson",
-            };
             println!("export.file: posting {rows} rows to {url}");
-            let status = upload(&env, url, tmp.path(), content_type)
+            let status = upload(&env, url, tmp.path(), content_type(format))
                 .await
                 .map_err(StepError::Failed)?;
             println!("export.file: {url} accepted the export ({status})");
             Ok(())
         }
+    }
+}
+
+fn content_type(format: ExportFormat) -> &'static str {
+    match format {
+        ExportFormat::Csv => "text/csv; charset=utf-8",
+        ExportFormat::Jsonl => "application/x-ndjson",
     }
 }
 

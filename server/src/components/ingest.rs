@@ -1,7 +1,7 @@
 //! `ingest.file`: a CSV or JSON Lines file into a dataset, streaming.
 
 use super::env::{existing_file, StepEnv};
-use super::remote::{download, locate, s3_unavailable, Location};
+use super::remote::{download, locate, Location};
 use super::{fail, Progress, StepError};
 use crate::datasets::{column_names, valid_name, DatasetWriter};
 use crate::quota::Budget;
@@ -83,7 +83,53 @@ pub async fn run(args: IngestArgs) -> Result<(), StepError> {
     // Remote sources are staged in the work folder first, within limits.
     let staged;
     let (path, name) = match locate(&args.source) {
-        Location::S3(url) => return fail(s3_unavailable(url)),
+        Location::S3(url) => {
+            staged = tempfile::NamedTempFile::new_in(env.work_dir()?)?;
+            println!("ingest.file: downloading {url}");
+            // The parts under a prefix are one input: a CSV header repeated
+            // in each is read once, and must be the same in every part.
+            let first_header = std::sync::Mutex::new(None::<Vec<u8>>);
+            let headed = |name: &str| match args.format {
+                Format::Jsonl => false,
+                Format::Csv => args.header,
+                Format::Auto => args.header && !jsonl_name(name),
+            };
+            let join = |name: &str, line: &[u8]| {
+                if !headed(name) {
+                    return Ok(false);
+                }
+                let mut first = first_header.lock().expect("header");
+                match first.as_deref() {
+                    None => {
+                        *first = Some(line.to_vec());
+                        Ok(false)
+                    }
+                    Some(header) if header == line => Ok(true),
+                    Some(header) => Err(format!(
+                        "{name} starts with the header `{}`, not `{}` as the first part does; \
+                         the parts under a prefix must have the same columns",
+                        String::from_utf8_lossy(line),
+                        String::from_utf8_lossy(header)
+                    )),
+                }
+            };
+            let got = super::s3::download(&env, url, staged.path(), &budget, join)
+                .await
+                .map_err(StepError::Failed)?;
+            if got.objects.len() > 1 {
+                for (object, size) in &got.objects {
+                    println!("ingest.file:   {object} ({})", super::human_bytes(*size));
+                }
+            }
+            println!(
+                "ingest.file: downloaded {} object{} ({})",
+                got.objects.len(),
+                if got.objects.len() == 1 { "" } else { "s" },
+                super::human_bytes(got.bytes)
+            );
+            let name = got.objects[0].0.clone();
+            (staged.path().to_path_buf(), name)
+        }
         Location::Http(url) => {
             staged = tempfile::NamedTempFile::new_in(env.work_dir()?)?;
             println!("ingest.file: downloading {url}");
@@ -102,10 +148,7 @@ pub async fn run(args: IngestArgs) -> Result<(), StepError> {
     let jsonl = match args.format {
         Format::Csv => false,
         Format::Jsonl => true,
-        Format::Auto => {
-            let lower = name.to_ascii_lowercase();
-            lower.ends_with(".jsonl") || lower.ends_with(".ndjson")
-        }
+        Format::Auto => jsonl_name(&name),
     };
     let total = std::fs::metadata(&path)?.len();
     let progress = Progress::new("ingest.file", Some(total));
@@ -153,6 +196,12 @@ pub async fn run(args: IngestArgs) -> Result<(), StepError> {
     })
     .await
     .map_err(|e| StepError::Failed(format!("ingest stopped: {e}")))?
+}
+
+/// Whether a file's name says it is JSON Lines.
+fn jsonl_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".jsonl") || lower.ends_with(".ndjson")
 }
 
 /// Where the rows go: dataset `name` under `root`, within `budget`.

@@ -10,6 +10,7 @@ pub mod ingest;
 mod keysort;
 pub mod quality;
 pub mod remote;
+pub mod s3;
 pub mod transform;
 
 use crate::config::Step;

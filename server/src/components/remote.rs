@@ -1,6 +1,6 @@
 //! Sources and destinations outside the tenant's folders: http(s) URLs
-//! (bounded in size and time, through the outbound guard) and S3 (which
-//! needs the tenant's AWS connection).
+//! (bounded in size and time, through the outbound guard) and S3 (through
+//! the process's connection, in [`super::s3`]).
 
 use super::env::StepEnv;
 use crate::outbound;
@@ -26,15 +26,6 @@ pub fn locate(text: &str) -> Location<'_> {
     } else {
         Location::Local(text)
     }
-}
-
-/// S3 needs credentials from the tenant's AWS connection, which the embedded
-/// engine does not have yet.
-pub fn s3_unavailable(url: &str) -> String {
-    format!(
-        "`{url}`: S3 locations need the tenant's AWS connection, and this deployment has none configured; \
-         use a path in the tenant's folder or an http(s) URL"
-    )
 }
 
 /// The guarded client, with `url` checked; its host is checked as it is

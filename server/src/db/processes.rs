@@ -217,7 +217,7 @@ fn version(row: &AnyRow) -> sqlx::Result<VersionRow> {
             created_by: row.try_get("created_by")?,
             created_at: row.try_get("created_at")?,
             runs: row.try_get("runs")?,
-            connection: graph.connection.clone(),
+            connection: graph.emr_connection().cloned(),
             deployment: deployment(row)?,
         },
         graph,

@@ -284,7 +284,7 @@ impl Engine {
         version: &VersionRow,
         mode: CancelMode,
     ) -> anyhow::Result<()> {
-        let Some(connection) = &version.graph.connection else {
+        let Some(connection) = version.graph.emr_connection() else {
             return Ok(());
         };
         let current = runs::get(&self.inner.db, tenant, run)

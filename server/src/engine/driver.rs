@@ -241,7 +241,7 @@ impl RunDriver {
     /// Starts `ready` tasks together and records what each start did.
     async fn start_all(&mut self, ready: Vec<(&DagTask, Option<Slot>)>) -> anyhow::Result<()> {
         let mut starts = Vec::with_capacity(ready.len());
-        let executor = if self.ctx.graph.connection.is_some() {
+        let executor = if self.ctx.graph.emr_connection().is_some() {
             "emr"
         } else {
             "local"

@@ -43,7 +43,7 @@ impl Engine {
         };
         let connection = processes::version_get(db, tenant, &stored.process, stored.version)
             .await?
-            .and_then(|v| v.graph.connection);
+            .and_then(|v| v.graph.emr_connection().cloned());
         for task in &stored.tasks {
             if let Some(connection) = &connection {
                 // EMR steps outlive this server: watches resume on their

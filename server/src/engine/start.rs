@@ -95,7 +95,7 @@ impl Engine {
             )));
         };
         let values = ctx.values(node);
-        if let Some(connection) = &ctx.graph.connection {
+        if let Some(connection) = ctx.graph.emr_connection() {
             let spec = match step_spec(run, node, values, attempt, component, connection) {
                 Ok(spec) => spec,
                 Err(e) => return Ok(Err(e)),
@@ -111,6 +111,17 @@ impl Engine {
         };
         if let Some(allowance) = self.allowance(tenant).await? {
             spec.env.extend(allowance.env());
+        }
+        if let Some(connection) = &ctx.graph.connection {
+            // Steps on this server reach the tenant's S3 data as the
+            // connection's role, with credentials assumed for this start.
+            match self.inner.emr.access(tenant, connection).await {
+                Ok((target, assumed)) => {
+                    spec.env
+                        .extend(crate::aws::step_env(connection.as_str(), &target, &assumed))
+                }
+                Err(e) => return Ok(Err(format!("connection `{connection}`: {e}"))),
+            }
         }
         Ok(self
             .inner

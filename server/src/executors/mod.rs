@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything needed to start one attempt of one task.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TaskSpec {
     /// The program: an absolute path, a name looked up on `PATH`, or
     /// `trellis` for the running Trellis binary.
@@ -28,6 +28,20 @@ pub struct TaskSpec {
     /// The run the task belongs to: its processes end when this server
     /// loses the run to another ([`local::LocalExecutor::kill_run`]).
     pub run: Option<app::types::RunId>,
+}
+
+/// The environment's values stay out of logs: they may carry credentials.
+impl std::fmt::Debug for TaskSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskSpec")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("workdir", &self.workdir)
+            .field("log_path", &self.log_path)
+            .field("run", &self.run)
+            .finish()
+    }
 }
 
 /// What identifies submitted work outside Trellis.

@@ -131,7 +131,9 @@ async fn report(
                 let version =
                     db::processes::version_get(&state.db, &tenant, &stored.process, stored.version)
                         .await?;
-                let connection = version.as_ref().and_then(|v| v.graph.connection.clone());
+                let connection = version
+                    .as_ref()
+                    .and_then(|v| v.graph.emr_connection().cloned());
                 if let Some(connection) = connection {
                     if let Some(c) = db::connections::get(&state.db, &tenant, &connection).await? {
                         reference = Some(

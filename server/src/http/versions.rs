@@ -65,13 +65,27 @@ async fn where_it_runs(
                 "this Trellis server has no Airflow to run on (see TRELLIS_AIRFLOW_URL)",
             ));
         }
-        if graph.connection.is_none() {
+        if graph.emr_connection().is_none() {
             errors.push(FieldError::new(
                 "connection",
                 "required",
-                "on Airflow the steps run on EMR: choose a connection for the process",
+                "on Airflow the steps run on EMR: choose a connection's cluster for the process",
             ));
         }
+    }
+    if graph.local_steps && graph.connection.is_none() {
+        errors.push(FieldError::new(
+            "local_steps",
+            "needs_connection",
+            "steps reach S3 through a connection's role: choose the connection, or leave local_steps false",
+        ));
+    }
+    if graph.local_steps && graph.orchestrator == Some(Orchestrator::Airflow) {
+        errors.push(FieldError::new(
+            "local_steps",
+            "not_on_airflow",
+            "on Airflow the steps run on the connection's EMR cluster, not on this server",
+        ));
     }
     if let Some(connection) = &graph.connection {
         if crate::db::connections::get(&state.db, &access.tenant, connection)
@@ -89,7 +103,7 @@ async fn where_it_runs(
         let Some(component) = components.iter().find(|c| c.key == node.component) else {
             continue;
         };
-        let problem = match (&graph.connection, &component.emr, &component.local) {
+        let problem = match (graph.emr_connection(), &component.emr, &component.local) {
             (Some(_), None, _) => Some((
                 "component",
                 "no_emr",

@@ -20,10 +20,13 @@ adds, on top of the real moto server:
     POST /trellis-emulator/emr/step   {"step_id", "state", "failure": {"reason", "message", "log_file"}}
     POST /trellis-emulator/emr/cluster {"region"}    makes a cluster waiting for steps
     POST /trellis-emulator/sts/deny   {"role_arn"}   AssumeRole of it answers AccessDenied
+    POST /trellis-emulator/s3/deny    {"bucket", "operations": [..] or absent for all}
+                                      S3 calls on the bucket (path-style) answer AccessDenied
     GET  /trellis-emulator/calls      {"<Action>": count, ...}
     GET  /trellis-emulator/sts/assumed every AssumeRole: role_arn, external_id, session_name,
                                       access_key_id (the key that signed it)
-    GET  /trellis-emulator/signers    every EMR call: action, access_key_id (the key that signed it)
+    GET  /trellis-emulator/signers    every EMR and path-style S3 call: action (S3's as `s3:<Operation>`),
+                                      access_key_id (the key that signed it)
     GET  /trellis-emulator/emr/steps  every step added: id, name, state, jar, args
   and moto's own POST /moto-api/reset, which also resets all of the above.
 
@@ -63,6 +66,7 @@ lock = threading.Lock()
 auto = dict(DEFAULTS)
 steps = {}  # step id -> Step, every step added since the last reset
 denied_roles = set()
+denied_s3 = {}  # bucket -> set of S3 operations refused, or None for all
 calls = collections.Counter()
 assumed = []  # every AssumeRole asked for, with the key that signed it
 signers = []  # every EMR call, with the key that signed it
@@ -74,6 +78,7 @@ def reset():
         auto.update(DEFAULTS)
         steps.clear()
         denied_roles.clear()
+        denied_s3.clear()
         calls.clear()
         del assumed[:]
         del signers[:]
@@ -267,12 +272,62 @@ def form_of(environ):
     return parse_qs(body.decode("utf-8", "replace"))
 
 
+def s3_call(environ):
+    """(bucket, operation) of a path-style S3 request, or None for others
+    (EMR, STS and the control API post to `/`)."""
+    path = environ.get("PATH_INFO", "")
+    bucket, _, key = path.lstrip("/").partition("/")
+    if not bucket or bucket.startswith(("trellis-emulator", "moto-api")):
+        return None
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    method = environ.get("REQUEST_METHOD")
+    if not key:
+        if method == "GET":
+            op = "ListMultipartUploads" if "uploads" in query else "ListObjectsV2"
+        else:
+            op = {"PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}.get(method, method)
+    elif method == "HEAD":
+        op = "HeadObject"
+    elif method == "GET":
+        op = "GetObject"
+    elif method == "PUT":
+        op = "UploadPart" if "partNumber" in query else "PutObject"
+    elif method == "POST":
+        op = "CreateMultipartUpload" if "uploads" in query else "CompleteMultipartUpload"
+    elif method == "DELETE":
+        op = "AbortMultipartUpload" if "uploadId" in query else "DeleteObject"
+    else:
+        op = method
+    return bucket, op
+
+
+def s3_denied(environ):
+    """AccessDenied, as S3 words it, for a refused call on a denied bucket."""
+    call = s3_call(environ)
+    if call is None:
+        return None
+    bucket, op = call
+    with lock:
+        if bucket not in denied_s3:
+            return None
+        ops = denied_s3[bucket]
+    if ops is not None and op not in ops:
+        return None
+    return (
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>"
+        "<Message>Access Denied</Message><RequestId>emulated</RequestId></Error>"
+    )
+
+
 def record(environ, form):
-    """Notes who signed each EMR call and every AssumeRole asked for."""
+    """Notes who signed each EMR and S3 call and every AssumeRole asked for."""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
+    call = s3_call(environ) if environ.get("HTTP_AUTHORIZATION") else None
     with lock:
         if target.startswith("ElasticMapReduce."):
             signers.append({"action": target.split(".", 1)[1], "access_key_id": signer(environ)})
+        elif call is not None and not form:
+            signers.append({"action": f"s3:{call[1]}", "access_key_id": signer(environ)})
         if form.get("Action") == ["AssumeRole"]:
             field = lambda name: form.get(name, [None])[0]
             assumed.append(
@@ -308,6 +363,8 @@ def application(moto_app):
         form = form_of(environ) if "form-urlencoded" in environ.get("CONTENT_TYPE", "") else {}
         record(environ, form)
         denied = sts_denied(form)
+        if denied is None:
+            denied = s3_denied(environ)
         if denied is not None:
             data = denied.encode()
             start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
@@ -352,6 +409,10 @@ def control(environ, start_response, what):
                 for s in steps.values()
             ]
             return json_response(start_response, "200 OK", listed)
+        if what == "s3/deny":
+            ops = body.get("operations")
+            denied_s3[body["bucket"]] = set(ops) if ops is not None else None
+            return json_response(start_response, "200 OK", {"denied": sorted(denied_s3)})
         if what == "sts/deny":
             denied_roles.add(body["role_arn"])
             return json_response(start_response, "200 OK", {"denied": sorted(denied_roles)})

@@ -33,6 +33,7 @@ mod retention;
 mod retry;
 mod run_store;
 mod runs_api;
+mod s3_data;
 mod scheduler_servers;
 mod schedules;
 mod sso;

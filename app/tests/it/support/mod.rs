@@ -93,6 +93,7 @@ pub fn noops(ids: &[&str], edges: &[(&str, &str)]) -> ProcessGraph {
     ProcessGraph {
         connection: None,
         orchestrator: None,
+        local_steps: false,
         params: vec![],
         nodes: ids.iter().map(|id| node(id, "noop", json!({}))).collect(),
         edges: edges.iter().map(|(a, b)| Edge::new(*a, *b)).collect(),

@@ -230,7 +230,7 @@ impl EmrExecutor {
     /// change or a deletion — on any server — takes effect at once) and the
     /// credentials of its role, assumed only when the cached ones are
     /// missing, about to expire, or for other settings.
-    async fn access(
+    pub(crate) async fn access(
         &self,
         tenant: &TenantId,
         connection: &ConnectionId,
