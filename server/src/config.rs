@@ -383,13 +383,42 @@ impl SqlLimitArgs {
 }
 
 /// Orchestration on Airflow 3 / Amazon MWAA for processes that choose it. Off
-/// unless a URL is given.
+/// unless a URL or an MWAA environment is given.
 #[derive(Debug, Clone, Args)]
 pub struct AirflowArgs {
     /// Airflow's API server, e.g. `https://airflow.example.com` (its REST
-    /// API v2 and `/auth/token` live under it).
-    #[arg(long = "airflow-url", env = "TRELLIS_AIRFLOW_URL")]
+    /// API v2 and `/auth/token` live under it), for a self-managed Airflow.
+    #[arg(
+        long = "airflow-url",
+        env = "TRELLIS_AIRFLOW_URL",
+        conflicts_with = "mwaa_environment"
+    )]
     pub url: Option<String>,
+
+    /// An Amazon MWAA environment's name: its REST API is called through
+    /// the AWS API (`InvokeRestApi`, signed with the server's own AWS
+    /// credentials) and its DAGs folder read from `GetEnvironment`.
+    #[arg(
+        long = "airflow-mwaa-environment",
+        env = "TRELLIS_AIRFLOW_MWAA_ENVIRONMENT"
+    )]
+    pub mwaa_environment: Option<String>,
+
+    /// The MWAA environment's region (its DAGs bucket is in the same one).
+    #[arg(
+        long = "airflow-mwaa-region",
+        env = "TRELLIS_AIRFLOW_MWAA_REGION",
+        default_value = "us-east-1"
+    )]
+    pub mwaa_region: String,
+
+    /// The MWAA API's endpoint, when not AWS's own (a private endpoint, or
+    /// an emulator): its host is used as given.
+    #[arg(
+        long = "airflow-mwaa-endpoint-url",
+        env = "TRELLIS_AIRFLOW_MWAA_ENDPOINT_URL"
+    )]
+    pub mwaa_endpoint_url: Option<String>,
 
     /// The Airflow user Trellis signs in as (it deploys, triggers and stops).
     #[arg(
@@ -406,10 +435,10 @@ pub struct AirflowArgs {
     )]
     pub password: Option<Secret>,
 
-    /// Where Airflow reads DAG files from (MWAA's DAGs folder, or an
-    /// `S3DagBundle`): `s3://bucket/prefix`. Uploads use the server's own
-    /// AWS credentials (the default chain).
-    #[arg(long = "airflow-dags", env = "TRELLIS_AIRFLOW_DAGS", requires = "url")]
+    /// Where Airflow reads DAG files from (an `S3DagBundle`, or to override
+    /// an MWAA environment's DAGs folder): `s3://bucket/prefix`. Uploads use
+    /// the server's own AWS credentials (the default chain).
+    #[arg(long = "airflow-dags", env = "TRELLIS_AIRFLOW_DAGS")]
     pub dags: Option<String>,
 
     /// S3 endpoint for the uploads, when not AWS's own (path-style).
@@ -600,31 +629,49 @@ impl ServeArgs {
         &self,
         public_url: &str,
     ) -> anyhow::Result<Option<crate::airflow::AirflowSettings>> {
+        use crate::airflow::{Door, Folder};
         let a = &self.airflow;
-        let Some(url) = &a.url else {
-            return Ok(None);
+        let dags = a
+            .dags
+            .as_deref()
+            .map(|dags| {
+                Folder::parse(dags).ok_or_else(|| {
+                    anyhow::anyhow!("TRELLIS_AIRFLOW_DAGS `{dags}` is not s3://bucket/prefix")
+                })
+            })
+            .transpose()?;
+        let (door, dags, s3_region) = match (&a.url, &a.mwaa_environment) {
+            (None, None) => return Ok(None),
+            (Some(url), _) => {
+                let (Some(username), Some(password), Some(dags)) = (&a.username, &a.password, dags)
+                else {
+                    anyhow::bail!(
+                        "TRELLIS_AIRFLOW_URL needs TRELLIS_AIRFLOW_USERNAME, TRELLIS_AIRFLOW_PASSWORD and TRELLIS_AIRFLOW_DAGS"
+                    );
+                };
+                let door = Door::Direct {
+                    url: url.trim_end_matches('/').to_owned(),
+                    username: username.clone(),
+                    password: password.clone(),
+                };
+                (door, Some(dags), a.s3_region.clone())
+            }
+            (None, Some(environment)) => {
+                let door = Door::Mwaa {
+                    environment: environment.clone(),
+                    region: a.mwaa_region.clone(),
+                    endpoint_url: a.mwaa_endpoint_url.clone(),
+                };
+                // MWAA's bucket is in the environment's region.
+                (door, dags, a.mwaa_region.clone())
+            }
         };
-        let (Some(username), Some(password), Some(dags)) = (&a.username, &a.password, &a.dags)
-        else {
-            anyhow::bail!(
-                "TRELLIS_AIRFLOW_URL needs TRELLIS_AIRFLOW_USERNAME, TRELLIS_AIRFLOW_PASSWORD and TRELLIS_AIRFLOW_DAGS"
-            );
-        };
-        let (bucket, prefix) = dags
-            .strip_prefix("s3://")
-            .map(|rest| rest.split_once('/').unwrap_or((rest, "")))
-            .filter(|(bucket, _)| !bucket.is_empty())
-            .ok_or_else(|| {
-                anyhow::anyhow!("TRELLIS_AIRFLOW_DAGS `{dags}` is not s3://bucket/prefix")
-            })?;
         Ok(Some(crate::airflow::AirflowSettings {
-            url: url.trim_end_matches('/').to_owned(),
-            username: username.clone(),
-            password: password.clone(),
-            bucket: bucket.to_owned(),
-            prefix: prefix.trim_matches('/').to_owned(),
+            door,
+            dags,
+            credentials: None,
             s3_endpoint_url: a.s3_endpoint_url.clone(),
-            s3_region: a.s3_region.clone(),
+            s3_region,
             poll: std::time::Duration::from_secs_f64(a.poll_seconds.max(0.1)),
             public_url: public_url.to_owned(),
         }))
@@ -703,6 +750,56 @@ mod tests {
         };
         assert_eq!(args.listen.port(), 4000);
         assert_eq!(args.db.url(), "postgres://u@127.0.0.1/db");
+    }
+
+    #[test]
+    fn airflow_is_a_url_with_a_user_or_an_mwaa_environment() {
+        let serve = |args: &[&str]| {
+            let mut all = vec!["trellis", "serve"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all).map(|c| c.command) {
+                Ok(Command::Serve(args)) => Ok(args),
+                Ok(_) => panic!("expected serve"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let mwaa = serve(&[
+            "--airflow-mwaa-environment",
+            "analytics",
+            "--airflow-mwaa-region",
+            "eu-west-1",
+        ])
+        .unwrap()
+        .airflow_settings("http://x")
+        .unwrap()
+        .unwrap();
+        assert!(
+            matches!(&mwaa.door, crate::airflow::Door::Mwaa { environment, region, .. }
+                if environment == "analytics" && region == "eu-west-1"),
+            "{mwaa:?}"
+        );
+        assert_eq!(mwaa.dags, None, "asked of the environment");
+        assert_eq!(
+            mwaa.s3_region, "eu-west-1",
+            "the bucket is in the environment's region"
+        );
+        let both = serve(&[
+            "--airflow-url",
+            "http://a",
+            "--airflow-mwaa-environment",
+            "analytics",
+        ])
+        .unwrap_err();
+        assert!(both.contains("cannot be used with"), "{both}");
+        let bare = serve(&["--airflow-url", "http://a"])
+            .unwrap()
+            .airflow_settings("http://x");
+        assert!(bare
+            .unwrap_err()
+            .to_string()
+            .contains("needs TRELLIS_AIRFLOW_USERNAME"));
+        let none = serve(&[]).unwrap().airflow_settings("http://x").unwrap();
+        assert!(none.is_none());
     }
 
     #[test]

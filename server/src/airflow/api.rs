@@ -1,7 +1,11 @@
-//! The Airflow 3 REST API (v2) calls Trellis makes: a JWT from
-//! `POST /auth/token`, a DAG's parse state and import errors, triggering,
-//! failing, reading and clearing runs.
+//! The Airflow 3 REST API (v2) calls Trellis makes: a DAG's parse state and
+//! import errors, triggering, failing, reading and clearing runs. A
+//! self-managed Airflow is called directly with a JWT from
+//! `POST /auth/token`; an Amazon MWAA environment through the AWS API
+//! (`InvokeRestApi`), whose exceptions carry Airflow's own status and body,
+//! which callers see exactly as from a direct call.
 
+use super::deploy::{Door, Folder};
 use crate::config::Secret;
 use app::types::TaskKey;
 use serde::Deserialize;
@@ -9,13 +13,20 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-/// One Airflow deployment, as a connection describes it.
+/// One Airflow deployment, and how it is reached.
 pub struct AirflowApi {
-    base: String,
-    username: String,
-    password: Secret,
-    http: reqwest::Client,
-    token: Mutex<Option<(String, Instant)>>,
+    transport: Transport,
+}
+
+enum Transport {
+    Direct {
+        base: String,
+        username: String,
+        password: Secret,
+        http: reqwest::Client,
+        token: Mutex<Option<(String, Instant)>>,
+    },
+    Mwaa(super::mwaa::Mwaa),
 }
 
 /// What went wrong talking to Airflow, in words for the user.
@@ -56,33 +67,68 @@ pub struct TaskInstance {
 const TOKEN_REUSE: Duration = Duration::from_secs(600);
 
 impl AirflowApi {
-    pub fn new(base: &str, username: &str, password: &Secret) -> AirflowApi {
-        AirflowApi {
-            base: base.trim_end_matches('/').to_owned(),
-            username: username.to_owned(),
-            password: password.clone(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                .build()
-                .expect("an HTTP client"),
-            token: Mutex::new(None),
+    /// `credentials`: the server's own AWS credentials for MWAA (`None`:
+    /// the default chain).
+    pub fn new(door: &Door, credentials: Option<aws_credential_types::Credentials>) -> AirflowApi {
+        let transport = match door {
+            Door::Direct {
+                url,
+                username,
+                password,
+            } => Transport::Direct {
+                base: url.trim_end_matches('/').to_owned(),
+                username: username.to_owned(),
+                password: password.clone(),
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(20))
+                    .build()
+                    .expect("an HTTP client"),
+                token: Mutex::new(None),
+            },
+            Door::Mwaa {
+                environment,
+                region,
+                endpoint_url,
+            } => Transport::Mwaa(super::mwaa::Mwaa::new(
+                environment,
+                region,
+                endpoint_url.clone(),
+                credentials,
+            )),
+        };
+        AirflowApi { transport }
+    }
+
+    /// The DAGs folder of an MWAA environment, from `GetEnvironment`.
+    pub async fn dags_folder(&self) -> Result<Folder> {
+        match &self.transport {
+            Transport::Mwaa(mwaa) => mwaa.dags_folder().await,
+            Transport::Direct { .. } => Err(ApiError(
+                "a self-managed Airflow's DAGs folder is configured (TRELLIS_AIRFLOW_DAGS)".into(),
+            )),
         }
     }
 
-    async fn token(&self, fresh: bool) -> Result<String> {
-        let mut slot = self.token.lock().await;
+    async fn token(
+        base: &str,
+        username: &str,
+        password: &Secret,
+        http: &reqwest::Client,
+        token: &Mutex<Option<(String, Instant)>>,
+        fresh: bool,
+    ) -> Result<String> {
+        let mut slot = token.lock().await;
         if let Some((token, at)) = slot.as_ref() {
             if !fresh && at.elapsed() < TOKEN_REUSE {
                 return Ok(token.clone());
             }
         }
-        let reply = self
-            .http
-            .post(format!("{}/auth/token", self.base))
-            .json(&json!({ "username": self.username, "password": self.password.expose() }))
+        let reply = http
+            .post(format!("{base}/auth/token"))
+            .json(&json!({ "username": username, "password": password.expose() }))
             .send()
             .await
-            .map_err(|e| ApiError(format!("Airflow at {} cannot be reached: {e}", self.base)))?;
+            .map_err(|e| ApiError(format!("Airflow at {base} cannot be reached: {e}")))?;
         let status = reply.status();
         if !status.is_success() {
             let text = reply.text().await.unwrap_or_default();
@@ -103,25 +149,58 @@ impl AirflowApi {
         Ok(token.access_token)
     }
 
-    /// Sends one call; asks for a new token once when Airflow answers 401.
+    /// Sends one call (`path` from `/api/v2` on, with its query): Airflow's
+    /// status and body, however it was reached.
     async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<&Value>,
     ) -> Result<(reqwest::StatusCode, Value)> {
+        match &self.transport {
+            Transport::Mwaa(mwaa) => {
+                let answer = mwaa.invoke(method.as_str(), path, body).await;
+                let outcome = match &answer {
+                    Ok((status, _)) if status.is_success() => "ok",
+                    Ok(_) => "error",
+                    Err(_) => "unreachable",
+                };
+                crate::metrics::airflow_call(method.as_str(), path, outcome);
+                answer
+            }
+            Transport::Direct {
+                base,
+                username,
+                password,
+                http,
+                token,
+            } => Self::call_direct(base, username, password, http, token, method, path, body).await,
+        }
+    }
+
+    /// Sends one call; asks for a new token once when Airflow answers 401.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_direct(
+        base: &str,
+        username: &str,
+        password: &Secret,
+        http: &reqwest::Client,
+        token: &Mutex<Option<(String, Instant)>>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(reqwest::StatusCode, Value)> {
         for fresh in [false, true] {
-            let token = self.token(fresh).await?;
-            let mut request = self
-                .http
-                .request(method.clone(), format!("{}{path}", self.base))
+            let token = Self::token(base, username, password, http, token, fresh).await?;
+            let mut request = http
+                .request(method.clone(), format!("{base}{path}"))
                 .bearer_auth(token);
             if let Some(body) = body {
                 request = request.json(body);
             }
             let reply = request.send().await.map_err(|e| {
                 crate::metrics::airflow_call(method.as_str(), path, "unreachable");
-                ApiError(format!("Airflow at {} cannot be reached: {e}", self.base))
+                ApiError(format!("Airflow at {base} cannot be reached: {e}"))
             })?;
             let status = reply.status();
             let outcome = if status.is_success() { "ok" } else { "error" };

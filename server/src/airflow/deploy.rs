@@ -11,15 +11,72 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// How Trellis reaches Airflow's REST API.
+#[derive(Debug, Clone)]
+pub enum Door {
+    /// A self-managed Airflow: its URL, signed in with a user and password.
+    Direct {
+        url: String,
+        username: String,
+        password: crate::config::Secret,
+    },
+    /// An Amazon MWAA environment, through the AWS API (`InvokeRestApi`)
+    /// with the server's own AWS credentials.
+    Mwaa {
+        environment: String,
+        region: String,
+        /// The MWAA API's endpoint when not AWS's own.
+        endpoint_url: Option<String>,
+    },
+}
+
+/// Where Airflow reads DAG files: a bucket and a key prefix in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    pub bucket: String,
+    /// Without slashes at either end.
+    pub prefix: String,
+}
+
+impl Folder {
+    /// `s3://bucket/prefix`.
+    pub fn parse(url: &str) -> Option<Folder> {
+        let rest = url.strip_prefix("s3://")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        (!bucket.is_empty()).then(|| Folder {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        })
+    }
+
+    /// An MWAA environment's DAGs folder: `SourceBucketArn`
+    /// (`arn:aws:s3:::bucket`) and `DagS3Path` (`dags`).
+    pub fn of_environment(bucket_arn: &str, dag_path: &str) -> Option<Folder> {
+        let bucket = bucket_arn.rsplit(":::").next().filter(|b| !b.is_empty())?;
+        Some(Folder {
+            bucket: bucket.to_owned(),
+            prefix: dag_path.trim_matches('/').to_owned(),
+        })
+    }
+
+    /// The object key of a DAG's file.
+    pub fn key(&self, dag_id: &str) -> String {
+        match self.prefix.as_str() {
+            "" => format!("{dag_id}.py"),
+            prefix => format!("{prefix}/{dag_id}.py"),
+        }
+    }
+}
+
 /// The Airflow deployment a server orchestrates on.
 #[derive(Debug, Clone)]
 pub struct AirflowSettings {
-    pub url: String,
-    pub username: String,
-    pub password: crate::config::Secret,
-    pub bucket: String,
-    /// Key prefix inside the bucket, without slashes at either end.
-    pub prefix: String,
+    pub door: Door,
+    /// The DAGs folder; `None`: MWAA's, asked of the environment.
+    pub dags: Option<Folder>,
+    /// The server's own AWS credentials for the DAG uploads and MWAA's API;
+    /// `None`: AWS's default chain.
+    pub credentials: Option<aws_credential_types::Credentials>,
     pub s3_endpoint_url: Option<String>,
     pub s3_region: String,
     /// Between readiness checks and run reconciliations.
@@ -32,26 +89,39 @@ pub struct Airflow {
     pub settings: AirflowSettings,
     pub api: AirflowApi,
     s3: tokio::sync::OnceCell<aws_sdk_s3::Client>,
+    /// The DAGs folder, once known.
+    folder: tokio::sync::OnceCell<Folder>,
 }
 
 impl Airflow {
     pub fn new(settings: AirflowSettings) -> Arc<Airflow> {
         Arc::new(Airflow {
-            api: AirflowApi::new(&settings.url, &settings.username, &settings.password),
+            api: AirflowApi::new(&settings.door, settings.credentials.clone()),
+            folder: tokio::sync::OnceCell::new_with(settings.dags.clone()),
             settings,
             s3: tokio::sync::OnceCell::new(),
         })
     }
 
+    /// The DAGs folder: as configured, or the MWAA environment's (asked
+    /// once, and again after a failure).
+    pub async fn folder(&self) -> Result<&Folder, String> {
+        self.folder
+            .get_or_try_init(|| async { self.api.dags_folder().await.map_err(|e| e.to_string()) })
+            .await
+    }
+
     async fn s3(&self) -> &aws_sdk_s3::Client {
         self.s3
             .get_or_init(|| async {
-                let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
                     .region(aws_sdk_s3::config::Region::new(
                         self.settings.s3_region.clone(),
-                    ))
-                    .load()
-                    .await;
+                    ));
+                if let Some(own) = &self.settings.credentials {
+                    loader = loader.credentials_provider(own.clone());
+                }
+                let shared = loader.load().await;
                 let mut config = aws_sdk_s3::config::Builder::from(&shared)
                     .force_path_style(true)
                     .interceptor(crate::metrics::AwsCalls);
@@ -61,14 +131,6 @@ impl Airflow {
                 aws_sdk_s3::Client::from_conf(config.build())
             })
             .await
-    }
-
-    /// The object key of a DAG's file.
-    pub fn key(&self, dag_id: &str) -> String {
-        match self.settings.prefix.as_str() {
-            "" => format!("{dag_id}.py"),
-            prefix => format!("{prefix}/{dag_id}.py"),
-        }
     }
 
     /// Where the tasks of run `run` report to.
@@ -81,11 +143,12 @@ impl Airflow {
 
     /// Uploads a DAG file.
     pub async fn upload(&self, dag_id: &str, file: String) -> Result<(), String> {
-        let key = self.key(dag_id);
+        let folder = self.folder().await?;
+        let key = folder.key(dag_id);
         self.s3()
             .await
             .put_object()
-            .bucket(&self.settings.bucket)
+            .bucket(&folder.bucket)
             .key(&key)
             .content_type("text/x-python")
             .body(file.into_bytes().into())
@@ -95,7 +158,7 @@ impl Airflow {
             .map_err(|e| {
                 format!(
                     "uploading s3://{}/{key}: {}",
-                    self.settings.bucket,
+                    folder.bucket,
                     aws_sdk_s3::error::DisplayErrorContext(&e)
                 )
             })

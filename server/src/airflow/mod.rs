@@ -4,10 +4,11 @@
 
 pub mod api;
 mod deploy;
+mod mwaa;
 mod python;
 pub mod render;
 
-pub use deploy::{Airflow, AirflowSettings};
+pub use deploy::{Airflow, AirflowSettings, Door, Folder};
 pub use render::{dag_id, hash_tag, render, AirflowError, EmrTarget, Source};
 
 use crate::db::processes::VersionRow;

@@ -20,13 +20,23 @@ adds, on top of the real moto server:
     POST /trellis-emulator/emr/step   {"step_id", "state", "failure": {"reason", "message", "log_file"}}
     POST /trellis-emulator/emr/cluster {"region"}    makes a cluster waiting for steps
     POST /trellis-emulator/sts/deny   {"role_arn"}   AssumeRole of it answers AccessDenied
+    POST /trellis-emulator/mwaa/environment {"name", "source_bucket_arn", "dag_s3_path",
+                                      "airflow_url", "username", "password"}
+                                      an MWAA environment whose Airflow is a real local one:
+                                      GetEnvironment answers its DAGs folder, InvokeRestApi
+                                      forwards to `<airflow_url>/api/v2<Path>` with a token
+                                      from its /auth/token, answering Airflow's 4xx as
+                                      RestApiClientException and 5xx as RestApiServerException
+                                      (with Airflow's status and body), as MWAA does
     POST /trellis-emulator/s3/deny    {"bucket", "operations": [..] or absent for all}
                                       S3 calls on the bucket (path-style) answer AccessDenied
     GET  /trellis-emulator/calls      {"<Action>": count, ...}
     GET  /trellis-emulator/sts/assumed every AssumeRole: role_arn, external_id, session_name,
                                       access_key_id (the key that signed it)
-    GET  /trellis-emulator/signers    every EMR and path-style S3 call: action (S3's as `s3:<Operation>`),
-                                      access_key_id (the key that signed it)
+    GET  /trellis-emulator/signers    every EMR, MWAA and path-style S3 call: action (S3's as
+                                      `s3:<Operation>`, MWAA's as `mwaa:<Operation>` with the
+                                      REST call's method and path), access_key_id (the key
+                                      that signed it)
     GET  /trellis-emulator/emr/steps  every step added: id, name, state, jar, args
   and moto's own POST /moto-api/reset, which also resets all of the above.
 
@@ -67,6 +77,7 @@ auto = dict(DEFAULTS)
 steps = {}  # step id -> Step, every step added since the last reset
 denied_roles = set()
 denied_s3 = {}  # bucket -> set of S3 operations refused, or None for all
+mwaa_environments = {}  # name -> settings (see mwaa/environment)
 calls = collections.Counter()
 assumed = []  # every AssumeRole asked for, with the key that signed it
 signers = []  # every EMR call, with the key that signed it
@@ -79,6 +90,7 @@ def reset():
         steps.clear()
         denied_roles.clear()
         denied_s3.clear()
+        mwaa_environments.clear()
         calls.clear()
         del assumed[:]
         del signers[:]
@@ -353,11 +365,107 @@ def sts_denied(form):
     return None
 
 
+def signed_service(environ):
+    """The service a SigV4 signature is scoped to (`airflow` for MWAA)."""
+    m = re.search(r"Credential=[^/,\s]+/\d+/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+    return m.group(1) if m else None
+
+
+def mwaa_error(start_response, kind, status, message, extra=None):
+    body = {"__type": kind, "Message": message}
+    body.update(extra or {})
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("X-Amzn-ErrorType", kind),
+                            ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def airflow_call(env, method, path, query, body):
+    """One call to the environment's Airflow: (status, parsed body)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    def send(url, method, payload, token=None):
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status, reply.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    base = env["airflow_url"].rstrip("/")
+    url = f"{base}/api/v2{path}"
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
+    for fresh in (False, True):
+        if fresh or not env.get("token"):
+            status, text = send(f"{base}/auth/token", "POST",
+                                {"username": env["username"], "password": env["password"]})
+            env["token"] = json.loads(text).get("access_token") if status < 300 else None
+        status, text = send(url, method, body, env.get("token"))
+        if status != 401:
+            break
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        value = text.decode("utf-8", "replace")
+    return status, value
+
+
+def mwaa(environ, start_response):
+    """GetEnvironment and InvokeRestApi, as MWAA answers them."""
+    path = environ.get("PATH_INFO", "")
+    method = environ.get("REQUEST_METHOD")
+    m = re.fullmatch(r"/(environments|restapi)/([^/]+)", path)
+    if not m:
+        return mwaa_error(start_response, "ValidationException", "400 Bad Request", f"no MWAA operation at {path}")
+    operation = "GetEnvironment" if m.group(1) == "environments" else "InvokeRestApi"
+    name = m.group(2)
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    request = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    with lock:
+        calls[operation] += 1
+        signers.append({
+            "action": f"mwaa:{operation}",
+            "access_key_id": signer(environ),
+            "method": request.get("Method"),
+            "path": request.get("Path"),
+        })
+        env = mwaa_environments.get(name)
+    if env is None:
+        return mwaa_error(start_response, "ResourceNotFoundException", "404 Not Found",
+                          f"Environment {name} was not found")
+    if operation == "GetEnvironment" and method == "GET":
+        return json_response(start_response, "200 OK", {"Environment": {
+            "Name": name,
+            "Arn": f"arn:aws:airflow:us-east-1:123456789012:environment/{name}",
+            "Status": "AVAILABLE",
+            "AirflowVersion": "3.0.6",
+            "SourceBucketArn": env["source_bucket_arn"],
+            "DagS3Path": env["dag_s3_path"],
+            "WebserverUrl": env["airflow_url"],
+        }})
+    status, value = airflow_call(env, request.get("Method", "GET"), request.get("Path", "/"),
+                                 request.get("QueryParameters") or {}, request.get("Body"))
+    if status < 400:
+        return json_response(start_response, "200 OK", {"RestApiStatusCode": status, "RestApiResponse": value})
+    kind = "RestApiClientException" if status < 500 else "RestApiServerException"
+    return mwaa_error(start_response, kind, "400 Bad Request", f"Airflow answered {status}",
+                      {"RestApiStatusCode": status, "RestApiResponse": value})
+
+
 def application(moto_app):
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith("/trellis-emulator/"):
             return control(environ, start_response, path[len("/trellis-emulator/"):])
+        if signed_service(environ) == "airflow":
+            return mwaa(environ, start_response)
         if path == "/moto-api/reset":
             reset()
         form = form_of(environ) if "form-urlencoded" in environ.get("CONTENT_TYPE", "") else {}
@@ -409,6 +517,9 @@ def control(environ, start_response, what):
                 for s in steps.values()
             ]
             return json_response(start_response, "200 OK", listed)
+        if what == "mwaa/environment":
+            mwaa_environments[body["name"]] = dict(body)
+            return json_response(start_response, "200 OK", {"environments": sorted(mwaa_environments)})
         if what == "s3/deny":
             ops = body.get("operations")
             denied_s3[body["bucket"]] = set(ops) if ops is not None else None

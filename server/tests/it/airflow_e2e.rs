@@ -380,17 +380,145 @@ async fn a_process_on_airflow_deploys_runs_live_and_stops() {
     .unwrap();
 
     let retry_took = run_values_and_retry(&aws, &addr, &cookie).await;
+    let (mwaa_ready, mwaa_first, mwaa_finished) = through_mwaa(&aws, &af, &cluster).await;
 
     println!(
         "airflow: publish -> ready {publish_to_ready:?}; trigger -> PEntry running {first_running:?}; \
          trigger -> run ended {finished:?}; stop -> cancelled {stop_took:?}\n\
          embedded: trigger -> PEntry running {embedded_first:?}; trigger -> run ended {embedded_finished:?}\n\
-         airflow retry: request -> failed step's next attempt added {retry_took:?}"
+         airflow retry: request -> failed step's next attempt added {retry_took:?}\n\
+         through MWAA (InvokeRestApi): publish -> ready {mwaa_ready:?}; trigger -> PEntry running {mwaa_first:?}; \
+         trigger -> run ended {mwaa_finished:?}"
     );
     let mut server = server;
     let _ = server.child.kill();
     let _ = server.child.wait();
     drop(af);
+}
+
+/// The same Airflow as an Amazon MWAA environment of the emulator: a second
+/// server configured with only the environment's name reads the DAGs folder
+/// from `GetEnvironment` and drives Airflow through `InvokeRestApi` (signed
+/// with its own keys) from publish to a run's end. Publish → ready, trigger
+/// → `PEntry` running and trigger → run ended.
+async fn through_mwaa(
+    aws: &Emulator,
+    af: &Airflow,
+    cluster: &str,
+) -> (Duration, Duration, Duration) {
+    aws.control(
+        "emr/auto",
+        json!({"enabled": true, "pending_seconds": 0.2, "running_seconds": 1.0, "final": "COMPLETED"}),
+    )
+    .await;
+    aws.control(
+        "mwaa/environment",
+        json!({"name": "trellis-e2e", "source_bucket_arn": "arn:aws:s3:::dags", "dag_s3_path": "trellis",
+               "airflow_url": af.url, "username": airflow::USERNAME, "password": airflow::PASSWORD}),
+    )
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let mut server = binary::start_with(
+        data.path(),
+        &[
+            ("TRELLIS_AIRFLOW_MWAA_ENVIRONMENT", "trellis-e2e"),
+            ("TRELLIS_AIRFLOW_MWAA_ENDPOINT_URL", &aws.url),
+            ("TRELLIS_AIRFLOW_S3_ENDPOINT_URL", &aws.url),
+            ("TRELLIS_AIRFLOW_POLL_SECONDS", "0.5"),
+            ("AWS_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", emulator::SECRET_ACCESS_KEY),
+        ],
+    );
+    let addr = server.addr.clone();
+    let connection_body = aws.connection_body(cluster);
+    let figures = tokio::task::spawn_blocking(move || {
+        let cookie = sign_in(&addr);
+        let (status, _, connection) = call(
+            &addr,
+            "POST",
+            &format!("{DEMO}/connections"),
+            &cookie,
+            Some(connection_body),
+        );
+        assert_eq!(status, 201, "{connection}");
+        let graph = json!({
+            "connection": connection["id"], "orchestrator": "airflow",
+            "nodes": [{"id": "only", "component": "noop"}], "edges": [],
+        });
+        let (status, _, process) = call(
+            &addr,
+            "POST",
+            &format!("{DEMO}/processes"),
+            &cookie,
+            Some(json!({"name": "through mwaa", "graph": graph})),
+        );
+        assert_eq!(status, 201, "{process}");
+        let path = format!("{DEMO}/processes/{}", process["id"].as_str().unwrap());
+        let published = Instant::now();
+        let (status, _, version) = call(
+            &addr,
+            "POST",
+            &format!("{path}/versions"),
+            &cookie,
+            Some(json!({})),
+        );
+        assert_eq!(status, 201, "{version}");
+        let ready = wait_until(
+            &addr,
+            &cookie,
+            &format!("{path}/versions/1"),
+            Duration::from_secs(120),
+            |v| v["deployment"]["state"] != "deploying",
+        );
+        let publish_to_ready = published.elapsed();
+        assert_eq!(ready["deployment"]["state"], "ready", "{ready}");
+        let triggered = Instant::now();
+        let run_id = binary::start_run(&addr, &cookie, &path);
+        let events = follow(&addr, &cookie, &run_id).join().unwrap();
+        let first = events
+            .iter()
+            .find(|(_, e)| e["task"] == "PEntry" && e["state"] == "running")
+            .map(|(at, _)| at.duration_since(triggered))
+            .expect("PEntry ran");
+        let ended = wait_until(
+            &addr,
+            &cookie,
+            &format!("{DEMO}/runs/{run_id}"),
+            Duration::from_secs(30),
+            |r| r["state"] == "succeeded" || r["state"] == "failed",
+        );
+        assert_eq!(ended["state"], "succeeded", "{ended}");
+        (publish_to_ready, first, triggered.elapsed())
+    })
+    .await
+    .unwrap();
+    // Everything went through MWAA's API, signed with the server's keys.
+    let signers = aws.read("signers").await;
+    let mwaa: Vec<&Value> = signers
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"].as_str().unwrap().starts_with("mwaa:"))
+        .collect();
+    assert!(
+        mwaa.iter().any(|s| s["action"] == "mwaa:GetEnvironment"),
+        "{mwaa:?}"
+    );
+    for (method, path) in [("GET", "/dags/"), ("POST", "/dagRuns")] {
+        assert!(
+            mwaa.iter()
+                .any(|s| s["method"] == method && s["path"].as_str().unwrap_or("").contains(path)),
+            "{method} {path}: {mwaa:?}"
+        );
+    }
+    assert!(
+        mwaa.iter()
+            .all(|s| s["access_key_id"] == emulator::ACCESS_KEY_ID),
+        "{mwaa:?}"
+    );
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    figures
 }
 
 /// A run value that would do harm if anything evaluated, templated or split it.

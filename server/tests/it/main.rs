@@ -24,6 +24,7 @@ mod foundation;
 mod limits;
 mod local_executor;
 mod metrics;
+mod mwaa;
 mod openapi;
 mod params;
 mod processes;

@@ -500,11 +500,13 @@ async fn a_retry_on_airflow_clears_the_failed_part_of_the_same_airflow_run(backe
         .engine
         .set_airflow(server::airflow::Airflow::new(
             server::airflow::AirflowSettings {
-                url,
-                username: "trellis".into(),
-                password: server::config::Secret::new("secret"),
-                bucket: "dags".into(),
-                prefix: String::new(),
+                door: server::airflow::Door::Direct {
+                    url,
+                    username: "trellis".into(),
+                    password: server::config::Secret::new("secret"),
+                },
+                dags: server::airflow::Folder::parse("s3://dags"),
+                credentials: None,
                 s3_endpoint_url: None,
                 s3_region: "us-east-1".into(),
                 poll: std::time::Duration::from_millis(100),
