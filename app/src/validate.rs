@@ -44,14 +44,6 @@ fn problem(
 }
 
 /// Every problem of `graph` against `catalog`, in a stable order.
-/// An Airflow connection id: 1 to 250 of `[A-Za-z0-9_.-]`.
-pub fn is_airflow_conn_id(id: &str) -> bool {
-    (1..=250).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
 pub fn validate_graph(
     graph: &ProcessGraph,
     catalog: &[ComponentType],

@@ -155,11 +155,12 @@ test('a process set to run on EMR runs there as steps, live in the run view', as
 test('a process set to run on Airflow is saved so, and publishing says why not when the server has no Airflow', async ({ page }) => {
   await signIn(page);
   const connection = await api(page, 'POST', '/api/v1/tenants/demo/connections', {
-    name: 'E2E for Airflow', region: 'us-east-1', cluster_id: 'j-AIRFLOWE2E', airflow_conn_id: 'mwaa_emr',
+    name: 'E2E for Airflow', region: 'us-east-1', cluster_id: 'j-AIRFLOWE2E',
     role_arn: 'arn:aws:iam::123456789012:role/trellis',
   });
   expect(connection.status).toBe(201);
-  expect(connection.body.airflow_conn_id).toBe('mwaa_emr');
+  // Trellis names the Airflow connection it keeps; nobody types one.
+  expect(connection.body.airflow_conn_id).toBe(`trellis_demo_${connection.body.id}`);
   const created = await api(page, 'POST', '/api/v1/tenants/demo/processes', {
     name: 'E2E on Airflow',
     graph: { nodes: [{ id: 'only', component: 'noop', position: { x: 40, y: 40 } }], edges: [] },
@@ -181,4 +182,17 @@ test('a process set to run on Airflow is saved so, and publishing says why not w
   await expect(page.getByTestId('save-state')).toHaveText(/^Saved/);
   const back = await api(page, 'GET', `/api/v1/tenants/demo/processes/${created.body.id}`);
   expect(back.body.graph.orchestrator).toBeUndefined();
+  // This server, with the connection's S3 data: the steps stay here.
+  await page.getByTestId('runs-on-select').selectOption(`local:${connection.body.id}`);
+  await expect(page.getByTestId('save-state')).toHaveText(/^Saved/);
+  const local = await api(page, 'GET', `/api/v1/tenants/demo/processes/${created.body.id}`);
+  expect(local.body.graph.local_steps).toBe(true);
+  expect(local.body.graph.connection).toBe(connection.body.id);
+  expect(local.body.graph.orchestrator).toBeUndefined();
+  await page.reload();
+  await expect(page.getByTestId('runs-on-select')).toHaveValue(`local:${connection.body.id}`);
+  // The connections page shows the Airflow connection Trellis keeps.
+  await page.goto(`${url()}/connections`);
+  await expect(page.getByTestId('connection-row').filter({ hasText: 'E2E for Airflow' })
+    .getByTestId('connection-airflow-conn')).toHaveText(`trellis_demo_${connection.body.id}`);
 });

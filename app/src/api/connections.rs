@@ -20,8 +20,9 @@ pub struct Connection {
     pub role_arn: Option<String>,
     pub session_duration_seconds: i64,
     pub cluster_id: String,
-    /// The Airflow connection id the rendered Airflow DAG files use for the
-    /// cluster's AWS credentials (in the tenant's Airflow / MWAA).
+    /// The Airflow connection Trellis keeps for this connection in the
+    /// server's Airflow / MWAA (`trellis_<tenant>_<connection>`: made and
+    /// updated with it, removed with it), which its DAG files use.
     pub airflow_conn_id: String,
     pub endpoint_url: Option<String>,
     /// The static access key id, when the platform allows static keys
@@ -74,10 +75,10 @@ pub struct ConnectionInput {
     /// The EMR cluster, `j-…`.
     #[cfg_attr(feature = "ssr", schema(pattern = r"^j-[A-Za-z0-9]+$"))]
     pub cluster_id: String,
-    /// The Airflow connection id for the cluster's AWS credentials in Airflow
-    /// (default `aws_default`).
-    #[serde(default)]
-    #[cfg_attr(feature = "ssr", schema(pattern = r"^[A-Za-z0-9_.-]{0,250}$"))]
+    /// Not accepted: Trellis names and keeps the Airflow connection itself
+    /// (see [`Connection::airflow_conn_id`]); a value answers 422.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(ignore))]
     pub airflow_conn_id: Option<String>,
     /// For private endpoints (and tests): where to send STS and EMR calls.
     #[serde(default)]
@@ -158,6 +159,12 @@ pub const S3_PLACEHOLDER: &str = "<your-bucket>/<trellis-prefix>";
 /// Stands for the cluster's log location (its `LogUri`), where Trellis reads
 /// the logs EMR ships of each step.
 pub const LOG_PLACEHOLDER: &str = "<log-bucket>/<log-prefix>";
+
+/// The id of the Airflow connection Trellis keeps for `connection` of the
+/// tenant `slug`: no tenant chooses it, so none can name another's.
+pub fn airflow_conn_id(slug: &str, connection: &ConnectionId) -> String {
+    format!("trellis_{slug}_{connection}")
+}
 
 /// The trust policy letting `principal` assume a role only with `external_id`.
 pub fn trust_policy(principal: Option<&str>, external_id: &str) -> Value {

@@ -30,7 +30,6 @@ struct Form {
     role_arn: RwSignal<String>,
     session: RwSignal<String>,
     cluster_id: RwSignal<String>,
-    airflow_conn_id: RwSignal<String>,
     endpoint_url: RwSignal<String>,
     access_key_id: RwSignal<String>,
     secret_access_key: RwSignal<String>,
@@ -44,7 +43,6 @@ impl Form {
             role_arn: RwSignal::new(String::new()),
             session: RwSignal::new("3600".into()),
             cluster_id: RwSignal::new(String::new()),
-            airflow_conn_id: RwSignal::new("aws_default".into()),
             endpoint_url: RwSignal::new(String::new()),
             access_key_id: RwSignal::new(String::new()),
             secret_access_key: RwSignal::new(String::new()),
@@ -61,8 +59,6 @@ impl Form {
             .set(c.map_or(3600, |c| c.session_duration_seconds).to_string());
         self.cluster_id
             .set(c.map(|c| c.cluster_id.clone()).unwrap_or_default());
-        self.airflow_conn_id
-            .set(c.map_or("aws_default".into(), |c| c.airflow_conn_id.clone()));
         self.endpoint_url
             .set(text(c.and_then(|c| c.endpoint_url.as_ref())));
         self.access_key_id
@@ -90,7 +86,7 @@ impl Form {
             role_arn: optional(self.role_arn),
             session_duration_seconds: session,
             cluster_id: self.cluster_id.get_untracked(),
-            airflow_conn_id: optional(self.airflow_conn_id),
+            airflow_conn_id: None,
             endpoint_url: optional(self.endpoint_url),
             access_key_id: optional(self.access_key_id),
             secret_access_key: secret(self.secret_access_key),
@@ -212,7 +208,6 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                     {field("Role ARN to assume", "connection-role", form.role_arn, false, "arn:aws:iam::123456789012:role/trellis")}
                     {field("Session duration (seconds)", "connection-session", form.session, false, "3600")}
                     {field("EMR cluster id", "connection-cluster", form.cluster_id, false, "j-2AXXXXXXGAPLF")}
-                    {field("Airflow connection id", "connection-airflow-conn", form.airflow_conn_id, false, "for DAG files run on Airflow / MWAA")}
                     {field("Endpoint URL (optional)", "connection-endpoint", form.endpoint_url, false, "for private endpoints")}
                     {field("Access key id (optional)", "connection-access-key", form.access_key_id, false, "only where the platform allows static keys")}
                     {field("Secret access key", "connection-secret-key", form.secret_access_key, true,
@@ -245,7 +240,12 @@ fn ConnectionList(tenant: String) -> impl IntoView {
                                         <td>{c.name.clone()}</td>
                                         <td>{c.region.clone()}</td>
                                         <td><code>{c.role_arn.clone().unwrap_or_default()}</code></td>
-                                        <td><code>{c.cluster_id.clone()}</code></td>
+                                        <td>
+                                            <code>{c.cluster_id.clone()}</code>
+                                            <div class="muted" title="The Airflow connection Trellis keeps for this connection; DAG files on Airflow use it">
+                                                "Airflow: " <code data-testid="connection-airflow-conn">{c.airflow_conn_id.clone()}</code>
+                                            </div>
+                                        </td>
                                         <td class="muted">{if c.has_secret_access_key { "set" } else { "none" }}</td>
                                         <td>
                                             <details data-testid="connection-policy">

@@ -151,7 +151,7 @@ impl AirflowApi {
 
     /// Sends one call (`path` from `/api/v2` on, with its query): Airflow's
     /// status and body, however it was reached.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -214,7 +214,7 @@ impl AirflowApi {
         unreachable!("the second try returns")
     }
 
-    fn failed(what: &str, status: reqwest::StatusCode, body: &Value) -> ApiError {
+    pub(super) fn failed(what: &str, status: reqwest::StatusCode, body: &Value) -> ApiError {
         let detail = body
             .get("detail")
             .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned))

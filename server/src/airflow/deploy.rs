@@ -165,7 +165,8 @@ impl Airflow {
     }
 
     /// Records the deployment of a version and uploads its file; a failed
-    /// upload fails the deployment with the reason.
+    /// upload, or a failure to make its Airflow `connection`, fails the
+    /// deployment with the reason.
     pub async fn deploy(
         &self,
         db: &Db,
@@ -173,9 +174,14 @@ impl Airflow {
         version_id: &app::types::VersionId,
         dag_id: &str,
         file: String,
+        connection: Result<(), String>,
     ) -> sqlx::Result<()> {
         deployments::start(db, tenant, version_id, dag_id).await?;
-        if let Err(error) = self.upload(dag_id, file).await {
+        let deployed = match connection {
+            Ok(()) => self.upload(dag_id, file).await,
+            Err(e) => Err(format!("the DAG file's Airflow connection: {e}")),
+        };
+        if let Err(error) = deployed {
             tracing::warn!(dag_id, %error, "DAG file upload failed");
             deployments::set(db, version_id, DeployState::Failed, Some(&error)).await?;
         }

@@ -3,6 +3,7 @@
 //! orchestrated by Airflow.
 
 pub mod api;
+pub mod aws_connections;
 mod deploy;
 mod mwaa;
 mod python;

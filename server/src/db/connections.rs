@@ -21,23 +21,28 @@ pub struct Fields {
     pub role_arn: String,
     pub session_seconds: i64,
     pub cluster_id: String,
-    pub airflow_conn_id: String,
     pub endpoint_url: Option<String>,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
 }
 
-const COLUMNS: &str = "id, name, region, role_arn, session_seconds, cluster_id, \
-     endpoint_url, access_key_id, secret_access_key, created_at, updated_at, airflow_conn_id";
+/// The connection's columns, and its tenant's slug (which names its Airflow
+/// connection).
+const COLUMNS: &str = "c.id, c.name, c.region, c.role_arn, c.session_seconds, c.cluster_id, \
+     c.endpoint_url, c.access_key_id, c.secret_access_key, c.created_at, c.updated_at, \
+     t.slug AS tenant_slug FROM connections c JOIN tenants t ON t.id = c.tenant_id";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
     let secret_access_key: Option<String> = row.try_get("secret_access_key")?;
     let region: String = row.try_get("region")?;
     let role_arn: Option<String> = row.try_get("role_arn")?;
     let cluster_id: String = row.try_get("cluster_id")?;
+    let id: ConnectionId = row.try_get("id")?;
+    let slug: String = row.try_get("tenant_slug")?;
     Ok(Stored {
         public: Connection {
-            id: row.try_get("id")?,
+            airflow_conn_id: app::api::connections::airflow_conn_id(&slug, &id),
+            id,
             name: row.try_get("name")?,
             permissions_policy: app::api::connections::permissions_policy(
                 role_arn.as_deref(),
@@ -48,7 +53,6 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
             role_arn,
             session_duration_seconds: row.try_get("session_seconds")?,
             cluster_id,
-            airflow_conn_id: row.try_get("airflow_conn_id")?,
             endpoint_url: row.try_get("endpoint_url")?,
             access_key_id: row.try_get("access_key_id")?,
             has_secret_access_key: secret_access_key.is_some(),
@@ -61,7 +65,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
 
 pub async fn list(db: &Db, tenant: &TenantId) -> sqlx::Result<Vec<Stored>> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM connections WHERE tenant_id = $1 ORDER BY name"
+        "SELECT {COLUMNS} WHERE c.tenant_id = $1 ORDER BY c.name"
     ))
     .bind(tenant.as_str())
     .fetch_all(&db.pool)
@@ -71,7 +75,7 @@ pub async fn list(db: &Db, tenant: &TenantId) -> sqlx::Result<Vec<Stored>> {
 
 pub async fn get(db: &Db, tenant: &TenantId, id: &ConnectionId) -> sqlx::Result<Option<Stored>> {
     let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM connections WHERE tenant_id = $1 AND id = $2"
+        "SELECT {COLUMNS} WHERE c.tenant_id = $1 AND c.id = $2"
     ))
     .bind(tenant.as_str())
     .bind(id)
@@ -85,8 +89,8 @@ pub async fn insert(db: &Db, tenant: &TenantId, c: &Fields) -> sqlx::Result<Conn
     let at = now();
     sqlx::query(
         "INSERT INTO connections (id, tenant_id, name, region, role_arn, session_seconds, \
-         cluster_id, endpoint_url, access_key_id, secret_access_key, created_at, updated_at, \
-         airflow_conn_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
+         cluster_id, endpoint_url, access_key_id, secret_access_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
     )
     .bind(&id)
     .bind(tenant.as_str())
@@ -99,7 +103,6 @@ pub async fn insert(db: &Db, tenant: &TenantId, c: &Fields) -> sqlx::Result<Conn
     .bind(&c.access_key_id)
     .bind(&c.secret_access_key)
     .bind(&at)
-    .bind(&c.airflow_conn_id)
     .execute(&db.pool)
     .await?;
     Ok(id)
@@ -114,7 +117,7 @@ pub async fn update(
     let changed = sqlx::query(
         "UPDATE connections SET name = $3, region = $4, role_arn = $5, \
          session_seconds = $6, cluster_id = $7, endpoint_url = $8, access_key_id = $9, \
-         secret_access_key = $10, updated_at = $11, airflow_conn_id = $12 \
+         secret_access_key = $10, updated_at = $11 \
          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.as_str())
@@ -128,7 +131,6 @@ pub async fn update(
     .bind(&c.access_key_id)
     .bind(&c.secret_access_key)
     .bind(now())
-    .bind(&c.airflow_conn_id)
     .execute(&db.pool)
     .await?
     .rows_affected();

@@ -111,16 +111,12 @@ async fn fields(
             "an EMR cluster id such as `j-2AXXXXXXGAPLF`",
         ));
     }
-    let airflow_conn_id = input
-        .airflow_conn_id
-        .map(|c| c.trim().to_owned())
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "aws_default".into());
-    if !app::validate::is_airflow_conn_id(&airflow_conn_id) {
+    if input.airflow_conn_id.is_some() {
         errors.push(FieldError::new(
             "airflow_conn_id",
-            "pattern",
-            "an Airflow connection id: 1 to 250 letters, digits, `_`, `.` or `-`",
+            "read_only",
+            "Trellis names and keeps this connection's Airflow connection itself \
+             (trellis_<tenant>_<connection>); leave airflow_conn_id out",
         ));
     }
     let endpoint_url = input
@@ -199,7 +195,6 @@ async fn fields(
         role_arn,
         session_seconds,
         cluster_id,
-        airflow_conn_id,
         endpoint_url,
         access_key_id,
         secret_access_key,
@@ -254,6 +249,9 @@ async fn create(
     let id = connections::insert(&state.db, &access.tenant, &f)
         .await
         .map_err(|e| name_taken(e, &f.name))?;
+    state
+        .engine
+        .keep_airflow_connection(&access.tenant, &access.slug, &id);
     access
         .audit(
             &state.db,
@@ -329,6 +327,9 @@ async fn replace(
         .await
         .map_err(|e| name_taken(e, &f.name))?;
     state.engine.connection_changed(&access.tenant, &id);
+    state
+        .engine
+        .keep_airflow_connection(&access.tenant, &access.slug, &id);
     access
         .audit(
             &state.db,
@@ -357,6 +358,9 @@ async fn remove(
     let current = load(&state, &access, &id).await?;
     connections::delete(&state.db, &access.tenant, &id).await?;
     state.engine.connection_deleted(&access.tenant, &id);
+    state
+        .engine
+        .drop_airflow_connection(&current.public.airflow_conn_id);
     access
         .audit(
             &state.db,

@@ -258,8 +258,25 @@ async fn deploy(
     };
     let file = airflow::dag_file(&state.db, &access.tenant, &access.slug, process, version).await?;
     let dag_id = airflow::dag_id(&access.slug, process, version.summary.number);
+    // The DAG file's Airflow connection is made sure of before the file.
+    let connection = match version.graph.emr_connection() {
+        Some(c) => {
+            state
+                .engine
+                .sync_airflow_connection(&access.tenant, &access.slug, c)
+                .await
+        }
+        None => Ok(()),
+    };
     airflow
-        .deploy(&state.db, &access.tenant, &version.id, &dag_id, file)
+        .deploy(
+            &state.db,
+            &access.tenant,
+            &version.id,
+            &dag_id,
+            file,
+            connection,
+        )
         .await?;
     Ok(true)
 }

@@ -184,6 +184,24 @@ async fn a_process_on_airflow_deploys_runs_live_and_stops() {
             );
             let (status, dag) = af.api("GET", &format!("/api/v2/dags/{dag_id}"), None);
             assert_eq!(status, 200, "{dag}");
+            // The tenant's own Airflow connection, kept by Trellis, which
+            // the DAG file's tasks use to assume the tenant's role.
+            let conn_id = connection["airflow_conn_id"].as_str().unwrap().to_owned();
+            assert_eq!(
+                conn_id,
+                format!("trellis_demo_{}", connection["id"].as_str().unwrap())
+            );
+            let (status, kept) = af.api("GET", &format!("/api/v2/connections/{conn_id}"), None);
+            assert_eq!(status, 200, "{kept}");
+            assert_eq!(kept["conn_type"], "aws", "{kept}");
+            let extra: Value = serde_json::from_str(kept["extra"].as_str().unwrap()).unwrap();
+            assert_eq!(extra["role_arn"], emulator::ROLE_ARN, "{extra}");
+            assert!(
+                extra["assume_role_kwargs"]["ExternalId"]
+                    .as_str()
+                    .is_some_and(|e| e.len() > 20),
+                "{extra}"
+            );
             assert!(dag["tags"].as_array().unwrap().iter().any(|t| t["name"]
                 == format!("trellis-hash:{}", ready["content_hash"].as_str().unwrap())));
 
@@ -380,6 +398,7 @@ async fn a_process_on_airflow_deploys_runs_live_and_stops() {
     .unwrap();
 
     let retry_took = run_values_and_retry(&aws, &addr, &cookie).await;
+    dropping_a_connection_drops_its_airflow_connection(&addr, &cookie, &af).await;
     let (mwaa_ready, mwaa_first, mwaa_finished) = through_mwaa(&aws, &af, &cluster).await;
 
     println!(
@@ -394,6 +413,42 @@ async fn a_process_on_airflow_deploys_runs_live_and_stops() {
     let _ = server.child.kill();
     let _ = server.child.wait();
     drop(af);
+}
+
+/// Deleting a Trellis connection removes the Airflow connection kept for it.
+async fn dropping_a_connection_drops_its_airflow_connection(
+    addr: &str,
+    cookie: &str,
+    af: &std::sync::Arc<Airflow>,
+) {
+    let (addr, cookie, af) = (addr.to_owned(), cookie.to_owned(), af.clone());
+    tokio::task::spawn_blocking(move || {
+        let (_, _, list) = call(&addr, "GET", &format!("{DEMO}/connections"), &cookie, None);
+        let first = &list.as_array().unwrap()[0];
+        let conn_id = first["airflow_conn_id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            af.api("GET", &format!("/api/v2/connections/{conn_id}"), None)
+                .0,
+            200
+        );
+        let path = format!("{DEMO}/connections/{}", first["id"].as_str().unwrap());
+        let (status, _, _) = call(&addr, "DELETE", &path, &cookie, None);
+        assert_eq!(status, 204);
+        let gone = Instant::now();
+        while af
+            .api("GET", &format!("/api/v2/connections/{conn_id}"), None)
+            .0
+            != 404
+        {
+            assert!(
+                gone.elapsed() < Duration::from_secs(20),
+                "{conn_id} is still in Airflow"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+    .await
+    .unwrap();
 }
 
 /// The same Airflow as an Amazon MWAA environment of the emulator: a second

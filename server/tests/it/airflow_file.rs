@@ -15,7 +15,7 @@ use std::process::Command;
 on_both_backends!(
     a_version_on_emr_renders_as_an_airflow_dag_file,
     versions_that_cannot_render_are_refused_with_the_reason,
-    the_airflow_connection_id_is_checked,
+    the_airflow_connection_is_named_by_trellis,
     the_report_route_takes_only_the_runs_own_token,
     publishing_for_airflow_needs_an_airflow_and_a_connection,
 );
@@ -54,8 +54,7 @@ async fn a_version_on_emr_renders_as_an_airflow_dag_file(backend: Backend) {
     let conn = connection(
         &app,
         &admin,
-        json!({"name": "prod", "region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/trellis", "cluster_id": "j-3KQ7PROD",
-               "airflow_conn_id": "mwaa_prod_emr"}),
+        json!({"name": "prod", "region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/trellis", "cluster_id": "j-3KQ7PROD"}),
     )
     .await;
     let graph = json!({"connection": conn, "nodes": [
@@ -84,7 +83,11 @@ async fn a_version_on_emr_renders_as_an_airflow_dag_file(backend: Backend) {
     );
     let text = file.text();
     assert!(text.contains("CLUSTER_ID = \"j-3KQ7PROD\""), "{text}");
-    assert!(text.contains("AWS_CONN_ID = \"mwaa_prod_emr\""));
+    let conn_id = format!("trellis_demo_{conn}");
+    assert!(
+        text.contains(&format!("AWS_CONN_ID = \"{conn_id}\"")),
+        "{text}"
+    );
     // The reference is text in the file; a run's conf brings its value.
     assert!(
         text.contains(r#""Args": ["sleep", "{{ params.nap }}"]"#),
@@ -128,7 +131,7 @@ async fn a_version_on_emr_renders_as_an_airflow_dag_file(backend: Backend) {
             "last": step(json!(["true"])),
         },
         "cluster_id": "j-3KQ7PROD",
-        "aws_conn_id": "mwaa_prod_emr",
+        "aws_conn_id": conn_id,
         "exit_trigger_rule": "all_done",
         // Sends nothing without the run's values.
         "from_run": ["nap"],
@@ -195,7 +198,9 @@ async fn versions_that_cannot_render_are_refused_with_the_reason(backend: Backen
         .get_as(&admin, &format!("{emr}/versions/1/airflow.py"))
         .await;
     assert_eq!(ok.status, StatusCode::OK);
-    assert!(ok.text().contains("AWS_CONN_ID = \"aws_default\""));
+    assert!(ok
+        .text()
+        .contains(&format!("AWS_CONN_ID = \"trellis_demo_{conn}\"")));
     let deleted = app
         .as_user(
             &admin,
@@ -228,7 +233,7 @@ async fn versions_that_cannot_render_are_refused_with_the_reason(backend: Backen
     }
 }
 
-async fn the_airflow_connection_id_is_checked(backend: Backend) {
+async fn the_airflow_connection_is_named_by_trellis(backend: Backend) {
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
     let bad = app
@@ -238,12 +243,13 @@ async fn the_airflow_connection_id_is_checked(backend: Backend) {
             &format!("{DEMO}/connections"),
             Some(
                 json!({"name": "x", "region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/trellis", "cluster_id": "j-X",
-                        "airflow_conn_id": "no spaces/allowed"}),
+                        "airflow_conn_id": "aws_default"}),
             ),
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.json()["errors"][0]["field"], "airflow_conn_id");
+    assert_eq!(bad.json()["errors"][0]["code"], "read_only");
     let id = connection(
         &app,
         &admin,
@@ -251,10 +257,25 @@ async fn the_airflow_connection_id_is_checked(backend: Backend) {
     )
     .await;
     let path = format!("{DEMO}/connections/{id}");
+    let named = format!("trellis_demo_{id}");
     assert_eq!(
         app.get_as(&admin, &path).await.json()["airflow_conn_id"],
-        "aws_default"
+        named.as_str()
     );
+    // Another tenant's connection is named for that tenant: no tenant can
+    // point its DAG files at another's.
+    let listed = app
+        .get_as(&admin, &format!("{DEMO}/connections"))
+        .await
+        .json();
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["airflow_conn_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("trellis_demo_")));
     let changed = app
         .as_user(
             &admin,
@@ -266,10 +287,15 @@ async fn the_airflow_connection_id_is_checked(backend: Backend) {
             ),
         )
         .await;
-    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    assert_eq!(
+        changed.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        changed.text()
+    );
     assert_eq!(
         app.get_as(&admin, &path).await.json()["airflow_conn_id"],
-        "emr.prod-1"
+        named.as_str()
     );
 }
 

@@ -191,7 +191,7 @@ impl EmrExecutor {
     }
 
     /// The stored connection's target, or why it may not be used.
-    async fn target(
+    pub(crate) async fn target(
         &self,
         tenant: &TenantId,
         stored: &connections::Stored,

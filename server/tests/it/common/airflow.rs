@@ -130,6 +130,13 @@ impl Airflow {
                 "AIRFLOW_CONN_AWS_DEFAULT",
                 aws(serde_json::json!({"endpoint_url": aws_url, "region_name": "us-east-1"})),
             ),
+            // Airflow's own AWS identity (MWAA's execution role), with
+            // which the per-tenant connections assume the tenants' roles.
+            ("AWS_ACCESS_KEY_ID", super::emulator::ACCESS_KEY_ID.into()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                super::emulator::SECRET_ACCESS_KEY.into(),
+            ),
             ("NO_PROXY", "*".into()),
         ]
         .into_iter()
