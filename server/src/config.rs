@@ -456,6 +456,16 @@ pub struct AirflowArgs {
     )]
     pub s3_region: String,
 
+    /// How long a version superseded by a later one keeps its DAG file in
+    /// the bucket and its DAG unpaused (seconds); then, once it has no
+    /// active run and no schedule pinned to it, it is retired.
+    #[arg(
+        long = "airflow-retire-after-seconds",
+        env = "TRELLIS_AIRFLOW_RETIRE_AFTER_SECONDS",
+        default_value_t = 3600.0
+    )]
+    pub retire_after_seconds: f64,
+
     /// How often Trellis asks Airflow whether a deployed file is parsed yet,
     /// and reconciles the state of runs on Airflow (seconds).
     #[arg(
@@ -673,6 +683,8 @@ impl ServeArgs {
             s3_endpoint_url: a.s3_endpoint_url.clone(),
             s3_region,
             poll: std::time::Duration::from_secs_f64(a.poll_seconds.max(0.1)),
+            retire_after: std::time::Duration::try_from_secs_f64(a.retire_after_seconds.max(0.0))
+                .unwrap_or(std::time::Duration::MAX),
             public_url: public_url.to_owned(),
         }))
     }

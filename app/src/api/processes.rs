@@ -123,6 +123,9 @@ text_enum!(
         Deploying => "deploying",
         Ready => "ready",
         Failed => "failed",
+        /// Superseded by a later version and idle: its DAG file removed
+        /// from the bucket and its DAG paused in Airflow.
+        Retired => "retired",
     }
 );
 

@@ -2,7 +2,7 @@
 //! the canvas, and the run form for any of them) and its runs (filterable by
 //! version and state).
 
-use crate::api::processes::{VersionDiff, VersionSummary};
+use crate::api::processes::{DeployState, VersionDiff, VersionSummary};
 use crate::api::query::RunListQuery;
 use crate::api::routes;
 use crate::api::runs::RunSummary;
@@ -121,7 +121,11 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
                                         let deployed = v.deployment.map(|d| view! {
                                             <span class=format!("deployment {}", d.state.as_str()) data-testid="version-deployment"
                                                 data-state=d.state.as_str() title=d.error.unwrap_or_default()>
-                                                {format!("Airflow: {}", d.state.as_str())}
+                                                {match d.state {
+                                                    DeployState::Ready => "Airflow: deployed".to_owned(),
+                                                    DeployState::Retired => "Airflow: retired (file removed, DAG paused)".to_owned(),
+                                                    other => format!("Airflow: {}", other.as_str()),
+                                                }}
                                             </span>
                                             " · "
                                         });

@@ -240,6 +240,26 @@ impl AirflowApi {
         }
     }
 
+    /// Pauses a DAG (one Airflow does not know is fine).
+    pub async fn pause(&self, dag_id: &str) -> Result<()> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/api/v2/dags/{dag_id}"),
+                Some(&json!({ "is_paused": true })),
+            )
+            .await?;
+        if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(Self::failed(
+                &format!("pausing DAG {dag_id}"),
+                status,
+                &body,
+            ))
+        }
+    }
+
     /// Airflow's import error for the file named `file` (its last path
     /// segment), if it has one.
     pub async fn import_error(&self, file: &str) -> Result<Option<String>> {

@@ -81,6 +81,8 @@ pub struct AirflowSettings {
     pub s3_region: String,
     /// Between readiness checks and run reconciliations.
     pub poll: Duration,
+    /// How long a superseded version keeps its DAG file and unpaused DAG.
+    pub retire_after: Duration,
     /// Where Airflow's tasks reach Trellis (`TRELLIS_PUBLIC_URL`).
     pub public_url: String,
 }
@@ -197,6 +199,9 @@ impl Airflow {
                 if let Err(e) = airflow.check_deployments(&db).await {
                     tracing::warn!(error = %e, "checking Airflow deployments failed");
                 }
+                if let Err(e) = airflow.retire_superseded(&db).await {
+                    tracing::warn!(error = %e, "retiring superseded Airflow deployments failed");
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(airflow.settings.poll) => {}
                     _ = shutdown.cancelled() => return,
@@ -220,6 +225,52 @@ impl Airflow {
             }
         }
         Ok(())
+    }
+
+    /// Retires the deployments of versions superseded for longer than the
+    /// grace period with no active run and no schedule pinned to them: their
+    /// DAG is paused and their file removed from the bucket, so Airflow
+    /// parses only what can still run. A failure is tried again next round.
+    pub async fn retire_superseded(&self, db: &Db) -> sqlx::Result<()> {
+        let grace =
+            chrono::Duration::from_std(self.settings.retire_after).unwrap_or(chrono::Duration::MAX);
+        let cutoff = crate::time::Timestamp::ago(grace).to_string();
+        for old in deployments::superseded(db, &cutoff, 20).await? {
+            match self.retire(&old.dag_id).await {
+                Ok(()) => {
+                    let note = "superseded by a later version: its DAG file was removed and its DAG paused";
+                    if deployments::retire(db, &old.version_id, note).await? {
+                        tracing::info!(dag_id = %old.dag_id, "retired a superseded Airflow deployment");
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(dag_id = %old.dag_id, %error, "retiring an Airflow deployment failed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pauses the DAG, then removes its file.
+    async fn retire(&self, dag_id: &str) -> Result<(), String> {
+        self.api.pause(dag_id).await.map_err(|e| e.to_string())?;
+        let folder = self.folder().await?;
+        let key = folder.key(dag_id);
+        self.s3()
+            .await
+            .delete_object()
+            .bucket(&folder.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "removing s3://{}/{key}: {}",
+                    folder.bucket,
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })
     }
 
     /// `Some(Ok)` once Airflow has the DAG with the version's content hash,

@@ -1,5 +1,6 @@
 //! Versions deployed to Airflow: `deploying` until Airflow has parsed the
-//! DAG file, then `ready` or `failed`.
+//! DAG file, then `ready` or `failed`; `retired` once superseded and idle
+//! (file removed, DAG paused).
 
 use super::{now, Db};
 use app::api::processes::DeployState;
@@ -86,4 +87,54 @@ pub async fn deploying(db: &Db) -> sqlx::Result<Vec<Pending>> {
     .iter()
     .map(pending)
     .collect()
+}
+
+/// A deployment whose version may be retired.
+#[derive(Debug, Clone)]
+pub struct Superseded {
+    pub version_id: VersionId,
+    pub dag_id: String,
+}
+
+/// Deployments (`ready` or `failed`) of versions superseded by a later
+/// version of their process published before `cutoff`, with no active run
+/// and no schedule pinned to them: at most `limit`, oldest first.
+pub async fn superseded(db: &Db, cutoff: &str, limit: i64) -> sqlx::Result<Vec<Superseded>> {
+    let rows = sqlx::query(
+        "SELECT d.version_id, d.dag_id FROM deployments d JOIN versions v ON v.id = d.version_id \
+         WHERE d.state IN ('ready', 'failed') \
+           AND EXISTS (SELECT 1 FROM versions n WHERE n.process_id = v.process_id \
+                       AND n.number > v.number AND n.created_at <= $1) \
+           AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.version_id = v.id \
+                           AND r.state IN ('queued', 'running', 'cancelling')) \
+           AND NOT EXISTS (SELECT 1 FROM schedules s WHERE s.process_id = v.process_id \
+                           AND s.version_number = v.number) \
+         ORDER BY d.uploaded_at LIMIT $2",
+    )
+    .bind(cutoff)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Superseded {
+                version_id: row.try_get("version_id")?,
+                dag_id: row.try_get("dag_id")?,
+            })
+        })
+        .collect()
+}
+
+/// Marks a deployment retired (from `ready` or `failed` only).
+pub async fn retire(db: &Db, version_id: &VersionId, note: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE deployments SET state = 'retired', error = $2, updated_at = $3 \
+         WHERE version_id = $1 AND state IN ('ready', 'failed')",
+    )
+    .bind(version_id)
+    .bind(note)
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }

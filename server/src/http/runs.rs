@@ -129,6 +129,10 @@ pub(super) async fn start_run(
             Some(d) if d.state == DeployState::Deploying => Some(format!(
                 "version {number} is still deploying to Airflow; it can run once Airflow has parsed it"
             )),
+            Some(d) if d.state == DeployState::Retired => Some(format!(
+                "version {number} was retired from Airflow (a later version replaced it; its DAG is paused \
+                 and its file removed): run the latest version, or pin a schedule to a version to keep it"
+            )),
             Some(d) => Some(format!(
                 "version {number} failed to deploy to Airflow: {}",
                 d.error.as_deref().unwrap_or("no reason given")

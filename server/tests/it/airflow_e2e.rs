@@ -480,12 +480,14 @@ async fn through_mwaa(
             ("TRELLIS_AIRFLOW_MWAA_ENDPOINT_URL", &aws.url),
             ("TRELLIS_AIRFLOW_S3_ENDPOINT_URL", &aws.url),
             ("TRELLIS_AIRFLOW_POLL_SECONDS", "0.5"),
+            ("TRELLIS_AIRFLOW_RETIRE_AFTER_SECONDS", "0"),
             ("AWS_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID),
             ("AWS_SECRET_ACCESS_KEY", emulator::SECRET_ACCESS_KEY),
         ],
     );
     let addr = server.addr.clone();
     let connection_body = aws.connection_body(cluster);
+    let s3 = aws.s3("us-east-1");
     let figures = tokio::task::spawn_blocking(move || {
         let cookie = sign_in(&addr);
         let (status, _, connection) = call(
@@ -543,10 +545,54 @@ async fn through_mwaa(
             |r| r["state"] == "succeeded" || r["state"] == "failed",
         );
         assert_eq!(ended["state"], "succeeded", "{ended}");
-        (publish_to_ready, first, triggered.elapsed())
+        let finished = triggered.elapsed();
+
+        // Housekeeping (no grace here): v2 replaces v1, a schedule pins v2,
+        // v3 replaces v2. v1 — superseded, idle — is retired: its DAG
+        // paused, its file gone; v2 stays deployed for its schedule.
+        let publish = |nodes: Value| {
+            let graph = json!({"connection": connection["id"], "orchestrator": "airflow", "nodes": nodes, "edges": []});
+            let (_, _, draft) = call(&addr, "GET", &path, &cookie, None);
+            let body = json!({"revision": draft["revision"], "graph": graph});
+            let (status, _, saved) = call(&addr, "PUT", &path, &cookie, Some(body));
+            assert_eq!(status, 200, "{saved}");
+            let (status, _, version) = call(&addr, "POST", &format!("{path}/versions"), &cookie, Some(json!({})));
+            assert_eq!(status, 201, "{version}");
+            let n = version["number"].as_i64().unwrap();
+            wait_until(&addr, &cookie, &format!("{path}/versions/{n}"), Duration::from_secs(120), |v| {
+                v["deployment"]["state"] == "ready"
+            })
+        };
+        publish(json!([{"id": "only", "component": "noop"}, {"id": "more", "component": "noop"}]));
+        let (status, _, schedule) = call(&addr, "PUT", &format!("{path}/schedule"), &cookie,
+            Some(json!({"cron": "0 3 * * *", "timezone": "UTC", "enabled": false, "version": 2})));
+        assert_eq!(status, 201, "{schedule}");
+        publish(json!([{"id": "only", "component": "noop"}, {"id": "third", "component": "noop"}]));
+        let v1 = wait_until(&addr, &cookie, &format!("{path}/versions/1"), Duration::from_secs(30), |v| {
+            v["deployment"]["state"] == "retired"
+        });
+        let dag_v1 = v1["deployment"]["dag_id"].as_str().unwrap().to_owned();
+        std::thread::sleep(Duration::from_secs(2));
+        let (_, _, v2) = call(&addr, "GET", &format!("{path}/versions/2"), &cookie, None);
+        assert_eq!(v2["deployment"]["state"], "ready", "pinned by a schedule: {v2}");
+        let (status, _, refused) = call(&addr, "POST", &format!("{path}/runs"), &cookie, Some(json!({"version": 1})));
+        assert_eq!(status, 409, "{refused}");
+        assert!(refused["errors"][0]["message"].as_str().unwrap().contains("retired"), "{refused}");
+        (publish_to_ready, first, finished, dag_v1)
     })
     .await
     .unwrap();
+    let (ready, first, finished, dag_v1) = figures;
+    let figures = (ready, first, finished);
+    let gone = s3
+        .head_object()
+        .bucket("dags")
+        .key(format!("trellis/{dag_v1}.py"))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the retired version's file is removed");
+    let (_, dag) = af.api("GET", &format!("/api/v2/dags/{dag_v1}"), None);
+    assert_eq!(dag["is_paused"], true, "{dag}");
     // Everything went through MWAA's API, signed with the server's keys.
     let signers = aws.read("signers").await;
     let mwaa: Vec<&Value> = signers

@@ -85,6 +85,7 @@ fn on_mwaa(aws: &Emulator, environment: &str) -> Arc<Airflow> {
         s3_endpoint_url: Some(aws.url.clone()),
         s3_region: "us-east-1".into(),
         poll: std::time::Duration::from_millis(100),
+        retire_after: std::time::Duration::from_secs(3600),
         public_url: "http://127.0.0.1:9".into(),
     })
 }

@@ -510,6 +510,7 @@ async fn a_retry_on_airflow_clears_the_failed_part_of_the_same_airflow_run(backe
                 s3_endpoint_url: None,
                 s3_region: "us-east-1".into(),
                 poll: std::time::Duration::from_millis(100),
+                retire_after: std::time::Duration::from_secs(3600),
                 public_url: "http://127.0.0.1:9".into(),
             },
         ));

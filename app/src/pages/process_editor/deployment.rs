@@ -50,6 +50,10 @@ pub(super) fn deployment_state(deployment: RwSignal<Option<Deployment>>) -> impl
                     "On Airflow: failed — {}",
                     d.error.clone().unwrap_or_default()
                 ),
+                DeployState::Retired => format!(
+                    "On Airflow: retired — {} is paused and its file removed (a later version replaced it)",
+                    d.dag_id
+                ),
             };
             let note = (d.state == DeployState::Deploying)
                 .then_some(d.error)
