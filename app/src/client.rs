@@ -103,6 +103,66 @@ mod imp {
         finish(sent).await
     }
 
+    /// Sends `file` as the `file` part of a multipart POST to `path`,
+    /// telling `progress` the fraction sent as it goes, then `done` the
+    /// answer.
+    pub fn upload<T: DeserializeOwned + 'static>(
+        path: &str,
+        file: web_sys::File,
+        progress: impl Fn(f64) + 'static,
+        done: impl FnOnce(ApiResult<T>) + 'static,
+    ) {
+        use leptos::wasm_bindgen::closure::Closure;
+        use leptos::wasm_bindgen::JsCast;
+        let failed = |status: u16| ApiError {
+            status,
+            problem: None,
+        };
+        let (Ok(xhr), Ok(form)) = (web_sys::XmlHttpRequest::new(), web_sys::FormData::new()) else {
+            return done(Err(failed(0)));
+        };
+        if form.append_with_blob("file", &file).is_err()
+            || xhr.open("POST", path).is_err()
+            || xhr
+                .set_request_header("X-CSRF-Token", &csrf_token())
+                .is_err()
+        {
+            return done(Err(failed(0)));
+        }
+        let on_progress =
+            Closure::<dyn Fn(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
+                if e.length_computable() && e.total() > 0.0 {
+                    progress(e.loaded() / e.total());
+                }
+            });
+        if let Ok(upload) = xhr.upload() {
+            upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+        }
+        let done = std::cell::RefCell::new(Some(done));
+        let request = xhr.clone();
+        let on_end = Closure::<dyn Fn()>::new(move || {
+            let Some(done) = done.borrow_mut().take() else {
+                return;
+            };
+            let status = request.status().unwrap_or(0);
+            let text = request.response_text().ok().flatten().unwrap_or_default();
+            done(if (200..300).contains(&status) {
+                serde_json::from_str(&text).map_err(|_| failed(status))
+            } else {
+                Err(ApiError {
+                    status,
+                    problem: serde_json::from_str::<Problem>(&text).ok(),
+                })
+            });
+        });
+        xhr.set_onloadend(Some(on_end.as_ref().unchecked_ref()));
+        // They live as long as the page: one upload at a time is small.
+        on_progress.forget();
+        on_end.forget();
+        // A send that cannot start ends at once, through `loadend`.
+        let _ = xhr.send_with_opt_form_data(Some(&form));
+    }
+
     pub async fn text(path: &str) -> ApiResult<String> {
         let response = Request::get(path).send().await.map_err(|_| ApiError {
             status: 0,
@@ -163,6 +223,10 @@ pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> A
 pub async fn delete<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
     imp::call::<(), T>("DELETE", path, None).await
 }
+
+/// Uploads a file with progress (in the browser only).
+#[cfg(feature = "hydrate")]
+pub use imp::upload;
 
 /// A plain-text resource, such as a task log.
 pub async fn get_text(path: &str) -> ApiResult<String> {

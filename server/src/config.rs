@@ -128,6 +128,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest file accepted by an upload into a tenant's data folder, in
+    /// bytes (the tenant's disk quota applies too); larger ones get 413.
+    #[arg(long, env = "TRELLIS_UPLOAD_MAX_BYTES", default_value_t = 1 << 30)]
+    pub upload_max_bytes: u64,
+
     /// Days ended runs (their events and task logs) are kept, unless a
     /// tenant has its own retention; 0 keeps them forever.
     #[arg(long, env = "TRELLIS_RETENTION_DAYS", default_value_t = 0)]
@@ -550,6 +555,8 @@ pub struct OidcArgs {
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub max_body_bytes: usize,
+    /// Largest upload into a tenant's data folder.
+    pub upload_max_bytes: u64,
     pub auth: AuthSettings,
     pub streams: StreamSettings,
     /// The bearer token `GET /metrics` asks for; open without one.
@@ -560,6 +567,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             max_body_bytes: 2 * 1024 * 1024,
+            upload_max_bytes: 1 << 30,
             auth: AuthSettings::default(),
             streams: StreamSettings::default(),
             metrics_token: None,

@@ -122,6 +122,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         leptos,
         HttpSettings {
             max_body_bytes: args.max_body_bytes,
+            upload_max_bytes: args.upload_max_bytes,
             auth: args.auth_settings(addr)?,
             streams: config::StreamSettings {
                 max_per_user: args.max_streams_per_user.max(1),

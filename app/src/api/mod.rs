@@ -5,6 +5,7 @@ pub mod auth;
 pub mod backfills;
 pub mod connections;
 pub mod datasets;
+pub mod files;
 pub mod problem;
 pub mod processes;
 pub mod query;

@@ -370,3 +370,34 @@ pub async fn cancel_backfill(
     let rest = format!("processes/{process}/backfills/{id}/cancel{mode}");
     client::post(&at(tenant, &rest), &serde_json::json!({})).await
 }
+
+/// `files?path=…` (and `files/content?path=…`) of one file; `overwrite`
+/// for an upload that may replace it.
+fn file_at(tenant: &str, rest: &str, path: &str, overwrite: Option<bool>) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("path", path);
+    if let Some(overwrite) = overwrite {
+        query.append_pair("overwrite", if overwrite { "true" } else { "false" });
+    }
+    format!("{}?{}", at(tenant, rest), query.finish())
+}
+
+/// The files in the tenant's data folder.
+pub async fn files(tenant: &str) -> ApiResult<Vec<crate::api::files::DataFile>> {
+    client::get(&at(tenant, "files")).await
+}
+
+/// Where a file of the data folder downloads from.
+pub fn file_href(tenant: &str, path: &str) -> String {
+    file_at(tenant, "files/content", path, None)
+}
+
+/// Where an upload to `path` goes.
+pub fn upload_href(tenant: &str, path: &str, overwrite: bool) -> String {
+    file_at(tenant, "files", path, Some(overwrite))
+}
+
+/// Deletes a file of the data folder (editors).
+pub async fn delete_file(tenant: &str, path: &str) -> ApiResult<()> {
+    client::delete(&file_at(tenant, "files", path, None)).await
+}

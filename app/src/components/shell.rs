@@ -37,6 +37,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/processes", "Processes"),
     ("/runs", "Runs"),
     ("/schedules", "Schedules"),
+    ("/files", "Files"),
     ("/connections", "Connections"),
 ];
 
@@ -153,6 +154,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/runs/:id") view={Lazy::<Run>::new()}/>
                         <Route path=StaticSegment("schedules") view={Lazy::<Schedules>::new()}/>
                         <Route path=StaticSegment("connections") view={Lazy::<Connections>::new()}/>
+                        <Route path=StaticSegment("files") view={Lazy::<Files>::new()}/>
                         <Route path=StaticSegment("admin") view={Lazy::<Admin>::new()}/>
                         <Route path=StaticSegment("members") view={Lazy::<Members>::new()}/>
                         <Route path=StaticSegment("audit") view={Lazy::<Audit>::new()}/>
@@ -200,6 +202,7 @@ lazy_page! {
     Run => crate::pages::run::RunPage,
     Schedules => crate::pages::schedules::SchedulesPage,
     Connections => crate::pages::connections::ConnectionsPage,
+    Files => crate::pages::files::FilesPage,
     Admin => crate::pages::admin::AdminPage,
     Members => crate::pages::members::MembersPage,
     Audit => crate::pages::members::AuditPage,

@@ -65,9 +65,10 @@ impl std::fmt::Display for S3Url {
 fn client(env: &StepEnv, url: &str) -> Result<aws_sdk_s3::Client, String> {
     let Some(aws) = &env.aws else {
         return Err(format!(
-            "`{url}`: S3 locations are read and written with the tenant's AWS connection, and this \
+            "`{url}`: S3 locations are reached through the process's AWS connection, and this \
              process has none: under Runs on, choose \"This server, S3 data through\" a connection \
-             (or one of its EMR cluster), or use a path in the tenant's folder or an http(s) URL"
+             (or run it on a connection's EMR cluster), or use a path in the tenant's folder or an \
+             http(s) URL"
         ));
     };
     aws.s3(&env.outbound)

@@ -374,8 +374,18 @@ impl Engine {
         })
     }
 
-    /// What a step of `tenant` may write (`None`: no quota applies).
-    async fn allowance(&self, tenant: &TenantId) -> sqlx::Result<Option<crate::quota::Allowance>> {
+    /// The tenant's files changed outside a step: its usage is measured
+    /// again at the next look.
+    pub fn forget_usage(&self, tenant: &TenantId) {
+        self.inner.usage.forget(tenant);
+    }
+
+    /// What a step (or an upload) of `tenant` may write (`None`: no quota
+    /// applies).
+    pub async fn allowance(
+        &self,
+        tenant: &TenantId,
+    ) -> sqlx::Result<Option<crate::quota::Allowance>> {
         let own = crate::db::tenants::quota_bytes(&self.inner.db, tenant).await?;
         Ok(match self.quota_of(own) {
             0 => None,

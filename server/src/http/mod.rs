@@ -10,6 +10,7 @@ mod connections;
 mod csp;
 mod datasets;
 mod doc;
+mod files;
 mod health;
 pub mod json;
 mod live;
@@ -35,7 +36,6 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeader;
 use tower_http::trace::TraceLayer;
@@ -60,6 +60,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "schedules", description = "When processes run by themselves"),
         (name = "backfills", description = "One run per fire time over a range"),
         (name = "datasets", description = "Datasets the data components wrote"),
+        (name = "files", description = "The tenant's data folder: files the data components read"),
     ),
     // Enums that only query parameters name (by `value_type`).
     components(schemas(
@@ -91,7 +92,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(airflow::router())
         .merge(schedules::router())
         .merge(backfills::router())
-        .merge(datasets::router());
+        .merge(datasets::router())
+        .merge(files::router());
     let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/api/v1", v1)
@@ -141,9 +143,33 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(problem::normalize))
                 .layer(middleware::from_fn(refuse_nul))
                 .layer(CatchPanicLayer::new())
-                .layer(RequestBodyLimitLayer::new(limit))
+                .layer(middleware::from_fn(move |req: Request, next| {
+                    limit_body(limit, req, next)
+                }))
                 .layer(DefaultBodyLimit::max(limit)),
         )
+}
+
+/// Bounds every request body by the API's limit (413 past it), except an
+/// upload's, which its handler bounds by the upload limit as it streams.
+async fn limit_body(limit: usize, req: Request, next: axum::middleware::Next) -> Response {
+    use axum::response::IntoResponse;
+    if files::is_upload(req.method(), req.uri().path()) {
+        return next.run(req).await;
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return crate::Error::PayloadTooLarge(format!(
+            "the request body is larger than {limit} bytes"
+        ))
+        .into_response();
+    }
+    next.run(req.map(|b| axum::body::Body::new(http_body_util::Limited::new(b, limit))))
+        .await
 }
 
 /// Counts every answered request by its route's template (`/api/v1/

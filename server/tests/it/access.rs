@@ -87,6 +87,10 @@ fn required() -> BTreeMap<&'static str, Needs> {
         ("GET /api/v1/tenants/{tenant}/components", Viewer),
         ("GET /api/v1/tenants/{tenant}/datasets", Viewer),
         ("GET /api/v1/tenants/{tenant}/datasets/{name}", Viewer),
+        ("GET /api/v1/tenants/{tenant}/files", Viewer),
+        ("POST /api/v1/tenants/{tenant}/files", Editor),
+        ("DELETE /api/v1/tenants/{tenant}/files", Editor),
+        ("GET /api/v1/tenants/{tenant}/files/content", Viewer),
         ("GET /api/v1/tenants/{tenant}/events", Viewer),
         ("GET /api/v1/tenants/{tenant}/processes", Viewer),
         ("POST /api/v1/tenants/{tenant}/processes", Editor),
@@ -624,6 +628,17 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
             None,
         ),
         (Method::GET, format!("{rival}/datasets/orders"), None),
+        // The demo tenant's sample file, asked of the rival's own folder.
+        (
+            Method::GET,
+            format!("{rival}/files/content?path=samples%2Forders.csv"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("{rival}/files?path=samples%2Forders.csv"),
+            None,
+        ),
         (
             Method::GET,
             format!("{rival}/datasets/revenue_by_country"),
@@ -699,6 +714,7 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
     for path in [
         "processes",
         "datasets",
+        "files",
         "tokens",
         "members",
         "audit",

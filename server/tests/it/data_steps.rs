@@ -320,7 +320,7 @@ async fn paths_cannot_leave_the_tenant_folder() {
         ),
         (
             "s3://bucket/orders.csv",
-            "S3 locations need the tenant's AWS connection",
+            "S3 locations are reached through the process's AWS connection, and this process has none",
         ),
     ] {
         let err = t
@@ -335,7 +335,7 @@ async fn paths_cannot_leave_the_tenant_folder() {
     for (destination, want) in [
         ("../leak.csv", "contains `..`"),
         ("/tmp/leak.csv", "is an absolute path"),
-        ("s3://bucket/out.csv", "S3 locations need"),
+        ("s3://bucket/out.csv", "this process has none"),
     ] {
         let err = t
             .fails(

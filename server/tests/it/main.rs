@@ -20,6 +20,7 @@ mod data_steps;
 mod datasets_api;
 mod emr;
 mod engine;
+mod files;
 mod foundation;
 mod limits;
 mod local_executor;

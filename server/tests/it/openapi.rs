@@ -28,6 +28,7 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
     operations.sort();
     let expected = [
         "DELETE /api/v1/tenants/{tenant}/connections/{connection}",
+        "DELETE /api/v1/tenants/{tenant}/files",
         "DELETE /api/v1/tenants/{tenant}/members/{username}",
         "DELETE /api/v1/tenants/{tenant}/processes/{process}",
         "DELETE /api/v1/tenants/{tenant}/processes/{process}/schedule",
@@ -47,6 +48,8 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "GET /api/v1/tenants/{tenant}/datasets",
         "GET /api/v1/tenants/{tenant}/datasets/{name}",
         "GET /api/v1/tenants/{tenant}/events",
+        "GET /api/v1/tenants/{tenant}/files",
+        "GET /api/v1/tenants/{tenant}/files/content",
         "GET /api/v1/tenants/{tenant}/members",
         "GET /api/v1/tenants/{tenant}/processes",
         "GET /api/v1/tenants/{tenant}/processes/{process}",
@@ -78,6 +81,7 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "POST /api/v1/auth/logout",
         "POST /api/v1/tenants/{tenant}/connections",
         "POST /api/v1/tenants/{tenant}/connections/{connection}/test",
+        "POST /api/v1/tenants/{tenant}/files",
         "POST /api/v1/tenants/{tenant}/processes",
         "POST /api/v1/tenants/{tenant}/processes/{process}/backfills",
         "POST /api/v1/tenants/{tenant}/processes/{process}/backfills/{backfill}/cancel",

@@ -205,6 +205,7 @@ fn test_state(db: &Db, engine: EngineSettings) -> AppState {
     );
     let http = HttpSettings {
         max_body_bytes: 64 * 1024,
+        upload_max_bytes: 1 << 20,
         ..HttpSettings::default()
     };
     AppState::new(db.clone(), leptos, http, engine)
