@@ -277,13 +277,76 @@ pub fn builtin() -> Vec<ComponentType> {
     .collect()
 }
 
+/// The datasets a node of the built-in data components reads and writes,
+/// by name, from its parameter values (values that refer to the run, such
+/// as `{{ params.day }}`, name no dataset until a run resolves them).
+pub fn dataset_uses(
+    component: &str,
+    params: &serde_json::Map<String, Value>,
+) -> (Vec<String>, Vec<String>) {
+    let named = |key: &str| -> Vec<String> {
+        params
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|v| !v.contains("{{"))
+            .map(|v| {
+                v.split(',')
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match component {
+        "ingest.file" => (vec![], named("dataset")),
+        "transform.sql" => (named("inputs"), named("dataset")),
+        "quality.check" | "export.file" => (named("dataset"), vec![]),
+        _ => (vec![], vec![]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn every_builtin_entry_is_valid() {
         for component in super::builtin() {
             let errors = crate::validate::validate_component(&component);
             assert!(errors.is_empty(), "{}: {errors:?}", component.key);
         }
+    }
+
+    #[test]
+    fn nodes_name_the_datasets_they_read_and_write() {
+        let params = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert_eq!(
+            dataset_uses(
+                "transform.sql",
+                &params(json!({"inputs": "orders, customers", "dataset": "revenue"}))
+            ),
+            (
+                vec!["orders".to_owned(), "customers".to_owned()],
+                vec!["revenue".to_owned()]
+            )
+        );
+        assert_eq!(
+            dataset_uses(
+                "ingest.file",
+                &params(json!({"source": "a.csv", "dataset": "orders"}))
+            ),
+            (vec![], vec!["orders".to_owned()])
+        );
+        assert_eq!(
+            dataset_uses(
+                "export.file",
+                &params(json!({"dataset": "{{ params.which }}"}))
+            ),
+            (vec![], vec![])
+        );
+        assert_eq!(
+            dataset_uses("sleep", &params(json!({"seconds": 1}))),
+            (vec![], vec![])
+        );
     }
 }

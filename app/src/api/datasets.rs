@@ -80,3 +80,36 @@ pub struct Reject {
     /// The row as it was read.
     pub raw: String,
 }
+
+/// A process whose latest version reads or writes a dataset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DatasetUse {
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub process: crate::types::ProcessId,
+    pub process_name: String,
+    pub version: i64,
+    /// The node that reads or writes it.
+    pub node: String,
+    pub component: String,
+}
+
+/// Which processes write a dataset and which read it (their latest
+/// versions).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Lineage {
+    pub writers: Vec<DatasetUse>,
+    pub readers: Vec<DatasetUse>,
+}
+
+/// `?format=csv|jsonl` of a download.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct DownloadFormat {
+    /// `csv` (the default) or `jsonl`.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", param(pattern = "^(csv|jsonl)$"))]
+    pub format: Option<String>,
+}

@@ -401,3 +401,21 @@ pub fn upload_href(tenant: &str, path: &str, overwrite: bool) -> String {
 pub async fn delete_file(tenant: &str, path: &str) -> ApiResult<()> {
     client::delete(&file_at(tenant, "files", path, None)).await
 }
+
+/// The tenant's datasets.
+pub async fn datasets(tenant: &str) -> ApiResult<Vec<crate::api::datasets::Dataset>> {
+    client::get(&at(tenant, "datasets")).await
+}
+
+/// Which processes write and read a dataset.
+pub async fn dataset_lineage(tenant: &str, name: &str) -> ApiResult<crate::api::datasets::Lineage> {
+    client::get(&at(tenant, &format!("datasets/{name}/lineage"))).await
+}
+
+/// Where a dataset downloads from, as `csv` or `jsonl`.
+pub fn dataset_download_href(tenant: &str, name: &str, format: &str) -> String {
+    format!(
+        "{}?format={format}",
+        at(tenant, &format!("datasets/{name}/download"))
+    )
+}

@@ -37,6 +37,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/processes", "Processes"),
     ("/runs", "Runs"),
     ("/schedules", "Schedules"),
+    ("/datasets", "Datasets"),
     ("/files", "Files"),
     ("/connections", "Connections"),
 ];
@@ -155,6 +156,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("schedules") view={Lazy::<Schedules>::new()}/>
                         <Route path=StaticSegment("connections") view={Lazy::<Connections>::new()}/>
                         <Route path=StaticSegment("files") view={Lazy::<Files>::new()}/>
+                        <Route path=StaticSegment("datasets") view={Lazy::<Datasets>::new()}/>
                         <Route path=StaticSegment("admin") view={Lazy::<Admin>::new()}/>
                         <Route path=StaticSegment("members") view={Lazy::<Members>::new()}/>
                         <Route path=StaticSegment("audit") view={Lazy::<Audit>::new()}/>
@@ -203,6 +205,7 @@ lazy_page! {
     Schedules => crate::pages::schedules::SchedulesPage,
     Connections => crate::pages::connections::ConnectionsPage,
     Files => crate::pages::files::FilesPage,
+    Datasets => crate::pages::datasets::DatasetsPage,
     Admin => crate::pages::admin::AdminPage,
     Members => crate::pages::members::MembersPage,
     Audit => crate::pages::members::AuditPage,

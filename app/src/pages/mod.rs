@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod connections;
+pub mod datasets;
 pub mod files;
 pub mod history;
 pub mod home;

@@ -196,6 +196,7 @@ mod tests {
             include_str!("../../../migrations/0007_schedules.sql"),
             include_str!("../../../migrations/0008_airflow.sql"),
             include_str!("../../../migrations/0009_params_and_retry.sql"),
+            include_str!("../../../migrations/0017_deployments_retired.sql"),
         ]
         .concat();
         for list in [

@@ -106,6 +106,24 @@ fn write(
 ) -> Result<u64, StepError> {
     let mut out = BufWriter::with_capacity(256 * 1024, Metered::new(out, budget.clone()));
     let mut progress = Progress::new("export.file", Some(dataset.meta.size_bytes));
+    let rows = write_rows(dataset, format, &mut out, |rows, bytes| {
+        progress.tick(rows, bytes)
+    })?;
+    out.flush()?;
+    budget.check("export", true).map_err(StepError::Failed)?;
+    Ok(rows)
+}
+
+/// Writes the dataset's rows to `out` as `format` (CSV with its header, or
+/// one JSON object per line with typed values), telling `tick` the rows
+/// and source bytes done; answers the rows written. Exports and the
+/// dataset downloads of the API write through it.
+pub fn write_rows(
+    dataset: &StoredDataset,
+    format: ExportFormat,
+    mut out: impl Write,
+    mut tick: impl FnMut(u64, u64),
+) -> Result<u64, StepError> {
     let mut rows = 0;
     match format {
         ExportFormat::Csv => {
@@ -117,7 +135,7 @@ fn write(
             while reader.read_byte_record(&mut record)? {
                 writer.write_byte_record(&record)?;
                 rows += 1;
-                progress.tick(rows, record.position().map_or(0, |p| p.byte()));
+                tick(rows, record.position().map_or(0, |p| p.byte()));
             }
             writer.flush()?;
         }
@@ -139,11 +157,10 @@ fn write(
                 serde_json::to_writer(&mut out, &object).map_err(std::io::Error::from)?;
                 out.write_all(b"\n")?;
                 rows += 1;
-                progress.tick(rows, record.position().map_or(0, |p| p.byte()));
+                tick(rows, record.position().map_or(0, |p| p.byte()));
             }
         }
     }
     out.flush()?;
-    budget.check("export", true).map_err(StepError::Failed)?;
     Ok(rows)
 }

@@ -321,3 +321,31 @@ pub async fn insert_version(db: &Db, v: NewVersion<'_>) -> sqlx::Result<()> {
     .await
     .map(|_| ())
 }
+
+/// The latest version of every process of the tenant that is not archived:
+/// its id, name, number and graph.
+pub async fn latest_graphs(
+    db: &Db,
+    tenant: &TenantId,
+) -> sqlx::Result<Vec<(ProcessId, String, i64, ProcessGraph)>> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.name, v.number, v.graph FROM processes p \
+         JOIN versions v ON v.process_id = p.id \
+         WHERE p.tenant_id = $1 AND p.archived_at IS NULL \
+           AND v.number = (SELECT MAX(n.number) FROM versions n WHERE n.process_id = p.id) \
+         ORDER BY p.name, p.id",
+    )
+    .bind(tenant.as_str())
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("id")?,
+                row.try_get("name")?,
+                row.try_get("number")?,
+                json(row, "graph")?,
+            ))
+        })
+        .collect()
+}

@@ -87,6 +87,14 @@ fn required() -> BTreeMap<&'static str, Needs> {
         ("GET /api/v1/tenants/{tenant}/components", Viewer),
         ("GET /api/v1/tenants/{tenant}/datasets", Viewer),
         ("GET /api/v1/tenants/{tenant}/datasets/{name}", Viewer),
+        (
+            "GET /api/v1/tenants/{tenant}/datasets/{name}/download",
+            Viewer,
+        ),
+        (
+            "GET /api/v1/tenants/{tenant}/datasets/{name}/lineage",
+            Viewer,
+        ),
         ("GET /api/v1/tenants/{tenant}/files", Viewer),
         ("POST /api/v1/tenants/{tenant}/files", Editor),
         ("DELETE /api/v1/tenants/{tenant}/files", Editor),
@@ -628,6 +636,16 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
             None,
         ),
         (Method::GET, format!("{rival}/datasets/orders"), None),
+        (
+            Method::GET,
+            format!("{rival}/datasets/orders/download"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("{rival}/datasets/orders/lineage"),
+            None,
+        ),
         // The demo tenant's sample file, asked of the rival's own folder.
         (
             Method::GET,

@@ -153,6 +153,82 @@ async fn the_demo_pipeline_runs_and_its_datasets_can_be_read(backend: Backend) {
         "{revenue}"
     );
 
+    // Downloads: the whole dataset, streamed, as CSV or typed JSON Lines.
+    let csv = app
+        .get_as(&s, &format!("{DEMO}/datasets/revenue_by_country/download"))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(
+        csv.header("content-disposition"),
+        "attachment; filename=\"revenue_by_country.csv\""
+    );
+    assert!(
+        csv.text()
+            .starts_with("country,orders,revenue\nUS,2,515.1\n"),
+        "{}",
+        csv.text()
+    );
+    assert_eq!(csv.text().lines().count(), 5);
+    let jsonl = app
+        .get_as(
+            &s,
+            &format!("{DEMO}/datasets/revenue_by_country/download?format=jsonl"),
+        )
+        .await;
+    assert_eq!(jsonl.status, StatusCode::OK);
+    let first: Value = serde_json::from_str(jsonl.text().lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first,
+        json!({"country": "US", "orders": 2, "revenue": 515.1})
+    );
+    assert_eq!(jsonl.text().lines().count(), 4);
+    let bad = app
+        .get_as(
+            &s,
+            &format!("{DEMO}/datasets/revenue_by_country/download?format=xlsx"),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.json()["errors"][0]["field"], "format");
+
+    // Lineage: who writes and who reads, by the processes' latest versions.
+    let lineage = app
+        .get_as(&s, &format!("{DEMO}/datasets/orders/lineage"))
+        .await
+        .json();
+    let uses = |side: &str| -> Vec<(String, String)> {
+        lineage[side]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (
+                    u["process_name"].as_str().unwrap().to_owned(),
+                    u["node"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let revenue_process = server::demo::REVENUE_PROCESS.to_owned();
+    assert_eq!(
+        uses("writers"),
+        [(revenue_process.clone(), "ingest_orders".to_owned())]
+    );
+    let readers = uses("readers");
+    assert!(
+        readers.contains(&(revenue_process.clone(), "check_orders".to_owned())),
+        "{lineage}"
+    );
+    assert!(
+        readers.contains(&(revenue_process.clone(), "revenue".to_owned())),
+        "{lineage}"
+    );
+    assert_eq!(lineage["writers"][0]["version"], 1);
+    let gone = app
+        .get_as(&s, &format!("{DEMO}/datasets/nope/lineage"))
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+
     let missing = app.get_as(&s, &format!("{DEMO}/datasets/nope")).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.header("content-type"), "application/problem+json");

@@ -47,6 +47,8 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "GET /api/v1/tenants/{tenant}/connections/{connection}",
         "GET /api/v1/tenants/{tenant}/datasets",
         "GET /api/v1/tenants/{tenant}/datasets/{name}",
+        "GET /api/v1/tenants/{tenant}/datasets/{name}/download",
+        "GET /api/v1/tenants/{tenant}/datasets/{name}/lineage",
         "GET /api/v1/tenants/{tenant}/events",
         "GET /api/v1/tenants/{tenant}/files",
         "GET /api/v1/tenants/{tenant}/files/content",
