@@ -194,7 +194,8 @@ fn LineageGraph(name: String, lineage: Lineage) -> impl IntoView {
     }
     let side = |uses: Vec<DatasetUse>, testid: &'static str, none: &'static str| {
         if uses.is_empty() {
-            return view! { <ul class="lineage-side"><li class="muted">{none}</li></ul> }.into_any();
+            return view! { <ul class="lineage-side"><li class="muted">{none}</li></ul> }
+                .into_any();
         }
         view! {
             <ul class="lineage-side">

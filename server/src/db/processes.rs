@@ -349,3 +349,15 @@ pub async fn latest_graphs(
         })
         .collect()
 }
+
+/// The graphs of the versions the tenant's active runs run.
+pub async fn active_graphs(db: &Db, tenant: &TenantId) -> sqlx::Result<Vec<ProcessGraph>> {
+    let rows = sqlx::query(
+        "SELECT v.graph FROM versions v WHERE v.id IN (SELECT r.version_id FROM runs r \
+         WHERE r.tenant_id = $1 AND r.state IN ('queued', 'running', 'cancelling'))",
+    )
+    .bind(tenant.as_str())
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(|row| json(row, "graph")).collect()
+}

@@ -3,7 +3,9 @@
 //! (every `--retention-sweep-seconds`). A run that is active is never
 //! deleted, nor the latest run of a process (its page and its process's
 //! "last run" stay), so a process that runs once a quarter keeps its
-//! history's newest entry.
+//! history's newest entry. Datasets not written for as long go too, but
+//! never one that a scheduled process (its pinned or latest version) or an
+//! active run reads or writes.
 
 use super::Engine;
 use crate::db::{runs, tenants};
@@ -19,6 +21,9 @@ const BATCH: i64 = 200;
 pub struct Swept {
     pub tenant: TenantId,
     pub runs: usize,
+    /// Datasets deleted.
+    pub datasets: usize,
+    /// What the deleted runs' logs and datasets held.
     pub bytes: u64,
 }
 
@@ -47,6 +52,7 @@ impl Engine {
             let mut swept = Swept {
                 tenant: tenant.clone(),
                 runs: 0,
+                datasets: 0,
                 bytes: 0,
             };
             loop {
@@ -63,7 +69,10 @@ impl Engine {
                 // Others' writes go between batches.
                 tokio::task::yield_now().await;
             }
-            if swept.runs > 0 {
+            let (datasets, bytes) = self.sweep_datasets(&tenant, &cutoff).await?;
+            swept.datasets = datasets;
+            swept.bytes += bytes;
+            if swept.runs > 0 || swept.datasets > 0 {
                 self.inner.usage.forget(&tenant);
                 tenants::record_sweep(
                     db,
@@ -72,11 +81,75 @@ impl Engine {
                     i64::try_from(swept.bytes).unwrap_or(i64::MAX),
                 )
                 .await?;
-                tracing::info!(tenant = %tenant, runs = swept.runs, bytes = swept.bytes, days, "retention deleted ended runs");
+                tracing::info!(tenant = %tenant, runs = swept.runs, datasets = swept.datasets,
+                    bytes = swept.bytes, days, "retention deleted ended runs and old datasets");
                 freed.push(swept);
             }
         }
         Ok(freed)
+    }
+
+    /// Deletes the tenant's datasets last written before `cutoff` that no
+    /// scheduled process and no active run uses; how many, and their bytes.
+    async fn sweep_datasets(
+        &self,
+        tenant: &TenantId,
+        cutoff: &str,
+    ) -> anyhow::Result<(usize, u64)> {
+        let root = self.tenant_dir(tenant).join("datasets");
+        let listed = {
+            let root = root.clone();
+            tokio::task::spawn_blocking(move || crate::datasets::list(&root)).await??
+        };
+        let old: Vec<String> = listed
+            .into_iter()
+            .filter(|d| d.created_at.as_str() < cutoff)
+            .map(|d| d.name)
+            .collect();
+        if old.is_empty() {
+            return Ok((0, 0));
+        }
+        let used = self.datasets_in_use(tenant).await?;
+        let (mut count, mut bytes) = (0, 0);
+        for name in old.iter().filter(|name| !used.contains(*name)) {
+            bytes += remove_dir(&root.join(name)).await;
+            count += 1;
+        }
+        Ok((count, bytes))
+    }
+
+    /// The datasets that scheduled processes (the version their schedule
+    /// pins, else their latest) and active runs read or write.
+    async fn datasets_in_use(
+        &self,
+        tenant: &TenantId,
+    ) -> anyhow::Result<std::collections::HashSet<String>> {
+        let db = &self.inner.db;
+        let mut graphs = crate::db::processes::active_graphs(db, tenant).await?;
+        let latest: std::collections::HashMap<_, _> =
+            crate::db::processes::latest_graphs(db, tenant)
+                .await?
+                .into_iter()
+                .map(|(process, _, _, graph)| (process, graph))
+                .collect();
+        for schedule in crate::db::schedules::list(db, tenant).await? {
+            let graph = match schedule.version {
+                Some(n) => crate::db::processes::version_get(db, tenant, &schedule.process, n)
+                    .await?
+                    .map(|v| v.graph),
+                None => latest.get(&schedule.process).cloned(),
+            };
+            graphs.extend(graph);
+        }
+        Ok(graphs
+            .iter()
+            .flat_map(|g| &g.nodes)
+            .flat_map(|node| {
+                let (reads, writes) =
+                    app::catalog::dataset_uses(node.component.as_str(), &node.params);
+                reads.into_iter().chain(writes)
+            })
+            .collect())
     }
 
     /// Sweeps every `every` until `shutdown` (see [`sweep`](Self::sweep)).

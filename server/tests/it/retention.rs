@@ -8,7 +8,10 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use server::time::Timestamp;
 
-on_both_backends!(old_ended_runs_go_with_their_events_and_logs);
+on_both_backends!(
+    old_ended_runs_go_with_their_events_and_logs,
+    old_datasets_go_unless_a_schedule_or_an_active_run_uses_them,
+);
 
 const DEMO: &str = "/api/v1/tenants/demo";
 
@@ -121,4 +124,79 @@ async fn old_ended_runs_go_with_their_events_and_logs(backend: Backend) {
     let stop = format!("{DEMO}/runs/{active}/stop?mode=force");
     app.as_user(&admin, Method::POST, &stop, None).await;
     app.wait_for_run(&admin, &active, ended).await;
+}
+
+async fn old_datasets_go_unless_a_schedule_or_an_active_run_uses_them(backend: Backend) {
+    let app = TestApp::start(backend)
+        .await
+        .with_engine(|s| server::engine::EngineSettings {
+            retention_days: 30,
+            ..s
+        });
+    let admin = app.admin().await;
+    let tenant_dir = app.state.engine.tenant_dir(&app.demo_tenant().await);
+    std::fs::create_dir_all(tenant_dir.join("data")).unwrap();
+    std::fs::write(tenant_dir.join("data/x.csv"), "id,amount\n1,2\n3,4\n").unwrap();
+    let ingest = |id: &str, dataset: &str| json!({"id": id, "component": "ingest.file", "params": {"source": "x.csv", "dataset": dataset}});
+    let loads = json!({"nodes": [ingest("a", "for_schedule"), ingest("b", "unread"), ingest("c", "for_active")], "edges": []});
+    let loads = app.published(&admin, "Loads", loads, json!({})).await;
+    let run = app.start_run(&admin, &loads).await;
+    let done = app.wait_for_run(&admin, &run, ended).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+
+    // A scheduled process reads one; a running run reads another.
+    let reads = |dataset: &str| json!({"id": "out", "component": "export.file", "params": {"dataset": dataset, "destination": format!("{dataset}.csv")}});
+    let scheduled = json!({"nodes": [reads("for_schedule")], "edges": []});
+    let scheduled = app
+        .published(&admin, "Nightly export", scheduled, json!({}))
+        .await;
+    let schedule = app
+        .as_user(
+            &admin,
+            Method::PUT,
+            &format!("{scheduled}/schedule"),
+            Some(json!({"cron": "0 3 * * *", "timezone": "UTC", "enabled": false})),
+        )
+        .await;
+    assert_eq!(schedule.status, StatusCode::CREATED, "{}", schedule.text());
+    let busy = json!({"nodes": [{"id": "nap", "component": "sleep", "params": {"seconds": 30}}, reads("for_active")],
+                      "edges": [{"from": "nap", "to": "out"}]});
+    let busy = app.published(&admin, "Busy", busy, json!({})).await;
+    let active = app.start_run(&admin, &busy).await;
+
+    let dataset = |name: &str| tenant_dir.join("datasets").join(name);
+    let now = Timestamp::now().as_datetime();
+    let swept = app.state.engine.sweep(Timestamp::from(now)).await.unwrap();
+    assert!(swept.is_empty(), "nothing is old yet: {swept:?}");
+    let later = Timestamp::from(now + chrono::Duration::days(31));
+    let swept = app.state.engine.sweep(later).await.unwrap();
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    assert_eq!((swept[0].runs, swept[0].datasets), (0, 1), "{swept:?}");
+    assert!(swept[0].bytes > 0, "{swept:?}");
+    assert!(
+        !dataset("unread").exists(),
+        "an old dataset nothing uses goes"
+    );
+    assert!(
+        dataset("for_schedule").exists(),
+        "a scheduled process reads it"
+    );
+    assert!(dataset("for_active").exists(), "an active run reads it");
+    let listed = app.get_as(&admin, &format!("{DEMO}/datasets")).await.json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["for_active", "for_schedule"]);
+
+    // Once the run has ended, its dataset is free to go.
+    let stop = format!("{DEMO}/runs/{active}/stop?mode=force");
+    app.as_user(&admin, Method::POST, &stop, None).await;
+    app.wait_for_run(&admin, &active, ended).await;
+    let swept = app.state.engine.sweep(later).await.unwrap();
+    assert_eq!(swept[0].datasets, 1, "{swept:?}");
+    assert!(!dataset("for_active").exists());
+    assert!(dataset("for_schedule").exists());
 }
