@@ -18,7 +18,11 @@
 # it lists is one of the rules listed there (by field and code) that no
 # schema can state (stored declarations, two fields, platform settings).
 #
-# Exclusions: none. `POST /auth/logout` would end a session, but the fuzzer
+# Exclusions: the upload (`POST …/files`, multipart): schemathesis 4.32.5
+# crashes building its coverage cases for it (a SystemError in CPython's AST
+# constructor) and sends bodies without the declared `file` part as valid;
+# it is tested by server/tests/it/files.rs and end2end/tests/files.spec.js.
+# `POST /auth/logout` would end a session, but the fuzzer
 # signs in with an API token, which logout leaves alone. Connection tests
 # reach AWS only for a stored connection, and the fuzzer knows no
 # connection's id (stateful testing is off: the document has no links).
@@ -115,6 +119,12 @@ values = ["PEntry", "PExit"]
 "path.a" = { dictionary = "versions", probability = 0.5 }
 "path.b" = { dictionary = "versions", probability = 0.5 }
 "path.task" = { dictionary = "tasks", probability = 0.5 }
+
+# The upload: see "Exclusions" above.
+[[operations]]
+include-path-regex = "/files\$"
+include-method = "POST"
+enabled = false
 
 # The tenant's event stream never ends by design: read it briefly.
 [[operations]]

@@ -57,6 +57,10 @@ STATED_RULES = [
     # An endpoint whose address the outbound guard refuses (by its
     # resolved address, under TRELLIS_OUTBOUND_ALLOW).
     (r"endpoint_url", r"refused"),
+    # A path in the tenant's data folder stays inside it: relative, no
+    # `..`, no symbolic link out, a file name a file system can hold, not
+    # a folder (on disk, not in the text alone).
+    (r"path", r"invalid"),
 ]
 
 

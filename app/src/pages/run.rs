@@ -6,6 +6,7 @@
 mod actions;
 mod model;
 mod resolved;
+mod summary;
 mod task_panel;
 mod timeline;
 
@@ -24,8 +25,9 @@ use crate::types::graph::ProcessGraph;
 use crate::types::Role;
 use actions::{RetryFromHere, RunActions};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use resolved::{NodeValues, RunFacts};
+use summary::RunSummary;
 use task_panel::TaskPanel;
 use timeline::Timeline;
 
@@ -55,7 +57,19 @@ fn load_run(tenant: String, id: String, model: Loaded<RunModel>) {
 fn RunView(tenant: String, id: String) -> impl IntoView {
     let model = loaded::<RunModel>();
     let graph = RwSignal::new(ProcessGraph::default());
-    let selected = RwSignal::new(None::<String>);
+    // The selected node and log line live in the address (`?node=…&line=…`),
+    // so a link opens the run on them.
+    let query = use_query_map();
+    let selected = Signal::derive(move || query.with(|q| q.get("node")).filter(|n| !n.is_empty()));
+    let line = Signal::derive(move || {
+        query
+            .with(|q| q.get("line"))
+            .and_then(|l| l.parse::<usize>().ok())
+    });
+    let navigate = use_navigate();
+    let select = Callback::new(move |node: String| {
+        navigate(&format!("?node={node}"), Default::default());
+    });
 
     // Live: once the run is loaded, every event updates it in place (the
     // stream replays from the first event, so nothing between the load and
@@ -147,8 +161,12 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
                 states=states
                 names=TenantCatalog::get().names()
                 selected=selected
-                on_select=Callback::new(move |id: String| selected.set(Some(id)))
+                on_select=select
             />
+            {move || selected.get().is_none().then(|| model.with(|m| match m {
+                Some(Ok(m)) => Some(view! { <RunSummary model=m.clone() graph=graph.get()/> }),
+                _ => None,
+            }))}
             {move || selected.get().map(|node| {
                 let (tasks, transitions, values, finished) = model.with(|m| match m {
                     Some(Ok(m)) => {
@@ -169,17 +187,19 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
                         .and_then(|d| d.as_str())
                         .map(str::to_owned)
                 });
+                let label = graph.with(|g| summary::label_of(g, &node));
                 view! {
                     <div class="node-side">
+                        <p><a href="?" data-testid="show-summary">"← Summary"</a></p>
                         {retry}
                         <NodeValues values/>
-                        <TaskPanel tenant=tenant.clone() run=id.clone() node tasks dataset transitions/>
+                        <TaskPanel tenant=tenant.clone() run=id.clone() node label tasks dataset transitions line/>
                     </div>
                 }
             })}
         </div>
         {move || model.with(|m| match m {
-            Some(Ok(m)) => Some(view! { <Timeline tasks=m.run.tasks.clone()/> }),
+            Some(Ok(m)) => Some(view! { <Timeline tasks=m.run.tasks.clone() graph=graph.get()/> }),
             _ => None,
         })}
     }

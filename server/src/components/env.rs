@@ -176,7 +176,16 @@ pub fn existing_file(base: &Path, path: &str, folder: &str) -> Result<PathBuf, S
     let joined = base.join(relative(path, folder)?);
     let resolved = match joined.canonicalize() {
         Ok(p) => p,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        // No such file, a name longer than any file's, or a file taken
+        // for a folder: there is nothing at that path.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::InvalidFilename
+                    | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
             return Err(format!(
                 "`{path}` does not exist in the tenant's {folder} folder"
             ))
@@ -200,6 +209,11 @@ pub fn new_file(base: &Path, path: &str, folder: &str) -> Result<PathBuf, String
     let rel = relative(path, folder)?;
     if rel.file_name().is_none() || path.ends_with('/') {
         return Err(format!("`{path}` names a folder; give a file name"));
+    }
+    if rel.components().any(|c| c.as_os_str().len() > 255) {
+        return Err(format!(
+            "`{path}` has a name longer than 255 bytes, more than a file system holds"
+        ));
     }
     std::fs::create_dir_all(base).map_err(|e| format!("cannot create the {folder} folder: {e}"))?;
     let base = base

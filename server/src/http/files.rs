@@ -125,24 +125,42 @@ async fn content(
         .await
         .map_err(|e| Error::Internal(anyhow::anyhow!("reading {}: {e}", q.path)))?
         .len();
-    let name = q
-        .path
-        .rsplit('/')
-        .next()
-        .unwrap_or("file")
-        .replace(['"', '\\'], "_");
+    let name = q.path.rsplit('/').next().unwrap_or("file");
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
             (header::CONTENT_LENGTH, size.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
+            (header::CONTENT_DISPOSITION, attachment(name)),
         ],
         Body::from_stream(tokio_util::io::ReaderStream::new(opened)),
     )
         .into_response())
+}
+
+/// `Content-Disposition` for a download named `name`: an ASCII fallback
+/// and the exact name in UTF-8 (RFC 6266, RFC 5987).
+fn attachment(name: &str) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let exact: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}")
 }
 
 /// Uploads a file into the data folder (editors): a `multipart/form-data`
@@ -242,9 +260,14 @@ async fn upload(
         .await
         .map_err(|e| Error::Internal(anyhow::anyhow!("writing the upload: {e}")))?;
     drop(file);
-    staged
-        .persist(&target)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("placing the upload: {}", e.error)))?;
+    staged.persist(&target).map_err(|e| match e.error.kind() {
+        std::io::ErrorKind::InvalidFilename
+        | std::io::ErrorKind::NotADirectory
+        | std::io::ErrorKind::IsADirectory => {
+            path_problem(format!("`{}` cannot be written: {}", q.path, e.error))
+        }
+        _ => Error::Internal(anyhow::anyhow!("placing the upload: {}", e.error)),
+    })?;
     state.engine.forget_usage(&access.tenant);
     let listed = DataFile {
         path: q.path.trim_start_matches("./").to_owned(),
@@ -273,6 +296,20 @@ async fn remove(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn downloads_keep_their_names_in_any_script() {
+        assert_eq!(
+            attachment("orders.csv"),
+            "attachment; filename=\"orders.csv\"; filename*=UTF-8''orders.csv"
+        );
+        assert_eq!(
+            attachment("año \"1\".csv"),
+            "attachment; filename=\"a_o _1_.csv\"; filename*=UTF-8''a%C3%B1o%20%221%22.csv"
+        );
+        let odd = attachment("\u{a4}9\u{d2}J\u{12f9e}");
+        assert!(axum::http::HeaderValue::from_str(&odd).is_ok(), "{odd}");
+    }
 
     #[test]
     fn uploads_are_told_apart() {

@@ -91,7 +91,7 @@ async fn the_data_folder_is_managed_from_the_api_and_never_half_written(backend:
     assert_eq!(down.headers["content-type"], "application/octet-stream");
     assert_eq!(
         down.headers["content-disposition"],
-        "attachment; filename=\"orders.csv\""
+        "attachment; filename=\"orders.csv\"; filename*=UTF-8''orders.csv"
     );
 
     // The same path again needs overwrite=true; then it is replaced.
@@ -117,7 +117,14 @@ async fn the_data_folder_is_managed_from_the_api_and_never_half_written(backend:
     assert_eq!(dataset["rows"], 3, "{dataset}");
 
     // The steps' path rules, each a 422 naming `path`; a missing file 404.
-    for bad in ["..%2Fescape.csv", "%2Fetc%2Fpasswd", "uploads%2F", ""] {
+    let long = "x".repeat(300);
+    for bad in [
+        "..%2Fescape.csv",
+        "%2Fetc%2Fpasswd",
+        "uploads%2F",
+        "",
+        long.as_str(),
+    ] {
         let refused = upload(&app, &admin, &format!("path={bad}"), csv).await;
         assert!(
             refused.status == StatusCode::UNPROCESSABLE_ENTITY

@@ -16,10 +16,14 @@ pub fn TaskPanel(
     tenant: String,
     run: String,
     node: String,
+    /// The node's label as drawn.
+    label: String,
     tasks: Vec<TaskRun>,
     /// The dataset the node writes, if it writes one.
     dataset: Option<String>,
     transitions: Vec<(TaskKey, Vec<(String, String)>)>,
+    /// The log line the address points at (`&line=…`), 1-based.
+    line: Signal<Option<usize>>,
 ) -> impl IntoView {
     let log = RwSignal::new(String::new());
     let preview = RwSignal::new(None::<DatasetDetail>);
@@ -69,9 +73,26 @@ pub fn TaskPanel(
         }
         on_cleanup(move || alive.store(false, std::sync::atomic::Ordering::Relaxed));
     }
+    // The marked line is brought into view once the log holds it.
+    Effect::new(move |scrolled: Option<bool>| {
+        let has = line
+            .get()
+            .is_some_and(|n| log.with(|l| l.lines().count() >= n));
+        if has && scrolled != Some(true) {
+            #[cfg(feature = "hydrate")]
+            if let Some(el) = line
+                .get_untracked()
+                .and_then(|n| document().get_element_by_id(&format!("L{n}")))
+            {
+                el.scroll_into_view();
+            }
+            return true;
+        }
+        scrolled.unwrap_or(false)
+    });
     view! {
         <aside class="panel task-panel" data-testid="task-panel">
-            <h2>{node}</h2>
+            <h2 data-testid="task-panel-title">{label}<small class="muted">{format!(" ({node})")}</small></h2>
             <table class="list">
                 <thead><tr><th>"Task"</th><th>"State"</th><th>"Attempt"</th><th>"Duration"</th></tr></thead>
                 <tbody>
@@ -96,7 +117,25 @@ pub fn TaskPanel(
                 }).collect_view()}
             </ul>
             <h3>"Log"</h3>
-            <pre class="log" data-testid="task-log">{move || log.get()}</pre>
+            <pre class="log" data-testid="task-log">{move || {
+                let node = node.clone();
+                log.get()
+                    .lines()
+                    .enumerate()
+                    .map(|(i, text)| {
+                        let n = i + 1;
+                        let marked = line.get() == Some(n);
+                        view! {
+                            <span id=format!("L{n}") class=if marked { "log-line marked" } else { "log-line" }
+                                data-testid=if marked { "log-line-marked" } else { "log-line" }>
+                                <a class="line-no" href=format!("?node={node}&line={n}") data-n=n.to_string()
+                                    aria-label=format!("Line {n}")></a>
+                                {format!("{text}\n")}
+                            </span>
+                        }
+                    })
+                    .collect_view()
+            }}</pre>
             {move || preview.get().map(|d| view! {
                 <h3>{format!("Dataset {} ({} rows)", d.dataset.name, d.dataset.rows)}</h3>
                 <div class="preview">
