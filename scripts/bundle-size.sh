@@ -10,14 +10,16 @@
 #
 #                                                       limit   target
 #   first load (sign-in, shell, processes list; wasm+js)  290      250
-#   each lazily loaded page's extra part                  430      200
-#   everything, each file counted once                    950      600
+#   each lazily loaded page's extra part                  440      200
+#   everything, each file counted once                   1010      600
 #
 # The targets are issue 24's budgets; the bundle does not meet them yet
 # (the editor's part and the whole are the furthest off). The limits are
 # the ratchet that fails the build: the measured sizes plus a little room
-# (281, 421 and 927 KB measured). Lower a limit whenever its part shrinks,
-# never raise one without saying why in the commit. BUNDLE_FIRST_KB,
+# (284, 430 and 996 KB measured). Lower a limit whenever its part shrinks,
+# never raise one without saying why in the commit. (Raised from 430 and
+# 950 when the Datasets and Files pages and the run view's summary came:
+# 87 and 55 KB of parts of their own, and the editor's part 9 KB larger.) BUNDLE_FIRST_KB,
 # BUNDLE_ROUTE_KB and BUNDLE_TOTAL_KB override them (to measure a change
 # against other figures; never to land one).
 set -euo pipefail
@@ -28,7 +30,7 @@ PKG="$ROOT/target/site/pkg"
 command -v brotli >/dev/null || ensure_apt brotli
 [ -f "$PKG/trellis.wasm" ] || { echo "no bundle in $PKG: build it first (cargo leptos build --release --split)" >&2; exit 1; }
 
-PKG="$PKG" FIRST_KB="${BUNDLE_FIRST_KB:-290}" ROUTE_KB="${BUNDLE_ROUTE_KB:-430}" TOTAL_KB="${BUNDLE_TOTAL_KB:-950}" python3 - <<'EOF'
+PKG="$PKG" FIRST_KB="${BUNDLE_FIRST_KB:-290}" ROUTE_KB="${BUNDLE_ROUTE_KB:-440}" TOTAL_KB="${BUNDLE_TOTAL_KB:-1010}" python3 - <<'EOF'
 import glob, gzip, json, os, subprocess, sys
 
 pkg = os.environ["PKG"]

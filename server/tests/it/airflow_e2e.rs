@@ -594,13 +594,7 @@ async fn through_mwaa(
     let (_, dag) = af.api("GET", &format!("/api/v2/dags/{dag_v1}"), None);
     assert_eq!(dag["is_paused"], true, "{dag}");
     // Everything went through MWAA's API, signed with the server's keys.
-    let signers = aws.read("signers").await;
-    let mwaa: Vec<&Value> = signers
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["action"].as_str().unwrap().starts_with("mwaa:"))
-        .collect();
+    let mwaa = aws.signed("mwaa:").await;
     assert!(
         mwaa.iter().any(|s| s["action"] == "mwaa:GetEnvironment"),
         "{mwaa:?}"

@@ -37,16 +37,7 @@ async fn setup(backend: Backend, auto: Value) -> Setup {
     let cluster = aws.cluster("us-east-1").await;
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
-    let created = app
-        .as_user(
-            &admin,
-            Method::POST,
-            &format!("{DEMO}/connections"),
-            Some(aws.connection_body(&cluster)),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-    let connection = created.json()["id"].as_str().unwrap().to_owned();
+    let connection = app.emulated_connection(&admin, &aws, &cluster).await;
     Setup {
         app,
         aws,

@@ -182,13 +182,7 @@ async fn an_mwaa_environment_is_driven_through_the_aws_api_with_airflows_own_ans
         "{seen:?}"
     );
     // All through the AWS API, signed with the server's own keys.
-    let signers = aws.read("signers").await;
-    let mwaa: Vec<&Value> = signers
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["action"].as_str().unwrap().starts_with("mwaa:"))
-        .collect();
+    let mwaa = aws.signed("mwaa:").await;
     assert_eq!(mwaa[0]["action"], "mwaa:GetEnvironment");
     assert!(
         mwaa.iter()

@@ -383,17 +383,8 @@ async fn a_process_on_this_server_reads_and_writes_s3_as_its_connections_role(ba
     put(&aws, "acme-raw", "orders.csv", ORDERS.as_bytes().to_vec()).await;
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
-    let created = app
-        .as_user(
-            &admin,
-            Method::POST,
-            &format!("{DEMO}/connections"),
-            Some(aws.connection_body(&cluster)),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-    let connection = created.json()["id"].as_str().unwrap().to_owned();
-    let signed_before = aws.read("signers").await.as_array().unwrap().len();
+    let connection = app.emulated_connection(&admin, &aws, &cluster).await;
+    let signed_before = aws.signed("s3:").await.len();
 
     let nodes = json!([
         {"id": "ingest", "component": "ingest.file", "params": {"source": "s3://acme-raw/orders.csv", "dataset": "orders"}},
@@ -466,7 +457,7 @@ async fn a_process_on_this_server_reads_and_writes_s3_as_its_connections_role(ba
     );
     assert_eq!(aws.read("emr/steps").await, json!([]));
 
-    let signers = aws.read("signers").await;
+    let s3_calls = aws.signed("s3:").await.split_off(signed_before);
     let exported = get(&aws, "acme-out", "daily/orders.jsonl").await.unwrap();
     assert_eq!(
         exported.lines().count() as u64,
@@ -479,10 +470,6 @@ async fn a_process_on_this_server_reads_and_writes_s3_as_its_connections_role(ba
 
     // Every S3 call of the steps was signed with the assumed role's keys,
     // never the server's; the role was assumed with the tenant's external id.
-    let s3_calls: Vec<&Value> = signers.as_array().unwrap()[signed_before..]
-        .iter()
-        .filter(|s| s["action"].as_str().unwrap().starts_with("s3:"))
-        .collect();
     let actions: Vec<&str> = s3_calls
         .iter()
         .map(|s| s["action"].as_str().unwrap())

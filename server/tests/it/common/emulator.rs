@@ -86,6 +86,20 @@ impl Emulator {
         serde_json::from_str(&reply.text().await.unwrap()).unwrap()
     }
 
+    /// The calls the emulator recorded whose action starts with `prefix`
+    /// (`s3:`, `mwaa:`, or an EMR operation), in order, with the key that
+    /// signed each.
+    pub async fn signed(&self, prefix: &str) -> Vec<serde_json::Value> {
+        self.read("signers")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["action"].as_str().unwrap_or("").starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
     /// A connection to `cluster` through the emulator: a role to assume,
     /// no keys (the server's own credentials assume it).
     pub fn connection_body(&self, cluster: &str) -> serde_json::Value {

@@ -578,3 +578,25 @@ pub fn alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+impl TestApp {
+    /// Creates, as `s`, the demo tenant's connection to the emulator's
+    /// `cluster` (see [`emulator::Emulator::connection_body`]); its id.
+    pub async fn emulated_connection(
+        &self,
+        s: &Session,
+        aws: &emulator::Emulator,
+        cluster: &str,
+    ) -> String {
+        let created = self
+            .as_user(
+                s,
+                Method::POST,
+                &format!("{DEMO}/connections"),
+                Some(aws.connection_body(cluster)),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+        created.json()["id"].as_str().unwrap().to_owned()
+    }
+}
