@@ -85,49 +85,7 @@ pub async fn run(args: IngestArgs) -> Result<(), StepError> {
     let (path, name) = match locate(&args.source) {
         Location::S3(url) => {
             staged = tempfile::NamedTempFile::new_in(env.work_dir()?)?;
-            println!("ingest.file: downloading {url}");
-            // The parts under a prefix are one input: a CSV header repeated
-            // in each is read once, and must be the same in every part.
-            let first_header = std::sync::Mutex::new(None::<Vec<u8>>);
-            let headed = |name: &str| match args.format {
-                Format::Jsonl => false,
-                Format::Csv => args.header,
-                Format::Auto => args.header && !jsonl_name(name),
-            };
-            let join = |name: &str, line: &[u8]| {
-                if !headed(name) {
-                    return Ok(false);
-                }
-                let mut first = first_header.lock().expect("header");
-                match first.as_deref() {
-                    None => {
-                        *first = Some(line.to_vec());
-                        Ok(false)
-                    }
-                    Some(header) if header == line => Ok(true),
-                    Some(header) => Err(format!(
-                        "{name} starts with the header `{}`, not `{}` as the first part does; \
-                         the parts under a prefix must have the same columns",
-                        String::from_utf8_lossy(line),
-                        String::from_utf8_lossy(header)
-                    )),
-                }
-            };
-            let got = super::s3::download(&env, url, staged.path(), &budget, join)
-                .await
-                .map_err(StepError::Failed)?;
-            if got.objects.len() > 1 {
-                for (object, size) in &got.objects {
-                    println!("ingest.file:   {object} ({})", super::human_bytes(*size));
-                }
-            }
-            println!(
-                "ingest.file: downloaded {} object{} ({})",
-                got.objects.len(),
-                if got.objects.len() == 1 { "" } else { "s" },
-                super::human_bytes(got.bytes)
-            );
-            let name = got.objects[0].0.clone();
+            let name = stage_s3(&env, &args, url, staged.path(), &budget).await?;
             (staged.path().to_path_buf(), name)
         }
         Location::Http(url) => {
@@ -196,6 +154,59 @@ pub async fn run(args: IngestArgs) -> Result<(), StepError> {
     })
     .await
     .map_err(|e| StepError::Failed(format!("ingest stopped: {e}")))?
+}
+
+/// Downloads the S3 object `url` names, or every object under its prefix,
+/// into `dest` as one input (a CSV header repeated in each part is read
+/// once, and must be the same in every part); the first object's name.
+async fn stage_s3(
+    env: &StepEnv,
+    args: &IngestArgs,
+    url: &str,
+    dest: &Path,
+    budget: &Budget,
+) -> Result<String, StepError> {
+    println!("ingest.file: downloading {url}");
+    let first_header = std::sync::Mutex::new(None::<Vec<u8>>);
+    let headed = |name: &str| match args.format {
+        Format::Jsonl => false,
+        Format::Csv => args.header,
+        Format::Auto => args.header && !jsonl_name(name),
+    };
+    let join = |name: &str, line: &[u8]| {
+        if !headed(name) {
+            return Ok(false);
+        }
+        let mut first = first_header.lock().expect("header");
+        match first.as_deref() {
+            None => {
+                *first = Some(line.to_vec());
+                Ok(false)
+            }
+            Some(header) if header == line => Ok(true),
+            Some(header) => Err(format!(
+                "{name} starts with the header `{}`, not `{}` as the first part does; \
+                 the parts under a prefix must have the same columns",
+                String::from_utf8_lossy(line),
+                String::from_utf8_lossy(header)
+            )),
+        }
+    };
+    let got = super::s3::download(env, url, dest, budget, join)
+        .await
+        .map_err(StepError::Failed)?;
+    if got.objects.len() > 1 {
+        for (object, size) in &got.objects {
+            println!("ingest.file:   {object} ({})", super::human_bytes(*size));
+        }
+    }
+    println!(
+        "ingest.file: downloaded {} object{} ({})",
+        got.objects.len(),
+        if got.objects.len() == 1 { "" } else { "s" },
+        super::human_bytes(got.bytes)
+    );
+    Ok(got.objects[0].0.clone())
 }
 
 /// Whether a file's name says it is JSON Lines.

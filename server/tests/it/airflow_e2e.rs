@@ -57,6 +57,14 @@ fn follow(addr: &str, cookie: &str, run: &str) -> std::thread::JoinHandle<Vec<(I
     })
 }
 
+/// How long after `since` the run's `PEntry` was seen running.
+fn entry_running(events: &[(Instant, Value)], since: Instant) -> Option<Duration> {
+    events
+        .iter()
+        .find(|(_, e)| e["task"] == "PEntry" && e["state"] == "running")
+        .map(|(at, _)| at.duration_since(since))
+}
+
 fn states_of(events: &[(Instant, Value)], task: &str) -> Vec<String> {
     events
         .iter()
@@ -218,11 +226,7 @@ async fn a_process_on_airflow_deploys_runs_live_and_stops() {
             let run_id = run["id"].as_str().unwrap().to_owned();
             let events = follow(&addr, &cookie, &run_id).join().unwrap();
             let finished = triggered.elapsed();
-            let first_running = events
-                .iter()
-                .find(|(_, e)| e["task"] == "PEntry" && e["state"] == "running")
-                .map(|(at, _)| at.duration_since(triggered))
-                .expect("PEntry ran");
+            let first_running = entry_running(&events, triggered).expect("PEntry ran");
             let ended = wait_until(
                 &addr,
                 &cookie,
@@ -386,10 +390,7 @@ async fn a_process_on_airflow_deploys_runs_live_and_stops() {
             let events = follow(&addr, &cookie, run["id"].as_str().unwrap())
                 .join()
                 .unwrap();
-            let first = events
-                .iter()
-                .find(|(_, e)| e["task"] == "PEntry" && e["state"] == "running")
-                .map_or(Duration::ZERO, |(at, _)| at.duration_since(triggered));
+            let first = entry_running(&events, triggered).unwrap_or(Duration::ZERO);
             assert_eq!(events.last().unwrap().1["state"], "succeeded");
             (first, triggered.elapsed())
         }
@@ -532,11 +533,7 @@ async fn through_mwaa(
         let triggered = Instant::now();
         let run_id = binary::start_run(&addr, &cookie, &path);
         let events = follow(&addr, &cookie, &run_id).join().unwrap();
-        let first = events
-            .iter()
-            .find(|(_, e)| e["task"] == "PEntry" && e["state"] == "running")
-            .map(|(at, _)| at.duration_since(triggered))
-            .expect("PEntry ran");
+        let first = entry_running(&events, triggered).expect("PEntry ran");
         let ended = wait_until(
             &addr,
             &cookie,
