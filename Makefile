@@ -1,5 +1,5 @@
 # The commands of the README. What they do lives in scripts/.
-.PHONY: run test check test-fast dev fuzz bundle-size
+.PHONY: run test check test-fast dev fuzz bundle-size spark-parity
 
 ## Build Trellis and start it at http://127.0.0.1:3000 on SQLite (demo tenant).
 run:
@@ -31,3 +31,8 @@ fuzz:
 ## budgets; run after `cargo leptos build --release --split`.
 bundle-size:
 	@scripts/bundle-size.sh
+
+## The data components' PySpark scripts against the local steps on the shared
+## vectors (spark/vectors), Spark in local mode; needs the debug build.
+spark-parity:
+	@bash -c 'source scripts/env.sh && ensure_spark && "$$TRELLIS_SPARK_PYTHON" spark/parity.py'

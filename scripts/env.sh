@@ -134,10 +134,25 @@ PY
     fi
 }
 
+# PySpark (Spark in local mode, on the machine's Java 17) for the parity of
+# the data components' scripts with the local steps (spark/parity.py).
+PYSPARK_VERSION=3.5.7
+export TRELLIS_SPARK_PYTHON="$TOOLS/spark-venv/bin/python"
+ensure_spark() {
+    command -v java >/dev/null || ensure_apt openjdk-17-jre-headless
+    if ! "$TRELLIS_SPARK_PYTHON" -c "import pyspark, sys; sys.exit(pyspark.__version__ != '$PYSPARK_VERSION')" 2>/dev/null; then
+        command -v python3 >/dev/null || ensure_apt python3 python3-venv
+        say "installing PySpark $PYSPARK_VERSION (from PyPI)"
+        python3 -m venv "$TOOLS/spark-venv"
+        "$TOOLS/spark-venv/bin/pip" install --quiet --disable-pip-version-check "pyspark==$PYSPARK_VERSION"
+    fi
+}
+
 # Debian's Chromium, Node.js and the end2end packages.
 ensure_test_tools() {
     ensure_aws_emulator
     ensure_airflow
+    ensure_spark
     [ -x /usr/lib/postgresql/15/bin/initdb ] || ensure_apt postgresql-15
     command -v chromium >/dev/null || ensure_apt chromium
     command -v npm >/dev/null || ensure_apt nodejs npm

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting and clippy (scripts/check.sh), unit
-# and integration tests (SQLite and a throwaway PostgreSQL), the API fuzzer
+# and integration tests (SQLite and a throwaway PostgreSQL), the parity of
+# the PySpark scripts with the local steps (spark/parity.py), the API fuzzer
 # (scripts/fuzz.sh, with a fixed seed), the release bundle's size budgets
 # per route (scripts/bundle-size.sh), then the browser
 # tests in Debian's Chromium against the debug build and again against the
@@ -18,6 +19,8 @@ say "unit tests: app"
 cargo test -p app --features ssr
 say "unit and integration tests: server (SQLite and PostgreSQL)"
 cargo test -p server
+say "the PySpark scripts against the local steps (spark/vectors, Spark in local mode)"
+"$TRELLIS_SPARK_PYTHON" spark/parity.py --trellis "$CARGO_TARGET_DIR/debug/trellis"
 say "building the site for the browser tests"
 cargo leptos build --split
 say "fuzzing the API from its OpenAPI document (schemathesis; fixed seed, 20 examples per operation)"

@@ -10,6 +10,12 @@ pub const DATASET_NAME_PATTERN: &str = "[a-z][a-z0-9_]{0,62}";
 /// Where the PySpark scripts of the data components live unless a node says otherwise.
 pub const DEFAULT_SCRIPT_LOCATION: &str = "s3://trellis-components/v1";
 
+/// Where the data components keep datasets on EMR unless a node says otherwise.
+pub const DEFAULT_DATASET_LOCATION: &str = "s3://trellis-datasets";
+
+/// The module every data component's PySpark script imports, shipped beside them.
+pub const SPARK_COMMON_MODULE: &str = "trellis_common.py";
+
 fn local(args: &[&str]) -> Option<LocalExec> {
     Some(LocalExec {
         program: "trellis".into(),
@@ -26,13 +32,16 @@ fn command(args: &[&str]) -> Option<EmrStepTemplate> {
     })
 }
 
-/// `spark-submit` of the component's PySpark script through `command-runner.jar`.
+/// `spark-submit` of the component's PySpark script through `command-runner.jar`,
+/// with the shared module beside it and the datasets' root.
 fn spark(script: &str, args: &[&str]) -> Option<EmrStepTemplate> {
-    let mut all: Vec<String> = ["spark-submit", "--deploy-mode", "cluster"]
+    let mut all: Vec<String> = ["spark-submit", "--deploy-mode", "cluster", "--py-files"]
         .iter()
         .map(|a| a.to_string())
         .collect();
+    all.push(format!("{{script_location}}/{SPARK_COMMON_MODULE}"));
     all.push(format!("{{script_location}}/{script}"));
+    all.extend(["--datasets".to_owned(), "{dataset_location}".to_owned()]);
     all.extend(args.iter().map(|a| a.to_string()));
     Some(EmrStepTemplate {
         jar: "command-runner.jar".into(),
@@ -87,8 +96,29 @@ fn script_location() -> ParamSpec {
         "Script location (EMR)",
         text(Some("s3://[a-z0-9.-]+(/[^ ]*)?"), 1024),
         Some(json!(DEFAULT_SCRIPT_LOCATION)),
-        "The S3 folder holding the Trellis PySpark scripts; used only when the process runs on EMR.",
+        "The S3 folder holding the Trellis PySpark scripts (`trellis spark upload` puts them there); used only when the process runs on EMR.",
     )
+}
+
+fn dataset_location() -> ParamSpec {
+    param(
+        "dataset_location",
+        "Dataset location (EMR)",
+        text(Some("s3://[a-z0-9.-]+(/[^ ]*)?"), 1024),
+        Some(json!(DEFAULT_DATASET_LOCATION)),
+        "The S3 folder holding the datasets when the process runs on EMR (a folder per dataset, laid out as on this server).",
+    )
+}
+
+/// The S3 files the EMR side of `component` needs at `script_location`: the
+/// arguments of its step template that name files there.
+pub fn spark_files(component: &ComponentType) -> Vec<&str> {
+    component
+        .emr
+        .iter()
+        .flat_map(|emr| emr.args.iter())
+        .filter_map(|arg| arg.strip_prefix("{script_location}/"))
+        .collect()
 }
 
 /// `[key, name, category, description, icon]` and how it runs.
@@ -100,6 +130,7 @@ fn data_component(
     emr_args: &[&str],
 ) -> ComponentType {
     params.push(script_location());
+    params.push(dataset_location());
     let mut argv = vec!["step", key];
     argv.extend_from_slice(local_args);
     ComponentType {
@@ -173,7 +204,7 @@ fn data_components() -> Vec<ComponentType> {
             "transform.sql",
             "SQL transform",
             "Transform",
-            "Runs one SQL query (SQLite dialect) over the input datasets, each a table of the same name, and writes the result as a dataset.",
+            "Runs one SQL query over the input datasets, each a table of the same name, and writes the result as a dataset: SQLite's dialect on this server, Spark SQL on EMR.",
             "code",
         ],
         vec![
@@ -192,7 +223,7 @@ fn data_components() -> Vec<ComponentType> {
             "export.file",
             "Export file",
             "Export",
-            "Writes a dataset as CSV or JSON Lines to the tenant's export folder or by HTTP POST to a URL.",
+            "Writes a dataset as CSV or JSON Lines to the tenant's export folder, by HTTP POST to a URL, or to S3 (the one destination on EMR).",
             "upload",
         ],
         vec![

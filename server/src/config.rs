@@ -56,6 +56,10 @@ pub enum Command {
     /// Run one built-in component step (what the local executor spawns).
     #[command(subcommand)]
     Step(Step),
+    /// The PySpark scripts of the data components: upload them to S3, write
+    /// them out, or print what each component runs on EMR.
+    #[command(subcommand)]
+    Spark(crate::spark::SparkCommand),
 }
 
 /// The built-in components that run as `trellis step …`.

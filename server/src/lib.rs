@@ -27,6 +27,7 @@ pub mod outbound;
 pub mod quota;
 pub mod scheduler;
 pub mod secrets;
+pub mod spark;
 pub mod state;
 pub mod streams;
 pub mod time;

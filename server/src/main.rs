@@ -16,6 +16,7 @@ async fn main() -> ExitCode {
         Command::Migrate(db) => server::open_db(&db.url()).await.map(|_| {
             println!("migrations applied to {}", server::db::redact(&db.url()));
         }),
+        Command::Spark(command) => server::spark::run(command).await,
         Command::Step(_) => unreachable!("handled above"),
     };
     match result {

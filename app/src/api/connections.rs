@@ -225,6 +225,15 @@ pub fn permissions_policy(role_arn: Option<&str>, region: &str, cluster_id: &str
                 "Resource": format!("arn:{partition}:s3:::{LOG_PLACEHOLDER}/{cluster_id}/steps/*"),
             },
             {
+                "Sid": "TrellisScriptsRead",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": format!(
+                    "arn:{partition}:s3:::{}/*",
+                    crate::catalog::DEFAULT_SCRIPT_LOCATION.trim_start_matches("s3://")
+                ),
+            },
+            {
                 "Sid": "TrellisDataList",
                 "Effect": "Allow",
                 "Action": "s3:ListBucket",

@@ -409,6 +409,16 @@ impl Engine {
         self.inner.emr.step_log(tenant, step, failed, limit).await
     }
 
+    /// Which of the S3 files `urls` the connection's role cannot read, with why.
+    pub async fn emr_unreadable(
+        &self,
+        tenant: &TenantId,
+        connection: &app::types::ConnectionId,
+        urls: &[String],
+    ) -> Result<Vec<(String, String)>, String> {
+        self.inner.emr.unreadable(tenant, connection, urls).await
+    }
+
     /// Where a task's log is written.
     pub fn log_path(&self, tenant: &TenantId, run: &RunId, task: &TaskKey) -> PathBuf {
         self.tenant_dir(tenant)

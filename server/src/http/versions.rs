@@ -131,6 +131,116 @@ async fn where_it_runs(
     Ok(errors)
 }
 
+/// Locations the data components' scripts cannot reach on EMR: there a
+/// source or destination is an `s3://` location (the tenant's data and
+/// export folders exist only on this server, and the cluster posts nowhere).
+fn emr_locations(graph: &app::types::graph::ProcessGraph) -> Vec<FieldError> {
+    if graph.emr_connection().is_none() {
+        return Vec::new();
+    }
+    let mut errors = Vec::new();
+    for node in &graph.nodes {
+        let field = match node.component.as_str() {
+            "ingest.file" => "source",
+            "export.file" => "destination",
+            _ => continue,
+        };
+        let Some(value) = node.params.get(field).and_then(|v| v.as_str()) else {
+            continue;
+        };
+        if value.contains("{{") || value.starts_with("s3://") {
+            continue;
+        }
+        let mut error = FieldError::new(
+            format!("params.{field}"),
+            "not_on_emr",
+            format!(
+                "on EMR the {field} is an s3://bucket/key location, not `{value}` (folder paths and URLs work only when the steps run on this server)"
+            ),
+        );
+        error.node = Some(node.id.clone());
+        errors.push(error);
+    }
+    errors
+}
+
+/// Problems with the PySpark scripts the process's EMR steps run: each file
+/// its data components need at their `script_location` must be readable by
+/// the connection's role (a location that refers to the run is checked when
+/// it runs).
+async fn scripts_there(
+    state: &AppState,
+    access: &TenantAccess,
+    graph: &app::types::graph::ProcessGraph,
+    components: &[app::types::component::ComponentType],
+) -> Vec<FieldError> {
+    let Some(connection) = graph.emr_connection() else {
+        return Vec::new();
+    };
+    // Each file, with the nodes that need it and the folder they name.
+    let mut wanted: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for node in &graph.nodes {
+        let Some(component) = components.iter().find(|c| c.key == node.component) else {
+            continue;
+        };
+        let location = node
+            .params
+            .get("script_location")
+            .filter(|v| !v.is_null())
+            .or_else(|| component.param("script_location")?.default.as_ref())
+            .and_then(|v| v.as_str());
+        let Some(location) = location.filter(|l| !l.contains("{{")) else {
+            continue;
+        };
+        let location = location.trim_end_matches('/');
+        for file in app::catalog::spark_files(component) {
+            let url = format!("{location}/{file}");
+            let user = (node.id.clone(), location.to_owned());
+            match wanted.iter_mut().find(|(u, _)| *u == url) {
+                Some((_, users)) => users.push(user),
+                None => wanted.push((url, vec![user])),
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let urls: Vec<String> = wanted.iter().map(|(url, _)| url.clone()).collect();
+    match state
+        .engine
+        .emr_unreadable(&access.tenant, connection, &urls)
+        .await
+    {
+        Ok(unreadable) => unreadable
+            .into_iter()
+            .flat_map(|(url, why)| {
+                let users = wanted
+                    .iter()
+                    .find(|(u, _)| *u == url)
+                    .map(|(_, users)| users.clone())
+                    .unwrap_or_default();
+                users.into_iter().map(move |(node, location)| {
+                    let mut error = FieldError::new(
+                        "params.script_location",
+                        "script_missing",
+                        format!(
+                            "{url} {why}: the EMR step runs the PySpark script there; upload the scripts with \
+                             `trellis spark upload {location}` or point script_location at a folder holding them"
+                        ),
+                    );
+                    error.node = Some(node);
+                    error
+                })
+            })
+            .collect(),
+        Err(message) => vec![FieldError::new(
+            "connection",
+            "unreachable",
+            format!("could not check that the PySpark scripts are at their script_location: {message}"),
+        )],
+    }
+}
+
 /// Publishes the draft: validates, compiles and stores version n+1 (201), or
 /// answers the latest version unchanged (200) when the content is identical.
 #[utoipa::path(post, path = "/tenants/{tenant}/processes/{process}/versions", tag = "versions",
@@ -164,6 +274,10 @@ async fn publish(
     let components = catalog::list(db).await?;
     let mut errors = validate_graph(&graph, &components, &Limits::default());
     errors.extend(where_it_runs(&state, &access, &graph, &components).await?);
+    errors.extend(emr_locations(&graph));
+    if errors.is_empty() {
+        errors.extend(scripts_there(&state, &access, &graph, &components).await);
+    }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }

@@ -101,6 +101,21 @@ async fn a_process_on_airflow_deploys_runs_live_and_stops() {
             .build(),
     );
     s3.create_bucket().bucket("dags").send().await.unwrap();
+    // The data components' scripts where their default `script_location` says.
+    s3.create_bucket()
+        .bucket("trellis-components")
+        .send()
+        .await
+        .unwrap();
+    for (name, text) in crate::spark_scripts::scripts() {
+        s3.put_object()
+            .bucket("trellis-components")
+            .key(format!("v1/{name}"))
+            .body(text.into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+    }
 
     let af = tokio::task::spawn_blocking({
         let url = aws.url.clone();

@@ -38,6 +38,7 @@ mod runs_api;
 mod s3_data;
 mod scheduler_servers;
 mod schedules;
+mod spark_scripts;
 mod sso;
 mod ssrf;
 mod streams;

@@ -163,6 +163,49 @@ async fn read_capped(
     Ok(Some(gz))
 }
 
+impl EmrExecutor {
+    /// Which of the S3 files `urls` (`s3://bucket/key`) the connection's role
+    /// cannot read, each with why; `Err` when AWS could not be asked.
+    pub async fn unreadable(
+        &self,
+        tenant: &TenantId,
+        connection: &app::types::ConnectionId,
+        urls: &[String],
+    ) -> Result<Vec<(String, String)>, String> {
+        let (target, assumed) = self.access(tenant, connection).await?;
+        let s3 = crate::aws::s3(&target, &assumed).map_err(|f| f.message)?;
+        let mut missing = Vec::new();
+        for url in urls {
+            let Some((bucket, key)) = url
+                .strip_prefix("s3://")
+                .and_then(|rest| rest.split_once('/'))
+                .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+            else {
+                missing.push((url.clone(), "is not an s3://bucket/key location".into()));
+                continue;
+            };
+            match s3.head_object().bucket(bucket).key(key).send().await {
+                Ok(_) => {}
+                Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
+                    Some(404) => missing.push((url.clone(), "does not exist".into())),
+                    Some(403) => missing.push((
+                        url.clone(),
+                        "cannot be read by the connection's role (it needs s3:GetObject there)"
+                            .into(),
+                    )),
+                    _ => {
+                        return Err(format!(
+                            "reading {url}: {}",
+                            aws_sdk_s3::error::DisplayErrorContext(&e)
+                        ))
+                    }
+                },
+            }
+        }
+        Ok(missing)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
