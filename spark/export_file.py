@@ -23,7 +23,6 @@ export folder, an http(s) URL to POST to — are refused here.
 
 import decimal
 import math
-import os
 import uuid
 
 import trellis_common as tc
@@ -47,14 +46,6 @@ def parse_args(argv):
     p.add_argument("--format", default="csv", choices=["csv", "jsonl"])
     p.add_argument("--destination", required=True)
     return p.parse_args(joined)
-
-
-def ship_module(spark):
-    """Makes this module importable in the Spark workers when a driver
-    imported it (the tests do); `spark-submit` ships the script itself."""
-    if __name__ != "__main__":
-        for module in (tc.__file__, __file__):
-            spark.sparkContext.addPyFile(os.path.abspath(module))
 
 
 # ---------------------------------------------------------------------------
@@ -195,7 +186,6 @@ def write_file(spark, lines, target):
 def run(spark, argv):
     args = parse_args(argv)
     kind = destination(args.destination)
-    ship_module(spark)
     try:
         dataset = tc.read_dataset(spark, args.datasets, args.dataset)
     except tc.StepFailed as e:

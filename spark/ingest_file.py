@@ -14,7 +14,6 @@ numbers, its error messages). Only small facts per file (first line, line
 counts, the first record) come back to the driver.
 """
 
-import os
 import re
 
 import trellis_common as tc
@@ -1156,17 +1155,8 @@ def _glob_escape(uri):
     return re.sub(r"([*?\[\]{}\\])", r"\\\1", uri)
 
 
-def ship_module(spark):
-    """Makes this module importable in the Spark workers when a driver
-    imported it (the tests do); `spark-submit` ships the script itself."""
-    if __name__ != "__main__":
-        for module in (tc.__file__, __file__):
-            spark.sparkContext.addPyFile(os.path.abspath(module))
-
-
 def run(spark, argv):
     args = parse_args(argv)
-    ship_module(spark)
     if not tc.valid_name(args.dataset):
         raise tc.UsageError(
             f"`{args.dataset}` is not a dataset name: use a lower-case letter, then letters, digits or _ (at most 63)"

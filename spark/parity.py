@@ -96,6 +96,18 @@ def run_local(trellis, tenant, component, params):
     return Outcome(status, last if done.returncode else "")
 
 
+SHIPPED = set()
+
+
+def ship(spark, module):
+    """Makes a script imported here importable in Spark's workers too, with
+    the module it shares (`spark-submit` ships them on EMR)."""
+    for path in (tc.__file__, module.__file__):
+        if path not in SHIPPED:
+            spark.sparkContext.addPyFile(os.path.abspath(path))
+            SHIPPED.add(path)
+
+
 def run_spark(spark, tenant, component, params):
     script, template = emr_script_and_args(component)
     params = dict(params)
@@ -105,6 +117,7 @@ def run_spark(spark, tenant, component, params):
     if component["key"] == "export.file" and relative(params.get("destination", "")):
         params["destination"] = "file://" + str(tenant / "exports" / params["destination"])
     module = importlib.import_module(script.removesuffix(".py"))
+    ship(spark, module)
     try:
         module.run(spark, render(template, component, params))
         return Outcome("ok")

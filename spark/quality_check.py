@@ -23,7 +23,6 @@ match invalid UTF-8) are not reproduced.
 
 import heapq
 import math
-import os
 import re
 
 import trellis_common as tc
@@ -1248,14 +1247,6 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def ship_module(spark):
-    """Makes this module importable in the Spark workers when a driver
-    imported it (the tests do); `spark-submit` ships the script itself."""
-    if __name__ != "__main__":
-        for module in (tc.__file__, __file__):
-            spark.sparkContext.addPyFile(os.path.abspath(module))
-
-
 def run(spark, argv):
     args = parse_args(argv)
     try:
@@ -1263,7 +1254,6 @@ def run(spark, argv):
     except RuleError as e:
         raise tc.UsageError(f"rules: {e}") from None
     threshold = Threshold.parse(args.threshold)
-    ship_module(spark)
     try:
         dataset = tc.read_dataset(spark, args.datasets, args.dataset)
     except tc.StepFailed as e:

@@ -27,7 +27,6 @@ instead (its executors' memory and disk, and the run's task timeout, which
 cancels the EMR step).
 """
 
-import os
 
 import trellis_common as tc
 
@@ -68,14 +67,6 @@ def parse_args(argv):
     p.add_argument("--sql", required=True)
     p.add_argument("--dataset", required=True)
     return p.parse_args(joined)
-
-
-def ship_module(spark):
-    """Makes this module importable in the Spark workers when a driver
-    imported it (the tests do); `spark-submit` ships the script itself."""
-    if __name__ != "__main__":
-        for module in (tc.__file__, __file__):
-            spark.sparkContext.addPyFile(os.path.abspath(module))
 
 
 # ---------------------------------------------------------------------------
@@ -334,7 +325,6 @@ def run(spark, argv):
     for name in inputs + [args.dataset]:
         if not tc.valid_name(name):
             raise tc.UsageError(f"`{name}` is not a dataset name")
-    ship_module(spark)
 
     datasets = []
     for name in inputs:

@@ -517,7 +517,12 @@ def write_dataset(spark, root, name, columns, rows, rejects=None, produced_by=No
     staging = _join(root, f".tmp-{name}-{uuid.uuid4().hex}")
     target = _join(root, name)
     try:
-        _write_csv(spark, store, rows, columns, _join(staging, DATA_FILE))
+        if width:
+            _write_csv(spark, store, rows, columns, _join(staging, DATA_FILE))
+        else:
+            # No columns (JSON Lines of empty objects): Spark writes no such
+            # frame; each record, the header included, is an empty field.
+            store.write_bytes(_join(staging, DATA_FILE), b'""\n' * (count + 1))
         rejected = 0
         if rejects is not None:
             rejects = rejects.map(lambda r: (str(r[0]), r[1], r[2])).persist(StorageLevel.MEMORY_AND_DISK)
