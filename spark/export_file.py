@@ -21,8 +21,6 @@ s3:// URI: the local step's other destinations — a path in the server's
 export folder, an http(s) URL to POST to — are refused here.
 """
 
-import decimal
-import math
 import uuid
 
 import trellis_common as tc

@@ -24,7 +24,6 @@ A case is a folder holding `case.json` and `data/` (the tenant's data folder):
 import argparse
 import csv
 import importlib
-import io
 import json
 import os
 import shutil
