@@ -57,6 +57,15 @@ STATED_RULES = [
     # An endpoint whose address the outbound guard refuses (by its
     # resolved address, under TRELLIS_OUTBOUND_ALLOW).
     (r"endpoint_url", r"refused"),
+    # An alert channel's target is a URL or email addresses by its kind
+    # (and a URL the outbound guard allows); email needs the platform's
+    # SMTP server.
+    (r"target", r"pattern|refused|too_many"),
+    (r"kind", r"not_configured"),
+    # An alert rule's threshold is required, and its range set, by its
+    # trigger; its process and channel are ones the tenant has.
+    (r"threshold", r"range|not_allowed"),
+    (r"channel|process", r"not_found"),
     # A path in the tenant's data folder stays inside it: relative, no
     # `..`, no symbolic link out, a file name a file system can hold, not
     # a folder (on disk, not in the text alone).

@@ -58,7 +58,7 @@ test('the main pages work under the Content-Security-Policy', async ({ page }) =
   await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', /succeeded|failed/, { timeout: 20_000 });
 
   // The other pages of the navigation, each loaded afresh.
-  for (const path of ['/processes', '/runs', '/schedules', '/datasets', '/files', '/connections', '/members', '/audit', '/admin', '/profile']) {
+  for (const path of ['/processes', '/runs', '/schedules', '/datasets', '/files', '/connections', '/alerts', '/members', '/audit', '/admin', '/profile']) {
     await page.goto(`${url()}${path}`);
     await hydrated(page);
   }

@@ -213,6 +213,16 @@ pub struct ServeArgs {
     #[arg(long, env = "TRELLIS_OUTBOUND_ALLOW", default_value = "")]
     pub outbound_allow: crate::outbound::Allow,
 
+    /// The SMTP server alert emails go through: `smtp://host:25` (no TLS),
+    /// `smtp://host:587?tls=required` (STARTTLS), `smtps://user:password@host`
+    /// (TLS). Without it, email channels cannot be made.
+    #[arg(long, env = "TRELLIS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret>,
+
+    /// The sender of alert emails, such as `Trellis <alerts@example.com>`.
+    #[arg(long, env = "TRELLIS_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+
     /// The address users reach Trellis at, e.g. `https://trellis.example.com`.
     /// With `https` the session cookie is marked `Secure`; single sign-on
     /// redirects back to it. Defaults to `http://<listen address>`.

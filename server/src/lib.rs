@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod airflow;
+pub mod alerts;
 pub mod aws;
 pub mod client_ip;
 pub mod components;
@@ -30,6 +31,7 @@ pub mod secrets;
 pub mod spark;
 pub mod state;
 pub mod streams;
+pub mod telemetry;
 pub mod time;
 
 pub use error::{Error, Result};
@@ -41,15 +43,37 @@ use db::bootstrap::{bootstrap, Bootstrap, ADMIN_USER};
 use db::Db;
 use tokio_util::sync::CancellationToken;
 
-/// Sets up `tracing`: human-readable lines or JSON, filtered by `RUST_LOG`.
+/// Sets up `tracing`: human-readable lines or JSON, filtered by `RUST_LOG`;
+/// with an OTLP collector configured (see [`telemetry`]), the spans (each
+/// request's) are exported to it too. Called inside the Tokio runtime.
 pub fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let (tracer, problem) = match telemetry::init() {
+        Ok(tracer) => (tracer, None),
+        Err(e) => (None, Some(e)),
+    };
+    let otel = tracer.map(|tracer| {
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            // A span is built when it closes, so that a request's is named
+            // by its route, which is known only once it is routed.
+            .with_context_activation(false)
+            .with_threads(false)
+            .with_location(false)
+    });
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
     match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Human => registry.with(tracing_subscriber::fmt::layer()).init(),
+        LogFormat::Json => registry
+            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
+            .init(),
+    }
+    if let Some(e) = problem {
+        tracing::error!(error = %e, "traces are not exported: the OTLP exporter could not be built");
     }
 }
 
@@ -141,6 +165,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
     );
+    let public_url = state.http.auth.public_url.clone();
+    let state = state.with_alerts(alerts::AlertSettings {
+        smtp_url: args.smtp_url.as_ref().map(|u| u.expose().to_owned()),
+        smtp_from: args.smtp_from.clone(),
+        public_url,
+    })?;
     if let Some(settings) = args.airflow_settings(&state.http.auth.public_url)? {
         let airflow = airflow::Airflow::new(settings);
         airflow.spawn_readiness(state.db.clone(), state.shutdown.clone());
@@ -168,6 +198,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .spawn_stop_watch(std::time::Duration::from_millis(500), shutdown.clone());
     state.scheduler.spawn(shutdown.clone());
     metrics::spawn_upkeep(shutdown.clone());
+    state.alerts.spawn(shutdown.clone());
     state.engine.spawn_retention(
         std::time::Duration::from_secs(args.retention_sweep_seconds.max(1)),
         shutdown.clone(),
@@ -186,6 +217,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_graceful_shutdown(wait_for_signal(shutdown))
     .await?;
     engine.sign_off().await;
+    telemetry::shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -16,6 +16,7 @@
 //! | `trellis_aws_api_calls_total` | counter | `service`, `operation`, `outcome` |
 //! | `trellis_airflow_api_calls_total` | counter | `method`, `operation`, `outcome` |
 //! | `trellis_db_connections` | gauge | `state` (`in_use`, `idle`) |
+//! | `trellis_notifications_total` | counter | `channel` (kind), `outcome` (`delivered`, `retry`, `failed`) |
 //!
 //! Counters count what this server did (a run's start and end are counted
 //! by the server that stored them), so the sum over servers is the whole.
@@ -107,6 +108,10 @@ fn describe() {
         "trellis_airflow_api_calls_total",
         "Calls to Airflow's REST API, by operation and outcome"
     );
+    describe_counter!(
+        "trellis_notifications_total",
+        "Alert delivery attempts by channel kind and outcome"
+    );
     describe_gauge!(
         "trellis_db_connections",
         "Database pool connections, in use and idle"
@@ -167,6 +172,12 @@ pub fn slots_in_use(tenant: &TenantId, held: usize) {
 /// A schedule's fire was stored as a run `lag` after its fire time.
 pub fn schedule_lag(lag: Duration) {
     metrics::histogram!("trellis_schedule_lag_seconds").record(lag.as_secs_f64());
+}
+
+/// One attempt to deliver an alert to a channel of `kind`.
+pub fn notification(kind: &'static str, outcome: &'static str) {
+    metrics::counter!("trellis_notifications_total", "channel" => kind, "outcome" => outcome)
+        .increment(1);
 }
 
 /// A live stream opened (`1`) or closed (`-1`).

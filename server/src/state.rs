@@ -17,6 +17,8 @@ pub struct AppState {
     pub bus: EventBus,
     pub auth: std::sync::Arc<crate::access::AuthState>,
     pub scheduler: crate::scheduler::Scheduler,
+    /// Alert rules, channels and deliveries (see `alerts`).
+    pub alerts: crate::alerts::Alerts,
     /// Open live streams per user, bounded by `http.streams`.
     pub streams: crate::streams::Streams,
     /// Cancelled when the server shuts down; long-lived tasks watch it.
@@ -38,9 +40,18 @@ impl AppState {
             crate::scheduler::SchedulerSettings::default(),
         );
         let streams = crate::streams::Streams::new(http.streams.clone());
+        let alerts = crate::alerts::Alerts::new(
+            engine.clone(),
+            crate::alerts::AlertSettings {
+                public_url: http.auth.public_url.clone(),
+                ..Default::default()
+            },
+        )
+        .expect("alerts without email need no settings");
         Self {
             auth,
             scheduler,
+            alerts,
             streams,
             db,
             leptos,
@@ -59,6 +70,12 @@ impl AppState {
     ) -> crate::Result<crate::streams::Lease> {
         self.streams
             .lease(access, &self.db, &self.auth, &self.shutdown)
+    }
+
+    /// Replaces the alerts' settings (the platform's SMTP server).
+    pub fn with_alerts(mut self, settings: crate::alerts::AlertSettings) -> anyhow::Result<Self> {
+        self.alerts = crate::alerts::Alerts::new(self.engine.clone(), settings)?;
+        Ok(self)
     }
 
     /// Replaces the scheduler: another clock (tests), other settings.

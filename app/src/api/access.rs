@@ -344,6 +344,16 @@ text_enum!(
         BackfillStart => "backfill.start",
         #[serde(rename = "backfill.cancel")]
         BackfillCancel => "backfill.cancel",
+        #[serde(rename = "alert_channel.create")]
+        AlertChannelCreate => "alert_channel.create",
+        #[serde(rename = "alert_channel.delete")]
+        AlertChannelDelete => "alert_channel.delete",
+        #[serde(rename = "alert_rule.create")]
+        AlertRuleCreate => "alert_rule.create",
+        #[serde(rename = "alert_rule.delete")]
+        AlertRuleDelete => "alert_rule.delete",
+        #[serde(rename = "alert_secret.rotate")]
+        AlertSecretRotate => "alert_secret.rotate",
         /// A platform admin's action, in no tenant's log.
         #[serde(rename = "tenant.create")]
         TenantCreate => "tenant.create",
@@ -400,6 +410,11 @@ pub const AUDIT_ACTIONS: &[AuditAction] = &[
     AuditAction::ScheduleDelete,
     AuditAction::BackfillStart,
     AuditAction::BackfillCancel,
+    AuditAction::AlertChannelCreate,
+    AuditAction::AlertChannelDelete,
+    AuditAction::AlertRuleCreate,
+    AuditAction::AlertRuleDelete,
+    AuditAction::AlertSecretRotate,
 ];
 
 /// How the single sign-on button is shown on the sign-in page.

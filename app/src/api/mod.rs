@@ -1,6 +1,7 @@
 //! The JSON API's shared request/response types.
 
 pub mod access;
+pub mod alerts;
 pub mod auth;
 pub mod backfills;
 pub mod connections;

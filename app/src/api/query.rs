@@ -2,6 +2,7 @@
 //! deserializes them, the browser builds them with `to_query`.
 
 use crate::api::access::AuditAction;
+use crate::api::alerts::DeliveryStatus;
 use crate::api::runs::{RunOrigin, StopMode};
 use crate::types::{RunState, UnknownVariant};
 use serde::{Deserialize, Serialize};
@@ -353,5 +354,36 @@ mod tests {
         assert_eq!(read(serde_json::json!({"action": ""})).action(), Ok(None));
         let unknown = read(serde_json::json!({"action": "launch"})).action();
         assert_eq!(unknown.unwrap_err().value, "launch");
+    }
+}
+
+/// `GET …/alerts/deliveries`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct DeliveryQuery {
+    /// Only deliveries to this channel.
+    pub channel: Option<String>,
+    /// Only deliveries about this run.
+    pub run: Option<String>,
+    /// Only deliveries in this state.
+    pub status: Option<DeliveryStatus>,
+    /// How many, newest first: 1 to 500 (default 100).
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 500))]
+    pub limit: Option<i64>,
+}
+
+impl DeliveryQuery {
+    pub fn to_query(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        pair(&mut out, "channel", self.channel.clone());
+        pair(&mut out, "run", self.run.clone());
+        pair(
+            &mut out,
+            "status",
+            self.status.map(|s| s.as_str().to_owned()),
+        );
+        pair(&mut out, "limit", self.limit.map(|l| l.to_string()));
+        finish(out)
     }
 }

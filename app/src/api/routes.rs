@@ -6,6 +6,9 @@ use crate::api::access::{
     ApiToken, AuditEvent, AuthMethods, CreatedApiToken, Member, NewApiToken, NewTenant, NewUser,
     PasswordChange, SetMember, Tenant, TenantChange, User, UserChange,
 };
+use crate::api::alerts::{
+    Channel, ChannelInput, Delivery, Rule, RuleInput, SigningSecret, SigningSecretState,
+};
 use crate::api::auth::{LoginRequest, Me};
 use crate::api::backfills::{Backfill, BackfillPreview, CancelQuery, NewBackfill};
 use crate::api::connections::{Connection, ConnectionInput, ConnectionTest, ExternalId};
@@ -14,7 +17,9 @@ use crate::api::processes::{
     CreateProcess, Process, ProcessSummary, PublishRequest, UpdateProcess, Version, VersionDiff,
     VersionSummary,
 };
-use crate::api::query::{AuditQuery, PreviewQuery, RunListQuery, StopQuery, TenantRunQuery};
+use crate::api::query::{
+    AuditQuery, DeliveryQuery, PreviewQuery, RunListQuery, StopQuery, TenantRunQuery,
+};
 use crate::api::runs::{RetryRun, Run, RunDay, RunPage, RunSummary, StartRun};
 use crate::api::schedules::{Schedule, ScheduleInput, SchedulePreview};
 use crate::client::{self, ApiResult};
@@ -120,6 +125,57 @@ pub async fn remove_member(tenant: &str, user: &str) -> ApiResult<()> {
 
 pub async fn audit(tenant: &str, query: &AuditQuery) -> ApiResult<Vec<AuditEvent>> {
     client::get(&at(tenant, &format!("audit{}", query.to_query()))).await
+}
+
+// A tenant's alerts (tenant admins).
+
+pub async fn alert_channels(tenant: &str) -> ApiResult<Vec<Channel>> {
+    client::get(&at(tenant, "alerts/channels")).await
+}
+
+/// Creates a channel; the answer carries the tenant's signing secret when
+/// this channel made it (shown once).
+pub async fn create_alert_channel(tenant: &str, body: &ChannelInput) -> ApiResult<Channel> {
+    client::post(&at(tenant, "alerts/channels"), body).await
+}
+
+/// Deletes a channel with the rules that send to it.
+pub async fn delete_alert_channel(tenant: &str, id: &str) -> ApiResult<()> {
+    client::delete(&at(tenant, &format!("alerts/channels/{id}"))).await
+}
+
+/// Sends a test alert to a channel; the answer is its delivery (pending).
+pub async fn test_alert_channel(tenant: &str, id: &str) -> ApiResult<Delivery> {
+    client::post(&at(tenant, &format!("alerts/channels/{id}/test")), &()).await
+}
+
+pub async fn alert_rules(tenant: &str) -> ApiResult<Vec<Rule>> {
+    client::get(&at(tenant, "alerts/rules")).await
+}
+
+pub async fn create_alert_rule(tenant: &str, body: &RuleInput) -> ApiResult<Rule> {
+    client::post(&at(tenant, "alerts/rules"), body).await
+}
+
+pub async fn delete_alert_rule(tenant: &str, id: &str) -> ApiResult<()> {
+    client::delete(&at(tenant, &format!("alerts/rules/{id}"))).await
+}
+
+pub async fn alert_deliveries(tenant: &str, query: &DeliveryQuery) -> ApiResult<Vec<Delivery>> {
+    client::get(&at(
+        tenant,
+        &format!("alerts/deliveries{}", query.to_query()),
+    ))
+    .await
+}
+
+pub async fn signing_secret_state(tenant: &str) -> ApiResult<SigningSecretState> {
+    client::get(&at(tenant, "alerts/signing-secret")).await
+}
+
+/// Makes a new signing secret (the old one stops signing); shown once.
+pub async fn rotate_signing_secret(tenant: &str) -> ApiResult<SigningSecret> {
+    client::post(&at(tenant, "alerts/signing-secret"), &()).await
 }
 
 pub async fn connections(tenant: &str) -> ApiResult<Vec<Connection>> {

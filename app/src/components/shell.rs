@@ -122,6 +122,7 @@ pub fn App() -> impl IntoView {
                             .map(|(href, label)| view! { <A href=*href>{*label}</A> })
                             .collect_view()}
                         <Show when=move || session.can(Role::TenantAdmin)>
+                            <A href="/alerts">"Alerts"</A>
                             <A href="/members">"Members"</A>
                             <A href="/audit">"Audit log"</A>
                         </Show>
@@ -155,6 +156,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/runs/:id") view={Lazy::<Run>::new()}/>
                         <Route path=StaticSegment("schedules") view={Lazy::<Schedules>::new()}/>
                         <Route path=StaticSegment("connections") view={Lazy::<Connections>::new()}/>
+                        <Route path=StaticSegment("alerts") view={Lazy::<Alerts>::new()}/>
                         <Route path=StaticSegment("files") view={Lazy::<Files>::new()}/>
                         <Route path=StaticSegment("datasets") view={Lazy::<Datasets>::new()}/>
                         <Route path=StaticSegment("admin") view={Lazy::<Admin>::new()}/>
@@ -204,6 +206,7 @@ lazy_page! {
     Run => crate::pages::run::RunPage,
     Schedules => crate::pages::schedules::SchedulesPage,
     Connections => crate::pages::connections::ConnectionsPage,
+    Alerts => crate::pages::alerts::AlertsPage,
     Files => crate::pages::files::FilesPage,
     Datasets => crate::pages::datasets::DatasetsPage,
     Admin => crate::pages::admin::AdminPage,

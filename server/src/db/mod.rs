@@ -2,6 +2,7 @@
 //! migrations, readiness, and first-start bootstrap. The same SQL serves both
 //! backends: `$n` placeholders, text timestamps, text JSON, BIGINT integers.
 
+pub mod alerts;
 pub mod audit;
 pub mod backfills;
 pub mod bootstrap;

@@ -331,7 +331,12 @@ async fn transition_in(
         .push(" AND state IN ")
         .bind_list(RunState::sources(to).map(RunState::as_str))
         .push(" RETURNING id");
-    record(tx, sql, tenant, run, None, to.into(), &at, fence).await
+    let event = record(tx, sql, tenant, run, None, to.into(), &at, fence).await?;
+    if event.is_some() && to.is_terminal() {
+        // The alerts outbox, durable with the final state (see `alerts`).
+        super::alerts::note_run_end(tx, tenant, run, to, &at).await?;
+    }
+    Ok(event)
 }
 
 /// Moves a task to `to` from any state the task state machine

@@ -253,6 +253,11 @@ impl Engine {
         &self.inner.settings.sealer
     }
 
+    /// The database the engine stores runs in.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
     /// The check on addresses tenants choose (data step URLs, AWS endpoints).
     pub fn outbound(&self) -> &crate::outbound::Guard {
         &self.inner.settings.outbound
@@ -615,11 +620,16 @@ impl Engine {
     }
 
     /// Moves a run to `to` when the run state machine allows it, and
-    /// publishes the change; whether it moved.
+    /// publishes the change; whether it moved. A run that ends here has its
+    /// trace exported (every final state passes through here).
     async fn run_state(&self, tenant: &TenantId, run: &RunId, to: RunState) -> sqlx::Result<bool> {
         let fence = self.fence(run);
         let moves = [commit::Move::Run(to)];
-        Ok(self.write(tenant, run, &moves, fence).await?[0])
+        let moved = self.write(tenant, run, &moves, fence).await?[0];
+        if moved && to.is_terminal() {
+            crate::telemetry::run_ended(&self.inner.db, tenant, run);
+        }
+        Ok(moved)
     }
 
     /// Writes `moves` of `run` in order (in the next batch of state changes,

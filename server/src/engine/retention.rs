@@ -5,7 +5,8 @@
 //! "last run" stay), so a process that runs once a quarter keeps its
 //! history's newest entry. Datasets not written for as long go too, but
 //! never one that a scheduled process (its pinned or latest version) or an
-//! active run reads or writes.
+//! active run reads or writes. Alert deliveries that ended before the
+//! cut-off go with them.
 
 use super::Engine;
 use crate::db::{runs, tenants};
@@ -69,6 +70,8 @@ impl Engine {
                 // Others' writes go between batches.
                 tokio::task::yield_now().await;
             }
+            // The alert log keeps as long as the runs it is about.
+            crate::db::alerts::delete_finished_before(db, &tenant, &cutoff).await?;
             let (datasets, bytes) = self.sweep_datasets(&tenant, &cutoff).await?;
             swept.datasets = datasets;
             swept.bytes += bytes;

@@ -4,6 +4,7 @@
 
 mod admin;
 mod airflow;
+mod alerts;
 mod backfills;
 mod catalog;
 mod connections;
@@ -61,6 +62,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "backfills", description = "One run per fire time over a range"),
         (name = "datasets", description = "Datasets the data components wrote"),
         (name = "files", description = "The tenant's data folder: files the data components read"),
+        (name = "alerts", description = "Alert channels, rules and deliveries (tenant admins)"),
     ),
     // Enums that only query parameters name (by `value_type`).
     components(schemas(
@@ -93,7 +95,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(schedules::router())
         .merge(backfills::router())
         .merge(datasets::router())
-        .merge(files::router());
+        .merge(files::router())
+        .merge(alerts::router());
     let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/api/v1", v1)
@@ -180,8 +183,14 @@ async fn count_request(req: Request, next: axum::middleware::Next) -> Response {
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().as_str().to_owned();
+    // Names the request's span (exported as a trace, see `telemetry`) by
+    // its route.
+    let span = tracing::Span::current();
+    span.record("route", route.as_str());
+    span.record("otel.name", format!("{method} {route}").as_str());
     let began = std::time::Instant::now();
     let response = next.run(req).await;
+    span.record("status", response.status().as_u16());
     crate::metrics::http_request(&method, &route, response.status().as_u16(), began.elapsed());
     response
 }
@@ -277,7 +286,9 @@ fn request_span(req: &Request) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id,
+        route = tracing::field::Empty, status = tracing::field::Empty,
+        otel.name = tracing::field::Empty, otel.kind = "server")
 }
 
 #[cfg(test)]

@@ -84,6 +84,34 @@ fn required() -> BTreeMap<&'static str, Needs> {
             "POST /api/v1/tenants/{tenant}/connections/{connection}/test",
             TenantAdmin,
         ),
+        ("GET /api/v1/tenants/{tenant}/alerts/channels", TenantAdmin),
+        ("POST /api/v1/tenants/{tenant}/alerts/channels", TenantAdmin),
+        (
+            "DELETE /api/v1/tenants/{tenant}/alerts/channels/{channel}",
+            TenantAdmin,
+        ),
+        (
+            "POST /api/v1/tenants/{tenant}/alerts/channels/{channel}/test",
+            TenantAdmin,
+        ),
+        ("GET /api/v1/tenants/{tenant}/alerts/rules", TenantAdmin),
+        ("POST /api/v1/tenants/{tenant}/alerts/rules", TenantAdmin),
+        (
+            "DELETE /api/v1/tenants/{tenant}/alerts/rules/{rule}",
+            TenantAdmin,
+        ),
+        (
+            "GET /api/v1/tenants/{tenant}/alerts/deliveries",
+            TenantAdmin,
+        ),
+        (
+            "GET /api/v1/tenants/{tenant}/alerts/signing-secret",
+            TenantAdmin,
+        ),
+        (
+            "POST /api/v1/tenants/{tenant}/alerts/signing-secret",
+            TenantAdmin,
+        ),
         ("GET /api/v1/tenants/{tenant}/components", Viewer),
         ("GET /api/v1/tenants/{tenant}/datasets", Viewer),
         ("GET /api/v1/tenants/{tenant}/datasets/{name}", Viewer),
@@ -318,6 +346,28 @@ async fn world(backend: Backend) -> World {
     );
     let connection = connection.json()["id"].as_str().unwrap().to_owned();
 
+    // An alert channel (to a port that answers nothing) and a rule.
+    let channel = app
+        .as_user(
+            &admin,
+            Method::POST,
+            &format!("{DEMO}/alerts/channels"),
+            Some(json!({"name": "secret-hook", "kind": "webhook", "target": "http://127.0.0.1:1/hook"})),
+        )
+        .await;
+    assert_eq!(channel.status, StatusCode::CREATED, "{}", channel.text());
+    let channel = channel.json()["id"].as_str().unwrap().to_owned();
+    let rule = app
+        .as_user(
+            &admin,
+            Method::POST,
+            &format!("{DEMO}/alerts/rules"),
+            Some(json!({"trigger": "failure", "channel": channel})),
+        )
+        .await;
+    assert_eq!(rule.status, StatusCode::CREATED, "{}", rule.text());
+    let rule = rule.json()["id"].as_str().unwrap().to_owned();
+
     // A paused schedule on the process (the rival must not see it).
     let schedule = app
         .as_user(
@@ -343,6 +393,8 @@ async fn world(backend: Backend) -> World {
     let values = BTreeMap::from([
         ("backfill", backfill),
         ("connection", connection.clone()),
+        ("channel", channel.clone()),
+        ("rule", rule.clone()),
         ("tenant", "demo".to_owned()),
         ("process", id.clone()),
         ("number", "1".to_owned()),
@@ -516,7 +568,8 @@ async fn every_route_refuses_whoever_may_not_call_it(backend: Backend) {
     // run after reads and removals last, so each call finds its object.
     let order = |route: &str| match route.split_once(' ').unwrap().0 {
         "GET" => 0,
-        "DELETE" if route.contains("/members/") => 3,
+        // A channel goes with its rules: after them.
+        "DELETE" if route.contains("/members/") || route.contains("/alerts/channels/") => 3,
         "DELETE" => 2,
         _ => 1,
     };
@@ -682,6 +735,21 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
         (
             Method::POST,
             format!("{rival}/connections/{connection}/test"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{rival}/alerts/channels/{}/test", v["channel"]),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("{rival}/alerts/channels/{}", v["channel"]),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("{rival}/alerts/rules/{}", v["rule"]),
             None,
         ),
     ];

@@ -27,6 +27,8 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
     }
     operations.sort();
     let expected = [
+        "DELETE /api/v1/tenants/{tenant}/alerts/channels/{channel}",
+        "DELETE /api/v1/tenants/{tenant}/alerts/rules/{rule}",
         "DELETE /api/v1/tenants/{tenant}/connections/{connection}",
         "DELETE /api/v1/tenants/{tenant}/files",
         "DELETE /api/v1/tenants/{tenant}/members/{username}",
@@ -40,6 +42,10 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "GET /api/v1/auth/oidc/login",
         "GET /api/v1/me",
         "GET /api/v1/me/tokens",
+        "GET /api/v1/tenants/{tenant}/alerts/channels",
+        "GET /api/v1/tenants/{tenant}/alerts/deliveries",
+        "GET /api/v1/tenants/{tenant}/alerts/rules",
+        "GET /api/v1/tenants/{tenant}/alerts/signing-secret",
         "GET /api/v1/tenants/{tenant}/audit",
         "GET /api/v1/tenants/{tenant}/components",
         "GET /api/v1/tenants/{tenant}/connections",
@@ -81,6 +87,10 @@ async fn the_document_lists_every_endpoint_with_its_errors() {
         "POST /api/v1/airflow/runs/{run}/report",
         "POST /api/v1/auth/login",
         "POST /api/v1/auth/logout",
+        "POST /api/v1/tenants/{tenant}/alerts/channels",
+        "POST /api/v1/tenants/{tenant}/alerts/channels/{channel}/test",
+        "POST /api/v1/tenants/{tenant}/alerts/rules",
+        "POST /api/v1/tenants/{tenant}/alerts/signing-secret",
         "POST /api/v1/tenants/{tenant}/connections",
         "POST /api/v1/tenants/{tenant}/connections/{connection}/test",
         "POST /api/v1/tenants/{tenant}/files",

@@ -55,6 +55,37 @@ async fn old_ended_runs_go_with_their_events_and_logs(backend: Backend) {
     };
     assert!(log_dir(&old[0]).is_some(), "a run's task logs are on disk");
 
+    // A delivered test alert: the alert log keeps as long as the runs.
+    let hook = crate::common::receivers::HttpReceiver::start();
+    app.alerts_running().await;
+    let alerts = format!("{DEMO}/alerts");
+    let channel = app
+        .as_user(
+            &admin,
+            Method::POST,
+            &format!("{alerts}/channels"),
+            Some(json!({"name": "ops", "kind": "slack", "target": hook.url})),
+        )
+        .await
+        .json();
+    let test = format!("{alerts}/channels/{}/test", channel["id"].as_str().unwrap());
+    app.as_user(&admin, Method::POST, &test, None).await;
+    hook.arrived(1, std::time::Duration::from_secs(20)).await;
+    let deliveries = || async {
+        let log = app
+            .get_as(&admin, &format!("{alerts}/deliveries"))
+            .await
+            .json();
+        log.as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["status"].clone())
+            .collect::<Vec<_>>()
+    };
+    while deliveries().await != vec![json!("delivered")] {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
     // Nothing is old enough yet.
     let now = Timestamp::now().as_datetime();
     let swept = app.state.engine.sweep(Timestamp::from(now)).await.unwrap();
@@ -84,6 +115,7 @@ async fn old_ended_runs_go_with_their_events_and_logs(backend: Backend) {
     }
     let listed = app.get_as(&admin, &format!("{DEMO}/runs")).await.json();
     assert_eq!(listed["runs"].as_array().unwrap().len(), 3, "{listed}");
+    assert!(deliveries().await.is_empty(), "the old delivery went too");
 
     // The admin sees what it freed, and a tenant of its own keeps forever.
     let tenants = app.get_as(&admin, "/api/v1/admin/tenants").await.json();

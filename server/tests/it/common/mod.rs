@@ -8,6 +8,7 @@ pub mod airflow;
 pub mod binary;
 pub mod emulator;
 pub mod pg;
+pub mod receivers;
 
 use app::types::TenantId;
 use axum::body::Body;
@@ -286,6 +287,25 @@ impl TestApp {
         self.state.auth = server::access::AuthState::new(self.state.http.auth.clone());
         self.router = server::router(self.state.clone());
         self
+    }
+
+    /// The same application with the platform's alert settings (SMTP).
+    pub fn with_alerts(mut self, settings: server::alerts::AlertSettings) -> TestApp {
+        self.state = self.state.clone().with_alerts(settings).unwrap();
+        self.router = server::router(self.state.clone());
+        self
+    }
+
+    /// Starts the alerts' loop, as `serve` does (this server registered as
+    /// alive first, so its claims on deliveries hold); it stops with the
+    /// application's shutdown token.
+    pub async fn alerts_running(&self) {
+        self.state
+            .engine
+            .heartbeat(Duration::from_secs(30))
+            .await
+            .unwrap();
+        self.state.alerts.spawn(self.state.shutdown.clone());
     }
 
     /// The same application with other bounds on live streams.
