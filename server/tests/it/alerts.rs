@@ -703,14 +703,15 @@ fn a_server_killed_while_delivering_delivers_after_its_restart() {
     let process = binary::published(&addr, &cookie, "p", failing());
     let run = binary::start_run(&addr, &cookie, &process);
     binary::wait_for(&addr, &cookie, &run, ended);
-    let first_try = hook.wait_for(1, WAIT);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let first_try = runtime.block_on(hook.arrived(1, WAIT));
 
     first.child.kill().unwrap();
     first.child.wait().unwrap();
 
     let second = start(data.path());
     let cookie = sign_in(&second.addr);
-    let got = hook.wait_for(2, WAIT);
+    let got = runtime.block_on(hook.arrived(2, WAIT));
     assert_eq!(
         got[1].header("x-trellis-delivery"),
         first_try[0].header("x-trellis-delivery")

@@ -5,9 +5,7 @@
 
 use crate::common::binary::{published, sign_in, start_run, start_with, wait_for};
 use crate::common::ended;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
+use crate::common::receivers::HttpReceiver;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -15,17 +13,16 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Every span the collector received, with the service that sent it.
-type Received = Arc<Mutex<Vec<(String, Span)>>>;
-
-/// A collector answering `POST /v1/traces` on 127.0.0.1; its URL.
-async fn collector() -> (String, Received) {
-    async fn export(State(received): State<Received>, body: Bytes) {
-        let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf body");
-        let mut received = received.lock().unwrap();
+/// Every span the collector (a receiver on loopback) got, with the service
+/// that sent it: each request's body decoded as OTLP protobuf.
+fn spans_of(collector: &HttpReceiver) -> Vec<(String, Span)> {
+    let mut spans = Vec::new();
+    for request in collector.received() {
+        assert_eq!(request.path, "/v1/traces");
+        let request = ExportTraceServiceRequest::decode(request.body.as_slice())
+            .expect("an OTLP protobuf body");
         for resource in request.resource_spans {
             let service = resource
                 .resource
@@ -33,18 +30,11 @@ async fn collector() -> (String, Received) {
                 .and_then(|r| attribute(&r.attributes, "service.name"))
                 .unwrap_or_default();
             for scope in resource.scope_spans {
-                received.extend(scope.spans.into_iter().map(|s| (service.clone(), s)));
+                spans.extend(scope.spans.into_iter().map(|s| (service.clone(), s)));
             }
         }
     }
-    let received = Received::default();
-    let app = axum::Router::new()
-        .route("/v1/traces", post(export))
-        .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, received)
+    spans
 }
 
 /// An attribute's value as text.
@@ -70,12 +60,12 @@ fn nanos(stored: &Value) -> u64 {
 
 /// The spans received once `done` holds of them (20 s at most).
 fn received_until(
-    received: &Received,
+    collector: &HttpReceiver,
     done: impl Fn(&[(String, Span)]) -> bool,
 ) -> Vec<(String, Span)> {
     let started = Instant::now();
     loop {
-        let spans = received.lock().unwrap().clone();
+        let spans = spans_of(collector);
         if done(&spans) {
             return spans;
         }
@@ -90,8 +80,8 @@ fn received_until(
 
 #[test]
 fn a_run_is_one_trace_with_a_span_per_task_and_requests_are_traced() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (url, received) = rt.block_on(collector());
+    let collector = HttpReceiver::start();
+    let url = collector.url.clone();
     let data = tempfile::tempdir().unwrap();
     let server = start_with(
         data.path(),
@@ -125,7 +115,7 @@ fn a_run_is_one_trace_with_a_span_per_task_and_requests_are_traced() {
     let trace = id.as_bytes().to_vec();
     let root_id = trace[8..].to_vec();
     let start_route = "POST /api/v1/tenants/{tenant}/processes/{process}/runs";
-    let spans = received_until(&received, |spans| {
+    let spans = received_until(&collector, |spans| {
         let in_run = spans.iter().filter(|(_, s)| s.trace_id == trace).count();
         in_run == 1 + keys.len() && spans.iter().any(|(_, s)| s.name == start_route)
     });

@@ -1,7 +1,7 @@
 //! Real receivers on loopback for what the server sends out: an HTTP
 //! server that records every request (webhooks, Slack-style hooks) and an
-//! SMTP server that records every message. Each runs on its own thread, so
-//! tests with or without a Tokio runtime use them alike.
+//! SMTP server that records every message. Each runs on threads of its own,
+//! whatever runtime the test has.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -73,8 +73,8 @@ impl HttpReceiver {
         self.got.lock().unwrap().clone()
     }
 
-    /// [`HttpReceiver::wait_for`] without blocking the test's runtime (whose
-    /// tasks are what sends).
+    /// Waits (up to `limit`) until at least `n` requests arrived; all of
+    /// them. It sleeps on the test's runtime, whose tasks may be the sender.
     pub async fn arrived(&self, n: usize, limit: Duration) -> Vec<Received> {
         let start = Instant::now();
         loop {
@@ -88,23 +88,6 @@ impl HttpReceiver {
                 got.len()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Waits (up to `limit`) until at least `n` requests arrived; all of them.
-    pub fn wait_for(&self, n: usize, limit: Duration) -> Vec<Received> {
-        let start = Instant::now();
-        loop {
-            let got = self.received();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "{} of {n} requests arrived in {limit:?}: {got:?}",
-                got.len()
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
