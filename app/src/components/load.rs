@@ -49,6 +49,22 @@ pub fn alert_with(testid: &'static str, message: String) -> AnyView {
 }
 
 /// Shows `data`: loading, its problem, or `content` of it.
+/// The errors a problem named for a form's `field`, each under its input
+/// (`data-testid="error-<field>"`).
+pub fn field_error(
+    errors: RwSignal<Vec<crate::api::FieldError>>,
+    field: &'static str,
+) -> impl IntoView {
+    move || {
+        errors
+            .get()
+            .into_iter()
+            .filter(|e| e.field == field)
+            .map(|e| view! { <span class="error" data-testid=format!("error-{field}")>{e.message}</span> })
+            .collect_view()
+    }
+}
+
 pub fn show<T, V>(
     data: Loaded<T>,
     content: impl Fn(T) -> V + Send + Sync + 'static,

@@ -13,7 +13,7 @@ use crate::api::FieldError;
 use crate::client::ApiError;
 use crate::components::badge::StateBadge;
 use crate::components::copy::CopyButton;
-use crate::components::load::{alert, alert_with, fetch, loaded, show, Loaded};
+use crate::components::load::{alert, alert_with, fetch, field_error, loaded, show, Loaded};
 use crate::components::time;
 use crate::session::{Session, WithTenant};
 use crate::types::Role;
@@ -149,18 +149,6 @@ fn problems(e: ApiError) -> Vec<FieldError> {
     match e.problem {
         Some(p) if !p.errors.is_empty() => p.errors,
         _ => vec![FieldError::new("", "error", e.message())],
-    }
-}
-
-/// The errors of `field`, each under its input.
-fn field_error(errors: RwSignal<Vec<FieldError>>, field: &'static str) -> impl IntoView {
-    move || {
-        errors
-            .get()
-            .into_iter()
-            .filter(|e| e.field == field)
-            .map(|e| view! { <span class="error" data-testid=format!("error-{field}")>{e.message}</span> })
-            .collect_view()
     }
 }
 

@@ -87,14 +87,6 @@ impl Form {
 
     /// The errors of `field`, each under it.
     pub fn error(&self, field: &'static str) -> impl IntoView {
-        let errors = self.errors;
-        move || {
-            errors
-                .get()
-                .into_iter()
-                .filter(|e| e.field == field)
-                .map(|e| view! { <span class="error" data-testid=format!("error-{field}")>{e.message}</span> })
-                .collect_view()
-        }
+        crate::components::load::field_error(self.errors, field)
     }
 }
