@@ -109,6 +109,21 @@ fn unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+impl Error {
+    /// `e` as a 409 on `field` saying `message` when it broke a unique
+    /// constraint (a name or key taken); any other database error as is.
+    pub fn taken(e: sqlx::Error, field: &str, message: impl Into<String>) -> Error {
+        if unique_violation(&e) {
+            Error::Conflict {
+                field: Some(field.into()),
+                message: message.into(),
+            }
+        } else {
+            e.into()
+        }
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let mut response = problem_response(&self.problem());

@@ -313,13 +313,13 @@ pub struct NewDelivery<'a> {
 
 /// Stores `deliveries` (each at most once per dedupe key) and, when
 /// `ending` is given, takes that ending out of the outbox, in one
-/// transaction: false (and nothing stored) when another server took the
-/// ending first.
+/// transaction: the ids of the deliveries stored (none when another server
+/// took the ending first).
 pub async fn make_deliveries(
     db: &Db,
     ending: Option<&str>,
     deliveries: &[NewDelivery<'_>],
-) -> sqlx::Result<bool> {
+) -> sqlx::Result<Vec<String>> {
     let mut tx = db.pool.begin().await?;
     if let Some(ending) = ending {
         let taken = sqlx::query("DELETE FROM alert_outbox WHERE id = $1")
@@ -328,17 +328,18 @@ pub async fn make_deliveries(
             .await?
             .rows_affected();
         if taken == 0 {
-            return Ok(false);
+            return Ok(Vec::new());
         }
     }
     let at = now();
+    let mut stored = Vec::with_capacity(deliveries.len());
     for d in deliveries {
-        sqlx::query(
+        let id: Option<String> = sqlx::query_scalar(
             "INSERT INTO alert_deliveries (id, tenant_id, channel_id, channel_name, channel_kind, \
              rule_id, trigger, run_id, process_name, run_number, dedupe, summary, payload, status, \
              attempts, next_attempt_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', 0, $14, $14) \
-             ON CONFLICT (dedupe) DO NOTHING",
+             ON CONFLICT (dedupe) DO NOTHING RETURNING id",
         )
         .bind(new_id())
         .bind(d.tenant.as_str())
@@ -354,11 +355,12 @@ pub async fn make_deliveries(
         .bind(d.summary)
         .bind(d.payload.to_string())
         .bind(&at)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        stored.extend(id);
     }
     tx.commit().await?;
-    Ok(true)
+    Ok(stored)
 }
 
 const DELIVERY: &str = "SELECT id, channel_id, channel_name, channel_kind, trigger, run_id, \
@@ -588,14 +590,6 @@ pub async fn outcomes_before(
     .iter()
     .map(|row| text(row, "state"))
     .collect()
-}
-
-/// The delivery made with dedupe key `dedupe` (its id).
-pub async fn delivery_by_dedupe(db: &Db, dedupe: &str) -> sqlx::Result<String> {
-    sqlx::query_scalar("SELECT id FROM alert_deliveries WHERE dedupe = $1")
-        .bind(dedupe)
-        .fetch_one(&db.pool)
-        .await
 }
 
 /// Deletes the tenant's deliveries made before `cutoff` that are no longer

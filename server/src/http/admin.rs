@@ -141,12 +141,12 @@ async fn create_tenant(
         body.max_concurrent_tasks,
     )
     .await
-    .map_err(|e| match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
-            field: Some("slug".into()),
-            message: format!("a tenant `{}` already exists", body.slug),
-        },
-        e => e.into(),
+    .map_err(|e| {
+        Error::taken(
+            e,
+            "slug",
+            format!("a tenant `{}` already exists", body.slug),
+        )
     })?;
     state
         .engine
@@ -282,12 +282,12 @@ async fn create_user(
         None,
     )
     .await
-    .map_err(|e| match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
-            field: Some("username".into()),
-            message: format!("a user `{}` already exists", body.username),
-        },
-        e => e.into(),
+    .map_err(|e| {
+        Error::taken(
+            e,
+            "username",
+            format!("a user `{}` already exists", body.username),
+        )
     })?;
     record(&state, &admin, AuditAction::UserCreate, &body.username).await;
     let user = users::by_username(&state.db, &body.username)

@@ -84,16 +84,6 @@ async fn channel_target(
     target
 }
 
-fn taken(e: sqlx::Error, field: &str, message: String) -> Error {
-    match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
-            field: Some(field.into()),
-            message,
-        },
-        e => e.into(),
-    }
-}
-
 /// The tenant's alert channels.
 #[utoipa::path(get, path = "/tenants/{tenant}/alerts/channels", tag = "alerts",
     params(TenantPath), responses(
@@ -137,7 +127,7 @@ async fn create_channel(
     let id = store::insert_channel(&state.db, &access.tenant, &name, input.kind, &target)
         .await
         .map_err(|e| {
-            taken(
+            Error::taken(
                 e,
                 "name",
                 format!("a channel named `{name}` already exists"),
@@ -309,7 +299,7 @@ async fn create_rule(
         &channel.id,
     )
     .await
-    .map_err(|e| taken(e, "trigger", "the same rule exists already".into()))?;
+    .map_err(|e| Error::taken(e, "trigger", "the same rule exists already"))?;
     access
         .audit(
             &state.db,

@@ -201,16 +201,6 @@ async fn fields(
     })
 }
 
-fn name_taken(e: sqlx::Error, name: &str) -> Error {
-    match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
-            field: Some("name".into()),
-            message: format!("a connection named `{name}` already exists"),
-        },
-        e => e.into(),
-    }
-}
-
 async fn load(state: &AppState, access: &TenantAccess, id: &ConnectionId) -> Result<Stored> {
     connections::get(&state.db, &access.tenant, id)
         .await?
@@ -248,7 +238,13 @@ async fn create(
     let f = fields(&state, &access, input, None).await?;
     let id = connections::insert(&state.db, &access.tenant, &f)
         .await
-        .map_err(|e| name_taken(e, &f.name))?;
+        .map_err(|e| {
+            Error::taken(
+                e,
+                "name",
+                format!("a connection named `{}` already exists", f.name),
+            )
+        })?;
     state
         .engine
         .keep_airflow_connection(&access.tenant, &access.slug, &id);
@@ -325,7 +321,13 @@ async fn replace(
     let f = fields(&state, &access, input, Some(&current)).await?;
     connections::update(&state.db, &access.tenant, &id, &f)
         .await
-        .map_err(|e| name_taken(e, &f.name))?;
+        .map_err(|e| {
+            Error::taken(
+                e,
+                "name",
+                format!("a connection named `{}` already exists", f.name),
+            )
+        })?;
     state.engine.connection_changed(&access.tenant, &id);
     state
         .engine

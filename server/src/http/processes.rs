@@ -46,16 +46,6 @@ fn check_name(name: &str) -> Result<String> {
     }
 }
 
-fn name_taken(e: sqlx::Error, name: &str) -> Error {
-    match e {
-        sqlx::Error::Database(ref d) if d.is_unique_violation() => Error::Conflict {
-            field: Some("name".into()),
-            message: format!("a process named `{name}` already exists"),
-        },
-        e => e.into(),
-    }
-}
-
 /// The process as the API shows it, with what would stop it from publishing.
 pub async fn load(state: &AppState, access: &TenantAccess, id: &ProcessId) -> Result<Process> {
     let row = processes::get(&state.db, &access.tenant, id)
@@ -119,7 +109,13 @@ async fn create(
         &access.caller.user_id,
     )
     .await
-    .map_err(|e| name_taken(e, &name))?;
+    .map_err(|e| {
+        Error::taken(
+            e,
+            "name",
+            format!("a process named `{name}` already exists"),
+        )
+    })?;
     access
         .audit(
             &state.db,
@@ -178,7 +174,13 @@ async fn replace(
         graph,
     )
     .await
-    .map_err(|e| name_taken(e, &name))?;
+    .map_err(|e| {
+        Error::taken(
+            e,
+            "name",
+            format!("a process named `{name}` already exists"),
+        )
+    })?;
     if !written {
         return Err(Error::Conflict {
             field: Some("revision".into()),
