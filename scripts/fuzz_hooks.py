@@ -28,6 +28,16 @@ STATED_RULES = [
     (r"(nodes|edges)([\[.].*)?", r".*"),
     (r"params\[\d+\]\..*", r".*"),
     (r"connection", r"not_found"),
+    # An imported definition's name is not taken by another process of the
+    # tenant (listed with its other problems, hence 422 rather than 409),
+    # its graph has only a graph's fields and names a connection the tenant
+    # has.
+    (r"name", r"taken"),
+    (r"graph\..*", r"unknown_field|not_found"),
+    # A copy goes into a tenant the caller edits, and names a connection of
+    # it when the process runs on one.
+    (r"tenant", r"not_found"),
+    (r"connection", r"required"),
     # A version number names a version the process has.
     (r"version", r"not_found"),
     # A retry starts from a node of the run's own version.

@@ -103,6 +103,23 @@ mod imp {
         finish(sent).await
     }
 
+    /// POSTs `text` as a body of `content_type`.
+    pub async fn post_text<T: DeserializeOwned>(
+        path: &str,
+        content_type: &str,
+        text: String,
+    ) -> ApiResult<T> {
+        let sent = match Request::post(path)
+            .header("X-CSRF-Token", &csrf_token())
+            .header("Content-Type", content_type)
+            .body(text)
+        {
+            Ok(request) => request.send().await,
+            Err(e) => Err(e),
+        };
+        finish(sent).await
+    }
+
     /// Sends `file` as the `file` part of a multipart POST to `path`,
     /// telling `progress` the fraction sent as it goes, then `done` the
     /// answer.
@@ -202,6 +219,14 @@ mod imp {
     pub async fn text(_path: &str) -> ApiResult<String> {
         Err(offline())
     }
+
+    pub async fn post_text<T: DeserializeOwned>(
+        _path: &str,
+        _content_type: &str,
+        _text: String,
+    ) -> ApiResult<T> {
+        Err(offline())
+    }
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
@@ -222,6 +247,15 @@ pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> A
 
 pub async fn delete<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
     imp::call::<(), T>("DELETE", path, None).await
+}
+
+/// POSTs `text` as the body, of type `content_type` (a file's text).
+pub async fn post_text<T: DeserializeOwned>(
+    path: &str,
+    content_type: &str,
+    text: String,
+) -> ApiResult<T> {
+    imp::post_text(path, content_type, text).await
 }
 
 /// Uploads a file with progress (in the browser only).

@@ -87,6 +87,19 @@ impl Session {
         }
     }
 
+    /// The tenants where the user's role includes `role`, in the order the
+    /// tenant switcher lists them.
+    pub fn tenants_with(&self, role: Role) -> Vec<TenantMembership> {
+        match self.state.get() {
+            SignIn::SignedIn(me) => me
+                .tenants
+                .into_iter()
+                .filter(|t| t.role.includes(role))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether the user's role in the current tenant includes `role`.
     pub fn can(&self, role: Role) -> bool {
         self.membership().is_some_and(|t| t.role.includes(role))

@@ -411,7 +411,7 @@ where
 impl TenantAccess {
     /// `caller`'s access to the tenant `slug` (404 when they are not a
     /// member, or their token is for another tenant).
-    async fn of(db: &Db, caller: Caller, slug: String) -> Result<TenantAccess> {
+    pub async fn of(db: &Db, caller: Caller, slug: String) -> Result<TenantAccess> {
         let not_found = || Error::NotFound(format!("tenant `{slug}`"));
         let (tenant, membership) = memberships::tenant_role(db, &slug, &caller.user_id)
             .await?

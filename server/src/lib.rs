@@ -32,6 +32,7 @@ pub mod spark;
 pub mod state;
 pub mod streams;
 pub mod telemetry;
+pub mod templates;
 pub mod time;
 
 pub use error::{Error, Result};

@@ -313,6 +313,10 @@ text_enum!(
         ProcessCreate => "process.create",
         #[serde(rename = "process.archive")]
         ProcessArchive => "process.archive",
+        #[serde(rename = "template.create")]
+        TemplateCreate => "template.create",
+        #[serde(rename = "template.delete")]
+        TemplateDelete => "template.delete",
         Publish => "publish",
         #[serde(rename = "run.start")]
         RunStart => "run.start",
@@ -394,6 +398,8 @@ pub const AUDIT_ACTIONS: &[AuditAction] = &[
     AuditAction::PasswordChange,
     AuditAction::ProcessCreate,
     AuditAction::ProcessArchive,
+    AuditAction::TemplateCreate,
+    AuditAction::TemplateDelete,
     AuditAction::Publish,
     AuditAction::RunStart,
     AuditAction::RunStop,

@@ -13,6 +13,7 @@ pub mod query;
 pub mod routes;
 pub mod runs;
 pub mod schedules;
+pub mod templates;
 pub mod timing;
 
 pub use problem::{FieldError, Problem};

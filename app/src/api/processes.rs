@@ -49,6 +49,64 @@ pub struct UpdateProcess {
     pub graph: Option<ProcessGraph>,
 }
 
+/// `POST …/processes/{process}/copy`: a new process with the draft's (or a
+/// version's) graph, in the same tenant or another the caller edits.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CopyProcess {
+    /// The copy's name: 1 to 200 characters, not only spaces.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        )
+    )]
+    pub name: String,
+    /// The tenant (slug) to copy into, where the caller is an editor; the
+    /// process's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Copy this published version's graph; the draft's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
+    pub version: Option<i64>,
+    /// The destination's connection the copy runs on. Required when a
+    /// process that runs on a connection is copied into another tenant
+    /// (connections belong to their tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub connection: Option<ConnectionId>,
+}
+
+/// The identifier of a process definition file's format, its `format` field.
+pub const DEFINITION_FORMAT: &str = "trellis.process/v1";
+
+/// A process definition as exported and imported (JSON or YAML): what a
+/// process is, without where it lives or its history. The same definition
+/// always exports as the same bytes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    /// Always `trellis.process/v1`.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^trellis\.process/v1$"))]
+    pub format: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub graph: ProcessGraph,
+}
+
+text_enum!(
+    /// The file format of an exported definition.
+    DefinitionFormat, "definition format" {
+        Json => "json",
+        Yaml => "yaml",
+    }
+);
+
 /// A process with its draft.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

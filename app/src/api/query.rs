@@ -3,6 +3,7 @@
 
 use crate::api::access::AuditAction;
 use crate::api::alerts::DeliveryStatus;
+use crate::api::processes::DefinitionFormat;
 use crate::api::runs::{RunOrigin, StopMode};
 use crate::types::{RunState, UnknownVariant};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,45 @@ fn finish(mut out: form_urlencoded::Serializer<String>) -> String {
         query
     } else {
         format!("?{query}")
+    }
+}
+
+/// `GET …/processes/{process}/definition`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct DefinitionQuery {
+    /// `json` (the default) or `yaml`.
+    pub format: Option<DefinitionFormat>,
+    /// A published version's definition; the draft's when absent.
+    #[cfg_attr(feature = "ssr", param(minimum = 1))]
+    pub version: Option<i64>,
+}
+
+impl DefinitionQuery {
+    pub fn to_query(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        pair(&mut out, "format", self.format.map(|f| f.to_string()));
+        pair(&mut out, "version", self.version.map(|v| v.to_string()));
+        finish(out)
+    }
+}
+
+/// `POST …/processes/import`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct ImportQuery {
+    /// The new process's name, instead of the file's.
+    #[cfg_attr(feature = "ssr", param(min_length = 1, max_length = 200))]
+    pub name: Option<String>,
+}
+
+impl ImportQuery {
+    pub fn to_query(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        pair(&mut out, "name", self.name.clone());
+        finish(out)
     }
 }
 

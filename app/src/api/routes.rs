@@ -14,14 +14,16 @@ use crate::api::backfills::{Backfill, BackfillPreview, CancelQuery, NewBackfill}
 use crate::api::connections::{Connection, ConnectionInput, ConnectionTest, ExternalId};
 use crate::api::datasets::DatasetDetail;
 use crate::api::processes::{
-    CreateProcess, Process, ProcessSummary, PublishRequest, UpdateProcess, Version, VersionDiff,
-    VersionSummary,
+    CopyProcess, CreateProcess, DefinitionFormat, Process, ProcessSummary, PublishRequest,
+    UpdateProcess, Version, VersionDiff, VersionSummary,
 };
 use crate::api::query::{
-    AuditQuery, DeliveryQuery, PreviewQuery, RunListQuery, StopQuery, TenantRunQuery,
+    AuditQuery, DefinitionQuery, DeliveryQuery, ImportQuery, PreviewQuery, RunListQuery, StopQuery,
+    TenantRunQuery,
 };
 use crate::api::runs::{RetryRun, Run, RunDay, RunPage, RunSummary, StartRun};
 use crate::api::schedules::{Schedule, ScheduleInput, SchedulePreview};
+use crate::api::templates::{NewTemplate, Template, UseTemplate};
 use crate::client::{self, ApiResult};
 use crate::types::component::ComponentType;
 use crate::types::ComponentKey;
@@ -231,6 +233,64 @@ pub async fn update_process(tenant: &str, id: &str, body: &UpdateProcess) -> Api
 
 pub async fn archive_process(tenant: &str, id: &str) -> ApiResult<()> {
     client::delete(&at(tenant, &format!("processes/{id}"))).await
+}
+
+/// Copies a process (its draft, or a version) into this or another tenant.
+pub async fn copy_process(tenant: &str, process: &str, body: &CopyProcess) -> ApiResult<Process> {
+    client::post(&at(tenant, &format!("processes/{process}/copy")), body).await
+}
+
+/// Where the definition file of a process's draft (or `version`) downloads.
+pub fn definition_href(
+    tenant: &str,
+    process: &str,
+    format: DefinitionFormat,
+    version: Option<i64>,
+) -> String {
+    let query = DefinitionQuery {
+        format: Some(format),
+        version,
+    };
+    at(
+        tenant,
+        &format!("processes/{process}/definition{}", query.to_query()),
+    )
+}
+
+/// Creates a process from a definition file's text (`content_type` is
+/// `application/json` or `application/yaml`); `name` overrides the file's.
+pub async fn import_process(
+    tenant: &str,
+    name: Option<&str>,
+    content_type: &str,
+    text: String,
+) -> ApiResult<Process> {
+    let query = ImportQuery {
+        name: name.map(str::to_owned),
+    };
+    let path = at(tenant, &format!("processes/import{}", query.to_query()));
+    client::post_text(&path, content_type, text).await
+}
+
+// The template gallery.
+
+/// The built-in templates, then the tenant's own.
+pub async fn templates(tenant: &str) -> ApiResult<Vec<Template>> {
+    client::get(&at(tenant, "templates")).await
+}
+
+/// Makes a template of the tenant from a process's draft or version.
+pub async fn create_template(tenant: &str, body: &NewTemplate) -> ApiResult<Template> {
+    client::post(&at(tenant, "templates"), body).await
+}
+
+pub async fn delete_template(tenant: &str, id: &str) -> ApiResult<()> {
+    client::delete(&at(tenant, &format!("templates/{id}"))).await
+}
+
+/// A new process from a template, with values for its parameters.
+pub async fn use_template(tenant: &str, id: &str, body: &UseTemplate) -> ApiResult<Process> {
+    client::post(&at(tenant, &format!("templates/{id}/processes")), body).await
 }
 
 pub async fn versions(tenant: &str, process: &str) -> ApiResult<Vec<VersionSummary>> {

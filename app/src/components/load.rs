@@ -48,7 +48,6 @@ pub fn alert_with(testid: &'static str, message: String) -> AnyView {
     view! { <p class="error" role="alert" data-testid=testid>{message}</p> }.into_any()
 }
 
-/// Shows `data`: loading, its problem, or `content` of it.
 /// The errors a problem named for a form's `field`, each under its input
 /// (`data-testid="error-<field>"`).
 pub fn field_error(
@@ -65,6 +64,33 @@ pub fn field_error(
     }
 }
 
+/// A failed request as a form's field errors; one without them as an
+/// error of the whole form (field `""`).
+pub fn field_errors(e: ApiError) -> Vec<crate::api::FieldError> {
+    match e.problem {
+        Some(p) if !p.errors.is_empty() => p.errors,
+        _ => vec![crate::api::FieldError::new("", "error", e.message())],
+    }
+}
+
+/// The errors that belong to none of a form's `fields`, as one alert.
+pub fn other_errors(
+    errors: RwSignal<Vec<crate::api::FieldError>>,
+    fields: &'static [&'static str],
+    testid: &'static str,
+) -> impl IntoView {
+    move || {
+        let rest: Vec<String> = errors
+            .get()
+            .into_iter()
+            .filter(|e| !fields.iter().any(|f| *f == e.field))
+            .map(|e| e.message)
+            .collect();
+        (!rest.is_empty()).then(|| alert_with(testid, rest.join("; ")))
+    }
+}
+
+/// Shows `data`: loading, its problem, or `content` of it.
 pub fn show<T, V>(
     data: Loaded<T>,
     content: impl Fn(T) -> V + Send + Sync + 'static,

@@ -152,6 +152,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/processes/:id/versions") view={Lazy::<Versions>::new()}/>
                         <Route path=path!("/processes/:id/runs") view={Lazy::<ProcessRuns>::new()}/>
                         <Route path=path!("/processes/:id/schedule") view={Lazy::<ProcessSchedule>::new()}/>
+                        <Route path=path!("/processes/:id/copy") view={Lazy::<ProcessCopy>::new()}/>
+                        <Route path=StaticSegment("import") view={Lazy::<Import>::new()}/>
                         <Route path=StaticSegment("runs") view={Lazy::<Runs>::new()}/>
                         <Route path=path!("/runs/:id") view={Lazy::<Run>::new()}/>
                         <Route path=StaticSegment("schedules") view={Lazy::<Schedules>::new()}/>
@@ -202,6 +204,8 @@ lazy_page! {
     Versions => crate::pages::history::VersionsPage,
     ProcessRuns => crate::pages::history::ProcessRunsPage,
     ProcessSchedule => crate::pages::schedules::ProcessSchedulePage,
+    ProcessCopy => crate::pages::process_copy::ProcessCopyPage,
+    Import => crate::pages::process_import::ImportPage,
     Runs => crate::pages::runs::RunsPage,
     Run => crate::pages::run::RunPage,
     Schedules => crate::pages::schedules::SchedulesPage,

@@ -9,10 +9,17 @@ pub enum ProcessTab {
     Versions,
     Runs,
     Schedule,
+    Copy,
 }
 
 impl ProcessTab {
-    const ALL: [ProcessTab; 4] = [Self::Editor, Self::Versions, Self::Runs, Self::Schedule];
+    const ALL: [ProcessTab; 5] = [
+        Self::Editor,
+        Self::Versions,
+        Self::Runs,
+        Self::Schedule,
+        Self::Copy,
+    ];
 
     /// (label, path after `/processes/<id>`, test id)
     fn parts(self) -> (&'static str, &'static str, &'static str) {
@@ -21,6 +28,7 @@ impl ProcessTab {
             Self::Versions => ("Versions", "/versions", "tab-versions"),
             Self::Runs => ("Runs", "/runs", "tab-runs"),
             Self::Schedule => ("Schedule", "/schedule", "tab-schedule"),
+            Self::Copy => ("Copy & export", "/copy", "tab-copy"),
         }
     }
 }

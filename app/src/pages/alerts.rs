@@ -10,10 +10,11 @@ use crate::api::processes::ProcessSummary;
 use crate::api::query::DeliveryQuery;
 use crate::api::routes;
 use crate::api::FieldError;
-use crate::client::ApiError;
 use crate::components::badge::StateBadge;
 use crate::components::copy::CopyButton;
-use crate::components::load::{alert, alert_with, fetch, field_error, loaded, show, Loaded};
+use crate::components::load::{
+    alert, fetch, field_error, field_errors, loaded, other_errors, show, Loaded,
+};
 use crate::components::time;
 use crate::session::{Session, WithTenant};
 use crate::types::Role;
@@ -143,32 +144,6 @@ fn AlertSections(tenant: String) -> impl IntoView {
     }
 }
 
-/// A request's problem as field errors; one without them as an error of
-/// the whole form (field `""`).
-fn problems(e: ApiError) -> Vec<FieldError> {
-    match e.problem {
-        Some(p) if !p.errors.is_empty() => p.errors,
-        _ => vec![FieldError::new("", "error", e.message())],
-    }
-}
-
-/// The errors that belong to none of the form's `fields`, as one alert.
-fn other_errors(
-    errors: RwSignal<Vec<FieldError>>,
-    fields: &'static [&'static str],
-    testid: &'static str,
-) -> impl IntoView {
-    move || {
-        let rest: Vec<String> = errors
-            .get()
-            .into_iter()
-            .filter(|e| !fields.iter().any(|f| *f == e.field))
-            .map(|e| e.message)
-            .collect();
-        (!rest.is_empty()).then(|| alert_with(testid, rest.join("; ")))
-    }
-}
-
 /// A button that asks before it acts: `label`, then `question` with
 /// "Yes" (`yes`) and "No".
 fn confirmed(
@@ -269,7 +244,7 @@ fn Channels(data: Alerts) -> impl IntoView {
                     }
                     data.load_channels();
                 }
-                Err(e) => errors.set(problems(e)),
+                Err(e) => errors.set(field_errors(e)),
             }
         });
     };
@@ -541,7 +516,7 @@ fn RuleForm(data: Alerts, processes: Loaded<Vec<ProcessSummary>>) -> impl IntoVi
                     errors.set(Vec::new());
                     data.load_rules();
                 }
-                Err(e) => errors.set(problems(e)),
+                Err(e) => errors.set(field_errors(e)),
             }
         });
     };

@@ -1,5 +1,5 @@
 //! The tenant's processes: search, latest version, last run state (live),
-//! create and archive.
+//! create, import a definition file and archive.
 
 use crate::api::processes::{CreateProcess, ProcessSummary};
 use crate::api::routes;
@@ -109,6 +109,9 @@ fn ProcessList(tenant: String) -> impl IntoView {
                 />
                 <button type="submit" data-testid="create-process-button">"Create"</button>
             </form>
+            <a href="/import" data-testid="import-link" hidden=move || !Session::get().can(Role::Editor)>
+                "Import a definition"
+            </a>
         </div>
         {move || error.get().map(alert)}
         {show(processes, move |list| {

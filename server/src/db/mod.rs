@@ -16,6 +16,7 @@ pub mod schedules;
 pub mod servers;
 pub mod sessions;
 pub mod sql;
+pub mod templates;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

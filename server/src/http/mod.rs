@@ -10,6 +10,7 @@ mod catalog;
 mod connections;
 mod csp;
 mod datasets;
+mod definitions;
 mod doc;
 mod files;
 mod health;
@@ -24,6 +25,7 @@ mod retry;
 mod runs;
 mod schedules;
 mod session;
+mod templates;
 mod versions;
 
 use crate::state::AppState;
@@ -55,7 +57,8 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "tokens", description = "API tokens for automation"),
         (name = "connections", description = "Tenant AWS connections (secrets write-only)"),
         (name = "catalog", description = "The component catalog"),
-        (name = "processes", description = "Processes and their drafts"),
+        (name = "processes", description = "Processes and their drafts; copies, definition files (export and import)"),
+        (name = "templates", description = "The template gallery: built-in templates and the tenant's own"),
         (name = "versions", description = "Immutable published versions"),
         (name = "runs", description = "Runs, stops, retries and live events"),
         (name = "schedules", description = "When processes run by themselves"),
@@ -87,6 +90,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(connections::router())
         .merge(catalog::router())
         .merge(processes::router())
+        .merge(definitions::router())
+        .merge(templates::router())
         .merge(versions::router())
         .merge(runs::router())
         .merge(live::router())

@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const MAX_NAME: usize = 200;
 
-fn check_name(name: &str) -> Result<String> {
+pub(super) fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
     let problem = if name.is_empty() {
         Some(("required", "a process needs a name".to_owned()))

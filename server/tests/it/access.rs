@@ -132,6 +132,26 @@ fn required() -> BTreeMap<&'static str, Needs> {
         ("POST /api/v1/tenants/{tenant}/processes", Editor),
         ("GET /api/v1/tenants/{tenant}/processes/{process}", Viewer),
         ("PUT /api/v1/tenants/{tenant}/processes/{process}", Editor),
+        ("POST /api/v1/tenants/{tenant}/processes/import", Editor),
+        ("GET /api/v1/tenants/{tenant}/templates", Viewer),
+        ("POST /api/v1/tenants/{tenant}/templates", Editor),
+        (
+            "DELETE /api/v1/tenants/{tenant}/templates/{template}",
+            Editor,
+        ),
+        (
+            "POST /api/v1/tenants/{tenant}/templates/{template}/processes",
+            Editor,
+        ),
+        (
+            "GET /api/v1/tenants/{tenant}/processes/{process}/definition",
+            Viewer,
+        ),
+        // A viewer may copy into another tenant they edit.
+        (
+            "POST /api/v1/tenants/{tenant}/processes/{process}/copy",
+            Viewer,
+        ),
         (
             "DELETE /api/v1/tenants/{tenant}/processes/{process}",
             Editor,
@@ -395,6 +415,7 @@ async fn world(backend: Backend) -> World {
         ("connection", connection.clone()),
         ("channel", channel.clone()),
         ("rule", rule.clone()),
+        ("template", "builtin-check-a-file".to_owned()),
         ("tenant", "demo".to_owned()),
         ("process", id.clone()),
         ("number", "1".to_owned()),
@@ -624,6 +645,16 @@ async fn ids_of_another_tenants_objects_are_refused(backend: Backend) {
             Some(json!({"revision": 1, "name": "mine"})),
         ),
         (Method::DELETE, format!("{rival}/processes/{process}"), None),
+        (
+            Method::GET,
+            format!("{rival}/processes/{process}/definition"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{rival}/processes/{process}/copy"),
+            Some(json!({"name": "mine"})),
+        ),
         (
             Method::GET,
             format!("{rival}/processes/{process}/versions"),
