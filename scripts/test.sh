@@ -26,7 +26,8 @@ cargo leptos build --split
 say "fuzzing the API from its OpenAPI document (schemathesis; fixed seed, 20 examples per operation)"
 FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-20}" "$ROOT/scripts/fuzz.sh" --seed "${FUZZ_SEED:-20261130}"
 say "browser tests (Playwright + Chromium), debug build"
-(cd end2end && TRELLIS_BIN="$CARGO_TARGET_DIR/debug/trellis" TRELLIS_SITE_ROOT="$ROOT/target/site" npx playwright test)
+# (the accessibility checks, @a11y, run once, on the release build below)
+(cd end2end && TRELLIS_BIN="$CARGO_TARGET_DIR/debug/trellis" TRELLIS_SITE_ROOT="$ROOT/target/site" npx playwright test --grep-invert @a11y)
 say "building the release site (split by route, precompressed as deployed)"
 cargo leptos build --release --split --precompress
 say "the release bundle against its size budget"

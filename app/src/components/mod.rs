@@ -4,6 +4,7 @@ pub mod badge;
 pub mod bytes;
 pub mod canvas;
 pub mod catalog_context;
+pub mod confirm;
 pub mod copy;
 pub mod load;
 pub mod node_panel;

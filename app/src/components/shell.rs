@@ -154,6 +154,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/processes/:id/schedule") view={Lazy::<ProcessSchedule>::new()}/>
                         <Route path=path!("/processes/:id/copy") view={Lazy::<ProcessCopy>::new()}/>
                         <Route path=StaticSegment("import") view={Lazy::<Import>::new()}/>
+                        <Route path=StaticSegment("templates") view={Lazy::<Templates>::new()}/>
                         <Route path=StaticSegment("runs") view={Lazy::<Runs>::new()}/>
                         <Route path=path!("/runs/:id") view={Lazy::<Run>::new()}/>
                         <Route path=StaticSegment("schedules") view={Lazy::<Schedules>::new()}/>
@@ -206,6 +207,7 @@ lazy_page! {
     ProcessSchedule => crate::pages::schedules::ProcessSchedulePage,
     ProcessCopy => crate::pages::process_copy::ProcessCopyPage,
     Import => crate::pages::process_import::ImportPage,
+    Templates => crate::pages::templates::TemplatesPage,
     Runs => crate::pages::runs::RunsPage,
     Run => crate::pages::run::RunPage,
     Schedules => crate::pages::schedules::SchedulesPage,

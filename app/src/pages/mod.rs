@@ -18,3 +18,4 @@ pub mod processes;
 pub mod run;
 pub mod runs;
 pub mod schedules;
+pub mod templates;

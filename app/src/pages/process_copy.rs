@@ -1,6 +1,8 @@
 //! A process's "Copy & export" tab: its definition (the draft's or a
-//! version's) as a JSON or YAML file, and a duplicate of it in this or
-//! another tenant the user edits.
+//! version's) as a JSON or YAML file, a duplicate of it in this or
+//! another tenant the user edits, and a template of it (`template.rs`).
+
+mod template;
 
 use crate::api::auth::TenantMembership;
 use crate::api::connections::Connection;
@@ -16,6 +18,7 @@ use crate::types::{ConnectionId, Role};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::NavigateOptions;
+use template::SaveAsTemplate;
 
 #[component]
 pub fn ProcessCopyPage() -> impl IntoView {
@@ -56,7 +59,8 @@ fn CopyAndExport(tenant: String, id: String) -> impl IntoView {
             view! {
                 <div class="copy-sections">
                     <Export tenant=tenant.clone() id=id.clone() versions/>
-                    <Duplicate tenant id process=p versions/>
+                    <Duplicate tenant=tenant.clone() id process=p.clone() versions/>
+                    <SaveAsTemplate tenant process=p versions/>
                 </div>
             }
         })}

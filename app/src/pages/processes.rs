@@ -1,5 +1,5 @@
 //! The tenant's processes: search, latest version, last run state (live),
-//! create, import a definition file and archive.
+//! create (empty, from a template, or from a definition file) and archive.
 
 use crate::api::processes::{CreateProcess, ProcessSummary};
 use crate::api::routes;
@@ -111,6 +111,9 @@ fn ProcessList(tenant: String) -> impl IntoView {
             </form>
             <a href="/import" data-testid="import-link" hidden=move || !Session::get().can(Role::Editor)>
                 "Import a definition"
+            </a>
+            <a href="/templates" data-testid="templates-link" hidden=move || !Session::get().can(Role::Editor)>
+                "New from template"
             </a>
         </div>
         {move || error.get().map(alert)}

@@ -29,7 +29,7 @@ pub fn GraphView(
     };
     view! {
         <div class="canvas readonly" data-testid="run-canvas">
-            <svg viewBox=view_box preserveAspectRatio="xMidYMid meet" role="img" aria-label="The version's graph">
+            <svg viewBox=view_box preserveAspectRatio="xMidYMid meet" role="group" aria-label="The version's graph">
                 {move || {
                     let g = graph.get();
                     let by_id: BTreeMap<&str, &Node> = g.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
@@ -61,11 +61,13 @@ pub fn GraphView(
                                     data-state=state.clone()
                                     tabindex="0"
                                     role="button"
-                                    aria-label=format!("{} ({state})", title(&n, &names))
+                                    aria-label=format!("{}, {}", title(&n, &names), state.replace('_', " "))
                                     on:click=move |_| on_select.run(id.clone())
                                 >
                                     <rect width=NODE_WIDTH height=NODE_HEIGHT rx="8"/>
-                                    <text x="12" y="26" class="node-title">{title(&n, &names)}</text>
+                                    // The label is the text shown (title, then state); the
+                                    // trailing space parts them in the text read out.
+                                    <text x="12" y="26" class="node-title">{format!("{} ", title(&n, &names))}</text>
                                     <text x="12" y="48" class="node-sub">{state.replace('_', " ")}</text>
                                 </g>
                             }

@@ -62,13 +62,15 @@ pub(super) fn nodes(
                         data-testid=format!("node-{id}")
                         tabindex="0"
                         role="button"
-                        aria-label=format!("{name_for_label} ({id})")
+                        aria-label=format!("{name_for_label}, {id}")
                         aria-pressed=move || selected.with(|s| s.contains(&id_for_sel2)).to_string()
                         on:keydown=move |ev| s.node_key(&id_for_key, ev)
                         on:pointerdown=move |ev| s.press_node(&id_for_press, ev)
                     >
                         <rect width=NODE_WIDTH height=NODE_HEIGHT rx="8"/>
-                        <text x="12" y="26" class="node-title">{name}</text>
+                        // The label is the text shown (title, then id); the
+                        // trailing space parts them in the text read out.
+                        <text x="12" y="26" class="node-title">{format!("{name} ")}</text>
                         <text x="12" y="48" class="node-sub">{id.clone()}</text>
                         <circle class="port in" cx="0" cy=NODE_HEIGHT / 2.0 r="7" data-testid=format!("port-in-{id}")/>
                         <circle
