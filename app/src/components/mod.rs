@@ -11,6 +11,8 @@ pub mod node_panel;
 pub mod param_input;
 pub mod run_form;
 pub mod shell;
+pub mod shortcuts;
 pub mod tabs;
 pub mod theme;
 pub mod time;
+pub mod toast;

@@ -7,6 +7,8 @@ use leptos_router::{
     lazy_route, path, Lazy, LazyRoute, StaticSegment,
 };
 
+use crate::components::shortcuts::ShortcutsOverlay;
+use crate::components::toast::{ToastRegion, Toasts};
 use crate::pages::{login::LoginPage, placeholder::Placeholder, processes::ProcessesPage};
 use crate::session::{Session, SignIn};
 use crate::types::Role;
@@ -103,6 +105,21 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| set_dark.set(crate::components::theme::starts_dark()));
     let session = Session::provide();
     crate::components::catalog_context::TenantCatalog::provide(session);
+    let toasts = Toasts::provide();
+    let shortcuts = RwSignal::new(false);
+    // The navigation on a narrow screen: a menu, closed again by a link.
+    let menu = RwSignal::new(false);
+    let close_on_link = move |ev: leptos::ev::MouseEvent| {
+        use leptos::wasm_bindgen::JsCast;
+        let on_link = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest("a").ok().flatten())
+            .is_some();
+        if on_link {
+            menu.set(false);
+        }
+    };
 
     view! {
         <Stylesheet id="leptos" href="/pkg/trellis.css"/>
@@ -114,8 +131,13 @@ pub fn App() -> impl IntoView {
                 data-testid="app"
                 data-hydrated=move || hydrated.get().to_string()
             >
-                <header class="topbar">
+                <header class="topbar" class:menu-open=move || menu.get()>
                     <A href="/" attr:class="brand">"Trellis"</A>
+                    <button class="menu-toggle" data-testid="menu-toggle" aria-controls="topbar-menu"
+                        aria-expanded=move || menu.get().to_string() on:click=move |_| menu.update(|m| *m = !*m)>
+                        "Menu"
+                    </button>
+                    <div class="topbar-menu" id="topbar-menu" on:click=close_on_link>
                     <nav class="nav" data-testid="nav">
                         {NAV
                             .iter()
@@ -141,6 +163,7 @@ pub fn App() -> impl IntoView {
                     >
                         {move || if dark.get() { "Light theme" } else { "Dark theme" }}
                     </button>
+                    </div>
                 </header>
                 // Busy while the next page (and its part of the bundle) loads.
                 <main class="content" aria-busy=move || routing.get().to_string()>
@@ -170,7 +193,12 @@ pub fn App() -> impl IntoView {
                 </main>
                 <footer class="footer" data-testid="footer">
                     "Trellis " <span data-testid="version">{crate::VERSION}</span>
+                    <button class="link" data-testid="shortcuts-open" on:click=move |_| shortcuts.set(true)>
+                        "Keyboard shortcuts (?)"
+                    </button>
                 </footer>
+                <ToastRegion toasts/>
+                <ShortcutsOverlay open=shortcuts/>
             </div>
         </Router>
     }

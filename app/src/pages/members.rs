@@ -5,6 +5,7 @@ use crate::api::query::AuditQuery;
 use crate::api::routes;
 use crate::components::load::{alert, alert_with, fetch, loaded, show};
 use crate::components::time;
+use crate::components::toast;
 use crate::session::{Session, WithTenant};
 use crate::types::Role;
 use leptos::prelude::*;
@@ -63,6 +64,7 @@ fn MemberList(tenant: String) -> impl IntoView {
             leptos::task::spawn_local(async move {
                 match routes::set_member(&tenant, &user, &SetMember { role }).await {
                     Ok(_) => {
+                        toast::success(format!("{user} is now {role}"));
                         error.set(None);
                         reload();
                     }
@@ -81,6 +83,7 @@ fn MemberList(tenant: String) -> impl IntoView {
             leptos::task::spawn_local(async move {
                 match routes::remove_member(&tenant, &user).await {
                     Ok(()) => {
+                        toast::success(format!("{user} is no longer a member"));
                         error.set(None);
                         reload();
                     }

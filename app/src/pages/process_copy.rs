@@ -13,6 +13,7 @@ use crate::components::load::{
     fetch, field_error, field_errors, loaded, other_errors, show, Loaded,
 };
 use crate::components::tabs::{ProcessTab, ProcessTabs};
+use crate::components::toast;
 use crate::session::{Session, WithTenant};
 use crate::types::{ConnectionId, Role};
 use leptos::prelude::*;
@@ -198,6 +199,7 @@ fn Duplicate(
             let _ = busy.try_set(false);
             match answer {
                 Ok(copy) => {
+                    toast::success(format!("Duplicated as “{}”", copy.name));
                     // As the tenant switcher does: the copy's tenant is
                     // where the user works from now on.
                     if elsewhere {

@@ -112,6 +112,9 @@ fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) 
                 <SaveState autosave/>
             </div>
             <Toolbar editor dispatch/>
+            <p class="phone-only muted" data-testid="phone-hint">
+                "On a small screen the canvas is for viewing and running; edit it on a larger one."
+            </p>
             {move || notice.get().map(|n| view! { <p class="notice" role="alert" data-testid="notice">{n}</p> })}
             <div class="editor-body">
                 <Palette catalog=catalog.get_value() palette_drag editor dispatch/>

@@ -5,6 +5,7 @@
 use crate::api::routes;
 use crate::api::FieldError;
 use crate::components::load::alert_with;
+use crate::components::toast;
 use crate::session::{Session, WithTenant};
 use crate::types::Role;
 use leptos::prelude::*;
@@ -114,7 +115,10 @@ fn ImportForm(tenant: String) -> impl IntoView {
             let answer = routes::import_process(&tenant, given, kind, body).await;
             let _ = busy.try_set(false);
             match answer {
-                Ok(p) => navigate(&format!("/processes/{}", p.id), NavigateOptions::default()),
+                Ok(p) => {
+                    toast::success(format!("Imported “{}”", p.name));
+                    navigate(&format!("/processes/{}", p.id), NavigateOptions::default())
+                }
                 // Every problem of the file; the text stays to be fixed.
                 Err(e) => match e.problem.as_ref().filter(|p| !p.errors.is_empty()) {
                     Some(p) => {

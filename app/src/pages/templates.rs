@@ -9,6 +9,7 @@ use crate::components::catalog_context::TenantCatalog;
 use crate::components::confirm::confirmed;
 use crate::components::load::{alert, alert_with, fetch, field_error, field_errors, loaded, show};
 use crate::components::run_form::{initial_texts, run_params, ParamFields};
+use crate::components::toast;
 use crate::session::{Session, WithTenant};
 use crate::types::graph::ProcessGraph;
 use crate::types::params::ProcessParam;
@@ -86,6 +87,7 @@ fn Gallery(tenant: String) -> impl IntoView {
             let answer = routes::delete_template(&t, &id).await;
             match answer {
                 Ok(()) => {
+                    toast::success("Template deleted");
                     let _ = error.try_set(None);
                     let open =
                         chosen.try_with_untracked(|c| c.as_ref().is_some_and(|c| c.id == id));
@@ -232,7 +234,10 @@ fn UseForm(
             let answer = routes::use_template(&tenant, &id, &body).await;
             let _ = busy.try_set(false);
             match answer {
-                Ok(p) => navigate(&format!("/processes/{}", p.id), NavigateOptions::default()),
+                Ok(p) => {
+                    toast::success(format!("Created “{}” from the template", p.name));
+                    navigate(&format!("/processes/{}", p.id), NavigateOptions::default())
+                }
                 // The server names every problem at once: the name's and
                 // each parameter's, under their fields.
                 Err(e) => {

@@ -7,6 +7,7 @@ use crate::api::routes;
 use crate::api::templates::NewTemplate;
 use crate::api::FieldError;
 use crate::components::load::{field_error, field_errors, other_errors, Loaded};
+use crate::components::toast;
 use crate::session::Session;
 use crate::types::Role;
 use leptos::prelude::*;
@@ -49,6 +50,7 @@ pub fn SaveAsTemplate(
             let _ = busy.try_set(false);
             match answer {
                 Ok(t) => {
+                    toast::success(format!("Saved as the template “{}”", t.name));
                     let _ = errors.try_set(Vec::new());
                     let _ = saved.try_set(Some(t.name));
                 }

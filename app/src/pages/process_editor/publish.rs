@@ -8,6 +8,7 @@ use crate::api::processes::{Deployment, PublishRequest};
 use crate::api::routes;
 use crate::api::FieldError;
 use crate::components::load::alert_with;
+use crate::components::toast;
 use leptos::prelude::*;
 
 #[component]
@@ -51,6 +52,7 @@ pub(super) fn PublishPanel(
                         deployment.set(v.deployment.clone());
                         latest.set(Some(v.number));
                         status.set(Some(Ok(format!("Published version {}", v.number))));
+                        toast::success(format!("Published version {}", v.number));
                         message.set(String::new());
                     }
                     Err(e) => status.set(Some(Err(e.message()))),
