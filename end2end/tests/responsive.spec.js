@@ -106,6 +106,15 @@ test('on a wide screen the navigation is in line and the editor edits', async ({
   await hydrated(page);
   await expect(page.getByRole('toolbar', { name: 'Editing' })).toBeVisible();
   await expect(page.getByTestId('phone-hint')).toBeHidden();
+  // Nodes and the palette show each component's category colour and icon.
+  await expect(page.getByTestId('node-ingest_orders').locator('.node-band')).toHaveClass(/cat-ingest/);
+  await expect(page.getByTestId('node-check_orders').locator('.node-band')).toHaveClass(/cat-quality/);
+  await expect(page.getByTestId('node-revenue').locator('.node-band')).toHaveClass(/cat-transform/);
+  const download = await page.getByTestId('node-ingest_orders').locator('.node-icon').getAttribute('d');
+  const shield = await page.getByTestId('node-check_orders').locator('.node-icon').getAttribute('d');
+  expect(download).not.toEqual(shield);
+  await expect(page.getByTestId('palette-ingest.file').locator('path')).toHaveAttribute('d', download);
+  await page.screenshot({ path: shot('editor-marks.png') });
 });
 
 test('? shows the keyboard shortcuts, Escape hides them, and typing ? in a field does not', async ({ page }) => {

@@ -6,6 +6,7 @@ mod edit;
 mod gesture;
 mod graph_view;
 mod keyboard;
+pub mod marks;
 mod minimap;
 mod nodes;
 mod pointer;

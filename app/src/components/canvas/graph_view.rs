@@ -17,6 +17,7 @@ pub fn GraphView(
     #[prop(into)] selected: Signal<Option<String>>,
     on_select: Callback<String>,
 ) -> impl IntoView {
+    let marks = super::marks::looks();
     let view_box = move || match graph.with(crate::editor::bounds) {
         Some(b) => format!(
             "{} {} {} {}",
@@ -44,6 +45,7 @@ pub fn GraphView(
                 {move || {
                     let names = names.get();
                     let states = states.get();
+
                     graph
                         .get()
                         .nodes
@@ -65,6 +67,7 @@ pub fn GraphView(
                                     on:click=move |_| on_select.run(id.clone())
                                 >
                                     <rect width=NODE_WIDTH height=NODE_HEIGHT rx="8"/>
+                                    {marks.with(|m| super::marks::node_marks(&n.component, m, NODE_WIDTH))}
                                     // The label is the text shown (title, then state); the
                                     // trailing space parts them in the text read out.
                                     <text x="12" y="26" class="node-title">{format!("{} ", title(&n, &names))}</text>

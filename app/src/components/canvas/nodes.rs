@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 struct NodeLook {
     id: String,
     name: String,
+    component: ComponentKey,
     x: u64,
     y: u64,
 }
@@ -25,6 +26,7 @@ pub(super) fn nodes(
     flagged: Memo<BTreeSet<String>>,
 ) -> impl IntoView {
     let editor = s.editor;
+    let marks = super::marks::looks();
     let looks = move || {
         let names = names.get();
         editor.with(|e| {
@@ -34,6 +36,7 @@ pub(super) fn nodes(
                 .map(|n| NodeLook {
                     id: n.id.clone(),
                     name: title(n, &names),
+                    component: n.component.clone(),
                     x: n.position.x.to_bits(),
                     y: n.position.y.to_bits(),
                 })
@@ -43,7 +46,7 @@ pub(super) fn nodes(
     view! {
         <For each=looks key=|look| look.clone() let:look>
             {
-                let NodeLook { id, name, x, y } = look;
+                let NodeLook { id, name, component, x, y } = look;
                 let (x, y) = (f64::from_bits(x), f64::from_bits(y));
                 let id_for_port = id.clone();
                 let id_for_key = id.clone();
@@ -68,6 +71,7 @@ pub(super) fn nodes(
                         on:pointerdown=move |ev| s.press_node(&id_for_press, ev)
                     >
                         <rect width=NODE_WIDTH height=NODE_HEIGHT rx="8"/>
+                        {move || marks.with(|m| super::marks::node_marks(&component, m, NODE_WIDTH))}
                         // The label is the text shown (title, then id); the
                         // trailing space parts them in the text read out.
                         <text x="12" y="26" class="node-title">{format!("{name} ")}</text>

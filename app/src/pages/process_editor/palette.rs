@@ -59,8 +59,9 @@ pub(super) fn Palette(
         groups
             .into_iter()
             .map(|(category, items)| {
+                let band = crate::components::canvas::marks::category_class(&category);
                 view! {
-                    <h3>{category}</h3>
+                    <h3><span class=format!("palette-band {band}") aria-hidden="true"></span>{category}</h3>
                     <ul>
                         {items
                             .into_iter()
@@ -79,6 +80,9 @@ pub(super) fn Palette(
                                                 on_add(key.clone());
                                             }
                                         >
+                                            <svg class="palette-icon" viewBox="0 0 24 24" aria-hidden="true">
+                                                <path d=crate::components::canvas::marks::icon_path(&c.icon)/>
+                                            </svg>
                                             {c.name.clone()}
                                         </button>
                                     </li>
