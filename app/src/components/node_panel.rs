@@ -2,7 +2,8 @@
 //! component's parameter schema with the validation messages inline (any
 //! field can hold a `{{ … }}` reference to a process parameter or a run
 //! built-in instead of a value), and "Connect to" for connecting from the
-//! keyboard.
+//! keyboard. Each parameter's field ([`ParamField`]) is also what the
+//! component editor's preview shows.
 
 use crate::api::FieldError;
 use crate::editor::{Action, Editor, Outcome};
@@ -79,6 +80,111 @@ fn shown(value: Option<&Value>) -> String {
     }
 }
 
+/// One parameter's field as users fill it in: its label, the control its
+/// type calls for (or the `{{ … }}` reference it holds, with the way back to
+/// a value), the reference picker offering `declared` and the run's
+/// built-ins, its help, and `message`. The node panel shows each parameter of
+/// a node with it, and the component editor's preview too.
+#[component]
+pub fn ParamField(
+    spec: ParamSpec,
+    /// The value set now (`None`: unset).
+    current: Option<Value>,
+    /// The process parameters a reference may name.
+    declared: Vec<ProcessParam>,
+    /// The problem found in the value, if any.
+    message: Signal<Option<String>>,
+    /// Sets the value (`None` unsets it).
+    on_set: Callback<Option<Value>>,
+) -> impl IntoView {
+    let placeholder = spec
+        .default
+        .as_ref()
+        .map(|d| shown(Some(d)))
+        .unwrap_or_default();
+    let testid = format!("param-{}", spec.name);
+    let set = {
+        let spec = spec.clone();
+        move |text: String| on_set.run(parse_input(&spec, &text))
+    };
+    let picker = {
+        let (kind, current) = (spec.kind.clone(), current.clone());
+        reference_picker(format!("ref-{}", spec.name), &declared, move |path| {
+            on_set.run(Some(with_reference(&kind, current.as_ref(), &path)));
+        })
+    };
+    let typed = matches!(spec.kind, ParamKind::String { .. } | ParamKind::Text { .. });
+    let referring = !typed && current.as_ref().is_some_and(is_template);
+    let input = match &spec.kind {
+        // A typed field holding a reference: its text, and the way back.
+        _ if referring => view! {
+            <input data-testid=testid prop:value=shown(current.as_ref())
+                on:change=move |ev| set(event_target_value(&ev)) />
+            <button class="link" data-testid=format!("unref-{}", spec.name) title="Enter a value instead"
+                on:click=move |_| on_set.run(None)>
+                "×"
+            </button>
+        }
+        .into_any(),
+        ParamKind::Text { .. } => view! {
+            <textarea data-testid=testid placeholder=placeholder rows="5"
+                prop:value=shown(current.as_ref())
+                on:change=move |ev| set(event_target_value(&ev))></textarea>
+        }
+        .into_any(),
+        ParamKind::Boolean => {
+            let checked = current
+                .as_ref()
+                .or(spec.default.as_ref())
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            view! {
+                <input type="checkbox" data-testid=testid prop:checked=checked
+                    on:change=move |ev| on_set.run(Some(Value::Bool(event_target_checked(&ev)))) />
+            }
+            .into_any()
+        }
+        ParamKind::Enum { values } => {
+            let current = shown(current.as_ref().or(spec.default.as_ref()));
+            view! {
+                <select data-testid=testid on:change=move |ev| set(event_target_value(&ev))>
+                    {values.iter().map(|v| {
+                        let selected = *v == current;
+                        view! { <option value=v.clone() selected=selected>{v.clone()}</option> }
+                    }).collect_view()}
+                </select>
+            }
+            .into_any()
+        }
+        ParamKind::Integer { .. } | ParamKind::Number { .. } => view! {
+            <input type="number" step="any" data-testid=testid placeholder=placeholder
+                prop:value=shown(current.as_ref())
+                on:change=move |ev| set(event_target_value(&ev)) />
+        }
+        .into_any(),
+        ParamKind::String { .. } => view! {
+            <input data-testid=testid placeholder=placeholder
+                prop:value=shown(current.as_ref())
+                on:change=move |ev| set(event_target_value(&ev)) />
+        }
+        .into_any(),
+    };
+    let label = if spec.label.is_empty() {
+        spec.name.clone()
+    } else {
+        spec.label.clone()
+    };
+    // The label holds its control: a `for` naming no element would part them.
+    view! {
+        <label class="field">
+            <span>{label}{spec.required.then_some(" *")}</span>
+            <span class="with-reference">{input}{picker}</span>
+            {spec.help.clone().map(|h| view! { <small class="muted">{h}</small> })}
+            {move || message.get().map(|m| view! { <small class="error" data-testid="field-error">{m}</small> })}
+        </label>
+    }
+}
+
 #[component]
 pub fn NodePanel(
     editor: RwSignal<Editor>,
@@ -130,115 +236,31 @@ pub fn NodePanel(
             .clone()
             .into_iter()
             .map(|spec| {
-                let id = node_id.clone();
-                let field = format!("params.{}", spec.name);
                 let message = {
-                    let id = id.clone();
-                    move || {
+                    let id = node_id.clone();
+                    let field = format!("params.{}", spec.name);
+                    Signal::derive(move || {
                         problems.with(|p| {
                             p.iter()
-                                .find(|e| e.node.as_deref() == Some(id.as_str()) && e.field == field)
+                                .find(|e| {
+                                    e.node.as_deref() == Some(id.as_str()) && e.field == field
+                                })
                                 .map(|e| e.message.clone())
                         })
-                    }
+                    })
                 };
-                let current = node.params.get(&spec.name).cloned();
-                let placeholder = spec.default.as_ref().map(|d| shown(Some(d))).unwrap_or_default();
-                let name = spec.name.clone();
-                let testid = format!("param-{}", spec.name);
-                let set = {
-                    let spec = spec.clone();
-                    let id = id.clone();
-                    move |text: String| {
-                        dispatch.run(Action::SetParam {
-                            node: id.clone(),
-                            name: spec.name.clone(),
-                            value: parse_input(&spec, &text),
-                        });
-                    }
-                };
-                let picker = {
-                    let (id, name, kind, current) = (id.clone(), spec.name.clone(), spec.kind.clone(), current.clone());
-                    reference_picker(format!("ref-{}", spec.name), &declared, move |path| {
+                let on_set = {
+                    let (id, name) = (node_id.clone(), spec.name.clone());
+                    Callback::new(move |value: Option<Value>| {
                         dispatch.run(Action::SetParam {
                             node: id.clone(),
                             name: name.clone(),
-                            value: Some(with_reference(&kind, current.as_ref(), &path)),
+                            value,
                         });
                     })
                 };
-                let typed = matches!(spec.kind, ParamKind::String { .. } | ParamKind::Text { .. });
-                let referring = !typed && current.as_ref().is_some_and(is_template);
-                let input = match &spec.kind {
-                    // A typed field holding a reference: its text, and the way back.
-                    _ if referring => {
-                        let (id, name) = (id.clone(), spec.name.clone());
-                        view! {
-                            <input data-testid=testid prop:value=shown(current.as_ref())
-                                on:change=move |ev| set(event_target_value(&ev)) />
-                            <button class="link" data-testid=format!("unref-{}", spec.name) title="Enter a value instead"
-                                on:click=move |_| { dispatch.run(Action::SetParam { node: id.clone(), name: name.clone(), value: None }); }>
-                                "×"
-                            </button>
-                        }
-                        .into_any()
-                    }
-                    ParamKind::Text { .. } => view! {
-                        <textarea data-testid=testid placeholder=placeholder rows="5"
-                            prop:value=shown(current.as_ref())
-                            on:change=move |ev| set(event_target_value(&ev))></textarea>
-                    }
-                    .into_any(),
-                    ParamKind::Boolean => {
-                        let checked = current.as_ref().or(spec.default.as_ref()).and_then(Value::as_bool).unwrap_or(false);
-                        let id = id.clone();
-                        let name = spec.name.clone();
-                        view! {
-                            <input type="checkbox" data-testid=testid prop:checked=checked
-                                on:change=move |ev| {
-                                    dispatch.run(Action::SetParam {
-                                        node: id.clone(),
-                                        name: name.clone(),
-                                        value: Some(Value::Bool(event_target_checked(&ev))),
-                                    });
-                                } />
-                        }
-                        .into_any()
-                    }
-                    ParamKind::Enum { values } => {
-                        let current = shown(current.as_ref().or(spec.default.as_ref()));
-                        view! {
-                            <select data-testid=testid on:change=move |ev| set(event_target_value(&ev))>
-                                {values.iter().map(|v| {
-                                    let selected = *v == current;
-                                    view! { <option value=v.clone() selected=selected>{v.clone()}</option> }
-                                }).collect_view()}
-                            </select>
-                        }
-                        .into_any()
-                    }
-                    ParamKind::Integer { .. } | ParamKind::Number { .. } => view! {
-                        <input type="number" step="any" data-testid=testid placeholder=placeholder
-                            prop:value=shown(current.as_ref())
-                            on:change=move |ev| set(event_target_value(&ev)) />
-                    }
-                    .into_any(),
-                    ParamKind::String { .. } => view! {
-                        <input data-testid=testid placeholder=placeholder
-                            prop:value=shown(current.as_ref())
-                            on:change=move |ev| set(event_target_value(&ev)) />
-                    }
-                    .into_any(),
-                };
-                let label = if spec.label.is_empty() { spec.name.clone() } else { spec.label.clone() };
-                view! {
-                    <label class="field" for=name>
-                        <span>{label}{spec.required.then_some(" *")}</span>
-                        <span class="with-reference">{input}{picker}</span>
-                        {spec.help.clone().map(|h| view! { <small class="muted">{h}</small> })}
-                        {move || message().map(|m| view! { <small class="error" data-testid="field-error">{m}</small> })}
-                    </label>
-                }
+                let current = node.params.get(&spec.name).cloned();
+                view! { <ParamField spec current declared=declared.clone() message on_set/> }
             })
             .collect_view();
         view! {

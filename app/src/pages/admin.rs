@@ -1,16 +1,19 @@
 //! Platform administration: tenants (with their task limits, disk quotas and
 //! usage), users (with disabling and password resets), and the component
-//! catalog.
+//! catalog, edited in a form with a live preview (`admin/component_form.rs`).
+
+mod component_draft;
+mod component_form;
+mod component_params;
+mod component_preview;
 
 use crate::api::access::{NewTenant, NewUser, Tenant, TenantChange, User, UserChange};
 use crate::api::routes;
 use crate::components::bytes;
-use crate::components::catalog_context::TenantCatalog;
-use crate::components::load::{alert, alert_with, fetch, loaded, show};
+use crate::components::load::{alert_with, fetch, loaded, show};
 use crate::components::time;
 use crate::session::{Session, SignIn};
-use crate::types::component::ComponentType;
-use crate::types::ComponentKey;
+use component_form::ComponentEditor;
 use leptos::prelude::*;
 
 #[component]
@@ -19,7 +22,7 @@ pub fn AdminPage() -> impl IntoView {
     view! {
         <h1>"Platform administration"</h1>
         {move || if session.platform_admin() {
-            view! { <Tenants/> <Users/> <Catalog/> }.into_any()
+            view! { <Tenants/> <Users/> <ComponentEditor/> }.into_any()
         } else {
             view! { <p data-testid="platform-admins-only">"Only platform admins can see this page."</p> }.into_any()
         }}
@@ -400,72 +403,6 @@ fn PasswordReset(users: crate::components::load::Loaded<Vec<User>>) -> impl Into
         {move || status.get().map(|s| match s {
             Ok(m) => view! { <p class="ok" data-testid="password-reset-done">{m}</p> }.into_any(),
             Err(m) => alert_with("password-reset-error", m),
-        })}
-    }
-}
-
-/// The catalog: pick an entry, edit it as JSON, save; or add a new one.
-#[component]
-fn Catalog() -> impl IntoView {
-    let catalog = TenantCatalog::get();
-    let components = catalog.list;
-    let text = RwSignal::new(String::new());
-    let editing = RwSignal::new(None::<ComponentKey>);
-    let status = RwSignal::new(None::<Result<String, String>>);
-    let pick = move |key: ComponentKey| {
-        let found = components.with_untracked(|c| {
-            c.as_ref()
-                .and_then(|r| r.as_ref().ok())
-                .and_then(|list| list.iter().find(|c| c.key == key).cloned())
-        });
-        if let Some(c) = found {
-            text.set(serde_json::to_string_pretty(&c).unwrap_or_default());
-            editing.set(Some(key));
-            status.set(None);
-        }
-    };
-    let save = move |_| {
-        let parsed: Result<ComponentType, _> = serde_json::from_str(&text.get_untracked());
-        let component = match parsed {
-            Ok(c) => c,
-            Err(e) => return status.set(Some(Err(format!("Not a component: {e}")))),
-        };
-        let key = editing.get_untracked();
-        leptos::task::spawn_local(async move {
-            let result = match &key {
-                Some(k) => routes::replace_component(k, &component).await,
-                None => routes::create_component(&component).await,
-            };
-            match result {
-                Ok(c) => {
-                    status.set(Some(Ok(format!("Saved `{}`", c.key))));
-                    editing.set(Some(c.key));
-                    catalog.reload();
-                }
-                Err(e) => status.set(Some(Err(e.message()))),
-            }
-        });
-    };
-    view! {
-        <h2>"Component catalog"</h2>
-        <div class="toolbar">
-            <select aria-label="Component" data-testid="catalog-pick"
-                on:change=move |ev| pick(ComponentKey::from(event_target_value(&ev)))>
-                <option value="">"Choose a component to edit…"</option>
-                {move || components.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| view! {
-                    <option value=c.key.to_string()>{c.key.to_string()} " — " {c.name.clone()}</option>
-                }).collect_view()}
-            </select>
-            <button on:click=move |_| { editing.set(None); text.set(String::new()); status.set(None); }>"New component"</button>
-        </div>
-        <textarea class="code" rows="16" aria-label="Component as JSON" data-testid="catalog-json"
-            prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
-        <button data-testid="catalog-save" on:click=save>
-            {move || match editing.get() { Some(k) => format!("Save `{k}`"), None => "Add component".to_owned() }}
-        </button>
-        {move || status.get().map(|s| match s {
-            Ok(m) => view! { <p class="ok">{m}</p> }.into_any(),
-            Err(m) => alert(m),
         })}
     }
 }

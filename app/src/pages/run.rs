@@ -20,6 +20,7 @@ use crate::components::canvas::GraphView;
 use crate::components::catalog_context::TenantCatalog;
 use crate::components::load::{loaded, show, Loaded};
 use crate::components::time;
+use crate::components::toast;
 use crate::session::{Session, WithTenant};
 use crate::types::graph::ProcessGraph;
 use crate::types::Role;
@@ -268,7 +269,13 @@ fn StopControls(tenant: String, id: String, running: Signal<bool>) -> impl IntoV
             mode: force.then(|| "force".to_owned()),
         };
         leptos::task::spawn_local(async move {
-            let _ = routes::stop_run(&tenant, &id, &query).await;
+            match routes::stop_run(&tenant, &id, &query).await {
+                Ok(_) if force => {
+                    toast::success("Force stopping the run: its tasks are being killed")
+                }
+                Ok(_) => toast::success("Stopping the run: its tasks get the grace period to end"),
+                Err(e) => toast::error(format!("The run was not stopped: {}", e.message())),
+            }
         });
     };
     move || {

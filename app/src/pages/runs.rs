@@ -10,6 +10,7 @@ use crate::api::runs::{RunDay, RunOrigin, RunSummary};
 use crate::components::badge::StateBadge;
 use crate::components::load::{alert, loaded, on_tenant_change, show};
 use crate::components::time;
+use crate::components::toast;
 use crate::session::{Session, WithTenant};
 use crate::types::{Role, RunState};
 use leptos::prelude::*;
@@ -214,6 +215,16 @@ fn TenantRuns(tenant: String) -> impl IntoView {
                             e.message()
                         ));
                     }
+                }
+                let stopped = ids.len() - failed.len();
+                if stopped > 0 {
+                    toast::success(match stopped {
+                        1 => "Stopping 1 run".to_owned(),
+                        n => format!("Stopping {n} runs"),
+                    });
+                }
+                if !failed.is_empty() {
+                    toast::error(format!("{} not stopped", failed.len()));
                 }
                 let _ = error.try_set((!failed.is_empty()).then(|| failed.join("; ")));
                 let _ = selected.try_set(BTreeSet::new());

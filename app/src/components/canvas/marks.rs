@@ -47,20 +47,34 @@ pub fn category_class(category: &str) -> String {
     }
 }
 
-/// An icon's outline (24 × 24, drawn with strokes); a circle for a name
-/// without one.
+/// The icons nodes can show: name and outline (24 × 24, drawn with strokes).
+pub const ICONS: &[(&str, &str)] = &[
+    ("download", "M12 3v12m-5-5 5 5 5-5M4 19h16"),
+    ("upload", "M12 21V9m-5 5 5-5 5 5M4 5h16"),
+    (
+        "shield-check",
+        "M12 3 4 6v6c0 5 3.5 8 8 9 4.5-1 8-4 8-9V6zm-4 9 3 3 5-6",
+    ),
+    ("code", "m8 7-5 5 5 5m8-10 5 5-5 5M14 4l-4 16"),
+    ("clock", "M12 3a9 9 0 1 0 0 18 9 9 0 1 0 0-18zm0 4v5l3 3"),
+    (
+        "x-circle",
+        "M12 3a9 9 0 1 0 0 18 9 9 0 1 0 0-18zM9 9l6 6m0-6-6 6",
+    ),
+    (
+        "database",
+        "M4 6c0-3 16-3 16 0v12c0 3-16 3-16 0zm0 0c0 3 16 3 16 0m-16 6c0 3 16 3 16 0",
+    ),
+    ("filter", "M3 5h18l-7 8v6l-4 2v-8z"),
+    ("circle", "M12 4a8 8 0 1 0 0 16 8 8 0 1 0 0-16z"),
+];
+
+/// An icon's outline; a circle for a name without one.
 pub fn icon_path(icon: &str) -> &'static str {
-    match icon {
-        "download" => "M12 3v12m-5-5 5 5 5-5M4 19h16",
-        "upload" => "M12 21V9m-5 5 5-5 5 5M4 5h16",
-        "shield-check" => "M12 3 4 6v6c0 5 3.5 8 8 9 4.5-1 8-4 8-9V6zm-4 9 3 3 5-6",
-        "code" => "m8 7-5 5 5 5m8-10 5 5-5 5M14 4l-4 16",
-        "clock" => "M12 3a9 9 0 1 0 0 18 9 9 0 1 0 0-18zm0 4v5l3 3",
-        "x-circle" => "M12 3a9 9 0 1 0 0 18 9 9 0 1 0 0-18zM9 9l6 6m0-6-6 6",
-        "database" => "M4 6c0-3 16-3 16 0v12c0 3-16 3-16 0zm0 0c0 3 16 3 16 0m-16 6c0 3 16 3 16 0",
-        "filter" => "M3 5h18l-7 8v6l-4 2v-8z",
-        _ => "M12 4a8 8 0 1 0 0 16 8 8 0 1 0 0-16z",
-    }
+    ICONS
+        .iter()
+        .find(|(name, _)| *name == icon)
+        .map_or("M12 4a8 8 0 1 0 0 16 8 8 0 1 0 0-16z", |(_, path)| path)
 }
 
 /// The band and icon of a node of `component`, drawn inside its group.
@@ -91,7 +105,13 @@ mod tests {
     #[test]
     fn the_builtin_components_have_their_own_icons() {
         for c in crate::catalog::builtin() {
-            assert_ne!(icon_path(&c.icon), icon_path(""), "{} ({})", c.key, c.icon);
+            assert!(
+                ICONS.iter().any(|(name, _)| *name == c.icon),
+                "{} ({})",
+                c.key,
+                c.icon
+            );
         }
+        assert_ne!(icon_path("download"), icon_path("upload"));
     }
 }
