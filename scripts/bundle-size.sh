@@ -9,28 +9,30 @@
 # bytes), and the number of files each part fetches, against two figures:
 #
 #                                                       limit   target
-#   first load (sign-in, shell, processes list; wasm+js)  295      250
+#   first load (sign-in, shell, processes list; wasm+js)  350      250
 #   each lazily loaded page's extra part                  480      200
-#   everything, each file once                           1070      600
+#   everything, each file once                           1220      600
 #
 # The targets are issue 24's budgets; the bundle does not meet them yet
 # (the editor's part and the whole are the furthest off). The limits are
-# the ratchet that fails the build: the largest size measured plus a little
-# room. Lower a limit whenever its part shrinks, never raise one without
-# saying why in the commit. Which shared code the splitter keeps in the
-# first load is not stable from one machine to another: the same commit
-# measured 245 KB first load / 473 KB editor here and 287 / 435 on the CI
+# the ratchet that fails the build: the largest size measured plus room.
+# Lower a limit whenever its part shrinks, never raise one without saying
+# why in the commit. Which shared code the splitter keeps in the first load
+# is not stable from one machine to another: the same commit measured
+# 245 KB first load / 473 KB editor on one machine and 287 / 435 on the CI
 # machine (the split is a pure function of its input, so the compiled wasm
 # differs: code that calls into wasm-bindgen's glue must stay in the first
 # load with everything it calls, and what the optimiser inlines into such
-# code moves whole subtrees). The limits cover the larger of the two.
-# (Raised from 430 and 950 when the Datasets and Files pages and the run
-# view's summary came: 87 and 55 KB of parts of their own, and the editor's
-# part 9 KB larger; with the Alerts page, a 130 KB part, the whole grew 996
-# -> 1062: the route limit went 440 -> 480, the whole's 1010 -> 1070, the
-# first load's 290 -> 295.) BUNDLE_FIRST_KB,
-# BUNDLE_ROUTE_KB and BUNDLE_TOTAL_KB override them (to measure a change
-# against other figures; never to land one).
+# code moves whole subtrees). The first load's limit leaves room for that
+# spread (45 KB) above the largest figure measured.
+# History: raised from 430 and 950 when the Datasets and Files pages and
+# the run view's summary came; with the Alerts page the route limit went
+# 440 -> 480 and the whole's 1010 -> 1070; with issue 23's pages (copy and
+# export, import, templates, the component editor: 100, 39, 121 and 268 KB
+# parts) and the shell's toasts, menu and shortcut overlay, the first load
+# measured 305 KB (limit 295 -> 350) and the whole 1188 KB (1070 -> 1220).
+# BUNDLE_FIRST_KB, BUNDLE_ROUTE_KB and BUNDLE_TOTAL_KB override them (to
+# measure a change against other figures; never to land one).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -39,7 +41,7 @@ PKG="$ROOT/target/site/pkg"
 command -v brotli >/dev/null || ensure_apt brotli
 [ -f "$PKG/trellis.wasm" ] || { echo "no bundle in $PKG: build it first (cargo leptos build --release --split)" >&2; exit 1; }
 
-PKG="$PKG" FIRST_KB="${BUNDLE_FIRST_KB:-295}" ROUTE_KB="${BUNDLE_ROUTE_KB:-480}" TOTAL_KB="${BUNDLE_TOTAL_KB:-1070}" python3 - <<'EOF'
+PKG="$PKG" FIRST_KB="${BUNDLE_FIRST_KB:-350}" ROUTE_KB="${BUNDLE_ROUTE_KB:-480}" TOTAL_KB="${BUNDLE_TOTAL_KB:-1220}" python3 - <<'EOF'
 import glob, gzip, json, os, subprocess, sys
 
 pkg = os.environ["PKG"]

@@ -88,19 +88,19 @@ pub fn error(text: impl Into<String>) {
 pub fn ToastRegion(toasts: Toasts) -> impl IntoView {
     view! {
         <div class="toasts" aria-live="polite" data-testid="toasts">
-            <For each=move || toasts.list.get() key=|t| t.id let:toast>
-                {
-                    let id = toast.id;
-                    let error = toast.tone == Tone::Error;
-                    view! {
-                        <div class="toast" class:error=error role=error.then_some("alert")
-                            data-testid="toast" data-tone=if error { "error" } else { "success" }>
-                            <span>{toast.text}</span>
-                            <button class="link" aria-label="Dismiss" on:click=move |_| toasts.dismiss(id)>"×"</button>
-                        </div>
-                    }
+            // At most four: drawn again whole when one comes or goes (a
+            // keyed list would bring its diffing into the first load).
+            {move || toasts.list.get().into_iter().map(|toast| {
+                let id = toast.id;
+                let error = toast.tone == Tone::Error;
+                view! {
+                    <div class="toast" class:error=error role=error.then_some("alert")
+                        data-testid="toast" data-tone=if error { "error" } else { "success" }>
+                        <span>{toast.text}</span>
+                        <button class="link" aria-label="Dismiss" on:click=move |_| toasts.dismiss(id)>"×"</button>
+                    </div>
                 }
-            </For>
+            }).collect_view()}
         </div>
     }
 }
