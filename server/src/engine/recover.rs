@@ -11,8 +11,9 @@ impl Engine {
     /// `lease`; call `heartbeat` first). Work
     /// that was started then cannot be watched by this process (it is not our
     /// child): it is stopped and its task failed with a clear error, so no
-    /// work is ever submitted twice; the rest of each run then continues and
-    /// ends as usual (`PExit` runs). Answers how many runs were resumed.
+    /// work is ever submitted twice; `PEntry` and `PExit`, which only record,
+    /// run again; the rest of each run then continues and ends as usual
+    /// (`PExit` runs). Answers how many runs were resumed.
     pub async fn recover(&self) -> anyhow::Result<usize> {
         let db = &self.inner.db;
         let inflight = runs::claim_orphans(db, self.server_id()).await?;
@@ -87,6 +88,18 @@ impl Engine {
                 let change = TaskChange::default();
                 self.task_fenced(tenant, run, &task.key, TaskState::Queued, change, fence)
                     .await?;
+            }
+            if task.state == TaskState::Running
+                && matches!(task.kind, TaskKind::Entry | TaskKind::Exit)
+            {
+                // `PEntry` and `PExit` only record the run's start and end,
+                // with no work outside this server: they are done again
+                // (a failed `PExit` would fail a run whose tasks succeeded).
+                for to in [TaskState::UpForRetry, TaskState::Queued] {
+                    self.task_fenced(tenant, run, &task.key, to, TaskChange::default(), fence)
+                        .await?;
+                }
+                continue;
             }
             if task.state == TaskState::Running {
                 let error = format!(

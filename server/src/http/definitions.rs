@@ -5,13 +5,12 @@
 
 use super::doc::{Conflict, Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
-use super::processes::{check_name, load};
+use super::processes::{check_name, created, load};
 use super::query::Query;
 use crate::access::{EditorAccess, TenantAccess};
 use crate::db::{catalog, connections, processes};
 use crate::state::AppState;
 use crate::{Error, Result};
-use app::api::access::AuditAction;
 use app::api::processes::{CopyProcess, Definition, DefinitionFormat, Process, DEFINITION_FORMAT};
 use app::api::query::{DefinitionQuery, ImportQuery};
 use app::api::FieldError;
@@ -115,39 +114,18 @@ async fn copy(
         }
         (None, _) => {}
     }
-    let new = processes::create(
-        &state.db,
-        &into.tenant,
+    created(
+        &state,
+        &into,
         &name,
         &source.description,
         &graph,
-        &into.caller.user_id,
-    )
-    .await
-    .map_err(|e| {
-        Error::taken(
-            e,
-            "name",
-            format!(
-                "a process named `{name}` already exists in tenant `{}`",
-                into.slug
-            ),
-        )
-    })?;
-    into.audit(
-        &state.db,
-        AuditAction::ProcessCreate,
-        new.as_str(),
-        Some(serde_json::json!({
+        serde_json::json!({
             "name": name,
             "copied_from": { "tenant": access.slug, "process": id, "version": body.version },
-        })),
+        }),
     )
-    .await;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(load(&state, &into, &new).await?),
-    ))
+    .await
 }
 
 /// 422 on `tenant` for a tenant the caller cannot copy into (whether it
@@ -478,34 +456,15 @@ async fn import(
     let (name, description, graph) = read_definition(&state, &access, syntax, &body, q.name)
         .await
         .map_err(Error::Validation)?;
-    let id = processes::create(
-        &state.db,
-        &access.tenant,
+    created(
+        &state,
+        &access,
         &name,
         &description,
         &graph,
-        &access.caller.user_id,
+        serde_json::json!({ "name": name, "imported": true }),
     )
     .await
-    .map_err(|e| {
-        Error::taken(
-            e,
-            "name",
-            format!("a process named `{name}` already exists"),
-        )
-    })?;
-    access
-        .audit(
-            &state.db,
-            AuditAction::ProcessCreate,
-            id.as_str(),
-            Some(serde_json::json!({ "name": name, "imported": true })),
-        )
-        .await;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(load(&state, &access, &id).await?),
-    ))
 }
 
 #[cfg(test)]

@@ -100,12 +100,35 @@ async fn create(
     Json(body): Json<CreateProcess>,
 ) -> Result<(StatusCode, axum::Json<Process>)> {
     let name = check_name(&body.name)?;
-    let id = processes::create(
-        &state.db,
-        &access.tenant,
+    created(
+        &state,
+        &access,
         &name,
         &body.description,
         &body.graph,
+        serde_json::json!({ "name": name }),
+    )
+    .await
+}
+
+/// Stores a new process of `access`'s tenant (a taken name is a 409 on
+/// `name`), records `detail` in the audit log, and answers 201 with it —
+/// for every way a process is made: created, imported, copied, from a
+/// template.
+pub(super) async fn created(
+    state: &AppState,
+    access: &TenantAccess,
+    name: &str,
+    description: &str,
+    graph: &app::types::graph::ProcessGraph,
+    detail: serde_json::Value,
+) -> Result<(StatusCode, axum::Json<Process>)> {
+    let id = processes::create(
+        &state.db,
+        &access.tenant,
+        name,
+        description,
+        graph,
         &access.caller.user_id,
     )
     .await
@@ -121,12 +144,12 @@ async fn create(
             &state.db,
             AuditAction::ProcessCreate,
             id.as_str(),
-            Some(serde_json::json!({ "name": name })),
+            Some(detail),
         )
         .await;
     Ok((
         StatusCode::CREATED,
-        axum::Json(load(&state, &access, &id).await?),
+        axum::Json(load(state, access, &id).await?),
     ))
 }
 

@@ -4,9 +4,9 @@
 use super::definitions::graph_of;
 use super::doc::{Conflict, Forbidden, Invalid, NotFound, TenantPath, Unauthorized};
 use super::json::Json;
-use super::processes::{check_name, load};
+use super::processes::{check_name, created};
 use crate::access::{EditorAccess, TenantAccess};
-use crate::db::{processes, templates};
+use crate::db::templates;
 use crate::state::AppState;
 use crate::{Error, Result};
 use app::api::access::AuditAction;
@@ -174,32 +174,13 @@ async fn start(
         Some(name) if problems.is_empty() => name,
         _ => return Err(Error::Validation(problems)),
     };
-    let new = processes::create(
-        &state.db,
-        &access.tenant,
+    created(
+        &state,
+        &access,
         &name,
         &template.description,
         &graph,
-        &access.caller.user_id,
+        serde_json::json!({ "name": name, "template": id }),
     )
     .await
-    .map_err(|e| {
-        Error::taken(
-            e,
-            "name",
-            format!("a process named `{name}` already exists"),
-        )
-    })?;
-    access
-        .audit(
-            &state.db,
-            AuditAction::ProcessCreate,
-            new.as_str(),
-            Some(serde_json::json!({ "name": name, "template": id })),
-        )
-        .await;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(load(&state, &access, &new).await?),
-    ))
 }

@@ -76,6 +76,64 @@ fn a_killed_server_resumes_its_runs_to_a_final_state() {
     second.child.wait().unwrap();
 }
 
+/// A server killed while its run's `PExit` was under way (the node had
+/// ended): `PExit` only records the end, so the next server does it again
+/// and the run ends as its tasks did, rather than failed.
+#[test]
+fn a_run_killed_during_its_exit_ends_as_its_tasks_did() {
+    let data = tempfile::tempdir().unwrap();
+    let mut first = start(data.path());
+    let cookie = sign_in(&first.addr);
+    let graph = json!({"nodes": [{"id": "long", "component": "sleep", "params": {"seconds": 60}}], "edges": []});
+    let path = published(&first.addr, &cookie, "p", graph);
+    let id = start_run(&first.addr, &cookie, &path);
+    let running = wait_for(&first.addr, &cookie, &id, |r| {
+        task(r, "W_long")["state"] == "running"
+    });
+    let pid = task(&running, "C_long")["external_ref"]
+        .as_str()
+        .map(|r| server::executors::local::ProcessRef::parse(r).unwrap().pid)
+        .unwrap();
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    // The step is over (ended by hand), and PExit was running when the
+    // server died.
+    Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let url = format!("sqlite://{}", data.path().join("trellis.db").display());
+        let db = server::db::Db::connect(&url).await.unwrap();
+        for (key, state, attempt) in [
+            ("C_long", "succeeded", 1),
+            ("W_long", "succeeded", 1),
+            ("PExit", "running", 1),
+        ] {
+            sqlx::query(
+                "UPDATE task_runs SET state = $1, attempt = $2 WHERE run_id = $3 AND task_key = $4",
+            )
+            .bind(state)
+            .bind(attempt)
+            .bind(&id)
+            .bind(key)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+    });
+
+    let second = start(data.path());
+    let cookie = sign_in(&second.addr);
+    let done = wait_for(&second.addr, &cookie, &id, ended);
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let exit = task(&done, "PExit");
+    assert_eq!(exit["state"], "succeeded", "{exit}");
+    assert_eq!(exit["attempt"], 2, "done again: {exit}");
+    assert_eq!(exit["error"], serde_json::Value::Null);
+    drop(second);
+}
+
 /// The server dies at each point of an EMR submit — before `AddJobFlowSteps`,
 /// after it but before the step id is recorded, after it is recorded — and
 /// a new server finishes the run with exactly one step on the cluster.
