@@ -19,7 +19,7 @@ struct Toast {
     text: String,
 }
 
-/// The page's toasts, in context (provided by the shell).
+/// The page's toasts (made by the shell; `success` and `error` reach them).
 #[derive(Clone, Copy)]
 pub struct Toasts {
     list: RwSignal<Vec<Toast>>,
@@ -41,7 +41,6 @@ impl Toasts {
             list: RwSignal::new(Vec::new()),
             next: StoredValue::new(0),
         };
-        provide_context(toasts);
         CURRENT.with(|current| current.set(Some(toasts)));
         toasts
     }

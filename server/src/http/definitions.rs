@@ -80,13 +80,11 @@ async fn copy(
             .await
             .map_err(|_| unknown_tenant(slug))?,
     };
-    if !into.role.includes(Role::Editor) {
-        return Err(match body.tenant {
-            Some(slug) if slug != access.slug => unknown_tenant(&slug),
-            _ => into.require(Role::Editor).unwrap_err(),
-        });
-    }
     let moved = into.tenant != access.tenant;
+    match into.require(Role::Editor) {
+        Err(_) if moved => return Err(unknown_tenant(&into.slug)),
+        other => other?,
+    }
     match (&body.connection, &graph.connection) {
         (Some(chosen), _) => {
             if connections::get(&state.db, &into.tenant, chosen)
