@@ -84,8 +84,8 @@ test('the sign-in page is interactive with only the first load; other pages fetc
   await page.getByLabel('Password').fill('e2e-password');
   await page.getByTestId('login-submit').click();
   await expect(page.getByTestId('home')).toBeVisible();
-  expect(fetched.some((f) => f.startsWith('split___home_view'))).toBe(true);
-  expect(fetched.some((f) => f.startsWith('split___editor_view'))).toBe(false);
+  expect(fetched.some((f) => f.startsWith('split_home_'))).toBe(true);
+  expect(fetched.some((f) => f.startsWith('split_editor_'))).toBe(false);
 
   // The processes list is part of the first load: nothing more to fetch.
   const before = fetched.length;
@@ -96,7 +96,19 @@ test('the sign-in page is interactive with only the first load; other pages fetc
   // Opening a process fetches the editor's part, once; the page works.
   await page.getByTestId('process-row').first().getByRole('link').first().click();
   await expect(page.getByTestId('palette')).toBeVisible();
-  expect(fetched.filter((f) => f.startsWith('split___editor_view'))).toHaveLength(1);
+  expect(fetched.filter((f) => f.startsWith('split_editor_'))).toHaveLength(1);
+
+  // A process's other tabs share one part: the first of them fetches it,
+  // the next one nothing more.
+  await page.getByTestId('tab-versions').click();
+  await expect(page).toHaveURL(/\/versions$/);
+  await expect(page.getByTestId('tab-versions')).toHaveAttribute('aria-current', 'page');
+  expect(fetched.filter((f) => f.startsWith('split_process_'))).toHaveLength(1);
+  const tabs = fetched.length;
+  await page.getByTestId('tab-runs').click();
+  await expect(page).toHaveURL(/\/runs$/);
+  await expect(page.getByTestId('tab-runs')).toHaveAttribute('aria-current', 'page');
+  expect(fetched.slice(tabs).filter((f) => /\.wasm$/.test(f))).toEqual([]);
   expect(errors).toEqual([]);
 
   // The parts keep their names across builds: browsers must revalidate

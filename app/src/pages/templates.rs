@@ -76,8 +76,8 @@ fn Gallery(tenant: String) -> impl IntoView {
         fetch(templates, async move { routes::templates(&t).await });
     });
     let editor = Session::get().can(Role::Editor);
-    // The catalog's names for the component keys, when it is at hand.
-    let names = use_context::<TenantCatalog>().map(TenantCatalog::names);
+    // The catalog's names for the component keys.
+    let names = TenantCatalog::get().names();
     // The template whose form is open.
     let chosen = RwSignal::new(None::<Template>);
     let error = RwSignal::new(None::<String>);
@@ -124,7 +124,7 @@ fn Gallery(tenant: String) -> impl IntoView {
 fn card(
     t: Template,
     editor: bool,
-    names: Option<Signal<BTreeMap<ComponentKey, String>>>,
+    names: Signal<BTreeMap<ComponentKey, String>>,
     chosen: RwSignal<Option<Template>>,
     remove: Callback<String>,
 ) -> impl IntoView {
@@ -134,7 +134,7 @@ fn card(
         keys.iter()
             .map(|k| {
                 names
-                    .and_then(|n| n.with(|m| m.get(k).cloned()))
+                    .with(|m| m.get(k).cloned())
                     .unwrap_or_else(|| k.to_string())
             })
             .collect::<Vec<_>>()
