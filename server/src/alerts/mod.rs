@@ -387,7 +387,11 @@ impl Alerts {
     }
 
     /// Queues a test alert to `channel` and wakes the loop: the delivery's id.
-    pub async fn send_test(&self, tenant: &TenantId, channel: &Channel) -> sqlx::Result<String> {
+    pub async fn send_test(
+        &self,
+        tenant: &TenantId,
+        channel: &Channel,
+    ) -> sqlx::Result<app::api::alerts::Delivery> {
         let db = self.db();
         let (slug, name) = store::tenant_names(db, tenant).await?;
         let names = TenantNames {
@@ -408,7 +412,13 @@ impl Alerts {
             payload: &m.payload,
         };
         let stored = store::make_deliveries(db, None, std::slice::from_ref(&delivery)).await?;
+        let id = stored.into_iter().next().ok_or(sqlx::Error::RowNotFound)?;
+        // Read as queued before the worker is woken: the answer says pending
+        // (read after, a quick delivery could already be done).
+        let queued = store::delivery(db, tenant, &id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
         self.inner.wake.notify_one();
-        stored.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+        Ok(queued)
     }
 }

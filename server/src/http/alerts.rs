@@ -203,9 +203,6 @@ async fn test_channel(
 ) -> Result<(StatusCode, axum::Json<Delivery>)> {
     let channel = load_channel(&state, &access, &id).await?;
     let delivery = state.alerts.send_test(&access.tenant, &channel).await?;
-    let delivery = store::delivery(&state.db, &access.tenant, &delivery)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("delivery `{delivery}`")))?;
     Ok((StatusCode::ACCEPTED, axum::Json(delivery)))
 }
 
