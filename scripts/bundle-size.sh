@@ -10,22 +10,23 @@
 # part fetches, against two figures:
 #
 #                                                       limit   target
-#   first load (sign-in, shell, processes list; wasm+js)  335      250
-#   each lazily loaded part                               450      200
+#   first load (sign-in, shell, processes list; wasm+js)  255      250
+#   each lazily loaded part                               470      200
 #   everything, each file once                           1100      600
 #
 # The targets are issue 24's budgets; the bundle does not meet them yet
 # (the editor's part and the whole are the furthest off). The limits are
 # the ratchet that fails the build: the largest size measured plus room.
 # Lower a limit whenever its part shrinks, never raise one without saying
-# why in the commit. Which shared code the splitter keeps in the first load
-# is not stable from one machine to another: the same commit measured
-# 245 KB first load / 473 KB editor on one machine and 287 / 435 on the CI
-# machine (the split is a pure function of its input, so the compiled wasm
-# differs: code that calls into wasm-bindgen's glue must stay in the first
-# load with everything it calls, and what the optimiser inlines into such
-# code moves whole subtrees). The first load's limit leaves room for that
-# spread (45 KB) above the largest figure measured.
+# why in the commit.
+# The constant data (the pages' text, mostly) goes with the code that uses
+# it only while the splitter has room for it in the linked data segment;
+# without room it leaves all of it in the first load (+48 KB brotli). That
+# is what made the same commit measure 245 KB first load on one machine and
+# 287 on another (the checkout's path is in the panic locations, so the
+# segment's length moved by a few bytes). `SPLIT_DATA_SLACK` in
+# frontend/src/lib.rs gives the room; the check below fails when the first
+# load holds most of the data again.
 # History: raised from 430 and 950 when the Datasets and Files pages and
 # the run view's summary came; with the Alerts page the route limit went
 # 440 -> 480 and the whole's 1010 -> 1070; with issue 23's pages (copy and
@@ -36,7 +37,9 @@
 # 277 of them under 2 KB, to 163), the catalog left the first load and the
 # files lost their producers/target-features sections: first load 289 KB
 # (limit 335), the largest part (the editor) 404 KB (450), the whole
-# 1056 KB (1100).
+# 1056 KB (1100). With the constant data split (SPLIT_DATA_SLACK) the
+# first load measured 241 KB (limit 255) and the parts took their text:
+# the editor's 440 KB (the part limit 450 -> 470), the whole 1067 KB.
 # BUNDLE_FIRST_KB, BUNDLE_ROUTE_KB and BUNDLE_TOTAL_KB override them (to
 # measure a change against other figures; never to land one).
 set -euo pipefail
@@ -47,7 +50,7 @@ PKG="$ROOT/target/site/pkg"
 command -v brotli >/dev/null || ensure_apt brotli
 [ -f "$PKG/trellis.wasm" ] || { echo "no bundle in $PKG: build it first (cargo leptos build --release --split)" >&2; exit 1; }
 
-PKG="$PKG" FIRST_KB="${BUNDLE_FIRST_KB:-335}" ROUTE_KB="${BUNDLE_ROUTE_KB:-450}" TOTAL_KB="${BUNDLE_TOTAL_KB:-1100}" python3 - <<'EOF'
+PKG="$PKG" FIRST_KB="${BUNDLE_FIRST_KB:-255}" ROUTE_KB="${BUNDLE_ROUTE_KB:-470}" TOTAL_KB="${BUNDLE_TOTAL_KB:-1100}" python3 - <<'EOF'
 import glob, gzip, json, os, subprocess, sys
 
 pkg = os.environ["PKG"]
@@ -96,6 +99,31 @@ everything = sorted(set(first).union(*routes.values()))
 row("all, each file once", everything, "TOTAL_KB")
 if os.path.exists(os.path.join(pkg, "trellis.css")):
     row("stylesheet (trellis.css)", ["trellis.css"], None)
+def data_bytes(name):
+    """Length of the data section (the module's constants) of one wasm file."""
+    b, i = open(os.path.join(pkg, name), "rb").read(), 8
+    def leb(i):
+        n = shift = 0
+        while True:
+            byte = b[i]; i += 1
+            n |= (byte & 0x7F) << shift; shift += 7
+            if byte < 0x80:
+                return n, i
+    while i < len(b):
+        section = b[i]
+        length, i = leb(i + 1)
+        if section == 11:
+            return length
+        i += length
+    return 0
+
+data_first = data_bytes("trellis.wasm")
+data_all = sum(data_bytes(f) for f in everything if f.endswith(".wasm"))
+print(f"constant data (raw): {kb(data_first)} KB of {kb(data_all)} KB in the first load")
+if routes and data_first * 10 > data_all * 6:
+    print("the first load holds most of the constant data: the splitter had no room to move the parts' "
+          "constants (see SPLIT_DATA_SLACK in frontend/src/lib.rs)", file=sys.stderr)
+    failed.append("constant data")
 if failed:
     print(f"over the limit: {', '.join(failed)}. Find what grew: twiggy top -n 30 on the unsplit wasm "
           "(see the README's Browser bundle section)", file=sys.stderr)
