@@ -1,6 +1,7 @@
 //! The difference between two versions' graphs: semantic changes (components,
 //! parameters, edges) apart from cosmetic ones (labels, positions).
 
+use crate::ordered::CollectOrdered;
 use crate::types::component::ComponentType;
 use crate::types::graph::{Edge, Node, Position, ProcessGraph};
 use crate::types::params::ProcessParam;
@@ -39,9 +40,9 @@ pub struct ComponentChange {
 /// The components whose definitions differ between two versions' frozen
 /// snapshots, by key.
 pub fn component_changes(a: &[ComponentType], b: &[ComponentType]) -> Vec<ComponentChange> {
-    let old: BTreeMap<&ComponentKey, &ComponentType> = a.iter().map(|c| (&c.key, c)).collect();
-    let new: BTreeMap<&ComponentKey, &ComponentType> = b.iter().map(|c| (&c.key, c)).collect();
-    let keys: BTreeSet<&ComponentKey> = old.keys().chain(new.keys()).copied().collect();
+    let old: BTreeMap<&ComponentKey, &ComponentType> = a.iter().map(|c| (&c.key, c)).collect_map();
+    let new: BTreeMap<&ComponentKey, &ComponentType> = b.iter().map(|c| (&c.key, c)).collect_map();
+    let keys: BTreeSet<&ComponentKey> = old.keys().chain(new.keys()).copied().collect_set();
     keys.into_iter()
         .filter(|k| old.get(k) != new.get(k))
         .map(|k| ComponentChange {
@@ -111,8 +112,8 @@ fn change<T: PartialEq + Clone>(old: &T, new: &T) -> Option<Change<T>> {
 
 /// What changed from `a` to `b`; every list sorted by node id / edge.
 pub fn diff(a: &ProcessGraph, b: &ProcessGraph) -> GraphDiff {
-    let old: BTreeMap<&str, &Node> = a.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
-    let new: BTreeMap<&str, &Node> = b.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+    let old: BTreeMap<&str, &Node> = a.nodes.iter().map(|n| (n.id.as_str(), n)).collect_map();
+    let new: BTreeMap<&str, &Node> = b.nodes.iter().map(|n| (n.id.as_str(), n)).collect_map();
     let mut out = GraphDiff {
         params: change(&a.params, &b.params),
         ..GraphDiff::default()
@@ -123,7 +124,7 @@ pub fn diff(a: &ProcessGraph, b: &ProcessGraph) -> GraphDiff {
             out.nodes_added.push((*node).clone());
             continue;
         };
-        let names: BTreeSet<&String> = before.params.keys().chain(node.params.keys()).collect();
+        let names: BTreeSet<&String> = before.params.keys().chain(node.params.keys()).collect_set();
         let params: Vec<ParamChange> = names
             .into_iter()
             .filter(|name| before.params.get(*name) != node.params.get(*name))
@@ -157,8 +158,8 @@ pub fn diff(a: &ProcessGraph, b: &ProcessGraph) -> GraphDiff {
         .map(|(_, n)| (*n).clone())
         .collect();
 
-    let old_edges: BTreeSet<&Edge> = a.edges.iter().collect();
-    let new_edges: BTreeSet<&Edge> = b.edges.iter().collect();
+    let old_edges: BTreeSet<&Edge> = a.edges.iter().collect_set();
+    let new_edges: BTreeSet<&Edge> = b.edges.iter().collect_set();
     out.edges_added = new_edges
         .difference(&old_edges)
         .map(|e| (*e).clone())

@@ -7,6 +7,7 @@
 //! corner); the viewport maps them to screen pixels as
 //! `screen = (canvas + pan) * zoom`.
 
+use crate::ordered::CollectOrdered;
 use crate::types::graph::{Edge, Node, Position, ProcessGraph};
 use crate::types::params::ProcessParam;
 use crate::types::ComponentKey;
@@ -282,9 +283,9 @@ impl Editor {
 
     /// Drops selected ids that no longer exist.
     fn prune_selection(&mut self) {
-        let ids: BTreeSet<&str> = self.graph.nodes.iter().map(|n| n.id.as_str()).collect();
+        let ids: BTreeSet<&str> = self.graph.nodes.iter().map(|n| n.id.as_str()).collect_set();
         self.selection.nodes.retain(|id| ids.contains(id.as_str()));
-        let edges: BTreeSet<&Edge> = self.graph.edges.iter().collect();
+        let edges: BTreeSet<&Edge> = self.graph.edges.iter().collect_set();
         self.selection.edges.retain(|e| edges.contains(e));
     }
 
@@ -302,7 +303,7 @@ impl Editor {
             })
             .take(56)
             .collect();
-        let taken: BTreeSet<&str> = self.graph.nodes.iter().map(|n| n.id.as_str()).collect();
+        let taken: BTreeSet<&str> = self.graph.nodes.iter().map(|n| n.id.as_str()).collect_set();
         (1..)
             .map(|n| format!("{base}_{n}"))
             .find(|id| !taken.contains(id.as_str()))
@@ -335,7 +336,7 @@ impl Editor {
                     position: at,
                 });
                 self.selection = Selection {
-                    nodes: BTreeSet::from([id]),
+                    nodes: [id].into_iter().collect_set(),
                     edges: BTreeSet::new(),
                 };
                 self.changed()
@@ -348,7 +349,7 @@ impl Editor {
                 let ids: BTreeSet<String> = if self.selection.nodes.contains(&node) {
                     self.selection.nodes.clone()
                 } else {
-                    BTreeSet::from([node])
+                    [node].into_iter().collect_set()
                 };
                 let mut moved = false;
                 for n in self.graph.nodes.iter_mut().filter(|n| ids.contains(&n.id)) {
@@ -389,7 +390,7 @@ impl Editor {
                     }
                 } else {
                     self.selection = Selection {
-                        nodes: BTreeSet::from([id]),
+                        nodes: [id].into_iter().collect_set(),
                         edges: BTreeSet::new(),
                     };
                 }
@@ -406,7 +407,7 @@ impl Editor {
                 } else {
                     self.selection = Selection {
                         nodes: BTreeSet::new(),
-                        edges: BTreeSet::from([edge]),
+                        edges: [edge].into_iter().collect_set(),
                     };
                 }
                 Outcome::Viewed
@@ -424,8 +425,8 @@ impl Editor {
             }
             Action::SelectAll => {
                 self.selection = Selection {
-                    nodes: self.graph.nodes.iter().map(|n| n.id.clone()).collect(),
-                    edges: self.graph.edges.iter().cloned().collect(),
+                    nodes: self.graph.nodes.iter().map(|n| n.id.clone()).collect_set(),
+                    edges: self.graph.edges.iter().cloned().collect_set(),
                 };
                 Outcome::Viewed
             }
@@ -496,8 +497,12 @@ impl Editor {
             }
             Action::AddProcessParam => {
                 self.checkpoint();
-                let taken: BTreeSet<&str> =
-                    self.graph.params.iter().map(|p| p.name.as_str()).collect();
+                let taken: BTreeSet<&str> = self
+                    .graph
+                    .params
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect_set();
                 let name = (1..)
                     .map(|n| format!("param_{n}"))
                     .find(|n| !taken.contains(n.as_str()))
@@ -673,7 +678,7 @@ impl Editor {
         self.graph.edges.push(edge.clone());
         self.selection = Selection {
             nodes: BTreeSet::new(),
-            edges: BTreeSet::from([edge]),
+            edges: [edge].into_iter().collect_set(),
         };
         self.changed()
     }
@@ -686,7 +691,7 @@ impl Editor {
         }
         let mut came_from: HashMap<&str, &str> = HashMap::new();
         let mut queue = VecDeque::from([start]);
-        let mut seen = BTreeSet::from([start]);
+        let mut seen = [start].into_iter().collect_set();
         while let Some(node) = queue.pop_front() {
             if node == goal {
                 let mut path = vec![goal.to_owned()];

@@ -2,6 +2,7 @@
 //! overflow the (small, in WASM) stack. Neighbours are visited in id order,
 //! which makes every result deterministic.
 
+use crate::ordered::CollectOrdered;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 type Adjacency<'a> = BTreeMap<&'a str, BTreeSet<&'a str>>;
@@ -71,11 +72,11 @@ pub fn strongly_connected<'a>(
 
 /// A cycle inside the strongly connected `component`, from `start` back to it.
 pub fn cycle_through(start: &str, component: &[&str], adjacency: &Adjacency<'_>) -> Vec<String> {
-    let members: BTreeSet<&str> = component.iter().copied().collect();
+    let members: BTreeSet<&str> = component.iter().copied().collect_set();
     let empty = BTreeSet::new();
     // Depth-first search for an edge back to `start`, keeping the current path.
     let mut path = vec![start];
-    let mut visited = BTreeSet::from([start]);
+    let mut visited = [start].into_iter().collect_set();
     let mut work = vec![adjacency.get(start).unwrap_or(&empty).iter()];
     while let Some(successors) = work.last_mut() {
         match successors.next() {
@@ -104,7 +105,7 @@ pub fn topological_order<'a>(
     ids: &BTreeSet<&'a str>,
     adjacency: &Adjacency<'a>,
 ) -> Option<Vec<&'a str>> {
-    let mut indegree: BTreeMap<&str, usize> = ids.iter().map(|id| (*id, 0)).collect();
+    let mut indegree: BTreeMap<&str, usize> = ids.iter().map(|id| (*id, 0)).collect_map();
     for successors in adjacency.values() {
         for succ in successors {
             *indegree.get_mut(succ)? += 1;
@@ -114,7 +115,7 @@ pub fn topological_order<'a>(
         .iter()
         .filter(|(_, d)| **d == 0)
         .map(|(id, _)| *id)
-        .collect();
+        .collect_set();
     let mut order = Vec::with_capacity(ids.len());
     while let Some(node) = ready.pop_first() {
         order.push(node);

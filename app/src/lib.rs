@@ -13,6 +13,7 @@ pub mod diff;
 pub mod editor;
 mod graph_algo;
 pub mod live;
+pub mod ordered;
 pub mod pages;
 pub mod params;
 pub mod rules;

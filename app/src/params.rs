@@ -324,11 +324,7 @@ pub fn check_value(p: &ProcessParam, value: &Value) -> Result<(), String> {
         ParamType::Boolean if value.is_boolean() => Ok(()),
         ParamType::Boolean => must("true or false"),
         ParamType::Date => match value.as_str() {
-            Some(s)
-                if s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() =>
-            {
-                Ok(())
-            }
+            Some(s) if is_date(s) => Ok(()),
             _ => must("a date such as 2026-10-01"),
         },
         ParamType::Timestamp => match value.as_str() {
@@ -340,6 +336,25 @@ pub fn check_value(p: &ProcessParam, value: &Value) -> Result<(), String> {
             _ => must(&format!("one of {}", p.values.join(", "))),
         },
     }
+}
+
+/// `YYYY-MM-DD`, a day that exists. Read by hand rather than with chrono's
+/// format parser, which would bring its whole format-string interpreter into
+/// the browser for this one check (issue 24).
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let number = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(
+            (number(0, 4), number(5, 7), number(8, 10)),
+            (Some(y), Some(m), Some(d)) if chrono::NaiveDate::from_ymd_opt(y as i32, m, d).is_some()
+        )
 }
 
 /// A run's values checked against the declarations, defaults filled in;
@@ -577,6 +592,25 @@ mod tests {
             logical_date: "2026-10-01".into(),
             data_interval_start: "2026-09-30T00:00:00Z".into(),
             data_interval_end: "2026-10-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_date_is_a_day_that_exists_written_yyyy_mm_dd() {
+        for ok in ["2026-10-01", "2024-02-29", "0001-01-01"] {
+            assert!(is_date(ok), "{ok}");
+        }
+        for bad in [
+            "2026-02-30",
+            "2023-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "2026/10/01",
+            "+026-10-01",
+            "2026-10-1 ",
+            "2026-10-01T00:00",
+        ] {
+            assert!(!is_date(bad), "{bad}");
         }
     }
 

@@ -3,6 +3,7 @@
 //! this same code on every edit, so it answers in the server's words.
 
 use crate::api::problem::FieldError;
+use crate::ordered::CollectOrdered;
 use crate::types::component::{ComponentType, ParamKind, ParamSpec};
 use crate::types::graph::{is_valid_node_id, ProcessGraph};
 use crate::types::params::ProcessParam;
@@ -123,7 +124,7 @@ pub fn validate_graph(
     }
     errors.extend(crate::params::check_declarations(&graph.params));
 
-    let ids: BTreeSet<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect();
+    let ids: BTreeSet<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect_set();
     let mut adjacency: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut edges_seen = HashMap::new();
     for (i, edge) in graph.edges.iter().enumerate() {

@@ -6,6 +6,7 @@
 
 use crate::api::routes;
 use crate::components::load::{fetch, Loaded};
+use crate::ordered::CollectOrdered;
 use crate::session::Session;
 use crate::types::component::ComponentType;
 use crate::types::ComponentKey;
@@ -63,7 +64,7 @@ impl TenantCatalog {
                 Some(Ok(list)) => list
                     .iter()
                     .map(|c| (c.key.clone(), c.name.clone()))
-                    .collect(),
+                    .collect_map(),
                 _ => BTreeMap::new(),
             })
         })

@@ -7,6 +7,7 @@ use super::param_input::{parse_value, text_of, ParamInput};
 use crate::api::routes;
 use crate::api::runs::StartRun;
 use crate::api::FieldError;
+use crate::ordered::CollectOrdered;
 use crate::types::params::ProcessParam;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
@@ -25,7 +26,7 @@ pub fn run_params(
             let text = texts.get(&p.name)?;
             parse_value(p.kind, text).map(|v| (p.name.clone(), v))
         })
-        .collect()
+        .collect_map()
 }
 
 /// The texts a form starts from: each parameter's default.
@@ -33,7 +34,7 @@ pub fn initial_texts(declared: &[ProcessParam]) -> BTreeMap<String, String> {
     declared
         .iter()
         .map(|p| (p.name.clone(), text_of(p.default.as_ref())))
-        .collect()
+        .collect_map()
 }
 
 /// Starts a run of `version` of process `process` and opens it. `blocked`

@@ -1,6 +1,7 @@
 //! Auto-layout of a graph on the canvas.
 
 use super::{LAYER_GAP, NODE_HEIGHT, NODE_WIDTH, ROW_GAP};
+use crate::ordered::CollectOrdered;
 use crate::types::graph::{Position, ProcessGraph};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -11,7 +12,7 @@ pub fn layout(graph: &ProcessGraph) -> ProcessGraph {
     let mut preds: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut succs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut indegree: BTreeMap<&str, usize> =
-        graph.nodes.iter().map(|n| (n.id.as_str(), 0)).collect();
+        graph.nodes.iter().map(|n| (n.id.as_str(), 0)).collect_map();
     for e in &graph.edges {
         if indegree.contains_key(e.from.as_str()) && indegree.contains_key(e.to.as_str()) {
             preds.entry(&e.to).or_default().push(&e.from);

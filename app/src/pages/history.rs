@@ -13,6 +13,7 @@ use crate::components::load::{fetch, loaded, show, Loaded};
 use crate::components::run_form::RunForm;
 use crate::components::tabs::{ProcessTab, ProcessTabs};
 use crate::components::time;
+use crate::ordered::CollectOrdered;
 use crate::session::{Session, WithTenant};
 use crate::types::graph::ProcessGraph;
 use crate::types::{ComponentKey, Role};
@@ -177,7 +178,7 @@ fn DiffView(
         .nodes
         .iter()
         .map(|n| (n.id.clone(), "same".to_owned()))
-        .collect();
+        .collect_map();
     for n in &diff.nodes_added {
         marks.insert(n.id.clone(), "added".into());
     }

@@ -22,6 +22,7 @@ use crate::components::load::{fetch, loaded, show};
 use crate::components::node_panel::NodePanel;
 use crate::components::tabs::{ProcessTab, ProcessTabs};
 use crate::editor::{Action, Editor, Outcome};
+use crate::ordered::CollectOrdered;
 use crate::session::{Session, WithTenant};
 use crate::types::component::ComponentType;
 use crate::types::{ComponentKey, Role};
@@ -83,11 +84,15 @@ fn ProcessEditor(tenant: String, process: Process, catalog: Vec<ComponentType>) 
     let latest = RwSignal::new(process.latest_version);
     let catalog = StoredValue::new(catalog);
     let names: Signal<BTreeMap<ComponentKey, String>> = Signal::derive(move || {
-        catalog.with_value(|c| c.iter().map(|c| (c.key.clone(), c.name.clone())).collect())
+        catalog.with_value(|c| {
+            c.iter()
+                .map(|c| (c.key.clone(), c.name.clone()))
+                .collect_map()
+        })
     });
     let problems = problems_of(editor, catalog);
     let flagged: Signal<BTreeSet<String>> = Signal::derive(move || {
-        problems.with(|p| p.iter().filter_map(|e| e.node.clone()).collect())
+        problems.with(|p| p.iter().filter_map(|e| e.node.clone()).collect_set())
     });
 
     let dispatch = Callback::new(move |action: Action| {

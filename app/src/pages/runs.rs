@@ -11,6 +11,7 @@ use crate::components::badge::StateBadge;
 use crate::components::load::{alert, loaded, on_tenant_change, show};
 use crate::components::time;
 use crate::components::toast;
+use crate::ordered::CollectOrdered;
 use crate::session::{Session, WithTenant};
 use crate::types::{Role, RunState};
 use leptos::prelude::*;
@@ -136,7 +137,7 @@ fn TenantRuns(tenant: String) -> impl IntoView {
                 match page {
                     Ok(page) => {
                         let active: BTreeSet<String> =
-                            page.runs.iter().map(|r| r.id.to_string()).collect();
+                            page.runs.iter().map(|r| r.id.to_string()).collect_set();
                         selected.update(|s| s.retain(|id| active.contains(id)));
                         runs.set(page.runs);
                         next.set(page.next);
@@ -432,7 +433,7 @@ fn every_day(
         return days;
     }
     let mut had: std::collections::BTreeMap<String, RunDay> =
-        days.into_iter().map(|d| (d.day.clone(), d)).collect();
+        days.into_iter().map(|d| (d.day.clone(), d)).collect_map();
     let mut at = first;
     while at <= last {
         if let Some(day) = time::day_of(at) {

@@ -4,6 +4,7 @@
 use super::graph::ProcessGraph;
 use super::ids::TaskKey;
 use super::state::TaskKind;
+use crate::ordered::CollectOrdered;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,7 +51,7 @@ pub enum CompileError {
 /// Compiles a (validated) graph. Tasks come in topological order of their
 /// nodes, smallest id first among equals, so equal graphs give equal DAGs.
 pub fn compile(graph: &ProcessGraph) -> Result<Dag, CompileError> {
-    let ids: BTreeSet<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect();
+    let ids: BTreeSet<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect_set();
     let mut adjacency: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut upstream: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for edge in &graph.edges {

@@ -4,6 +4,7 @@
 use super::edge_path;
 use super::surface::Surface;
 use crate::editor::Action;
+use crate::ordered::CollectOrdered;
 use crate::types::graph::{Edge, Node};
 use leptos::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,8 +14,12 @@ pub(super) fn edges(s: Surface, selected: Memo<BTreeSet<Edge>>) -> impl IntoView
     let (editor, dispatch) = (s.editor, s.dispatch);
     let looks = move || {
         editor.with(|e| {
-            let by_id: BTreeMap<&str, &Node> =
-                e.graph.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+            let by_id: BTreeMap<&str, &Node> = e
+                .graph
+                .nodes
+                .iter()
+                .map(|n| (n.id.as_str(), n))
+                .collect_map();
             e.graph
                 .edges
                 .iter()

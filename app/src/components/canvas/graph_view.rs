@@ -3,6 +3,7 @@
 
 use super::{edge_path, title};
 use crate::editor::{NODE_HEIGHT, NODE_WIDTH};
+use crate::ordered::CollectOrdered;
 use crate::types::graph::{Node, ProcessGraph};
 use crate::types::ComponentKey;
 use leptos::prelude::*;
@@ -33,7 +34,7 @@ pub fn GraphView(
             <svg viewBox=view_box preserveAspectRatio="xMidYMid meet" role="group" aria-label="The version's graph">
                 {move || {
                     let g = graph.get();
-                    let by_id: BTreeMap<&str, &Node> = g.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+                    let by_id: BTreeMap<&str, &Node> = g.nodes.iter().map(|n| (n.id.as_str(), n)).collect_map();
                     g.edges
                         .iter()
                         .filter_map(|e| Some((by_id.get(e.from.as_str())?, by_id.get(e.to.as_str())?, e)))

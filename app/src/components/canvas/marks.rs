@@ -4,6 +4,7 @@
 
 use crate::components::catalog_context::TenantCatalog;
 use crate::editor::NODE_HEIGHT;
+use crate::ordered::CollectOrdered;
 use crate::types::ComponentKey;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ pub fn looks() -> Signal<Looks> {
             Some(Ok(list)) => list
                 .iter()
                 .map(|c| (c.key.clone(), (c.category.clone(), c.icon.clone())))
-                .collect(),
+                .collect_map(),
             _ => Looks::new(),
         })
     })

@@ -7,6 +7,7 @@
 
 use crate::api::FieldError;
 use crate::components::param_input::{parse_value, text_of};
+use crate::ordered::CollectOrdered;
 use crate::types::component::{ComponentType, EmrStepTemplate, LocalExec, ParamKind, ParamSpec};
 use crate::types::params::ParamType;
 use crate::types::ComponentKey;
@@ -439,7 +440,7 @@ impl Draft {
     /// The fields the form shows problems under; a problem of any other
     /// field is listed above the form.
     pub fn places(&self) -> BTreeSet<String> {
-        let mut places: BTreeSet<String> = TOP_FIELDS.iter().map(|f| f.to_string()).collect();
+        let mut places: BTreeSet<String> = TOP_FIELDS.iter().map(|f| f.to_string()).collect_set();
         for (i, p) in self.params.iter().enumerate() {
             let common = ["name", "label", "type", "required", "default", "help"];
             for field in common.iter().chain(p.constraint_fields()) {

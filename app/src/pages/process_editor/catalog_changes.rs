@@ -5,6 +5,7 @@
 use crate::api::routes;
 use crate::diff::component_changes;
 use crate::editor::Editor;
+use crate::ordered::CollectOrdered;
 use crate::types::component::ComponentType;
 use leptos::prelude::*;
 use std::collections::BTreeSet;
@@ -60,7 +61,7 @@ pub(super) fn CatalogChanges(
                 .nodes
                 .iter()
                 .map(|n| n.component.as_str().to_owned())
-                .collect()
+                .collect_set()
         });
         frozen.with(|(_, f)| catalog.with_value(|c| changed_since(f, c, &used)))
     });

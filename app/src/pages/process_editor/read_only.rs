@@ -4,6 +4,7 @@
 use crate::api::processes::Process;
 use crate::components::canvas::GraphView;
 use crate::components::tabs::{ProcessTab, ProcessTabs};
+use crate::ordered::CollectOrdered;
 use crate::types::component::ComponentType;
 use crate::types::ComponentKey;
 use leptos::prelude::*;
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 #[component]
 pub(super) fn ProcessReadOnly(process: Process, catalog: Vec<ComponentType>) -> impl IntoView {
     let names: BTreeMap<ComponentKey, String> =
-        catalog.into_iter().map(|c| (c.key, c.name)).collect();
+        catalog.into_iter().map(|c| (c.key, c.name)).collect_map();
     let selected = RwSignal::new(None::<String>);
     view! {
         <div class="editor" data-testid="process-readonly">

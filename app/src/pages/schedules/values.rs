@@ -5,6 +5,7 @@
 use crate::api::schedules::{Catchup, Schedule, ScheduleInput, WhenBusy};
 use crate::api::FieldError;
 use crate::components::param_input::{parse_value, text_of};
+use crate::ordered::CollectOrdered;
 use crate::types::params::ProcessParam;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -94,7 +95,7 @@ pub fn param_texts(
             let value = given.get(&p.name).or(p.default.as_ref());
             (p.name.clone(), text_of(value))
         })
-        .collect()
+        .collect_map()
 }
 
 /// What the schedule stores for the inputs' texts: the values that are set
@@ -111,7 +112,7 @@ pub fn params_to_save(
             let value = parse_value(p.kind, texts.get(&p.name)?)?;
             (Some(&value) != p.default.as_ref()).then(|| (p.name.clone(), value))
         })
-        .collect()
+        .collect_map()
 }
 
 /// The names the stored schedule gives that the version does not declare:
