@@ -43,22 +43,66 @@ mod imp {
     use super::*;
     use gloo_net::http::{Request, RequestBuilder, Response};
 
-    async fn finish<T: DeserializeOwned>(sent: Result<Response, gloo_net::Error>) -> ApiResult<T> {
-        let response = sent.map_err(|_| ApiError {
+    /// A request that got no answer (the server could not be reached).
+    fn no_answer() -> ApiError {
+        ApiError {
             status: 0,
             problem: None,
-        })?;
-        let status = response.status();
+        }
+    }
+
+    /// A request on its way: the answer's status and body text.
+    type Exchange =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<(u16, String), ApiError>>>>;
+
+    /// One request and its answer: the status and the body's text. Not
+    /// generic, and boxed, so that every call shares this code: the browser
+    /// bundle carries one copy of sending, not one per answer type.
+    fn exchange(method: &'static str, path: &str, body: Option<(&str, String)>) -> Exchange {
+        let path = path.to_owned();
+        let body = body.map(|(content_type, text)| (content_type.to_owned(), text));
+        Box::pin(async move {
+            let builder: RequestBuilder = match method {
+                "POST" => Request::post(&path),
+                "PUT" => Request::put(&path),
+                "PATCH" => Request::patch(&path),
+                "DELETE" => Request::delete(&path),
+                _ => Request::get(&path),
+            };
+            let builder = if method == "GET" {
+                builder
+            } else {
+                builder.header("X-CSRF-Token", &csrf_token())
+            };
+            let sent = match body {
+                Some((content_type, text)) => {
+                    match builder.header("Content-Type", &content_type).body(text) {
+                        Ok(request) => request.send().await,
+                        Err(e) => Err(e),
+                    }
+                }
+                None => builder.send().await,
+            };
+            let response: Response = sent.map_err(|_| no_answer())?;
+            Ok((response.status(), response.text().await.unwrap_or_default()))
+        })
+    }
+
+    /// An answer's body as `T` (an empty body as `null`), or the API's
+    /// problem when the status is not a success.
+    fn decode<T: DeserializeOwned>(status: u16, text: &str) -> ApiResult<T> {
         if (200..300).contains(&status) {
-            let text = response.text().await.unwrap_or_default();
-            let text = if text.is_empty() { "null" } else { &text };
-            return serde_json::from_str(text).map_err(|_| ApiError {
+            let text = if text.is_empty() { "null" } else { text };
+            serde_json::from_str(text).map_err(|_| ApiError {
                 status,
                 problem: None,
-            });
+            })
+        } else {
+            Err(ApiError {
+                status,
+                problem: serde_json::from_str::<Problem>(text).ok(),
+            })
         }
-        let problem = response.json::<Problem>().await.ok();
-        Err(ApiError { status, problem })
     }
 
     /// The session's CSRF token, from the cookie the server set at sign-in.
@@ -77,30 +121,19 @@ mod imp {
     }
 
     pub async fn call<B: Serialize, T: DeserializeOwned>(
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&B>,
     ) -> ApiResult<T> {
-        let builder: RequestBuilder = match method {
-            "POST" => Request::post(path),
-            "PUT" => Request::put(path),
-            "PATCH" => Request::patch(path),
-            "DELETE" => Request::delete(path),
-            _ => Request::get(path),
+        let body = match body {
+            Some(body) => Some((
+                "application/json",
+                serde_json::to_string(body).map_err(|_| no_answer())?,
+            )),
+            None => None,
         };
-        let builder = if method == "GET" {
-            builder
-        } else {
-            builder.header("X-CSRF-Token", &csrf_token())
-        };
-        let sent = match body {
-            Some(body) => match builder.json(body) {
-                Ok(request) => request.send().await,
-                Err(e) => Err(e),
-            },
-            None => builder.send().await,
-        };
-        finish(sent).await
+        let (status, text) = exchange(method, path, body).await?;
+        decode(status, &text)
     }
 
     /// POSTs `text` as a body of `content_type`.
@@ -109,15 +142,8 @@ mod imp {
         content_type: &str,
         text: String,
     ) -> ApiResult<T> {
-        let sent = match Request::post(path)
-            .header("X-CSRF-Token", &csrf_token())
-            .header("Content-Type", content_type)
-            .body(text)
-        {
-            Ok(request) => request.send().await,
-            Err(e) => Err(e),
-        };
-        finish(sent).await
+        let (status, text) = exchange("POST", path, Some((content_type, text))).await?;
+        decode(status, &text)
     }
 
     /// Sends `file` as the `file` part of a multipart POST to `path`,
@@ -131,12 +157,8 @@ mod imp {
     ) {
         use leptos::wasm_bindgen::closure::Closure;
         use leptos::wasm_bindgen::JsCast;
-        let failed = |status: u16| ApiError {
-            status,
-            problem: None,
-        };
         let (Ok(xhr), Ok(form)) = (web_sys::XmlHttpRequest::new(), web_sys::FormData::new()) else {
-            return done(Err(failed(0)));
+            return done(Err(no_answer()));
         };
         if form.append_with_blob("file", &file).is_err()
             || xhr.open("POST", path).is_err()
@@ -144,7 +166,7 @@ mod imp {
                 .set_request_header("X-CSRF-Token", &csrf_token())
                 .is_err()
         {
-            return done(Err(failed(0)));
+            return done(Err(no_answer()));
         }
         let on_progress =
             Closure::<dyn Fn(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
@@ -163,13 +185,10 @@ mod imp {
             };
             let status = request.status().unwrap_or(0);
             let text = request.response_text().ok().flatten().unwrap_or_default();
-            done(if (200..300).contains(&status) {
-                serde_json::from_str(&text).map_err(|_| failed(status))
+            done(if status == 0 {
+                Err(no_answer())
             } else {
-                Err(ApiError {
-                    status,
-                    problem: serde_json::from_str::<Problem>(&text).ok(),
-                })
+                decode(status, &text)
             });
         });
         xhr.set_onloadend(Some(on_end.as_ref().unchecked_ref()));
@@ -181,18 +200,11 @@ mod imp {
     }
 
     pub async fn text(path: &str) -> ApiResult<String> {
-        let response = Request::get(path).send().await.map_err(|_| ApiError {
-            status: 0,
-            problem: None,
-        })?;
-        let status = response.status();
+        let (status, text) = exchange("GET", path, None).await?;
         if (200..300).contains(&status) {
-            Ok(response.text().await.unwrap_or_default())
+            Ok(text)
         } else {
-            Err(ApiError {
-                status,
-                problem: response.json::<Problem>().await.ok(),
-            })
+            decode(status, &text)
         }
     }
 }
@@ -209,7 +221,7 @@ mod imp {
     }
 
     pub async fn call<B: Serialize, T: DeserializeOwned>(
-        _method: &str,
+        _method: &'static str,
         _path: &str,
         _body: Option<&B>,
     ) -> ApiResult<T> {
