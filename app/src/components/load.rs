@@ -73,6 +73,28 @@ pub fn field_errors(e: ApiError) -> Vec<crate::api::FieldError> {
     }
 }
 
+/// Sends a form: `busy` while `request` is on its way, then `done` with the
+/// answer, or the API's problem as the form's field errors (see
+/// [`field_errors`]). The page may have gone meanwhile: nothing is set then.
+pub fn send_form<T: 'static>(
+    busy: RwSignal<bool>,
+    errors: RwSignal<Vec<crate::api::FieldError>>,
+    request: impl Future<Output = ApiResult<T>> + 'static,
+    done: impl FnOnce(T) + 'static,
+) {
+    busy.set(true);
+    leptos::task::spawn_local(async move {
+        let answer = request.await;
+        let _ = busy.try_set(false);
+        match answer {
+            Ok(value) => done(value),
+            Err(e) => {
+                let _ = errors.try_set(field_errors(e));
+            }
+        }
+    });
+}
+
 /// The errors that belong to none of a form's `fields`, as one alert.
 pub fn other_errors(
     errors: RwSignal<Vec<crate::api::FieldError>>,

@@ -9,9 +9,7 @@ use crate::api::connections::Connection;
 use crate::api::processes::{CopyProcess, DefinitionFormat, Process, VersionSummary};
 use crate::api::routes;
 use crate::api::FieldError;
-use crate::components::load::{
-    fetch, field_error, field_errors, loaded, other_errors, show, Loaded,
-};
+use crate::components::load::{fetch, field_error, loaded, other_errors, send_form, show, Loaded};
 use crate::components::tabs::{ProcessTab, ProcessTabs};
 use crate::components::toast;
 use crate::session::{Session, WithTenant};
@@ -193,28 +191,23 @@ fn Duplicate(
         };
         let (tenant, id) = (here.get_value(), source.get_value());
         let navigate = navigate.clone();
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let answer = routes::copy_process(&tenant, &id, &body).await;
-            let _ = busy.try_set(false);
-            match answer {
-                Ok(copy) => {
-                    toast::success(format!("Duplicated as “{}”", copy.name));
-                    // As the tenant switcher does: the copy's tenant is
-                    // where the user works from now on.
-                    if elsewhere {
-                        session.switch(slug);
-                    }
-                    navigate(
-                        &format!("/processes/{}", copy.id),
-                        NavigateOptions::default(),
-                    );
+        send_form(
+            busy,
+            errors,
+            async move { routes::copy_process(&tenant, &id, &body).await },
+            move |copy| {
+                toast::success(format!("Duplicated as “{}”", copy.name));
+                // As the tenant switcher does: the copy's tenant is where
+                // the user works from now on.
+                if elsewhere {
+                    session.switch(slug);
                 }
-                Err(e) => {
-                    let _ = errors.try_set(field_errors(e));
-                }
-            }
-        });
+                navigate(
+                    &format!("/processes/{}", copy.id),
+                    NavigateOptions::default(),
+                );
+            },
+        );
     };
 
     view! {

@@ -7,7 +7,7 @@ use crate::api::templates::{Template, UseTemplate};
 use crate::api::FieldError;
 use crate::components::catalog_context::TenantCatalog;
 use crate::components::confirm::confirmed;
-use crate::components::load::{alert, alert_with, fetch, field_error, field_errors, loaded, show};
+use crate::components::load::{alert, alert_with, fetch, field_error, loaded, send_form, show};
 use crate::components::run_form::{initial_texts, run_params, ParamFields};
 use crate::components::toast;
 use crate::session::{Session, WithTenant};
@@ -229,22 +229,17 @@ fn UseForm(
             params: texts.with_untracked(|t| run_params(&list, t)),
         };
         let (tenant, id, navigate) = (tenant.get_value(), id.get_value(), navigate.clone());
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let answer = routes::use_template(&tenant, &id, &body).await;
-            let _ = busy.try_set(false);
-            match answer {
-                Ok(p) => {
-                    toast::success(format!("Created “{}” from the template", p.name));
-                    navigate(&format!("/processes/{}", p.id), NavigateOptions::default())
-                }
-                // The server names every problem at once: the name's and
-                // each parameter's, under their fields.
-                Err(e) => {
-                    let _ = errors.try_set(field_errors(e));
-                }
-            }
-        });
+        // The server names every problem at once: the name's and each
+        // parameter's, under their fields.
+        send_form(
+            busy,
+            errors,
+            async move { routes::use_template(&tenant, &id, &body).await },
+            move |p| {
+                toast::success(format!("Created “{}” from the template", p.name));
+                navigate(&format!("/processes/{}", p.id), NavigateOptions::default())
+            },
+        );
     };
     let others = move || {
         let rest =

@@ -12,7 +12,7 @@ use crate::api::routes;
 use crate::api::FieldError;
 use crate::components::canvas::marks::ICONS;
 use crate::components::catalog_context::TenantCatalog;
-use crate::components::load::field_errors;
+use crate::components::load::send_form;
 use crate::types::component::ComponentType;
 use crate::types::ComponentKey;
 use leptos::prelude::*;
@@ -288,28 +288,24 @@ pub(super) fn ComponentEditor() -> impl IntoView {
         }
         let (component, _) = ed.draft.with_untracked(Draft::component);
         let key = ed.saved_key.get_untracked();
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let answer = match &key {
-                Some(k) => routes::replace_component(k, &component).await,
-                None => routes::create_component(&component).await,
-            };
-            // The page may have gone while the request was on its way.
-            let _ = busy.try_set(false);
-            match answer {
-                Ok(saved) => {
-                    let _ = ed.refused.try_set(Vec::new());
-                    let _ = ed.json.try_set(None);
-                    let _ = ed.saved.try_set(Some(format!("Saved `{}`", saved.key)));
-                    let _ = ed.saved_key.try_set(Some(saved.key));
-                    catalog.reload();
+        ed.saved.set(None);
+        send_form(
+            busy,
+            ed.refused,
+            async move {
+                match &key {
+                    Some(k) => routes::replace_component(k, &component).await,
+                    None => routes::create_component(&component).await,
                 }
-                Err(e) => {
-                    let _ = ed.saved.try_set(None);
-                    let _ = ed.refused.try_set(field_errors(e));
-                }
-            }
-        });
+            },
+            move |saved| {
+                let _ = ed.refused.try_set(Vec::new());
+                let _ = ed.json.try_set(None);
+                let _ = ed.saved.try_set(Some(format!("Saved `{}`", saved.key)));
+                let _ = ed.saved_key.try_set(Some(saved.key));
+                catalog.reload();
+            },
+        );
     };
     view! {
         <h2>"Component catalog"</h2>

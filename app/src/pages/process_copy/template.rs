@@ -6,7 +6,7 @@ use crate::api::processes::{Process, VersionSummary};
 use crate::api::routes;
 use crate::api::templates::NewTemplate;
 use crate::api::FieldError;
-use crate::components::load::{field_error, field_errors, other_errors, Loaded};
+use crate::components::load::{field_error, other_errors, send_form, Loaded};
 use crate::components::toast;
 use crate::session::Session;
 use crate::types::Role;
@@ -43,22 +43,17 @@ pub fn SaveAsTemplate(
             description: description.get_untracked(),
         };
         let tenant = tenant.get_value();
-        busy.set(true);
         saved.set(None);
-        leptos::task::spawn_local(async move {
-            let answer = routes::create_template(&tenant, &body).await;
-            let _ = busy.try_set(false);
-            match answer {
-                Ok(t) => {
-                    toast::success(format!("Saved as the template “{}”", t.name));
-                    let _ = errors.try_set(Vec::new());
-                    let _ = saved.try_set(Some(t.name));
-                }
-                Err(e) => {
-                    let _ = errors.try_set(field_errors(e));
-                }
-            }
-        });
+        send_form(
+            busy,
+            errors,
+            async move { routes::create_template(&tenant, &body).await },
+            move |t| {
+                toast::success(format!("Saved as the template “{}”", t.name));
+                let _ = errors.try_set(Vec::new());
+                let _ = saved.try_set(Some(t.name));
+            },
+        );
     };
 
     view! {
