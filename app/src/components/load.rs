@@ -74,8 +74,9 @@ pub fn field_errors(e: ApiError) -> Vec<crate::api::FieldError> {
 }
 
 /// Sends a form: `busy` while `request` is on its way, then `done` with the
-/// answer, or the API's problem as the form's field errors (see
-/// [`field_errors`]). The page may have gone meanwhile: nothing is set then.
+/// answer (the form's errors cleared), or the API's problem as the form's
+/// field errors (see [`field_errors`]). The page may have gone meanwhile:
+/// nothing is set then.
 pub fn send_form<T: 'static>(
     busy: RwSignal<bool>,
     errors: RwSignal<Vec<crate::api::FieldError>>,
@@ -87,7 +88,10 @@ pub fn send_form<T: 'static>(
         let answer = request.await;
         let _ = busy.try_set(false);
         match answer {
-            Ok(value) => done(value),
+            Ok(value) => {
+                let _ = errors.try_set(Vec::new());
+                done(value)
+            }
             Err(e) => {
                 let _ = errors.try_set(field_errors(e));
             }

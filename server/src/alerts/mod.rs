@@ -386,7 +386,8 @@ impl Alerts {
         Ok(stored.then_some((secret, at)))
     }
 
-    /// Queues a test alert to `channel` and wakes the loop: the delivery's id.
+    /// Queues a test alert to `channel` and wakes the loop: the delivery, as
+    /// queued.
     pub async fn send_test(
         &self,
         tenant: &TenantId,

@@ -299,7 +299,6 @@ pub(super) fn ComponentEditor() -> impl IntoView {
                 }
             },
             move |saved| {
-                let _ = ed.refused.try_set(Vec::new());
                 let _ = ed.json.try_set(None);
                 let _ = ed.saved.try_set(Some(format!("Saved `{}`", saved.key)));
                 let _ = ed.saved_key.try_set(Some(saved.key));

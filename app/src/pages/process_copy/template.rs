@@ -50,7 +50,6 @@ pub fn SaveAsTemplate(
             async move { routes::create_template(&tenant, &body).await },
             move |t| {
                 toast::success(format!("Saved as the template “{}”", t.name));
-                let _ = errors.try_set(Vec::new());
                 let _ = saved.try_set(Some(t.name));
             },
         );
