@@ -86,7 +86,7 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
         move || {
             let (t, i) = (tenant.clone(), id.clone());
             routes::run_events(&tenant, &id, move |data| {
-                let Ok(event) = serde_json::from_str::<RunEvent>(&data) else {
+                let Ok(event) = crate::client::from_json::<RunEvent>(&data) else {
                     return;
                 };
                 let mut applied = Applied::Repeated;

@@ -433,7 +433,7 @@ fn JsonView(ed: Editing) -> impl IntoView {
     };
     let typed = move |ev: leptos::ev::Event| {
         let text = event_target_value(&ev);
-        match serde_json::from_str::<ComponentType>(&text) {
+        match crate::client::from_json::<ComponentType>(&text) {
             Ok(c) => {
                 ed.edit(|d| d.load(&c));
                 error.set(None);
