@@ -8,14 +8,20 @@
 //! `screen = (canvas + pan) * zoom`.
 
 use crate::ordered::CollectOrdered;
-use crate::types::graph::{Edge, Node, Position, ProcessGraph};
+use crate::types::graph::{Edge, Position, ProcessGraph};
 use crate::types::params::ProcessParam;
 use crate::types::ComponentKey;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::BTreeSet;
 
+mod edit;
 mod layout;
+mod selection;
+mod view;
 pub use layout::layout;
+use selection::Clip;
+pub use selection::Selection;
+pub use view::{bounds, Rect, Viewport};
 
 /// Size of a node on the canvas, in canvas units.
 pub const NODE_WIDTH: f64 = 180.0;
@@ -27,93 +33,6 @@ pub const MIN_ZOOM: f64 = 0.1;
 pub const MAX_ZOOM: f64 = 4.0;
 /// Undo steps kept.
 pub const HISTORY: usize = 200;
-
-/// Which part of the canvas the screen shows.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Viewport {
-    pub pan_x: f64,
-    pub pan_y: f64,
-    pub zoom: f64,
-}
-
-impl Default for Viewport {
-    fn default() -> Self {
-        Self {
-            pan_x: 0.0,
-            pan_y: 0.0,
-            zoom: 1.0,
-        }
-    }
-}
-
-impl Viewport {
-    /// The canvas point shown at screen point (`x`, `y`).
-    pub fn to_canvas(&self, x: f64, y: f64) -> (f64, f64) {
-        (x / self.zoom - self.pan_x, y / self.zoom - self.pan_y)
-    }
-
-    /// The screen point showing canvas point (`x`, `y`).
-    pub fn to_screen(&self, x: f64, y: f64) -> (f64, f64) {
-        ((x + self.pan_x) * self.zoom, (y + self.pan_y) * self.zoom)
-    }
-}
-
-/// A rectangle in canvas units.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Rect {
-    pub x: f64,
-    pub y: f64,
-    pub width: f64,
-    pub height: f64,
-}
-
-impl Rect {
-    /// The rectangle spanned by two corners in any order.
-    pub fn spanning(a: (f64, f64), b: (f64, f64)) -> Self {
-        Rect {
-            x: a.0.min(b.0),
-            y: a.1.min(b.1),
-            width: (a.0 - b.0).abs(),
-            height: (a.1 - b.1).abs(),
-        }
-    }
-
-    fn intersects(&self, other: &Rect) -> bool {
-        self.x < other.x + other.width
-            && other.x < self.x + self.width
-            && self.y < other.y + other.height
-            && other.y < self.y + self.height
-    }
-}
-
-fn node_rect(node: &Node) -> Rect {
-    Rect {
-        x: node.position.x,
-        y: node.position.y,
-        width: NODE_WIDTH,
-        height: NODE_HEIGHT,
-    }
-}
-
-/// What is selected.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Selection {
-    pub nodes: BTreeSet<String>,
-    pub edges: BTreeSet<Edge>,
-}
-
-impl Selection {
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty() && self.edges.is_empty()
-    }
-}
-
-/// What copy put aside: nodes and the edges among them.
-#[derive(Clone, Debug, PartialEq)]
-struct Clip {
-    nodes: Vec<Node>,
-    edges: Vec<Edge>,
-}
 
 /// Everything a user can do to the model.
 #[derive(Clone, Debug, PartialEq)]
@@ -259,10 +178,6 @@ impl Editor {
         !self.redo.is_empty()
     }
 
-    pub fn can_paste(&self) -> bool {
-        self.clipboard.is_some()
-    }
-
     /// Records the graph as it is before a change.
     fn checkpoint(&mut self) {
         self.push_undo(self.graph.clone());
@@ -279,14 +194,6 @@ impl Editor {
     fn changed(&mut self) -> Outcome {
         self.changes += 1;
         Outcome::Changed
-    }
-
-    /// Drops selected ids that no longer exist.
-    fn prune_selection(&mut self) {
-        let ids: BTreeSet<&str> = self.graph.nodes.iter().map(|n| n.id.as_str()).collect_set();
-        self.selection.nodes.retain(|id| ids.contains(id.as_str()));
-        let edges: BTreeSet<&Edge> = self.graph.edges.iter().collect_set();
-        self.selection.edges.retain(|e| edges.contains(e));
     }
 
     /// A node id made from `component` that no node has yet: `ingest_file_1`.
@@ -310,6 +217,9 @@ impl Editor {
             .expect("some number is free")
     }
 
+    /// Does `action`; what each does is in its own module: graph changes
+    /// and undo/redo in `edit`, the selection and clipboard in `selection`,
+    /// the viewport in `view`.
     pub fn apply(&mut self, action: Action) -> Outcome {
         match action {
             Action::Load(graph) => {
@@ -325,416 +235,38 @@ impl Editor {
                 component,
                 at,
                 params,
-            } => {
-                self.checkpoint();
-                let id = self.fresh_id(&component);
-                self.graph.nodes.push(Node {
-                    id: id.clone(),
-                    component,
-                    label: String::new(),
-                    params,
-                    position: at,
-                });
-                self.selection = Selection {
-                    nodes: [id].into_iter().collect_set(),
-                    edges: BTreeSet::new(),
-                };
-                self.changed()
-            }
+            } => self.add_node(component, at, params),
             Action::BeginMove => {
                 self.moving = Some(self.graph.clone());
                 Outcome::Unchanged
             }
-            Action::MoveBy { node, dx, dy } => {
-                let ids: BTreeSet<String> = if self.selection.nodes.contains(&node) {
-                    self.selection.nodes.clone()
-                } else {
-                    [node].into_iter().collect_set()
-                };
-                let mut moved = false;
-                for n in self.graph.nodes.iter_mut().filter(|n| ids.contains(&n.id)) {
-                    n.position.x += dx;
-                    n.position.y += dy;
-                    moved = true;
-                }
-                if !moved || (dx == 0.0 && dy == 0.0) {
-                    return Outcome::Unchanged;
-                }
-                if self.moving.is_none() {
-                    // A move outside a drag (keyboard) is its own undo step.
-                    let mut before = self.graph.clone();
-                    for n in before.nodes.iter_mut().filter(|n| ids.contains(&n.id)) {
-                        n.position.x -= dx;
-                        n.position.y -= dy;
-                    }
-                    self.push_undo(before);
-                    return self.changed();
-                }
-                Outcome::Viewed
-            }
-            Action::EndMove => match self.moving.take() {
-                Some(before) if before != self.graph => {
-                    self.push_undo(before);
-                    self.changed()
-                }
-                _ => Outcome::Unchanged,
-            },
+            Action::MoveBy { node, dx, dy } => self.move_by(node, dx, dy),
+            Action::EndMove => self.end_move(),
             Action::Connect { from, to } => self.connect(from, to),
-            Action::SelectNode { id, additive } => {
-                if self.graph.node(&id).is_none() {
-                    return Outcome::Unchanged;
-                }
-                if additive {
-                    if !self.selection.nodes.remove(&id) {
-                        self.selection.nodes.insert(id);
-                    }
-                } else {
-                    self.selection = Selection {
-                        nodes: [id].into_iter().collect_set(),
-                        edges: BTreeSet::new(),
-                    };
-                }
-                Outcome::Viewed
-            }
-            Action::SelectEdge { edge, additive } => {
-                if !self.graph.edges.contains(&edge) {
-                    return Outcome::Unchanged;
-                }
-                if additive {
-                    if !self.selection.edges.remove(&edge) {
-                        self.selection.edges.insert(edge);
-                    }
-                } else {
-                    self.selection = Selection {
-                        nodes: BTreeSet::new(),
-                        edges: [edge].into_iter().collect_set(),
-                    };
-                }
-                Outcome::Viewed
-            }
-            Action::SelectRect { rect, additive } => {
-                if !additive {
-                    self.selection = Selection::default();
-                }
-                for n in &self.graph.nodes {
-                    if rect.intersects(&node_rect(n)) {
-                        self.selection.nodes.insert(n.id.clone());
-                    }
-                }
-                Outcome::Viewed
-            }
-            Action::SelectAll => {
-                self.selection = Selection {
-                    nodes: self.graph.nodes.iter().map(|n| n.id.clone()).collect_set(),
-                    edges: self.graph.edges.iter().cloned().collect_set(),
-                };
-                Outcome::Viewed
-            }
-            Action::ClearSelection => {
-                if self.selection.is_empty() {
-                    return Outcome::Unchanged;
-                }
-                self.selection = Selection::default();
-                Outcome::Viewed
-            }
-            Action::DeleteSelection => {
-                if self.selection.is_empty() {
-                    return Outcome::Unchanged;
-                }
-                self.checkpoint();
-                let Selection { nodes, edges } = std::mem::take(&mut self.selection);
-                self.graph.nodes.retain(|n| !nodes.contains(&n.id));
-                self.graph.edges.retain(|e| {
-                    !edges.contains(e) && !nodes.contains(&e.from) && !nodes.contains(&e.to)
-                });
-                self.changed()
-            }
-            Action::SetParam { node, name, value } => {
-                let Some(current) = self.graph.node(&node) else {
-                    return Outcome::Unchanged;
-                };
-                if current.params.get(&name) == value.as_ref() {
-                    return Outcome::Unchanged;
-                }
-                self.checkpoint();
-                let n = self.node_mut(&node);
-                match value {
-                    Some(v) => {
-                        n.params.insert(name, v);
-                    }
-                    None => {
-                        n.params.remove(&name);
-                    }
-                }
-                self.changed()
-            }
-            Action::SetLabel { node, label } => {
-                match self.graph.node(&node) {
-                    Some(n) if n.label != label => {}
-                    _ => return Outcome::Unchanged,
-                }
-                self.checkpoint();
-                self.node_mut(&node).label = label;
-                self.changed()
-            }
+            Action::SelectNode { id, additive } => self.select_node(id, additive),
+            Action::SelectEdge { edge, additive } => self.select_edge(edge, additive),
+            Action::SelectRect { rect, additive } => self.select_rect(rect, additive),
+            Action::SelectAll => self.select_all(),
+            Action::ClearSelection => self.clear_selection(),
+            Action::DeleteSelection => self.delete_selection(),
+            Action::SetParam { node, name, value } => self.set_param(node, name, value),
+            Action::SetLabel { node, label } => self.set_label(node, label),
             Action::SetRunsOn {
                 connection,
                 orchestrator,
                 local_steps,
-            } => {
-                let local_steps = local_steps && connection.is_some();
-                if self.graph.connection == connection
-                    && self.graph.orchestrator == orchestrator
-                    && self.graph.local_steps == local_steps
-                {
-                    return Outcome::Unchanged;
-                }
-                self.checkpoint();
-                self.graph.connection = connection;
-                self.graph.orchestrator = orchestrator;
-                self.graph.local_steps = local_steps;
-                self.changed()
-            }
-            Action::AddProcessParam => {
-                self.checkpoint();
-                let taken: BTreeSet<&str> = self
-                    .graph
-                    .params
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .collect_set();
-                let name = (1..)
-                    .map(|n| format!("param_{n}"))
-                    .find(|n| !taken.contains(n.as_str()))
-                    .expect("some number is free");
-                self.graph.params.push(ProcessParam {
-                    name,
-                    kind: Default::default(),
-                    values: Vec::new(),
-                    default: None,
-                    required: false,
-                    description: String::new(),
-                });
-                self.changed()
-            }
-            Action::SetProcessParam { index, param } => {
-                match self.graph.params.get(index) {
-                    Some(p) if *p != param => {}
-                    _ => return Outcome::Unchanged,
-                }
-                self.checkpoint();
-                self.graph.params[index] = param;
-                self.changed()
-            }
-            Action::RemoveProcessParam { index } => {
-                if index >= self.graph.params.len() {
-                    return Outcome::Unchanged;
-                }
-                self.checkpoint();
-                self.graph.params.remove(index);
-                self.changed()
-            }
-            Action::Undo => match self.undo.pop() {
-                Some(before) => {
-                    self.redo.push(std::mem::replace(&mut self.graph, before));
-                    self.prune_selection();
-                    self.changed()
-                }
-                None => Outcome::Unchanged,
-            },
-            Action::Redo => match self.redo.pop() {
-                Some(after) => {
-                    self.undo.push(std::mem::replace(&mut self.graph, after));
-                    self.prune_selection();
-                    self.changed()
-                }
-                None => Outcome::Unchanged,
-            },
-            Action::Copy => {
-                let nodes: Vec<Node> = self
-                    .graph
-                    .nodes
-                    .iter()
-                    .filter(|n| self.selection.nodes.contains(&n.id))
-                    .cloned()
-                    .collect();
-                if nodes.is_empty() {
-                    return Outcome::Unchanged;
-                }
-                let edges = self
-                    .graph
-                    .edges
-                    .iter()
-                    .filter(|e| {
-                        self.selection.nodes.contains(&e.from)
-                            && self.selection.nodes.contains(&e.to)
-                    })
-                    .cloned()
-                    .collect();
-                self.clipboard = Some(Clip { nodes, edges });
-                Outcome::Viewed
-            }
-            Action::Paste { dx, dy } => {
-                let Some(clip) = self.clipboard.clone() else {
-                    return Outcome::Unchanged;
-                };
-                self.checkpoint();
-                let mut renamed = HashMap::new();
-                let mut pasted = BTreeSet::new();
-                for node in clip.nodes {
-                    let id = self.fresh_id(&node.component);
-                    renamed.insert(node.id.clone(), id.clone());
-                    pasted.insert(id.clone());
-                    self.graph.nodes.push(Node {
-                        id,
-                        position: Position {
-                            x: node.position.x + dx,
-                            y: node.position.y + dy,
-                        },
-                        ..node
-                    });
-                }
-                for e in clip.edges {
-                    self.graph
-                        .edges
-                        .push(Edge::new(renamed[&e.from].clone(), renamed[&e.to].clone()));
-                }
-                self.selection = Selection {
-                    nodes: pasted,
-                    edges: BTreeSet::new(),
-                };
-                self.changed()
-            }
-            Action::Zoom { factor, x, y } => {
-                let zoom = (self.viewport.zoom * factor).clamp(MIN_ZOOM, MAX_ZOOM);
-                if !factor.is_finite() || zoom == self.viewport.zoom {
-                    return Outcome::Unchanged;
-                }
-                let (cx, cy) = self.viewport.to_canvas(x, y);
-                self.viewport.zoom = zoom;
-                self.viewport.pan_x = x / zoom - cx;
-                self.viewport.pan_y = y / zoom - cy;
-                Outcome::Viewed
-            }
-            Action::Pan { dx, dy } => {
-                self.viewport.pan_x += dx / self.viewport.zoom;
-                self.viewport.pan_y += dy / self.viewport.zoom;
-                Outcome::Viewed
-            }
-            Action::FitToView { width, height } => {
-                let Some(bounds) = self.bounds() else {
-                    self.viewport = Viewport::default();
-                    return Outcome::Viewed;
-                };
-                let margin = 40.0;
-                let zoom = ((width - 2.0 * margin) / bounds.width)
-                    .min((height - 2.0 * margin) / bounds.height)
-                    .clamp(MIN_ZOOM, 1.0);
-                self.viewport = Viewport {
-                    zoom,
-                    pan_x: (width / zoom - bounds.width) / 2.0 - bounds.x,
-                    pan_y: (height / zoom - bounds.height) / 2.0 - bounds.y,
-                };
-                Outcome::Viewed
-            }
-            Action::AutoLayout => {
-                let laid = layout(&self.graph);
-                if laid == self.graph {
-                    return Outcome::Unchanged;
-                }
-                self.checkpoint();
-                self.graph = laid;
-                self.changed()
-            }
+            } => self.set_runs_on(connection, orchestrator, local_steps),
+            Action::AddProcessParam => self.add_process_param(),
+            Action::SetProcessParam { index, param } => self.set_process_param(index, param),
+            Action::RemoveProcessParam { index } => self.remove_process_param(index),
+            Action::Undo => self.undo(),
+            Action::Redo => self.redo(),
+            Action::Copy => self.copy(),
+            Action::Paste { dx, dy } => self.paste(dx, dy),
+            Action::Zoom { factor, x, y } => self.zoom(factor, x, y),
+            Action::Pan { dx, dy } => self.pan(dx, dy),
+            Action::FitToView { width, height } => self.fit_to_view(width, height),
+            Action::AutoLayout => self.auto_layout(),
         }
     }
-
-    fn node_mut(&mut self, id: &str) -> &mut Node {
-        self.graph
-            .nodes
-            .iter_mut()
-            .find(|n| n.id == id)
-            .expect("checked by the caller")
-    }
-
-    fn connect(&mut self, from: String, to: String) -> Outcome {
-        if self.graph.node(&from).is_none() || self.graph.node(&to).is_none() {
-            return Outcome::Refused("both ends of a connection must be nodes".into());
-        }
-        if from == to {
-            return Outcome::Refused("a node cannot depend on itself".into());
-        }
-        let edge = Edge::new(from.clone(), to.clone());
-        if self.graph.edges.contains(&edge) {
-            return Outcome::Refused(format!("{from} → {to} is already connected"));
-        }
-        if let Some(path) = self.path(&to, &from) {
-            return Outcome::Refused(format!(
-                "connecting {from} → {to} would create a cycle: {} → {to}",
-                path.join(" → ")
-            ));
-        }
-        self.checkpoint();
-        self.graph.edges.push(edge.clone());
-        self.selection = Selection {
-            nodes: BTreeSet::new(),
-            edges: [edge].into_iter().collect_set(),
-        };
-        self.changed()
-    }
-
-    /// A path of edges `start` → … → `goal`, if there is one (breadth first).
-    pub fn path(&self, start: &str, goal: &str) -> Option<Vec<String>> {
-        let mut next: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for e in &self.graph.edges {
-            next.entry(e.from.as_str()).or_default().push(e.to.as_str());
-        }
-        let mut came_from: HashMap<&str, &str> = HashMap::new();
-        let mut queue = VecDeque::from([start]);
-        let mut seen = [start].into_iter().collect_set();
-        while let Some(node) = queue.pop_front() {
-            if node == goal {
-                let mut path = vec![goal.to_owned()];
-                let mut at = goal;
-                while let Some(prev) = came_from.get(at) {
-                    path.push((*prev).to_owned());
-                    at = prev;
-                }
-                path.reverse();
-                return Some(path);
-            }
-            for succ in next.get(node).into_iter().flatten() {
-                if seen.insert(succ) {
-                    came_from.insert(succ, node);
-                    queue.push_back(succ);
-                }
-            }
-        }
-        None
-    }
-
-    /// The rectangle holding every node, if there are any.
-    pub fn bounds(&self) -> Option<Rect> {
-        bounds(&self.graph)
-    }
-}
-
-/// The rectangle holding every node of `graph`, if it has any.
-pub fn bounds(graph: &ProcessGraph) -> Option<Rect> {
-    let mut nodes = graph.nodes.iter().map(node_rect);
-    let first = nodes.next()?;
-    let (mut x0, mut y0) = (first.x, first.y);
-    let (mut x1, mut y1) = (first.x + first.width, first.y + first.height);
-    for r in nodes {
-        x0 = x0.min(r.x);
-        y0 = y0.min(r.y);
-        x1 = x1.max(r.x + r.width);
-        y1 = y1.max(r.y + r.height);
-    }
-    Some(Rect {
-        x: x0,
-        y: y0,
-        width: x1 - x0,
-        height: y1 - y0,
-    })
 }
