@@ -168,12 +168,12 @@ fn Duplicate(
             fetch(connections, async move { routes::connections(&slug).await });
         }
     });
-    let dest_name = move || {
+    let dest_name = Signal::derive(move || {
         let slug = dest.get();
         targets
             .with_value(|t| t.iter().find(|m| m.slug == slug).map(|m| m.name.clone()))
             .unwrap_or(slug)
-    };
+    });
 
     let navigate = use_navigate();
     let source = StoredValue::new(id);
@@ -222,40 +222,16 @@ fn Duplicate(
                     prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
                 {field_error(errors, "name")}
             </label>
-            <label class="field">
-                <span>"Into tenant"</span>
-                <select data-testid="copy-tenant" on:change=move |ev| {
-                    dest.set(event_target_value(&ev));
-                    connection.set(String::new());
-                    connections.set(None);
-                }>
-                    {targets.get_value().into_iter().map(|t: TenantMembership| {
-                        let slug = t.slug.clone();
-                        view! { <option value=t.slug selected=move || dest.get() == slug>{t.name}</option> }
-                    }).collect_view()}
-                </select>
-                {field_error(errors, "tenant")}
-            </label>
+            {tenant_field(targets.get_value(), dest, errors, move || {
+                connection.set(String::new());
+                connections.set(None);
+            })}
             <label class="field">
                 <span>"From"</span>
                 {version_select("copy-version", versions, version)}
                 {field_error(errors, "version")}
             </label>
-            {move || needs_connection().then(|| view! {
-                <label class="field">
-                    <span>{format!("Connection in {}", dest_name())}</span>
-                    <select data-testid="copy-connection" on:change=move |ev| connection.set(event_target_value(&ev))>
-                        <option value="" selected=move || connection.get().is_empty()>"Choose a connection"</option>
-                        {move || connections.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| {
-                            let value = c.id.to_string();
-                            let mine = value.clone();
-                            view! { <option value=value selected=move || connection.get() == mine>{c.name}</option> }
-                        }).collect_view()}
-                    </select>
-                    <span class="muted" data-testid="copy-connection-hint">{move || connection_hint(connections, dest_name())}</span>
-                    {field_error(errors, "connection")}
-                </label>
-            })}
+            {move || needs_connection().then(|| connection_field(connections, connection, dest_name, errors))}
             {other_errors(errors, COPY_FIELDS, "copy-error")}
             <div class="toolbar">
                 <button type="submit" data-testid="copy-submit" disabled=move || busy.get()>"Duplicate"</button>
@@ -263,6 +239,56 @@ fn Duplicate(
         </form>
     }
     .into_any()
+}
+
+/// The tenant to copy into, among those the user edits; `changed` runs
+/// when the user picks another.
+fn tenant_field(
+    targets: Vec<TenantMembership>,
+    dest: RwSignal<String>,
+    errors: RwSignal<Vec<FieldError>>,
+    changed: impl Fn() + 'static,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>"Into tenant"</span>
+            <select data-testid="copy-tenant" on:change=move |ev| {
+                dest.set(event_target_value(&ev));
+                changed();
+            }>
+                {targets.into_iter().map(|t| {
+                    let slug = t.slug.clone();
+                    view! { <option value=t.slug selected=move || dest.get() == slug>{t.name}</option> }
+                }).collect_view()}
+            </select>
+            {field_error(errors, "tenant")}
+        </label>
+    }
+}
+
+/// The destination's connection for a copy elsewhere of a process that
+/// runs on one (`chosen` is its id, "" for none yet).
+fn connection_field(
+    connections: Loaded<Vec<Connection>>,
+    chosen: RwSignal<String>,
+    dest_name: Signal<String>,
+    errors: RwSignal<Vec<FieldError>>,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{move || format!("Connection in {}", dest_name.get())}</span>
+            <select data-testid="copy-connection" on:change=move |ev| chosen.set(event_target_value(&ev))>
+                <option value="" selected=move || chosen.get().is_empty()>"Choose a connection"</option>
+                {move || connections.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| {
+                    let value = c.id.to_string();
+                    let mine = value.clone();
+                    view! { <option value=value selected=move || chosen.get() == mine>{c.name}</option> }
+                }).collect_view()}
+            </select>
+            <span class="muted" data-testid="copy-connection-hint">{move || connection_hint(connections, dest_name.get())}</span>
+            {field_error(errors, "connection")}
+        </label>
+    }
 }
 
 /// Why a copy into another tenant asks for a connection, or why it cannot

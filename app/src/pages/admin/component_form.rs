@@ -267,20 +267,8 @@ fn problem_count(n: usize) -> String {
 #[component]
 pub(super) fn ComponentEditor() -> impl IntoView {
     let catalog = TenantCatalog::get();
-    let components = catalog.list;
     let ed = Editing::new();
     let busy = RwSignal::new(false);
-    let pick = move |key: String| {
-        let found = components.with_untracked(|list| {
-            list.as_ref()
-                .and_then(|r| r.as_ref().ok())
-                .and_then(|list| list.iter().find(|c| c.key.as_str() == key).cloned())
-        });
-        if let Some(c) = found {
-            ed.edit(|d| d.load(&c));
-            ed.saved_key.set(Some(c.key));
-        }
-    };
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() || ed.problems.with_untracked(|p| !p.is_empty()) {
@@ -308,26 +296,7 @@ pub(super) fn ComponentEditor() -> impl IntoView {
     };
     view! {
         <h2>"Component catalog"</h2>
-        <div class="toolbar">
-            <select aria-label="Component to edit" data-testid="catalog-pick"
-                prop:value=move || {
-                    components.track();
-                    ed.saved_key.get().map(|k| k.to_string()).unwrap_or_default()
-                }
-                on:change=move |ev| pick(event_target_value(&ev))>
-                <option value="">"Choose a component to edit…"</option>
-                {move || components.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| view! {
-                    <option value=c.key.to_string()>{c.key.to_string()} " — " {c.name.clone()}</option>
-                }).collect_view()}
-            </select>
-            <button type="button" data-testid="component-new"
-                on:click=move |_| {
-                    ed.edit(Draft::clear);
-                    ed.saved_key.set(None);
-                }>
-                "New component"
-            </button>
-        </div>
+        {picker(ed, catalog)}
         <datalist id="component-icons">
             {ICONS.iter().map(|(icon, _)| view! { <option value=*icon></option> }).collect_view()}
         </datalist>
@@ -342,64 +311,12 @@ pub(super) fn ComponentEditor() -> impl IntoView {
                         None => "New component".to_owned(),
                     }}</h3>
                     {unplaced(ed)}
-                    <fieldset>
-                        <legend>"Component"</legend>
-                        <label class="field">
-                            <span>"Key"</span>
-                            <input data-testid="component-key" placeholder="such as ingest.file" autocomplete="off"
-                                readonly=move || ed.saved_key.with(Option::is_some)
-                                prop:value=move || ed.draft.with(|d| d.key.clone())
-                                on:input=move |ev| {
-                                    let key = event_target_value(&ev);
-                                    ed.edit(|d| d.key = key);
-                                }/>
-                            <small class="muted">"a-z, 0-9, _, . and -; a saved component keeps its key"</small>
-                            {ed.messages(|| Some("key".to_owned()))}
-                        </label>
-                        {top(ed, Field::new("Name", "component-name", Control::Text).hint("as the palette and the canvas show it"),
-                            "name", |d| &d.name, |d, v| d.name = v)}
-                        {top(ed, Field::new("Category", "component-category", Control::Text).hint("the palette's group, such as Ingest"),
-                            "category", |d| &d.category, |d, v| d.category = v)}
-                        {top(ed, Field::new("Description", "component-description", Control::Lines),
-                            "description", |d| &d.description, |d, v| d.description = v)}
-                        {top(ed, Field::new("Icon", "component-icon", Control::Text).list("component-icons").hint("such as download"),
-                            "icon", |d| &d.icon, |d, v| d.icon = v)}
-                        <div class="component-numbers">
-                            {top(ed, Field::new("Retries", "component-retries", Control::Whole).hint("0 to 10"),
-                                "retries", |d| &d.retries, |d, v| d.retries = v)}
-                            {top(ed, Field::new("Retry delay (seconds)", "component-retry-delay", Control::Decimal).hint("0 to 3600, doubled each retry"),
-                                "retry_delay_seconds", |d| &d.retry_delay, |d, v| d.retry_delay = v)}
-                            {top(ed, Field::new("Timeout (seconds)", "component-timeout", Control::Decimal).hint("empty: the platform's"),
-                                "timeout_seconds", |d| &d.timeout, |d, v| d.timeout = v)}
-                        </div>
-                    </fieldset>
+                    {identity_fields(ed)}
                     <fieldset>
                         <legend>"Parameters"</legend>
                         <ParamRows ed/>
                     </fieldset>
-                    <fieldset>
-                        <legend>"Execution"</legend>
-                        <p class="muted">
-                            "Arguments are one a line. " <code>"{name}"</code>
-                            " in an argument is replaced by the value of the parameter called name; nothing runs through a shell."
-                        </p>
-                        {switch(ed, "Runs on this server (a local program)", "component-local", |d| d.local, |d, on| d.local = on)}
-                        <Show when=move || ed.draft.with(|d| d.local)>
-                            {top(ed, Field::new("Program", "component-local-program", Control::Text).hint("such as trellis (this server's own binary)"),
-                                "local.program", |d| &d.program, |d, v| d.program = v)}
-                            {top(ed, Field::new("Arguments, one a line", "component-local-args", Control::Lines).hint("step\n--message={message}"),
-                                "local.args", |d| &d.local_args, |d, v| d.local_args = v)}
-                        </Show>
-                        {switch(ed, "Runs on EMR (a step on the tenant's cluster)", "component-emr", |d| d.emr, |d, on| d.emr = on)}
-                        <Show when=move || ed.draft.with(|d| d.emr)>
-                            {top(ed, Field::new("Jar", "component-emr-jar", Control::Text).hint("command-runner.jar"),
-                                "emr.jar", |d| &d.jar, |d, v| d.jar = v)}
-                            {top(ed, Field::new("Arguments, one a line", "component-emr-args", Control::Lines).hint("spark-submit\n{script_location}/job.py"),
-                                "emr.args", |d| &d.emr_args, |d, v| d.emr_args = v)}
-                            {top(ed, Field::new("On failure", "component-emr-action", Control::Text).list("emr-actions").hint("CONTINUE"),
-                                "emr.action_on_failure", |d| &d.action_on_failure, |d, v| d.action_on_failure = v)}
-                        </Show>
-                    </fieldset>
+                    {execution_fields(ed)}
                     <div class="toolbar">
                         <button type="submit" data-testid="component-save"
                             disabled=move || busy.get() || ed.problems.with(|p| !p.is_empty())>
@@ -416,6 +333,110 @@ pub(super) fn ComponentEditor() -> impl IntoView {
             </div>
             <Preview ed/>
         </div>
+    }
+}
+
+/// The component to edit, chosen from the catalog, or a new one.
+fn picker(ed: Editing, catalog: TenantCatalog) -> impl IntoView {
+    let components = catalog.list;
+    let pick = move |key: String| {
+        let found = components.with_untracked(|list| {
+            list.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .and_then(|list| list.iter().find(|c| c.key.as_str() == key).cloned())
+        });
+        if let Some(c) = found {
+            ed.edit(|d| d.load(&c));
+            ed.saved_key.set(Some(c.key));
+        }
+    };
+    view! {
+    <div class="toolbar">
+        <select aria-label="Component to edit" data-testid="catalog-pick"
+            prop:value=move || {
+                components.track();
+                ed.saved_key.get().map(|k| k.to_string()).unwrap_or_default()
+            }
+            on:change=move |ev| pick(event_target_value(&ev))>
+            <option value="">"Choose a component to edit…"</option>
+            {move || components.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|c| view! {
+                <option value=c.key.to_string()>{c.key.to_string()} " — " {c.name.clone()}</option>
+            }).collect_view()}
+        </select>
+        <button type="button" data-testid="component-new"
+            on:click=move |_| {
+                ed.edit(Draft::clear);
+                ed.saved_key.set(None);
+            }>
+            "New component"
+        </button>
+    </div>
+    }
+}
+
+/// The component's key, names, icon and retry settings.
+fn identity_fields(ed: Editing) -> impl IntoView {
+    view! {
+    <fieldset>
+        <legend>"Component"</legend>
+        <label class="field">
+            <span>"Key"</span>
+            <input data-testid="component-key" placeholder="such as ingest.file" autocomplete="off"
+                readonly=move || ed.saved_key.with(Option::is_some)
+                prop:value=move || ed.draft.with(|d| d.key.clone())
+                on:input=move |ev| {
+                    let key = event_target_value(&ev);
+                    ed.edit(|d| d.key = key);
+                }/>
+            <small class="muted">"a-z, 0-9, _, . and -; a saved component keeps its key"</small>
+            {ed.messages(|| Some("key".to_owned()))}
+        </label>
+        {top(ed, Field::new("Name", "component-name", Control::Text).hint("as the palette and the canvas show it"),
+            "name", |d| &d.name, |d, v| d.name = v)}
+        {top(ed, Field::new("Category", "component-category", Control::Text).hint("the palette's group, such as Ingest"),
+            "category", |d| &d.category, |d, v| d.category = v)}
+        {top(ed, Field::new("Description", "component-description", Control::Lines),
+            "description", |d| &d.description, |d, v| d.description = v)}
+        {top(ed, Field::new("Icon", "component-icon", Control::Text).list("component-icons").hint("such as download"),
+            "icon", |d| &d.icon, |d, v| d.icon = v)}
+        <div class="component-numbers">
+            {top(ed, Field::new("Retries", "component-retries", Control::Whole).hint("0 to 10"),
+                "retries", |d| &d.retries, |d, v| d.retries = v)}
+            {top(ed, Field::new("Retry delay (seconds)", "component-retry-delay", Control::Decimal).hint("0 to 3600, doubled each retry"),
+                "retry_delay_seconds", |d| &d.retry_delay, |d, v| d.retry_delay = v)}
+            {top(ed, Field::new("Timeout (seconds)", "component-timeout", Control::Decimal).hint("empty: the platform's"),
+                "timeout_seconds", |d| &d.timeout, |d, v| d.timeout = v)}
+        </div>
+    </fieldset>
+    }
+}
+
+/// How the component runs: a local program, an EMR step, or both.
+fn execution_fields(ed: Editing) -> impl IntoView {
+    view! {
+    <fieldset>
+        <legend>"Execution"</legend>
+        <p class="muted">
+            "Arguments are one a line. " <code>"{name}"</code>
+            " in an argument is replaced by the value of the parameter called name; nothing runs through a shell."
+        </p>
+        {switch(ed, "Runs on this server (a local program)", "component-local", |d| d.local, |d, on| d.local = on)}
+        <Show when=move || ed.draft.with(|d| d.local)>
+            {top(ed, Field::new("Program", "component-local-program", Control::Text).hint("such as trellis (this server's own binary)"),
+                "local.program", |d| &d.program, |d, v| d.program = v)}
+            {top(ed, Field::new("Arguments, one a line", "component-local-args", Control::Lines).hint("step\n--message={message}"),
+                "local.args", |d| &d.local_args, |d, v| d.local_args = v)}
+        </Show>
+        {switch(ed, "Runs on EMR (a step on the tenant's cluster)", "component-emr", |d| d.emr, |d, on| d.emr = on)}
+        <Show when=move || ed.draft.with(|d| d.emr)>
+            {top(ed, Field::new("Jar", "component-emr-jar", Control::Text).hint("command-runner.jar"),
+                "emr.jar", |d| &d.jar, |d, v| d.jar = v)}
+            {top(ed, Field::new("Arguments, one a line", "component-emr-args", Control::Lines).hint("spark-submit\n{script_location}/job.py"),
+                "emr.args", |d| &d.emr_args, |d, v| d.emr_args = v)}
+            {top(ed, Field::new("On failure", "component-emr-action", Control::Text).list("emr-actions").hint("CONTINUE"),
+                "emr.action_on_failure", |d| &d.action_on_failure, |d, v| d.action_on_failure = v)}
+        </Show>
+    </fieldset>
     }
 }
 
