@@ -338,10 +338,11 @@ pub fn check_value(p: &ProcessParam, value: &Value) -> Result<(), String> {
     }
 }
 
-/// `YYYY-MM-DD`, a day that exists. Read by hand rather than with chrono's
-/// format parser, which would bring its whole format-string interpreter into
-/// the browser for this one check (issue 24).
-fn is_date(s: &str) -> bool {
+/// `YYYY-MM-DD`, a day that exists: a date parameter's value, and a date
+/// in a dataset's column (the server's schema inference). Read by hand
+/// rather than with chrono's format parser, which would bring its whole
+/// format-string interpreter into the browser for this one check (issue 24).
+pub fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
     let number = |from: usize, to: usize| {
         b[from..to].iter().try_fold(0u32, |n, c| {

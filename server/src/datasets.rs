@@ -67,10 +67,6 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-fn is_date(s: &str) -> bool {
-    s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
-}
-
 fn is_timestamp(s: &str) -> bool {
     s.len() >= 19
         && (chrono::DateTime::parse_from_rfc3339(s).is_ok()
@@ -90,7 +86,7 @@ fn narrow(candidates: u8, value: &str) -> u8 {
     if candidates & BOOLEAN != 0 && parse_bool(value).is_some() {
         out |= BOOLEAN;
     }
-    if candidates & DATE != 0 && is_date(value) {
+    if candidates & DATE != 0 && app::params::is_date(value) {
         out |= DATE;
     }
     if candidates & TIMESTAMP != 0 && is_timestamp(value) {
