@@ -43,8 +43,7 @@ pub(super) fn RunFilters(
     processes: RwSignal<Vec<ProcessSummary>>,
 ) -> impl IntoView {
     let navigate = use_navigate();
-    // Sets one filter in the address.
-    let set = Callback::new(move |(name, value): (&'static str, String)| {
+    let set: SetFilter = Callback::new(move |(name, value): (&'static str, String)| {
         let mut q = query.get_untracked();
         let value = Some(value).filter(|v| !v.is_empty());
         match name {
@@ -65,57 +64,6 @@ pub(super) fn RunFilters(
             },
         );
     });
-    let state_box = move |state: RunState| {
-        let name = state.as_str();
-        let checked = move || {
-            query.with(|q| {
-                q.state
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split(',')
-                    .any(|s| s == name)
-            })
-        };
-        view! {
-            <label class="check">
-                <input type="checkbox" data-testid=format!("filter-state-{name}") prop:checked=checked
-                    on:change=move |ev| {
-                        let on = event_target_checked(&ev);
-                        let mut states: Vec<String> = query.get_untracked().state.unwrap_or_default()
-                            .split(',').filter(|s| !s.is_empty() && *s != name).map(str::to_owned).collect();
-                        if on {
-                            states.push(name.to_owned());
-                        }
-                        set.run(("state", states.join(",")));
-                    }/>
-                {name}
-            </label>
-        }
-    };
-    let date_field = move |label: &'static str, name: &'static str, next_day: bool| {
-        let value = move || {
-            query.with(|q| {
-                let at = if name == "from" { &q.from } else { &q.to };
-                // The field shows the day the range covers (its last day for `to`).
-                at.as_deref()
-                    .and_then(time::epoch_ms)
-                    .map(|ms| if next_day { ms - 1.0 } else { ms })
-                    .and_then(time::day_of)
-                    .unwrap_or_default()
-            })
-        };
-        view! {
-            <label>
-                {label} " "
-                <input type="date" data-testid=format!("filter-{name}") prop:value=value
-                    on:change=move |ev| {
-                        let day = event_target_value(&ev);
-                        set.run((name, day_start(&day, next_day).unwrap_or_default()));
-                    }/>
-            </label>
-        }
-    };
-
     view! {
         <form class="filters toolbar" data-testid="run-filters" on:submit=|ev| ev.prevent_default()>
             <label>
@@ -157,13 +105,76 @@ pub(super) fn RunFilters(
                     prop:value=move || query.with(|q| q.started_by.clone().unwrap_or_default())
                     on:change=move |ev| set.run(("started_by", event_target_value(&ev)))/>
             </label>
-            {date_field("From", "from", false)}
-            {date_field("To", "to", true)}
+            {date_field(query, set, "From", "from", false)}
+            {date_field(query, set, "To", "to", true)}
             <fieldset class="states">
                 <legend>"State"</legend>
-                {RunState::ALL.iter().map(|s| state_box(*s)).collect_view()}
+                {RunState::ALL.iter().map(|s| state_box(query, set, *s)).collect_view()}
             </fieldset>
         </form>
+    }
+}
+
+/// Sets one filter in the address: its name and its value ("" for none).
+type SetFilter = Callback<(&'static str, String)>;
+
+/// One state's box: the list shows the runs in any of the states ticked.
+fn state_box(query: Memo<TenantRunQuery>, set: SetFilter, state: RunState) -> impl IntoView {
+    let name = state.as_str();
+    let checked = move || {
+        query.with(|q| {
+            q.state
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .any(|s| s == name)
+        })
+    };
+    view! {
+        <label class="check">
+            <input type="checkbox" data-testid=format!("filter-state-{name}") prop:checked=checked
+                on:change=move |ev| {
+                    let on = event_target_checked(&ev);
+                    let mut states: Vec<String> = query.get_untracked().state.unwrap_or_default()
+                        .split(',').filter(|s| !s.is_empty() && *s != name).map(str::to_owned).collect();
+                    if on {
+                        states.push(name.to_owned());
+                    }
+                    set.run(("state", states.join(",")));
+                }/>
+            {name}
+        </label>
+    }
+}
+
+/// A day field for one end of the range (`to` covers its whole day).
+fn date_field(
+    query: Memo<TenantRunQuery>,
+    set: SetFilter,
+    label: &'static str,
+    name: &'static str,
+    next_day: bool,
+) -> impl IntoView {
+    let value = move || {
+        query.with(|q| {
+            let at = if name == "from" { &q.from } else { &q.to };
+            // The field shows the day the range covers (its last day for `to`).
+            at.as_deref()
+                .and_then(time::epoch_ms)
+                .map(|ms| if next_day { ms - 1.0 } else { ms })
+                .and_then(time::day_of)
+                .unwrap_or_default()
+        })
+    };
+    view! {
+        <label>
+            {label} " "
+            <input type="date" data-testid=format!("filter-{name}") prop:value=value
+                on:change=move |ev| {
+                    let day = event_target_value(&ev);
+                    set.run((name, day_start(&day, next_day).unwrap_or_default()));
+                }/>
+        </label>
     }
 }
 
