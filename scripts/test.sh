@@ -18,7 +18,14 @@ ensure_test_tools
 say "unit tests: app"
 cargo test -p app --features ssr
 say "unit and integration tests: server (SQLite and PostgreSQL)"
-cargo test -p server
+# The log is kept; when a test fails, each failure's first lines are
+# printed again at the very end, where a truncated CI log still shows them.
+server_log="$CARGO_TARGET_DIR/server-tests.log"
+if ! cargo test -p server 2>&1 | tee "$server_log"; then
+  say "failed server tests (the whole log: $server_log)"
+  grep -A3 "panicked at" "$server_log" | grep -v "^stack backtrace:" | cut -c1-600 >&2
+  exit 1
+fi
 say "the PySpark scripts against the local steps (spark/vectors, Spark in local mode)"
 "$TRELLIS_SPARK_PYTHON" spark/parity.py --trellis "$CARGO_TARGET_DIR/debug/trellis"
 say "building the site for the browser tests"
