@@ -435,10 +435,84 @@ pub struct RunFacts<'a> {
     pub data_interval_end: String,
 }
 
+impl RunFacts<'_> {
+    fn builtin(&self, b: Builtin) -> Value {
+        match b {
+            Builtin::LogicalDate => self.logical_date.clone().into(),
+            Builtin::DataIntervalStart => self.data_interval_start.clone().into(),
+            Builtin::DataIntervalEnd => self.data_interval_end.clone().into(),
+            Builtin::RunId => self.run_id.into(),
+            Builtin::ProcessName => self.process_name.into(),
+            Builtin::Version => self.version.into(),
+        }
+    }
+}
+
 fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// A template's value. A lone reference keeps its value's type where the
+/// node's parameter is a number, an integer or a boolean, and is text
+/// otherwise (null when it has no value: the node's default then holds);
+/// a template of several segments is their text, a missing value empty.
+fn fill(
+    segments: &[Segment],
+    kind: Option<&ParamKind>,
+    lookup: impl Fn(&Reference) -> Value,
+) -> Value {
+    match (segments, kind) {
+        (
+            [Segment::Ref(r)],
+            Some(ParamKind::Integer { .. } | ParamKind::Number { .. } | ParamKind::Boolean),
+        ) => lookup(r),
+        ([Segment::Ref(r)], _) => match lookup(r) {
+            Value::Null => Value::Null,
+            v => Value::String(text(&v)),
+        },
+        (segments, _) => Value::String(
+            segments
+                .iter()
+                .map(|s| match s {
+                    Segment::Text(t) => (*t).to_owned(),
+                    Segment::Ref(r) => match lookup(r) {
+                        Value::Null => String::new(),
+                        v => text(&v),
+                    },
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// A resolved value its node's parameter refuses: named by the run
+/// parameter it came from (`params.<name>`), or by the node's parameter
+/// when it came only from built-ins.
+fn refused(
+    node: &str,
+    name: &str,
+    segments: &[Segment],
+    resolved: &Value,
+    (code, message): (&str, String),
+) -> FieldError {
+    let first_param = segments.iter().find_map(|s| match s {
+        Segment::Ref(Reference::Param(p)) => Some(*p),
+        _ => None,
+    });
+    let field = match first_param {
+        Some(p) => format!("params.{p}"),
+        None => format!("nodes.{node}.params.{name}"),
+    };
+    FieldError {
+        node: Some(node.to_owned()),
+        ..FieldError::new(
+            field,
+            code,
+            format!("node `{node}`, `{name}` = {}: {message}", short(resolved)),
+        )
     }
 }
 
@@ -453,14 +527,10 @@ pub fn resolve(
     params: Map<String, Value>,
     facts: RunFacts<'_>,
 ) -> Result<Resolved, Vec<FieldError>> {
-    let builtin = |b: Builtin| -> Value {
-        match b {
-            Builtin::LogicalDate => facts.logical_date.clone().into(),
-            Builtin::DataIntervalStart => facts.data_interval_start.clone().into(),
-            Builtin::DataIntervalEnd => facts.data_interval_end.clone().into(),
-            Builtin::RunId => facts.run_id.into(),
-            Builtin::ProcessName => facts.process_name.into(),
-            Builtin::Version => facts.version.into(),
+    let lookup = |r: &Reference| -> Value {
+        match r {
+            Reference::Param(p) => params.get(*p).cloned().unwrap_or(Value::Null),
+            Reference::Builtin(b) => facts.builtin(*b),
         }
     };
     let mut errors = Vec::new();
@@ -478,64 +548,17 @@ pub fn resolve(
                 values.insert(name.clone(), value.clone());
                 continue;
             };
-            let lookup = |r: &Reference| -> Value {
-                match r {
-                    Reference::Param(p) => params.get(*p).cloned().unwrap_or(Value::Null),
-                    Reference::Builtin(b) => builtin(*b),
-                }
-            };
-            let resolved = match (segments.as_slice(), spec.map(|s| &s.kind)) {
-                (
-                    [Segment::Ref(r)],
-                    Some(ParamKind::Integer { .. } | ParamKind::Number { .. } | ParamKind::Boolean),
-                ) => lookup(r),
-                ([Segment::Ref(r)], _) => match lookup(r) {
-                    Value::Null => Value::Null,
-                    v => Value::String(text(&v)),
-                },
-                (segments, _) => Value::String(
-                    segments
-                        .iter()
-                        .map(|s| match s {
-                            Segment::Text(t) => (*t).to_owned(),
-                            Segment::Ref(r) => match lookup(r) {
-                                Value::Null => String::new(),
-                                v => text(&v),
-                            },
-                        })
-                        .collect(),
-                ),
-            };
+            let resolved = fill(&segments, spec.map(|s| &s.kind), lookup);
             if resolved.is_null() {
                 // An optional run parameter left out: the node's own default.
                 continue;
             }
-            if let Some(spec) = spec {
-                if let Err((code, message)) = crate::validate::check_value(spec, &resolved) {
-                    let first_param = segments.iter().find_map(|s| match s {
-                        Segment::Ref(Reference::Param(p)) => Some(*p),
-                        _ => None,
-                    });
-                    let field = match first_param {
-                        Some(p) => format!("params.{p}"),
-                        None => format!("nodes.{}.params.{name}", node.id),
-                    };
-                    errors.push(FieldError {
-                        node: Some(node.id.clone()),
-                        ..FieldError::new(
-                            field,
-                            code,
-                            format!(
-                                "node `{}`, `{name}` = {}: {message}",
-                                node.id,
-                                short(&resolved)
-                            ),
-                        )
-                    });
-                    continue;
+            match spec.map(|spec| crate::validate::check_value(spec, &resolved)) {
+                Some(Err(why)) => errors.push(refused(&node.id, name, &segments, &resolved, why)),
+                _ => {
+                    values.insert(name.clone(), resolved);
                 }
             }
-            values.insert(name.clone(), resolved);
         }
         nodes.insert(node.id.clone(), values);
     }

@@ -44,40 +44,72 @@ fn problem(
     }
 }
 
-/// Every problem of `graph` against `catalog`, in a stable order.
+/// Every problem of `graph` against `catalog`, in a stable order: its size,
+/// its nodes (ids, labels, components and their parameters), its declared
+/// parameters, its edges, then its cycles.
 pub fn validate_graph(
     graph: &ProcessGraph,
     catalog: &[ComponentType],
     limits: &Limits,
 ) -> Vec<FieldError> {
+    let mut errors = check_size(graph, limits);
+    check_nodes(graph, catalog, limits, &mut errors);
+    errors.extend(crate::params::check_declarations(&graph.params));
+    let ids: BTreeSet<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect_set();
+    let adjacency = check_edges(graph, &ids, &mut errors);
+    for path in find_cycles(&ids, &adjacency) {
+        errors.push(FieldError {
+            node: Some(path[0].clone()),
+            path: Some(path.clone()),
+            ..FieldError::new(
+                "edges",
+                "cycle",
+                format!("these nodes form a cycle: {}", path.join(" → ")),
+            )
+        });
+    }
+    errors
+}
+
+/// More nodes or edges than a process may have.
+fn check_size(graph: &ProcessGraph, limits: &Limits) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    if graph.nodes.len() > limits.max_nodes {
-        errors.push(problem(
-            None,
+    for (field, code, count, max) in [
+        (
             "nodes",
             "too_many_nodes",
-            format!(
-                "a process has at most {} nodes; this one has {}",
-                limits.max_nodes,
-                graph.nodes.len()
-            ),
-        ));
-    }
-    if graph.edges.len() > limits.max_edges {
-        errors.push(problem(
-            None,
+            graph.nodes.len(),
+            limits.max_nodes,
+        ),
+        (
             "edges",
             "too_many_edges",
-            format!(
-                "a process has at most {} edges; this one has {}",
-                limits.max_edges,
-                graph.edges.len()
-            ),
-        ));
+            graph.edges.len(),
+            limits.max_edges,
+        ),
+    ] {
+        if count > max {
+            errors.push(problem(
+                None,
+                field,
+                code,
+                format!("a process has at most {max} {field}; this one has {count}"),
+            ));
+        }
     }
+    errors
+}
+
+/// Each node: a valid, unique id, a label within its length, a component of
+/// the catalog and that component's parameters.
+fn check_nodes(
+    graph: &ProcessGraph,
+    catalog: &[ComponentType],
+    limits: &Limits,
+    errors: &mut Vec<FieldError>,
+) {
     let by_key: HashMap<&ComponentKey, &ComponentType> =
         catalog.iter().map(|c| (&c.key, c)).collect();
-
     let mut seen = HashMap::new();
     for (i, node) in graph.nodes.iter().enumerate() {
         let id = node.id.as_str();
@@ -112,19 +144,20 @@ pub fn validate_graph(
                 "unknown_component",
                 format!("there is no component `{}` in the catalog", node.component),
             )),
-            Some(component) => check_params(
-                id,
-                &node.params,
-                component,
-                &graph.params,
-                limits,
-                &mut errors,
-            ),
+            Some(component) => {
+                check_params(id, &node.params, component, &graph.params, limits, errors)
+            }
         }
     }
-    errors.extend(crate::params::check_declarations(&graph.params));
+}
 
-    let ids: BTreeSet<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect_set();
+/// Each edge: both ends exist, not a self-loop, not a repeat. Answers the
+/// usable edges as adjacency, for the cycle check.
+fn check_edges<'g>(
+    graph: &'g ProcessGraph,
+    ids: &BTreeSet<&str>,
+    errors: &mut Vec<FieldError>,
+) -> BTreeMap<&'g str, BTreeSet<&'g str>> {
     let mut adjacency: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut edges_seen = HashMap::new();
     for (i, edge) in graph.edges.iter().enumerate() {
@@ -167,18 +200,7 @@ pub fn validate_graph(
                 .insert(edge.to.as_str());
         }
     }
-    for path in find_cycles(&ids, &adjacency) {
-        errors.push(FieldError {
-            node: Some(path[0].clone()),
-            path: Some(path.clone()),
-            ..FieldError::new(
-                "edges",
-                "cycle",
-                format!("these nodes form a cycle: {}", path.join(" → ")),
-            )
-        });
-    }
-    errors
+    adjacency
 }
 
 fn check_params(
@@ -363,6 +385,15 @@ pub const MAX_TIMEOUT_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
 /// Every problem of a catalog entry: key, parameter names and constraints,
 /// defaults, and templates that name parameters the entry does not have.
 pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
+    let mut errors = check_identity(component);
+    errors.extend(check_execution(component));
+    let names = check_param_specs(&component.params, &mut errors);
+    errors.extend(check_templates(component, &names));
+    errors
+}
+
+/// The key's form; a name and a category.
+fn check_identity(component: &ComponentType) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let key = component.key.as_str();
     let key_ok = (1..=64).contains(&key.len())
@@ -385,6 +416,12 @@ pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
             ));
         }
     }
+    errors
+}
+
+/// Retries, their delay and the timeout within their bounds.
+fn check_execution(component: &ComponentType) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     if component.retries > 10 {
         errors.push(FieldError::new(
             "retries",
@@ -399,28 +436,31 @@ pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
             "the retry delay is 0 to 3600 seconds",
         ));
     }
-    if component
-        .timeout_seconds
-        .is_some_and(|t| t.is_nan() || t <= 0.0)
-    {
-        errors.push(FieldError::new(
+    match component.timeout_seconds {
+        Some(t) if t.is_nan() || t <= 0.0 => errors.push(FieldError::new(
             "timeout_seconds",
             "min",
             "a timeout is more than 0 seconds",
-        ));
-    }
-    if component
-        .timeout_seconds
-        .is_some_and(|t| t > MAX_TIMEOUT_SECONDS)
-    {
-        errors.push(FieldError::new(
+        )),
+        Some(t) if t > MAX_TIMEOUT_SECONDS => errors.push(FieldError::new(
             "timeout_seconds",
             "max",
             "a timeout is at most 7 days (604800 seconds)",
-        ));
+        )),
+        _ => {}
     }
+    errors
+}
+
+/// Each declared parameter: a valid, unique name, a range that is not
+/// inverted, an enum with values, a pattern that compiles, a default its
+/// own type accepts. Answers the names declared.
+fn check_param_specs<'c>(
+    specs: &'c [ParamSpec],
+    errors: &mut Vec<FieldError>,
+) -> BTreeSet<&'c str> {
     let mut names = BTreeSet::new();
-    for (i, spec) in component.params.iter().enumerate() {
+    for (i, spec) in specs.iter().enumerate() {
         let field = format!("params[{i}]");
         let name_ok = !spec.name.is_empty()
             && spec.name.len() <= 64
@@ -481,6 +521,11 @@ pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
             }
         }
     }
+    names
+}
+
+/// The local and EMR argument templates name only declared parameters.
+fn check_templates(component: &ComponentType, names: &BTreeSet<&str>) -> Vec<FieldError> {
     let templates = component
         .local
         .iter()
@@ -491,6 +536,7 @@ pub fn validate_component(component: &ComponentType) -> Vec<FieldError> {
                 .iter()
                 .flat_map(|e| e.args.iter().map(|a| ("emr.args", a))),
         );
+    let mut errors = Vec::new();
     for (field, arg) in templates {
         for name in template_names(arg) {
             if !names.contains(name) {
