@@ -104,51 +104,7 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
         {show(versions, move |list| if list.is_empty() {
             view! { <p class="muted">"Nothing published yet."</p> }.into_any()
         } else {
-            view! {
-                <table class="list" data-testid="version-list">
-                    <thead><tr><th>"Version"</th><th>"Message"</th><th>"By"</th><th>"Published"</th><th>"Runs"</th><th>"Runs on"</th>{editor.then(|| view! { <th></th> })}</tr></thead>
-                    <tbody>
-                        {list.into_iter().map(|v| view! {
-                            <tr data-testid="version-row">
-                                <td>{format!("v{}", v.number)}</td>
-                                <td>{v.message}</td>
-                                <td>{v.created_by.unwrap_or_default()}</td>
-                                <td class="muted">{time::seconds(&v.created_at)}</td>
-                                <td>{v.runs}</td>
-                                <td>{match v.connection {
-                                    None => view! { <span class="muted">"embedded engine"</span> }.into_any(),
-                                    Some(_) => {
-                                        let file = routes::airflow_file_href(&tenant, &id, v.number);
-                                        let deployed = v.deployment.map(|d| view! {
-                                            <span class=format!("deployment {}", d.state.as_str()) data-testid="version-deployment"
-                                                data-state=d.state.as_str() title=d.error.unwrap_or_default()>
-                                                {match d.state {
-                                                    DeployState::Ready => "Airflow: deployed".to_owned(),
-                                                    DeployState::Retired => "Airflow: retired (file removed, DAG paused)".to_owned(),
-                                                    other => format!("Airflow: {}", other.as_str()),
-                                                }}
-                                            </span>
-                                            " · "
-                                        });
-                                        view! {
-                                            {deployed}
-                                            "EMR · "
-                                            <a href=file rel="external" target="_blank" data-testid="airflow-file"
-                                                title="This version as an Airflow DAG file">"Airflow DAG file"</a>
-                                        }.into_any()
-                                    }
-                                }}</td>
-                                {editor.then(|| view! {
-                                    <td><button data-testid="run-version" on:click=move |_| run_version.set(Some(v.number))>
-                                        "Run this version"
-                                    </button></td>
-                                })}
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            }
-            .into_any()
+            view! { <VersionTable list tenant=tenant.clone() id=id.clone() editor run_version/> }.into_any()
         })}
         {run_form}
         <div class="toolbar">
@@ -160,6 +116,70 @@ fn Versions(tenant: String, id: String) -> impl IntoView {
             view! { <DiffView diff=d.diff new names=names.get_untracked()/> }
         }))}
     }
+}
+
+/// The versions, newest first: number, message, author, when, runs, what
+/// each runs on, and (an editor) "Run this version".
+#[component]
+fn VersionTable(
+    list: Vec<VersionSummary>,
+    tenant: String,
+    id: String,
+    editor: bool,
+    run_version: RwSignal<Option<i64>>,
+) -> impl IntoView {
+    view! {
+        <table class="list" data-testid="version-list">
+            <thead><tr><th>"Version"</th><th>"Message"</th><th>"By"</th><th>"Published"</th><th>"Runs"</th><th>"Runs on"</th>{editor.then(|| view! { <th></th> })}</tr></thead>
+            <tbody>
+                {list.into_iter().map(|v| {
+                    let number = v.number;
+                    view! {
+                        <tr data-testid="version-row">
+                            <td>{format!("v{number}")}</td>
+                            <td>{v.message.clone()}</td>
+                            <td>{v.created_by.clone().unwrap_or_default()}</td>
+                            <td class="muted">{time::seconds(&v.created_at)}</td>
+                            <td>{v.runs}</td>
+                            <td>{runs_on(&tenant, &id, v)}</td>
+                            {editor.then(|| view! {
+                                <td><button data-testid="run-version" on:click=move |_| run_version.set(Some(number))>
+                                    "Run this version"
+                                </button></td>
+                            })}
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// What a version runs on: the embedded engine, or EMR through Airflow with
+/// its deployment's state and its DAG file.
+fn runs_on(tenant: &str, id: &str, v: VersionSummary) -> AnyView {
+    if v.connection.is_none() {
+        return view! { <span class="muted">"embedded engine"</span> }.into_any();
+    }
+    let file = routes::airflow_file_href(tenant, id, v.number);
+    let deployed = v.deployment.map(|d| view! {
+        <span class=format!("deployment {}", d.state.as_str()) data-testid="version-deployment"
+            data-state=d.state.as_str() title=d.error.unwrap_or_default()>
+            {match d.state {
+                DeployState::Ready => "Airflow: deployed".to_owned(),
+                DeployState::Retired => "Airflow: retired (file removed, DAG paused)".to_owned(),
+                other => format!("Airflow: {}", other.as_str()),
+            }}
+        </span>
+        " · "
+    });
+    view! {
+        {deployed}
+        "EMR · "
+        <a href=file rel="external" target="_blank" data-testid="airflow-file"
+            title="This version as an Airflow DAG file">"Airflow DAG file"</a>
+    }
+    .into_any()
 }
 
 /// Both versions' nodes on one canvas: added, removed and changed ones marked.

@@ -71,72 +71,7 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
     let select = Callback::new(move |node: String| {
         navigate(&format!("?node={node}"), Default::default());
     });
-
-    // Live: once the run is loaded, every event updates it in place (the
-    // stream replays from the first event, so nothing between the load and
-    // the subscription is lost); the end, or a gap, reloads it whole.
-    let live = StoredValue::new(None::<futures::future::AbortHandle>);
-    on_cleanup(move || {
-        if let Some(handle) = live.get_value() {
-            handle.abort();
-        }
-    });
-    let follow = {
-        let (tenant, id) = (tenant.clone(), id.clone());
-        move || {
-            let (t, i) = (tenant.clone(), id.clone());
-            routes::run_events(&tenant, &id, move |data| {
-                let Ok(event) = crate::client::from_json::<RunEvent>(&data) else {
-                    return;
-                };
-                let mut applied = Applied::Repeated;
-                model.update(|m| {
-                    if let Some(Ok(m)) = m {
-                        applied = m.apply(&event);
-                    }
-                });
-                if matches!(applied, Applied::Ended | Applied::Gap) {
-                    load_run(t.clone(), i.clone(), model);
-                }
-            })
-        }
-    };
-    // The stream ends with the run; a retry makes the run go on, so its
-    // events are followed again.
-    {
-        let follow = follow.clone();
-        Effect::new(move |was_finished: Option<bool>| {
-            let finished = model.with(|m| matches!(m, Some(Ok(m)) if m.finished()));
-            let loaded = model.with(|m| matches!(m, Some(Ok(_))));
-            if was_finished == Some(true) && !finished && loaded {
-                if let Some(ended) = live.get_value() {
-                    ended.abort();
-                }
-                live.set_value(Some(follow()));
-            }
-            finished
-        });
-    }
-    {
-        let (tenant, id) = (tenant.clone(), id.clone());
-        Effect::new(move |_| {
-            let (tenant, id, follow) = (tenant.clone(), id.clone(), follow.clone());
-            leptos::task::spawn_local(async move {
-                let run = match routes::run(&tenant, &id).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        model.set(Some(Err(e)));
-                        return;
-                    }
-                };
-                if let Ok(v) = routes::version(&tenant, run.process.as_str(), run.version).await {
-                    graph.set(v.graph);
-                }
-                model.set(Some(Ok(RunModel::new(run))));
-                live.set_value(Some(follow()));
-            });
-        });
-    }
+    load_and_follow(tenant.clone(), id.clone(), model, graph);
 
     let states = Signal::derive(move || {
         model.with(|m| match m {
@@ -168,41 +103,132 @@ fn RunView(tenant: String, id: String) -> impl IntoView {
                 Some(Ok(m)) => Some(view! { <RunSummary model=m.clone() graph=graph.get()/> }),
                 _ => None,
             }))}
+            // Drawn again as the run or its graph changes (tasks, states).
             {move || selected.get().map(|node| {
-                let (tasks, transitions, values, finished) = model.with(|m| match m {
-                    Some(Ok(m)) => {
-                        let tasks = m.tasks_of(&node);
-                        let transitions = m.transitions(&tasks);
-                        let values = m.run.resolved.as_ref().map(|r| r.nodes.get(&node).cloned().unwrap_or_default());
-                        (tasks, transitions, values, m.finished())
-                    }
-                    _ => Default::default(),
-                });
-                let retry = (finished && Session::get().can(Role::Editor)).then(|| view! {
-                    <RetryFromHere tenant=tenant.clone() id=id.clone() node=node.clone() model/>
-                });
-                // Where the node wrote a dataset, its preview is shown once it has.
-                let dataset = graph.with(|g| {
-                    g.node(&node)
-                        .and_then(|n| n.params.get("dataset"))
-                        .and_then(|d| d.as_str())
-                        .map(str::to_owned)
-                });
-                let label = graph.with(|g| summary::label_of(g, &node));
-                view! {
-                    <div class="node-side">
-                        <p><a href="?" data-testid="show-summary">"← Summary"</a></p>
-                        {retry}
-                        <NodeValues values/>
-                        <TaskPanel tenant=tenant.clone() run=id.clone() node label tasks dataset transitions line/>
-                    </div>
-                }
+                model.track();
+                graph.track();
+                view! { <NodeSide tenant=tenant.clone() id=id.clone() node model graph line/> }
             })}
         </div>
         {move || model.with(|m| match m {
             Some(Ok(m)) => Some(view! { <Timeline tasks=m.run.tasks.clone() graph=graph.get()/> }),
             _ => None,
         })}
+    }
+}
+
+/// Loads the run and its version's graph, then follows the run live: every
+/// event updates it in place (the stream replays from the first event, so
+/// nothing between the load and the subscription is lost); the end, or a
+/// gap, reloads it whole. The stream ends with the run; a retry makes the
+/// run go on, so its events are followed again.
+fn load_and_follow(
+    tenant: String,
+    id: String,
+    model: Loaded<RunModel>,
+    graph: RwSignal<ProcessGraph>,
+) {
+    let live = StoredValue::new(None::<futures::future::AbortHandle>);
+    on_cleanup(move || {
+        if let Some(handle) = live.get_value() {
+            handle.abort();
+        }
+    });
+    let follow = {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        move || {
+            let (t, i) = (tenant.clone(), id.clone());
+            routes::run_events(&tenant, &id, move |data| {
+                let Ok(event) = crate::client::from_json::<RunEvent>(&data) else {
+                    return;
+                };
+                let mut applied = Applied::Repeated;
+                model.update(|m| {
+                    if let Some(Ok(m)) = m {
+                        applied = m.apply(&event);
+                    }
+                });
+                if matches!(applied, Applied::Ended | Applied::Gap) {
+                    load_run(t.clone(), i.clone(), model);
+                }
+            })
+        }
+    };
+    {
+        let follow = follow.clone();
+        Effect::new(move |was_finished: Option<bool>| {
+            let finished = model.with(|m| matches!(m, Some(Ok(m)) if m.finished()));
+            let loaded = model.with(|m| matches!(m, Some(Ok(_))));
+            if was_finished == Some(true) && !finished && loaded {
+                if let Some(ended) = live.get_value() {
+                    ended.abort();
+                }
+                live.set_value(Some(follow()));
+            }
+            finished
+        });
+    }
+    Effect::new(move |_| {
+        let (tenant, id, follow) = (tenant.clone(), id.clone(), follow.clone());
+        leptos::task::spawn_local(async move {
+            let run = match routes::run(&tenant, &id).await {
+                Ok(r) => r,
+                Err(e) => {
+                    model.set(Some(Err(e)));
+                    return;
+                }
+            };
+            if let Ok(v) = routes::version(&tenant, run.process.as_str(), run.version).await {
+                graph.set(v.graph);
+            }
+            model.set(Some(Ok(RunModel::new(run))));
+            live.set_value(Some(follow()));
+        });
+    });
+}
+
+/// The selected node's side: back to the summary, Retry from here (an
+/// editor, once the run ended), its resolved values, and its tasks and log.
+#[component]
+fn NodeSide(
+    tenant: String,
+    id: String,
+    node: String,
+    model: Loaded<RunModel>,
+    graph: RwSignal<ProcessGraph>,
+    line: Signal<Option<usize>>,
+) -> impl IntoView {
+    let (tasks, transitions, values, finished) = model.with(|m| match m {
+        Some(Ok(m)) => {
+            let tasks = m.tasks_of(&node);
+            let transitions = m.transitions(&tasks);
+            let values = m
+                .run
+                .resolved
+                .as_ref()
+                .map(|r| r.nodes.get(&node).cloned().unwrap_or_default());
+            (tasks, transitions, values, m.finished())
+        }
+        _ => Default::default(),
+    });
+    let retry = (finished && Session::get().can(Role::Editor)).then(|| {
+        view! { <RetryFromHere tenant=tenant.clone() id=id.clone() node=node.clone() model/> }
+    });
+    // Where the node wrote a dataset, its preview is shown once it has.
+    let dataset = graph.with(|g| {
+        g.node(&node)
+            .and_then(|n| n.params.get("dataset"))
+            .and_then(|d| d.as_str())
+            .map(str::to_owned)
+    });
+    let label = graph.with(|g| summary::label_of(g, &node));
+    view! {
+        <div class="node-side">
+            <p><a href="?" data-testid="show-summary">"← Summary"</a></p>
+            {retry}
+            <NodeValues values/>
+            <TaskPanel tenant run=id node label tasks dataset transitions line/>
+        </div>
     }
 }
 
