@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 pub mod airflow;
 mod commit;
+mod connections;
 mod driver;
 mod follow;
 mod lease;
@@ -30,6 +31,8 @@ pub mod retention;
 pub mod retry;
 mod slots;
 mod start;
+mod stop;
+mod storage;
 use driver::RunDriver;
 use slots::Slots;
 pub(crate) use start::fault;
@@ -268,137 +271,8 @@ impl Engine {
         &self.inner.settings.aws
     }
 
-    /// A connection changed: its cached credentials go, so the next call
-    /// through it uses its new settings.
-    pub fn connection_changed(&self, tenant: &TenantId, connection: &app::types::ConnectionId) {
-        self.inner.emr.forget(tenant, connection);
-    }
-
-    /// A connection was deleted: its cached credentials go and every watch
-    /// of a step through it ends now, failed; nothing calls AWS with it again.
-    pub fn connection_deleted(&self, tenant: &TenantId, connection: &app::types::ConnectionId) {
-        self.inner.emr.drop_connection(tenant, connection);
-    }
-
-    /// Makes or replaces, in the server's Airflow (if any), the Airflow
-    /// connection of `connection` as it is stored now; the connection's
-    /// own problems are reported, never passed over.
-    pub async fn sync_airflow_connection(
-        &self,
-        tenant: &TenantId,
-        slug: &str,
-        connection: &app::types::ConnectionId,
-    ) -> Result<(), String> {
-        let Some(airflow) = self.airflow() else {
-            return Ok(());
-        };
-        let stored = crate::db::connections::get(&self.inner.db, tenant, connection)
-            .await
-            .map_err(|e| format!("reading connection {connection}: {e}"))?
-            .ok_or_else(|| format!("connection {connection} no longer exists"))?;
-        let target = self
-            .inner
-            .emr
-            .target(tenant, &stored)
-            .await
-            .map_err(|e| e.to_string())?;
-        let id = app::api::connections::airflow_conn_id(slug, connection);
-        let body = crate::airflow::aws_connections::body(&id, &stored.public.name, &target);
-        airflow
-            .api
-            .put_connection(&body)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// [`sync_airflow_connection`](Self::sync_airflow_connection) in the
-    /// background (a saved connection does not wait for Airflow; publishing
-    /// for Airflow makes sure of it again).
-    pub fn keep_airflow_connection(
-        &self,
-        tenant: &TenantId,
-        slug: &str,
-        connection: &app::types::ConnectionId,
-    ) {
-        if self.airflow().is_none() {
-            return;
-        }
-        let (engine, tenant, slug, connection) = (
-            self.clone(),
-            tenant.clone(),
-            slug.to_owned(),
-            connection.clone(),
-        );
-        tokio::spawn(async move {
-            if let Err(error) = engine
-                .sync_airflow_connection(&tenant, &slug, &connection)
-                .await
-            {
-                tracing::warn!(%connection, %error, "keeping the Airflow connection failed");
-            }
-        });
-    }
-
-    /// Removes a deleted connection's Airflow connection, in the background.
-    pub fn drop_airflow_connection(&self, airflow_conn_id: &str) {
-        let Some(airflow) = self.airflow().cloned() else {
-            return;
-        };
-        let id = airflow_conn_id.to_owned();
-        tokio::spawn(async move {
-            if let Err(error) = airflow.api.delete_connection(&id).await {
-                tracing::warn!(airflow_conn_id = %id, %error, "removing the Airflow connection failed");
-            }
-        });
-    }
-
     pub fn stop_grace(&self) -> Duration {
         self.inner.settings.stop_grace
-    }
-
-    /// The tenant's folder: input files, datasets, exports, task logs.
-    pub fn tenant_dir(&self, tenant: &TenantId) -> PathBuf {
-        self.inner
-            .settings
-            .data_dir
-            .join("tenants")
-            .join(tenant.as_str())
-    }
-
-    /// Bytes under the tenant's folder, measured at most every
-    /// [`crate::quota::USAGE_TTL`].
-    pub async fn disk_usage(&self, tenant: &TenantId) -> u64 {
-        self.inner.usage.of(tenant, &self.tenant_dir(tenant)).await
-    }
-
-    /// The disk quota of a tenant whose own is `own` (`None`: the platform
-    /// default); 0 is unlimited.
-    pub fn quota_of(&self, own: Option<i64>) -> u64 {
-        own.map_or(self.inner.settings.tenant_quota_bytes, |n| {
-            u64::try_from(n).unwrap_or(0)
-        })
-    }
-
-    /// The tenant's files changed outside a step: its usage is measured
-    /// again at the next look.
-    pub fn forget_usage(&self, tenant: &TenantId) {
-        self.inner.usage.forget(tenant);
-    }
-
-    /// What a step (or an upload) of `tenant` may write (`None`: no quota
-    /// applies).
-    pub async fn allowance(
-        &self,
-        tenant: &TenantId,
-    ) -> sqlx::Result<Option<crate::quota::Allowance>> {
-        let own = crate::db::tenants::quota_bytes(&self.inner.db, tenant).await?;
-        Ok(match self.quota_of(own) {
-            0 => None,
-            quota => Some(crate::quota::Allowance {
-                quota,
-                used: self.disk_usage(tenant).await,
-            }),
-        })
     }
 
     /// What an EMR step wrote (its `stderr`, `stdout`, and `controller`
@@ -505,89 +379,6 @@ impl Engine {
     fn lost(&self, run: &RunId, why: &str) {
         let killed = self.inner.local.kill_run(run);
         tracing::warn!(run = %run, killed, why, "stopped driving a run another server took over");
-    }
-
-    /// Asks a queued or running run to stop; `None` when it has already ended
-    /// (or was already stopping).
-    pub async fn stop(
-        &self,
-        tenant: &TenantId,
-        run: &RunId,
-        mode: CancelMode,
-    ) -> sqlx::Result<Option<()>> {
-        let db = &self.inner.db;
-        let Some(event) = self
-            .durably(|| runs::request_stop(db, tenant, run, mode.mode()))
-            .await?
-        else {
-            return Ok(None);
-        };
-        self.inner.bus.publish(tenant, event);
-        // The request is in the database; the server driving the run acts
-        // on it: this one at once, another at its next look (`spawn_stop_watch`).
-        self.act_on_stop(run, mode);
-        Ok(Some(()))
-    }
-
-    /// Hands a stop to the run's driver, when this server drives the run and
-    /// has not handed it one yet.
-    fn act_on_stop(&self, run: &RunId, mode: CancelMode) {
-        if let Some(driving) = self.driving().get(run) {
-            driving.stop.send_if_modified(|current| {
-                let first = current.is_none();
-                if first {
-                    *current = Some(mode);
-                }
-                first
-            });
-        }
-    }
-
-    /// Looks every `every` for stops asked of the runs this server drives —
-    /// received by any server, as they are stored — and hands them to their
-    /// drivers, until `shutdown`.
-    pub fn spawn_stop_watch(&self, every: Duration, shutdown: tokio_util::sync::CancellationToken) {
-        let engine = self.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(every) => {}
-                }
-                match runs::stop_requests(&engine.inner.db, engine.server_id()).await {
-                    Ok(requests) => {
-                        for (_, run, mode) in requests {
-                            let grace = engine.inner.settings.stop_grace;
-                            engine.act_on_stop(&run, CancelMode::new(mode, grace));
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "looking for stop requests failed"),
-                }
-                if let Err(e) = engine.find_lost().await {
-                    tracing::warn!(error = %e, "looking for runs taken over failed");
-                }
-            }
-        });
-    }
-
-    /// Tells the drivers of runs another server has taken over (this one
-    /// stalled past its lease, say) that they lost them, without waiting for
-    /// their next write to be refused.
-    async fn find_lost(&self) -> sqlx::Result<()> {
-        let held: Vec<(RunId, runs::Epoch)> = self
-            .driving()
-            .iter()
-            .filter_map(|(run, d)| Some((run.clone(), d.epoch?)))
-            .collect();
-        if held.is_empty() {
-            return Ok(());
-        }
-        for run in runs::lost(&self.inner.db, self.server_id(), &held).await? {
-            if let Some(driving) = self.driving().get(&run) {
-                driving.lost.cancel();
-            }
-        }
-        Ok(())
     }
 
     /// Moves a task to `to` when the task state machine allows it from the
