@@ -2,7 +2,8 @@
 //! has fewer than `max_active_runs` runs active, each run stored in the
 //! transaction that claims its fire, and ends `done` when nothing is left.
 
-use super::{FireOf, Scheduler};
+use super::fire::FireOf;
+use super::Scheduler;
 use crate::db::backfills;
 use crate::db::runs::NewRun;
 use crate::engine::fault;

@@ -9,20 +9,18 @@
 
 mod backfill;
 mod clock;
+mod fire;
 pub mod timing;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 
-use crate::db::runs::NewRun;
 use crate::db::schedules::{self, Decision, Stored};
 use crate::db::{processes, Db};
-use crate::engine::prepare::{prepare, When};
 use crate::engine::Engine;
 use crate::events::EventBus;
 use crate::time::Timestamp;
 use app::api::schedules::{Catchup, WhenBusy};
-use app::types::params::Resolved;
-use app::types::{ProcessId, RunId, ScheduleId, TenantId, Trigger};
+use app::types::{ProcessId, RunId, ScheduleId};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -380,117 +378,10 @@ impl Scheduler {
             .collect())
     }
 
-    /// A fire's run id and what it resolves (its date and data interval
-    /// from the fire and the schedule's previous fire); or why it cannot
-    /// start, for the fire's record.
-    async fn prepare(
-        &self,
-        s: &Stored,
-        v: &processes::VersionRow,
-        at: &str,
-    ) -> anyhow::Result<Result<(RunId, Resolved), String>> {
-        let fire = FireOf {
-            cron: &s.cron,
-            timezone: &s.timezone,
-            process_name: &s.process_name,
-            params: &s.params,
-        };
-        self.prepare_fire(fire, v, at).await
-    }
-
-    /// The run of a fire at `at` (a schedule's or a backfill's): its id and
-    /// what it resolves — the fire's date in the zone and the data interval
-    /// from the previous fire; or why it cannot start, for the fire's record.
-    async fn prepare_fire(
-        &self,
-        f: FireOf<'_>,
-        v: &processes::VersionRow,
-        at: &str,
-    ) -> anyhow::Result<Result<(RunId, Resolved), String>> {
-        let fire =
-            parse_time(at).ok_or_else(|| anyhow::anyhow!("fire time `{at}` does not parse"))?;
-        let timing = self.timing(f.cron, f.timezone);
-        let when = When::Fire {
-            at: fire,
-            previous: timing.as_ref().and_then(|t| t.previous_before(fire)),
-            zone: timing.map_or(chrono_tz::UTC, |t| t.timezone()),
-        };
-        let prepared = prepare(&self.inner.db, v, f.process_name, f.params, when).await?;
-        Ok(prepared.map_err(|errors| {
-            let reasons: Vec<String> = errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect();
-            format!(
-                "the parameters do not fit version {}: {}",
-                v.summary.number,
-                reasons.join("; ")
-            )
-        }))
-    }
-
     fn launch(&self, s: &Stored, run: RunId, event: app::api::runs::RunEvent) {
         crate::engine::fault("schedule-after-fire");
         self.inner.bus.publish(&s.tenant, event);
         self.inner.engine.launch(s.tenant.clone(), run);
-    }
-
-    fn new_run<'a>(
-        &'a self,
-        s: &'a Stored,
-        v: &'a processes::VersionRow,
-        params: &'a serde_json::Value,
-        at: &'a str,
-        id: RunId,
-        resolved: &'a Resolved,
-    ) -> NewRun<'a> {
-        NewRun {
-            id,
-            resolved,
-            rerun_of: None,
-            tenant: &s.tenant,
-            process: &s.process,
-            version_id: &v.id,
-            version_number: v.summary.number,
-            trigger: Trigger::Schedule,
-            params,
-            by: None,
-            dag: &v.dag,
-            scheduled_for: Some(at),
-            owner: self.inner.engine.server_id(),
-        }
-    }
-
-    /// The version `n` of `s`'s process, kept once read.
-    async fn version(
-        &self,
-        s: &Stored,
-        n: i64,
-    ) -> anyhow::Result<Option<Arc<processes::VersionRow>>> {
-        self.version_of(&s.tenant, &s.process, n).await
-    }
-
-    /// Version `n` of a process, kept once read (versions never change).
-    async fn version_of(
-        &self,
-        tenant: &TenantId,
-        process: &ProcessId,
-        n: i64,
-    ) -> anyhow::Result<Option<Arc<processes::VersionRow>>> {
-        let key = (process.clone(), n);
-        if let Some(v) = self.inner.versions.lock().expect("versions lock").get(&key) {
-            return Ok(Some(v.clone()));
-        }
-        let Some(row) = processes::version_get(&self.inner.db, tenant, process, n).await? else {
-            return Ok(None);
-        };
-        let row = Arc::new(row);
-        let mut cache = self.inner.versions.lock().expect("versions lock");
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        cache.insert(key, row.clone());
-        Ok(Some(row))
     }
 
     /// What a fire of `s` does now, with `waiting` of its fires already
@@ -564,14 +455,6 @@ impl Scheduler {
         self.launch(s, id, event);
         Ok(true)
     }
-}
-
-/// What preparing a fire's run needs besides its version.
-struct FireOf<'a> {
-    cron: &'a str,
-    timezone: &'a str,
-    process_name: &'a str,
-    params: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 /// Fires recorded per transaction.
